@@ -1,0 +1,113 @@
+/**
+ * The part of a DOM event runesocket reads.
+ *
+ * @example
+ * ```ts
+ * const event: EnvironmentEvent = { type: 'pageshow', persisted: true };
+ * ```
+ */
+export interface EnvironmentEvent {
+	readonly type: string;
+	/** On `pagehide`/`pageshow`: whether the page goes into or comes out of the back/forward cache. */
+	readonly persisted?: boolean;
+}
+
+/**
+ * The part of `window` or `document` runesocket listens to. Pass your own in tests.
+ *
+ * @example
+ * ```ts
+ * const target: EnvironmentTarget = new EventTarget();
+ * ```
+ */
+export interface EnvironmentTarget {
+	addEventListener(type: string, listener: (event: EnvironmentEvent) => void): void;
+	removeEventListener(type: string, listener: (event: EnvironmentEvent) => void): void;
+}
+
+/**
+ * The part of `window` runesocket uses: network and back/forward-cache events.
+ *
+ * @example
+ * ```ts
+ * new SocketClient(url, { window });
+ * ```
+ */
+export interface WindowLike extends EnvironmentTarget {
+	readonly navigator?: { readonly onLine?: boolean };
+}
+
+/**
+ * The part of `document` runesocket uses: visibility.
+ *
+ * @example
+ * ```ts
+ * new SocketClient(url, { document });
+ * ```
+ */
+export interface DocumentLike extends EnvironmentTarget {
+	readonly visibilityState?: string;
+}
+
+/**
+ * What the page's environment tells the client: whether it may reconnect now, and when it should
+ * check or drop its connection.
+ *
+ * @example
+ * ```ts
+ * const stop = watchEnvironment(window, document, { pause, resume, check: () => heartbeat.check() });
+ * ```
+ */
+export interface EnvironmentHandlers {
+	/** Reconnecting is pointless now (offline, hidden, entering the back/forward cache). `close`: drop the connection too. */
+	pause(close: boolean): void;
+	/** Nothing blocks reconnecting any more: reconnect at once. */
+	resume(): void;
+	/** The page came back: whatever connection there is may be stale. */
+	check(): void;
+}
+
+/**
+ * Listens to `online`/`offline`, `visibilitychange` and `pagehide`/`pageshow` and turns them into
+ * pause/resume/check calls. Each blocker is tracked on its own, so coming online while the tab is
+ * still hidden does not resume. Returns a function that removes every listener it added.
+ *
+ * @example
+ * ```ts
+ * const stop = watchEnvironment(window, document, handlers);
+ * stop();
+ * ```
+ */
+export function watchEnvironment(
+	window: WindowLike | undefined,
+	document: DocumentLike | undefined,
+	handlers: EnvironmentHandlers
+): () => void {
+	const blockers = new Set<string>();
+	const block = (blocker: string, close: boolean) => {
+		blockers.add(blocker);
+		handlers.pause(close);
+	};
+	const unblock = (blocker: string) => {
+		blockers.delete(blocker);
+		if (!blockers.size) handlers.resume();
+		handlers.check();
+	};
+	const listeners: [EnvironmentTarget | undefined, string, (event: EnvironmentEvent) => void][] = [
+		[window, 'offline', () => block('offline', true)],
+		[window, 'online', () => unblock('offline')],
+		[window, 'pagehide', (event) => event.persisted && block('frozen', true)],
+		[window, 'pageshow', (event) => event.persisted && unblock('frozen')],
+		[
+			document,
+			'visibilitychange',
+			() => (document?.visibilityState == 'hidden' ? block('hidden', false) : unblock('hidden'))
+		]
+	];
+	if (window?.navigator?.onLine === false) block('offline', false);
+	if (document?.visibilityState == 'hidden') block('hidden', false);
+	for (const [target, type, listener] of listeners) target?.addEventListener(type, listener);
+	return () => {
+		for (const [target, type, listener] of listeners) target?.removeEventListener(type, listener);
+	};
+}

@@ -1,0 +1,137 @@
+import type { InboundMessage } from '../protocol/envelope.js';
+
+/**
+ * A lifecycle event of the client, subscribed to with `client.on(event, handler)` like a message.
+ * Its name is a symbol, so no message from the wire can ever be mistaken for it.
+ *
+ * @example
+ * ```ts
+ * const off = client.on(Connected, ({ reconnected }) => console.log({ reconnected }));
+ * ```
+ */
+export interface ClientEvent<Payload> {
+	readonly name: symbol;
+	readonly schema: undefined;
+	/** Type-only: the payload handlers receive. */
+	readonly payload?: Payload;
+}
+
+function clientEvent<Payload>(description: string): ClientEvent<Payload> {
+	return { name: Symbol(description), schema: undefined };
+}
+
+/**
+ * A connection opened and is ready: authenticated (if `auth` is set), rooms rejoined, buffer flushed.
+ * `reconnected` is true for every connection after this client's first.
+ *
+ * @example
+ * ```ts
+ * client.on(Connected, ({ reconnected }) => reconnected && refetch());
+ * ```
+ */
+export const Connected: ClientEvent<{ reconnected: boolean }> = clientEvent('Connected');
+
+/**
+ * An open connection closed. `willReconnect` says whether the client will try again by itself.
+ *
+ * @example
+ * ```ts
+ * client.on(Disconnected, ({ code, reason, willReconnect }) => {
+ * 	if (!willReconnect) showOfflineBanner(code, reason);
+ * });
+ * ```
+ */
+export const Disconnected: ClientEvent<{ code: number; reason: string; willReconnect: boolean }> =
+	clientEvent('Disconnected');
+
+/**
+ * A reconnect attempt was scheduled: attempt number (from 1) and the delay before it, in ms.
+ *
+ * @example
+ * ```ts
+ * client.on(ReconnectAttempt, ({ attempt, delay }) => console.log(`retry #${attempt} in ${delay} ms`));
+ * ```
+ */
+export const ReconnectAttempt: ClientEvent<{ attempt: number; delay: number }> =
+	clientEvent('ReconnectAttempt');
+
+/**
+ * The client gave up after `maxReconnectAttempts` attempts; call `connect()` to start again.
+ *
+ * @example
+ * ```ts
+ * client.on(ReconnectFailed, ({ attempts }) => showRetryButton(attempts));
+ * ```
+ */
+export const ReconnectFailed: ClientEvent<{ attempts: number }> = clientEvent('ReconnectFailed');
+
+/** @internal Every state change, behind `onStateChange`. */
+export const StateChanged: ClientEvent<ConnectionState> = clientEvent('StateChanged');
+
+/** @internal Every inbound message, behind `onMessage`. */
+export const MessageReceived: ClientEvent<InboundMessage> = clientEvent('MessageReceived');
+
+/** @internal Every error, behind `onError`. */
+export const ErrorRaised: ClientEvent<SocketError> = clientEvent('ErrorRaised');
+
+/**
+ * Where the client is: `connecting` (first connection), `connected`, `reconnecting` (waiting for or
+ * making another attempt) or `disconnected` (stopped, or paused while offline or hidden).
+ *
+ * @example
+ * ```ts
+ * const label: Record<ConnectionState, string> = {
+ * 	connecting: 'Connecting…', connected: 'Live', reconnecting: 'Reconnecting…', disconnected: 'Offline'
+ * };
+ * ```
+ */
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting';
+
+/**
+ * What went wrong, by kind:
+ * `connect` (an attempt failed, or the URL or token getter threw), `timeout` (connecting or a request took too long), `heartbeat` (no
+ * answer to a ping), `closed` (the server closed with a code that stops reconnection, or a send needed
+ * a connection there was not), `malformed` (an inbound frame
+ * was not a message), `validation` (inbound data failed its schema), `overflow` / `expired` (buffered
+ * messages dropped), `server` (the server sent an `error`).
+ *
+ * @example
+ * ```ts
+ * client.onError((error) => error.kind == 'validation' && console.warn(error.detail));
+ * ```
+ */
+export type SocketErrorKind =
+	| 'connect'
+	| 'timeout'
+	| 'heartbeat'
+	| 'closed'
+	| 'malformed'
+	| 'validation'
+	| 'overflow'
+	| 'expired'
+	| 'server';
+
+/**
+ * The one error type the client reports and rejects with. `detail` holds what it is about: the
+ * close event, the invalid message and its issues, the dropped frame, the server's `{code, message}`.
+ *
+ * @example
+ * ```ts
+ * try {
+ * 	await client.request(CreateIncident, { title: 'DB down' });
+ * } catch (error) {
+ * 	if (error instanceof SocketError && error.kind == 'server') alert(error.message);
+ * }
+ * ```
+ */
+export class SocketError extends Error {
+	readonly kind: SocketErrorKind;
+	readonly detail: unknown;
+
+	constructor(kind: SocketErrorKind, message: string, detail?: unknown) {
+		super(message);
+		this.name = 'SocketError';
+		this.kind = kind;
+		this.detail = detail;
+	}
+}

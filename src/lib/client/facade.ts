@@ -1,0 +1,148 @@
+import { safeJsonParse } from '../protocol/safe-json.js';
+import type { Dialect } from '../protocol/envelope.js';
+import type { SocketError } from './events.js';
+import { Connected, Disconnected } from './events.js';
+import { SocketClient, type WebSocketConstructor, type WebSocketLike } from './socket-client.js';
+
+/**
+ * Where the API lives: `wsUrl` if given, else `baseUrl` with `http`→`ws` and `/v1/ws` appended.
+ *
+ * @example
+ * ```ts
+ * const config: ApiClientConfig = { baseUrl: 'https://api.example.com' }; // → wss://api.example.com/v1/ws
+ * ```
+ */
+export interface ApiClientConfig {
+	baseUrl: string;
+	wsUrl?: string;
+}
+
+/**
+ * Options of `createWebSocket`.
+ *
+ * @example
+ * ```ts
+ * const options: WebSocketConfig = { accessToken: session.accessToken, maxReconnectAttempts: 3 };
+ * ```
+ */
+export interface WebSocketConfig {
+	/** Sent as the first frame of every connection (never in the URL). */
+	accessToken?: string;
+	/** Reconnect after an unexpected close. Default `true`. */
+	autoReconnect?: boolean;
+	/** Longest wait between reconnects in ms; each wait is a random part of it. Default 3 000. */
+	reconnectDelay?: number;
+	/** Give up after this many attempts in a row. Default 5. */
+	maxReconnectAttempts?: number;
+	/** The WebSocket class, for Node 20 (e.g. `ws`). Default `globalThis.WebSocket`. */
+	WebSocket?: WebSocketConstructor;
+}
+
+/**
+ * What a close looks like to `onClose` handlers.
+ *
+ * @example
+ * ```ts
+ * ws.onClose(({ code, wasClean }) => wasClean || console.warn('dropped', code));
+ * ```
+ */
+export interface CloseInfo {
+	readonly code: number;
+	readonly reason: string;
+	readonly wasClean: boolean;
+}
+
+/**
+ * The handle `createWebSocket` returns.
+ *
+ * @example
+ * ```ts
+ * const ws: WebSocketClient = createWebSocket(config);
+ * if (!ws.send({ type: 'ping' })) console.warn('not connected yet');
+ * ```
+ */
+export interface WebSocketClient {
+	/** The current underlying socket, `null` between connections. */
+	readonly socket: WebSocketLike | null;
+	/** Sends `data` as JSON; `true` when the socket was open, `false` (nothing queued) otherwise. */
+	send(data: unknown): boolean;
+	readonly isOpen: boolean;
+	/** Closes for good: no reconnect, every handler removed. */
+	close(): void;
+	onOpen(handler: () => void): void;
+	/** Every inbound frame, parsed as JSON with prototype-pollution protection. */
+	onMessage(handler: (data: unknown) => void): void;
+	onError(handler: (error: SocketError) => void): void;
+	onClose(handler: (event: CloseInfo) => void): void;
+}
+
+/** Frames are whole JSON values both ways; the token is the first frame. */
+const rawJsonDialect: Dialect = {
+	ping: '{"type":"ping"}',
+	decode: (frame) => ({ name: 'message', data: safeJsonParse(frame) }),
+	encode: ({ data }) => JSON.stringify(data),
+	auth: (token) => token,
+	join: (channel) => JSON.stringify({ type: 'subscribe', channel }),
+	leave: (channel) => JSON.stringify({ type: 'unsubscribe', channel })
+};
+
+function socketUrl({ baseUrl, wsUrl }: ApiClientConfig): string {
+	if (wsUrl) return wsUrl;
+	if (typeof baseUrl != 'string' || !baseUrl) {
+		throw new TypeError('createWebSocket needs config.wsUrl or config.baseUrl');
+	}
+	return `${baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/ws`;
+}
+
+/**
+ * A small, familiar handle over `SocketClient` for code written against plain-callback WebSocket
+ * helpers: raw JSON in and out, an access token as the first frame, and reconnection (with jitter,
+ * so a server restart does not bring every client back in the same instant). It connects at once.
+ *
+ * @example
+ * ```ts
+ * import { createWebSocket } from 'runesocket';
+ * const ws = createWebSocket({ baseUrl: 'https://api.example.com' }, { accessToken });
+ * ws.onMessage((data) => console.log(data));
+ * ws.send({ type: 'subscribe', channel: 'updates' });
+ * ws.close();
+ * ```
+ */
+export function createWebSocket(
+	config: ApiClientConfig,
+	options: WebSocketConfig = {}
+): WebSocketClient {
+	const { accessToken, autoReconnect = true, reconnectDelay = 3_000 } = options;
+	const client = new SocketClient(socketUrl(config), {
+		protocol: rawJsonDialect,
+		reconnect: autoReconnect,
+		reconnectDelay,
+		maxReconnectDelay: reconnectDelay,
+		maxReconnectAttempts: options.maxReconnectAttempts ?? 5,
+		heartbeatInterval: 0,
+		auth: accessToken ? () => accessToken : undefined,
+		WebSocket: options.WebSocket
+	});
+	client.connect();
+	return {
+		get socket() {
+			return client.socket;
+		},
+		get isOpen() {
+			return client.isConnected;
+		},
+		send(data) {
+			if (!client.isConnected) return false;
+			client.send('message', data, { buffer: false });
+			return true;
+		},
+		close: () => client.dispose(),
+		onOpen: (handler) => void client.on(Connected, () => handler()),
+		onMessage: (handler) => void client.onMessage((message) => handler(message.data)),
+		onError: (handler) => void client.onError(handler),
+		onClose: (handler) =>
+			void client.on(Disconnected, ({ code, reason }) =>
+				handler({ code, reason, wasClean: code != 1006 })
+			)
+	};
+}
