@@ -1,12 +1,16 @@
 import type { ClientEvent, ConnectionState, SocketClient, SocketError } from '../../src/lib/index.js';
 
+// Captured at import, so tests that fake timers still time out for real.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
 /** Rejects after `ms` unless `promise` settles first; `what` names the awaited thing in the error. */
 export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const timeout = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+		timer = realSetTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
 	});
-	return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+	return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
 }
 
 /** The next time `client` emits `event`. */

@@ -9,6 +9,8 @@ export class ServerPeer {
 	readonly request: IncomingMessage;
 	/** Every text frame received, except heartbeat pings the server answered itself. */
 	readonly frames: string[] = [];
+	/** How many `"2"` pings the server answered. */
+	pings = 0;
 	/** Resolves with the close code and reason once the connection is closed. */
 	readonly closed: Promise<{ code: number; reason: string }>;
 	#waiters: (() => void)[] = [];
@@ -20,9 +22,10 @@ export class ServerPeer {
 			const text = isBinary ? `<binary ${(data as Buffer).length}>` : data.toString();
 			if (text == '2' && answerPings()) {
 				socket.send('3');
-				return;
+				this.pings++;
+			} else {
+				this.frames.push(text);
 			}
-			this.frames.push(text);
 			for (const wake of this.#waiters.splice(0)) wake();
 		});
 		this.closed = new Promise((resolve) => {
@@ -56,6 +59,17 @@ export class ServerPeer {
 			}
 		};
 		return within(search(), what, ms);
+	}
+
+	/** Resolves once the server answered at least `count` pings. */
+	waitForPings(count: number, ms = 5_000): Promise<void> {
+		return within(
+			(async () => {
+				while (this.pings < count) await new Promise<void>((wake) => this.#waiters.push(wake));
+			})(),
+			`${count} pings`,
+			ms
+		);
 	}
 
 	/** Resolves once at least `count` frames arrived. */

@@ -181,6 +181,16 @@ type Settle = (error: SocketError | null, reply?: unknown) => void;
 
 const noop = () => {};
 
+/** `globalThis.reportError` where it exists (browsers, Node 22); a rethrow on a clean stack elsewhere. */
+function reportError(error: unknown): void {
+	const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
+	if (report) report(error);
+	else
+		setTimeout(() => {
+			throw error;
+		});
+}
+
 function detach(socket: WebSocketLike): void {
 	socket.onopen = socket.onmessage = socket.onclose = null;
 	// `ws` throws an unhandled 'error' when a connecting socket is closed with no listener.
@@ -531,12 +541,13 @@ export class SocketClient {
 		const { reconnectDelay: minDelay, maxReconnectDelay } = this.#options;
 		const delay = immediately ? 0 : reconnectDelay(this.#attempt, minDelay, maxReconnectDelay);
 		this.#attempt++;
-		this.#setState('reconnecting');
-		this.#emit(ReconnectAttempt, { attempt: this.#attempt, delay });
 		this.#reconnectTimer = setTimeout(() => {
 			this.#reconnectTimer = undefined;
 			void this.#open();
 		}, delay);
+		// Announced after the timer exists, so a handler that calls disconnect() cancels it.
+		this.#setState('reconnecting');
+		this.#emit(ReconnectAttempt, { attempt: this.#attempt, delay });
 	}
 
 	#watchEnvironment(): () => void {
@@ -617,10 +628,8 @@ export class SocketClient {
 			try {
 				handler(result.value, message);
 			} catch (error) {
-				// One failing handler must not starve the others; rethrow where it is still reported.
-				setTimeout(() => {
-					throw error;
-				});
+				// One failing handler must not starve the others, nor vanish: report it like an uncaught error.
+				reportError(error);
 			}
 		}
 	}
