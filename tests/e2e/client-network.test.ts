@@ -11,7 +11,6 @@ import type { LabEvent, LabStats } from './fixtures/lab.js';
 /** A lab event without its timestamp, for comparing whole sequences. */
 type Untimed<Event> = Event extends unknown ? Omit<Event, 'at'> : never;
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
 const untimed = ({ at, ...event }: LabEvent): Untimed<LabEvent> => event;
 
 /** Generous for one local state change, yet far below the 60 s backoff the page is configured with. */
@@ -210,5 +209,28 @@ test.describe('SocketClient network awareness in Chromium', () => {
 		expect(disconnects).toEqual(
 			Array(3).fill({ type: 'Disconnected', code: 1001, reason: 'Paused', willReconnect: true })
 		);
+	});
+
+	test('connect() while already offline waits for the network without a failed attempt', async ({
+		context,
+		lab
+	}) => {
+		await lab.open({ connect: '0' });
+		await goOffline(context, lab);
+		const start = await lab.mark();
+		await lab.page.evaluate(() => window.lab.client.connect());
+		expect(await lab.page.evaluate(() => window.lab.client.connectionState)).toBe('disconnected');
+
+		await context.setOffline(false);
+		await lab.expectState('connected');
+		// No 'connecting' and no error first: the only attempt is the one `online` started.
+		expect(await lab.untimedEvents(start)).toEqual([
+			{ type: 'online', onLine: true },
+			{ type: 'state', state: 'reconnecting' },
+			{ type: 'ReconnectAttempt', attempt: 1, delay: 0 },
+			{ type: 'state', state: 'connected' },
+			{ type: 'Connected', reconnected: false }
+		]);
+		await lab.expectStats({ opened: 1, open: 1, closes: [] });
 	});
 });

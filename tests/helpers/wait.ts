@@ -1,4 +1,9 @@
-import type { ClientEvent, ConnectionState, SocketClient, SocketError } from '../../src/lib/index.js';
+import type {
+	ClientEvent,
+	ConnectionState,
+	SocketClient,
+	SocketError
+} from '../../src/lib/index.js';
 
 // Captured at import, so tests that fake timers still time out for real.
 const realSetTimeout = globalThis.setTimeout;
@@ -8,7 +13,10 @@ const realClearTimeout = globalThis.clearTimeout;
 export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
 	let timer: ReturnType<typeof setTimeout> | undefined;
 	const timeout = new Promise<never>((_, reject) => {
-		timer = realSetTimeout(() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)), ms);
+		timer = realSetTimeout(
+			() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
+			ms
+		);
 	});
 	return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
 }

@@ -44,10 +44,13 @@ describe('connecting', () => {
 	it('asks a URL function (sync or async) before every connection', async () => {
 		const server = track(await TestServer.start());
 		let calls = 0;
-		const client = makeClient(async () => {
-			calls++;
-			return new URL(server.url);
-		}, { reconnectDelay: 1 });
+		const client = makeClient(
+			async () => {
+				calls++;
+				return new URL(server.url);
+			},
+			{ reconnectDelay: 1 }
+		);
 		client.connect();
 		(await server.connection(0)).socket.close(4000, 'again');
 		await server.connection(1);
@@ -325,11 +328,17 @@ describe('disconnect and dispose', () => {
 			const events = new EventTarget();
 			const add = events.addEventListener.bind(events);
 			const remove = events.removeEventListener.bind(events);
-			events.addEventListener = (type: string, listener: EventListenerOrEventListenerObject | null) => {
+			events.addEventListener = (
+				type: string,
+				listener: EventListenerOrEventListenerObject | null
+			) => {
 				listening.set(type, (listening.get(type) ?? 0) + 1);
 				add(type, listener);
 			};
-			events.removeEventListener = (type: string, listener: EventListenerOrEventListenerObject | null) => {
+			events.removeEventListener = (
+				type: string,
+				listener: EventListenerOrEventListenerObject | null
+			) => {
 				listening.set(type, (listening.get(type) ?? 0) - 1);
 				remove(type, listener);
 			};
@@ -349,7 +358,9 @@ describe('disconnect and dispose', () => {
 		]);
 		client.dispose();
 		expect([...listening.values()].every((count) => count == 0)).toBe(true);
-		expect(disconnects).toEqual([{ code: 1000, reason: 'Client disconnected', willReconnect: false }]);
+		expect(disconnects).toEqual([
+			{ code: 1000, reason: 'Client disconnected', willReconnect: false }
+		]);
 		expect(() => client.connect()).toThrow(/dispose/);
 		expect((await within((await server.connection(0)).closed, 'the close')).code).toBe(1000);
 	});

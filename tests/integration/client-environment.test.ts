@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Disconnected, ReconnectAttempt } from '../../src/lib/index.js';
-import { makeClient, track } from '../helpers/clients.js';
+import { errorsOf, makeClient, track } from '../helpers/clients.js';
 import { nextEvent, reachState } from '../helpers/wait.js';
 import { TestServer } from '../helpers/ws-server.js';
 
@@ -58,6 +58,25 @@ describe('network', () => {
 		expect(attempts).toEqual([{ attempt: 1, delay: 0 }]);
 		await reachState(client, 'connected');
 		expect(server.peers).toHaveLength(2);
+	});
+});
+
+describe('starting offline', () => {
+	it('connect() while offline waits for the network instead of failing an attempt', async () => {
+		const server = track(await TestServer.start());
+		const window = new FakeWindow();
+		window.navigator.onLine = false;
+		const client = makeClient(server.url, { window, document: new FakeDocument() });
+		const attempts: { attempt: number; delay: number }[] = [];
+		client.on(ReconnectAttempt, (attempt) => attempts.push(attempt));
+		client.connect();
+		expect(client.connectionState).toBe('disconnected');
+		window.navigator.onLine = true;
+		window.dispatchEvent(new Event('online'));
+		expect(attempts).toEqual([{ attempt: 1, delay: 0 }]);
+		await reachState(client, 'connected');
+		expect(errorsOf(client)).toEqual([]);
+		expect(server.peers).toHaveLength(1);
 	});
 });
 

@@ -1,11 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import {
-	ClientMessage,
-	Connected,
-	SocketError,
-	type InboundMessage
-} from '../../src/lib/index.js';
+import { ClientMessage, Connected, SocketError, type InboundMessage } from '../../src/lib/index.js';
 import { errorsOf, makeClient, track } from '../helpers/clients.js';
 import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
@@ -75,7 +70,10 @@ describe('typed messages', () => {
 
 	it('passes the schema output on, transforms included', async () => {
 		const { client, peer } = await connectedPair();
-		const Stamped = ClientMessage.define('stamped', z.object({ at: z.string().transform(Date.parse) }));
+		const Stamped = ClientMessage.define(
+			'stamped',
+			z.object({ at: z.string().transform(Date.parse) })
+		);
 		const received = new Promise<number>((resolve) => client.on(Stamped, ({ at }) => resolve(at)));
 		peer.deliver('stamped', { at: '2026-01-25T10:30:00.000Z' });
 		expect(await within(received, 'stamped')).toBe(Date.parse('2026-01-25T10:30:00.000Z'));
@@ -85,7 +83,9 @@ describe('typed messages', () => {
 		const { client, peer } = await connectedPair();
 		const Checked = ClientMessage.define(
 			'checked',
-			z.object({ id: z.string() }).refine(async ({ id }) => id.startsWith('ok'), 'id must start with ok')
+			z
+				.object({ id: z.string() })
+				.refine(async ({ id }) => id.startsWith('ok'), 'id must start with ok')
 		);
 		const good = new Promise<string>((resolve) => client.on(Checked, ({ id }) => resolve(id)));
 		const bad = nextError(client, 'validation');

@@ -209,9 +209,9 @@ describe('typeKeyedDialect', () => {
 	});
 
 	it('encodes an object message as its fields beside the type', () => {
-		expect(JSON.parse(typeKeyedDialect.encode({ name: 'alert', data: { severity: 'high' } }))).toEqual(
-			{ severity: 'high', type: 'alert' }
-		);
+		expect(
+			JSON.parse(typeKeyedDialect.encode({ name: 'alert', data: { severity: 'high' } }))
+		).toEqual({ severity: 'high', type: 'alert' });
 		expect(
 			JSON.parse(typeKeyedDialect.encode({ name: 'incident.create', data: { title: 'x' }, id: 4 }))
 		).toEqual({ title: 'x', type: 'incident.create', id: 4 });

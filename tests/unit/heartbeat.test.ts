@@ -113,16 +113,19 @@ describe('HeartbeatTimer', () => {
 		expect(ping).toHaveBeenCalledTimes(2);
 	});
 
-	it.each([0, -1])('is off with interval %i: no pings, no timeouts, check() does nothing', (interval) => {
-		const { heartbeat, ping, onTimeout } = started(interval);
-		heartbeat.check();
-		heartbeat.alive();
-		heartbeat.start();
-		vi.advanceTimersByTime(10 * (INTERVAL + TIMEOUT));
-		expect(ping).not.toHaveBeenCalled();
-		expect(onTimeout).not.toHaveBeenCalled();
-		expect(vi.getTimerCount()).toBe(0);
-	});
+	it.each([0, -1])(
+		'is off with interval %i: no pings, no timeouts, check() does nothing',
+		(interval) => {
+			const { heartbeat, ping, onTimeout } = started(interval);
+			heartbeat.check();
+			heartbeat.alive();
+			heartbeat.start();
+			vi.advanceTimersByTime(10 * (INTERVAL + TIMEOUT));
+			expect(ping).not.toHaveBeenCalled();
+			expect(onTimeout).not.toHaveBeenCalled();
+			expect(vi.getTimerCount()).toBe(0);
+		}
+	);
 
 	describe('check()', () => {
 		it('pings at once and starts the deadline', () => {
@@ -222,6 +225,9 @@ describe('HeartbeatTimer', () => {
 
 	it('counts an answer that arrives while the ping is being sent', () => {
 		// A transport may deliver the pong before send() returns (a synchronous or in-memory socket).
+		// Known failure: check() calls ping() before it schedules the deadline, so the alive() inside
+		// ping() schedules the next ping and the deadline then overwrites it with awaitingPong false:
+		// onTimeout fires although the ping was answered.
 		const onTimeout = vi.fn<() => void>();
 		const ping = vi.fn<() => void>(() => heartbeat.alive());
 		const heartbeat = new HeartbeatTimer(INTERVAL, TIMEOUT, ping, onTimeout);

@@ -45,9 +45,7 @@ describe('ClientMessage.define', () => {
 		expect(() => ClientMessage.define('')).toThrow(TypeError);
 		expect(() => ClientMessage.define('', IncidentSchema)).toThrow(TypeError);
 		expect(() => ClientMessage.define(undefined as unknown as string)).toThrow(TypeError);
-		expect(() => ClientMessage.define(42 as unknown as string)).toThrow(
-			/non-empty string, got 42/
-		);
+		expect(() => ClientMessage.define(42 as unknown as string)).toThrow(/non-empty string, got 42/);
 	});
 
 	it.each([
@@ -188,9 +186,13 @@ describe('types', () => {
 	});
 
 	it('uses the output type (not the input type) of a transforming schema', () => {
-		const Count = ClientMessage.define('count', z.string().transform((s) => s.length));
+		const Count = ClientMessage.define(
+			'count',
+			z.string().transform((s) => s.length)
+		);
 		expectTypeOf<MessageData<typeof Count>>().toEqualTypeOf<number>();
 		expectTypeOf<MessageData<typeof Count>>().not.toEqualTypeOf<string>();
+		expect(validateMessage(Count, 'four')).toEqual({ value: 4 });
 	});
 
 	it('types validateMessage results by the definition', () => {

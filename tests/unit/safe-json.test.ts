@@ -98,18 +98,12 @@ describe('safeJsonParse', () => {
 		expect(parsed).toEqual({ a: {} });
 	});
 
-	it.each([
-		'',
-		'{',
-		'{"a":1,}',
-		"{'a':1}",
-		'{"a":undefined}',
-		'[1,2',
-		'nope',
-		'{"__proto__":'
-	])('throws a SyntaxError on malformed JSON: %j', (text) => {
-		expect(() => safeJsonParse(text)).toThrow(SyntaxError);
-	});
+	it.each(['', '{', '{"a":1,}', "{'a':1}", '{"a":undefined}', '[1,2', 'nope', '{"__proto__":'])(
+		'throws a SyntaxError on malformed JSON: %j',
+		(text) => {
+			expect(() => safeJsonParse(text)).toThrow(SyntaxError);
+		}
+	);
 });
 
 /** A naive recursive merge, the kind prototype pollution usually goes through. */

@@ -15,5 +15,6 @@ export function reconnectDelay(
 	maxDelay: number,
 	random: () => number = Math.random
 ): number {
-	return Math.floor(random() * Math.min(maxDelay, minDelay * 2 ** attempt));
+	// The exponent stops growing long after any real cap is reached, so 0 · 2^attempt never becomes NaN.
+	return Math.floor(random() * Math.min(maxDelay, minDelay * 2 ** Math.min(attempt, 32)));
 }

@@ -59,7 +59,10 @@ export interface DocumentLike extends EnvironmentTarget {
  * ```
  */
 export interface EnvironmentHandlers {
-	/** Reconnecting is pointless now (offline, hidden, entering the back/forward cache). `close`: drop the connection too. */
+	/**
+	 * Reconnecting is pointless now (offline, hidden, entering the back/forward cache). `close` (offline
+	 * or frozen): no connection can work, so drop the current one and do not even try a first one.
+	 */
 	pause(close: boolean): void;
 	/** Nothing blocks reconnecting any more: reconnect at once. */
 	resume(): void;
@@ -104,7 +107,7 @@ export function watchEnvironment(
 			() => (document?.visibilityState == 'hidden' ? block('hidden', false) : unblock('hidden'))
 		]
 	];
-	if (window?.navigator?.onLine === false) block('offline', false);
+	if (window?.navigator?.onLine === false) block('offline', true);
 	if (document?.visibilityState == 'hidden') block('hidden', false);
 	for (const [target, type, listener] of listeners) target?.addEventListener(type, listener);
 	return () => {

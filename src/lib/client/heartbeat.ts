@@ -35,12 +35,13 @@ export class HeartbeatTimer {
 	check(): void {
 		if (this.#awaitingPong || this.#interval <= 0) return;
 		this.#awaitingPong = true;
-		this.#ping();
 		this.#schedule(this.#timeout, (late) => {
 			this.#awaitingPong = false;
 			if (late) this.check();
 			else this.#onTimeout();
 		});
+		// After the deadline exists: a transport that answers inside send() must find it to cancel.
+		this.#ping();
 	}
 
 	/** Something arrived: the connection is alive. */

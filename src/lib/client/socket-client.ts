@@ -226,6 +226,8 @@ export class SocketClient {
 	#wanted = false;
 	/** Offline, hidden or in the back/forward cache: reconnecting waits for `resume`. */
 	#paused = false;
+	/** Offline or in the back/forward cache: not even a first connection is worth trying. */
+	#unreachable = false;
 	/** Bumped by every open and by `disconnect()`, so an open still awaiting its URL or token gives up. */
 	#generation = 0;
 	#attempt = 0;
@@ -302,7 +304,7 @@ export class SocketClient {
 		if (this.#wanted) return;
 		this.#wanted = true;
 		this.#attempt = 0;
-		void this.#open();
+		if (!this.#unreachable) void this.#open();
 	}
 
 	/** Closes the connection (1000), stops reconnecting until the next `connect()`, and clears the buffer. */
@@ -559,6 +561,7 @@ export class SocketClient {
 			{
 				pause: (close) => {
 					this.#paused = true;
+					this.#unreachable ||= close;
 					if (close) this.#drop(GOING_AWAY, 'Paused');
 					if (!this.#reconnectTimer) return;
 					clearTimeout(this.#reconnectTimer);
@@ -566,7 +569,7 @@ export class SocketClient {
 					this.#setState('disconnected');
 				},
 				resume: () => {
-					this.#paused = false;
+					this.#paused = this.#unreachable = false;
 					if (this.#wanted && !this.#socket) this.#scheduleReconnect(true);
 				},
 				check: () => this.#state == 'connected' && this.#heartbeat.check()

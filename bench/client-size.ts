@@ -1,0 +1,41 @@
+// Bundle size of each client entry, minified with esbuild and gzipped at level 9, side by side with
+// the anchors built the same way in the same run. Run: `npm run bench:size`.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const library = fileURLToPath(new URL('../src/lib/index.ts', import.meta.url));
+
+const entries: Record<string, string> = {
+	'runesocket SocketClient': `export { SocketClient } from ${JSON.stringify(library)};`,
+	'runesocket SocketClient + ClientMessage + events': `export { SocketClient, ClientMessage, Connected, Disconnected, ReconnectAttempt, ReconnectFailed } from ${JSON.stringify(library)};`,
+	'runesocket createWebSocket (facade)': `export { createWebSocket } from ${JSON.stringify(library)};`,
+	'runesocket everything': `export * from ${JSON.stringify(library)};`,
+	'partysocket PartySocket': `export { PartySocket } from 'partysocket';`,
+	'phoenix Socket': `export { Socket } from 'phoenix';`,
+	'socket.io-client io': `export { io } from 'socket.io-client';`,
+	'centrifuge Centrifuge': `export { Centrifuge } from 'centrifuge';`
+};
+
+async function gzippedSize(source: string): Promise<number> {
+	const result = await build({
+		stdin: { contents: source, resolveDir: process.cwd(), loader: 'ts' },
+		bundle: true,
+		minify: true,
+		format: 'esm',
+		target: 'es2022',
+		platform: 'browser',
+		write: false,
+		logLevel: 'silent'
+	});
+	return gzipSync(result.outputFiles[0].contents, { level: 9 }).length;
+}
+
+const sizes = new Map<string, number>();
+for (const [name, source] of Object.entries(entries)) sizes.set(name, await gzippedSize(source));
+const ours = sizes.get('runesocket SocketClient')!;
+console.log('| bundle | min+gz bytes | vs SocketClient |');
+console.log('|---|---|---|');
+for (const [name, size] of sizes) {
+	console.log(`| ${name} | ${size.toLocaleString('en')} | ${(size / ours).toFixed(2)}× |`);
+}
