@@ -45,3 +45,6 @@ export type {
 	WebSocketClient,
 	WebSocketConfig
 } from './client/facade.js';
+export { ErrorCode } from './protocol/error-codes.js';
+export type { ErrorCodeValue } from './protocol/error-codes.js';
+export type { ServerMessage } from './protocol/envelope.js';

@@ -22,6 +22,25 @@ export interface InboundMessage {
 }
 
 /**
+ * A message as a runesocket server sends it: every server message has a name, data and a timestamp.
+ *
+ * @example
+ * ```ts
+ * const message: ServerMessage = { name: 'room.joined', data: { room: 'a' }, timestamp: Date.now() };
+ * ```
+ */
+export interface ServerMessage {
+	readonly name: string;
+	readonly data: unknown;
+	/** When the server emitted it, in ms since the epoch. */
+	readonly timestamp: number;
+	/** The room it was published to, if any. */
+	readonly room?: string;
+	/** The request it answers, if any. */
+	readonly id?: number;
+}
+
+/**
  * A message as the client sends it.
  *
  * @example

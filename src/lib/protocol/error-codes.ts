@@ -1,0 +1,36 @@
+/**
+ * The `code` of every `error` message a runesocket server sends, in one place. PROTOCOL.md lists
+ * when each is sent.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, SocketError } from 'runesocket';
+ * client.onError((error) => {
+ * 	if (error.kind == 'server' && (error.detail as { code?: string }).code == ErrorCode.RateLimited) slowDown();
+ * });
+ * ```
+ */
+export const ErrorCode = {
+	/** The frame was not JSON, or not a `{name, data}` object. */
+	Malformed: 'malformed',
+	/** No handler knows this message name. */
+	UnknownMessage: 'unknown_message',
+	/** The data did not pass the message definition's schema. */
+	InvalidData: 'invalid_data',
+	/** Too many messages too fast; the message was dropped. */
+	RateLimited: 'rate_limited',
+	/** The connection may not do this (e.g. join this room). */
+	Forbidden: 'forbidden',
+	/** The handler failed; details stay on the server. */
+	Internal: 'internal_error'
+} as const;
+
+/**
+ * One of the server's error codes.
+ *
+ * @example
+ * ```ts
+ * const code: ErrorCodeValue = ErrorCode.Forbidden;
+ * ```
+ */
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,203 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
+import { ReservedName } from '../protocol/envelope.js';
+import type { MessageDefinition } from '../protocol/message.js';
+import { Outbox, PreparedMessage } from './outbound.js';
+
+/**
+ * Options of `connection.broadcast`.
+ *
+ * @example
+ * ```ts
+ * connection.broadcast({ type: 'typing' }, { rooms: ['chat:1'], includeSelf: false });
+ * ```
+ */
+export interface BroadcastOptions {
+	/** Rooms to send to, across every server process. Default: every connection of this route on this process. */
+	rooms?: readonly string[];
+	/** Whether the sender receives it too. Default `false`. */
+	includeSelf?: boolean;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionHost {
+	join(connection: Connection<unknown>, room: string): void;
+	leave(connection: Connection<unknown>, room: string): void;
+	broadcast(
+		connection: Connection<unknown>,
+		message: unknown,
+		options: BroadcastOptions
+	): Promise<void>;
+}
+
+/** Per-connection settings taken from its route. */
+export interface ConnectionLimits {
+	maxBufferedBytes: number;
+	compressionThreshold: number;
+}
+
+/** How long a connection closed as too slow may keep its socket before it is destroyed. */
+const SLOW_CONSUMER_GRACE_MS = 1_000;
+
+/**
+ * One client connection on the server: who it is (`id`, `authData`, `req`), which rooms it is in,
+ * and how to talk to it. Every send goes through a per-connection outbox written once per event-loop
+ * turn; a connection that lets more than `maxBufferedBytes` pile up is closed with 1013.
+ *
+ * @example
+ * ```ts
+ * onConnect(connection) {
+ * 	connection.joinRoom(`user:${connection.authData.id}`);
+ * 	connection.emit(Welcome, { name: connection.authData.name });
+ * }
+ * ```
+ */
+export class Connection<AuthData = unknown> {
+	/** A random id, sent to the client in its `connected` message. */
+	readonly id: string = randomUUID();
+	/** The HTTP upgrade request. */
+	readonly req: IncomingMessage;
+	/** Parameters captured by the route path (`/ws/:project` → `{ project }`). */
+	readonly params: Readonly<Record<string, string>>;
+	#authData: AuthData | undefined;
+	#authenticated = false;
+	#rooms = new Set<string>();
+	#socket: WebSocket;
+	#outbox: Outbox;
+	#host: ConnectionHost;
+	#limits: ConnectionLimits;
+	/** Resolves when the socket has closed. */
+	readonly closed: Promise<void>;
+	/** @internal Set by heartbeat pongs and any inbound frame; cleared by every heartbeat tick. */
+	alive = true;
+
+	constructor(
+		socket: WebSocket,
+		req: IncomingMessage,
+		params: Record<string, string>,
+		host: ConnectionHost,
+		limits: ConnectionLimits
+	) {
+		this.#socket = socket;
+		this.req = req;
+		this.params = params;
+		this.#host = host;
+		this.#limits = limits;
+		this.#outbox = new Outbox(socket, limits.compressionThreshold);
+		this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+	}
+
+	/** The user data its authentication produced (`undefined` on routes without authentication). */
+	get authData(): AuthData {
+		return this.#authData as AuthData;
+	}
+
+	/** Whether it passed authentication (always true after `onConnect`). */
+	get authenticated(): boolean {
+		return this.#authenticated;
+	}
+
+	/** The rooms it is in. */
+	get rooms(): ReadonlySet<string> {
+		return this.#rooms;
+	}
+
+	/** Whether the socket is open. */
+	get isOpen(): boolean {
+		return this.#socket.readyState == WebSocket.OPEN;
+	}
+
+	/** Outbound bytes not yet handed to the kernel. */
+	get bufferedBytes(): number {
+		return this.#outbox.bufferedBytes;
+	}
+
+	/** @internal Marks the connection authenticated with `authData`. */
+	authenticate(authData: AuthData): void {
+		this.#authData = authData;
+		this.#authenticated = true;
+	}
+
+	/** Sends any JSON value (or a string as is). False when the connection is closed or too slow. */
+	send(message: unknown): boolean {
+		return this.deliver(new PreparedMessage(message));
+	}
+
+	/** Sends a typed runesocket message. */
+	emit<Data>(definition: MessageDefinition<Data>, data: Data): boolean {
+		return this.send({ name: definition.name, data, timestamp: Date.now() });
+	}
+
+	/** @internal Sends a protocol message (`connected`, `room.joined`, `reply`, `error`). */
+	sendReserved(name: string, data: unknown, id?: number): boolean {
+		return this.send({ name, data, timestamp: Date.now(), id });
+	}
+
+	/** @internal Answers with an `error` message. */
+	fail(code: string, message: string, id?: number): boolean {
+		return this.sendReserved(ReservedName.Error, { code, message }, id);
+	}
+
+	/** @internal Queues a message prepared once for many connections. */
+	deliver(message: PreparedMessage): boolean {
+		if (!this.isOpen) return false;
+		if (this.#outbox.bufferedBytes + message.byteLength > this.#limits.maxBufferedBytes) {
+			this.#closeSlowConsumer();
+			return false;
+		}
+		this.#outbox.push(message);
+		return true;
+	}
+
+	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */
+	broadcast(message: unknown, options: BroadcastOptions = {}): Promise<void> {
+		return this.#host.broadcast(this as Connection<unknown>, message, options);
+	}
+
+	joinRoom(room: string): void {
+		if (this.#rooms.has(room)) return;
+		this.#rooms.add(room);
+		this.#host.join(this as Connection<unknown>, room);
+	}
+
+	leaveRoom(room: string): void {
+		if (!this.#rooms.delete(room)) return;
+		this.#host.leave(this as Connection<unknown>, room);
+	}
+
+	/** @internal Leaves every room (the connection closed). */
+	leaveAllRooms(): void {
+		for (const room of this.#rooms) this.leaveRoom(room);
+	}
+
+	/** Sends a WebSocket ping frame. */
+	ping(data?: Buffer | string): void {
+		if (this.isOpen) this.#socket.ping(data);
+	}
+
+	/** Sends a WebSocket pong frame. */
+	pong(data?: Buffer | string): void {
+		if (this.isOpen) this.#socket.pong(data);
+	}
+
+	/** Sends what is queued, then closes with `code` and `reason`. */
+	close(code = 1000, reason = ''): void {
+		this.#outbox.flush();
+		this.#socket.close(code, reason);
+	}
+
+	/** Drops the connection at once, without a close handshake. */
+	terminate(): void {
+		this.#outbox.clear();
+		this.#socket.terminate();
+	}
+
+	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
+	#closeSlowConsumer(): void {
+		this.#outbox.clear();
+		this.#socket.close(TRY_AGAIN_LATER, 'Slow consumer');
+		setTimeout(() => this.#socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+	}
+}

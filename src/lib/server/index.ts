@@ -1,0 +1,23 @@
+export { createSocketServer, SocketServer, EVERYONE } from './socket-server.js';
+export type { MessageHandler, Reply, ServerPublishOptions } from './socket-server.js';
+export { Connection } from './connection.js';
+export type { BroadcastOptions } from './connection.js';
+export { MemoryEngine } from './engine.js';
+export type { Deliver, Engine, PublishOptions } from './engine.js';
+export { defineRoute, ROUTE_DEFAULTS, DEFAULT_MAX_CONNECTIONS } from './options.js';
+export type {
+	AuthResult,
+	CompressionOptions,
+	FirstMessageAuth,
+	IncomingMessageFrame,
+	RouteOptions,
+	SocketServerOptions
+} from './options.js';
+export type { OriginPolicy } from './origin.js';
+export type { RateLimit } from './rate-limiter.js';
+export { tokenFromCookie, tokenFromHeader, tokenFromQuery } from './http-auth.js';
+export { shareSocketServer, sharedSocketServer, forgetSocketServer } from './shared.js';
+export { ClientMessage } from '../protocol/message.js';
+export type { MessageDefinition, MessageData } from '../protocol/message.js';
+export { CloseCode } from '../protocol/close-codes.js';
+export { ErrorCode } from '../protocol/error-codes.js';

@@ -1,0 +1,167 @@
+import type { IncomingMessage } from 'node:http';
+import type { Connection } from './connection.js';
+import type { Engine } from './engine.js';
+import type { OriginPolicy } from './origin.js';
+import type { RateLimit } from './rate-limiter.js';
+
+/**
+ * The answer of an authentication check: the user data the connection carries from now on, or a
+ * refusal. At upgrade, `code` is the HTTP status (default 401); after a first-message token, it is
+ * the close code (default 4001).
+ *
+ * @example
+ * ```ts
+ * const ok: AuthResult<User> = { success: true, data: user };
+ * const no: AuthResult<User> = { success: false, reason: 'Session expired' };
+ * ```
+ */
+export type AuthResult<AuthData> =
+	{ success: true; data: AuthData } | { success: false; code?: number; reason?: string };
+
+/**
+ * First-message authentication: the first frame is `{name:'auth', data:{token}}` or the bare token.
+ *
+ * @example
+ * ```ts
+ * const auth: FirstMessageAuth<User> = { verify: async (token) => ({ success: true, data: await users.byToken(token) }) };
+ * ```
+ */
+export interface FirstMessageAuth<AuthData> {
+	/** Checks a token; a refusal closes with `code` (default 4001 invalid token). */
+	verify(
+		token: string,
+		request: IncomingMessage
+	): AuthResult<AuthData> | Promise<AuthResult<AuthData>>;
+	/** Close with 4002 when no token arrived within this many ms. Default 5 000. */
+	timeout?: number;
+	/** Close new connections with 4003 while this many wait for their token. Default 100. */
+	maxPending?: number;
+}
+
+/**
+ * Per-route permessage-deflate. Off unless `enabled`: compressing costs CPU and, under many concurrent
+ * compressions, fragments Node's memory.
+ *
+ * @example
+ * ```ts
+ * const compression: CompressionOptions = { enabled: true, threshold: 4096 };
+ * ```
+ */
+export interface CompressionOptions {
+	enabled: boolean;
+	/** Messages smaller than this many bytes are sent uncompressed. Default 1 024. */
+	threshold?: number;
+	/** Compressions running at once per process. Default 10. */
+	concurrencyLimit?: number;
+}
+
+/**
+ * An application message a route's `onMessage` receives: anything that is not part of the protocol
+ * and has no typed handler.
+ *
+ * @example
+ * ```ts
+ * onMessage: (connection, message: IncomingMessageFrame) => console.log(message.name, message.data)
+ * ```
+ */
+export interface IncomingMessageFrame {
+	readonly name: string;
+	readonly data: unknown;
+	readonly id?: number;
+}
+
+/**
+ * One socket endpoint: its path, how it authenticates, what it allows, and its handlers.
+ *
+ * @example
+ * ```ts
+ * const route: RouteOptions<User> = {
+ * 	path: '/ws',
+ * 	firstMessageAuth: { verify: (token) => sessions.verify(token) },
+ * 	authorizeJoin: (connection, room) => room == `account:${connection.authData.accountId}`,
+ * 	onConnect: (connection) => console.log('hello', connection.authData.name)
+ * };
+ * ```
+ */
+export interface RouteOptions<AuthData = unknown> {
+	/** `/ws`, `/ws/:project` (captured in `connection.params`) or `/ws/*`. */
+	path: string;
+	/** Authenticates the upgrade request (header, cookie, query…); a refusal is an HTTP 401 before the upgrade. */
+	authenticate?: (request: IncomingMessage) => AuthResult<AuthData> | Promise<AuthResult<AuthData>>;
+	/** Authenticates by the first frame instead. A route uses `authenticate` or this, not both. */
+	firstMessageAuth?: FirstMessageAuth<AuthData>;
+	/** What of the connection the `connected` message shows besides its id. Default nothing. */
+	connectedData?: (connection: Connection<AuthData>) => Record<string, unknown>;
+	/** Whether a connection may join a room. Default: any room. */
+	authorizeJoin?: (connection: Connection<AuthData>, room: string) => boolean | Promise<boolean>;
+	/** Browser origins allowed to connect. Default `'same-host'`. */
+	origins?: OriginPolicy;
+	/** WebSocket ping every this many ms; a peer that has not answered by the next one is terminated. Default 30 000; 0 off. */
+	heartbeat?: number;
+	/** Send `{name:'heartbeat', data:{server_time}}` every this many ms. Default 0 (off). */
+	serverHeartbeat?: number;
+	/** Largest inbound frame in bytes; larger ones close the connection with 1009. Default 65 536. */
+	maxPayload?: number;
+	/** Per-connection inbound rate limit; `false` for none. */
+	rateLimit?: RateLimit | false;
+	/** Outbound bytes a connection may have waiting before it is closed with 1013 as too slow. Default 1 MiB. */
+	maxBufferedBytes?: number;
+	compression?: CompressionOptions;
+	onConnect?: (connection: Connection<AuthData>) => void | Promise<void>;
+	onMessage?: (
+		connection: Connection<AuthData>,
+		message: IncomingMessageFrame
+	) => void | Promise<void>;
+	onClose?: (connection: Connection<AuthData>, code: number, reason: string) => void;
+	onError?: (connection: Connection<AuthData>, error: Error) => void;
+}
+
+/**
+ * Options of `createSocketServer`.
+ *
+ * @example
+ * ```ts
+ * const options: SocketServerOptions = { routes: [{ path: '/ws' }], maxConnections: 5_000 };
+ * ```
+ */
+export interface SocketServerOptions {
+	/** The endpoints; wrap each in `defineRoute` to type its `authData`. */
+	routes: readonly RouteOptions<unknown>[];
+	/** Where rooms live. Default a `MemoryEngine` (one process). */
+	engine?: Engine;
+	/** Connections across all routes; more are refused with HTTP 503. Default 10 000. */
+	maxConnections?: number;
+}
+
+/**
+ * Types a route by the user data its authentication produces, then hands it to the server, which
+ * only passes that data through.
+ *
+ * @example
+ * ```ts
+ * const route = defineRoute({
+ * 	path: '/ws',
+ * 	authenticate: async (request) => ({ success: true, data: await userFrom(request) }),
+ * 	onConnect: (connection) => console.log(connection.authData.name)
+ * });
+ * createSocketServer({ routes: [route] });
+ * ```
+ */
+export function defineRoute<AuthData>(route: RouteOptions<AuthData>): RouteOptions<unknown> {
+	return route as unknown as RouteOptions<unknown>;
+}
+
+/** Every default of a route, in one place (PROTOCOL.md and the README list them too). */
+export const ROUTE_DEFAULTS = {
+	heartbeat: 30_000,
+	serverHeartbeat: 0,
+	maxPayload: 64 * 1024,
+	maxBufferedBytes: 1024 * 1024,
+	authTimeout: 5_000,
+	maxPendingAuth: 100,
+	compressionThreshold: 1024,
+	compressionConcurrency: 10
+} as const;
+
+/** The server-wide default connection cap. */
+export const DEFAULT_MAX_CONNECTIONS = 10_000;

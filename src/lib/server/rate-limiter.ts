@@ -1,0 +1,61 @@
+/**
+ * Limits on how fast one connection may send: a token bucket of `burst` messages refilled at
+ * `messagesPerSecond`; a connection that keeps sending into an empty bucket for `closeAfter`
+ * messages in a row is closed.
+ *
+ * @example
+ * ```ts
+ * const limits: RateLimit = { messagesPerSecond: 20, burst: 40, closeAfter: 100 };
+ * ```
+ */
+export interface RateLimit {
+	/** Sustained rate. Default 50. */
+	messagesPerSecond?: number;
+	/** Messages allowed at once on top of the rate. Default 100. */
+	burst?: number;
+	/** Refused messages in a row before the connection is closed with 1008. Default 50. */
+	closeAfter?: number;
+}
+
+/** What the limiter says about one message. */
+export type RateVerdict = 'accept' | 'refuse' | 'close';
+
+/**
+ * One connection's token bucket.
+ *
+ * @example
+ * ```ts
+ * const limiter = new RateLimiter({ messagesPerSecond: 10, burst: 20 });
+ * if (limiter.take(Date.now()) != 'accept') refuse();
+ * ```
+ */
+export class RateLimiter {
+	#rate: number;
+	#burst: number;
+	#closeAfter: number;
+	#tokens: number;
+	#refilledAt = 0;
+	#refusedInARow = 0;
+
+	constructor({ messagesPerSecond = 50, burst = 100, closeAfter = 50 }: RateLimit = {}) {
+		this.#rate = messagesPerSecond;
+		this.#burst = burst;
+		this.#closeAfter = closeAfter;
+		this.#tokens = burst;
+	}
+
+	/** Takes a token for one message at time `now` (ms). */
+	take(now: number): RateVerdict {
+		this.#tokens = Math.min(
+			this.#burst,
+			this.#tokens + ((now - this.#refilledAt) / 1000) * this.#rate
+		);
+		this.#refilledAt = now;
+		if (this.#tokens >= 1) {
+			this.#tokens -= 1;
+			this.#refusedInARow = 0;
+			return 'accept';
+		}
+		return ++this.#refusedInARow >= this.#closeAfter ? 'close' : 'refuse';
+	}
+}

@@ -1,0 +1,43 @@
+/**
+ * A compiled route path: `/ws` matches exactly, `/ws/:project` captures a segment, and a trailing
+ * `/*` matches any rest. The query string is ignored.
+ *
+ * @example
+ * ```ts
+ * const pattern = new RoutePattern('/ws/:project');
+ * pattern.match('/ws/p1?x=1'); // { project: 'p1' }
+ * pattern.match('/other'); // undefined
+ * ```
+ */
+export class RoutePattern {
+	readonly source: string;
+	#regexp: RegExp;
+	#names: string[] = [];
+
+	constructor(source: string) {
+		if (typeof source != 'string' || !source.startsWith('/')) {
+			throw new TypeError(`A route path must be a string starting with "/", got ${String(source)}`);
+		}
+		this.source = source;
+		const body = source
+			.split('/')
+			.map((segment, index, segments) => {
+				if (segment == '*' && index == segments.length - 1) return '.*';
+				if (!segment.startsWith(':')) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+				this.#names.push(segment.slice(1));
+				return '([^/]+)';
+			})
+			.join('/');
+		this.#regexp = new RegExp(`^${body}$`);
+	}
+
+	/** The captured parameters when `url` matches, else `undefined`. */
+	match(url: string): Record<string, string> | undefined {
+		const path = url.split('?')[0];
+		const found = this.#regexp.exec(path);
+		if (!found) return undefined;
+		const params: Record<string, string> = {};
+		this.#names.forEach((name, index) => (params[name] = decodeURIComponent(found[index + 1])));
+		return params;
+	}
+}

@@ -1,0 +1,99 @@
+import { WebSocketServer } from 'ws';
+import type { Connection } from './connection.js';
+import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
+import { PreparedMessage } from './outbound.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RoutePattern } from './route-pattern.js';
+
+/**
+ * A route as the server runs it: its options with defaults applied, its own `ws` server (each route
+ * has its own payload limit and compression), its connections and its timers.
+ *
+ * @example
+ * ```ts
+ * const route = new Route({ path: '/ws' });
+ * route.pattern.match('/ws'); // {}
+ * ```
+ */
+export class Route {
+	readonly options: RouteOptions<unknown>;
+	readonly pattern: RoutePattern;
+	readonly wss: WebSocketServer;
+	readonly connections = new Set<Connection<unknown>>();
+	readonly maxBufferedBytes: number;
+	readonly compressionThreshold: number;
+	readonly authTimeout: number;
+	readonly maxPendingAuth: number;
+	/** Connections waiting for their first-message token. */
+	pendingAuth = 0;
+	#timers: ReturnType<typeof setInterval>[] = [];
+
+	constructor(options: RouteOptions<unknown>) {
+		if (options.authenticate && options.firstMessageAuth) {
+			throw new TypeError(
+				`Route ${options.path}: choose authenticate or firstMessageAuth, not both`
+			);
+		}
+		this.options = options;
+		this.pattern = new RoutePattern(options.path);
+		this.maxBufferedBytes = options.maxBufferedBytes ?? ROUTE_DEFAULTS.maxBufferedBytes;
+		this.authTimeout = options.firstMessageAuth?.timeout ?? ROUTE_DEFAULTS.authTimeout;
+		this.maxPendingAuth = options.firstMessageAuth?.maxPending ?? ROUTE_DEFAULTS.maxPendingAuth;
+		const compression = options.compression;
+		this.compressionThreshold = compression?.threshold ?? ROUTE_DEFAULTS.compressionThreshold;
+		this.wss = new WebSocketServer({
+			noServer: true,
+			maxPayload: options.maxPayload ?? ROUTE_DEFAULTS.maxPayload,
+			perMessageDeflate: compression?.enabled
+				? {
+						threshold: this.compressionThreshold,
+						concurrencyLimit: compression.concurrencyLimit ?? ROUTE_DEFAULTS.compressionConcurrency
+					}
+				: false
+		});
+	}
+
+	/** A fresh rate limiter for one connection, or none when the route has no limit. */
+	rateLimiter(): RateLimiter | undefined {
+		return this.options.rateLimit === false ? undefined : new RateLimiter(this.options.rateLimit);
+	}
+
+	/** Starts the liveness pings and the optional server heartbeat message. */
+	startTimers(): void {
+		const heartbeat = this.options.heartbeat ?? ROUTE_DEFAULTS.heartbeat;
+		if (heartbeat > 0) this.#timers.push(setInterval(() => this.#checkLiveness(), heartbeat));
+		const serverHeartbeat = this.options.serverHeartbeat ?? ROUTE_DEFAULTS.serverHeartbeat;
+		if (serverHeartbeat > 0) {
+			this.#timers.push(setInterval(() => this.#sendServerHeartbeat(), serverHeartbeat));
+		}
+	}
+
+	stopTimers(): void {
+		for (const timer of this.#timers) clearInterval(timer);
+		this.#timers = [];
+	}
+
+	/** A peer that has not answered the previous ping (nor sent anything since) is gone. */
+	#checkLiveness(): void {
+		for (const connection of this.connections) {
+			if (!connection.alive) {
+				connection.terminate();
+				continue;
+			}
+			connection.alive = false;
+			connection.ping();
+		}
+	}
+
+	#sendServerHeartbeat(): void {
+		const now = new Date();
+		const message = new PreparedMessage({
+			name: 'heartbeat',
+			data: { server_time: now.toISOString() },
+			timestamp: now.getTime()
+		});
+		for (const connection of this.connections) {
+			if (connection.authenticated) connection.deliver(message);
+		}
+	}
+}
