@@ -5,7 +5,12 @@ import { vitePreprocess } from '@sveltejs/vite-plugin-svelte';
 const config = {
 	preprocess: vitePreprocess(),
 	kit: {
-		adapter: adapter()
+		adapter: adapter(),
+		alias: {
+			// The demo uses the library only through its public entry points.
+			runesocket: 'src/lib',
+			$demo: 'src/demo'
+		}
 	}
 };
 

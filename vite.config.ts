@@ -1,8 +1,10 @@
 import { sveltekit } from '@sveltejs/kit/vite';
 import { defineConfig } from 'vitest/config';
+import { runesocket } from './src/lib/vite/index.js';
 
 export default defineConfig({
-	plugins: [sveltekit()],
+	// Under vitest the tests start their own socket servers.
+	plugins: [sveltekit(), !process.env.VITEST && runesocket({ entry: '/src/demo/realtime.ts' })],
 	// Runes tests under jsdom need Svelte's browser build, or their effects never run.
 	resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
 	test: {

@@ -1,0 +1,164 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Disconnected } from '../../src/lib/index.js';
+import { Ping, Tick } from '../../src/demo/messages.js';
+import { errorsOf, makeClient } from '../helpers/clients.js';
+import { nextEvent, reachState, within } from '../helpers/wait.js';
+
+// The socket server wired into real processes: `vite dev` and `vite preview` through the Vite
+// plugin, and the production `server.js` over adapter-node's build.
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const vite = `${root}node_modules/vite/bin/vite.js`;
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+	for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+	const server = createServer();
+	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+	const { port } = server.address() as { port: number };
+	await new Promise<void>((resolve) => server.close(() => resolve()));
+	return port;
+}
+
+/** Starts a process and resolves once its output says it listens. */
+async function start(args: string[], ready: RegExp, env: Record<string, string> = {}) {
+	// The children must not believe they run under vitest (which disables the plugin) or in test mode.
+	const inherited = Object.fromEntries(
+		Object.entries(process.env).filter(([name]) => !name.startsWith('VITEST') && name != 'NODE_ENV')
+	);
+	const child = spawn(process.execPath, args, {
+		cwd: root,
+		env: { ...inherited, ...env, NO_COLOR: '1', FORCE_COLOR: '0' }
+	});
+	children.push(child);
+	let output = '';
+	await within(
+		new Promise<void>((resolve, reject) => {
+			const read = (chunk: Buffer) => {
+				output += chunk.toString();
+				if (ready.test(output)) resolve();
+			};
+			child.stdout.on('data', read);
+			child.stderr.on('data', read);
+			child.once('exit', (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+		}),
+		`${args.join(' ')} to listen`,
+		60_000
+	);
+	return { child, output: () => output };
+}
+
+/** What every wiring must do: serve the page, the socket route with its live data, and requests. */
+async function expectLiveSocket(port: number): Promise<void> {
+	const page = await fetch(`http://127.0.0.1:${port}/`);
+	expect(page.status).toBe(200);
+	expect(await page.text()).toContain('runesocket');
+
+	const client = makeClient(`ws://127.0.0.1:${port}/ws`);
+	const tick = new Promise<number>((resolve) => client.on(Tick, ({ count }) => resolve(count)));
+	client.connect();
+	await reachState(client, 'connected', 10_000).catch((error) => {
+		throw new Error(
+			`${error.message}: ${errorsOf(client)
+				.map((e) => e.message)
+				.join('; ')}`
+		);
+	});
+	expect(await within(tick, 'a demo.tick', 5_000)).toBeGreaterThan(0);
+	expect(await client.request(Ping, { sentAt: 42 })).toEqual({ sentAt: 42 });
+}
+
+function refusedStatus(url: string, headers: Record<string, string>): Promise<number> {
+	return within(
+		new Promise<number>((resolve, reject) => {
+			const socket = new WebSocket(url, { headers });
+			socket.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+			socket.on('open', () => reject(new Error('the upgrade was accepted')));
+			socket.on('error', () => {});
+		}),
+		'the refused upgrade'
+	);
+}
+
+describe('vite dev', () => {
+	it('serves the socket route through the plugin and leaves HMR alone', async () => {
+		const port = await freePort();
+		await start(
+			[vite, 'dev', '--port', String(port), '--strictPort', '--host', '127.0.0.1'],
+			/Local:/
+		);
+		await expectLiveSocket(port);
+
+		const hmr = new WebSocket(`ws://127.0.0.1:${port}/`, 'vite-hmr');
+		const greeting = await within(
+			new Promise<string>((resolve) => hmr.once('message', (data) => resolve(data.toString()))),
+			"Vite's HMR greeting"
+		);
+		expect(JSON.parse(greeting)).toMatchObject({ type: 'connected' });
+		hmr.close();
+
+		expect(
+			await refusedStatus(`ws://127.0.0.1:${port}/ws`, { Origin: 'http://evil.example' })
+		).toBe(403);
+	}, 90_000);
+});
+
+// One build (vite build, then svelte-package) serves every test below, so they run in sequence here.
+describe('production build', () => {
+	beforeAll(async () => {
+		await promisify(execFile)('npm', ['run', 'build'], { cwd: root });
+	}, 180_000);
+
+	it('packages dist/ so that publint passes and the client entry stays within budget', async () => {
+		const { stdout } = await promisify(execFile)('npx', ['publint'], { cwd: root });
+		expect(stdout).toContain('All good!');
+		const bundle = await build({
+			stdin: { contents: `export { SocketClient } from './dist/index.js';`, resolveDir: root },
+			bundle: true,
+			minify: true,
+			format: 'esm',
+			target: 'es2022',
+			write: false,
+			logLevel: 'silent'
+		});
+		const size = gzipSync(bundle.outputFiles[0].contents, { level: 9 }).length;
+		console.log(`dist SocketClient: ${size} B min+gz`);
+		expect(size).toBeLessThanOrEqual(4_000);
+	}, 60_000);
+
+	it('server.js serves the app and its sockets on one port, and closes them with 1001 on SIGTERM', async () => {
+		const port = await freePort();
+		const { child } = await start(['server.js'], /Listening on/, {
+			PORT: String(port),
+			HOST: '127.0.0.1'
+		});
+		await expectLiveSocket(port);
+
+		const client = makeClient(`ws://127.0.0.1:${port}/ws`, { reconnect: false });
+		client.connect();
+		await reachState(client, 'connected');
+		const disconnected = nextEvent(client, Disconnected);
+		const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+		child.kill('SIGTERM');
+		expect((await disconnected).code).toBe(1001);
+		expect(await within(exited, 'server.js to exit')).toBe(0);
+	}, 60_000);
+
+	it('vite preview serves the socket route through the plugin', async () => {
+		const port = await freePort();
+		await start(
+			[vite, 'preview', '--port', String(port), '--strictPort', '--host', '127.0.0.1'],
+			/Local:/
+		);
+		await expectLiveSocket(port);
+	}, 60_000);
+});
