@@ -3,8 +3,8 @@ import { connect, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import type { Connection, SocketServer } from '../../src/lib/server/index.js';
-// Imported first so its afterEach (stopping servers) is registered before ours: vitest runs after-hooks
-// as a stack, so raw clients are dropped before a server waits for its sockets to go.
+// Imported first so its afterEach (stopping servers) is registered before ours: vitest runs
+// after-hooks as a stack, so raw clients are dropped before a server waits for its sockets to go.
 import './socket-server.js';
 import { within } from './wait.js';
 

@@ -24,7 +24,7 @@ afterEach(async () => {
 	await Promise.all(running.splice(0).map((server) => server.stop()));
 });
 
-/** Starts a socket server (every route allows any origin unless it says otherwise), stopped after the test. */
+/** Starts a socket server on a free port (routes keep their own origin policy), stopped after the test. */
 export async function startSocketServer(
 	options: SocketServerOptions,
 	port = 0

@@ -7,6 +7,7 @@
  * const pattern = new RoutePattern('/ws/:project');
  * pattern.match('/ws/p1?x=1'); // { project: 'p1' }
  * pattern.match('/other'); // undefined
+ * pattern.test('/ws/%E0'); // true, but match() throws a URIError
  * ```
  */
 export class RoutePattern {
@@ -31,10 +32,17 @@ export class RoutePattern {
 		this.#regexp = new RegExp(`^${body}$`);
 	}
 
-	/** The captured parameters when `url` matches, else `undefined`. */
+	/** Whether `url`'s path has this route's shape (its parameters may still be malformed). */
+	test(url: string): boolean {
+		return this.#regexp.test(url.split('?')[0]);
+	}
+
+	/**
+	 * The captured parameters when `url` matches, else `undefined`. Throws a `URIError` when a
+	 * parameter is not valid percent-encoding (`/ws/%E0`): the caller answers that request with 400.
+	 */
 	match(url: string): Record<string, string> | undefined {
-		const path = url.split('?')[0];
-		const found = this.#regexp.exec(path);
+		const found = this.#regexp.exec(url.split('?')[0]);
 		if (!found) return undefined;
 		const params: Record<string, string> = {};
 		this.#names.forEach((name, index) => (params[name] = decodeURIComponent(found[index + 1])));

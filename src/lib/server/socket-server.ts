@@ -90,6 +90,8 @@ interface Session {
 	held: string[] | undefined;
 	/** The next frame is the first-message token. */
 	awaitingToken: boolean;
+	/** Cancels the 4002 timer once the token has arrived. */
+	stopAuthTimer: (() => void) | undefined;
 	/** Frees this connection's pending-authentication slot and its timer; set while it holds one. */
 	releaseAuthSlot: (() => void) | undefined;
 }
@@ -185,7 +187,7 @@ export class SocketServer implements ConnectionHost {
 
 	/** Whether an upgrade request is for one of this server's routes. */
 	matches(request: IncomingMessage): boolean {
-		return this.#routes.some((route) => route.pattern.match(request.url ?? '') !== undefined);
+		return this.#routes.some((route) => route.pattern.test(request.url ?? ''));
 	}
 
 	/**
@@ -202,17 +204,40 @@ export class SocketServer implements ConnectionHost {
 		return this;
 	}
 
-	/** Takes over one upgrade request: checks origin, limits and authentication, then accepts or refuses it. */
+	/**
+	 * Takes over one upgrade request: checks origin, limits and authentication, then accepts or
+	 * refuses it with an HTTP status. Never rejects: whatever goes wrong is answered and reported.
+	 */
 	async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
 		// A client that resets mid-handshake must not crash the process with an unhandled 'error'.
 		const ignore = () => {};
 		socket.on('error', ignore);
-		const route = this.#routes.find((candidate) => candidate.pattern.match(request.url ?? ''));
-		if (!route) return refuseUpgrade(socket, 404);
-		if (this.#closing) return refuseUpgrade(socket, 503, 'Server shutting down');
-		if (!isOriginAllowed(request, route.options.origins ?? 'same-host')) {
-			return refuseUpgrade(socket, 403, 'Origin not allowed');
+		try {
+			await this.#upgrade(request, socket, head, () => socket.off('error', ignore));
+		} catch (error) {
+			this.#report(undefined, errorFrom(error));
+			refuseUpgrade(socket, 500);
 		}
+	}
+
+	async #upgrade(
+		request: IncomingMessage,
+		socket: Duplex,
+		head: Buffer,
+		handedOver: () => void
+	): Promise<void> {
+		const url = request.url ?? '';
+		const route = this.#routes.find((candidate) => candidate.pattern.test(url));
+		if (!route) return refuseUpgrade(socket, 404);
+		let params: Record<string, string>;
+		try {
+			params = route.pattern.match(url) ?? {};
+		} catch {
+			return refuseUpgrade(socket, 400, 'Malformed path');
+		}
+		if (this.#closing) return refuseUpgrade(socket, 503, 'Server shutting down');
+		if (!this.#originAllowed(route, request))
+			return refuseUpgrade(socket, 403, 'Origin not allowed');
 		if (this.#connections.size + this.#upgrading >= this.#maxConnections) {
 			return refuseUpgrade(socket, 503, 'Too many connections');
 		}
@@ -226,13 +251,21 @@ export class SocketServer implements ConnectionHost {
 				authData = result.data;
 			}
 			if (socket.destroyed || this.#closing) return void socket.destroy();
-			const params = route.pattern.match(request.url ?? '') ?? {};
 			route.wss.handleUpgrade(request, socket, head, (ws) => {
-				socket.off('error', ignore);
+				handedOver();
 				this.#accept(route, ws, request, params, authData);
 			});
 		} finally {
 			this.#upgrading--;
+		}
+	}
+
+	#originAllowed(route: Route, request: IncomingMessage): boolean {
+		try {
+			return isOriginAllowed(request, route.options.origins ?? 'same-host');
+		} catch (error) {
+			this.#report(undefined, errorFrom(error));
+			return false;
 		}
 	}
 
@@ -352,6 +385,7 @@ export class SocketServer implements ConnectionHost {
 			limiter: route.rateLimiter(),
 			held: undefined,
 			awaitingToken: false,
+			stopAuthTimer: undefined,
 			releaseAuthSlot: undefined
 		};
 		this.#sessions.set(connection, session);
@@ -381,6 +415,7 @@ export class SocketServer implements ConnectionHost {
 			() => connection.close(AUTH_TIMEOUT, 'Authentication timeout'),
 			route.authTimeout
 		);
+		session.stopAuthTimer = () => clearTimeout(timer);
 		session.releaseAuthSlot = () => {
 			clearTimeout(timer);
 			route.pendingAuth--;
@@ -394,6 +429,13 @@ export class SocketServer implements ConnectionHost {
 		frame: string
 	): Promise<void> {
 		session.awaitingToken = false;
+		session.stopAuthTimer?.();
+		// The token came in time (4002 is for a missing token); a check that hangs still must not hold
+		// the connection and its pending slot forever.
+		const verifyDeadline = setTimeout(
+			() => connection.close(INTERNAL_ERROR, 'Authentication took too long'),
+			session.route.authTimeout
+		);
 		const token = tokenFromFirstFrame(frame);
 		let result: AuthResult<unknown>;
 		try {
@@ -404,6 +446,7 @@ export class SocketServer implements ConnectionHost {
 			this.#report(connection, errorFrom(error));
 			result = { success: false, code: INTERNAL_ERROR, reason: 'Authentication failed' };
 		}
+		clearTimeout(verifyDeadline);
 		session.releaseAuthSlot?.();
 		if (!connection.isOpen) return;
 		if (!result.success) {
@@ -415,10 +458,14 @@ export class SocketServer implements ConnectionHost {
 	#ready(connection: Connection<unknown>, session: Session, authData: unknown): void {
 		const { route } = session;
 		connection.authenticate(authData);
-		connection.sendReserved(ReservedName.Connected, {
-			...route.options.connectedData?.(connection),
-			id: connection.id
-		});
+		let shown: Record<string, unknown> | undefined;
+		try {
+			shown = route.options.connectedData?.(connection);
+		} catch (error) {
+			this.#report(connection, errorFrom(error));
+			return connection.close(INTERNAL_ERROR, 'Could not prepare the connection');
+		}
+		connection.sendReserved(ReservedName.Connected, { ...shown, id: connection.id });
 		this.#run(connection, () => route.options.onConnect?.(connection));
 		const held = session.held ?? [];
 		session.held = undefined;
