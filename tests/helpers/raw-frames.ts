@@ -199,10 +199,13 @@ export interface RawHandshakeOptions {
 
 const rawClients = new Set<RawClient>();
 
-afterEach(() => {
+/** Destroys every raw client still open (also done after each test). */
+export function destroyRawClients(): void {
 	for (const client of rawClients) client.destroy();
 	rawClients.clear();
-});
+}
+
+afterEach(destroyRawClients);
 
 /**
  * A WebSocket client on a bare TCP socket: the upgrade request is written by hand, every frame it

@@ -1,17 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { inflateRawSync } from 'node:zlib';
+import { constants as zlib, inflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { z } from 'zod';
 import {
 	ClientMessage,
+	MemoryEngine,
 	type Connection,
+	type Deliver,
+	type Engine,
+	type PublishOptions,
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
-import { EventLog, Opcode, RawClient } from '../helpers/raw-frames.js';
+import { destroyRawClients, EventLog, Opcode, RawClient } from '../helpers/raw-frames.js';
 import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
 import { within } from '../helpers/wait.js';
 
@@ -44,7 +48,9 @@ function parseEnvelope(frame: string): Envelope | undefined {
 	} catch {
 		return undefined;
 	}
-	return isObject(value) && typeof value.name == 'string' ? (value as unknown as Envelope) : undefined;
+	return isObject(value) && typeof value.name == 'string'
+		? (value as unknown as Envelope)
+		: undefined;
 }
 
 function errorData(envelope: Envelope): ErrorData {
@@ -54,9 +60,12 @@ function errorData(envelope: Envelope): ErrorData {
 
 const openSockets = new Set<WebSocket>();
 
+// Runs before the helpers' own hooks stop the servers, so no test waits on a client that does not
+// answer the close handshake.
 afterEach(() => {
 	for (const socket of openSockets) socket.terminate();
 	openSockets.clear();
+	destroyRawClients();
 });
 
 /** A raw `ws` client (terminated after the test) whose every frame, ping and close is logged. */
@@ -71,6 +80,8 @@ class Peer {
 	upgradeHeaders: IncomingMessage['headers'] = {};
 	/** The connection id from the server's `connected` message. */
 	id = '';
+	/** Set once the connection closed. */
+	closedWith: { code: number; reason: string } | undefined;
 
 	private constructor(ws: WebSocket) {
 		this.ws = ws;
@@ -82,7 +93,8 @@ class Peer {
 		ws.on('ping', () => this.pings.push(Date.now()));
 		this.closed = new Promise((resolve) => {
 			ws.on('close', (code, reason) => {
-				resolve({ code, reason: reason.toString() });
+				this.closedWith = { code, reason: reason.toString() };
+				resolve(this.closedWith);
 				this.frames.wake();
 			});
 		});
@@ -153,8 +165,7 @@ class Peer {
 	async join(room: string): Promise<void> {
 		this.send({ name: 'room.join', data: { room } });
 		await this.envelope(
-			(message) =>
-				message.name == 'room.joined' && (message.data as { room: string }).room == room,
+			(message) => message.name == 'room.joined' && (message.data as { room: string }).room == room,
 			`room.joined ${room}`
 		);
 	}
@@ -206,6 +217,37 @@ function connectionOf(server: RunningServer, id: string): Connection<unknown> {
 	return connection;
 }
 
+/** A MemoryEngine that logs every call the server makes to it. */
+class SpyEngine implements Engine {
+	#engine = new MemoryEngine();
+	#log: EventLog<string>;
+
+	constructor(log: EventLog<string>) {
+		this.#log = log;
+	}
+
+	start(deliver: Deliver): void {
+		this.#engine.start(deliver);
+	}
+
+	subscribe(room: string): void {
+		this.#log.push(`engine.subscribe ${room}`);
+	}
+
+	unsubscribe(room: string): void {
+		this.#log.push(`engine.unsubscribe ${room}`);
+	}
+
+	publish(room: string, message: unknown, options?: PublishOptions): Promise<void> {
+		return this.#engine.publish(room, message, options);
+	}
+
+	async close(): Promise<void> {
+		this.#log.push('engine.close');
+		await this.#engine.close();
+	}
+}
+
 /** The error a `ws` client gets when it cannot even connect (e.g. ECONNREFUSED). */
 function connectionError(url: string): Promise<NodeJS.ErrnoException> {
 	const socket = new WebSocket(url);
@@ -241,7 +283,7 @@ function forbiddenKeysIn(value: unknown, path = '$'): string[] {
 // ---------------------------------------------------------------------------------------------
 
 describe('maxPayload', () => {
-	it('accepts a frame of exactly 64 KiB by default and closes with 1009 on a byte more', async () => {
+	it('accepts a 64 KiB frame by default (the limit itself) and closes with 1009 on a byte more', async () => {
 		const errors: Error[] = [];
 		const server = await serve({ onError: (_connection, error) => errors.push(error) });
 		withEcho(server);
@@ -251,7 +293,9 @@ describe('maxPayload', () => {
 		fits.send(measureFrame(limit, 1));
 		const answer = await fits.answer(1);
 		expect(answer.name).toBe('reply');
-		expect(answer.data).toEqual({ length: limit - JSON.stringify({ name: 'measure', data: '', id: 1 }).length });
+		expect(answer.data).toEqual({
+			length: limit - JSON.stringify({ name: 'measure', data: '', id: 1 }).length
+		});
 		await fits.roundTrip();
 		expect(fits.isOpen).toBe(true);
 
@@ -355,7 +399,6 @@ describe('malformed frames', () => {
 		sendBad(peer);
 		const error = await peer.envelope((message) => message.name == 'error', 'the error');
 		expect(errorData(error).code).toBe('malformed');
-		expect(error.id).toBeUndefined();
 		const reply = await peer.request('echo', { after: 'bad input' }, 1);
 		expect(reply).toMatchObject({ name: 'reply', id: 1, data: { after: 'bad input' } });
 		expect(peer.isOpen).toBe(true);
@@ -401,14 +444,22 @@ describe('unknown message names', () => {
 		const server = await serve({
 			onMessage: (connection, message) => {
 				received.push({ ...message });
-				connection.send({ name: 'seen', data: message.name, id: message.id, timestamp: Date.now() });
+				connection.send({
+					name: 'seen',
+					data: message.name,
+					id: message.id,
+					timestamp: Date.now()
+				});
 			}
 		});
 		withEcho(server);
 		const peer = await Peer.open(server.url());
 		peer.send({ name: 'custom.thing', data: { x: 1 }, id: 3 });
 		peer.send({ name: 'custom.other', data: 'no id' });
-		await peer.envelope((message) => message.name == 'seen' && message.data == 'custom.other', 'seen');
+		await peer.envelope(
+			(message) => message.name == 'seen' && message.data == 'custom.other',
+			'seen'
+		);
 		expect(received).toEqual([
 			{ name: 'custom.thing', data: { x: 1 }, id: 3 },
 			{ name: 'custom.other', data: 'no id', id: undefined }
@@ -573,13 +624,17 @@ describe('typed handlers (zod 4)', () => {
 describe('rate limit', () => {
 	const rateLimit = { messagesPerSecond: 5, burst: 5, closeAfter: 10 };
 	const isAnswer = (message: Envelope) => message.name == 'reply' || message.name == 'error';
+	const isAnswerFrame = (frame: string) => {
+		const message = parseEnvelope(frame);
+		return message !== undefined && isAnswer(message);
+	};
 
 	it('refuses a burst over the limit with rate_limited and keeps the connection open', async () => {
 		const server = await serve({ rateLimit });
 		withEcho(server);
 		const peer = await Peer.open(server.url());
 		for (let id = 1; id <= 8; id++) peer.send({ name: 'echo', data: id, id });
-		await peer.frames.waitForCount(8, (frame) => isAnswer(parseEnvelope(frame) ?? { name: '', data: null }), '8 answers');
+		await peer.frames.waitForCount(8, isAnswerFrame, '8 answers');
 		const answers = peer.envelopes.filter(isAnswer);
 		const replies = answers.filter((message) => message.name == 'reply');
 		const refusals = answers.filter((message) => message.name == 'error');
@@ -606,7 +661,8 @@ describe('rate limit', () => {
 	});
 
 	it('closes with 1008 after closeAfter refusals in a row', async () => {
-		const server = await serve({ rateLimit });
+		const closes = new EventLog<number>();
+		const server = await serve({ rateLimit, onClose: (_connection, code) => closes.push(code) });
 		withEcho(server);
 		const peer = await Peer.open(server.url());
 		for (let id = 1; id <= 30; id++) peer.send({ name: 'echo', data: id, id });
@@ -618,7 +674,10 @@ describe('rate limit', () => {
 		for (const refusal of refusals) expect(errorData(refusal).code).toBe('rate_limited');
 		// Replies of the 5 accepted requests are sent a microtask later: whether they beat the close
 		// depends on how the 30 frames were chunked, so only their upper bound is certain.
-		expect(peer.envelopes.filter((message) => message.name == 'reply').length).toBeLessThanOrEqual(5);
+		expect(peer.envelopes.filter((message) => message.name == 'reply').length).toBeLessThanOrEqual(
+			5
+		);
+		expect(await closes.waitFor(() => true, 'onClose')).toBe(1008);
 		expect(server.sockets.connections.size).toBe(0);
 	});
 
@@ -629,7 +688,7 @@ describe('rate limit', () => {
 		for (let count = 0; count < 40; count++) peer.send('2');
 		await peer.frames.waitForCount(40, (frame) => frame == '3', '40 heartbeat answers');
 		for (let id = 1; id <= 6; id++) peer.send({ name: 'echo', data: id, id });
-		await peer.frames.waitForCount(6, (frame) => isAnswer(parseEnvelope(frame) ?? { name: '', data: null }), '6 answers');
+		await peer.frames.waitForCount(6, isAnswerFrame, '6 answers');
 		// The whole burst was still there after 40 heartbeats; the 6th request is the first refused.
 		expect(peer.envelopes.filter((message) => message.name == 'reply')).toHaveLength(5);
 		const refusals = peer.envelopes.filter((message) => message.name == 'error');
@@ -642,9 +701,11 @@ describe('rate limit', () => {
 		withEcho(server);
 		const peer = await Peer.open(server.url());
 		for (let id = 1; id <= 300; id++) peer.send({ name: 'echo', data: id, id });
-		await peer.frames.waitForCount(300, (frame) => isAnswer(parseEnvelope(frame) ?? { name: '', data: null }), '300 answers');
+		await peer.frames.waitForCount(300, isAnswerFrame, '300 answers');
 		const answers = peer.envelopes.filter(isAnswer);
-		expect(answers.every((message) => message.name == 'reply' && message.data === message.id)).toBe(true);
+		expect(answers.every((message) => message.name == 'reply' && message.data === message.id)).toBe(
+			true
+		);
 		expect(peer.isOpen).toBe(true);
 	});
 });
@@ -705,9 +766,18 @@ describe('slow consumer', () => {
 		await within(slowConnection.closed, 'the slow consumer to be dropped', 3_000);
 		const dropMs = Date.now() - droppedAfter;
 
-		// Readers are untouched: every tick so far, and every later one.
+		// Readers are untouched: every tick so far, and every later one. (One at a time: five 16 KiB
+		// messages published in one event-loop turn are 80 KiB queued at once, over the 64 KiB cap,
+		// which would close even this reader.)
 		for (let seq = published; seq < published + 5; seq++) {
+			const from = reader.frames.items.length;
 			await server.sockets.publish(Tick, { seq, blob }, { room: 'feed' });
+			await reader.frames.waitFor(
+				(frame) => frame.startsWith(`{"name":"tick","data":{"seq":${seq},`),
+				`tick ${seq} at the reader`,
+				5_000,
+				from
+			);
 		}
 		const ticks = await reader.frames.waitForCount(
 			published + 5,
@@ -740,6 +810,35 @@ describe('slow consumer', () => {
 		expect(slowTicks).toBeLessThan(published);
 		if (closeFrame) expect(closeFrame).toEqual({ code: 1013, reason: 'Slow consumer' });
 	});
+
+	// BUG: Connection.deliver counts the outbox's not-yet-written queue (everything queued in this
+	// event-loop turn) against maxBufferedBytes, and closes with 1013 "Slow consumer" before trying
+	// to write it. So an app that publishes more than maxBufferedBytes in one turn (e.g.
+	// `for (const item of items) await server.publish(Item, item)`: the awaits never leave the turn)
+	// drops every client, however fast it reads, and the whole batch is lost. With the default 1 MiB
+	// cap, 70 publishes of 16 KiB drop a healthy reader that received nothing but `connected`.
+	// Flushing the outbox (and re-checking) before closing fixes it. Flip `it.fails` to `it` then.
+	it.fails(
+		'BUG: does not drop a reader that keeps up when one turn publishes over the cap',
+		async () => {
+			const Tick = ClientMessage.define<{ seq: number; blob: string }>('tick');
+			const server = await serve({ maxBufferedBytes: 64 * 1024 });
+			const reader = await Peer.open(server.url());
+			const blob = 'x'.repeat(16 * 1024);
+			// 8 × 16 KiB = 128 KiB in one turn, nothing the kernel could not take at once.
+			for (let seq = 0; seq < 8; seq++) await server.sockets.publish(Tick, { seq, blob });
+			const outcome = await reader.frames.until(() => {
+				const ticks = reader.frames.items.filter((frame) => frame.startsWith('{"name":"tick"'));
+				if (ticks.length == 8) return 'all 8 ticks';
+				if (reader.closedWith) {
+					return `closed ${reader.closedWith.code} ${reader.closedWith.reason} after ${ticks.length} ticks`;
+				}
+				return undefined;
+			}, 'all ticks or the close');
+			expect(outcome).toBe('all 8 ticks');
+			expect(reader.isOpen).toBe(true);
+		}
+	);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -760,14 +859,22 @@ describe('liveness', () => {
 		const evictedAfter = Date.now() - started;
 		expect(closed.code).toBe(1006);
 		expect(silent.pings.items.length).toBeGreaterThanOrEqual(1);
-		expect((await closes.waitFor((entry) => entry.id == silent.id, 'onClose of the silent client')).code).toBe(1006);
+		expect(
+			(await closes.waitFor((entry) => entry.id == silent.id, 'onClose of the silent client')).code
+		).toBe(1006);
 
 		const pingsSoFar = healthy.pings.items.length;
-		await healthy.pings.waitForCount(pingsSoFar + 5, () => true, '5 more pings at the healthy client');
+		await healthy.pings.waitForCount(
+			pingsSoFar + 5,
+			() => true,
+			'5 more pings at the healthy client'
+		);
 		expect(healthy.isOpen).toBe(true);
 		await healthy.roundTrip();
 		expect(closes.items.map((entry) => entry.id)).toEqual([silent.id]);
-		expect([...server.sockets.connections].map((connection) => connection.id)).toEqual([healthy.id]);
+		expect([...server.sockets.connections].map((connection) => connection.id)).toEqual([
+			healthy.id
+		]);
 		console.info(
 			`[heartbeat] silent client terminated ${evictedAfter} ms after connecting (heartbeat 50 ms); ` +
 				`healthy client answered ${healthy.pings.items.length} pings`
@@ -780,16 +887,15 @@ describe('liveness', () => {
 		await peer.roundTrip();
 		const from = peer.frames.items.length;
 		peer.send({ type: 'ping' });
-		expect(await peer.frames.waitFor((frame) => frame.includes('pong'), 'a JSON pong', 5_000, from)).toBe(
-			'{"type":"pong"}'
-		);
+		expect(
+			await peer.frames.waitFor((frame) => frame.includes('pong'), 'a JSON pong', 5_000, from)
+		).toBe('{"type":"pong"}');
 		expect(peer.envelopes.filter((message) => message.name == 'error')).toEqual([]);
 	});
 
 	it('sends {name:"heartbeat", data:{server_time}} every serverHeartbeat ms', async () => {
 		const server = await serve({ serverHeartbeat: 50 });
 		const peer = await Peer.open(server.url());
-		const started = Date.now();
 		const beats = await peer.frames.waitForCount(
 			3,
 			(frame) => parseEnvelope(frame)?.name == 'heartbeat',
@@ -805,7 +911,7 @@ describe('liveness', () => {
 		});
 		expect(times[1]).toBeGreaterThan(times[0]);
 		expect(times[2]).toBeGreaterThan(times[1]);
-		expect(times[0]).toBeGreaterThanOrEqual(started - 60);
+		expect(Math.abs(times[2] - Date.now())).toBeLessThan(5_000);
 	});
 });
 
@@ -835,8 +941,16 @@ describe('graceful close()', () => {
 				code: 1001,
 				reason: 'Server shutting down'
 			});
-			expect(peer.envelopes.map((message) => message.name)).toEqual(['connected', 'news', 'news', 'direct']);
-			expect(peer.envelopes.slice(1, 3).map((message) => message.data)).toEqual([{ n: 1 }, { n: 2 }]);
+			expect(peer.envelopes.map((message) => message.name)).toEqual([
+				'connected',
+				'news',
+				'news',
+				'direct'
+			]);
+			expect(peer.envelopes.slice(1, 3).map((message) => message.data)).toEqual([
+				{ n: 1 },
+				{ n: 2 }
+			]);
 			expect(peer.envelopes[3].data).toBe(peer.id);
 		}
 		await within(closing, 'close() to resolve', 2_000);
@@ -850,7 +964,10 @@ describe('graceful close()', () => {
 
 		// Upgrades handed to the closed server directly are refused with 503.
 		const direct = createServer((_request, response) => response.writeHead(404).end());
-		direct.on('upgrade', (request, socket, head) => void server.sockets.handleUpgrade(request, socket, head));
+		direct.on(
+			'upgrade',
+			(request, socket, head) => void server.sockets.handleUpgrade(request, socket, head)
+		);
 		await new Promise<void>((resolve) => direct.listen(0, '127.0.0.1', resolve));
 		try {
 			const refused = await RawClient.connect((direct.address() as AddressInfo).port);
@@ -866,7 +983,8 @@ describe('graceful close()', () => {
 	});
 
 	it('drops a client that never completes the close handshake, and still resolves', async () => {
-		const server = await serve();
+		const order = new EventLog<string>();
+		const server = await serve({ onClose: (_connection, code) => order.push(`onClose ${code}`) });
 		const polite = await Peer.open(server.url());
 		const stuck = await RawClient.connect(server.port);
 		await stuck.waitForText((text) => text.includes('"connected"'), 'connected');
@@ -875,7 +993,10 @@ describe('graceful close()', () => {
 
 		const started = Date.now();
 		let resolvedAt = 0;
-		const closing = server.sockets.close().then(() => (resolvedAt = Date.now()));
+		const closing = server.sockets.close().then(() => {
+			resolvedAt = Date.now();
+			order.push(`resolved with ${server.sockets.connections.size} connections`);
+		});
 		expect((await within(polite.closed, 'the polite client 1001')).code).toBe(1001);
 		const politeClosedAfter = Date.now() - started;
 		// While close() waits for the stuck client, new upgrades are refused.
@@ -888,6 +1009,12 @@ describe('graceful close()', () => {
 		const elapsed = resolvedAt - started;
 		expect(elapsed).toBeGreaterThanOrEqual(4_900);
 		expect(elapsed).toBeLessThan(7_000);
+		// The dropped connection's onClose comes only after close() resolved: see the BUG test below.
+		await order.waitFor((event) => event == 'onClose 1006', 'onClose of the dropped client');
+		expect(order.items.filter((event) => event.startsWith('onClose'))).toEqual([
+			'onClose 1001',
+			'onClose 1006'
+		]);
 		expect(server.sockets.connections.size).toBe(0);
 
 		// The stuck client's kernel buffer held the 1001 close frame; then the server hung up.
@@ -899,6 +1026,48 @@ describe('graceful close()', () => {
 				`with one client that never answered the close frame`
 		);
 	}, 15_000);
+
+	// BUG: close() is documented to wait for every connection "to go (dropping any that take longer
+	// than 5 s), then close the engine". For a connection it drops, #closeGracefully resolves as soon
+	// as it has called terminate(), before the socket's 'close' event: so close() resolves while
+	// `sockets.connections` still holds the connection, the engine is closed before that connection
+	// leaves its rooms (engine.unsubscribe runs on a closed engine), and the route's onClose runs
+	// after close() resolved. Flip `it.fails` to `it` once #closeGracefully awaits
+	// `connection.closed` after terminate().
+	it.fails(
+		'BUG: close() resolves only after a dropped connection is gone',
+		async () => {
+			const order = new EventLog<string>();
+			const server = await serve(
+				{ onClose: (_connection, code) => order.push(`onClose ${code}`) },
+				{ engine: new SpyEngine(order) }
+			);
+			const stuck = await RawClient.connect(server.port);
+			await stuck.waitForText((text) => text.includes('"connected"'), 'connected');
+			stuck.sendText({ name: 'room.join', data: { room: 'feed' } });
+			await stuck.waitForText((text) => text.includes('"room.joined"'), 'room.joined');
+			stuck.pause();
+			await within(
+				server.sockets
+					.close()
+					.then(() =>
+						order.push(`close() resolved, ${server.sockets.connections.size} connection(s) left`)
+					),
+				'close()',
+				8_000
+			);
+			await order.waitFor((event) => event == 'onClose 1006', 'onClose of the dropped client');
+			await order.waitFor((event) => event == 'engine.unsubscribe feed', 'the room unsubscribed');
+			// Observed today: subscribe * → subscribe feed → engine.close → close() resolved, 1
+			// connection(s) left → onClose 1006 → engine.unsubscribe feed.
+			expect(order.items, order.items.join(' → ')).toHaveLength(6);
+			expect(order.items.slice(-2), order.items.join(' → ')).toEqual([
+				'engine.close',
+				'close() resolved, 0 connection(s) left'
+			]);
+		},
+		15_000
+	);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -907,15 +1076,19 @@ describe('graceful close()', () => {
 
 describe('compression', () => {
 	const Big = ClientMessage.define<{ seq: number; text: string }>('big');
+	/** 40 000 base64 characters of noise: compressible only so far, and no two messages alike. */
+	const noise = randomBytes(30_000).toString('base64');
 	/** Half compressible, half not, so a corrupted inflate cannot pass by accident. */
 	const bigText = (seq: number) =>
-		`${seq}:`.padEnd(40_000, 'abcdefgh') + randomBytes(30_000).toString('base64');
+		`${seq}:`.padEnd(40_000, 'abcdefgh') + noise.slice(seq * 7) + noise.slice(0, seq * 7);
 
 	it('is off by default even when the client offers permessage-deflate', async () => {
 		const server = await serve();
 		withEcho(server);
 		const peer = await Peer.open(server.url(), { perMessageDeflate: true });
-		expect(peer.upgradeHeaders['sec-websocket-extensions'] ?? '').not.toContain('permessage-deflate');
+		expect(peer.upgradeHeaders['sec-websocket-extensions'] ?? '').not.toContain(
+			'permessage-deflate'
+		);
 		expect(peer.ws.extensions).toBe('');
 		const raw = await RawClient.connect(server.port, {
 			headers: { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }
@@ -960,7 +1133,8 @@ describe('compression', () => {
 			'the compressed big message'
 		);
 		const inflated = inflateRawSync(
-			Buffer.concat([compressed.payload, Buffer.from([0x00, 0x00, 0xff, 0xff])])
+			Buffer.concat([compressed.payload, Buffer.from([0x00, 0x00, 0xff, 0xff])]),
+			{ finishFlush: zlib.Z_SYNC_FLUSH }
 		).toString();
 		const envelope = parseEnvelope(inflated)!;
 		expect(envelope.data).toEqual({ seq: 2, text: bigText(2) });
@@ -974,7 +1148,10 @@ describe('compression', () => {
 		const Shout = ClientMessage.define<string>('shout');
 		const server = await serve({ compression: { enabled: true, threshold: 16 } });
 		server.sockets.on(Shout, async (connection, data, reply) => {
-			await connection.broadcast({ name: 'shouted', data, timestamp: Date.now() }, { includeSelf: true });
+			await connection.broadcast(
+				{ name: 'shouted', data, timestamp: Date.now() },
+				{ includeSelf: true }
+			);
 			reply(null);
 		});
 		const deflating = await Peer.open(server.url(), { perMessageDeflate: true });
@@ -983,7 +1160,8 @@ describe('compression', () => {
 		expect(plain.ws.extensions).toBe('');
 		expect(plain.upgradeHeaders['sec-websocket-extensions']).toBeUndefined();
 
-		for (let seq = 1; seq <= 3; seq++) await server.sockets.publish(Big, { seq, text: bigText(seq) });
+		for (let seq = 1; seq <= 3; seq++)
+			await server.sockets.publish(Big, { seq, text: bigText(seq) });
 		const shout = bigText(9).slice(0, 50_000);
 		expect((await plain.request('shout', shout, 1)).name).toBe('reply');
 
@@ -1001,7 +1179,9 @@ describe('compression', () => {
 		}
 		// Both received byte-identical frames.
 		const bigOnes = (peer: Peer) =>
-			peer.frames.items.filter((frame) => ['big', 'shouted'].includes(parseEnvelope(frame)?.name ?? ''));
+			peer.frames.items.filter((frame) =>
+				['big', 'shouted'].includes(parseEnvelope(frame)?.name ?? '')
+			);
 		expect(bigOnes(deflating)).toEqual(bigOnes(plain));
 	});
 });
