@@ -23,6 +23,24 @@ export default ts.config(
 			]
 		}
 	},
+	// The dependency arrows of src/lib point one way: protocol ← client, protocol ← server ← vite.
+	...[
+		['src/lib/protocol/**', ['**/client/**', '**/server/**', '**/vite/**', '**/svelte/**']],
+		['src/lib/client/**', ['**/server/**', '**/vite/**', '**/svelte/**', 'ws']],
+		['src/lib/server/**', ['**/client/**', '**/svelte/**', '**/vite/**']]
+	].map(([folder, forbidden]) => ({
+		files: [folder],
+		rules: {
+			'no-restricted-imports': [
+				'error',
+				{
+					patterns: [
+						{ group: forbidden, message: 'Imports in src/lib point one way (README: Layout).' }
+					]
+				}
+			]
+		}
+	})),
 	{
 		files: ['**/*.svelte', '**/*.svelte.ts', '**/*.svelte.js'],
 		languageOptions: {

@@ -646,11 +646,9 @@ describe('rate limit', () => {
 		expect(server.sockets.connections.size).toBe(1);
 	});
 
-	// BUG: PROTOCOL.md says a request (a message with a numeric `id`) "is answered exactly once, with
-	// the same id", but #dispatch in src/lib/server/socket-server.ts refuses a frame before parsing it
-	// and sends `rate_limited` without an id, so `client.request()` cannot match the refusal and waits
-	// for its timeout (10 s by default). Flip `it.fails` to `it` once the server answers with the id.
-	it.fails('BUG: answers a rate-limited request with its id', async () => {
+	// A request is answered exactly once with its id, refusals included: otherwise client.request()
+	// could not match the refusal and would wait for its timeout.
+	it('answers a rate-limited request with its id', async () => {
 		const server = await serve({ rateLimit });
 		withEcho(server);
 		const peer = await Peer.open(server.url());
@@ -811,34 +809,27 @@ describe('slow consumer', () => {
 		if (closeFrame) expect(closeFrame).toEqual({ code: 1013, reason: 'Slow consumer' });
 	});
 
-	// BUG: Connection.deliver counts the outbox's not-yet-written queue (everything queued in this
-	// event-loop turn) against maxBufferedBytes, and closes with 1013 "Slow consumer" before trying
-	// to write it. So an app that publishes more than maxBufferedBytes in one turn (e.g.
-	// `for (const item of items) await server.publish(Item, item)`: the awaits never leave the turn)
-	// drops every client, however fast it reads, and the whole batch is lost. With the default 1 MiB
-	// cap, 70 publishes of 16 KiB drop a healthy reader that received nothing but `connected`.
-	// Flushing the outbox (and re-checking) before closing fixes it. Flip `it.fails` to `it` then.
-	it.fails(
-		'BUG: does not drop a reader that keeps up when one turn publishes over the cap',
-		async () => {
-			const Tick = ClientMessage.define<{ seq: number; blob: string }>('tick');
-			const server = await serve({ maxBufferedBytes: 64 * 1024 });
-			const reader = await Peer.open(server.url());
-			const blob = 'x'.repeat(16 * 1024);
-			// 8 × 16 KiB = 128 KiB in one turn, nothing the kernel could not take at once.
-			for (let seq = 0; seq < 8; seq++) await server.sockets.publish(Tick, { seq, blob });
-			const outcome = await reader.frames.until(() => {
-				const ticks = reader.frames.items.filter((frame) => frame.startsWith('{"name":"tick"'));
-				if (ticks.length == 8) return 'all 8 ticks';
-				if (reader.closedWith) {
-					return `closed ${reader.closedWith.code} ${reader.closedWith.reason} after ${ticks.length} ticks`;
-				}
-				return undefined;
-			}, 'all ticks or the close');
-			expect(outcome).toBe('all 8 ticks');
-			expect(reader.isOpen).toBe(true);
-		}
-	);
+	// What is queued in the current turn is not a backlog: an app that publishes more than
+	// maxBufferedBytes in one turn (`for (…) await server.publish(…)` never leaves the turn) must not
+	// drop clients that read fine. The outbox flushes and judges again before closing.
+	it('does not drop a reader that keeps up when one turn publishes over the cap', async () => {
+		const Tick = ClientMessage.define<{ seq: number; blob: string }>('tick');
+		const server = await serve({ maxBufferedBytes: 64 * 1024 });
+		const reader = await Peer.open(server.url());
+		const blob = 'x'.repeat(16 * 1024);
+		// 8 × 16 KiB = 128 KiB in one turn, nothing the kernel could not take at once.
+		for (let seq = 0; seq < 8; seq++) await server.sockets.publish(Tick, { seq, blob });
+		const outcome = await reader.frames.until(() => {
+			const ticks = reader.frames.items.filter((frame) => frame.startsWith('{"name":"tick"'));
+			if (ticks.length == 8) return 'all 8 ticks';
+			if (reader.closedWith) {
+				return `closed ${reader.closedWith.code} ${reader.closedWith.reason} after ${ticks.length} ticks`;
+			}
+			return undefined;
+		}, 'all ticks or the close');
+		expect(outcome).toBe('all 8 ticks');
+		expect(reader.isOpen).toBe(true);
+	});
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -1009,7 +1000,7 @@ describe('graceful close()', () => {
 		const elapsed = resolvedAt - started;
 		expect(elapsed).toBeGreaterThanOrEqual(4_900);
 		expect(elapsed).toBeLessThan(7_000);
-		// The dropped connection's onClose comes only after close() resolved: see the BUG test below.
+		// The dropped connection is gone (and its onClose ran) by the time close() resolved.
 		await order.waitFor((event) => event == 'onClose 1006', 'onClose of the dropped client');
 		expect(order.items.filter((event) => event.startsWith('onClose'))).toEqual([
 			'onClose 1001',
@@ -1027,47 +1018,38 @@ describe('graceful close()', () => {
 		);
 	}, 15_000);
 
-	// BUG: close() is documented to wait for every connection "to go (dropping any that take longer
-	// than 5 s), then close the engine". For a connection it drops, #closeGracefully resolves as soon
-	// as it has called terminate(), before the socket's 'close' event: so close() resolves while
-	// `sockets.connections` still holds the connection, the engine is closed before that connection
-	// leaves its rooms (engine.unsubscribe runs on a closed engine), and the route's onClose runs
-	// after close() resolved. Flip `it.fails` to `it` once #closeGracefully awaits
-	// `connection.closed` after terminate().
-	it.fails(
-		'BUG: close() resolves only after a dropped connection is gone',
-		async () => {
-			const order = new EventLog<string>();
-			const server = await serve(
-				{ onClose: (_connection, code) => order.push(`onClose ${code}`) },
-				{ engine: new SpyEngine(order) }
-			);
-			const stuck = await RawClient.connect(server.port);
-			await stuck.waitForText((text) => text.includes('"connected"'), 'connected');
-			stuck.sendText({ name: 'room.join', data: { room: 'feed' } });
-			await stuck.waitForText((text) => text.includes('"room.joined"'), 'room.joined');
-			stuck.pause();
-			await within(
-				server.sockets
-					.close()
-					.then(() =>
-						order.push(`close() resolved, ${server.sockets.connections.size} connection(s) left`)
-					),
-				'close()',
-				8_000
-			);
-			await order.waitFor((event) => event == 'onClose 1006', 'onClose of the dropped client');
-			await order.waitFor((event) => event == 'engine.unsubscribe feed', 'the room unsubscribed');
-			// Observed today: subscribe * → subscribe feed → engine.close → close() resolved, 1
-			// connection(s) left → onClose 1006 → engine.unsubscribe feed.
-			expect(order.items, order.items.join(' → ')).toHaveLength(6);
-			expect(order.items.slice(-2), order.items.join(' → ')).toEqual([
-				'engine.close',
-				'close() resolved, 0 connection(s) left'
-			]);
-		},
-		15_000
-	);
+	// close() waits for every connection to be gone, dropped ones included, before closing the engine:
+	// no onClose and no engine.unsubscribe may come after it resolved.
+	it('close() resolves only after a dropped connection is gone', async () => {
+		const order = new EventLog<string>();
+		const server = await serve(
+			{ onClose: (_connection, code) => order.push(`onClose ${code}`) },
+			{ engine: new SpyEngine(order) }
+		);
+		const stuck = await RawClient.connect(server.port);
+		await stuck.waitForText((text) => text.includes('"connected"'), 'connected');
+		stuck.sendText({ name: 'room.join', data: { room: 'feed' } });
+		await stuck.waitForText((text) => text.includes('"room.joined"'), 'room.joined');
+		stuck.pause();
+		await within(
+			server.sockets
+				.close()
+				.then(() =>
+					order.push(`close() resolved, ${server.sockets.connections.size} connection(s) left`)
+				),
+			'close()',
+			8_000
+		);
+		await order.waitFor((event) => event == 'onClose 1006', 'onClose of the dropped client');
+		await order.waitFor((event) => event == 'engine.unsubscribe feed', 'the room unsubscribed');
+		// Observed today: subscribe * → subscribe feed → engine.close → close() resolved, 1
+		// connection(s) left → onClose 1006 → engine.unsubscribe feed.
+		expect(order.items, order.items.join(' → ')).toHaveLength(6);
+		expect(order.items.slice(-2), order.items.join(' → ')).toEqual([
+			'engine.close',
+			'close() resolved, 0 connection(s) left'
+		]);
+	}, 15_000);
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -144,8 +144,12 @@ export class Connection<AuthData = unknown> {
 	deliver(message: PreparedMessage): boolean {
 		if (!this.isOpen) return false;
 		if (this.#outbox.bufferedBytes + message.byteLength > this.#limits.maxBufferedBytes) {
-			this.#closeSlowConsumer();
-			return false;
+			// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
+			this.#outbox.flush();
+			if (this.#outbox.bufferedBytes + message.byteLength > this.#limits.maxBufferedBytes) {
+				this.#closeSlowConsumer();
+				return false;
+			}
 		}
 		this.#outbox.push(message);
 		return true;

@@ -484,23 +484,27 @@ export class SocketServer implements ConnectionHost {
 
 	#dispatch(connection: Connection<unknown>, session: Session, frame: string): void {
 		if (frame == '2') return void connection.send('3');
-		const verdict = session.limiter?.take(Date.now()) ?? 'accept';
-		if (verdict == 'close') return connection.close(POLICY_VIOLATION, 'Rate limit exceeded');
-		if (verdict == 'refuse')
-			return void connection.fail(ErrorCode.RateLimited, 'Too many messages: slow down');
 		let message: unknown;
 		try {
 			message = safeJsonParse(frame);
 		} catch {
-			return void connection.fail(ErrorCode.Malformed, 'Malformed JSON');
+			message = undefined;
 		}
 		if (isRecord(message) && message.type == 'ping' && message.name === undefined) {
 			return void connection.send({ type: 'pong' });
 		}
-		if (!isRecord(message) || typeof message.name != 'string') {
-			return void connection.fail(ErrorCode.Malformed, 'Expected {"name": string, "data": …}');
+		// Heartbeats aside, every frame counts against the limit; parsed first so a refused request
+		// still gets its answer under its id.
+		const id = isRecord(message) && typeof message.id == 'number' ? message.id : undefined;
+		const verdict = session.limiter?.take(Date.now()) ?? 'accept';
+		if (verdict == 'close') return connection.close(POLICY_VIOLATION, 'Rate limit exceeded');
+		if (verdict == 'refuse') {
+			return void connection.fail(ErrorCode.RateLimited, 'Too many messages: slow down', id);
 		}
-		const id = typeof message.id == 'number' ? message.id : undefined;
+		if (message === undefined) return void connection.fail(ErrorCode.Malformed, 'Malformed JSON');
+		if (!isRecord(message) || typeof message.name != 'string') {
+			return void connection.fail(ErrorCode.Malformed, 'Expected {"name": string, "data": …}', id);
+		}
 		const { name, data } = message;
 		if (name == ReservedName.Auth) return;
 		if (name == ReservedName.Join) return void this.#joinRequested(connection, session, data, id);
@@ -630,15 +634,16 @@ export class SocketServer implements ConnectionHost {
 		console.error('[runesocket/server]', error);
 	}
 
+	/** Upgrades keep being answered (503) until the very end, so no client waits on a dead listener. */
 	async #shutDown(): Promise<void> {
-		for (const [httpServer, listener] of this.#listeners) httpServer.off('upgrade', listener);
-		this.#listeners.clear();
 		for (const route of this.#routes) route.stopTimers();
 		await Promise.all(
 			[...this.#connections].map((connection) => this.#closeGracefully(connection))
 		);
 		await this.#engine.close();
 		for (const route of this.#routes) route.wss.close();
+		for (const [httpServer, listener] of this.#listeners) httpServer.off('upgrade', listener);
+		this.#listeners.clear();
 	}
 
 	async #closeGracefully(connection: Connection<unknown>): Promise<void> {
@@ -647,7 +652,7 @@ export class SocketServer implements ConnectionHost {
 		const overdue = new Promise<void>((resolve) => {
 			timer = setTimeout(() => {
 				connection.terminate();
-				resolve();
+				resolve(connection.closed);
 			}, CLOSE_GRACE_MS);
 		});
 		await Promise.race([connection.closed, overdue]);
