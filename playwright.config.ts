@@ -1,6 +1,13 @@
 import { defineConfig } from '@playwright/test';
 
-const port = Number(process.env.E2E_PORT ?? 4319);
+const labPort = Number(process.env.E2E_LAB_PORT ?? 4319);
+const appPort = Number(process.env.E2E_APP_PORT ?? 4320);
+
+/** The environment of the production demo under test: monitors flap fast, no simulated incidents. */
+export const demoEnvironment = {
+	DEMO_MONITOR_INTERVAL_MS: '700',
+	DEMO_INCIDENT_INTERVAL_MS: '0'
+};
 
 export default defineConfig({
 	testDir: 'tests/e2e',
@@ -11,7 +18,6 @@ export default defineConfig({
 		? [['list'], ['json', { outputFile: 'test-results/playwright.json' }]]
 		: 'list',
 	use: {
-		baseURL: `http://127.0.0.1:${port}`,
 		launchOptions: {
 			// Debian's Chromium: Playwright cannot download its own browsers on this network.
 			executablePath: '/usr/bin/chromium',
@@ -26,10 +32,32 @@ export default defineConfig({
 			]
 		}
 	},
-	webServer: {
-		command: `npx tsx tests/e2e/fixtures/client-lab-server.ts ${port}`,
-		url: `http://127.0.0.1:${port}/health`,
-		reuseExistingServer: !process.env.CI,
-		timeout: 60_000
-	}
+	projects: [
+		{
+			name: 'client',
+			testMatch: 'client-*.test.ts',
+			use: { baseURL: `http://127.0.0.1:${labPort}` }
+		},
+		{
+			name: 'dashboard',
+			testMatch: 'dashboard*.test.ts',
+			use: { baseURL: `http://127.0.0.1:${appPort}` }
+		}
+	],
+	webServer: [
+		{
+			command: `npx tsx tests/e2e/fixtures/client-lab-server.ts ${labPort}`,
+			url: `http://127.0.0.1:${labPort}/health`,
+			reuseExistingServer: !process.env.CI,
+			timeout: 60_000
+		},
+		{
+			// The production build, served the way README says: npm run build && npm start.
+			command: 'npm run build && npm start',
+			url: `http://127.0.0.1:${appPort}/`,
+			env: { ...demoEnvironment, PORT: String(appPort), HOST: '127.0.0.1' },
+			reuseExistingServer: !process.env.CI,
+			timeout: 180_000
+		}
+	]
 });

@@ -1,20 +1,45 @@
 import { createSocketServer, defineRoute, shareSocketServer } from 'runesocket/server';
-import { Ping, Tick } from './messages.js';
+import { Dashboard, PROJECTS } from './dashboard.js';
+import { accountRoom, Ping, projectRoom } from './messages.js';
+import { verifySession, type DemoUser } from './session.js';
+import { ratesFromEnvironment, startSimulator } from './simulator.js';
+import { MemoryDashboardStore } from './store.js';
 
-const TICK_INTERVAL_MS = 1_000;
-
-function createDemoServer() {
-	const sockets = createSocketServer({
-		routes: [defineRoute({ path: '/ws', heartbeat: 30_000 })]
-	});
-	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
-	let count = 0;
-	const ticker = setInterval(() => {
-		sockets.publish(Tick, { count: ++count, at: Date.now() }).catch(() => {});
-	}, TICK_INTERVAL_MS);
-	ticker.unref();
-	return sockets;
+/** Rooms a user may join: their account's, and its projects'. */
+function mayJoin(user: DemoUser, room: string): boolean {
+	if (room == accountRoom(user.account)) return true;
+	return Object.keys(PROJECTS).some((project) => room == projectRoom(user.account, project));
 }
 
-/** The demo's socket server: one per process, shared by Vite's plugin, SvelteKit and server.js. */
-export const sockets = shareSocketServer(createDemoServer);
+function createRealtime() {
+	const sockets = shareSocketServer(() =>
+		createSocketServer({
+			routes: [
+				defineRoute<DemoUser>({
+					path: '/ws',
+					firstMessageAuth: {
+						verify: (token) => {
+							const user = verifySession(token);
+							return user
+								? { success: true, data: user }
+								: { success: false, reason: 'Sign in again' };
+						}
+					},
+					connectedData: (connection) => ({ name: connection.authData.name }),
+					authorizeJoin: (connection, room) => mayJoin(connection.authData, room)
+				})
+			]
+		})
+	);
+	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
+	const dashboard = new Dashboard(new MemoryDashboardStore(), sockets);
+	startSimulator(dashboard, ratesFromEnvironment(process.env));
+	return { sockets, dashboard };
+}
+
+// One per process however many copies of this module load (Vite's plugin, SvelteKit, HMR), so the
+// simulator runs once and every copy publishes through the socket server that is attached.
+const shared = globalThis as { runesocketDemo?: ReturnType<typeof createRealtime> };
+
+/** The demo's socket server, and its state with the changes that publish through it. */
+export const { sockets, dashboard } = (shared.runesocketDemo ??= createRealtime());

@@ -7,7 +7,9 @@ import { build } from 'esbuild';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Disconnected } from '../../src/lib/index.js';
-import { Ping, Tick } from '../../src/demo/messages.js';
+import { MonitorStatusChanged, Ping, projectRoom } from '../../src/demo/messages.js';
+import { PROJECTS } from '../../src/demo/dashboard.js';
+import { signSession } from '../../src/demo/session.js';
 import { errorsOf, makeClient } from '../helpers/clients.js';
 import { nextEvent, reachState, within } from '../helpers/wait.js';
 
@@ -37,7 +39,7 @@ async function start(args: string[], ready: RegExp, env: Record<string, string> 
 	);
 	const child = spawn(process.execPath, args, {
 		cwd: root,
-		env: { ...inherited, ...env, NO_COLOR: '1', FORCE_COLOR: '0' }
+		env: { ...inherited, DEMO_MONITOR_INTERVAL_MS: '200', ...env, NO_COLOR: '1', FORCE_COLOR: '0' }
 	});
 	children.push(child);
 	let output = '';
@@ -57,14 +59,25 @@ async function start(args: string[], ready: RegExp, env: Record<string, string> 
 	return { child, output: () => output };
 }
 
-/** What every wiring must do: serve the page, the socket route with its live data, and requests. */
-async function expectLiveSocket(port: number): Promise<void> {
-	const page = await fetch(`http://127.0.0.1:${port}/`);
-	expect(page.status).toBe(200);
-	expect(await page.text()).toContain('runesocket');
+const USER = { name: 'Ada', account: 'wiring' };
+const TOKEN = signSession(USER);
 
-	const client = makeClient(`ws://127.0.0.1:${port}/ws`);
-	const tick = new Promise<number>((resolve) => client.on(Tick, ({ count }) => resolve(count)));
+/**
+ * What every wiring must do: serve the dashboard to a signed-in user, and a socket route that
+ * authenticates by first message, delivers the simulator's live monitor changes and answers requests.
+ */
+async function expectLiveSocket(port: number): Promise<void> {
+	const page = await fetch(`http://127.0.0.1:${port}/`, {
+		headers: { cookie: `runesocket_session=${TOKEN}` }
+	});
+	expect(page.status).toBe(200);
+	expect(await page.text()).toContain('Incidents');
+
+	const client = makeClient(`ws://127.0.0.1:${port}/ws`, { auth: () => TOKEN });
+	for (const project of Object.keys(PROJECTS)) client.joinRoom(projectRoom(USER.account, project));
+	const change = new Promise<string>((resolve) =>
+		client.on(MonitorStatusChanged, ({ account }) => resolve(account))
+	);
 	client.connect();
 	await reachState(client, 'connected', 10_000).catch((error) => {
 		throw new Error(
@@ -73,7 +86,7 @@ async function expectLiveSocket(port: number): Promise<void> {
 				.join('; ')}`
 		);
 	});
-	expect(await within(tick, 'a demo.tick', 5_000)).toBeGreaterThan(0);
+	expect(await within(change, 'a monitor change', 5_000)).toBe(USER.account);
 	expect(await client.request(Ping, { sentAt: 42 })).toEqual({ sentAt: 42 });
 }
 
@@ -143,7 +156,7 @@ describe('production build', () => {
 		});
 		await expectLiveSocket(port);
 
-		const client = makeClient(`ws://127.0.0.1:${port}/ws`, { reconnect: false });
+		const client = makeClient(`ws://127.0.0.1:${port}/ws`, { reconnect: false, auth: () => TOKEN });
 		client.connect();
 		await reachState(client, 'connected');
 		const disconnected = nextEvent(client, Disconnected);

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { SocketServer } from 'runesocket/server';
+import {
+	accountRoom,
+	ActivityLogged,
+	IncidentCreated,
+	IncidentResolved,
+	MonitorStatusChanged,
+	projectRoom,
+	type Activity,
+	type Incident,
+	type Monitor
+} from './messages.js';
+import type { DemoUser } from './session.js';
+import { slug } from './session.js';
+import type { DashboardSnapshot, DashboardStore } from './store.js';
+
+/** The projects every demo account has, and the monitors each one watches. */
+export const PROJECTS: Record<string, string[]> = {
+	web: ['Homepage', 'Checkout'],
+	api: ['REST API', 'Webhooks'],
+	data: ['Postgres', 'Redis']
+};
+
+/** What a user may ask for when opening an incident. */
+export interface NewIncident {
+	title: string;
+	severity: Incident['severity'];
+	project: string;
+}
+
+function seedMonitors(account: string): Monitor[] {
+	return Object.entries(PROJECTS).flatMap(([project, names]) =>
+		names.map((name) => ({
+			uuid: `${account}/${project}/${slug(name)}`,
+			account,
+			project,
+			name,
+			status: 'up' as const,
+			changedAt: Date.now()
+		}))
+	);
+}
+
+/**
+ * The dashboard's behaviour: every change goes to the store, then out through the socket server to
+ * the rooms that should see it, with a line for the activity feed.
+ */
+export class Dashboard {
+	readonly #store: DashboardStore;
+	readonly #sockets: SocketServer;
+
+	constructor(store: DashboardStore, sockets: SocketServer) {
+		this.#store = store;
+		this.#sockets = sockets;
+	}
+
+	accounts(): Promise<string[]> {
+		return this.#store.accounts();
+	}
+
+	async snapshot(account: string): Promise<DashboardSnapshot> {
+		await this.#store.ensureAccount(account, seedMonitors(account));
+		return this.#store.snapshot(account);
+	}
+
+	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident> {
+		await this.#store.ensureAccount(user.account, seedMonitors(user.account));
+		const incident: Incident = {
+			uuid: randomUUID(),
+			account: user.account,
+			project: request.project,
+			title: request.title,
+			severity: request.severity,
+			createdAt: Date.now(),
+			createdBy: user.name
+		};
+		await this.#store.addIncident(incident);
+		await this.#sockets.to(accountRoom(user.account)).emit(IncidentCreated, incident);
+		await this.#log(user.account, 'incident.created', `${user.name} opened “${incident.title}”`);
+		return incident;
+	}
+
+	/** Resolves an open incident; false when it was not open (already resolved, or never was). */
+	async resolveIncident(user: DemoUser, uuid: string): Promise<boolean> {
+		const incident = await this.#store.removeIncident(user.account, uuid);
+		if (!incident) return false;
+		const resolution = { uuid, resolvedAt: Date.now(), resolvedBy: user.name };
+		await this.#sockets.to(accountRoom(user.account)).emit(IncidentResolved, resolution);
+		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${incident.title}”`);
+		return true;
+	}
+
+	async setMonitorStatus(monitor: Monitor, status: Monitor['status']): Promise<void> {
+		const changed: Monitor = { ...monitor, status, changedAt: Date.now() };
+		await this.#store.putMonitor(changed);
+		await this.#sockets
+			.to(projectRoom(monitor.account, monitor.project))
+			.emit(MonitorStatusChanged, changed);
+		await this.#log(monitor.account, 'monitor.status-changed', `${monitor.name} is ${status}`);
+	}
+
+	async #log(account: string, kind: Activity['kind'], text: string): Promise<void> {
+		const activity: Activity = { id: randomUUID(), at: Date.now(), kind, text };
+		await this.#store.addActivity(account, activity);
+		await this.#sockets.to(accountRoom(account)).emit(ActivityLogged, activity);
+	}
+}

@@ -1,0 +1,73 @@
+import { fail, redirect } from '@sveltejs/kit';
+import { dashboard } from '$demo/realtime';
+import { PROJECTS } from '$demo/dashboard';
+import { Severity } from '$demo/messages';
+import { signSession, slug, verifySession } from '$demo/session';
+import type { Actions, PageServerLoad, RequestEvent } from './$types';
+
+const SESSION_COOKIE = 'runesocket_session';
+
+function currentUser({ cookies }: RequestEvent) {
+	return verifySession(cookies.get(SESSION_COOKIE));
+}
+
+export const load: PageServerLoad = async ({ cookies }) => {
+	const token = cookies.get(SESSION_COOKIE);
+	const user = verifySession(token);
+	if (!user || !token) return { user: null };
+	const snapshot = await dashboard.snapshot(user.account);
+	return { user, token, projects: Object.keys(PROJECTS), ...snapshot };
+};
+
+export const actions: Actions = {
+	signin: async ({ request, cookies, url }) => {
+		const form = await request.formData();
+		const name = String(form.get('name') ?? '').trim();
+		const team = String(form.get('team') ?? '').trim() || 'acme';
+		if (!name || name.length > 40)
+			return fail(400, { signin: 'Enter a name of up to 40 characters.' });
+		const token = signSession({ name, account: slug(team) });
+		cookies.set(SESSION_COOKIE, token, {
+			path: '/',
+			httpOnly: true,
+			sameSite: 'lax',
+			secure: url.protocol == 'https:',
+			maxAge: 60 * 60 * 24 * 7
+		});
+		redirect(303, '/');
+	},
+
+	signout: async ({ cookies }) => {
+		cookies.delete(SESSION_COOKIE, { path: '/' });
+		redirect(303, '/');
+	},
+
+	create: async (event) => {
+		const user = currentUser(event);
+		if (!user) return fail(401, { create: 'Sign in first.' });
+		const form = await event.request.formData();
+		const title = String(form.get('title') ?? '').trim();
+		const severity = Severity.safeParse(form.get('severity'));
+		const project = String(form.get('project') ?? '');
+		if (!title || title.length > 120)
+			return fail(400, { create: 'A title of 1 to 120 characters.' });
+		if (!severity.success) return fail(400, { create: 'Pick a severity.' });
+		if (!(project in PROJECTS)) return fail(400, { create: 'Pick a project.' });
+		const incident = await dashboard.openIncident(user, {
+			title,
+			severity: severity.data,
+			project
+		});
+		return { created: incident.uuid };
+	},
+
+	resolve: async (event) => {
+		const user = currentUser(event);
+		if (!user) return fail(401, { resolve: 'Sign in first.' });
+		const uuid = String((await event.request.formData()).get('uuid') ?? '');
+		if (!(await dashboard.resolveIncident(user, uuid))) {
+			return fail(404, { resolve: 'That incident is already resolved.' });
+		}
+		return { resolved: uuid };
+	}
+};
