@@ -95,6 +95,35 @@ function socketUrl({ baseUrl, wsUrl }: ApiClientConfig): string {
 }
 
 /**
+ * The `SocketClient` behind `createWebSocket` (and the runes layer's `useWebSocket`), not yet
+ * connected: raw JSON frames, the access token as the first frame, `createWebSocket`'s reconnect
+ * defaults. Shared so both handles speak exactly alike; not part of the public entry.
+ *
+ * @example
+ * ```ts
+ * const client = createFacadeClient({ baseUrl: 'https://api.example.com' }, { accessToken });
+ * client.onMessage(({ data }) => console.log(data));
+ * client.connect();
+ * ```
+ */
+export function createFacadeClient(
+	config: ApiClientConfig,
+	options: WebSocketConfig = {}
+): SocketClient {
+	const { accessToken, autoReconnect = true, reconnectDelay = 3_000 } = options;
+	return new SocketClient(socketUrl(config), {
+		protocol: rawJsonDialect,
+		reconnect: autoReconnect,
+		reconnectDelay,
+		maxReconnectDelay: reconnectDelay,
+		maxReconnectAttempts: options.maxReconnectAttempts ?? 5,
+		heartbeatInterval: 0,
+		auth: accessToken ? () => accessToken : undefined,
+		WebSocket: options.WebSocket
+	});
+}
+
+/**
  * A small, familiar handle over `SocketClient` for code written against plain-callback WebSocket
  * helpers: raw JSON in and out, an access token as the first frame, and reconnection (with jitter,
  * so a server restart does not bring every client back in the same instant). It connects at once.
@@ -112,17 +141,7 @@ export function createWebSocket(
 	config: ApiClientConfig,
 	options: WebSocketConfig = {}
 ): WebSocketClient {
-	const { accessToken, autoReconnect = true, reconnectDelay = 3_000 } = options;
-	const client = new SocketClient(socketUrl(config), {
-		protocol: rawJsonDialect,
-		reconnect: autoReconnect,
-		reconnectDelay,
-		maxReconnectDelay: reconnectDelay,
-		maxReconnectAttempts: options.maxReconnectAttempts ?? 5,
-		heartbeatInterval: 0,
-		auth: accessToken ? () => accessToken : undefined,
-		WebSocket: options.WebSocket
-	});
+	const client = createFacadeClient(config, options);
 	client.connect();
 	return {
 		get socket() {

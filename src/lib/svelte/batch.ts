@@ -1,0 +1,64 @@
+/**
+ * How a `LiveSocket` batches its updates: called with a `flush` function whenever updates are
+ * waiting, it decides when `flush` runs. Each call expects exactly one `flush()` later.
+ *
+ * @example
+ * ```ts
+ * const everyTenthOfASecond: Schedule = (flush) => void setTimeout(flush, 100);
+ * new LiveSocket('wss://example.com/ws', { schedule: everyTenthOfASecond });
+ * ```
+ */
+export type Schedule = (flush: () => void) => void;
+
+/**
+ * The next animation frame where the window has one, else the next microtask (SSR, Node, workers).
+ * A frame bounds updates to the display rate, and a background tab, which gets no frames, does
+ * no reactive work at all until it is shown again.
+ *
+ * @example
+ * ```ts
+ * nextFrame(() => console.log('painted soon'));
+ * ```
+ */
+export const nextFrame: Schedule = (flush) => {
+	if (typeof window != 'undefined' && typeof window.requestAnimationFrame == 'function') {
+		window.requestAnimationFrame(() => flush());
+	} else {
+		queueMicrotask(flush);
+	}
+};
+
+/**
+ * Publish functions waiting for the next flush. Each runs once per flush however often it was
+ * added, so N messages between two frames cost one reactive update per feed.
+ *
+ * @example
+ * ```ts
+ * const batch = new Batch(nextFrame);
+ * batch.add(publishStream); // schedules a flush
+ * batch.add(publishStream); // already waiting: nothing more
+ * ```
+ */
+export class Batch {
+	#schedule: Schedule;
+	#due = new Set<() => void>();
+
+	constructor(schedule: Schedule = nextFrame) {
+		this.#schedule = schedule;
+	}
+
+	/** Runs `publish` at the next flush, scheduling one if none is waiting. */
+	add(publish: () => void): void {
+		const idle = this.#due.size == 0;
+		this.#due.add(publish);
+		// Added before scheduling, so a schedule that flushes at once (no batching) still publishes.
+		if (idle) this.#schedule(() => this.#flush());
+	}
+
+	#flush(): void {
+		// Swapped first: a publish that queues more work lands in the next flush, not this loop.
+		const due = this.#due;
+		this.#due = new Set();
+		for (const publish of due) publish();
+	}
+}

@@ -1,0 +1,39 @@
+import { createSubscriber } from 'svelte/reactivity';
+import type { MessageDefinition } from '../protocol/message.js';
+import type { FeedHost } from './feed.js';
+
+/**
+ * The newest message of one kind, from `socket.latest(definition)`. Reading `current` in an effect
+ * or a template listens for it (and holds the connection); the value stays between readers.
+ *
+ * @example
+ * ```svelte
+ * <script lang="ts">
+ * 	const tick = getSocket().latest(Tick);
+ * </script>
+ *
+ * <p>Server clock: {tick.current?.count ?? '—'}</p>
+ * ```
+ */
+export class Latest<T> {
+	#current = $state.raw<T | undefined>();
+	/** The newest data received, published to `current` at the next flush. */
+	#newest: T | undefined;
+	#subscribe: () => void;
+
+	constructor(host: FeedHost, definition: MessageDefinition<T>) {
+		const publish = () => (this.#current = this.#newest);
+		this.#subscribe = createSubscriber(() =>
+			host.follow(definition, (data) => {
+				this.#newest = data;
+				host.schedule(publish);
+			})
+		);
+	}
+
+	/** The newest message's data, `undefined` until one arrives. */
+	get current(): T | undefined {
+		this.#subscribe();
+		return this.#current;
+	}
+}

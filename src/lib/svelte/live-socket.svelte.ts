@@ -1,0 +1,306 @@
+/* eslint-disable svelte/prefer-svelte-reactivity */
+// No SvelteSet: the handler Set is not state, and each rooms Set published through $state.raw
+// is new and never changed after.
+import { onDestroy, untrack } from 'svelte';
+import { createSubscriber } from 'svelte/reactivity';
+import {
+	Connected,
+	ReconnectAttempt,
+	type ConnectionState,
+	type SocketError
+} from '../client/events.js';
+import {
+	SocketClient,
+	type RequestOptions,
+	type SendOptions,
+	type SocketClientOptions,
+	type UrlSource
+} from '../client/socket-client.js';
+import type { InboundMessage } from '../protocol/envelope.js';
+import type { MessageDefinition } from '../protocol/message.js';
+import { Batch, type Schedule } from './batch.js';
+import { Collection, type CollectionOptions } from './collection.svelte.js';
+import type { FeedHost } from './feed.js';
+import { Latest } from './latest.svelte.js';
+import { Stream, type StreamOptions } from './stream.svelte.js';
+
+/**
+ * Options of `LiveSocket`: the `SocketClient` options (used when it creates the client) and how
+ * updates are batched.
+ *
+ * @example
+ * ```ts
+ * const options: LiveSocketOptions = { auth: () => getToken(), schedule: (flush) => queueMicrotask(flush) };
+ * ```
+ */
+export interface LiveSocketOptions extends SocketClientOptions {
+	/**
+	 * Decides when waiting updates are published (`lastMessage`, every latest, stream and
+	 * collection, all in one flush). Default: the next animation frame when the window has
+	 * `requestAnimationFrame`, else the next microtask.
+	 */
+	schedule?: Schedule;
+}
+
+/**
+ * A `SocketClient` as runes. Its fields and the feeds it makes (`latest`, `stream`, `collection`)
+ * are reactive, and reading any of them in an effect or a template holds the connection: it opens
+ * with the first reader and closes one tick after the last one leaves, unless `connect()` holds it
+ * too. Nothing connects on the server. Incoming messages reach the feeds at once but are published
+ * at most once per flush (an animation frame by default), however many arrive in between.
+ *
+ * The `LiveSocket` drives its client's connection, also when it was given one.
+ *
+ * @example
+ * ```svelte
+ * <script lang="ts">
+ * 	import { LiveSocket } from 'runesocket/svelte';
+ * 	import { IncidentCreated } from '$lib/messages';
+ *
+ * 	const socket = new LiveSocket('wss://example.com/ws');
+ * 	const incidents = socket.stream(IncidentCreated);
+ * </script>
+ *
+ * <p>{socket.state}</p>
+ * {#each incidents.current as incident (incident.uuid)}<li>{incident.title}</li>{/each}
+ * ```
+ */
+export class LiveSocket {
+	#client: SocketClient;
+	/** Whether the client is this LiveSocket's own (created from a URL), so dispose() disposes it. */
+	#owned: boolean;
+	#state = $state<ConnectionState>('disconnected');
+	#attempt = $state(0);
+	#lastMessage = $state.raw<InboundMessage | undefined>();
+	#rooms = $state.raw<ReadonlySet<string>>(new Set());
+	#error = $state.raw<SocketError | undefined>();
+	/** The newest message, published to `lastMessage` at the next flush. */
+	#newestMessage: InboundMessage | undefined;
+	#batch: Batch;
+	/** Subscribers (fields or feeds) read in at least one effect. */
+	#readers = 0;
+	/** `connect()` was called, and `disconnect()` not since. */
+	#held = false;
+	/** Whether this LiveSocket has the client connect (last told `connect()` rather than `disconnect()`). */
+	#wanted = false;
+	#disposed = false;
+	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
+	#handlers = new Set<() => void>();
+	#subscribe = createSubscriber(() => this.#retain());
+	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
+
+	/** What the feeds get: subscriptions that hold the connection, and the shared batch. */
+	#host: FeedHost = {
+		follow: (definition, handler) => {
+			if (this.#disposed) return () => {};
+			const off = this.#client.on(definition, handler);
+			this.#handlers.add(off);
+			const release = this.#retain();
+			return () => {
+				off();
+				this.#handlers.delete(off);
+				release();
+			};
+		},
+		schedule: (publish) => this.#batch.add(publish)
+	};
+
+	/**
+	 * Wraps `source`: a URL (or URL function) to create a `SocketClient` from, with `options`; or a
+	 * client to drive, in which case only `options.schedule` is used.
+	 */
+	constructor(source: UrlSource | SocketClient, options: LiveSocketOptions = {}) {
+		const { schedule, ...clientOptions } = options;
+		this.#owned = !(source instanceof SocketClient);
+		this.#client =
+			source instanceof SocketClient ? source : new SocketClient(source, clientOptions);
+		this.#batch = new Batch(schedule);
+		this.#state = this.#client.connectionState;
+		this.#rooms = this.#client.joinedRooms;
+		// Listened to for the LiveSocket's whole life, not only while read, so that a field read
+		// outside an effect (an event handler, say) is never stale. They cost nothing while idle.
+		for (const off of [
+			this.#client.onStateChange((state) => (this.#state = state)),
+			this.#client.on(ReconnectAttempt, ({ attempt }) => (this.#attempt = attempt)),
+			this.#client.on(Connected, () => (this.#attempt = 0)),
+			this.#client.onError((error) => (this.#error = error)),
+			this.#client.onMessage((message) => {
+				this.#newestMessage = message;
+				this.#batch.add(this.#publishMessage);
+			})
+		]) {
+			this.#handlers.add(off);
+		}
+	}
+
+	/** The wrapped client: the one created from the URL, or the one given. */
+	get client(): SocketClient {
+		return this.#client;
+	}
+
+	/** The connection state, as `client.connectionState`. */
+	get state(): ConnectionState {
+		this.#subscribe();
+		return this.#state;
+	}
+
+	/** Whether the state is `connected`. */
+	get isConnected(): boolean {
+		return this.state == 'connected';
+	}
+
+	/** The current reconnect attempt (from 1); 0 once connected. */
+	get attempt(): number {
+		this.#subscribe();
+		return this.#attempt;
+	}
+
+	/** The newest inbound message, whatever its name; published once per flush. */
+	get lastMessage(): InboundMessage | undefined {
+		this.#subscribe();
+		return this.#lastMessage;
+	}
+
+	/** The rooms joined: a new Set whenever membership changes through this LiveSocket. */
+	get rooms(): ReadonlySet<string> {
+		this.#subscribe();
+		return this.#rooms;
+	}
+
+	/** The newest error the client reported. */
+	get error(): SocketError | undefined {
+		this.#subscribe();
+		return this.#error;
+	}
+
+	/**
+	 * Holds the connection open even with no reader (e.g. before a `send` from a click handler),
+	 * and starts over a client that gave up. Does nothing on the server.
+	 */
+	connect(): void {
+		// A socket opened during SSR would outlive the request it was rendered for.
+		if (typeof window == 'undefined' || this.#disposed) return;
+		this.#held = this.#wanted = true;
+		// Idempotent while connected; starts over a client that gave up (ReconnectFailed).
+		this.#client.connect();
+	}
+
+	/** Releases the hold of `connect()`: the connection closes unless something still reads. */
+	disconnect(): void {
+		this.#held = false;
+		this.#sync();
+	}
+
+	/**
+	 * Joins `room` and returns the function that leaves it. Called while a component initialises,
+	 * the room is also left when that component is destroyed.
+	 */
+	join(room: string): () => void {
+		const leaveRoom = this.#client.joinRoom(room);
+		this.#roomsChanged();
+		const leave = () => {
+			leaveRoom();
+			this.#roomsChanged();
+		};
+		try {
+			onDestroy(leave);
+		} catch {
+			// Not initialising a component (an event handler, a plain module): the caller leaves.
+		}
+		return leave;
+	}
+
+	/** Forgets every room without sending leaves, as `client.clearRooms()`. */
+	clearRooms(): void {
+		this.#client.clearRooms();
+		this.#roomsChanged();
+	}
+
+	/** The newest `definition` message. */
+	latest<T>(definition: MessageDefinition<T>): Latest<T> {
+		return new Latest(this.#host, definition);
+	}
+
+	/** The newest `definition` messages, newest first, at most `options.limit` (default 50). */
+	stream<T>(definition: MessageDefinition<T>, options?: StreamOptions): Stream<T> {
+		return new Stream(this.#host, definition, options);
+	}
+
+	/** The `definition` messages' items by `options.key`, minus those `options.remove` removes. */
+	collection<T, K, R = T>(
+		definition: MessageDefinition<T>,
+		options: CollectionOptions<T, K, R>
+	): Collection<T, K> {
+		const { key, remove, initial } = options;
+		// Without removeKey, CollectionOptions demands removal data shaped like (part of) an item.
+		const removeKey = options.removeKey ?? (key as unknown as (data: R) => K);
+		return new Collection(this.#host, definition, {
+			key,
+			initial,
+			removals: remove && ((drop) => this.#host.follow(remove, (data) => drop(removeKey(data))))
+		});
+	}
+
+	/** Sends a typed message, as `client.emit`: buffered while disconnected unless `{ buffer: false }`. */
+	emit<Data>(definition: MessageDefinition<Data>, data: Data, options?: SendOptions): void {
+		this.#client.emit(definition, data, options);
+	}
+
+	/** Sends a message by name, untyped, as `client.send`. */
+	send(name: string, data?: unknown, options?: SendOptions): void {
+		this.#client.send(name, data, options);
+	}
+
+	/** Sends a message the server answers, as `client.request`. */
+	request<Reply = unknown, Data = unknown>(
+		definition: MessageDefinition<Data>,
+		data: Data,
+		options?: RequestOptions
+	): Promise<Reply> {
+		return this.#client.request<Reply, Data>(definition, data, options);
+	}
+
+	/**
+	 * Removes every handler this LiveSocket added and disposes the client it created. A client it
+	 * was given is only disconnected (if the LiveSocket had connected it) and left to its owner.
+	 */
+	dispose(): void {
+		if (this.#disposed) return;
+		for (const off of this.#handlers) off();
+		this.#handlers.clear();
+		if (this.#owned) this.#client.dispose();
+		else if (this.#wanted) this.#client.disconnect();
+		this.#wanted = false;
+		this.#disposed = true;
+	}
+
+	/** Counts one more reader until the returned function is called. */
+	#retain(): () => void {
+		this.#readers++;
+		this.#sync();
+		return () => {
+			this.#readers--;
+			this.#sync();
+		};
+	}
+
+	/** Connects or disconnects the client when whether it should be connected changed. */
+	#sync(): void {
+		const wanted = !this.#disposed && (this.#held || this.#readers > 0);
+		if (wanted == this.#wanted) return;
+		this.#wanted = wanted;
+		// Only on a change: disconnect() also empties the client's send buffer.
+		if (wanted) this.#client.connect();
+		else this.#client.disconnect();
+	}
+
+	/** Publishes a new `rooms` Set when membership differs from the published one. */
+	#roomsChanged(): void {
+		const rooms = this.#client.joinedRooms; // a snapshot, new on every read
+		// Untracked: `$effect(() => socket.join(room))` must not depend on the rooms it changes.
+		const published = untrack(() => this.#rooms);
+		if (rooms.size != published.size || [...rooms].some((room) => !published.has(room))) {
+			this.#rooms = rooms;
+		}
+	}
+}

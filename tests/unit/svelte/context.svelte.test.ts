@@ -1,0 +1,23 @@
+// @vitest-environment jsdom
+import { describe, expect, it } from 'vitest';
+import type { LiveSocket } from '../../../src/lib/svelte/index.js';
+import Consumer from './fixtures/Consumer.svelte';
+import Provider from './fixtures/Provider.svelte';
+import { live, render } from './live.svelte.js';
+
+describe('setSocket / getSocket', () => {
+	it('hands the socket a parent set to the components below it', () => {
+		const socket = live('ws://127.0.0.1:9');
+		let found: LiveSocket | undefined;
+		render(Provider, { socket, onsocket: (socket) => (found = socket) });
+		expect(found).toBe(socket);
+		// Read by the child's template: the state, and with it the (refused) connection attempt.
+		expect(document.querySelector('output')?.textContent).toBe('connecting');
+	});
+
+	it('getSocket() without a parent that called setSocket throws a clear error', () => {
+		expect(() => render(Consumer, { onsocket: () => {} })).toThrow(
+			/getSocket\(\) found no LiveSocket: call setSocket/
+		);
+	});
+});

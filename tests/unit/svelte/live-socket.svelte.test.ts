@@ -1,0 +1,336 @@
+// @vitest-environment jsdom
+import { flushSync, tick } from 'svelte';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { z } from 'zod';
+import { ClientMessage, ReconnectAttempt } from '../../../src/lib/index.js';
+import type { LiveSocket } from '../../../src/lib/svelte/index.js';
+import { track } from '../../helpers/clients.js';
+import { nextError, nextEvent, reachState, within } from '../../helpers/wait.js';
+import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
+import JoinRoom from './fixtures/JoinRoom.svelte';
+import Moving from './fixtures/Moving.svelte';
+import Reader from './fixtures/Reader.svelte';
+import {
+	arrival,
+	client,
+	countHandlers,
+	destroy,
+	Frames,
+	live,
+	render,
+	watch
+} from './live.svelte.js';
+
+const Tick = ClientMessage.define('tick', z.object({ n: z.number() }));
+const Removed = ClientMessage.define<{ n: number }>('removed');
+const Ask = ClientMessage.define<{ q: string }>('ask');
+
+// The real `ws` (not its browser stub) for the sockets and the test servers.
+vi.mock('ws', () => import('./node-ws.js'));
+
+afterEach(() => {
+	vi.restoreAllMocks();
+	vi.unstubAllGlobals();
+});
+
+/** A LiveSocket held open by connect(), its server and the server's side of the connection. */
+async function connected(
+	options: Parameters<typeof live>[1] = {}
+): Promise<{ socket: LiveSocket; server: TestServer; peer: ServerPeer }> {
+	const server = track(await TestServer.start());
+	const socket = live(server.url, options);
+	socket.connect();
+	await reachState(socket.client, 'connected');
+	return { socket, server, peer: await server.connection(0) };
+}
+
+/** The frames `peer` received that are room joins or leaves, as `join a` / `leave a`. */
+function roomFrames(peer: ServerPeer): string[] {
+	return peer.messages.flatMap((message) => {
+		const { name, data } = message as { name?: string; data?: { room?: string } };
+		if (name == 'room.join') return [`join ${data?.room}`];
+		if (name == 'room.leave') return [`leave ${data?.room}`];
+		return [];
+	});
+}
+
+describe('LiveSocket: the connection follows its readers', () => {
+	it('connects for the first reader and disconnects one tick after the last one leaves', async () => {
+		const server = track(await TestServer.start());
+		const socket = live(server.url);
+		const { seen: states, view } = watch(() => socket.state);
+		expect(socket.client.connectionState).toBe('connecting');
+		await reachState(socket.client, 'connected');
+		flushSync();
+		// Svelte runs an effect again when state it read was written during its run (the first
+		// read starts connecting), hence the repeat.
+		expect([...new Set(states)]).toEqual(['connecting', 'connected']);
+		const peer = await server.connection(0);
+
+		destroy(view);
+		// createSubscriber lets go a microtask later, so a reader that moves keeps the socket.
+		expect(socket.client.connectionState).toBe('connected');
+		await tick();
+		expect(socket.client.connectionState).toBe('disconnected');
+		expect(await within(peer.closed, 'the server to see the close')).toMatchObject({ code: 1000 });
+	});
+
+	it('keeps one connection while a reader moves from one branch to another in an update', async () => {
+		const server = track(await TestServer.start());
+		const socket = live(server.url);
+		const props = $state({ read: () => socket.isConnected, where: 'a' as 'a' | 'b' });
+		render(Moving, props);
+		await reachState(socket.client, 'connected');
+		props.where = 'b';
+		flushSync();
+		expect(document.body.querySelector('div')?.textContent).toBe('true');
+		await tick();
+		expect(socket.client.connectionState).toBe('connected');
+		expect(server.peers).toHaveLength(1);
+	});
+
+	it('counts every field and feed as a reader', async () => {
+		const server = track(await TestServer.start());
+		const socket = live(server.url);
+		const reads: (() => unknown)[] = [
+			() => socket.state,
+			() => socket.isConnected,
+			() => socket.attempt,
+			() => socket.lastMessage,
+			() => socket.rooms,
+			() => socket.error,
+			() => socket.latest(Tick).current,
+			() => socket.stream(Tick).current,
+			() => socket.collection(Tick, { key: ({ n }) => n }).current,
+			() => socket.collection(Tick, { key: ({ n }) => n }).values
+		];
+		for (const read of reads) {
+			const view = render(Reader, { read });
+			expect(socket.client.connectionState, String(read)).toBe('connecting');
+			destroy(view);
+			await tick();
+			expect(socket.client.connectionState, String(read)).toBe('disconnected');
+		}
+	});
+
+	it('does not connect, nor touch window or document, for reads outside an effect (as during SSR)', async () => {
+		const windowListeners = vi.spyOn(window, 'addEventListener');
+		const documentListeners = vi.spyOn(document, 'addEventListener');
+		const socket = live('ws://127.0.0.1:9');
+		void [socket.state, socket.isConnected, socket.attempt, socket.lastMessage, socket.rooms];
+		void [socket.error, socket.latest(Tick).current, socket.stream(Tick).current];
+		void socket.collection(Tick, { key: ({ n }) => n }).values;
+		await tick();
+		expect(socket.client.connectionState).toBe('disconnected');
+		expect(socket.client.socket).toBeNull();
+		expect(windowListeners).not.toHaveBeenCalled();
+		expect(documentListeners).not.toHaveBeenCalled();
+	});
+
+	it('connect() does nothing where there is no window (on the server)', async () => {
+		const socket = live('ws://127.0.0.1:9');
+		vi.stubGlobal('window', undefined);
+		socket.connect();
+		expect(socket.client.connectionState).toBe('disconnected');
+		expect(socket.client.socket).toBeNull();
+	});
+
+	it('connect() holds the connection without readers; disconnect() releases it', async () => {
+		const { socket, peer } = await connected();
+		destroy(render(Reader, { read: () => socket.state }));
+		await tick();
+		expect(socket.client.connectionState).toBe('connected');
+
+		const reader = render(Reader, { read: () => socket.state });
+		socket.disconnect();
+		await tick();
+		expect(socket.client.connectionState).toBe('connected'); // the reader still holds it
+		destroy(reader);
+		await tick();
+		expect(socket.client.connectionState).toBe('disconnected');
+		expect(await within(peer.closed, 'the server to see the close')).toMatchObject({ code: 1000 });
+	});
+
+	it('disconnect() closes at once when nothing reads', async () => {
+		const { socket, peer } = await connected();
+		socket.disconnect();
+		expect(socket.client.connectionState).toBe('disconnected');
+		await within(peer.closed, 'the server to see the close');
+	});
+});
+
+describe('LiveSocket: reactive fields', () => {
+	it('state, isConnected and attempt follow a reconnect', async () => {
+		const { socket, server, peer } = await connected({ reconnectDelay: 50 });
+		const { seen } = watch(() => [socket.state, socket.isConnected, socket.attempt]);
+		expect(seen).toEqual([['connected', true, 0]]);
+
+		const attempt = nextEvent(socket.client, ReconnectAttempt);
+		peer.socket.terminate();
+		expect(await attempt).toMatchObject({ attempt: 1 });
+		flushSync();
+		expect(seen.at(-1)).toEqual(['reconnecting', false, 1]);
+		expect(socket.attempt).toBe(1);
+
+		await reachState(socket.client, 'connected');
+		await server.connection(1);
+		flushSync();
+		expect(seen.at(-1)).toEqual(['connected', true, 0]);
+	});
+
+	it('lastMessage is the newest inbound message, published once per flush', async () => {
+		const frames = new Frames();
+		const { socket, peer } = await connected({ schedule: frames.schedule });
+		const { seen } = watch(() => socket.lastMessage?.data);
+		const arrived = arrival(socket.client, 3);
+		peer.deliver('tick', { n: 1 });
+		peer.deliver('other', 'x');
+		peer.deliver('tick', { n: 2 }, { room: 'r' });
+		await arrived;
+		expect(socket.lastMessage).toBeUndefined();
+		expect(frames.pending).toBe(1);
+		frames.run();
+		expect(seen).toEqual([undefined, { n: 2 }]);
+		expect(socket.lastMessage).toMatchObject({ name: 'tick', data: { n: 2 }, room: 'r' });
+	});
+
+	it('error is the newest error the client reported', async () => {
+		const { socket, peer } = await connected();
+		const { seen } = watch(() => socket.error);
+		const reported = nextError(socket.client, 'malformed');
+		peer.send('not json');
+		await reported;
+		flushSync();
+		expect(seen.map((error) => error?.kind)).toEqual([undefined, 'malformed']);
+
+		const invalid = nextError(socket.client, 'validation');
+		render(Reader, { read: () => socket.latest(Tick).current });
+		peer.deliver('tick', { n: 'one' });
+		await invalid;
+		flushSync();
+		expect(socket.error?.kind).toBe('validation');
+	});
+
+	it('rooms is a new Set whenever membership changes, and joins reach the server', async () => {
+		const { socket, peer } = await connected();
+		const { seen } = watch(() => socket.rooms);
+
+		const leaveA = socket.join('a');
+		flushSync();
+		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a']]);
+		const leaveAgain = socket.join('a'); // a second holder: membership unchanged
+		socket.join('b');
+		flushSync();
+		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a'], ['a', 'b']]);
+
+		leaveAgain();
+		flushSync();
+		expect(seen).toHaveLength(3);
+		leaveA();
+		leaveA(); // leaving twice leaves once
+		flushSync();
+		expect([...socket.rooms]).toEqual(['b']);
+		socket.clearRooms();
+		flushSync();
+		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a'], ['a', 'b'], ['b'], []]);
+		expect(new Set(seen).size).toBe(seen.length);
+
+		await peer.waitForFrame((frame) => frame.includes('room.leave'), 'the leave of a');
+		expect(roomFrames(peer)).toEqual(['join a', 'join b', 'leave a']);
+	});
+
+	it('a room joined while a component initialises is left when it is destroyed', async () => {
+		const { socket, peer } = await connected();
+		const outside = socket.join('account:1');
+		const view = render(JoinRoom, { socket, room: 'project:7' });
+		expect([...socket.rooms]).toEqual(['account:1', 'project:7']);
+		destroy(view);
+		flushSync();
+		expect([...socket.rooms]).toEqual(['account:1']);
+		await peer.waitForFrame((frame) => frame.includes('room.leave'), 'the leave of project:7');
+		expect(roomFrames(peer)).toEqual(['join account:1', 'join project:7', 'leave project:7']);
+		outside();
+		expect(socket.rooms.size).toBe(0);
+	});
+});
+
+describe('LiveSocket: sending', () => {
+	it('emit, send and request pass through to the client', async () => {
+		const { socket, peer } = await connected();
+		socket.emit(Ask, { q: 'emitted' });
+		socket.send('raw', 2);
+		const answer = socket.request<{ a: number }>(Ask, { q: 'asked' }, { timeout: 5_000 });
+		const frame = await peer.waitForFrame((text) => text.includes('asked'), 'the request');
+		const { id } = JSON.parse(frame) as { id: number };
+		peer.deliver('reply', { a: 42 }, { id });
+		expect(await within(answer, 'the reply')).toEqual({ a: 42 });
+		expect(peer.messages).toEqual([
+			{ name: 'ask', data: { q: 'emitted' } },
+			{ name: 'raw', data: 2 },
+			{ name: 'ask', data: { q: 'asked' }, id }
+		]);
+	});
+});
+
+describe('LiveSocket: cleanup', () => {
+	it('leaves no client handler behind once its readers are gone, and none after dispose()', async () => {
+		const server = track(await TestServer.start());
+		const given = client(server.url);
+		const handlers = countHandlers(given);
+		const socket = live(given);
+		const own = handlers(); // state, attempt (2), error, lastMessage
+		expect(own).toBe(5);
+
+		const latest = socket.latest(Tick);
+		const stream = socket.stream(Tick);
+		const collection = socket.collection(Tick, { key: ({ n }) => n, remove: Removed });
+		const views = [
+			render(Reader, { read: () => latest.current }),
+			render(Reader, { read: () => stream.current }),
+			render(Reader, { read: () => collection.values }),
+			render(Reader, { read: () => socket.state })
+		];
+		expect(handlers()).toBe(own + 4);
+		await reachState(given, 'connected');
+		const peer = await server.connection(0);
+
+		for (const view of views) destroy(view);
+		await tick();
+		expect(handlers()).toBe(own);
+		await within(peer.closed, 'the server to see the close');
+
+		socket.dispose();
+		expect(handlers()).toBe(0);
+	});
+
+	it('dispose() removes the handlers of feeds still read, and closes and disposes its own client', async () => {
+		const server = track(await TestServer.start());
+		const socket = live(server.url);
+		const stream = socket.stream(Tick);
+		render(Reader, { read: () => stream.current });
+		await reachState(socket.client, 'connected');
+		const peer = await server.connection(0);
+
+		socket.dispose();
+		expect(socket.client.socket).toBeNull();
+		expect(socket.client.connectionState).toBe('disconnected');
+		expect(() => socket.client.connect()).toThrow(/dispose/);
+		expect(await within(peer.closed, 'the server to see the close')).toMatchObject({ code: 1000 });
+		socket.connect(); // after dispose(): nothing
+		expect(socket.client.connectionState).toBe('disconnected');
+	});
+
+	it('dispose() disconnects a given client it connected, but leaves it usable', async () => {
+		const server = track(await TestServer.start());
+		const given = client(server.url);
+		const socket = live(given);
+		socket.connect();
+		await reachState(given, 'connected');
+		const peer = await server.connection(0);
+		socket.dispose();
+		expect(given.connectionState).toBe('disconnected');
+		await within(peer.closed, 'the server to see the close');
+		given.connect();
+		await reachState(given, 'connected');
+	});
+});
