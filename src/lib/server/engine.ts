@@ -1,3 +1,50 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Where a room's stream stands: `offset` counts the room's messages (the first is 1), `epoch` names
+ * the room's history. A new epoch means history was lost (a restarted Redis, a forgotten room), so
+ * offsets of another epoch cannot be compared.
+ *
+ * @example
+ * ```ts
+ * const position: StreamPosition = await engine.publish('project:7', { name: 'task.created', data });
+ * // { offset: 42, epoch: 'q1w2e3r4t5y6' }
+ * ```
+ */
+export interface StreamPosition {
+	readonly offset: number;
+	readonly epoch: string;
+}
+
+/**
+ * How much of a room's history an engine keeps: the last `size` messages, each for `ttl` ms. `size`
+ * 0 keeps none (offsets are still assigned).
+ *
+ * @example
+ * ```ts
+ * const policy: HistoryPolicy = { size: 100, ttl: 300_000 }; // the defaults
+ * ```
+ */
+export interface HistoryPolicy {
+	/** Messages kept per room (default 100; 0 = no history). */
+	size: number;
+	/** Milliseconds each message is kept (default 300 000 = 5 min). */
+	ttl: number;
+}
+
+/**
+ * The history an engine keeps: one policy for every room, or a function choosing per room (its
+ * `undefined`, and every field it leaves out, take the defaults: size 100, ttl 5 min).
+ *
+ * @example
+ * ```ts
+ * new MemoryEngine({ history: { size: 500 } });
+ * new MemoryEngine({ history: (room) => (room.startsWith('chat:') ? { size: 1_000, ttl: 3_600_000 } : { size: 0 }) });
+ * ```
+ */
+export type HistoryOptions =
+	Partial<HistoryPolicy> | ((room: string) => Partial<HistoryPolicy> | undefined);
+
 /**
  * How an engine hands a message published to `room` to this process's members. `except` names a
  * connection id that must not receive it (a sender that broadcast without `includeSelf`).
@@ -8,6 +55,23 @@
  * ```
  */
 export type Deliver = (room: string, message: unknown, except?: string) => void;
+
+/**
+ * What an engine calls back: `deliver` for every message published to a room this process
+ * subscribed, and `resync` when the engine lost its feed and got it back (e.g. Redis reconnected):
+ * messages published in between never reached `deliver`, so local rooms may have gaps to recover
+ * from history.
+ *
+ * @example
+ * ```ts
+ * await engine.start({ deliver: (room, message, except) => fanOut(room, message, except), resync: () => recoverAllRooms() });
+ * ```
+ */
+export interface EngineHandlers {
+	deliver: Deliver;
+	/** The engine lost and regained its feed (e.g. Redis reconnected): local rooms may have missed messages. */
+	resync?(): void;
+}
 
 /**
  * Options of one publish.
@@ -23,11 +87,29 @@ export interface PublishOptions {
 }
 
 /**
- * What carries published messages to the members of a room, wherever they are connected. The server
- * keeps its own members per room and tells the engine which rooms it needs (`subscribe` on the first
- * local member, `unsubscribe` after the last); the engine calls the `deliver` function it was
- * started with for every message published to such a room, by any process. `MemoryEngine` is the
- * single-process default; `runesocket/redis` shares rooms between processes.
+ * What `Engine.history` answers: the room's current `position`, and whether every message after the
+ * asked position could be `recovered` (then `messages` holds them, oldest first).
+ *
+ * @example
+ * ```ts
+ * const { recovered, position, messages } = await engine.history('project:7', { offset: 40, epoch });
+ * if (recovered) messages.forEach(send); // offsets 41 … position.offset
+ * else tellClientToReload(position);
+ * ```
+ */
+export interface HistoryResult {
+	readonly recovered: boolean;
+	readonly position: StreamPosition;
+	readonly messages: readonly Record<string, unknown>[];
+}
+
+/**
+ * What carries published messages to the members of a room, wherever they are connected, and keeps
+ * each room's recent history. The server keeps its own members per room and tells the engine which
+ * rooms it needs (`subscribe` on the first local member, `unsubscribe` after the last); the engine
+ * calls the `deliver` handler it was started with for every message published to such a room, by
+ * any process. `MemoryEngine` is the single-process default; `runesocket/redis` shares rooms between
+ * processes.
  *
  * @example
  * ```ts
@@ -36,39 +118,297 @@ export interface PublishOptions {
  */
 export interface Engine {
 	/** Called once by the server before anything else. */
-	start(deliver: Deliver): void | Promise<void>;
+	start(handlers: EngineHandlers): void | Promise<void>;
+	/** Resolves once this process receives the room's messages. */
 	subscribe(room: string): void | Promise<void>;
 	unsubscribe(room: string): void | Promise<void>;
-	/** Delivers `message` (any JSON value) to every member of `room`; rejects when it cannot. */
-	publish(room: string, message: unknown, options?: PublishOptions): Promise<void>;
+	/**
+	 * Object messages get the room's next offset (previous + 1) and its epoch added as
+	 * `offset`/`epoch` fields, atomically; they are kept in history and delivered to every process
+	 * subscribed. Resolves with the position (undefined for non-object messages, which are delivered
+	 * as-is without history). Rejects with a clear Error when it cannot publish (e.g. Redis down).
+	 * The room '*' (everyone) gets no history: its messages are delivered as-is.
+	 */
+	publish(
+		room: string,
+		message: unknown,
+		options?: PublishOptions
+	): Promise<StreamPosition | undefined>;
+	/**
+	 * The room's current position, and when `since` is given and history still holds EVERY message
+	 * after it (same epoch, nothing trimmed by size or age), those messages in order with
+	 * recovered: true; otherwise recovered: false and no messages. No `since` → recovered: true, no
+	 * messages. The room '*' answers offset 0, epoch '' and recovers nothing.
+	 */
+	history(room: string, since?: StreamPosition): Promise<HistoryResult>;
 	close(): Promise<void>;
 }
 
 /**
- * The default engine: one process, no network. Publishing delivers synchronously to this process's
- * members.
+ * The room every connection is in (`EVERYONE` of the server): it has no offsets and no history.
  *
  * @example
  * ```ts
- * createSocketServer({ engine: new MemoryEngine(), routes: [{ path: '/ws' }] });
+ * await engine.publish(EVERYONE_ROOM, { name: 'maintenance' }); // undefined: no position
+ * ```
+ */
+export const EVERYONE_ROOM = '*';
+
+/**
+ * What a room keeps when the options say nothing: the last 100 messages, 5 minutes each.
+ *
+ * @example
+ * ```ts
+ * new MemoryEngine({ history: { size: HISTORY_DEFAULTS.size * 2 } });
+ * ```
+ */
+export const HISTORY_DEFAULTS: Readonly<HistoryPolicy> = Object.freeze({ size: 100, ttl: 300_000 });
+
+/**
+ * The history policy of `room` under `options`, defaults filled in. Throws a `TypeError` naming the
+ * room when a value is not a whole number ≥ 0 (size) or a finite number ≥ 0 (ttl).
+ *
+ * @example
+ * ```ts
+ * historyPolicy({ size: 10 }, 'lobby'); // { size: 10, ttl: 300_000 }
+ * ```
+ */
+export function historyPolicy(options: HistoryOptions | undefined, room: string): HistoryPolicy {
+	const chosen = typeof options == 'function' ? options(room) : options;
+	const size = chosen?.size ?? HISTORY_DEFAULTS.size;
+	const ttl = chosen?.ttl ?? HISTORY_DEFAULTS.ttl;
+	if (!Number.isSafeInteger(size) || size < 0) {
+		throw new TypeError(
+			`History size of room "${room}" must be a whole number >= 0, not ${String(size)}`
+		);
+	}
+	if (typeof ttl != 'number' || !Number.isFinite(ttl) || ttl < 0) {
+		throw new TypeError(
+			`History ttl of room "${room}" must be a finite number of ms >= 0, not ${String(ttl)}`
+		);
+	}
+	return { size, ttl };
+}
+
+/**
+ * Throws a `TypeError` when a fixed (non-function) history policy is invalid; engines call it in
+ * their constructor so a bad option fails at once.
+ *
+ * @example
+ * ```ts
+ * checkHistoryOptions({ size: -1 }); // throws TypeError
+ * ```
+ */
+export function checkHistoryOptions(options: HistoryOptions | undefined): void {
+	if (typeof options != 'function') historyPolicy(options, '(every room)');
+}
+
+/**
+ * A fresh random epoch (12 URL-safe characters).
+ *
+ * @example
+ * ```ts
+ * newEpoch(); // 'Xk3_pQ9aLm0Z'
+ * ```
+ */
+export function newEpoch(): string {
+	return randomBytes(9).toString('base64url');
+}
+
+/**
+ * Whether `message` is a JSON object (not null, not an array): only those get offsets.
+ *
+ * @example
+ * ```ts
+ * isObjectMessage({ name: 'x' }); // true
+ * isObjectMessage([1, 2]); // false
+ * ```
+ */
+export function isObjectMessage(message: unknown): message is Record<string, unknown> {
+	return typeof message == 'object' && message !== null && !Array.isArray(message);
+}
+
+/**
+ * Whether `since` looks like a position an engine handed out (it may come from a client): a whole
+ * `offset` ≥ 0 and a string `epoch`.
+ *
+ * @example
+ * ```ts
+ * isStreamPosition({ offset: 3, epoch: 'abc' }); // true
+ * isStreamPosition({ offset: '3' }); // false
+ * ```
+ */
+export function isStreamPosition(since: unknown): since is StreamPosition {
+	if (!isObjectMessage(since)) return false;
+	const { offset, epoch } = since;
+	return Number.isSafeInteger(offset) && (offset as number) >= 0 && typeof epoch == 'string';
+}
+
+/**
+ * The handlers an engine was started with. Engines of v1 were started with a bare `Deliver`; the
+ * built-in engines still accept one at run time.
+ *
+ * @example
+ * ```ts
+ * start(handlers: EngineHandlers) { this.#handlers = engineHandlers(handlers); }
+ * ```
+ */
+export function engineHandlers(handlers: EngineHandlers | Deliver): EngineHandlers {
+	return typeof handlers == 'function' ? { deliver: handlers } : handlers;
+}
+
+/**
+ * The answer to `history(room, since)` when it cannot be recovered.
+ *
+ * @example
+ * ```ts
+ * if (since.epoch !== position.epoch) return notRecovered(position);
+ * ```
+ */
+export function notRecovered(position: StreamPosition): HistoryResult {
+	return { recovered: false, position, messages: [] };
+}
+
+/**
+ * Options of a `MemoryEngine`.
+ *
+ * @example
+ * ```ts
+ * const options: MemoryEngineOptions = { history: { size: 50, ttl: 60_000 } };
+ * ```
+ */
+export interface MemoryEngineOptions {
+	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */
+	history?: HistoryOptions;
+}
+
+interface RoomState {
+	offset: number;
+	readonly epoch: string;
+	/** The kept messages, oldest first, with when each was published (ms). */
+	readonly kept: { readonly at: number; readonly message: Record<string, unknown> }[];
+}
+
+/** How often (at most) a `MemoryEngine` looks for rooms it can forget. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The default engine: one process, no network. Publishing delivers synchronously to this process's
+ * members. Each room gets an offset counter and a random epoch when it is first used, and keeps its
+ * recent messages (by default the last 100, for 5 minutes) so clients can recover what they missed.
+ * A room with no history left and no subscriber may be forgotten: it then starts over with a new
+ * epoch.
+ *
+ * @example
+ * ```ts
+ * createSocketServer({ engine: new MemoryEngine({ history: { size: 200 } }), routes: [{ path: '/ws' }] });
  * ```
  */
 export class MemoryEngine implements Engine {
-	#deliver: Deliver | undefined;
+	#handlers: EngineHandlers | undefined;
+	#history: HistoryOptions | undefined;
+	#rooms = new Map<string, RoomState>();
+	#subscribed = new Set<string>();
+	#lastSweep = 0;
 
-	start(deliver: Deliver): void {
-		this.#deliver = deliver;
+	constructor(options: MemoryEngineOptions = {}) {
+		checkHistoryOptions(options.history);
+		this.#history = options.history;
 	}
 
-	subscribe(): void {}
+	start(handlers: EngineHandlers): void {
+		this.#handlers = engineHandlers(handlers);
+	}
 
-	unsubscribe(): void {}
+	subscribe(room: string): void {
+		this.#subscribed.add(room);
+	}
 
-	async publish(room: string, message: unknown, options: PublishOptions = {}): Promise<void> {
-		this.#deliver?.(room, message, options.except);
+	unsubscribe(room: string): void {
+		this.#subscribed.delete(room);
+		const state = this.#rooms.get(room);
+		if (state) this.#forgetIfIdle(room, state, Date.now());
+	}
+
+	async publish(
+		room: string,
+		message: unknown,
+		options: PublishOptions = {}
+	): Promise<StreamPosition | undefined> {
+		if (room == EVERYONE_ROOM || !isObjectMessage(message)) {
+			this.#handlers?.deliver(room, message, options.except);
+			return undefined;
+		}
+		const policy = historyPolicy(this.#history, room);
+		const now = Date.now();
+		this.#sweep(now);
+		const state = this.#state(room);
+		const offset = ++state.offset;
+		const stamped = { ...message, offset, epoch: state.epoch };
+		if (policy.size > 0 && policy.ttl > 0) state.kept.push({ at: now, message: stamped });
+		trim(state, policy, now);
+		this.#handlers?.deliver(room, stamped, options.except);
+		return { offset, epoch: state.epoch };
+	}
+
+	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
+		if (room == EVERYONE_ROOM) {
+			return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
+		}
+		const policy = historyPolicy(this.#history, room);
+		const now = Date.now();
+		this.#sweep(now);
+		const state = this.#state(room);
+		trim(state, policy, now);
+		const position = { offset: state.offset, epoch: state.epoch };
+		if (since === undefined) return { recovered: true, position, messages: [] };
+		if (!isStreamPosition(since) || since.epoch !== state.epoch || since.offset > state.offset) {
+			return notRecovered(position);
+		}
+		const missed = state.offset - since.offset;
+		if (missed > state.kept.length) return notRecovered(position);
+		const messages = state.kept.slice(state.kept.length - missed).map((entry) => entry.message);
+		return { recovered: true, position, messages };
 	}
 
 	async close(): Promise<void> {
-		this.#deliver = undefined;
+		this.#handlers = undefined;
+		this.#rooms.clear();
+		this.#subscribed.clear();
 	}
+
+	#state(room: string): RoomState {
+		let state = this.#rooms.get(room);
+		if (!state) this.#rooms.set(room, (state = { offset: 0, epoch: newEpoch(), kept: [] }));
+		return state;
+	}
+
+	#forgetIfIdle(room: string, state: RoomState, now: number): void {
+		if (this.#subscribed.has(room)) return;
+		let policy: HistoryPolicy;
+		try {
+			policy = historyPolicy(this.#history, room);
+		} catch {
+			return; // the room's policy is broken: its publishes say so, keep it
+		}
+		trim(state, policy, now);
+		if (state.kept.length == 0) this.#rooms.delete(room);
+	}
+
+	/** Forgets idle rooms now and then, so rooms published to once do not pile up. */
+	#sweep(now: number): void {
+		if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return;
+		this.#lastSweep = now;
+		for (const [room, state] of this.#rooms) this.#forgetIfIdle(room, state, now);
+	}
+}
+
+/** Drops what is past the room's size, then what is older than its ttl. */
+function trim(state: RoomState, policy: HistoryPolicy, now: number): void {
+	const { kept } = state;
+	const keep = policy.ttl > 0 ? policy.size : 0;
+	if (kept.length > keep) kept.splice(0, kept.length - keep);
+	let expired = 0;
+	while (expired < kept.length && now - kept[expired].at >= policy.ttl) expired++;
+	if (expired) kept.splice(0, expired);
 }

@@ -3,7 +3,17 @@ export type { MessageHandler, Reply, ServerPublishOptions } from './socket-serve
 export { Connection } from './connection.js';
 export type { BroadcastOptions } from './connection.js';
 export { MemoryEngine } from './engine.js';
-export type { Deliver, Engine, PublishOptions } from './engine.js';
+export type {
+	Deliver,
+	Engine,
+	EngineHandlers,
+	HistoryOptions,
+	HistoryPolicy,
+	HistoryResult,
+	MemoryEngineOptions,
+	PublishOptions,
+	StreamPosition
+} from './engine.js';
 export { defineRoute, ROUTE_DEFAULTS, DEFAULT_MAX_CONNECTIONS } from './options.js';
 export type {
 	AuthResult,

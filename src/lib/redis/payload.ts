@@ -1,0 +1,81 @@
+import { safeJsonParse } from '../protocol/safe-json.js';
+
+/**
+ * What travels on a room's channel: `{"x":<except or null>,"m":<message>}`. The message's JSON is
+ * written once, by the publisher (with offset and epoch spliced in by the publish script), and
+ * parsed once by each subscribed process.
+ *
+ * @example
+ * ```ts
+ * const { message, except }: Envelope = parseEnvelope('{"x":null,"m":{"name":"hi"}}');
+ * ```
+ */
+export interface Envelope {
+	readonly message: unknown;
+	readonly except: string | undefined;
+}
+
+/**
+ * The envelope's text up to where the message starts.
+ *
+ * @example
+ * ```ts
+ * envelopeHead('c1') + '{"name":"hi"}' + '}'; // '{"x":"c1","m":{"name":"hi"}}'
+ * ```
+ */
+export function envelopeHead(except: string | undefined): string {
+	return `{"x":${except === undefined ? 'null' : JSON.stringify(except)},"m":`;
+}
+
+/**
+ * The whole envelope of a message published as-is (non-object messages, the room '*').
+ *
+ * @example
+ * ```ts
+ * envelope('text', undefined); // '{"x":null,"m":"text"}'
+ * ```
+ */
+export function envelope(message: unknown, except: string | undefined): string {
+	return `${envelopeHead(except)}${JSON.stringify(message) ?? 'null'}}`;
+}
+
+/**
+ * The JSON of an object message without its closing brace, ready for the publish script to append
+ * `"offset":N,"epoch":"E"}` (a comma added when it has fields). Its own `offset`/`epoch` fields are
+ * left out: the engine's replace them. `undefined` when the message does not serialize to a JSON
+ * object (a `toJSON` returning something else): it is then published as-is.
+ *
+ * @example
+ * ```ts
+ * messageHead({ name: 'hi' }); // '{"name":"hi",'
+ * messageHead({}); // '{'
+ * ```
+ */
+export function messageHead(message: Record<string, unknown>): string | undefined {
+	let fields = message;
+	if (Object.hasOwn(message, 'offset') || Object.hasOwn(message, 'epoch')) {
+		const { offset: _offset, epoch: _epoch, ...rest } = message;
+		fields = rest;
+	}
+	const json = JSON.stringify(fields);
+	if (typeof json != 'string' || !json.startsWith('{')) return undefined;
+	return json == '{}' ? '{' : `${json.slice(0, -1)},`;
+}
+
+/**
+ * Reads an envelope from a channel; throws a `SyntaxError` or `TypeError` when it is not one.
+ * Keys named `__proto__`, `constructor` and `prototype` are dropped, as everywhere in runesocket.
+ *
+ * @example
+ * ```ts
+ * parseEnvelope('{"x":"c1","m":[1]}'); // { message: [1], except: 'c1' }
+ * ```
+ */
+export function parseEnvelope(text: string): Envelope {
+	const parsed = safeJsonParse(text);
+	if (typeof parsed != 'object' || parsed === null || !('m' in parsed)) {
+		throw new TypeError('Not a runesocket envelope');
+	}
+	const { x, m } = parsed as { x?: unknown; m: unknown };
+	return { message: m, except: typeof x == 'string' ? x : undefined };
+}

@@ -1,0 +1,494 @@
+import type { Redis, RedisOptions } from 'ioredis';
+import {
+	EVERYONE_ROOM,
+	checkHistoryOptions,
+	engineHandlers,
+	historyPolicy,
+	isObjectMessage,
+	isStreamPosition,
+	newEpoch,
+	notRecovered,
+	type Engine,
+	type EngineHandlers,
+	type HistoryOptions,
+	type HistoryResult,
+	type PublishOptions,
+	type StreamPosition
+} from '../server/engine.js';
+import { connect, createConnections, quit } from './connections.js';
+import { HealthSignal } from './health.js';
+import { roomKeys } from './keys.js';
+import { envelope, envelopeHead, messageHead, parseEnvelope } from './payload.js';
+import { HISTORY_SCRIPT, PUBLISH_SCRIPT, runScript } from './scripts.js';
+
+/**
+ * Options of a `RedisEngine`.
+ *
+ * @example
+ * ```ts
+ * const options: RedisEngineOptions = { redis: process.env.REDIS_URL!, history: { size: 500 } };
+ * ```
+ */
+export interface RedisEngineOptions {
+	/** A Redis URL, ioredis options, or an ioredis client of the app's (used for commands, left open by `close()`). */
+	redis: string | RedisOptions | Redis;
+	/** Prefix of every key and channel (default `'runesocket:'`). */
+	prefix?: string;
+	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */
+	history?: HistoryOptions;
+	/** Milliseconds a room's offset and epoch live after its last publish (default 24 h). */
+	retention?: number;
+	/** Milliseconds a Redis command may take before `publish`, `history` or `subscribe` rejects (default 5 000). */
+	timeout?: number;
+	/**
+	 * Milliseconds between pings on the subscriber connection (default 15 000; 0 = none). A ping not
+	 * answered before the next one drops the connection, which reconnects, resubscribes and resyncs:
+	 * a subscriber silently stuck (e.g. after a failover) does not stay "healthy".
+	 */
+	pingInterval?: number;
+	/**
+	 * Receives the engine's troubles: Redis connection errors, a `deliver` or `resync` handler that
+	 * threw, an unreadable message. Default: logged with `console.error`, once per outage for
+	 * connection errors.
+	 */
+	onError?: (error: Error) => void;
+}
+
+const DEFAULT_PREFIX = 'runesocket:';
+const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_PING_INTERVAL_MS = 15_000;
+
+function errorFrom(value: unknown): Error {
+	return value instanceof Error ? value : new Error(String(value));
+}
+
+function checkMs(name: string, value: number, allowZero: boolean): number {
+	if (typeof value != 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && !value)) {
+		throw new TypeError(
+			`RedisEngine ${name} must be a finite number of ms ${allowZero ? '>= 0' : '> 0'}, not ${String(value)}`
+		);
+	}
+	return value;
+}
+
+/** What ioredis says of a command that failed because its connection was lost or not writable. */
+const CONNECTION_LOST =
+	/Stream isn't writeable|Connection is closed|max retries per request|connection close|ECONNRESET|ECONNREFUSED|EPIPE/i;
+
+/** Rejects with "timed out" when `promise` takes longer than `ms`. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+	let timer: ReturnType<typeof setTimeout> | undefined;
+	const late = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+	});
+	return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * An engine on Redis, so several server processes share rooms: each process subscribes the channel
+ * of a room only while it has members there; a publish goes through one Lua script that assigns the
+ * room's next offset (and its epoch, new whenever Redis lost the room), keeps the message in the
+ * room's stream and publishes it, atomically. `history` reads that stream for clients that missed
+ * messages.
+ *
+ * It survives Redis trouble: errors never crash the process, `publish` fails at once while Redis is
+ * down, and once the subscriber connection is back it resubscribes every room and calls the
+ * server's `resync` (what was published meanwhile never reached this process). `healthy` and
+ * `onHealthChange` tell whether both connections are up.
+ *
+ * @example
+ * ```ts
+ * import { createSocketServer } from 'runesocket/server';
+ * import { RedisEngine } from 'runesocket/redis';
+ *
+ * const engine = new RedisEngine({ redis: 'redis://127.0.0.1:6379', history: { size: 200 } });
+ * engine.onHealthChange((healthy) => console.log('redis', healthy ? 'up' : 'down'));
+ * const server = createSocketServer({ engine, routes: [{ path: '/ws' }] });
+ * ```
+ */
+export class RedisEngine implements Engine {
+	readonly #commands: Redis;
+	readonly #subscriber: Redis;
+	readonly #ownsCommands: boolean;
+	readonly #prefix: string;
+	readonly #history: HistoryOptions | undefined;
+	readonly #retention: number;
+	readonly #timeout: number;
+	readonly #pingInterval: number;
+	readonly #onError: ((error: Error) => void) | undefined;
+	readonly #health: HealthSignal;
+	/** Channel → room, for every room this process wants (even while Redis is down). */
+	readonly #rooms = new Map<string, string>();
+	/** Listeners put on the app's own client, taken off by `close()`. */
+	readonly #detach: (() => void)[] = [];
+	#handlers: EngineHandlers | undefined;
+	#started: Promise<void> | undefined;
+	#closed: Promise<void> | undefined;
+	/** The subscriber is connected and has (re)subscribed every room. */
+	#subscribed = false;
+	/** The subscriber was up before: its next `ready` is a recovery, worth a resync. */
+	#wasSubscribed = false;
+	/** The subscriber's current (re)subscription, awaited by `start()`. */
+	#resubscribing: Promise<void> = Promise.resolve();
+	#pingTimer: ReturnType<typeof setTimeout> | undefined;
+	/** Connection errors are logged once per outage when there is no `onError`. */
+	#loggedOutage = false;
+
+	constructor(options: RedisEngineOptions) {
+		if (!options?.redis) {
+			throw new TypeError(
+				"RedisEngine needs a Redis URL, options or client: new RedisEngine({ redis: 'redis://127.0.0.1:6379' })"
+			);
+		}
+		checkHistoryOptions(options.history);
+		this.#history = options.history;
+		this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+		this.#retention = checkMs('retention', options.retention ?? DEFAULT_RETENTION_MS, false);
+		this.#timeout = checkMs('timeout', options.timeout ?? DEFAULT_TIMEOUT_MS, false);
+		this.#pingInterval = checkMs(
+			'pingInterval',
+			options.pingInterval ?? DEFAULT_PING_INTERVAL_MS,
+			true
+		);
+		this.#onError = options.onError;
+		this.#health = new HealthSignal((error) => this.#report(errorFrom(error)));
+
+		const { commands, subscriber, ownsCommands } = createConnections(options.redis);
+		this.#commands = commands;
+		this.#subscriber = subscriber;
+		this.#ownsCommands = ownsCommands;
+
+		// Every client gets an 'error' listener: an ioredis client without one crashes the process.
+		const onCommandsError = (error: Error) => this.#connectionError('commands', error);
+		const onCommandsStatus = () => this.#updateHealth();
+		commands.on('error', onCommandsError);
+		for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
+			commands.on(status, onCommandsStatus);
+		}
+		if (!ownsCommands) {
+			this.#detach.push(() => {
+				commands.off('error', onCommandsError);
+				for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
+					commands.off(status, onCommandsStatus);
+				}
+			});
+		}
+		subscriber.on('error', (error: Error) => this.#connectionError('subscriber', error));
+		subscriber.on('ready', () => (this.#resubscribing = this.#resubscribe()));
+		subscriber.on('close', () => {
+			this.#subscribed = false;
+			this.#stopPinging();
+			this.#updateHealth();
+		});
+		subscriber.on('message', (channel: string, text: string) => this.#receive(channel, text));
+	}
+
+	/** Whether both connections are up and every room is subscribed. */
+	get healthy(): boolean {
+		return this.#health.value;
+	}
+
+	/**
+	 * Calls `listener` with the new value whenever `healthy` changes; returns the function that stops
+	 * it.
+	 *
+	 * @example
+	 * ```ts
+	 * const off = engine.onHealthChange((healthy) => metrics.gauge('redis_up', healthy ? 1 : 0));
+	 * off();
+	 * ```
+	 */
+	onHealthChange(listener: (healthy: boolean) => void): () => void {
+		return this.#health.listen(listener);
+	}
+
+	/**
+	 * Connects both connections; resolves once they are ready. Rejects with a clear Error when Redis
+	 * cannot be reached (the engine is then closed).
+	 */
+	start(handlers: EngineHandlers): Promise<void> {
+		this.#handlers = engineHandlers(handlers);
+		this.#started ??= this.#connect();
+		return this.#started;
+	}
+
+	/**
+	 * Subscribes the room's channel; resolves once Redis confirmed it. While Redis is down it rejects
+	 * at once, but the room is remembered: it is subscribed as soon as Redis is back (then `resync`).
+	 */
+	async subscribe(room: string): Promise<void> {
+		if (this.#closed)
+			throw new Error(`runesocket/redis: cannot subscribe "${room}": the engine is closed`);
+		const { channel } = roomKeys(this.#prefix, room);
+		this.#rooms.set(channel, room);
+		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
+		try {
+			await within(this.#subscriber.subscribe(channel), this.#timeout);
+		} catch (error) {
+			throw this.#failure(`subscribe "${room}"`, error, this.#subscriber);
+		}
+	}
+
+	/** Unsubscribes the room's channel (at once while Redis is down: its subscriptions are gone anyway). */
+	async unsubscribe(room: string): Promise<void> {
+		const { channel } = roomKeys(this.#prefix, room);
+		if (!this.#rooms.delete(channel) || this.#subscriber.status != 'ready') return;
+		try {
+			await within(this.#subscriber.unsubscribe(channel), this.#timeout);
+		} catch (error) {
+			throw this.#failure(`unsubscribe "${room}"`, error, this.#subscriber);
+		}
+	}
+
+	/**
+	 * Publishes through Redis to every process subscribed to the room, this one included. Object
+	 * messages get the room's next offset and its epoch and are kept in its history (one Lua script,
+	 * atomic); other messages, and every message to the room '*', go as they are. Rejects at once
+	 * while Redis is down, or after `timeout` when it does not answer; the message may then still
+	 * have been published.
+	 */
+	async publish(
+		room: string,
+		message: unknown,
+		options: PublishOptions = {}
+	): Promise<StreamPosition | undefined> {
+		const what = `publish to "${room}"`;
+		const keys = roomKeys(this.#prefix, room);
+		const head =
+			room != EVERYONE_ROOM && isObjectMessage(message) ? messageHead(message) : undefined;
+		if (head === undefined) {
+			const text = envelope(message, options.except);
+			await this.#command(what, () => this.#commands.publish(keys.channel, text));
+			return undefined;
+		}
+		const policy = historyPolicy(this.#history, room);
+		const reply = await this.#command(what, () =>
+			runScript(
+				this.#commands,
+				PUBLISH_SCRIPT,
+				[keys.position, keys.history],
+				[
+					keys.channel,
+					newEpoch(),
+					head,
+					envelopeHead(options.except),
+					policy.size,
+					Math.ceil(policy.ttl),
+					this.#retention
+				]
+			)
+		);
+		const [offset, epoch] = reply as [number, string];
+		return { offset: Number(offset), epoch: String(epoch) };
+	}
+
+	/**
+	 * The room's position and, when `since` is recoverable, every message after it (see
+	 * `Engine.history`). Reading a room Redis does not know creates it at offset 0, so the position
+	 * handed out is the one later publishes continue from.
+	 */
+	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
+		if (room == EVERYONE_ROOM) {
+			return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
+		}
+		const valid = since !== undefined && isStreamPosition(since);
+		const policy = historyPolicy(this.#history, room);
+		const keys = roomKeys(this.#prefix, room);
+		const reply = (await this.#command(`read the history of "${room}"`, () =>
+			runScript(
+				this.#commands,
+				HISTORY_SCRIPT,
+				[keys.position, keys.history],
+				[
+					newEpoch(),
+					this.#retention,
+					valid ? since.epoch : '',
+					valid ? since.offset : 0,
+					policy.size,
+					Math.ceil(policy.ttl)
+				]
+			)
+		)) as [number, string, unknown?];
+		const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
+		if (since === undefined) return { recovered: true, position, messages: [] };
+		if (!valid || since.epoch !== position.epoch || since.offset > position.offset) {
+			return notRecovered(position);
+		}
+		if (since.offset == position.offset) return { recovered: true, position, messages: [] };
+		const messages = this.#consecutive(reply[2], since.offset, position.offset);
+		return messages ? { recovered: true, position, messages } : notRecovered(position);
+	}
+
+	/** Quits both connections (the app's own client, if it gave one, stays open). */
+	close(): Promise<void> {
+		this.#closed ??= this.#shutDown();
+		return this.#closed;
+	}
+
+	async #shutDown(): Promise<void> {
+		this.#handlers = undefined;
+		this.#rooms.clear();
+		this.#stopPinging();
+		this.#health.set(false);
+		await Promise.all([
+			quit(this.#subscriber, this.#timeout),
+			this.#ownsCommands ? quit(this.#commands, this.#timeout) : undefined
+		]);
+		for (const detach of this.#detach.splice(0)) detach();
+	}
+
+	async #connect(): Promise<void> {
+		try {
+			await within(
+				Promise.all([connect(this.#commands), connect(this.#subscriber)]),
+				Math.max(this.#timeout, 10_000)
+			);
+			await this.#resubscribing;
+			if (!this.#subscribed) throw new Error('the subscriber connection dropped while starting');
+		} catch (error) {
+			await this.close();
+			throw new Error(`runesocket/redis: cannot connect to Redis: ${errorFrom(error).message}`, {
+				cause: error
+			});
+		}
+	}
+
+	/** The subscriber (re)connected: subscribe every wanted room, then report healthy and resync. */
+	async #resubscribe(): Promise<void> {
+		const recovering = this.#wasSubscribed;
+		const channels = [...this.#rooms.keys()];
+		try {
+			if (channels.length) await within(this.#subscriber.subscribe(...channels), this.#timeout);
+		} catch (error) {
+			this.#report(this.#failure('resubscribe after reconnecting', error));
+			if (!this.#closed && this.#subscriber.status == 'ready') this.#subscriber.disconnect(true);
+			return;
+		}
+		if (this.#closed || this.#subscriber.status != 'ready') return;
+		this.#subscribed = this.#wasSubscribed = true;
+		this.#updateHealth();
+		this.#schedulePing();
+		if (!recovering) return;
+		try {
+			this.#handlers?.resync?.();
+		} catch (error) {
+			this.#report(errorFrom(error));
+		}
+	}
+
+	#receive(channel: string, text: string): void {
+		const room = this.#rooms.get(channel);
+		const handlers = this.#handlers;
+		if (room === undefined || !handlers) return;
+		try {
+			const { message, except } = parseEnvelope(text);
+			handlers.deliver(room, message, except);
+		} catch (error) {
+			this.#report(errorFrom(error));
+		}
+	}
+
+	/** The stream entries (newest first) as messages after `since`, or undefined if any is missing. */
+	#consecutive(
+		entries: unknown,
+		since: number,
+		current: number
+	): Record<string, unknown>[] | undefined {
+		if (!Array.isArray(entries) || entries.length != current - since) return undefined;
+		const messages: Record<string, unknown>[] = [];
+		for (let index = entries.length - 1; index >= 0; index--) {
+			const fields = (entries[index] as [string, string[]] | undefined)?.[1];
+			if (!Array.isArray(fields)) return undefined;
+			let offset: number | undefined;
+			let text: string | undefined;
+			for (let field = 0; field + 1 < fields.length; field += 2) {
+				if (fields[field] == 'offset') offset = Number(fields[field + 1]);
+				else if (fields[field] == 'message') text = fields[field + 1];
+			}
+			if (offset !== since + messages.length + 1 || text === undefined) return undefined;
+			try {
+				const message = JSON.parse(text) as unknown;
+				if (!isObjectMessage(message)) return undefined;
+				messages.push(message);
+			} catch {
+				return undefined;
+			}
+		}
+		return messages;
+	}
+
+	/** Runs a command on the command connection: at once rejected while down, bounded by `timeout`. */
+	async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
+		if (this.#closed) throw new Error(`runesocket/redis: cannot ${what}: the engine is closed`);
+		this.#unavailable(this.#commands, what);
+		try {
+			return await within(run(), this.#timeout);
+		} catch (error) {
+			throw this.#failure(what, error, this.#commands);
+		}
+	}
+
+	#unavailable(redis: Redis, what: string): void {
+		if (redis.status == 'ready') return;
+		const state =
+			redis.status == 'wait' ? 'the engine is not started' : `connection ${redis.status}`;
+		throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);
+	}
+
+	/** The error of a failed command; "Redis is unavailable" when it failed because the connection was lost. */
+	#failure(what: string, error: unknown, redis?: Redis): Error {
+		const { message } = errorFrom(error);
+		const lost = redis && (redis.status != 'ready' || CONNECTION_LOST.test(message));
+		const reason = lost ? `Redis is unavailable (connection lost: ${message})` : message;
+		return new Error(`runesocket/redis: cannot ${what}: ${reason}`, { cause: error });
+	}
+
+	#schedulePing(): void {
+		this.#stopPinging();
+		if (!this.#pingInterval || this.#closed) return;
+		this.#pingTimer = setTimeout(() => void this.#ping(), this.#pingInterval);
+		this.#pingTimer.unref?.();
+	}
+
+	#stopPinging(): void {
+		clearTimeout(this.#pingTimer);
+		this.#pingTimer = undefined;
+	}
+
+	async #ping(): Promise<void> {
+		const subscriber = this.#subscriber;
+		if (this.#closed || subscriber.status != 'ready') return;
+		try {
+			await within(subscriber.ping(), this.#pingInterval);
+		} catch (error) {
+			if (this.#closed || subscriber.status != 'ready') return;
+			this.#report(this.#failure('keep the subscriber alive, reconnecting it', error));
+			subscriber.disconnect(true);
+			return;
+		}
+		if (this.#subscribed) this.#schedulePing();
+	}
+
+	#updateHealth(): void {
+		const healthy = !this.#closed && this.#commands.status == 'ready' && this.#subscribed;
+		if (healthy) this.#loggedOutage = false;
+		this.#health.set(healthy);
+	}
+
+	#connectionError(connection: 'commands' | 'subscriber', error: Error): void {
+		if (this.#onError) return this.#report(error);
+		if (this.#loggedOutage) return;
+		this.#loggedOutage = true;
+		console.error(`[runesocket/redis] ${connection} connection:`, error.message);
+	}
+
+	#report(error: Error): void {
+		try {
+			if (this.#onError) return this.#onError(error);
+		} catch (handlerError) {
+			error = errorFrom(handlerError);
+		}
+		console.error('[runesocket/redis]', error);
+	}
+}

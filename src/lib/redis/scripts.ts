@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+/**
+ * A Lua script run by its SHA1 (`EVALSHA`), sent whole (`EVAL`) when Redis does not know it yet,
+ * e.g. after a restart emptied its script cache. A `NOSCRIPT` answer means the script did not run,
+ * so sending it again cannot run it twice.
+ *
+ * @example
+ * ```ts
+ * const { sha, keys }: LuaScript = PUBLISH_SCRIPT; // keys: 2
+ * ```
+ */
+export interface LuaScript {
+	readonly lua: string;
+	readonly sha: string;
+	readonly keys: number;
+}
+
+function script(lua: string, keys: number): LuaScript {
+	return { lua, sha: createHash('sha1').update(lua).digest('hex'), keys };
+}
+
+/**
+ * Runs `lua` on `redis` with its keys and arguments.
+ *
+ * @example
+ * ```ts
+ * const [offset, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [position, history], args)) as [number, string];
+ * ```
+ */
+export async function runScript(
+	redis: Redis,
+	lua: LuaScript,
+	keys: readonly string[],
+	args: readonly (string | number)[]
+): Promise<unknown> {
+	try {
+		return await redis.evalsha(lua.sha, lua.keys, ...keys, ...args);
+	} catch (error) {
+		if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+		return await redis.eval(lua.lua, lua.keys, ...keys, ...args);
+	}
+}
+
+// The time of the Redis server in ms, as stream ids count it.
+// A message published at `t` is kept while now < t + ttl: ids from `now - ttl + 1` on.
+const NOW = `local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+/**
+ * Publishes one object message to a room, atomically:
+ * - takes the room's epoch, or creates it (ARGV[2], made by the caller) when the position key is
+ *   missing, i.e. the room's history was lost or never existed: its stale history goes too;
+ * - INCRs the room's offset;
+ * - splices `"offset":N,"epoch":"E"}` onto the message's JSON (ARGV[3] is that JSON without its
+ *   closing brace, a comma already added when it has fields): the message is never decoded here,
+ *   so cjson cannot mangle empty arrays or large numbers;
+ * - XADDs it to the room's stream (MAXLEN ~ size), trims entries older than ttl (MINID ~), and lets
+ *   the stream expire ttl after this publish; size or ttl 0 keeps no history;
+ * - makes the position key live `retention` ms after this publish;
+ * - PUBLISHes the envelope (ARGV[4] + message + '}') on the room's channel.
+ *
+ * KEYS: position hash, history stream. ARGV: channel, new epoch, message head, envelope head, size,
+ * ttl ms, retention ms. Returns [offset, epoch].
+ *
+ * @example
+ * ```ts
+ * const [offset, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history],
+ * 	[keys.channel, newEpoch(), '{"name":"hi",', envelopeHead(undefined), 100, 300_000, 86_400_000])) as [number, string];
+ * ```
+ */
+export const PUBLISH_SCRIPT = script(
+	`local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+local message = ARGV[3] .. '"offset":' .. string.format('%d', offset) .. ',"epoch":"' .. epoch .. '"}'
+local size = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+if size > 0 and ttl > 0 then
+  ${NOW}
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'offset', string.format('%d', offset), 'message', message)
+  redis.call('XTRIM', KEYS[2], 'MINID', '~', string.format('%d', math.max(now - ttl + 1, 0)))
+  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PUBLISH', ARGV[1], ARGV[4] .. message .. '}')
+return {offset, epoch}`,
+	2
+);
+
+/**
+ * Reads a room's position and, when the caller's position may be recoverable, the messages after it:
+ * - takes the room's epoch, or creates the room at offset 0 with ARGV[1] as epoch (living
+ *   `retention` ms), so the position handed out now is the one the next publish continues;
+ * - when ARGV[3] (the caller's epoch) is the room's and 0 < missed = offset − ARGV[4] ≤ size, returns
+ *   the newest `missed` stream entries no older than ttl, newest first; the caller checks they are
+ *   exactly the offsets it missed (anything trimmed, expired or lost shows as a gap).
+ *
+ * KEYS: position hash, history stream. ARGV: new epoch, retention ms, since epoch ('' for none),
+ * since offset, size, ttl ms. Returns [offset, epoch] or [offset, epoch, entries].
+ *
+ * @example
+ * ```ts
+ * const [offset, epoch, entries] = (await runScript(redis, HISTORY_SCRIPT, [keys.position, keys.history],
+ * 	[newEpoch(), 86_400_000, since.epoch, since.offset, 100, 300_000])) as [number, string, unknown?];
+ * ```
+ */
+export const HISTORY_SCRIPT = script(
+	`local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
+local missed = offset - tonumber(ARGV[4])
+local size = tonumber(ARGV[5])
+local ttl = tonumber(ARGV[6])
+if ARGV[3] ~= epoch or missed <= 0 or missed > size or ttl <= 0 then
+  return {offset, epoch}
+end
+${NOW}
+local oldest = string.format('%d', math.max(now - ttl + 1, 0))
+return {offset, epoch, redis.call('XREVRANGE', KEYS[2], '+', oldest, 'COUNT', missed)}`,
+	2
+);
