@@ -23,11 +23,27 @@ export default ts.config(
 			]
 		}
 	},
-	// The dependency arrows of src/lib point one way: protocol ← client, protocol ← server ← vite.
+	// The dependency arrows of src/lib point one way: protocol ← client ← svelte, protocol ← server ← vite,
+	// protocol ← server ← redis.
 	...[
 		['src/lib/protocol/**', ['**/client/**', '**/server/**', '**/vite/**', '**/svelte/**']],
 		['src/lib/client/**', ['**/server/**', '**/vite/**', '**/svelte/**', 'ws']],
-		['src/lib/server/**', ['**/client/**', '**/svelte/**', '**/vite/**']]
+		['src/lib/server/**', ['**/client/**', '**/svelte/**', '**/vite/**']],
+		['src/lib/svelte/**', ['**/server/**', '**/vite/**']],
+		// runesocket/redis: engine types from ../server, helpers from ../protocol, and ioredis.
+		[
+			'src/lib/redis/**',
+			[
+				'**/client/**',
+				'**/svelte/**',
+				'**/vite/**',
+				'svelte',
+				'svelte/*',
+				'vite',
+				'$app/*',
+				'$lib/*'
+			]
+		]
 	].map(([folder, forbidden]) => ({
 		files: [folder],
 		rules: {

@@ -9,11 +9,13 @@ import {
 	ClientMessage,
 	MemoryEngine,
 	type Connection,
-	type Deliver,
+	type EngineHandlers,
 	type Engine,
+	type HistoryResult,
 	type PublishOptions,
 	type RouteOptions,
-	type SocketServerOptions
+	type SocketServerOptions,
+	type StreamPosition
 } from '../../src/lib/server/index.js';
 import { destroyRawClients, EventLog, Opcode, RawClient } from '../helpers/raw-frames.js';
 import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
@@ -226,8 +228,8 @@ class SpyEngine implements Engine {
 		this.#log = log;
 	}
 
-	start(deliver: Deliver): void {
-		this.#engine.start(deliver);
+	start(handlers: EngineHandlers): void {
+		this.#engine.start(handlers);
 	}
 
 	subscribe(room: string): void {
@@ -238,8 +240,16 @@ class SpyEngine implements Engine {
 		this.#log.push(`engine.unsubscribe ${room}`);
 	}
 
-	publish(room: string, message: unknown, options?: PublishOptions): Promise<void> {
+	publish(
+		room: string,
+		message: unknown,
+		options?: PublishOptions
+	): Promise<StreamPosition | undefined> {
 		return this.#engine.publish(room, message, options);
+	}
+
+	history(room: string, since?: StreamPosition): Promise<HistoryResult> {
+		return this.#engine.history(room, since);
 	}
 
 	async close(): Promise<void> {

@@ -168,7 +168,9 @@ export class SocketServer implements ConnectionHost {
 		this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 		this.#started = Promise.resolve()
 			.then(() =>
-				this.#engine.start((room, message, except) => this.#deliver(room, message, except))
+				this.#engine.start({
+					deliver: (room, message, except) => this.#deliver(room, message, except)
+				})
 			)
 			.then(() => this.#engine.subscribe(EVERYONE));
 		this.#started.catch((error) => this.#report(undefined, errorFrom(error)));

@@ -1,0 +1,191 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import { expect, test as base, type Browser, type Page } from '@playwright/test';
+import { demoEnvironment } from '../../playwright.config.js';
+
+// The live dashboard in Chromium against the production build (`npm run build && npm start`, started
+// by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.
+
+/** Chromium logs a console error for every WebSocket attempt a dead server refuses. */
+const REFUSED_SOCKET = /WebSocket connection to .* failed/;
+
+const test = base.extend<{ consoleErrors: string[] }>({
+	// Auto: any console error or page exception fails the test, unless the test expects it.
+	consoleErrors: [
+		async ({ context }, use, testInfo) => {
+			const errors: string[] = [];
+			context.on('console', (message) => {
+				if (message.type() == 'error') errors.push(message.text());
+			});
+			context.on('weberror', (error) => errors.push(error.error().message));
+			await use(errors);
+			const allowed = testInfo.annotations.some((note) => note.type == 'refused-sockets-expected');
+			expect(errors.filter((error) => !(allowed && REFUSED_SOCKET.test(error)))).toEqual([]);
+		},
+		{ auto: true }
+	]
+});
+
+/** A team of its own for each test. */
+const newTeam = () => `team-${randomUUID().slice(0, 8)}`;
+
+async function signIn(page: Page, name: string, team: string, baseURL?: string): Promise<void> {
+	await page.goto(baseURL ?? '/');
+	await page.getByLabel('Your name').fill(name);
+	await page.getByLabel('Team').fill(team);
+	await page.getByRole('button', { name: 'Open the dashboard' }).click();
+	await expect(page.getByTestId('connection-badge')).toHaveText('Live', { timeout: 10_000 });
+}
+
+async function openIncident(page: Page, title: string, severity = 'warning'): Promise<void> {
+	await page.getByPlaceholder('What is wrong?').fill(title);
+	await page.getByLabel('Severity').selectOption(severity);
+	await page.getByRole('button', { name: 'Open incident' }).click();
+}
+
+const incidentTitles = (page: Page) =>
+	page.getByTestId('incident').locator('.title').allTextContents();
+
+/** A second signed-in page in its own browser context (its own cookies and network). */
+async function secondPage(browser: Browser, team: string, baseURL: string): Promise<Page> {
+	const context = await browser.newContext({ baseURL });
+	const page = await context.newPage();
+	await signIn(page, 'Grace', team);
+	return page;
+}
+
+test.describe('the live dashboard', () => {
+	test('shows Live, and an incident opened in one page appears in another within a second', async ({
+		page,
+		browser,
+		baseURL
+	}) => {
+		const team = newTeam();
+		await signIn(page, 'Ada', team);
+		const other = await secondPage(browser, team, baseURL!);
+		await openIncident(page, 'Database connection timeout', 'critical');
+		await expect(other.getByText('Database connection timeout')).toBeVisible({ timeout: 1_000 });
+		await expect(other.getByTestId('incident-count')).toHaveText('1');
+		await expect(other.getByTestId('activity-feed')).toContainText(
+			'Ada opened “Database connection timeout”'
+		);
+
+		await openIncident(page, 'Checkout latency above 2 s');
+		await expect(other.getByText('Checkout latency above 2 s')).toBeVisible({ timeout: 1_000 });
+		await page.screenshot({ path: test.info().outputPath('dashboard.png') });
+		await page.screenshot({ path: 'tests/e2e/output/dashboard.png' });
+
+		await other.getByRole('button', { name: 'Resolve Database connection timeout' }).click();
+		await expect(page.getByText('Database connection timeout')).toBeHidden({ timeout: 1_000 });
+		expect(await incidentTitles(page)).toEqual(['Checkout latency above 2 s']);
+		await other.context().close();
+	});
+
+	test('shows a monitor flap as it happens', async ({ page }) => {
+		const team = newTeam();
+		await signIn(page, 'Ada', team);
+		const monitors = page.getByTestId('monitor');
+		await expect(monitors).toHaveCount(6);
+		const before = await monitors.evaluateAll((cards) =>
+			cards.map((card) => `${card.dataset.monitor}:${card.dataset.status}`)
+		);
+		// The simulator flaps one monitor of every team each interval; wait for this page to show it.
+		await page.waitForFunction(
+			(initial) => {
+				const cards = [...document.querySelectorAll<HTMLElement>('[data-testid=monitor]')];
+				return cards.some(
+					(card) => !initial.includes(`${card.dataset.monitor}:${card.dataset.status}`)
+				);
+			},
+			before,
+			{ timeout: 10 * Number(demoEnvironment.DEMO_MONITOR_INTERVAL_MS) }
+		);
+		await expect(page.getByTestId('activity-feed')).toContainText(/ is (up|degraded|down)/);
+	});
+
+	test('after being offline, shows exactly what changed meanwhile', async ({
+		page,
+		context,
+		browser,
+		baseURL
+	}) => {
+		const team = newTeam();
+		await signIn(page, 'Ada', team);
+		const other = await secondPage(browser, team, baseURL!);
+		await openIncident(other, 'Present before going offline');
+		await expect(page.getByText('Present before going offline')).toBeVisible();
+
+		await context.setOffline(true);
+		await expect(page.getByTestId('connection-badge')).toHaveText('Offline');
+		await openIncident(other, 'Opened while offline');
+		await openIncident(other, 'Opened and resolved while offline');
+		await expect(other.getByText('Opened and resolved while offline')).toBeVisible();
+		await other.getByRole('button', { name: 'Resolve Opened and resolved while offline' }).click();
+		await other.getByRole('button', { name: 'Resolve Present before going offline' }).click();
+		await expect(other.getByTestId('incident-count')).toHaveText('1');
+		// Nothing reached the offline page.
+		expect(await incidentTitles(page)).toEqual(['Present before going offline']);
+
+		await context.setOffline(false);
+		await expect(page.getByTestId('connection-badge')).toHaveText('Live');
+		await expect(page.getByTestId('incident-count')).toHaveText('1');
+		expect(await incidentTitles(page)).toEqual(['Opened while offline']);
+		expect(await incidentTitles(page)).toEqual(await incidentTitles(other));
+		await other.context().close();
+	});
+});
+
+test.describe('a server that goes away', () => {
+	let server: ChildProcess | undefined;
+
+	async function freePort(): Promise<number> {
+		const probe = createServer();
+		await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+		const { port } = probe.address() as { port: number };
+		await new Promise<void>((resolve) => probe.close(() => resolve()));
+		return port;
+	}
+
+	/** Starts `npm start` (node server.js) on `port` and resolves once it listens. */
+	async function startServer(port: number): Promise<ChildProcess> {
+		const child = spawn(process.execPath, ['server.js'], {
+			env: { ...process.env, ...demoEnvironment, PORT: String(port), HOST: '127.0.0.1' }
+		});
+		await new Promise<void>((resolve, reject) => {
+			let output = '';
+			child.stdout.on('data', (chunk: Buffer) => {
+				output += chunk.toString();
+				if (output.includes('Listening on')) resolve();
+			});
+			child.once('exit', (code) => reject(new Error(`server.js exited with ${code}: ${output}`)));
+		});
+		return child;
+	}
+
+	test.afterEach(() => {
+		server?.kill('SIGKILL');
+	});
+
+	test('shows Reconnecting with the attempt count while it is down, and Live once it is back', async ({
+		page
+	}) => {
+		const team = newTeam();
+		test.info().annotations.push({ type: 'refused-sockets-expected', description: 'server down' });
+		const port = await freePort();
+		server = await startServer(port);
+		await signIn(page, 'Ada', team, `http://127.0.0.1:${port}/`);
+
+		const exited = new Promise((resolve) => server!.once('exit', resolve));
+		server.kill('SIGKILL');
+		await exited;
+		const badge = page.getByTestId('connection-badge');
+		await expect(badge).toHaveText(/^Reconnecting… \(attempt [1-9]\d*\)$/);
+		await expect(badge).toHaveText(/^Reconnecting… \(attempt [2-9]\d*\)$/, { timeout: 10_000 });
+
+		server = await startServer(port);
+		await expect(badge).toHaveText('Live', { timeout: 30_000 });
+		await openIncident(page, 'Back after a restart');
+		await expect(page.getByText('Back after a restart')).toBeVisible();
+	});
+});
