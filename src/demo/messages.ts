@@ -50,6 +50,9 @@ export const MonitorStatusChanged = ClientMessage.define('monitor.status-changed
 /** One line of the activity feed, to the account's room. */
 export const ActivityLogged = ClientMessage.define('activity.logged', ActivitySchema);
 
+/** Asks for the account's whole dashboard; the reply is a `DashboardSnapshot`. */
+export const SnapshotRequested = ClientMessage.define('dashboard.snapshot', z.object({}));
+
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define('demo.ping', z.object({ sentAt: z.number() }));
 

@@ -1,6 +1,6 @@
 import { createSocketServer, defineRoute, shareSocketServer } from 'runesocket/server';
 import { Dashboard, PROJECTS } from './dashboard.js';
-import { accountRoom, Ping, projectRoom } from './messages.js';
+import { accountRoom, Ping, projectRoom, SnapshotRequested } from './messages.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { MemoryDashboardStore } from './store.js';
@@ -33,6 +33,12 @@ function createRealtime() {
 	);
 	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
 	const dashboard = new Dashboard(new MemoryDashboardStore(), sockets);
+	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
+	// arrives as live messages behind this reply.
+	sockets.on(SnapshotRequested, async (connection, _data, reply) => {
+		const user = connection.authData as DemoUser;
+		reply(await dashboard.snapshot(user.account));
+	});
 	startSimulator(dashboard, ratesFromEnvironment(process.env));
 	return { sockets, dashboard };
 }

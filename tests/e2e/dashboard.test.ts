@@ -44,6 +44,10 @@ async function openIncident(page: Page, title: string, severity = 'warning'): Pr
 	await page.getByRole('button', { name: 'Open incident' }).click();
 }
 
+/** An incident's row in the list (its title also appears in the activity feed). */
+const incident = (page: Page, title: string) =>
+	page.getByTestId('incident-list').getByText(title, { exact: true });
+
 const incidentTitles = (page: Page) =>
 	page.getByTestId('incident').locator('.title').allTextContents();
 
@@ -65,19 +69,19 @@ test.describe('the live dashboard', () => {
 		await signIn(page, 'Ada', team);
 		const other = await secondPage(browser, team, baseURL!);
 		await openIncident(page, 'Database connection timeout', 'critical');
-		await expect(other.getByText('Database connection timeout')).toBeVisible({ timeout: 1_000 });
+		await expect(incident(other, 'Database connection timeout')).toBeVisible({ timeout: 1_000 });
 		await expect(other.getByTestId('incident-count')).toHaveText('1');
 		await expect(other.getByTestId('activity-feed')).toContainText(
 			'Ada opened “Database connection timeout”'
 		);
 
 		await openIncident(page, 'Checkout latency above 2 s');
-		await expect(other.getByText('Checkout latency above 2 s')).toBeVisible({ timeout: 1_000 });
+		await expect(incident(other, 'Checkout latency above 2 s')).toBeVisible({ timeout: 1_000 });
 		await page.screenshot({ path: test.info().outputPath('dashboard.png') });
 		await page.screenshot({ path: 'tests/e2e/output/dashboard.png' });
 
 		await other.getByRole('button', { name: 'Resolve Database connection timeout' }).click();
-		await expect(page.getByText('Database connection timeout')).toBeHidden({ timeout: 1_000 });
+		await expect(incident(page, 'Database connection timeout')).toBeHidden({ timeout: 1_000 });
 		expect(await incidentTitles(page)).toEqual(['Checkout latency above 2 s']);
 		await other.context().close();
 	});
@@ -114,13 +118,13 @@ test.describe('the live dashboard', () => {
 		await signIn(page, 'Ada', team);
 		const other = await secondPage(browser, team, baseURL!);
 		await openIncident(other, 'Present before going offline');
-		await expect(page.getByText('Present before going offline')).toBeVisible();
+		await expect(incident(page, 'Present before going offline')).toBeVisible();
 
 		await context.setOffline(true);
 		await expect(page.getByTestId('connection-badge')).toHaveText('Offline');
 		await openIncident(other, 'Opened while offline');
 		await openIncident(other, 'Opened and resolved while offline');
-		await expect(other.getByText('Opened and resolved while offline')).toBeVisible();
+		await expect(incident(other, 'Opened and resolved while offline')).toBeVisible();
 		await other.getByRole('button', { name: 'Resolve Opened and resolved while offline' }).click();
 		await other.getByRole('button', { name: 'Resolve Present before going offline' }).click();
 		await expect(other.getByTestId('incident-count')).toHaveText('1');
@@ -180,12 +184,14 @@ test.describe('a server that goes away', () => {
 		server.kill('SIGKILL');
 		await exited;
 		const badge = page.getByTestId('connection-badge');
-		await expect(badge).toHaveText(/^Reconnecting… \(attempt [1-9]\d*\)$/);
-		await expect(badge).toHaveText(/^Reconnecting… \(attempt [2-9]\d*\)$/, { timeout: 10_000 });
+		await expect(badge).toHaveText(/Reconnecting… \(attempt [1-9]\d*\)$/);
+		await expect(badge).toHaveText(/Reconnecting… \(attempt ([2-9]|\d{2,})\)$/, {
+			timeout: 10_000
+		});
 
 		server = await startServer(port);
 		await expect(badge).toHaveText('Live', { timeout: 30_000 });
 		await openIncident(page, 'Back after a restart');
-		await expect(page.getByText('Back after a restart')).toBeVisible();
+		await expect(incident(page, 'Back after a restart')).toBeVisible();
 	});
 });
