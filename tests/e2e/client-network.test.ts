@@ -123,7 +123,7 @@ test.describe('SocketClient network awareness in Chromium', () => {
 		expect(await lab.untimedEvents()).toEqual([
 			{ type: 'state', state: 'connecting' },
 			{ type: 'state', state: 'connected' },
-			{ type: 'Connected', reconnected: false }
+			{ type: 'Connected', reconnected: false, recovered: true }
 		]);
 		await lab.expectStats({ opened: 1, open: 1, closes: [] });
 	});
@@ -164,7 +164,7 @@ test.describe('SocketClient network awareness in Chromium', () => {
 			{ type: 'state', state: 'reconnecting' },
 			{ type: 'ReconnectAttempt', attempt: 1, delay: 0 },
 			{ type: 'state', state: 'connected' },
-			{ type: 'Connected', reconnected: true }
+			{ type: 'Connected', reconnected: true, recovered: true }
 		]);
 		expect(afterOnline.at(-1)!.at - afterOnline[0].at).toBeLessThan(STATE_TIMEOUT);
 
@@ -229,7 +229,7 @@ test.describe('SocketClient network awareness in Chromium', () => {
 			{ type: 'state', state: 'reconnecting' },
 			{ type: 'ReconnectAttempt', attempt: 1, delay: 0 },
 			{ type: 'state', state: 'connected' },
-			{ type: 'Connected', reconnected: false }
+			{ type: 'Connected', reconnected: false, recovered: true }
 		]);
 		await lab.expectStats({ opened: 1, open: 1, closes: [] });
 	});

@@ -22,7 +22,7 @@ describe('connecting', () => {
 		client.onStateChange((state) => states.push(state));
 		const connected = nextEvent(client, Connected);
 		client.connect();
-		expect(await connected).toEqual({ reconnected: false });
+		expect(await connected).toEqual({ reconnected: false, recovered: true });
 		expect(states).toEqual(['connecting', 'connected']);
 		expect(client.isConnected).toBe(true);
 		expect(client.connectionState).toBe('connected');
@@ -204,7 +204,7 @@ describe('close codes', () => {
 		expect(await disconnected).toEqual({ code, reason: 'bye', willReconnect: true });
 		const reconnected = nextEvent(client, Connected);
 		expect(client.connectionState).toBe('reconnecting');
-		expect(await reconnected).toEqual({ reconnected: true });
+		expect(await reconnected).toEqual({ reconnected: true, recovered: true });
 	});
 
 	it('does not reconnect when reconnect is false', async () => {
@@ -234,7 +234,7 @@ describe('reconnecting', () => {
 		const restarted = track(await TestServer.start(port));
 		const connected = nextEvent(client, Connected);
 		await restarted.connection(0);
-		expect(await connected).toEqual({ reconnected: true });
+		expect(await connected).toEqual({ reconnected: true, recovered: true });
 	});
 
 	it('gives up after maxReconnectAttempts and reports ReconnectFailed', async () => {

@@ -463,10 +463,12 @@ describe('first-message authentication', () => {
 			1, 2, 3
 		]);
 		expect(
-			messages.filter((message) => message.name == 'room.joined').map(({ data, id }) => [data, id])
+			messages
+				.filter((message) => message.name == 'room.joined')
+				.map(({ data, id }) => [(data as { room: string }).room, id])
 		).toEqual([
-			[{ room: 'r1' }, 1],
-			[{ room: 'r2' }, 2]
+			['r1', 1],
+			['r2', 2]
 		]);
 		const [connection] = server.sockets.connections;
 		expect([...connection.rooms]).toEqual(['r1', 'r2']);

@@ -22,14 +22,29 @@ function clientEvent<Payload>(description: string): ClientEvent<Payload> {
 
 /**
  * A connection opened and is ready: authenticated (if `auth` is set), rooms rejoined, buffer flushed.
- * `reconnected` is true for every connection after this client's first.
+ * `reconnected` is true for every connection after this client's first. When rooms were rejoined
+ * from a known position, it fires once the server answered every rejoin, and `recovered` says
+ * whether all of them were caught up exactly (otherwise `Unrecoverable` fired for the others).
  *
  * @example
  * ```ts
- * client.on(Connected, ({ reconnected }) => reconnected && refetch());
+ * client.on(Connected, ({ reconnected, recovered }) => reconnected && !recovered && refetch());
  * ```
  */
-export const Connected: ClientEvent<{ reconnected: boolean }> = clientEvent('Connected');
+export const Connected: ClientEvent<{ reconnected: boolean; recovered: boolean }> =
+	clientEvent('Connected');
+
+/**
+ * The server could not replay what a room sent while this client was away (its history was lost or
+ * trimmed): whatever the app built from that room's messages must be reloaded. The client continues
+ * from the room's current position.
+ *
+ * @example
+ * ```ts
+ * client.on(Unrecoverable, ({ room }) => reloadRoom(room));
+ * ```
+ */
+export const Unrecoverable: ClientEvent<{ room: string }> = clientEvent('Unrecoverable');
 
 /**
  * An open connection closed. `willReconnect` says whether the client will try again by itself.

@@ -7,10 +7,13 @@ import {
 } from '../protocol/close-codes.js';
 import {
 	envelopeDialect,
+	ERROR_MESSAGE,
 	isRecord,
-	ReservedName,
+	JOINED_MESSAGE,
+	REPLY_MESSAGE,
 	type Dialect,
-	type InboundMessage
+	type InboundMessage,
+	type StreamPosition
 } from '../protocol/envelope.js';
 import { validateMessage, type MessageDefinition } from '../protocol/message.js';
 import type { StandardResult, StandardSchema } from '../protocol/standard-schema.js';
@@ -26,6 +29,7 @@ import {
 	ReconnectFailed,
 	SocketError,
 	StateChanged,
+	Unrecoverable,
 	type ClientEvent,
 	type ConnectionState,
 	type SocketErrorKind
@@ -240,6 +244,11 @@ export class SocketClient {
 	#pending = new Map<number, Settle>();
 	#listeners = new Map<string | symbol, Map<Subscribable, Set<Handler>>>();
 	#rooms = new RoomRegistry();
+	/** Per room, the last message seen: rejoins ask for what followed, duplicates are dropped. */
+	#positions = new Map<string, StreamPosition>();
+	/** Rooms rejoined from a position whose answer has not come yet; Connected waits for them. */
+	#unanswered = new Set<string>();
+	#recovered = true;
 	#buffer: OutboundBuffer;
 	#heartbeat: HeartbeatTimer;
 	#stopWatching: (() => void) | undefined;
@@ -247,14 +256,14 @@ export class SocketClient {
 
 	constructor(url: UrlSource, options: SocketClientOptions = {}) {
 		if (typeof url != 'string' && typeof url != 'function' && !(url instanceof URL)) {
-			throw new TypeError(`url must be a string, URL or function, got ${String(url)}`);
+			throw new TypeError(`Bad url: ${String(url)}`);
 		}
 		this.#url = url;
 		this.#options = { ...DEFAULTS, ...options };
 		for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
 			const value = this.#options[key];
 			if (key != 'reconnect' && !((value as number) >= 0)) {
-				throw new TypeError(`${key} must be a number >= 0, got ${String(value)}`);
+				throw new TypeError(`${key} must be >= 0`);
 			}
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
@@ -265,7 +274,7 @@ export class SocketClient {
 			this.#options.heartbeatTimeout,
 			() => this.#socket?.send(this.#dialect.ping),
 			() => {
-				this.#error('heartbeat', 'No answer to a ping');
+				this.#error('heartbeat', 'Heartbeat timeout');
 				this.#drop(ABNORMAL_CLOSURE, 'Heartbeat timeout');
 			}
 		);
@@ -293,12 +302,10 @@ export class SocketClient {
 
 	/** Starts connecting and keeps the connection up. Calling it again while it does is a no-op. */
 	connect(): void {
-		if (this.#disposed) throw new Error('connect() after dispose(): create a new SocketClient');
+		if (this.#disposed) throw new Error('SocketClient disposed');
 		this.#WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 		if (!this.#WebSocket) {
-			throw new TypeError(
-				'No WebSocket class: pass the WebSocket option (e.g. from "ws") in Node 20'
-			);
+			throw new TypeError('No WebSocket: pass the WebSocket option');
 		}
 		this.#stopWatching ??= this.#watchEnvironment();
 		if (this.#wanted) return;
@@ -338,7 +345,7 @@ export class SocketClient {
 	): () => void;
 	on(target: Subscribable, handler: (data: never, message: InboundMessage) => void): () => void {
 		if (!target?.name || typeof handler != 'function') {
-			throw new TypeError('on() needs a message definition or client event, and a handler');
+			throw new TypeError('on(definition, handler)');
 		}
 		let byDefinition = this.#listeners.get(target.name);
 		if (!byDefinition) this.#listeners.set(target.name, (byDefinition = new Map()));
@@ -370,8 +377,7 @@ export class SocketClient {
 
 	/** Sends a message by name, untyped. Prefer `emit`. */
 	send(name: string, data?: unknown, options?: SendOptions): void {
-		if (typeof name != 'string' || !name)
-			throw new TypeError('send() needs a non-empty message name');
+		if (typeof name != 'string' || !name) throw new TypeError('Message name required');
 		this.#transmit(this.#dialect.encode({ name, data }), options?.buffer ?? true);
 	}
 
@@ -404,10 +410,14 @@ export class SocketClient {
 		});
 	}
 
-	/** Joins a room (reference-counted); returns a function that leaves it once. */
-	joinRoom(room: string): () => void {
-		if (typeof room != 'string' || !room) throw new TypeError('A room must be a non-empty string');
-		if (this.#rooms.add(room)) this.#sendNow(this.#dialect.join(room));
+	/**
+	 * Joins a room (reference-counted); returns a function that leaves it once. With `since` (e.g. the
+	 * position a page's data was loaded at), the server replays everything after it.
+	 */
+	joinRoom(room: string, since?: StreamPosition): () => void {
+		if (typeof room != 'string' || !room) throw new TypeError('Room name required');
+		if (since) this.#positions.set(room, since);
+		if (this.#rooms.add(room)) this.#sendNow(this.#dialect.join(room, this.#positions.get(room)));
 		let joined = true;
 		return () => {
 			if (joined) this.leaveRoom(room);
@@ -417,12 +427,15 @@ export class SocketClient {
 
 	/** Drops one hold on a room; the leave goes out when the last holder leaves. */
 	leaveRoom(room: string): void {
-		if (this.#rooms.remove(room)) this.#sendNow(this.#dialect.leave(room));
+		if (!this.#rooms.remove(room)) return;
+		this.#positions.delete(room);
+		this.#sendNow(this.#dialect.leave(room));
 	}
 
 	/** Forgets every room without sending leaves (e.g. the server dropped them at sign-out). */
 	clearRooms(): void {
 		this.#rooms.clear();
+		this.#positions.clear();
 	}
 
 	async #open(): Promise<void> {
@@ -443,8 +456,8 @@ export class SocketClient {
 			socket = this.#socket = new this.#WebSocket!(String(url));
 		} catch (error) {
 			if (generation != this.#generation) return;
-			this.#error('connect', `Cannot open a socket: ${(error as Error)?.message}`, error);
-			return this.#closed(ABNORMAL_CLOSURE, 'No URL, token or socket');
+			this.#error('connect', String(error), error);
+			return this.#closed(ABNORMAL_CLOSURE, '');
 		}
 		this.#connectTimer = setTimeout(() => {
 			this.#error('timeout', 'Connection timeout');
@@ -465,18 +478,54 @@ export class SocketClient {
 	#opened(socket: WebSocketLike, token: string | null | undefined): void {
 		clearTimeout(this.#connectTimer);
 		if (token != null && this.#dialect.auth) socket.send(this.#dialect.auth(token));
-		for (const room of this.#rooms.rooms) socket.send(this.#dialect.join(room));
+		this.#recovered = true;
+		for (const room of this.#rooms.rooms) {
+			const since = this.#positions.get(room);
+			if (since) this.#unanswered.add(room);
+			socket.send(this.#dialect.join(room, since));
+		}
 		const { frames, expired } = this.#buffer.drain(Date.now());
 		if (expired) {
-			this.#error('expired', `${expired} buffered message(s) expired unsent`);
+			this.#error('expired', `${expired} expired`);
 		}
 		for (const frame of frames) socket.send(frame);
 		this.#openedAt = Date.now();
 		this.#setState('connected');
 		this.#heartbeat.start();
+		if (!this.#unanswered.size) this.#announce();
+	}
+
+	#announce(): void {
 		const reconnected = this.#hasConnected;
 		this.#hasConnected = true;
-		this.#emit(Connected, { reconnected });
+		this.#emit(Connected, { reconnected, recovered: this.#recovered });
+	}
+
+	/** The server answered a join: `room.joined`, or an error naming the room. */
+	#answered(room: unknown, recovered: unknown): void {
+		if (recovered === false) this.#recovered = false;
+		if (this.#unanswered.delete(room as string) && !this.#unanswered.size) this.#announce();
+	}
+
+	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
+	#advance({ room, offset, epoch }: InboundMessage): boolean {
+		if (room === undefined || typeof offset != 'number') return true;
+		const seen = this.#positions.get(room);
+		if (seen && seen.epoch == epoch && offset <= seen.offset) return false;
+		this.#positions.set(room, { offset, epoch: epoch! });
+		return true;
+	}
+
+	/** A join's answer: where the room stands, and whether what was missed was replayed. */
+	#joined(answer: Record<string, unknown>): void {
+		const { room, offset, epoch, recovered } = answer;
+		if (typeof room != 'string' || typeof offset != 'number') return;
+		// Replayed messages follow a recovered answer and advance the position themselves.
+		if (recovered === false || !this.#positions.has(room)) {
+			this.#positions.set(room, { offset, epoch: epoch as string });
+		}
+		if (recovered === false) this.#emit(Unrecoverable, { room });
+		this.#answered(room, recovered);
 	}
 
 	#receive(frame: unknown): void {
@@ -488,16 +537,18 @@ export class SocketClient {
 		} catch (error) {
 			return this.#error('malformed', `Dropped a frame: ${(error as Error).message}`, frame);
 		}
-		if (!message) return;
+		if (!message || !this.#advance(message)) return;
 		const { name, data, id } = message;
 		const settle = id === undefined ? undefined : this.#pending.get(id);
-		if (name == ReservedName.Error) {
+		if (name == ERROR_MESSAGE) {
 			const reason =
 				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
+			if (isRecord(data)) this.#answered(data.room, false);
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
-		if (name == ReservedName.Reply && settle) return settle(null, data);
+		if (name == REPLY_MESSAGE && settle) return settle(null, data);
+		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
 		this.#deliver(name, data, message);
 	}
@@ -515,17 +566,18 @@ export class SocketClient {
 		const wasOpen = this.#state == 'connected';
 		if (this.#socket) detach(this.#socket);
 		this.#socket = null;
+		this.#unanswered.clear();
 		clearTimeout(this.#connectTimer);
 		this.#heartbeat.stop();
 		for (const settle of this.#pending.values()) {
-			settle(new SocketError('closed', 'Closed before the reply', { code, reason }));
+			settle(new SocketError('closed', 'Closed', { code, reason }));
 		}
 		const refusedToken = code == INVALID_TOKEN && this.#lastCloseCode != code;
 		this.#lastCloseCode = code;
 		if (wasOpen && Date.now() - this.#openedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
 		const stop = code == POLICY_VIOLATION || !!this.#options.stopCloseCodes?.includes(code);
 		if (stop) {
-			this.#error('closed', `Closed with ${code} ${reason}: not reconnecting`, { code, reason });
+			this.#error('closed', `Closed: ${code} ${reason}`, { code, reason });
 		}
 		const retry = this.#wanted && !stop && this.#options.reconnect;
 		const willReconnect = retry && this.#attempt < this.#options.maxReconnectAttempts;
@@ -588,7 +640,7 @@ export class SocketClient {
 		if (!buffer) throw new SocketError('closed', 'Not connected');
 		const dropped = this.#buffer.push(frame, Date.now());
 		if (dropped !== undefined) {
-			this.#error('overflow', 'Send buffer full: dropped the oldest message', dropped);
+			this.#error('overflow', 'Buffer full', dropped);
 		}
 	}
 

@@ -19,6 +19,24 @@ export interface InboundMessage {
 	readonly room?: string;
 	/** The id of the request this answers, if any. */
 	readonly id?: number;
+	/** On room deliveries: the message's place in the room's stream (previous + 1). */
+	readonly offset?: number;
+	/** On room deliveries: the room stream's epoch, which changes whenever its history was lost. */
+	readonly epoch?: string;
+}
+
+/**
+ * A place in a room's stream: the offset of the last message seen, in a given epoch. A client
+ * rejoining with it asks for everything after it.
+ *
+ * @example
+ * ```ts
+ * client.joinRoom('project:1', { offset: 41, epoch: 'k3x9' });
+ * ```
+ */
+export interface StreamPosition {
+	readonly offset: number;
+	readonly epoch: string;
 }
 
 /**
@@ -76,11 +94,32 @@ export interface Dialect {
 	encode(message: OutboundMessage): string;
 	/** The first frame of a connection, carrying the token. Omit when the server authenticates otherwise. */
 	auth?(token: string): string;
-	/** The frame that joins a room. */
-	join(room: string): string;
+	/** The frame that joins a room, asking for what followed `since` when the client has a position. */
+	join(room: string, since?: StreamPosition): string;
 	/** The frame that leaves a room. */
 	leave(room: string): string;
 }
+
+// Each name is its own constant so bundles inline the ones they use; the objects below gather them.
+
+/** The heartbeat ping frame, sent by the client. */
+export const PING_FRAME = '2';
+/** The heartbeat pong frame, the server's answer. */
+export const PONG_FRAME = '3';
+/** First frame of a token-authenticated connection: `{token}`. */
+export const AUTH_MESSAGE = 'auth';
+/** Client → server: `{room, since?}`. */
+export const JOIN_MESSAGE = 'room.join';
+/** Client → server: `{room}`. */
+export const LEAVE_MESSAGE = 'room.leave';
+/** Server → client after authentication: `{id, …}`. */
+export const CONNECTED_MESSAGE = 'connected';
+/** Server → client, answering a join: `{room, offset, epoch, recovered}`. */
+export const JOINED_MESSAGE = 'room.joined';
+/** Server → client, answering a request (same `id`). */
+export const REPLY_MESSAGE = 'reply';
+/** Server → client: `{code, message}`, with the request's `id` when it answers one. */
+export const ERROR_MESSAGE = 'error';
 
 /**
  * Heartbeat frames of runesocket's protocol: the client sends `"2"`, the server answers `"3"`.
@@ -90,7 +129,7 @@ export interface Dialect {
  * socket.send(Heartbeat.Ping);
  * ```
  */
-export const Heartbeat = { Ping: '2', Pong: '3' } as const;
+export const Heartbeat = { Ping: PING_FRAME, Pong: PONG_FRAME } as const;
 
 /**
  * Message names the protocol itself uses. Applications should not define messages with these names.
@@ -101,13 +140,13 @@ export const Heartbeat = { Ping: '2', Pong: '3' } as const;
  * ```
  */
 export const ReservedName = {
-	Auth: 'auth',
-	Join: 'room.join',
-	Leave: 'room.leave',
-	Connected: 'connected',
-	Joined: 'room.joined',
-	Reply: 'reply',
-	Error: 'error'
+	Auth: AUTH_MESSAGE,
+	Join: JOIN_MESSAGE,
+	Leave: LEAVE_MESSAGE,
+	Connected: CONNECTED_MESSAGE,
+	Joined: JOINED_MESSAGE,
+	Reply: REPLY_MESSAGE,
+	Error: ERROR_MESSAGE
 } as const;
 
 /**
@@ -132,8 +171,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function parseObjectFrame(frame: string): Record<string, unknown> {
 	const value = safeJsonParse(frame);
-	if (!isRecord(value))
-		throw new TypeError(`Expected a JSON object frame, got: ${frame.slice(0, 80)}`);
+	if (!isRecord(value)) throw new TypeError(`Not a JSON object: ${frame.slice(0, 80)}`);
 	return value;
 }
 
@@ -148,15 +186,15 @@ export function parseObjectFrame(frame: string): Record<string, unknown> {
  * ```
  */
 export const envelopeDialect: Dialect = {
-	ping: Heartbeat.Ping,
+	ping: PING_FRAME,
 	decode(frame) {
-		if (frame == Heartbeat.Pong) return null;
+		if (frame == PONG_FRAME) return null;
 		const message = parseObjectFrame(frame);
 		if (typeof message.name != 'string') throw new TypeError('Envelope without a string "name"');
 		return message as unknown as InboundMessage;
 	},
 	encode: (message) => JSON.stringify(message),
-	auth: (token) => JSON.stringify({ name: ReservedName.Auth, data: { token } }),
-	join: (room) => JSON.stringify({ name: ReservedName.Join, data: { room } }),
-	leave: (room) => JSON.stringify({ name: ReservedName.Leave, data: { room } })
+	auth: (token) => JSON.stringify({ name: AUTH_MESSAGE, data: { token } }),
+	join: (room, since) => JSON.stringify({ name: JOIN_MESSAGE, data: { room, since } }),
+	leave: (room) => JSON.stringify({ name: LEAVE_MESSAGE, data: { room } })
 };

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { ReservedName } from '../protocol/envelope.js';
+import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { Outbox, PreparedMessage } from './outbound.js';
 
@@ -38,6 +39,12 @@ export interface ConnectionLimits {
 	compressionThreshold: number;
 }
 
+/** A live room message that arrived while the room's history was being replayed to this connection. */
+interface HeldDelivery {
+	message: PreparedMessage;
+	position: StreamPosition | undefined;
+}
+
 /** How long a connection closed as too slow may keep its socket before it is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
@@ -68,6 +75,8 @@ export class Connection<AuthData = unknown> {
 	#outbox: Outbox;
 	#host: ConnectionHost;
 	#limits: ConnectionLimits;
+	/** Rooms whose history is being replayed: their live messages wait here, in order. */
+	#held = new Map<string, HeldDelivery[]>();
 	/** Resolves when the socket has closed. */
 	readonly closed: Promise<void>;
 	/** @internal Set by heartbeat pongs and any inbound frame; cleared by every heartbeat tick. */
@@ -135,9 +144,37 @@ export class Connection<AuthData = unknown> {
 		return this.send({ name, data, timestamp: Date.now(), id });
 	}
 
-	/** @internal Answers with an `error` message. */
-	fail(code: string, message: string, id?: number): boolean {
-		return this.sendReserved(ReservedName.Error, { code, message }, id);
+	/** @internal Answers with an `error` message; `details` (e.g. the room) go beside code and message. */
+	fail(code: string, message: string, id?: number, details?: Record<string, unknown>): boolean {
+		return this.sendReserved(ReservedName.Error, { ...details, code, message }, id);
+	}
+
+	/** @internal Delivers a message published to `room`, or holds it while that room replays. */
+	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void {
+		const held = this.#held.get(room);
+		if (held) held.push({ message, position });
+		else this.deliver(message);
+	}
+
+	/** @internal Holds `room`'s live messages until `releaseRoom`: its history is about to be replayed. */
+	holdRoom(room: string): void {
+		this.#held.set(room, []);
+	}
+
+	/**
+	 * @internal Ends a replay: delivers what was held, except what the replay already covered (up to
+	 * `replayedUpTo` in the same epoch), so nothing arrives twice and nothing is skipped.
+	 */
+	releaseRoom(room: string, replayedUpTo?: StreamPosition): void {
+		const held = this.#held.get(room) ?? [];
+		this.#held.delete(room);
+		for (const { message, position } of held) {
+			const covered =
+				replayedUpTo &&
+				position?.epoch == replayedUpTo.epoch &&
+				position.offset <= replayedUpTo.offset;
+			if (!covered) this.deliver(message);
+		}
 	}
 
 	/** @internal Queues a message prepared once for many connections. */
@@ -167,6 +204,7 @@ export class Connection<AuthData = unknown> {
 	}
 
 	leaveRoom(room: string): void {
+		this.#held.delete(room);
 		if (!this.#rooms.delete(room)) return;
 		this.#host.leave(this as Connection<unknown>, room);
 	}

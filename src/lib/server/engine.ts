@@ -1,20 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { StreamPosition } from '../protocol/envelope.js';
 
-/**
- * Where a room's stream stands: `offset` counts the room's messages (the first is 1), `epoch` names
- * the room's history. A new epoch means history was lost (a restarted Redis, a forgotten room), so
- * offsets of another epoch cannot be compared.
- *
- * @example
- * ```ts
- * const position: StreamPosition = await engine.publish('project:7', { name: 'task.created', data });
- * // { offset: 42, epoch: 'q1w2e3r4t5y6' }
- * ```
- */
-export interface StreamPosition {
-	readonly offset: number;
-	readonly epoch: string;
-}
+// Where a room's stream stands is part of the protocol: the same type the client tracks.
+export type { StreamPosition };
 
 /**
  * How much of a room's history an engine keeps: the last `size` messages, each for `ttl` ms. `size`

@@ -14,7 +14,14 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import { validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
 import { Connection, type BroadcastOptions, type ConnectionHost } from './connection.js';
-import { MemoryEngine, type Engine } from './engine.js';
+import {
+	EVERYONE_ROOM,
+	isStreamPosition,
+	MemoryEngine,
+	type Engine,
+	type StreamPosition
+} from './engine.js';
+import { LocalRooms } from './local-rooms.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
 import { DEFAULT_MAX_CONNECTIONS, type AuthResult, type SocketServerOptions } from './options.js';
 import { isOriginAllowed } from './origin.js';
@@ -23,7 +30,7 @@ import type { RateLimiter } from './rate-limiter.js';
 import { Route } from './route.js';
 
 /** The room every connection is in: what `publish` without a room reaches. Clients cannot join it. */
-export const EVERYONE = '*';
+export const EVERYONE = EVERYONE_ROOM;
 
 /** Longest room name a client may join. */
 const MAX_ROOM_LENGTH = 256;
@@ -148,7 +155,7 @@ export class SocketServer implements ConnectionHost {
 	#upgrading = 0;
 	#connections = new Set<Connection<unknown>>();
 	#sessions = new WeakMap<Connection<unknown>, Session>();
-	#rooms = new Map<string, Set<Connection<unknown>>>();
+	#rooms: LocalRooms;
 	#handlers = new Map<string, Registered>();
 	#listeners = new Map<
 		HttpServer,
@@ -169,11 +176,15 @@ export class SocketServer implements ConnectionHost {
 		this.#started = Promise.resolve()
 			.then(() =>
 				this.#engine.start({
-					deliver: (room, message, except) => this.#deliver(room, message, except)
+					deliver: (room, message, except) => this.#deliver(room, message, except),
+					resync: () => this.#rooms.resync()
 				})
 			)
 			.then(() => this.#engine.subscribe(EVERYONE));
 		this.#started.catch((error) => this.#report(undefined, errorFrom(error)));
+		this.#rooms = new LocalRooms(this.#engine, this.#started, (error) =>
+			this.#report(undefined, errorFrom(error))
+		);
 		for (const route of this.#routes) route.startTimers();
 	}
 
@@ -326,22 +337,20 @@ export class SocketServer implements ConnectionHost {
 		return this.#closing;
 	}
 
+	/** Where `room`'s stream stands now: what a page loaded now should pass as `since` when it joins. */
+	async position(room: string): Promise<StreamPosition> {
+		await this.#started;
+		return (await this.#engine.history(room)).position;
+	}
+
 	/** @internal */
 	join(connection: Connection<unknown>, room: string): void {
-		let members = this.#rooms.get(room);
-		if (!members) {
-			this.#rooms.set(room, (members = new Set()));
-			this.#engineCall(() => this.#engine.subscribe(room));
-		}
-		members.add(connection);
+		this.#rooms.add(connection, room);
 	}
 
 	/** @internal */
 	leave(connection: Connection<unknown>, room: string): void {
-		const members = this.#rooms.get(room);
-		if (!members?.delete(connection) || members.size) return;
-		this.#rooms.delete(room);
-		this.#engineCall(() => this.#engine.unsubscribe(room));
+		this.#rooms.remove(connection, room);
 	}
 
 	/** @internal */
@@ -528,6 +537,7 @@ export class SocketServer implements ConnectionHost {
 		if (typeof room != 'string' || !room || room.length > MAX_ROOM_LENGTH || room == EVERYONE) {
 			return void connection.fail(ErrorCode.Malformed, 'room.join needs {"room": string}', id);
 		}
+		const since = isRecord(data) && isStreamPosition(data.since) ? data.since : undefined;
 		let allowed = true;
 		try {
 			allowed = (await session.route.options.authorizeJoin?.(connection, room)) ?? true;
@@ -536,10 +546,12 @@ export class SocketServer implements ConnectionHost {
 			allowed = false;
 		}
 		if (!connection.isOpen) return;
-		if (!allowed)
-			return void connection.fail(ErrorCode.Forbidden, `Not allowed to join "${room}"`, id);
-		connection.joinRoom(room);
-		connection.sendReserved(ReservedName.Joined, { room }, id);
+		if (!allowed) {
+			return void connection.fail(ErrorCode.Forbidden, `Not allowed to join "${room}"`, id, {
+				room
+			});
+		}
+		await this.#rooms.join(connection, room, since, id);
 	}
 
 	#leaveRequested(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
@@ -600,10 +612,9 @@ export class SocketServer implements ConnectionHost {
 	}
 
 	#deliver(room: string, message: unknown, except?: string): void {
-		const members = room == EVERYONE ? this.#connections : this.#rooms.get(room);
-		if (!members?.size) return;
+		if (room != EVERYONE) return this.#rooms.deliver(room, message, except);
 		const prepared = new PreparedMessage(message);
-		for (const member of members) {
+		for (const member of this.#connections) {
 			if (member.authenticated && member.id != except) member.deliver(prepared);
 		}
 	}
@@ -620,10 +631,6 @@ export class SocketServer implements ConnectionHost {
 		} catch (error) {
 			this.#report(connection, errorFrom(error));
 		}
-	}
-
-	#engineCall(call: () => void | Promise<void>): void {
-		this.#started.then(call).catch((error) => this.#report(undefined, errorFrom(error)));
 	}
 
 	#report(connection: Connection<unknown> | undefined, error: Error): void {
