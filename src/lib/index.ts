@@ -13,7 +13,8 @@ export {
 	Disconnected,
 	ReconnectAttempt,
 	ReconnectFailed,
-	SocketError
+	SocketError,
+	Unrecoverable
 } from './client/events.js';
 export type { ClientEvent, ConnectionState, SocketErrorKind } from './client/events.js';
 export type {
@@ -32,7 +33,12 @@ export type {
 	StandardSchema
 } from './protocol/standard-schema.js';
 export { envelopeDialect, Heartbeat, ReservedName } from './protocol/envelope.js';
-export type { Dialect, InboundMessage, OutboundMessage } from './protocol/envelope.js';
+export type {
+	Dialect,
+	InboundMessage,
+	OutboundMessage,
+	StreamPosition
+} from './protocol/envelope.js';
 export { typeKeyedDialect } from './protocol/dialects/type-keyed.js';
 export { eventKeyedDialect } from './protocol/dialects/event-keyed.js';
 export { CloseCode } from './protocol/close-codes.js';

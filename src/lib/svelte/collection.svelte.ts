@@ -26,6 +26,8 @@ export type CollectionOptions<T, K, R = T> = {
 	remove?: MessageDefinition<R>;
 	/** The items to start with, e.g. from a `load` function. */
 	initial?: Iterable<T>;
+	/** Only messages published to this room; emptied when the room turns out unrecoverable. */
+	room?: string;
 } & ([R] extends [Partial<T>]
 	? {
 			/** The key a `remove` message names. Default: `key` applied to its data. */
@@ -50,6 +52,7 @@ export type CollectionOptions<T, K, R = T> = {
 export interface CollectionSetup<T, K> {
 	key: (item: T) => K;
 	initial?: Iterable<T>;
+	room?: string;
 	/** Follows the messages that remove items, calling `drop` with each one's key, until stopped. */
 	removals?: (drop: (key: K) => void) => () => void;
 }
@@ -93,10 +96,14 @@ export class Collection<T, K> {
 			host.schedule(publish);
 		};
 		this.#subscribe = createSubscriber(() => {
-			const stopUpserts = host.follow(definition, (item) => {
-				this.#shadow.set(this.#key(item), item);
-				changed();
-			});
+			const stopUpserts = host.follow(
+				definition,
+				(item) => {
+					this.#shadow.set(this.#key(item), item);
+					changed();
+				},
+				setup.room
+			);
 			const stopRemovals = setup.removals?.((key) => {
 				if (this.#shadow.delete(key)) changed();
 			});
@@ -104,6 +111,10 @@ export class Collection<T, K> {
 				stopUpserts();
 				stopRemovals?.();
 			};
+		});
+		host.onReset(setup.room, () => {
+			this.#shadow.clear();
+			changed();
 		});
 		if (setup.initial) this.replace(setup.initial);
 	}

@@ -13,8 +13,20 @@ import type { MessageDefinition } from '../protocol/message.js';
  * ```
  */
 export interface FeedHost {
-	/** Calls `handler` with every valid `definition` message and holds the connection, until the returned function is called. */
-	follow<Data>(definition: MessageDefinition<Data>, handler: (data: Data) => void): () => void;
+	/**
+	 * Calls `handler` with every valid `definition` message (only those published to `room`, when
+	 * given) and holds the connection, until the returned function is called.
+	 */
+	follow<Data>(
+		definition: MessageDefinition<Data>,
+		handler: (data: Data) => void,
+		room?: string
+	): () => void;
+	/**
+	 * Calls `reset` whenever the server says `room` (any room, when not given) could not be replayed:
+	 * what the feed built from its messages is no longer the truth. For the LiveSocket's whole life.
+	 */
+	onReset(room: string | undefined, reset: () => void): void;
 	/** Calls `publish` at the next flush: once, however often it is asked before then. */
 	schedule(publish: () => void): void;
 }

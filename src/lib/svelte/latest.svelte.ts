@@ -3,6 +3,19 @@ import type { MessageDefinition } from '../protocol/message.js';
 import type { FeedHost } from './feed.js';
 
 /**
+ * Options of `socket.latest`.
+ *
+ * @example
+ * ```ts
+ * const options: LatestOptions = { room: 'project:1' };
+ * ```
+ */
+export interface LatestOptions {
+	/** Only messages published to this room; forgotten when the room turns out unrecoverable. */
+	room?: string;
+}
+
+/**
  * The newest message of one kind, from `socket.latest(definition)`. Reading `current` in an effect
  * or a template listens for it (and holds the connection); the value stays between readers.
  *
@@ -21,14 +34,14 @@ export class Latest<T> {
 	#newest: T | undefined;
 	#subscribe: () => void;
 
-	constructor(host: FeedHost, definition: MessageDefinition<T>) {
+	constructor(host: FeedHost, definition: MessageDefinition<T>, options: LatestOptions = {}) {
 		const publish = () => (this.#current = this.#newest);
-		this.#subscribe = createSubscriber(() =>
-			host.follow(definition, (data) => {
-				this.#newest = data;
-				host.schedule(publish);
-			})
-		);
+		const take = (data: T | undefined) => {
+			this.#newest = data;
+			host.schedule(publish);
+		};
+		this.#subscribe = createSubscriber(() => host.follow(definition, take, options.room));
+		host.onReset(options.room, () => take(undefined));
 	}
 
 	/** The newest message's data, `undefined` until one arrives. */

@@ -6,6 +6,7 @@ import { createSubscriber } from 'svelte/reactivity';
 import {
 	Connected,
 	ReconnectAttempt,
+	Unrecoverable,
 	type ConnectionState,
 	type SocketError
 } from '../client/events.js';
@@ -16,12 +17,12 @@ import {
 	type SocketClientOptions,
 	type UrlSource
 } from '../client/socket-client.js';
-import type { InboundMessage } from '../protocol/envelope.js';
+import type { InboundMessage, StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { Batch, type Schedule } from './batch.js';
 import { Collection, type CollectionOptions } from './collection.svelte.js';
 import type { FeedHost } from './feed.js';
-import { Latest } from './latest.svelte.js';
+import { Latest, type LatestOptions } from './latest.svelte.js';
 import { Stream, type StreamOptions } from './stream.svelte.js';
 
 /**
@@ -87,13 +88,17 @@ export class LiveSocket {
 	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
 	#handlers = new Set<() => void>();
 	#subscribe = createSubscriber(() => this.#retain());
+	/** What feeds built from each room, to forget when the room turns out unrecoverable. */
+	#resets: { room: string | undefined; reset: () => void }[] = [];
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
 
 	/** What the feeds get: subscriptions that hold the connection, and the shared batch. */
 	#host: FeedHost = {
-		follow: (definition, handler) => {
+		follow: (definition, handler, room) => {
 			if (this.#disposed) return () => {};
-			const off = this.#client.on(definition, handler);
+			const off = this.#client.on(definition, (data, message) => {
+				if (room === undefined || message.room == room) handler(data);
+			});
 			this.#handlers.add(off);
 			const release = this.#retain();
 			return () => {
@@ -102,7 +107,8 @@ export class LiveSocket {
 				release();
 			};
 		},
-		schedule: (publish) => this.#batch.add(publish)
+		schedule: (publish) => this.#batch.add(publish),
+		onReset: (room, reset) => this.#resets.push({ room, reset })
 	};
 
 	/**
@@ -123,6 +129,10 @@ export class LiveSocket {
 			this.#client.onStateChange((state) => (this.#state = state)),
 			this.#client.on(ReconnectAttempt, ({ attempt }) => (this.#attempt = attempt)),
 			this.#client.on(Connected, () => (this.#attempt = 0)),
+			this.#client.on(Unrecoverable, ({ room }) => {
+				for (const feed of this.#resets)
+					if (feed.room === undefined || feed.room == room) feed.reset();
+			}),
 			this.#client.onError((error) => (this.#error = error)),
 			this.#client.onMessage((message) => {
 				this.#newestMessage = message;
@@ -193,10 +203,11 @@ export class LiveSocket {
 
 	/**
 	 * Joins `room` and returns the function that leaves it. Called while a component initialises,
-	 * the room is also left when that component is destroyed.
+	 * the room is also left when that component is destroyed. With `since` (the position the page's
+	 * data was loaded at), everything published after it is replayed into the feeds.
 	 */
-	join(room: string): () => void {
-		const leaveRoom = this.#client.joinRoom(room);
+	join(room: string, since?: StreamPosition): () => void {
+		const leaveRoom = this.#client.joinRoom(room, since);
 		this.#roomsChanged();
 		const leave = () => {
 			leaveRoom();
@@ -216,9 +227,9 @@ export class LiveSocket {
 		this.#roomsChanged();
 	}
 
-	/** The newest `definition` message. */
-	latest<T>(definition: MessageDefinition<T>): Latest<T> {
-		return new Latest(this.#host, definition);
+	/** The newest `definition` message (published to `options.room`, when given). */
+	latest<T>(definition: MessageDefinition<T>, options?: LatestOptions): Latest<T> {
+		return new Latest(this.#host, definition, options);
 	}
 
 	/** The newest `definition` messages, newest first, at most `options.limit` (default 50). */
@@ -231,13 +242,15 @@ export class LiveSocket {
 		definition: MessageDefinition<T>,
 		options: CollectionOptions<T, K, R>
 	): Collection<T, K> {
-		const { key, remove, initial } = options;
+		const { key, remove, initial, room } = options;
 		// Without removeKey, CollectionOptions demands removal data shaped like (part of) an item.
 		const removeKey = options.removeKey ?? (key as unknown as (data: R) => K);
 		return new Collection(this.#host, definition, {
 			key,
 			initial,
-			removals: remove && ((drop) => this.#host.follow(remove, (data) => drop(removeKey(data))))
+			room,
+			removals:
+				remove && ((drop) => this.#host.follow(remove, (data) => drop(removeKey(data)), room))
 		});
 	}
 

@@ -13,6 +13,8 @@ import type { FeedHost } from './feed.js';
 export interface StreamOptions {
 	/** Most items kept; older ones are dropped as new ones arrive. Default 50. */
 	limit?: number;
+	/** Only messages published to this room; it is emptied when the room turns out unrecoverable. */
+	room?: string;
 }
 
 const DEFAULT_LIMIT = 50;
@@ -47,12 +49,20 @@ export class Stream<T> {
 		}
 		const publish = () => (this.#current = this.#shadow.slice());
 		this.#subscribe = createSubscriber(() =>
-			host.follow(definition, (data) => {
-				this.#shadow.unshift(data);
-				if (this.#shadow.length > limit) this.#shadow.length = limit;
-				host.schedule(publish);
-			})
+			host.follow(
+				definition,
+				(data) => {
+					this.#shadow.unshift(data);
+					if (this.#shadow.length > limit) this.#shadow.length = limit;
+					host.schedule(publish);
+				},
+				options.room
+			)
 		);
+		host.onReset(options.room, () => {
+			this.#shadow = [];
+			host.schedule(publish);
+		});
 	}
 
 	/** The items, newest first: a new array after every flush that brought any. */
