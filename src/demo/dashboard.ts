@@ -59,9 +59,19 @@ export class Dashboard {
 		return this.#store.accounts();
 	}
 
+	/** Positions first, then the state: a change in between is in both, and replaying it is harmless. */
 	async snapshot(account: string): Promise<DashboardSnapshot> {
 		await this.#store.ensureAccount(account, seedMonitors(account));
-		return this.#store.snapshot(account);
+		const rooms = [
+			accountRoom(account),
+			...Object.keys(PROJECTS).map((p) => projectRoom(account, p))
+		];
+		const positions = await Promise.all(rooms.map((room) => this.#sockets.position(room)));
+		const state = await this.#store.snapshot(account);
+		return {
+			...state,
+			positions: Object.fromEntries(rooms.map((room, i) => [room, positions[i]]))
+		};
 	}
 
 	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident> {

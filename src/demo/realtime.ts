@@ -1,8 +1,15 @@
-import { createSocketServer, defineRoute, shareSocketServer } from 'runesocket/server';
+import { RedisEngine } from 'runesocket/redis';
+import {
+	createSocketServer,
+	defineRoute,
+	MemoryEngine,
+	shareSocketServer
+} from 'runesocket/server';
 import { Dashboard, PROJECTS } from './dashboard.js';
 import { accountRoom, Ping, projectRoom, SnapshotRequested } from './messages.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
+import { RedisDashboardStore } from './redis-store.js';
 import { MemoryDashboardStore } from './store.js';
 
 /** Rooms a user may join: their account's, and its projects'. */
@@ -11,9 +18,14 @@ function mayJoin(user: DemoUser, room: string): boolean {
 	return Object.keys(PROJECTS).some((project) => room == projectRoom(user.account, project));
 }
 
+// With REDIS_URL, every process started with it serves the same dashboard: rooms, history and state
+// live in Redis. Without it, one process keeps everything in memory.
+const redisUrl = process.env.REDIS_URL;
+
 function createRealtime() {
 	const sockets = shareSocketServer(() =>
 		createSocketServer({
+			engine: redisUrl ? new RedisEngine({ redis: redisUrl }) : new MemoryEngine(),
 			routes: [
 				defineRoute<DemoUser>({
 					path: '/ws',
@@ -32,7 +44,8 @@ function createRealtime() {
 		})
 	);
 	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
-	const dashboard = new Dashboard(new MemoryDashboardStore(), sockets);
+	const store = redisUrl ? new RedisDashboardStore(redisUrl) : new MemoryDashboardStore();
+	const dashboard = new Dashboard(store, sockets);
 	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
 	// arrives as live messages behind this reply.
 	sockets.on(SnapshotRequested, async (connection, _data, reply) => {

@@ -1,10 +1,19 @@
+import type { StreamPosition } from 'runesocket';
 import type { Activity, Incident, Monitor } from './messages.js';
 
 /** What one account's dashboard shows when it loads. */
-export interface DashboardSnapshot {
+export interface DashboardState {
 	incidents: Incident[];
 	monitors: Monitor[];
 	activity: Activity[];
+}
+
+/**
+ * The state and where each of the account's rooms stood just before it was read: joining from those
+ * positions replays every change made since, so the page misses nothing between load and socket.
+ */
+export interface DashboardSnapshot extends DashboardState {
+	positions: Record<string, StreamPosition>;
 }
 
 /**
@@ -15,7 +24,7 @@ export interface DashboardStore {
 	accounts(): Promise<string[]>;
 	/** Creates the account with its seeded monitors if it does not exist yet. */
 	ensureAccount(account: string, monitors: Monitor[]): Promise<void>;
-	snapshot(account: string): Promise<DashboardSnapshot>;
+	snapshot(account: string): Promise<DashboardState>;
 	addIncident(incident: Incident): Promise<void>;
 	/** Removes an open incident; `undefined` when there was none with that id. */
 	removeIncident(account: string, uuid: string): Promise<Incident | undefined>;
@@ -49,7 +58,7 @@ export class MemoryDashboardStore implements DashboardStore {
 		});
 	}
 
-	async snapshot(account: string): Promise<DashboardSnapshot> {
+	async snapshot(account: string): Promise<DashboardState> {
 		const state = this.#accounts.get(account);
 		return {
 			incidents: [...(state?.incidents.values() ?? [])],

@@ -140,32 +140,32 @@ test.describe('the live dashboard', () => {
 	});
 });
 
+async function freePort(): Promise<number> {
+	const probe = createServer();
+	await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+	const { port } = probe.address() as { port: number };
+	await new Promise<void>((resolve) => probe.close(() => resolve()));
+	return port;
+}
+
+/** Starts `npm start` (node server.js) on `port` and resolves once it listens. */
+async function startServer(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+	const child = spawn(process.execPath, ['server.js'], {
+		env: { ...process.env, ...demoEnvironment, ...env, PORT: String(port), HOST: '127.0.0.1' }
+	});
+	await new Promise<void>((resolve, reject) => {
+		let output = '';
+		child.stdout.on('data', (chunk: Buffer) => {
+			output += chunk.toString();
+			if (output.includes('Listening on')) resolve();
+		});
+		child.once('exit', (code) => reject(new Error(`server.js exited with ${code}: ${output}`)));
+	});
+	return child;
+}
+
 test.describe('a server that goes away', () => {
 	let server: ChildProcess | undefined;
-
-	async function freePort(): Promise<number> {
-		const probe = createServer();
-		await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-		const { port } = probe.address() as { port: number };
-		await new Promise<void>((resolve) => probe.close(() => resolve()));
-		return port;
-	}
-
-	/** Starts `npm start` (node server.js) on `port` and resolves once it listens. */
-	async function startServer(port: number): Promise<ChildProcess> {
-		const child = spawn(process.execPath, ['server.js'], {
-			env: { ...process.env, ...demoEnvironment, PORT: String(port), HOST: '127.0.0.1' }
-		});
-		await new Promise<void>((resolve, reject) => {
-			let output = '';
-			child.stdout.on('data', (chunk: Buffer) => {
-				output += chunk.toString();
-				if (output.includes('Listening on')) resolve();
-			});
-			child.once('exit', (code) => reject(new Error(`server.js exited with ${code}: ${output}`)));
-		});
-		return child;
-	}
 
 	test.afterEach(() => {
 		server?.kill('SIGKILL');
@@ -193,5 +193,49 @@ test.describe('a server that goes away', () => {
 		await expect(badge).toHaveText('Live', { timeout: 30_000 });
 		await openIncident(page, 'Back after a restart');
 		await expect(incident(page, 'Back after a restart')).toBeVisible();
+	});
+});
+
+test.describe('two processes on Redis', () => {
+	const children: ChildProcess[] = [];
+
+	test.afterEach(() => {
+		for (const child of children.splice(0)) child.kill('SIGKILL');
+	});
+
+	test('serve one dashboard: a change made through one process shows on a page of the other', async ({
+		page,
+		browser
+	}) => {
+		const redisPort = await freePort();
+		const redis = spawn('redis-server', [
+			'--port',
+			String(redisPort),
+			'--save',
+			'',
+			'--appendonly',
+			'no'
+		]);
+		children.push(redis);
+		await new Promise<void>((resolve) =>
+			redis.stdout.on(
+				'data',
+				(chunk: Buffer) => chunk.toString().includes('Ready to accept') && resolve()
+			)
+		);
+		const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+		const [portA, portB] = [await freePort(), await freePort()];
+		children.push(await startServer(portA, env), await startServer(portB, env));
+
+		const team = newTeam();
+		await signIn(page, 'Ada', team, `http://127.0.0.1:${portA}/`);
+		const other = await (await browser.newContext()).newPage();
+		await signIn(other, 'Grace', team, `http://127.0.0.1:${portB}/`);
+
+		await openIncident(page, 'Seen by both processes');
+		await expect(incident(other, 'Seen by both processes')).toBeVisible({ timeout: 1_000 });
+		await other.getByRole('button', { name: 'Resolve Seen by both processes' }).click();
+		await expect(incident(page, 'Seen by both processes')).toBeHidden({ timeout: 1_000 });
+		await other.context().close();
 	});
 });
