@@ -278,8 +278,8 @@ describe('LiveSocket: cleanup', () => {
 		const given = client(server.url);
 		const handlers = countHandlers(given);
 		const socket = live(given);
-		const own = handlers(); // state, attempt (2), error, lastMessage
-		expect(own).toBe(5);
+		const own = handlers(); // state, attempt (2), unrecoverable, error, lastMessage
+		expect(own).toBe(6);
 
 		const latest = socket.latest(Tick);
 		const stream = socket.stream(Tick);
