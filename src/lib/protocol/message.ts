@@ -34,10 +34,10 @@ function define<Schema extends StandardSchema>(
 ): MessageDefinition<InferOutput<Schema>>;
 function define(name: string, schema?: StandardSchema): MessageDefinition<unknown> {
 	if (typeof name != 'string' || !name) {
-		throw new TypeError(`A message name must be a non-empty string, got ${String(name)}`);
+		throw new TypeError(`Bad message name: ${String(name)}`);
 	}
 	if (schema && typeof schema['~standard']?.validate != 'function') {
-		throw new TypeError(`The schema of "${name}" is not a Standard Schema (no ~standard.validate)`);
+		throw new TypeError(`${name}: not a Standard Schema`);
 	}
 	return Object.freeze({ name, schema });
 }
