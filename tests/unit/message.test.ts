@@ -45,7 +45,7 @@ describe('ClientMessage.define', () => {
 		expect(() => ClientMessage.define('')).toThrow(TypeError);
 		expect(() => ClientMessage.define('', IncidentSchema)).toThrow(TypeError);
 		expect(() => ClientMessage.define(undefined as unknown as string)).toThrow(TypeError);
-		expect(() => ClientMessage.define(42 as unknown as string)).toThrow(/non-empty string, got 42/);
+		expect(() => ClientMessage.define(42 as unknown as string)).toThrow(/Bad message name: 42/);
 	});
 
 	it.each([
@@ -59,7 +59,7 @@ describe('ClientMessage.define', () => {
 			TypeError
 		);
 		expect(() => ClientMessage.define('bad', schema as unknown as StandardSchema)).toThrow(
-			/"bad" is not a Standard Schema/
+			/bad: not a Standard Schema/
 		);
 	});
 
