@@ -22,9 +22,7 @@ export const ErrorCode = {
 	/** The connection may not do this (e.g. join this room). */
 	Forbidden: 'forbidden',
 	/** The handler failed; details stay on the server. */
-	Internal: 'internal_error',
-	/** The server cannot do it right now (e.g. its engine lost Redis); retrying later may work. */
-	Unavailable: 'unavailable'
+	Internal: 'internal_error'
 } as const;
 
 /**

@@ -1,5 +1,4 @@
-import { ERROR_MESSAGE, JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
+import { JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
 import type { Connection } from './connection.js';
 import { isStreamPosition, type Engine } from './engine.js';
 import { PreparedMessage } from './outbound.js';
@@ -18,6 +17,16 @@ interface RoomState {
 	last: StreamPosition | undefined;
 	/** Set while missing history is being fetched: later deliveries wait here, in order. */
 	waiting: Pending[] | undefined;
+}
+
+/**
+ * A room message as its members get it: named after its room, whoever published it (a typed
+ * `publish`, a raw `broadcast`, another process's engine), so clients can track where they are.
+ */
+function inRoom(message: unknown, room: string): unknown {
+	const isPlainObject = typeof message == 'object' && message !== null && !Array.isArray(message);
+	if (!isPlainObject || (message as Record<string, unknown>).room == room) return message;
+	return { ...message, room };
 }
 
 function positionOf(message: unknown): StreamPosition | undefined {
@@ -70,14 +79,17 @@ export class LocalRooms {
 		const state = this.#rooms.get(room);
 		if (!state?.members.delete(connection) || state.members.size) return;
 		this.#rooms.delete(room);
-		state.subscribed.then(() => this.#engine.unsubscribe(room)).catch(this.#report);
+		// Also when subscribing failed: an engine may keep a failed room to subscribe it later.
+		const unsubscribe = () => this.#engine.unsubscribe(room);
+		state.subscribed.then(unsubscribe, unsubscribe).catch(this.#report);
 	}
 
 	/**
 	 * Joins `connection` to `room` and answers with `room.joined`: the room's position, and whether
 	 * what followed `since` was replayed (it follows the answer, then the live messages held
-	 * meanwhile, without duplicates). When the engine cannot answer, the join is undone and the
-	 * client gets an `unavailable` error naming the room.
+	 * meanwhile, without duplicates). When the engine cannot answer (Redis is down), the member stays
+	 * in the room, whose live messages resume with the engine, and is told the room is unrecoverable:
+	 * what it missed cannot be known, let alone replayed.
 	 */
 	async join(
 		connection: Connection<unknown>,
@@ -95,17 +107,17 @@ export class LocalRooms {
 			state.last ??= position;
 			const answer = { room, ...position, recovered: since ? recovered : true };
 			connection.sendReserved(JOINED_MESSAGE, answer, id);
-			for (const message of messages) connection.deliver(new PreparedMessage(message));
+			for (const message of messages) {
+				connection.deliver(new PreparedMessage(inRoom(message, room)));
+			}
 			const replayedUpTo = positionOf(messages.at(-1)) ?? (since && recovered ? since : position);
 			connection.releaseRoom(room, replayedUpTo);
 		} catch (error) {
 			this.#report(error);
-			connection.leaveRoom(room);
-			connection.sendReserved(
-				ERROR_MESSAGE,
-				{ code: ErrorCode.Unavailable, message: `Cannot join "${room}" now`, room },
-				id
-			);
+			if (!connection.rooms.has(room)) return;
+			// No position is known: the client accepts whatever comes next, in whichever epoch.
+			connection.sendReserved(JOINED_MESSAGE, { room, offset: 0, epoch: '', recovered: false }, id);
+			connection.releaseRoom(room);
 		}
 	}
 
@@ -135,7 +147,7 @@ export class LocalRooms {
 			this.#reset(state, room, { offset: position.offset - 1, epoch: position.epoch });
 		}
 		if (position) state.last = position;
-		const prepared = new PreparedMessage(pending.message);
+		const prepared = new PreparedMessage(inRoom(pending.message, room));
 		for (const member of state.members) {
 			if (member.authenticated && member.id != pending.except) {
 				member.deliverToRoom(room, prepared, position);
