@@ -1,5 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
@@ -146,6 +149,23 @@ describe('production build', () => {
 		const size = gzipSync(bundle.outputFiles[0].contents, { level: 9 }).length;
 		console.log(`dist SocketClient: ${size} B min+gz`);
 		expect(size).toBeLessThanOrEqual(4_000);
+	}, 60_000);
+
+	it('ships declarations a strict consumer compiles without skipLibCheck', async () => {
+		const consumer = join(await mkdtemp(join(tmpdir(), 'runesocket-consumer-')), 'consumer.ts');
+		await writeFile(
+			consumer,
+			['', '/server', '/svelte', '/redis', '/vite']
+				.map(
+					(entry, index) => `export * as entry${index} from '${root}dist${entry || ''}/index.js';`
+				)
+				.join('\n')
+		);
+		const tsc = `${root}node_modules/typescript/bin/tsc`;
+		const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext'];
+		args.push('--moduleResolution', 'nodenext', '--target', 'es2022', '--ignoreConfig');
+		args.push('--typeRoots', `${root}node_modules/@types`, '--types', 'node', consumer);
+		await promisify(execFile)(process.execPath, args, { cwd: root });
 	}, 60_000);
 
 	it('server.js serves the app and its sockets on one port, and closes them with 1001 on SIGTERM', async () => {

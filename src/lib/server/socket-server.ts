@@ -148,7 +148,7 @@ function errorFrom(value: unknown): Error {
  * await server.to('lobby').emit(Announcement, { text: 'Hello' });
  * ```
  */
-export class SocketServer implements ConnectionHost {
+export class SocketServer {
 	#routes: Route[];
 	#engine: Engine;
 	#maxConnections: number;
@@ -343,18 +343,14 @@ export class SocketServer implements ConnectionHost {
 		return (await this.#engine.history(room)).position;
 	}
 
-	/** @internal */
-	join(connection: Connection<unknown>, room: string): void {
-		this.#rooms.add(connection, room);
-	}
+	/** What connections ask of their server: room membership and broadcasts. */
+	#host: ConnectionHost = {
+		join: (connection, room) => this.#rooms.add(connection, room),
+		leave: (connection, room) => this.#rooms.remove(connection, room),
+		broadcast: (connection, message, options) => this.#broadcast(connection, message, options)
+	};
 
-	/** @internal */
-	leave(connection: Connection<unknown>, room: string): void {
-		this.#rooms.remove(connection, room);
-	}
-
-	/** @internal */
-	async broadcast(
+	async #broadcast(
 		connection: Connection<unknown>,
 		message: unknown,
 		{ rooms, includeSelf = false }: BroadcastOptions
@@ -387,7 +383,7 @@ export class SocketServer implements ConnectionHost {
 		params: Record<string, string>,
 		authData: unknown
 	): void {
-		const connection = new Connection<unknown>(ws, request, params, this, {
+		const connection = new Connection<unknown>(ws, request, params, this.#host, {
 			maxBufferedBytes: route.maxBufferedBytes,
 			compressionThreshold: route.compressionThreshold
 		});
