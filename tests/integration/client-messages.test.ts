@@ -329,6 +329,28 @@ describe('rooms', () => {
 		expect(second.frames).toHaveLength(2);
 	});
 
+	it('waits for every rejoin answer before Connected, unswayed by unrelated errors', async () => {
+		const { server, client, peer } = await connectedPair({ reconnectDelay: 1 });
+		client.joinRoom('r');
+		await peer.waitForFrames(1);
+		peer.deliver('room.joined', { room: 'r', offset: 0, epoch: 'e', recovered: true });
+		peer.deliver('note', 1, { room: 'r', offset: 1, epoch: 'e' });
+		await roundTrip(client, peer);
+
+		let connectedEarly = false;
+		const connected = nextEvent(client, Connected);
+		void connected.then(() => (connectedEarly = true));
+		peer.socket.close(1011);
+		const second = await server.connection(1);
+		const rejoin = await second.waitForFrame((frame) => frame.includes('room.join'));
+		expect(JSON.parse(rejoin).data).toEqual({ room: 'r', since: { offset: 1, epoch: 'e' } });
+		second.deliver('error', { code: 'rate_limited', message: 'Slow down' });
+		await roundTrip(client, second);
+		expect(connectedEarly).toBe(false);
+		second.deliver('room.joined', { room: 'r', offset: 1, epoch: 'e', recovered: true });
+		expect(await connected).toEqual({ reconnected: true, recovered: true });
+	});
+
 	it('refuses an empty room name with a TypeError', () => {
 		const client = makeClient('ws://127.0.0.1:1');
 		expect(() => client.joinRoom('')).toThrow(TypeError);

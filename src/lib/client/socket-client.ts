@@ -501,10 +501,11 @@ export class SocketClient {
 		this.#emit(Connected, { reconnected, recovered: this.#recovered });
 	}
 
-	/** The server answered a join: `room.joined`, or an error naming the room. */
+	/** The server answered a rejoin: `room.joined`, or an error naming the room. */
 	#answered(room: unknown, recovered: unknown): void {
+		if (!this.#unanswered.delete(room as string)) return;
 		if (recovered === false) this.#recovered = false;
-		if (this.#unanswered.delete(room as string) && !this.#unanswered.size) this.#announce();
+		if (!this.#unanswered.size) this.#announce();
 	}
 
 	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
