@@ -1,10 +1,10 @@
 import type { Redis, RedisOptions } from 'ioredis';
+import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
 	checkHistoryOptions,
 	engineHandlers,
 	historyPolicy,
-	isObjectMessage,
 	isStreamPosition,
 	newEpoch,
 	notRecovered,
@@ -255,8 +255,7 @@ export class RedisEngine implements Engine {
 	): Promise<StreamPosition | undefined> {
 		const what = `publish to "${room}"`;
 		const keys = roomKeys(this.#prefix, room);
-		const head =
-			room != EVERYONE_ROOM && isObjectMessage(message) ? messageHead(message) : undefined;
+		const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
 		if (head === undefined) {
 			const text = envelope(message, options.except);
 			await this.#command(what, () => this.#commands.publish(keys.channel, text));
@@ -409,7 +408,7 @@ export class RedisEngine implements Engine {
 			if (offset !== since + messages.length + 1 || text === undefined) return undefined;
 			try {
 				const message = JSON.parse(text) as unknown;
-				if (!isObjectMessage(message)) return undefined;
+				if (!isRecord(message)) return undefined;
 				messages.push(message);
 			} catch {
 				return undefined;

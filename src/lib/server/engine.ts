@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { StreamPosition } from '../protocol/envelope.js';
+import { isRecord, type StreamPosition } from '../protocol/envelope.js';
 
 // Where a room's stream stands is part of the protocol: the same type the client tracks.
 export type { StreamPosition };
@@ -204,19 +204,6 @@ export function newEpoch(): string {
 }
 
 /**
- * Whether `message` is a JSON object (not null, not an array): only those get offsets.
- *
- * @example
- * ```ts
- * isObjectMessage({ name: 'x' }); // true
- * isObjectMessage([1, 2]); // false
- * ```
- */
-export function isObjectMessage(message: unknown): message is Record<string, unknown> {
-	return typeof message == 'object' && message !== null && !Array.isArray(message);
-}
-
-/**
  * Whether `since` looks like a position an engine handed out (it may come from a client): a whole
  * `offset` ≥ 0 and a string `epoch`.
  *
@@ -227,7 +214,7 @@ export function isObjectMessage(message: unknown): message is Record<string, unk
  * ```
  */
 export function isStreamPosition(since: unknown): since is StreamPosition {
-	if (!isObjectMessage(since)) return false;
+	if (!isRecord(since)) return false;
 	const { offset, epoch } = since;
 	return Number.isSafeInteger(offset) && (offset as number) >= 0 && typeof epoch == 'string';
 }
@@ -323,7 +310,7 @@ export class MemoryEngine implements Engine {
 		message: unknown,
 		options: PublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		if (room == EVERYONE_ROOM || !isObjectMessage(message)) {
+		if (room == EVERYONE_ROOM || !isRecord(message)) {
 			this.#handlers?.deliver(room, message, options.except);
 			return undefined;
 		}

@@ -1,4 +1,4 @@
-import { JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
+import { isRecord, JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
 import type { Connection } from './connection.js';
 import { isStreamPosition, type Engine } from './engine.js';
 import { PreparedMessage } from './outbound.js';
@@ -24,15 +24,12 @@ interface RoomState {
  * `publish`, a raw `broadcast`, another process's engine), so clients can track where they are.
  */
 function inRoom(message: unknown, room: string): unknown {
-	const isPlainObject = typeof message == 'object' && message !== null && !Array.isArray(message);
-	if (!isPlainObject || (message as Record<string, unknown>).room == room) return message;
-	return { ...message, room };
+	return isRecord(message) && message.room != room ? { ...message, room } : message;
 }
 
 function positionOf(message: unknown): StreamPosition | undefined {
-	if (typeof message != 'object' || message === null) return undefined;
-	const { offset, epoch } = message as Record<string, unknown>;
-	const position = { offset, epoch };
+	if (!isRecord(message)) return undefined;
+	const position = { offset: message.offset, epoch: message.epoch };
 	return isStreamPosition(position) ? position : undefined;
 }
 
