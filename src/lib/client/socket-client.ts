@@ -15,7 +15,7 @@ import {
 	type InboundMessage,
 	type StreamPosition
 } from '../protocol/envelope.js';
-import { validateMessage, type MessageDefinition } from '../protocol/message.js';
+import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import type { StandardResult, StandardSchema } from '../protocol/standard-schema.js';
 import { reconnectDelay } from './backoff.js';
 import { OutboundBuffer } from './buffer.js';
@@ -674,7 +674,7 @@ export class SocketClient {
 
 	#call(handlers: Set<Handler>, result: StandardResult<unknown>, message?: InboundMessage): void {
 		if (result.issues) {
-			const problem = result.issues.map((issue) => issue.message).join('; ');
+			const problem = describeIssues(result.issues);
 			return this.#error('validation', `Invalid "${message?.name}": ${problem}`, {
 				message,
 				issues: result.issues

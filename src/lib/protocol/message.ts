@@ -1,4 +1,9 @@
-import type { InferOutput, StandardResult, StandardSchema } from './standard-schema.js';
+import type {
+	InferOutput,
+	StandardIssue,
+	StandardResult,
+	StandardSchema
+} from './standard-schema.js';
 
 /**
  * A named, typed message both ends agree on. Create one with `ClientMessage.define`.
@@ -75,4 +80,16 @@ export function validateMessage<Data>(
 	return definition.schema
 		? definition.schema['~standard'].validate(data)
 		: { value: data as Data };
+}
+
+/**
+ * The problems a schema found, in one line: what both ends put in their validation errors.
+ *
+ * @example
+ * ```ts
+ * describeIssues([{ message: 'Required' }, { message: 'Expected a number' }]); // 'Required; Expected a number'
+ * ```
+ */
+export function describeIssues(issues: ReadonlyArray<StandardIssue>): string {
+	return issues.map((issue) => issue.message).join('; ');
 }

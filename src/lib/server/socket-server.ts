@@ -11,7 +11,7 @@ import {
 } from '../protocol/close-codes.js';
 import { isRecord, ReservedName } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import { validateMessage, type MessageDefinition } from '../protocol/message.js';
+import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
 import { Connection, type BroadcastOptions, type ConnectionHost } from './connection.js';
 import {
@@ -181,9 +181,9 @@ export class SocketServer {
 				})
 			)
 			.then(() => this.#engine.subscribe(EVERYONE));
-		this.#started.catch((error) => this.#report(undefined, errorFrom(error)));
+		this.#started.catch((error) => this.#report(undefined, error));
 		this.#rooms = new LocalRooms(this.#engine, this.#started, (error) =>
-			this.#report(undefined, errorFrom(error))
+			this.#report(undefined, error)
 		);
 		for (const route of this.#routes) route.startTimers();
 	}
@@ -228,7 +228,7 @@ export class SocketServer {
 		try {
 			await this.#upgrade(request, socket, head, () => socket.off('error', ignore));
 		} catch (error) {
-			this.#report(undefined, errorFrom(error));
+			this.#report(undefined, error);
 			refuseUpgrade(socket, 500);
 		}
 	}
@@ -277,7 +277,7 @@ export class SocketServer {
 		try {
 			return isOriginAllowed(request, route.options.origins ?? 'same-host');
 		} catch (error) {
-			this.#report(undefined, errorFrom(error));
+			this.#report(undefined, error);
 			return false;
 		}
 	}
@@ -309,8 +309,7 @@ export class SocketServer {
 	): Promise<void> {
 		const result = await validateMessage(definition, data);
 		if (result.issues) {
-			const problems = result.issues.map((issue) => issue.message).join('; ');
-			throw new TypeError(`Cannot publish "${definition.name}": ${problems}`);
+			throw new TypeError(`Cannot publish "${definition.name}": ${describeIssues(result.issues)}`);
 		}
 		const { room } = options;
 		if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
@@ -360,9 +359,13 @@ export class SocketServer {
 			await Promise.all(rooms.map((room) => this.#engine.publish(room, message, { except })));
 			return;
 		}
-		const route = this.#sessions.get(connection)?.route;
+		this.#deliverTo(this.#sessions.get(connection)?.route.connections ?? [], message, except);
+	}
+
+	/** Serialises `message` once and queues it for every authenticated member but `except`. */
+	#deliverTo(members: Iterable<Connection<unknown>>, message: unknown, except?: string): void {
 		const prepared = new PreparedMessage(message);
-		for (const member of route?.connections ?? []) {
+		for (const member of members) {
 			if (member.authenticated && member.id != except) member.deliver(prepared);
 		}
 	}
@@ -371,7 +374,7 @@ export class SocketServer {
 		try {
 			return await route.options.authenticate!(request);
 		} catch (error) {
-			this.#report(undefined, errorFrom(error));
+			this.#report(undefined, error);
 			return { success: false, code: 500, reason: 'Authentication failed' };
 		}
 	}
@@ -450,7 +453,7 @@ export class SocketServer {
 				? await session.route.options.firstMessageAuth!.verify(token, connection.req)
 				: { success: false, reason: 'Expected an auth message first' };
 		} catch (error) {
-			this.#report(connection, errorFrom(error));
+			this.#report(connection, error);
 			result = { success: false, code: INTERNAL_ERROR, reason: 'Authentication failed' };
 		}
 		clearTimeout(verifyDeadline);
@@ -469,7 +472,7 @@ export class SocketServer {
 		try {
 			shown = route.options.connectedData?.(connection);
 		} catch (error) {
-			this.#report(connection, errorFrom(error));
+			this.#report(connection, error);
 			return connection.close(INTERNAL_ERROR, 'Could not prepare the connection');
 		}
 		connection.sendReserved(ReservedName.Connected, { ...shown, id: connection.id });
@@ -538,7 +541,7 @@ export class SocketServer {
 		try {
 			allowed = (await session.route.options.authorizeJoin?.(connection, room)) ?? true;
 		} catch (error) {
-			this.#report(connection, errorFrom(error));
+			this.#report(connection, error);
 			allowed = false;
 		}
 		if (!connection.isOpen) return;
@@ -567,7 +570,7 @@ export class SocketServer {
 	): Promise<void> {
 		const result = await validateMessage(definition, data);
 		if (result.issues) {
-			const problems = result.issues.map((issue) => issue.message).join('; ');
+			const problems = describeIssues(result.issues);
 			return void connection.fail(
 				ErrorCode.InvalidData,
 				`Invalid "${definition.name}": ${problems}`,
@@ -578,7 +581,7 @@ export class SocketServer {
 		try {
 			await handler(connection, result.value, reply);
 		} catch (error) {
-			this.#report(connection, errorFrom(error));
+			this.#report(connection, error);
 			if (!reply.sent) reply.error(ErrorCode.Internal, 'Internal error');
 		}
 	}
@@ -600,19 +603,15 @@ export class SocketServer {
 	#run(connection: Connection<unknown>, callback: () => void | Promise<void>): void {
 		try {
 			const result = callback();
-			if (result instanceof Promise)
-				result.catch((error) => this.#report(connection, errorFrom(error)));
+			if (result instanceof Promise) result.catch((error) => this.#report(connection, error));
 		} catch (error) {
-			this.#report(connection, errorFrom(error));
+			this.#report(connection, error);
 		}
 	}
 
 	#deliver(room: string, message: unknown, except?: string): void {
-		if (room != EVERYONE) return this.#rooms.deliver(room, message, except);
-		const prepared = new PreparedMessage(message);
-		for (const member of this.#connections) {
-			if (member.authenticated && member.id != except) member.deliver(prepared);
-		}
+		if (room == EVERYONE) this.#deliverTo(this.#connections, message, except);
+		else this.#rooms.deliver(room, message, except);
 	}
 
 	#closed(connection: Connection<unknown>, code: number, reason: string): void {
@@ -621,15 +620,14 @@ export class SocketServer {
 		connection.leaveAllRooms();
 		this.#connections.delete(connection);
 		session?.route.connections.delete(connection);
-		if (!connection.authenticated) return;
-		try {
-			session?.route.options.onClose?.(connection, code, reason);
-		} catch (error) {
-			this.#report(connection, errorFrom(error));
+		if (connection.authenticated) {
+			this.#run(connection, () => session?.route.options.onClose?.(connection, code, reason));
 		}
 	}
 
-	#report(connection: Connection<unknown> | undefined, error: Error): void {
+	/** Hands a failure to the route's onError (as an Error), or logs it when there is none. */
+	#report(connection: Connection<unknown> | undefined, failure: unknown): void {
+		let error = errorFrom(failure);
 		const onError = connection && this.#sessions.get(connection)?.route.options.onError;
 		try {
 			if (onError) return onError(connection, error);
