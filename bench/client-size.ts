@@ -1,8 +1,7 @@
 // Bundle size of each client entry, minified with esbuild and gzipped at level 9, side by side with
 // the anchors built the same way in the same run. Run: `npm run bench:size`.
-import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { measureBundle } from './bundle.js';
 
 const library = fileURLToPath(new URL('../src/lib/index.ts', import.meta.url));
 
@@ -17,22 +16,9 @@ const entries: Record<string, string> = {
 	'centrifuge Centrifuge': `export { Centrifuge } from 'centrifuge';`
 };
 
-async function gzippedSize(source: string): Promise<number> {
-	const result = await build({
-		stdin: { contents: source, resolveDir: process.cwd(), loader: 'ts' },
-		bundle: true,
-		minify: true,
-		format: 'esm',
-		target: 'es2022',
-		platform: 'browser',
-		write: false,
-		logLevel: 'silent'
-	});
-	return gzipSync(result.outputFiles[0].contents, { level: 9 }).length;
-}
-
 const sizes = new Map<string, number>();
-for (const [name, source] of Object.entries(entries)) sizes.set(name, await gzippedSize(source));
+for (const [name, source] of Object.entries(entries))
+	sizes.set(name, (await measureBundle(source)).gzipped);
 const ours = sizes.get('runesocket SocketClient')!;
 console.log('| bundle | min+gz bytes | vs SocketClient |');
 console.log('|---|---|---|');

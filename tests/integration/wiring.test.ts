@@ -5,9 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { measureBundle } from '../../bench/bundle.js';
 import WebSocket from 'ws';
 import { Disconnected } from '../../src/lib/index.js';
 import { MonitorStatusChanged, Ping, projectRoom } from '../../src/demo/messages.js';
@@ -137,16 +136,8 @@ describe('production build', () => {
 	it('packages dist/ so that publint passes and the client entry stays within budget', async () => {
 		const { stdout } = await promisify(execFile)('npx', ['publint'], { cwd: root });
 		expect(stdout).toContain('All good!');
-		const bundle = await build({
-			stdin: { contents: `export { SocketClient } from './dist/index.js';`, resolveDir: root },
-			bundle: true,
-			minify: true,
-			format: 'esm',
-			target: 'es2022',
-			write: false,
-			logLevel: 'silent'
-		});
-		const size = gzipSync(bundle.outputFiles[0].contents, { level: 9 }).length;
+		const size = (await measureBundle(`export { SocketClient } from './dist/index.js';`, root))
+			.gzipped;
 		console.log(`dist SocketClient: ${size} B min+gz`);
 		expect(size).toBeLessThanOrEqual(4_000);
 	}, 60_000);

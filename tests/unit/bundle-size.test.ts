@@ -1,37 +1,9 @@
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { measureBundle, type MeasuredBundle } from '../../bench/bundle.js';
 
 const BUDGET = 4_000;
 const entry = fileURLToPath(new URL('../../src/lib/index.ts', import.meta.url));
-
-interface Measured {
-	readonly text: string;
-	readonly minified: number;
-	readonly gzipped: number;
-}
-
-/** Bundles `contents` (importing from the library entry) the way an app's bundler would. */
-async function measure(contents: string): Promise<Measured> {
-	const result = await build({
-		stdin: { contents, loader: 'ts', resolveDir: process.cwd(), sourcefile: 'app.ts' },
-		bundle: true,
-		minify: true,
-		format: 'esm',
-		target: 'es2022',
-		platform: 'browser',
-		write: false,
-		logLevel: 'silent'
-	});
-	const output = result.outputFiles[0];
-	if (!output || result.outputFiles.length != 1) throw new Error('expected exactly one output');
-	return {
-		text: output.text,
-		minified: output.contents.byteLength,
-		gzipped: gzipSync(output.contents, { level: 9 }).byteLength
-	};
-}
 
 const reexport = (...names: string[]) =>
 	`export { ${names.join(', ')} } from ${JSON.stringify(entry)};`;
@@ -41,17 +13,17 @@ const DIALECT_ONLY = ['{"type":"ping"}', 'unsubscribe', 'subscribe', 'Message wi
 const FACADE_ONLY = ['/v1/ws', 'createWebSocket needs'];
 
 describe('bundle size', () => {
-	let core: Measured;
-	let withTypeKeyed: Measured;
-	let withEventKeyed: Measured;
-	let facade: Measured;
+	let core: MeasuredBundle;
+	let withTypeKeyed: MeasuredBundle;
+	let withEventKeyed: MeasuredBundle;
+	let facade: MeasuredBundle;
 
 	beforeAll(async () => {
 		[core, withTypeKeyed, withEventKeyed, facade] = await Promise.all([
-			measure(reexport('SocketClient')),
-			measure(reexport('SocketClient', 'typeKeyedDialect')),
-			measure(reexport('SocketClient', 'eventKeyedDialect')),
-			measure(reexport('createWebSocket'))
+			measureBundle(reexport('SocketClient')),
+			measureBundle(reexport('SocketClient', 'typeKeyedDialect')),
+			measureBundle(reexport('SocketClient', 'eventKeyedDialect')),
+			measureBundle(reexport('createWebSocket'))
 		]);
 		console.log(
 			[
