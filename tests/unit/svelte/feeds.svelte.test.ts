@@ -9,7 +9,7 @@ import { nextError, reachState } from '../../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
 import Reader from './fixtures/Reader.svelte';
 import StreamList from './fixtures/StreamList.svelte';
-import { arrival, destroy, Frames, live, render, watch } from './live.svelte.js';
+import { arrival, connectedLive, destroy, Frames, live, render, watch } from './live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
 vi.mock('ws', () => import('./node-ws.js'));
@@ -30,16 +30,6 @@ const IncidentResolved = ClientMessage.define<{ uuid: string; resolvedAt: number
 );
 const IncidentDeleted = ClientMessage.define<string>('incident.deleted');
 
-/** A LiveSocket held connected whose flushes wait for `frames.run()`, and its server connection. */
-async function setUp(): Promise<{ socket: LiveSocket; frames: Frames; peer: ServerPeer }> {
-	const server = track(await TestServer.start());
-	const frames = new Frames();
-	const socket = live(server.url, { schedule: frames.schedule });
-	socket.connect();
-	await reachState(socket.client, 'connected');
-	return { socket, frames, peer: await server.connection(0) };
-}
-
 /** Sends `messages` as envelopes and waits until the client received them all. */
 async function deliver(socket: LiveSocket, peer: ServerPeer, ...messages: [string, unknown][]) {
 	const arrived = arrival(socket.client, messages.length);
@@ -49,7 +39,7 @@ async function deliver(socket: LiveSocket, peer: ServerPeer, ...messages: [strin
 
 describe('latest', () => {
 	it('is the newest valid message of its kind, published once per flush', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const latest = socket.latest(Tick);
 		const { seen } = watch(() => latest.current);
 		const invalid = nextError(socket.client, 'validation');
@@ -86,7 +76,7 @@ describe('latest', () => {
 
 describe('stream', () => {
 	it('holds the newest messages first, trimmed to the limit, in a new array per flush', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const stream = socket.stream(Tick, { limit: 3 });
 		const { seen } = watch(() => stream.current);
 		await deliver(socket, peer, ['tick', { n: 1 }], ['tick', { n: 2 }]);
@@ -102,7 +92,7 @@ describe('stream', () => {
 	});
 
 	it('keeps its items between readers', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const stream = socket.stream(Tick);
 		const reader = render(Reader, { read: () => stream.current });
 		await deliver(socket, peer, ['tick', { n: 1 }]);
@@ -113,7 +103,7 @@ describe('stream', () => {
 	});
 
 	it('keeps 50 by default and refuses a limit below 1', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const ticks = socket.stream(Tick);
 		watch(() => ticks.current);
 		await deliver(
@@ -182,7 +172,7 @@ describe('stream', () => {
 
 describe('collection', () => {
 	it('adds items by key, replaces an existing key in place, and removes by removeKey', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const incidents = socket.collection(IncidentSaved, {
 			key: (incident) => incident.uuid,
 			remove: IncidentDeleted,
@@ -214,7 +204,7 @@ describe('collection', () => {
 	});
 
 	it('without removeKey keys the removal data with key', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const incidents = socket.collection(IncidentSaved, {
 			key: (incident) => incident.uuid,
 			remove: IncidentResolved,
@@ -227,7 +217,7 @@ describe('collection', () => {
 	});
 
 	it('starts from initial, and replace() and clear() show at once', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const incidents = socket.collection(IncidentSaved, {
 			key: (incident) => incident.uuid,
 			initial: [

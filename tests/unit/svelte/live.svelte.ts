@@ -3,8 +3,9 @@ import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 // Imported first so its afterEach (stopping servers) runs after ours: vitest runs after-hooks as a
 // stack, so components and sockets go before the servers wait for their connections.
-import '../../helpers/clients.js';
-import { within } from '../../helpers/wait.js';
+import { track } from '../../helpers/clients.js';
+import { reachState, within } from '../../helpers/wait.js';
+import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
 import { SocketClient, type SocketClientOptions } from '../../../src/lib/index.js';
 import Reader from './fixtures/Reader.svelte';
 import {
@@ -130,4 +131,18 @@ export function until(condition: () => boolean, what: string): Promise<void> {
 		}),
 		what
 	).finally(() => stop());
+}
+
+/** A LiveSocket held connected whose flushes wait for `frames.run()`, and its server connection. */
+export async function connectedLive(): Promise<{
+	socket: LiveSocket;
+	frames: Frames;
+	peer: ServerPeer;
+}> {
+	const server = track(await TestServer.start());
+	const frames = new Frames();
+	const socket = live(server.url, { schedule: frames.schedule });
+	socket.connect();
+	await reachState(socket.client, 'connected');
+	return { socket, frames, peer: await server.connection(0) };
 }

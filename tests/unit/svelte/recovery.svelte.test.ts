@@ -2,10 +2,8 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ClientMessage, Unrecoverable } from '../../../src/lib/index.js';
-import { track } from '../../helpers/clients.js';
-import { nextEvent, reachState } from '../../helpers/wait.js';
-import { TestServer } from '../../helpers/ws-server.js';
-import { arrival, Frames, live, watch } from './live.svelte.js';
+import { nextEvent } from '../../helpers/wait.js';
+import { arrival, connectedLive, watch } from './live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
 vi.mock('ws', () => import('./node-ws.js'));
@@ -13,18 +11,9 @@ vi.mock('ws', () => import('./node-ws.js'));
 const Tick = ClientMessage.define('tick', z.object({ n: z.number() }));
 const IncidentSaved = ClientMessage.define<{ uuid: string }>('incident.saved');
 
-async function setUp() {
-	const server = track(await TestServer.start());
-	const frames = new Frames();
-	const socket = live(server.url, { schedule: frames.schedule });
-	socket.connect();
-	await reachState(socket.client, 'connected');
-	return { socket, frames, peer: await server.connection(0) };
-}
-
 describe('feeds and unrecoverable rooms', () => {
 	it('follow only their room, and are emptied when that room (or, without one, any) is unrecoverable', async () => {
-		const { socket, frames, peer } = await setUp();
+		const { socket, frames, peer } = await connectedLive();
 		const incidents = socket.collection(IncidentSaved, { key: (item) => item.uuid, room: 'a' });
 		const ticksOfB = socket.stream(Tick, { room: 'b' });
 		const anyTick = socket.latest(Tick);
@@ -59,7 +48,7 @@ describe('feeds and unrecoverable rooms', () => {
 	});
 
 	it('joins with since, so the server can replay from the position a page was loaded at', async () => {
-		const { socket, peer } = await setUp();
+		const { socket, peer } = await connectedLive();
 		socket.join('project:1', { offset: 12, epoch: 'e1' });
 		const frame = await peer.waitForFrame((text) => text.includes('room.join'));
 		expect(JSON.parse(frame)).toEqual({
