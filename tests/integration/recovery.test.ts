@@ -55,6 +55,30 @@ async function dropAll(running: RunningServer, ids?: readonly string[]): Promise
 	);
 }
 
+/** A client that reaches the server only while its gate is open, joined to ROOM and watched. */
+async function joinedClient(url: () => string) {
+	const gate = new Gate();
+	const client = makeClient(() => gate.pass(url), RECONNECT);
+	const view = watch(client);
+	client.joinRoom(ROOM);
+	client.connect();
+	await view.joined();
+	return { gate, client, view };
+}
+
+/** Drops the client's connections (all, or those with `ids`) and keeps it away until the gate opens. */
+async function keepAway(
+	gate: Gate,
+	client: ReturnType<typeof makeClient>,
+	running: RunningServer,
+	ids?: readonly string[]
+) {
+	gate.close();
+	const disconnected = nextEvent(client, Disconnected, 10_000);
+	await dropAll(running, ids);
+	return disconnected;
+}
+
 function seq(running: RunningServer) {
 	return (n: number) => running.sockets.publish(Seq, { n }, { room: ROOM });
 }
@@ -62,19 +86,12 @@ function seq(running: RunningServer) {
 describe('recovery after a network drop (MemoryEngine)', { timeout: 30_000 }, () => {
 	it('reconnects and gets every message exactly once, in order, recovered', async () => {
 		const running = await startServer(new MemoryEngine({ history: { size: 10_000 } }));
-		const gate = new Gate();
-		const client = makeClient(() => gate.pass(() => running.url()), RECONNECT);
-		const view = watch(client);
-		client.joinRoom(ROOM);
-		client.connect();
-		await view.joined();
+		const { gate, client, view } = await joinedClient(() => running.url());
 
 		const publisher = new Publisher(seq(running), 2);
 		await view.receivedAtLeast(200);
 		// The drop happens mid-stream; the client stays away until 100 more were published.
-		gate.close();
-		const disconnected = nextEvent(client, Disconnected, 10_000);
-		await dropAll(running);
+		const disconnected = keepAway(gate, client, running);
 		expect((await disconnected).willReconnect).toBe(true);
 		const away = publisher.sent.length;
 		await publisher.reach(away + 100);
@@ -152,18 +169,11 @@ describe('duplicates and stale offsets', { timeout: 30_000 }, () => {
 describe('recovery that history cannot give', { timeout: 30_000 }, () => {
 	it('history too short: Unrecoverable, recovered false, then live messages without duplicates', async () => {
 		const running = await startServer(new MemoryEngine({ history: { size: 5 } }));
-		const gate = new Gate();
-		const client = makeClient(() => gate.pass(() => running.url()), RECONNECT);
-		const view = watch(client);
-		client.joinRoom(ROOM);
-		client.connect();
-		await view.joined();
+		const { gate, client, view } = await joinedClient(() => running.url());
 
 		const publisher = new Publisher(seq(running), 2);
 		await view.receivedAtLeast(100);
-		gate.close();
-		const disconnected = nextEvent(client, Disconnected, 10_000);
-		await dropAll(running);
+		const disconnected = keepAway(gate, client, running);
 		await disconnected;
 		const before = view.received.length;
 		// More than the 5 messages history keeps go by while the client is away.
@@ -198,12 +208,7 @@ describe('recovery that history cannot give', { timeout: 30_000 }, () => {
 		const first = await startServer(new MemoryEngine());
 		const port = first.port;
 		let current = first;
-		const gate = new Gate();
-		const client = makeClient(() => gate.pass(() => current.url()), RECONNECT);
-		const view = watch(client);
-		client.joinRoom(ROOM);
-		client.connect();
-		await view.joined();
+		const { gate, client, view } = await joinedClient(() => current.url());
 		const oldEpoch = view.answers[0].epoch;
 
 		const before = new Publisher(seq(first), 2);
@@ -250,18 +255,12 @@ describe('recovery that history cannot give', { timeout: 30_000 }, () => {
 		vi.useFakeTimers({ toFake: ['Date'] });
 		const engine = new MemoryEngine({ history: { size: 100, ttl: 60_000 } });
 		const running = await startServer(engine);
-		const gate = new Gate();
-		const client = makeClient(() => gate.pass(() => running.url()), RECONNECT);
-		const view = watch(client);
-		client.joinRoom(ROOM);
-		client.connect();
-		await view.joined();
+		const { gate, client, view } = await joinedClient(() => running.url());
 		for (let n = 1; n <= 20; n++) await seq(running)(n);
 		await view.receivedAtLeast(20);
 
-		gate.close();
-		const disconnected = nextEvent(client, Disconnected, 10_000);
-		await dropAll(running); // the room's last member left: the engine may forget it once it is idle
+		// The room's last member leaves: the engine may forget the room once it is idle.
+		const disconnected = keepAway(gate, client, running);
 		await disconnected;
 		// Two minutes later: its history expired, and the next publish sweeps idle rooms.
 		vi.setSystemTime(Date.now() + 120_000);
@@ -354,9 +353,7 @@ describe('room messages published by a connection', { timeout: 30_000 }, () => {
 
 		const publisher = new Publisher((n) => sender.request(Say, { n }), 2);
 		await view.receivedAtLeast(100);
-		gate.close();
-		const disconnected = nextEvent(client, Disconnected, 10_000);
-		await dropAll(running, ids);
+		const disconnected = keepAway(gate, client, running, ids);
 		await disconnected;
 		await publisher.reach(publisher.sent.length + 50);
 		const reconnected = nextEvent(client, Connected, 20_000);
@@ -390,18 +387,11 @@ describe('a rejoin the engine cannot answer', { timeout: 30_000 }, () => {
 		vi.spyOn(console, 'error').mockImplementation(() => {}); // the server reports the failed join
 		const engine = new FlakyEngine({ history: { size: 10_000 } });
 		const running = await startServer(engine);
-		const gate = new Gate();
-		const client = makeClient(() => gate.pass(() => running.url()), RECONNECT);
-		const view = watch(client);
-		client.joinRoom(ROOM);
-		client.connect();
-		await view.joined();
+		const { gate, client, view } = await joinedClient(() => running.url());
 		for (let n = 1; n <= 10; n++) await seq(running)(n);
 		await view.receivedAtLeast(10);
 
-		gate.close();
-		const disconnected = nextEvent(client, Disconnected, 10_000);
-		await dropAll(running);
+		const disconnected = keepAway(gate, client, running);
 		await disconnected;
 		engine.failing = true;
 		const unrecoverable = nextEvent(client, Unrecoverable, 20_000);
