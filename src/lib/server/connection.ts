@@ -243,3 +243,22 @@ export class Connection<AuthData = unknown> {
 		setTimeout(() => this.#socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
 	}
 }
+
+/**
+ * Serialises `message` once and queues it for every authenticated member but `except`.
+ *
+ * @example
+ * ```ts
+ * deliverToAll(route.connections, { name: 'maintenance', data: null, timestamp: Date.now() });
+ * ```
+ */
+export function deliverToAll(
+	members: Iterable<Connection<unknown>>,
+	message: unknown,
+	except?: string
+): void {
+	const prepared = new PreparedMessage(message);
+	for (const member of members) {
+		if (member.authenticated && member.id != except) member.deliver(prepared);
+	}
+}

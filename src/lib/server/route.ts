@@ -1,7 +1,6 @@
 import { WebSocketServer } from 'ws';
-import type { Connection } from './connection.js';
+import { deliverToAll, type Connection } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
-import { PreparedMessage } from './outbound.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RoutePattern } from './route-pattern.js';
 
@@ -87,13 +86,10 @@ export class Route {
 
 	#sendServerHeartbeat(): void {
 		const now = new Date();
-		const message = new PreparedMessage({
+		deliverToAll(this.connections, {
 			name: 'heartbeat',
 			data: { server_time: now.toISOString() },
 			timestamp: now.getTime()
 		});
-		for (const connection of this.connections) {
-			if (connection.authenticated) connection.deliver(message);
-		}
 	}
 }

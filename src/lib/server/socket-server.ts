@@ -13,7 +13,12 @@ import { isRecord, ReservedName } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
-import { Connection, type BroadcastOptions, type ConnectionHost } from './connection.js';
+import {
+	Connection,
+	deliverToAll,
+	type BroadcastOptions,
+	type ConnectionHost
+} from './connection.js';
 import {
 	EVERYONE_ROOM,
 	isStreamPosition,
@@ -25,7 +30,6 @@ import { LocalRooms } from './local-rooms.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
 import { DEFAULT_MAX_CONNECTIONS, type AuthResult, type SocketServerOptions } from './options.js';
 import { isOriginAllowed } from './origin.js';
-import { PreparedMessage } from './outbound.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { Route } from './route.js';
 
@@ -359,15 +363,7 @@ export class SocketServer {
 			await Promise.all(rooms.map((room) => this.#engine.publish(room, message, { except })));
 			return;
 		}
-		this.#deliverTo(this.#sessions.get(connection)?.route.connections ?? [], message, except);
-	}
-
-	/** Serialises `message` once and queues it for every authenticated member but `except`. */
-	#deliverTo(members: Iterable<Connection<unknown>>, message: unknown, except?: string): void {
-		const prepared = new PreparedMessage(message);
-		for (const member of members) {
-			if (member.authenticated && member.id != except) member.deliver(prepared);
-		}
+		deliverToAll(this.#sessions.get(connection)?.route.connections ?? [], message, except);
 	}
 
 	async #authenticateUpgrade(route: Route, request: IncomingMessage): Promise<AuthResult<unknown>> {
@@ -610,7 +606,7 @@ export class SocketServer {
 	}
 
 	#deliver(room: string, message: unknown, except?: string): void {
-		if (room == EVERYONE) this.#deliverTo(this.#connections, message, except);
+		if (room == EVERYONE) deliverToAll(this.#connections, message, except);
 		else this.#rooms.deliver(room, message, except);
 	}
 
