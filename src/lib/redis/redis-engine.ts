@@ -4,6 +4,8 @@ import {
 	EVERYONE_ROOM,
 	checkHistoryOptions,
 	engineHandlers,
+	everyoneHistory,
+	historyWithoutMessages,
 	historyPolicy,
 	isStreamPosition,
 	newEpoch,
@@ -288,9 +290,7 @@ export class RedisEngine implements Engine {
 	 * handed out is the one later publishes continue from.
 	 */
 	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
-		if (room == EVERYONE_ROOM) {
-			return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
-		}
+		if (room == EVERYONE_ROOM) return everyoneHistory(since);
 		const valid = since !== undefined && isStreamPosition(since);
 		const policy = historyPolicy(this.#history, room);
 		const keys = roomKeys(this.#prefix, room);
@@ -310,12 +310,9 @@ export class RedisEngine implements Engine {
 			)
 		)) as [number, string, unknown?];
 		const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
-		if (since === undefined) return { recovered: true, position, messages: [] };
-		if (!valid || since.epoch !== position.epoch || since.offset > position.offset) {
-			return notRecovered(position);
-		}
-		if (since.offset == position.offset) return { recovered: true, position, messages: [] };
-		const messages = this.#consecutive(reply[2], since.offset, position.offset);
+		const answer = historyWithoutMessages(position, since);
+		if (answer) return answer;
+		const messages = this.#consecutive(reply[2], since!.offset, position.offset);
 		return messages ? { recovered: true, position, messages } : notRecovered(position);
 	}
 

@@ -245,6 +245,46 @@ export function notRecovered(position: StreamPosition): HistoryResult {
 }
 
 /**
+ * The answer to `history('*', since)`: that room keeps no history, so only "nothing to recover"
+ * succeeds.
+ *
+ * @example
+ * ```ts
+ * if (room == EVERYONE_ROOM) return everyoneHistory(since);
+ * ```
+ */
+export function everyoneHistory(since: StreamPosition | undefined): HistoryResult {
+	return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
+}
+
+/**
+ * The answers to `history` that need no stored message, the same for every engine: no `since`; a
+ * `since` that is malformed, of another epoch or beyond the room's position; and a `since` that is
+ * the position itself. `undefined` when the messages after `since` must be read.
+ *
+ * @example
+ * ```ts
+ * const answer = historyWithoutMessages(position, since);
+ * if (answer) return answer;
+ * ```
+ */
+export function historyWithoutMessages(
+	position: StreamPosition,
+	since: StreamPosition | undefined
+): HistoryResult | undefined {
+	if (since === undefined) return { recovered: true, position, messages: [] };
+	if (
+		!isStreamPosition(since) ||
+		since.epoch !== position.epoch ||
+		since.offset > position.offset
+	) {
+		return notRecovered(position);
+	}
+	if (since.offset == position.offset) return { recovered: true, position, messages: [] };
+	return undefined;
+}
+
+/**
  * Options of a `MemoryEngine`.
  *
  * @example
@@ -327,20 +367,16 @@ export class MemoryEngine implements Engine {
 	}
 
 	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
-		if (room == EVERYONE_ROOM) {
-			return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
-		}
+		if (room == EVERYONE_ROOM) return everyoneHistory(since);
 		const policy = historyPolicy(this.#history, room);
 		const now = Date.now();
 		this.#sweep(now);
 		const state = this.#state(room);
 		trim(state, policy, now);
 		const position = { offset: state.offset, epoch: state.epoch };
-		if (since === undefined) return { recovered: true, position, messages: [] };
-		if (!isStreamPosition(since) || since.epoch !== state.epoch || since.offset > state.offset) {
-			return notRecovered(position);
-		}
-		const missed = state.offset - since.offset;
+		const answer = historyWithoutMessages(position, since);
+		if (answer) return answer;
+		const missed = state.offset - since!.offset;
 		if (missed > state.kept.length) return notRecovered(position);
 		const messages = state.kept.slice(state.kept.length - missed).map((entry) => entry.message);
 		return { recovered: true, position, messages };
