@@ -2,7 +2,8 @@ export { createSocketServer, SocketServer, EVERYONE } from './socket-server.js';
 export type { MessageHandler, Reply, ServerPublishOptions } from './socket-server.js';
 export { Connection } from './connection.js';
 export type { BroadcastOptions } from './connection.js';
-export { MemoryEngine } from './engine.js';
+export { MemoryEngine } from './memory-engine.js';
+export type { MemoryEngineOptions } from './memory-engine.js';
 export type {
 	Deliver,
 	Engine,
@@ -10,7 +11,6 @@ export type {
 	HistoryOptions,
 	HistoryPolicy,
 	HistoryResult,
-	MemoryEngineOptions,
 	PublishOptions,
 	StreamPosition
 } from './engine.js';

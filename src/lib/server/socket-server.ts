@@ -19,13 +19,8 @@ import {
 	type BroadcastOptions,
 	type ConnectionHost
 } from './connection.js';
-import {
-	EVERYONE_ROOM,
-	isStreamPosition,
-	MemoryEngine,
-	type Engine,
-	type StreamPosition
-} from './engine.js';
+import { EVERYONE_ROOM, isStreamPosition, type Engine, type StreamPosition } from './engine.js';
+import { MemoryEngine } from './memory-engine.js';
 import { LocalRooms } from './local-rooms.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
 import { DEFAULT_MAX_CONNECTIONS, type AuthResult, type SocketServerOptions } from './options.js';

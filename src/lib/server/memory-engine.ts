@@ -1,0 +1,158 @@
+import { isRecord } from '../protocol/envelope.js';
+import {
+	EVERYONE_ROOM,
+	checkHistoryOptions,
+	engineHandlers,
+	everyoneHistory,
+	historyPolicy,
+	historyWithoutMessages,
+	newEpoch,
+	notRecovered,
+	type Engine,
+	type EngineHandlers,
+	type HistoryOptions,
+	type HistoryPolicy,
+	type HistoryResult,
+	type PublishOptions,
+	type StreamPosition
+} from './engine.js';
+
+/**
+ * Options of a `MemoryEngine`.
+ *
+ * @example
+ * ```ts
+ * const options: MemoryEngineOptions = { history: { size: 50, ttl: 60_000 } };
+ * ```
+ */
+export interface MemoryEngineOptions {
+	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */
+	history?: HistoryOptions;
+}
+
+interface RoomState {
+	offset: number;
+	readonly epoch: string;
+	/** The kept messages, oldest first, with when each was published (ms). */
+	readonly kept: { readonly at: number; readonly message: Record<string, unknown> }[];
+}
+
+/** How often (at most) a `MemoryEngine` looks for rooms it can forget. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+/**
+ * The default engine: one process, no network. Publishing delivers synchronously to this process's
+ * members. Each room gets an offset counter and a random epoch when it is first used, and keeps its
+ * recent messages (by default the last 100, for 5 minutes) so clients can recover what they missed.
+ * A room with no history left and no subscriber may be forgotten: it then starts over with a new
+ * epoch.
+ *
+ * @example
+ * ```ts
+ * createSocketServer({ engine: new MemoryEngine({ history: { size: 200 } }), routes: [{ path: '/ws' }] });
+ * ```
+ */
+export class MemoryEngine implements Engine {
+	#handlers: EngineHandlers | undefined;
+	#history: HistoryOptions | undefined;
+	#rooms = new Map<string, RoomState>();
+	#subscribed = new Set<string>();
+	#lastSweep = 0;
+
+	constructor(options: MemoryEngineOptions = {}) {
+		checkHistoryOptions(options.history);
+		this.#history = options.history;
+	}
+
+	start(handlers: EngineHandlers): void {
+		this.#handlers = engineHandlers(handlers);
+	}
+
+	subscribe(room: string): void {
+		this.#subscribed.add(room);
+	}
+
+	unsubscribe(room: string): void {
+		this.#subscribed.delete(room);
+		const state = this.#rooms.get(room);
+		if (state) this.#forgetIfIdle(room, state, Date.now());
+	}
+
+	async publish(
+		room: string,
+		message: unknown,
+		options: PublishOptions = {}
+	): Promise<StreamPosition | undefined> {
+		if (room == EVERYONE_ROOM || !isRecord(message)) {
+			this.#handlers?.deliver(room, message, options.except);
+			return undefined;
+		}
+		const policy = historyPolicy(this.#history, room);
+		const now = Date.now();
+		this.#sweep(now);
+		const state = this.#state(room);
+		const offset = ++state.offset;
+		const stamped = { ...message, offset, epoch: state.epoch };
+		if (policy.size > 0 && policy.ttl > 0) state.kept.push({ at: now, message: stamped });
+		trim(state, policy, now);
+		this.#handlers?.deliver(room, stamped, options.except);
+		return { offset, epoch: state.epoch };
+	}
+
+	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
+		if (room == EVERYONE_ROOM) return everyoneHistory(since);
+		const policy = historyPolicy(this.#history, room);
+		const now = Date.now();
+		this.#sweep(now);
+		const state = this.#state(room);
+		trim(state, policy, now);
+		const position = { offset: state.offset, epoch: state.epoch };
+		const answer = historyWithoutMessages(position, since);
+		if (answer) return answer;
+		const missed = state.offset - since!.offset;
+		if (missed > state.kept.length) return notRecovered(position);
+		const messages = state.kept.slice(state.kept.length - missed).map((entry) => entry.message);
+		return { recovered: true, position, messages };
+	}
+
+	async close(): Promise<void> {
+		this.#handlers = undefined;
+		this.#rooms.clear();
+		this.#subscribed.clear();
+	}
+
+	#state(room: string): RoomState {
+		let state = this.#rooms.get(room);
+		if (!state) this.#rooms.set(room, (state = { offset: 0, epoch: newEpoch(), kept: [] }));
+		return state;
+	}
+
+	#forgetIfIdle(room: string, state: RoomState, now: number): void {
+		if (this.#subscribed.has(room)) return;
+		let policy: HistoryPolicy;
+		try {
+			policy = historyPolicy(this.#history, room);
+		} catch {
+			return; // the room's policy is broken: its publishes say so, keep it
+		}
+		trim(state, policy, now);
+		if (state.kept.length == 0) this.#rooms.delete(room);
+	}
+
+	/** Forgets idle rooms now and then, so rooms published to once do not pile up. */
+	#sweep(now: number): void {
+		if (now - this.#lastSweep < SWEEP_INTERVAL_MS) return;
+		this.#lastSweep = now;
+		for (const [room, state] of this.#rooms) this.#forgetIfIdle(room, state, now);
+	}
+}
+
+/** Drops what is past the room's size, then what is older than its ttl. */
+function trim(state: RoomState, policy: HistoryPolicy, now: number): void {
+	const { kept } = state;
+	const keep = policy.ttl > 0 ? policy.size : 0;
+	if (kept.length > keep) kept.splice(0, kept.length - keep);
+	let expired = 0;
+	while (expired < kept.length && now - kept[expired].at >= policy.ttl) expired++;
+	if (expired) kept.splice(0, expired);
+}
