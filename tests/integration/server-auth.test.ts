@@ -457,7 +457,15 @@ describe('first-message authentication', () => {
 
 		verifying.resolve({ success: true, data: { name: 'alice' } });
 		const messages = await client.waitForMessages(6);
-		expect(processed).toEqual(['connect', 'note 1', 'join r1', 'note 2', 'join r2', 'note 3']);
+		// Messages are handled in order, and so are room requests; a join's decision may be awaited
+		// (authorizeJoin can be async), so the two lines need not interleave exactly as sent.
+		expect(processed[0]).toBe('connect');
+		expect(processed.filter((step) => step.startsWith('note'))).toEqual([
+			'note 1',
+			'note 2',
+			'note 3'
+		]);
+		expect(processed.filter((step) => step.startsWith('join'))).toEqual(['join r1', 'join r2']);
 		expect(messages[0]).toMatchObject({ name: 'connected', data: { user: 'alice' } });
 		expect(messages.filter((message) => message.name == 'ack').map(({ data }) => data)).toEqual([
 			1, 2, 3

@@ -59,6 +59,23 @@ export interface ServerMessage {
 }
 
 /**
+ * Builds a message as a runesocket server sends it, stamped now: the one place the server's envelope
+ * is spelled out. `room` and `id` are left out when not given (JSON drops `undefined` fields).
+ *
+ * @example
+ * ```ts
+ * serverMessage('room.joined', { room: 'a', offset: 3, epoch: 'k3x9', recovered: true }, { id: 7 });
+ * ```
+ */
+export function serverMessage(
+	name: string,
+	data: unknown,
+	{ room, id }: { room?: string; id?: number } = {}
+): ServerMessage {
+	return { name, data, timestamp: Date.now(), room, id };
+}
+
+/**
  * A message as the client sends it.
  *
  * @example

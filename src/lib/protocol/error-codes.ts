@@ -22,7 +22,9 @@ export const ErrorCode = {
 	/** The connection may not do this (e.g. join this room). */
 	Forbidden: 'forbidden',
 	/** The handler failed; details stay on the server. */
-	Internal: 'internal_error'
+	Internal: 'internal_error',
+	/** The connection is in as many rooms as its route allows (`maxRoomsPerConnection`). */
+	TooManyRooms: 'too_many_rooms'
 } as const;
 
 /**

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
-import { ReservedName } from '../protocol/envelope.js';
+import { closeReason } from '../protocol/close-reason.js';
+import { ReservedName, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { Outbox, PreparedMessage } from './outbound.js';
@@ -49,9 +50,16 @@ interface HeldDelivery {
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
 /**
+ * How long a peer has to answer our close frame before its socket is destroyed. `ws` would wait 30 s,
+ * and a peer that never answers would keep its socket (and, before auth, its pending slot) that long.
+ */
+export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
+
+/**
  * One client connection on the server: who it is (`id`, `authData`, `req`), which rooms it is in,
  * and how to talk to it. Every send goes through a per-connection outbox written once per event-loop
- * turn; a connection that lets more than `maxBufferedBytes` pile up is closed with 1013.
+ * turn; a connection whose backlog grows past `maxBufferedBytes` is closed with 1013. Once a close is
+ * decided, a peer that does not finish the close handshake within 3 s is dropped.
  *
  * @example
  * ```ts
@@ -77,6 +85,8 @@ export class Connection<AuthData = unknown> {
 	#limits: ConnectionLimits;
 	/** Rooms whose history is being replayed: their live messages wait here, in order. */
 	#held = new Map<string, HeldDelivery[]>();
+	/** Destroys the socket if the peer does not finish the close handshake in time; set once closing. */
+	#closeTimer: ReturnType<typeof setTimeout> | undefined;
 	/** Resolves when the socket has closed. */
 	readonly closed: Promise<void>;
 	/** @internal Set by heartbeat pongs and any inbound frame; cleared by every heartbeat tick. */
@@ -95,7 +105,12 @@ export class Connection<AuthData = unknown> {
 		this.#host = host;
 		this.#limits = limits;
 		this.#outbox = new Outbox(socket, limits.compressionThreshold);
-		this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+		this.closed = new Promise((resolve) =>
+			socket.once('close', () => {
+				clearTimeout(this.#closeTimer);
+				resolve();
+			})
+		);
 	}
 
 	/** The user data its authentication produced (`undefined` on routes without authentication). */
@@ -113,7 +128,7 @@ export class Connection<AuthData = unknown> {
 		return this.#rooms;
 	}
 
-	/** Whether the socket is open. */
+	/** Whether the socket is open: false as soon as a close is decided, by either end. */
 	get isOpen(): boolean {
 		return this.#socket.readyState == WebSocket.OPEN;
 	}
@@ -136,12 +151,12 @@ export class Connection<AuthData = unknown> {
 
 	/** Sends a typed runesocket message. */
 	emit<Data>(definition: MessageDefinition<Data>, data: Data): boolean {
-		return this.send({ name: definition.name, data, timestamp: Date.now() });
+		return this.send(serverMessage(definition.name, data));
 	}
 
 	/** @internal Sends a protocol message (`connected`, `room.joined`, `reply`, `error`). */
 	sendReserved(name: string, data: unknown, id?: number): boolean {
-		return this.send({ name, data, timestamp: Date.now(), id });
+		return this.send(serverMessage(name, data, { id }));
 	}
 
 	/** @internal Answers with an `error` message; `details` (e.g. the room) go beside code and message. */
@@ -179,17 +194,14 @@ export class Connection<AuthData = unknown> {
 
 	/** @internal Queues a message prepared once for many connections. */
 	deliver(message: PreparedMessage): boolean {
-		if (!this.isOpen) return false;
-		if (this.#outbox.bufferedBytes + message.byteLength > this.#limits.maxBufferedBytes) {
-			// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
-			this.#outbox.flush();
-			if (this.#outbox.bufferedBytes + message.byteLength > this.#limits.maxBufferedBytes) {
-				this.#closeSlowConsumer();
-				return false;
-			}
-		}
+		if (!this.#hasRoom()) return false;
 		this.#outbox.push(message);
 		return true;
+	}
+
+	/** @internal Answers a heartbeat; a burst of heartbeats within one turn gets one answer. */
+	answerHeartbeat(reply: PreparedMessage): void {
+		if (this.#hasRoom()) this.#outbox.pushOnce(reply);
 	}
 
 	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */
@@ -224,10 +236,14 @@ export class Connection<AuthData = unknown> {
 		if (this.isOpen) this.#socket.pong(data);
 	}
 
-	/** Sends what is queued, then closes with `code` and `reason`. */
+	/**
+	 * Sends what is queued, then closes with `code` and `reason` (cut to the 123 bytes a close frame
+	 * holds). A peer that does not answer the close within 3 s is dropped.
+	 */
 	close(code = 1000, reason = ''): void {
 		this.#outbox.flush();
-		this.#socket.close(code, reason);
+		this.#socket.close(code, closeReason(String(reason)));
+		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
 	}
 
 	/** Drops the connection at once, without a close handshake. */
@@ -236,11 +252,31 @@ export class Connection<AuthData = unknown> {
 		this.#socket.terminate();
 	}
 
+	/**
+	 * Whether one more message may be queued. A slow reader is judged by its backlog, never by the size
+	 * of the message at hand: one big message must not close a room's readers whose buffers are empty.
+	 */
+	#hasRoom(): boolean {
+		if (!this.isOpen) return false;
+		if (this.#outbox.bufferedBytes <= this.#limits.maxBufferedBytes) return true;
+		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
+		this.#outbox.flush();
+		if (this.#outbox.bufferedBytes <= this.#limits.maxBufferedBytes) return true;
+		this.#closeSlowConsumer();
+		return false;
+	}
+
 	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
 	#closeSlowConsumer(): void {
 		this.#outbox.clear();
 		this.#socket.close(TRY_AGAIN_LATER, 'Slow consumer');
-		setTimeout(() => this.#socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+		this.#dropUnlessClosedWithin(SLOW_CONSUMER_GRACE_MS);
+	}
+
+	#dropUnlessClosedWithin(ms: number): void {
+		if (this.#closeTimer || this.#socket.readyState == WebSocket.CLOSED) return;
+		this.#closeTimer = setTimeout(() => this.#socket.terminate(), ms);
+		this.#closeTimer.unref();
 	}
 }
 

@@ -14,7 +14,12 @@ export type {
 	PublishOptions,
 	StreamPosition
 } from './engine.js';
-export { defineRoute, ROUTE_DEFAULTS, DEFAULT_MAX_CONNECTIONS } from './options.js';
+export {
+	defineRoute,
+	ROUTE_DEFAULTS,
+	DEFAULT_MAX_CONNECTIONS,
+	DEFAULT_MAX_MESSAGE_SIZE
+} from './options.js';
 export type {
 	AuthResult,
 	CompressionOptions,

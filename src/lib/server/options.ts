@@ -104,8 +104,14 @@ export interface RouteOptions<AuthData = unknown> {
 	maxPayload?: number;
 	/** Per-connection inbound rate limit; `false` for none. */
 	rateLimit?: RateLimit | false;
-	/** Outbound bytes a connection may have waiting before it is closed with 1013 as too slow. Default 1 MiB. */
+	/**
+	 * Outbound bytes (framed, with the queue's bookkeeping) a connection may have waiting before it is
+	 * closed with 1013 as too slow. Judged by the backlog before each message, so one large message
+	 * never closes a reader whose buffer is empty. Default 1 MiB.
+	 */
 	maxBufferedBytes?: number;
+	/** Rooms one connection may be in; a `room.join` past it is answered `too_many_rooms`. Default 100. */
+	maxRoomsPerConnection?: number;
 	compression?: CompressionOptions;
 	onConnect?: (connection: Connection<AuthData>) => void | Promise<void>;
 	onMessage?: (
@@ -129,8 +135,16 @@ export interface SocketServerOptions {
 	routes: readonly RouteOptions<unknown>[];
 	/** Where rooms live. Default a `MemoryEngine` (one process). */
 	engine?: Engine;
-	/** Connections across all routes; more are refused with HTTP 503. Default 10 000. */
+	/**
+	 * Connections across all routes, counting upgrades in progress and unanswered upgrades to other
+	 * paths; more are refused with HTTP 503. Default 10 000.
+	 */
 	maxConnections?: number;
+	/**
+	 * Largest message, serialised, that `publish`, `to(room).emit` and `connection.broadcast` accept;
+	 * larger ones are refused with a `RangeError` before anything is sent. Default 512 KiB.
+	 */
+	maxMessageSize?: number;
 }
 
 /**
@@ -157,6 +171,7 @@ export const ROUTE_DEFAULTS = {
 	serverHeartbeat: 0,
 	maxPayload: 64 * 1024,
 	maxBufferedBytes: 1024 * 1024,
+	maxRoomsPerConnection: 100,
 	authTimeout: 5_000,
 	maxPendingAuth: 100,
 	compressionThreshold: 1024,
@@ -165,3 +180,6 @@ export const ROUTE_DEFAULTS = {
 
 /** The server-wide default connection cap. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
+
+/** The server-wide default of `maxMessageSize`: half the default `maxBufferedBytes`. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;

@@ -34,6 +34,16 @@ export class PreparedMessage {
 		this.payload = Buffer.from(typeof message == 'string' ? message : JSON.stringify(message));
 	}
 
+	/**
+	 * What queueing it costs one connection, counted against `maxBufferedBytes`: the frame as it goes
+	 * on the wire (payload and header) plus the queue's own bookkeeping, so a flood of tiny messages
+	 * (one-byte pongs) weighs what it really holds in memory.
+	 */
+	get queuedCost(): number {
+		const length = this.payload.length;
+		return length + frameHeaderLength(length) + QUEUE_ENTRY_OVERHEAD;
+	}
+
 	/** The complete WebSocket text frame (header and payload), built on first use. */
 	get frame(): Buffer[] {
 		this.#frame ??= Sender.frame(this.payload, {
@@ -49,6 +59,15 @@ export class PreparedMessage {
 	get byteLength(): number {
 		return this.payload.length;
 	}
+}
+
+/** Bytes a queued message costs beyond its frame: its slot in the queue and the connection's bookkeeping. */
+const QUEUE_ENTRY_OVERHEAD = 16;
+
+/** Bytes of an unmasked server frame's header for a payload of `length` bytes (RFC 6455 §5.2). */
+function frameHeaderLength(length: number): number {
+	if (length < 126) return 2;
+	return length < 65_536 ? 4 : 10;
 }
 
 /** The `ws` internals the outbox writes through; see `Outbox` for why. */
@@ -84,6 +103,8 @@ export class Outbox {
 	#compressionThreshold: number;
 	#queue: PreparedMessage[] = [];
 	#queuedBytes = 0;
+	/** Messages queued with `pushOnce` this turn: a burst of heartbeats gets one answer. */
+	#queuedOnce = new Set<PreparedMessage>();
 
 	constructor(socket: WebSocket, compressionThreshold: number) {
 		this.#socket = socket;
@@ -97,12 +118,19 @@ export class Outbox {
 
 	push(message: PreparedMessage): void {
 		this.#queue.push(message);
-		this.#queuedBytes += message.byteLength;
+		this.#queuedBytes += message.queuedCost;
 		pending.add(this);
 		if (!flushScheduled) {
 			flushScheduled = true;
 			setImmediate(flushAll);
 		}
+	}
+
+	/** Queues `message` unless it is already waiting to be written. */
+	pushOnce(message: PreparedMessage): void {
+		if (this.#queuedOnce.has(message)) return;
+		this.#queuedOnce.add(message);
+		this.push(message);
 	}
 
 	/** Writes everything queued now. */
@@ -111,6 +139,7 @@ export class Outbox {
 		if (!queue.length) return;
 		this.#queue = [];
 		this.#queuedBytes = 0;
+		this.#queuedOnce.clear();
 		if (this.#socket.readyState != WebSocket.OPEN) return;
 		const internals = this.#socket as unknown as WebSocketInternals;
 		const raw = internals._socket;
@@ -134,6 +163,7 @@ export class Outbox {
 	clear(): void {
 		this.#queue = [];
 		this.#queuedBytes = 0;
+		this.#queuedOnce.clear();
 		pending.delete(this);
 	}
 }

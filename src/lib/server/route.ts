@@ -20,10 +20,11 @@ export class Route {
 	readonly wss: WebSocketServer;
 	readonly connections = new Set<Connection<unknown>>();
 	readonly maxBufferedBytes: number;
+	readonly maxRoomsPerConnection: number;
 	readonly compressionThreshold: number;
 	readonly authTimeout: number;
 	readonly maxPendingAuth: number;
-	/** Connections waiting for their first-message token. */
+	/** Connections holding a pending-authentication slot (awaiting or verifying their token). */
 	pendingAuth = 0;
 	#timers: ReturnType<typeof setInterval>[] = [];
 
@@ -36,12 +37,16 @@ export class Route {
 		this.options = options;
 		this.pattern = new RoutePattern(options.path);
 		this.maxBufferedBytes = options.maxBufferedBytes ?? ROUTE_DEFAULTS.maxBufferedBytes;
+		this.maxRoomsPerConnection =
+			options.maxRoomsPerConnection ?? ROUTE_DEFAULTS.maxRoomsPerConnection;
 		this.authTimeout = options.firstMessageAuth?.timeout ?? ROUTE_DEFAULTS.authTimeout;
 		this.maxPendingAuth = options.firstMessageAuth?.maxPending ?? ROUTE_DEFAULTS.maxPendingAuth;
 		const compression = options.compression;
 		this.compressionThreshold = compression?.threshold ?? ROUTE_DEFAULTS.compressionThreshold;
 		this.wss = new WebSocketServer({
 			noServer: true,
+			// Pings count against the rate limit like any frame: the session answers them itself.
+			autoPong: false,
 			maxPayload: options.maxPayload ?? ROUTE_DEFAULTS.maxPayload,
 			perMessageDeflate: compression?.enabled
 				? {

@@ -1,0 +1,191 @@
+import {
+	AUTH_MESSAGE,
+	CONNECTED_MESSAGE,
+	ERROR_MESSAGE,
+	isRecord,
+	JOIN_MESSAGE,
+	JOINED_MESSAGE,
+	LEAVE_MESSAGE,
+	PING_FRAME,
+	PONG_FRAME,
+	REPLY_MESSAGE,
+	ReservedName
+} from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
+import { safeJsonParse } from '../protocol/safe-json.js';
+import { contain } from './callbacks.js';
+import type { Connection } from './connection.js';
+import { PreparedMessage } from './outbound.js';
+import type { RoomRequests } from './room-requests.js';
+import type { Session } from './session.js';
+
+/**
+ * How a typed handler answers a request: call it with the reply data, or `reply.error(code, message)`.
+ * For a message that is not a request (no `id`), answering does nothing.
+ *
+ * @example
+ * ```ts
+ * server.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
+ * ```
+ */
+export interface Reply {
+	(data?: unknown): void;
+	error(code: string, message: string): void;
+	/** Whether an answer was sent. */
+	readonly sent: boolean;
+}
+
+/**
+ * A typed message handler: the connection, the validated data, and `reply` for requests.
+ *
+ * @example
+ * ```ts
+ * const handler: MessageHandler<{ title: string }> = (connection, { title }, reply) => reply({ ok: true });
+ * ```
+ */
+export type MessageHandler<Data> = (
+	connection: Connection<unknown>,
+	data: Data,
+	reply: Reply
+) => void | Promise<void>;
+
+interface Registered {
+	definition: MessageDefinition<unknown>;
+	handler: MessageHandler<unknown>;
+}
+
+/** What a reserved message does when a client sends it. */
+type ReservedHandler = (session: Session, data: unknown, id: number | undefined) => void;
+
+/** The heartbeat answers, prepared once: a burst of pings costs no allocation per ping. */
+const PONG = new PreparedMessage(PONG_FRAME);
+const TYPED_PONG = new PreparedMessage({ type: 'pong' });
+
+/** How much of an unknown name an error echoes back: the client sent it, it need not get it all again. */
+const ECHOED_NAME_LENGTH = 64;
+
+/**
+ * Where an authenticated connection's frames go: heartbeats are answered, reserved names go through
+ * one table (auth, room requests, and names only the server sends), typed handlers validate first,
+ * and whatever is left goes to the route's `onMessage` or is answered `unknown_message`.
+ *
+ * @example
+ * ```ts
+ * const dispatcher = new Dispatcher(roomRequests, report);
+ * dispatcher.on(Chat, (connection, data) => console.log(data));
+ * dispatcher.dispatch(session, '{"name":"chat","data":"hi"}');
+ * ```
+ */
+export class Dispatcher {
+	#handlers = new Map<string, Registered>();
+	#reserved: Map<string, ReservedHandler>;
+	#report: (connection: Connection<unknown>, error: unknown) => void;
+
+	constructor(
+		roomRequests: RoomRequests,
+		report: (connection: Connection<unknown>, error: unknown) => void
+	) {
+		this.#report = report;
+		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
+			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
+		this.#reserved = new Map<string, ReservedHandler>([
+			[AUTH_MESSAGE, () => {}], // a token sent again after authentication: nothing to do
+			[JOIN_MESSAGE, (session, data, id) => roomRequests.join(session, data, id)],
+			[LEAVE_MESSAGE, (session, data, id) => roomRequests.leave(session, data, id)],
+			[CONNECTED_MESSAGE, serverOnly],
+			[JOINED_MESSAGE, serverOnly],
+			[REPLY_MESSAGE, serverOnly],
+			[ERROR_MESSAGE, serverOnly]
+		]);
+	}
+
+	/** Registers the handler for one message name; returns a function that removes it. */
+	on<Data>(definition: MessageDefinition<Data>, handler: MessageHandler<Data>): () => void {
+		if (typeof definition?.name != 'string' || typeof handler != 'function') {
+			throw new TypeError('server.on() needs a message definition and a handler');
+		}
+		if (this.#reserved.has(definition.name)) {
+			throw new TypeError(`"${definition.name}" is reserved by the protocol`);
+		}
+		const registered = { definition, handler } as Registered;
+		this.#handlers.set(definition.name, registered);
+		return () => {
+			if (this.#handlers.get(definition.name) == registered) this.#handlers.delete(definition.name);
+		};
+	}
+
+	/** One text frame of an authenticated connection, already admitted by its rate limit. */
+	dispatch(session: Session, frame: string): void {
+		const { connection } = session;
+		if (frame == PING_FRAME) return connection.answerHeartbeat(PONG);
+		let message: unknown;
+		try {
+			message = safeJsonParse(frame);
+		} catch {
+			return void connection.fail(ErrorCode.Malformed, 'Malformed JSON');
+		}
+		if (isRecord(message) && message.type == 'ping' && message.name === undefined) {
+			return connection.answerHeartbeat(TYPED_PONG);
+		}
+		const id = isRecord(message) && typeof message.id == 'number' ? message.id : undefined;
+		if (!isRecord(message) || typeof message.name != 'string') {
+			return void connection.fail(ErrorCode.Malformed, 'Expected {"name": string, "data": …}', id);
+		}
+		const { name, data } = message;
+		const reserved = this.#reserved.get(name);
+		if (reserved) return reserved(session, data, id);
+		const registered = this.#handlers.get(name);
+		if (registered) {
+			return void this.#handle(connection, registered, data, id).catch((error) =>
+				this.#report(connection, error)
+			);
+		}
+		const { onMessage } = session.route.options;
+		if (onMessage) {
+			return contain(
+				() => onMessage(connection, { name, data, id }),
+				(error) => this.#report(connection, error)
+			);
+		}
+		const echoed =
+			name.length > ECHOED_NAME_LENGTH ? `${name.slice(0, ECHOED_NAME_LENGTH)}…` : name;
+		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${echoed}"`, id);
+	}
+
+	/** Validates, then runs the handler; a schema or handler that throws is answered `internal_error`. */
+	async #handle(
+		connection: Connection<unknown>,
+		{ definition, handler }: Registered,
+		data: unknown,
+		id: number | undefined
+	): Promise<void> {
+		const reply = createReply(connection, id);
+		try {
+			const result = await validateMessage(definition, data);
+			if (result.issues) {
+				const problems = describeIssues(result.issues);
+				const invalid = `Invalid "${definition.name}": ${problems}`;
+				return void connection.fail(ErrorCode.InvalidData, invalid, id);
+			}
+			await handler(connection, result.value, reply);
+		} catch (error) {
+			this.#report(connection, error);
+			if (!reply.sent) reply.error(ErrorCode.Internal, 'Internal error');
+		}
+	}
+}
+
+/** The `reply` of one request: answers once, under the request's id; nothing without an id. */
+function createReply(connection: Connection<unknown>, id: number | undefined): Reply {
+	let sent = false;
+	const answer = (name: string, data: unknown) => {
+		if (sent || id === undefined) return;
+		sent = true;
+		connection.sendReserved(name, data, id);
+	};
+	const reply = (data?: unknown) => answer(ReservedName.Reply, data ?? null);
+	reply.error = (code: string, message: string) => answer(ReservedName.Error, { code, message });
+	Object.defineProperty(reply, 'sent', { get: () => sent });
+	return reply as Reply;
+}

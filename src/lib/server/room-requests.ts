@@ -1,0 +1,105 @@
+import { isRecord, ReservedName } from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { CALLBACK_TIMEOUT_MS, withDeadline } from './callbacks.js';
+import type { Connection } from './connection.js';
+import { EVERYONE_ROOM, isStreamPosition } from './engine.js';
+import type { LocalRooms } from './local-rooms.js';
+import type { Session } from './session.js';
+
+/** Longest room name a client may join. */
+const MAX_ROOM_LENGTH = 256;
+
+/**
+ * The `room.join` and `room.leave` requests of clients, applied per connection in the order it sent
+ * them: a join waits for `authorizeJoin`, and a leave sent right after it must not overtake it (the
+ * client would stay in a room it left). Only the decision waits in line; the join's history replay
+ * runs on its own once the membership is applied.
+ *
+ * @example
+ * ```ts
+ * const requests = new RoomRequests(rooms, report);
+ * requests.join(session, { room: 'project:1' }, 7);
+ * requests.leave(session, { room: 'project:1' }, 8);
+ * ```
+ */
+export class RoomRequests {
+	#rooms: LocalRooms;
+	#report: (connection: Connection<unknown>, error: unknown) => void;
+	/** The last queued request of each connection: the next one starts after it. */
+	#queues = new WeakMap<Connection<unknown>, Promise<void>>();
+
+	constructor(
+		rooms: LocalRooms,
+		report: (connection: Connection<unknown>, error: unknown) => void
+	) {
+		this.#rooms = rooms;
+		this.#report = report;
+	}
+
+	join(session: Session, data: unknown, id: number | undefined): void {
+		this.#enqueue(session.connection, () => this.#join(session, data, id));
+	}
+
+	leave(session: Session, data: unknown, id: number | undefined): void {
+		this.#enqueue(session.connection, () => this.#leave(session.connection, data, id));
+	}
+
+	#enqueue(connection: Connection<unknown>, request: () => Promise<void> | void): void {
+		const previous = this.#queues.get(connection) ?? Promise.resolve();
+		const next = previous.then(request).catch((error) => this.#report(connection, error));
+		this.#queues.set(connection, next);
+	}
+
+	async #join(session: Session, data: unknown, id: number | undefined): Promise<void> {
+		const { connection, route } = session;
+		const room = isRecord(data) ? data.room : undefined;
+		if (
+			typeof room != 'string' ||
+			!room ||
+			room.length > MAX_ROOM_LENGTH ||
+			room == EVERYONE_ROOM
+		) {
+			return void connection.fail(ErrorCode.Malformed, 'room.join needs {"room": string}', id);
+		}
+		if (!connection.isOpen) return;
+		if (!connection.rooms.has(room) && connection.rooms.size >= route.maxRoomsPerConnection) {
+			const limit = `Already in ${route.maxRoomsPerConnection} rooms: leave one first`;
+			return void connection.fail(ErrorCode.TooManyRooms, limit, id, { room });
+		}
+		if (!(await this.#authorized(session, room))) {
+			return void connection.fail(ErrorCode.Forbidden, `Not allowed to join "${room}"`, id, {
+				room
+			});
+		}
+		if (!connection.isOpen) return;
+		const since = isRecord(data) && isStreamPosition(data.since) ? data.since : undefined;
+		// Membership is applied synchronously inside join(); the replay after it need not hold the line.
+		this.#rooms.join(connection, room, since, id).catch((error) => this.#report(connection, error));
+	}
+
+	/** `authorizeJoin`'s answer; one that throws, rejects or hangs past 5 s refuses (and is reported). */
+	async #authorized({ connection, route }: Session, room: string): Promise<boolean> {
+		const { authorizeJoin } = route.options;
+		if (!authorizeJoin) return true;
+		try {
+			const allowed = await withDeadline(
+				() => authorizeJoin(connection, room),
+				CALLBACK_TIMEOUT_MS,
+				'authorizeJoin'
+			);
+			return Boolean(allowed ?? true);
+		} catch (error) {
+			this.#report(connection, error);
+			return false;
+		}
+	}
+
+	#leave(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
+		const room = isRecord(data) ? data.room : undefined;
+		if (typeof room != 'string') {
+			return void connection.fail(ErrorCode.Malformed, 'room.leave needs {"room": string}', id);
+		}
+		connection.leaveRoom(room);
+		if (id !== undefined) connection.sendReserved(ReservedName.Reply, { room }, id);
+	}
+}
