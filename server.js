@@ -10,18 +10,44 @@ const host = process.env.HOST ?? '0.0.0.0';
 // SvelteKit refuse every form POST as cross-site; a TLS proxy in front sets X-Forwarded-Proto itself.
 if (!process.env.ORIGIN && !process.env.PROTOCOL_HEADER)
 	process.env.PROTOCOL_HEADER = 'x-forwarded-proto';
-const { handler } = await import('./build/handler.js');
+
+let handler;
+try {
+	({ handler } = await import('./build/handler.js'));
+} catch (error) {
+	// SvelteKit's start-up (e.g. a production server without its session secret) says what is wrong.
+	console.error(error instanceof Error ? error.message : error);
+	process.exit(1);
+}
 
 const server = createServer((request, response) => {
 	request.headers['x-forwarded-proto'] ??= 'http';
 	handler(request, response);
 });
+// A client that sends its request slowly holds a connection, a socket and memory: Node's defaults
+// wait a minute for the headers and five for the body. The demo's requests are small forms.
+// Upgraded WebSockets are no longer requests, so neither limit applies to them.
+server.headersTimeout = 10_000;
+server.requestTimeout = 30_000;
+
 // Importing the handler started SvelteKit, whose hooks created the shared socket server.
 const sockets = sharedSocketServer();
 if (!sockets) throw new Error('No shared socket server: does src/hooks.server.ts import it?');
 sockets.attach(server);
 
-server.listen(port, host, () => console.log(`Listening on http://${host}:${port}`));
+server.listen(port, host, () => console.log(`Listening on ${browsableUrl(server.address())}`));
+
+/** Where a browser on this machine reaches the server: "all interfaces" is not an address to open. */
+function browsableUrl(address) {
+	if (typeof address == 'string') return address;
+	const anyInterface = ['0.0.0.0', '::', ''].includes(address.address);
+	const name = anyInterface
+		? 'localhost'
+		: address.family == 'IPv6'
+			? `[${address.address}]`
+			: address.address;
+	return `http://${name}:${address.port}`;
+}
 
 async function shutDown() {
 	await sockets.close();

@@ -10,6 +10,24 @@ const config = {
 			// The demo uses the library only through its public entry points.
 			runesocket: 'src/lib',
 			$demo: 'src/demo'
+		},
+		// Only the app's own files run, style and connect; SvelteKit adds a nonce for its inline
+		// start-up script. src/security-headers.ts adds ws:// and wss:// of the page's own host to
+		// connect-src for browsers where 'self' does not cover WebSockets yet.
+		csp: {
+			mode: 'auto',
+			directives: {
+				'default-src': ['self'],
+				'script-src': ['self'],
+				'style-src': ['self'],
+				'img-src': ['self', 'data:'],
+				'font-src': ['self'],
+				'connect-src': ['self'],
+				'object-src': ['none'],
+				'base-uri': ['self'],
+				'form-action': ['self'],
+				'frame-ancestors': ['none']
+			}
 		}
 	}
 };

@@ -13,7 +13,8 @@ import {
 } from './messages.js';
 import type { DemoUser } from './session.js';
 import { slug } from './session.js';
-import type { DashboardSnapshot, DashboardStore } from './store.js';
+import type { DemoAccounts } from './accounts.js';
+import type { DashboardSnapshot, DashboardState, DashboardStore } from './store.js';
 
 /** The projects every demo account has, and the monitors each one watches. */
 export const PROJECTS: Record<string, string[]> = {
@@ -42,26 +43,49 @@ function seedMonitors(account: string): Monitor[] {
 	);
 }
 
+/** What a user is told when a new team would exceed the account limit and no team is idle. */
+export const DEMO_FULL =
+	'The demo is full: every team on it is in use. Try again in a few minutes.';
+
+/** How many incidents one account may have open: a form posted in a loop must not grow it forever. */
+export const MAX_OPEN_INCIDENTS = 50;
+
 /**
  * The dashboard's behaviour: every change goes to the store, then out through the socket server to
- * the rooms that should see it, with a line for the activity feed.
+ * the rooms that should see it, with a line for the activity feed. Accounts come and go under the
+ * limits `DemoAccounts` enforces.
  */
 export class Dashboard {
 	readonly #store: DashboardStore;
 	readonly #sockets: SocketServer;
+	readonly #accounts: DemoAccounts;
 
-	constructor(store: DashboardStore, sockets: SocketServer) {
+	constructor(store: DashboardStore, sockets: SocketServer, accounts: DemoAccounts) {
 		this.#store = store;
 		this.#sockets = sockets;
+		this.#accounts = accounts;
 	}
 
-	accounts(): Promise<string[]> {
-		return this.#store.accounts();
+	/** Opens the account for a signed-in user (creating it if needed); false when the demo is full. */
+	admit(account: string): Promise<boolean> {
+		return this.#accounts.admit(account, () => seedMonitors(account));
 	}
 
-	/** Positions first, then the state: a change in between is in both, and replaying it is harmless. */
+	/** The accounts someone is using right now: the only ones the simulator changes. */
+	liveAccounts(): Promise<string[]> {
+		return this.#accounts.live();
+	}
+
+	/** The account's state, without marking it active. */
+	state(account: string): Promise<DashboardState> {
+		return this.#store.snapshot(account);
+	}
+
+	/**
+	 * Positions first, then the state: a change in between is in both, and replaying it is harmless.
+	 * The account must have been admitted.
+	 */
 	async snapshot(account: string): Promise<DashboardSnapshot> {
-		await this.#store.ensureAccount(account, seedMonitors(account));
 		const rooms = [
 			accountRoom(account),
 			...Object.keys(PROJECTS).map((p) => projectRoom(account, p))
@@ -74,8 +98,9 @@ export class Dashboard {
 		};
 	}
 
-	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident> {
-		await this.#store.ensureAccount(user.account, seedMonitors(user.account));
+	/** Opens an incident; `undefined` when the account has `MAX_OPEN_INCIDENTS` open already. */
+	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
+		if ((await this.#store.countIncidents(user.account)) >= MAX_OPEN_INCIDENTS) return undefined;
 		const incident: Incident = {
 			uuid: randomUUID(),
 			account: user.account,

@@ -3,9 +3,11 @@ import {
 	createSocketServer,
 	defineRoute,
 	MemoryEngine,
-	shareSocketServer
+	shareSocketServer,
+	type SocketServer
 } from 'runesocket/server';
-import { Dashboard, PROJECTS } from './dashboard.js';
+import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
+import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
 import { accountRoom, Ping, projectRoom, SnapshotRequested } from './messages.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
@@ -16,6 +18,14 @@ import { MemoryDashboardStore } from './store.js';
 function mayJoin(user: DemoUser, room: string): boolean {
 	if (room == accountRoom(user.account)) return true;
 	return Object.keys(PROJECTS).some((project) => room == projectRoom(user.account, project));
+}
+
+/** The accounts this process has a signed-in socket of. */
+function viewedAccounts(sockets: SocketServer): string[] {
+	return [...sockets.connections].flatMap((connection) => {
+		const user = connection.authData as DemoUser | undefined;
+		return user ? [user.account] : [];
+	});
 }
 
 // With REDIS_URL, every process started with it serves the same dashboard: rooms, history and state
@@ -44,14 +54,20 @@ function createRealtime() {
 		})
 	);
 	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
-	const store = redisUrl ? new RedisDashboardStore(redisUrl) : new MemoryDashboardStore();
-	const dashboard = new Dashboard(store, sockets);
+	const limits = accountLimitsFromEnvironment(process.env);
+	const store = redisUrl
+		? new RedisDashboardStore(redisUrl, { retention: 2 * limits.idleTimeout })
+		: new MemoryDashboardStore();
+	const accounts = new DemoAccounts(store, limits, () => viewedAccounts(sockets));
+	const dashboard = new Dashboard(store, sockets, accounts);
 	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
 	// arrives as live messages behind this reply.
 	sockets.on(SnapshotRequested, async (connection, _data, reply) => {
 		const user = connection.authData as DemoUser;
+		if (!(await dashboard.admit(user.account))) throw new Error(DEMO_FULL);
 		reply(await dashboard.snapshot(user.account));
 	});
+	accounts.start();
 	startSimulator(dashboard, ratesFromEnvironment(process.env));
 	return { sockets, dashboard };
 }

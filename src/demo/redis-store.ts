@@ -1,37 +1,76 @@
 import { Redis } from 'ioredis';
 import type { Activity, Incident, Monitor } from './messages.js';
-import { ACTIVITY_KEPT, type DashboardState, type DashboardStore } from './store.js';
+import {
+	ACTIVITY_KEPT,
+	type AccountActivity,
+	type DashboardState,
+	type DashboardStore
+} from './store.js';
 
 const PREFIX = 'runesocket-demo:';
+/** A sorted set: every account, scored by when it was last active. */
+const ACCOUNTS = `${PREFIX}accounts-by-activity`;
+const PARTS = ['incidents', 'monitors', 'activity'] as const;
 
 /**
  * The store several server processes share: one hash of incidents and one of monitors per account,
- * a capped list of activity, and the set of accounts (for the simulator).
+ * a capped list of activity, and the accounts by when each was last active. Every key of an account
+ * also expires `retention` ms after its last write or activity, so whatever a race or a stopped
+ * deployment leaves behind goes away on its own.
  */
 export class RedisDashboardStore implements DashboardStore {
 	#redis: Redis;
+	#retention: number;
 
-	constructor(url: string) {
+	constructor(url: string, { retention }: { retention: number }) {
 		this.#redis = new Redis(url, { maxRetriesPerRequest: 2 });
+		this.#retention = retention;
 		// Without an 'error' listener, a Redis outage would crash the process.
 		this.#redis.on('error', () => {});
 	}
 
-	#key(account: string, part: string): string {
+	#key(account: string, part: (typeof PARTS)[number]): string {
 		return `${PREFIX}${account}:${part}`;
 	}
 
-	async accounts(): Promise<string[]> {
-		return this.#redis.smembers(`${PREFIX}accounts`);
+	async accounts(): Promise<AccountActivity[]> {
+		// RESP3 answers [[member, score], …], RESP2 [member, score, …]: flat, both read alike.
+		const flat = (
+			(await this.#redis.zrange(ACCOUNTS, '0', '-1', 'WITHSCORES')) as unknown[]
+		).flat();
+		const accounts: AccountActivity[] = [];
+		for (let index = 0; index + 1 < flat.length; index += 2) {
+			accounts.push({ account: String(flat[index]), activeAt: Number(flat[index + 1]) });
+		}
+		return accounts;
 	}
 
-	async ensureAccount(account: string, monitors: Monitor[]): Promise<void> {
-		if (!(await this.#redis.sadd(`${PREFIX}accounts`, account))) return;
-		const fields = monitors.flatMap((monitor) => [monitor.uuid, JSON.stringify(monitor)]);
-		// HSETNX-like: another process may have seeded (and flapped) them already.
-		for (let index = 0; index < fields.length; index += 2) {
-			await this.#redis.hsetnx(this.#key(account, 'monitors'), fields[index], fields[index + 1]);
+	async ensureAccount(account: string, monitors: Monitor[], now: number): Promise<void> {
+		// Only the process whose ZADD added the account seeds it; it starts clean, whatever a late
+		// write to an earlier account of that name left behind.
+		if (Number(await this.#redis.zadd(ACCOUNTS, now, account))) {
+			const key = this.#key(account, 'monitors');
+			await this.#redis
+				.multi()
+				.del(...PARTS.map((part) => this.#key(account, part)))
+				.hset(key, ...monitors.flatMap((monitor) => [monitor.uuid, JSON.stringify(monitor)]))
+				.exec();
 		}
+		await this.#keepAlive([account]);
+	}
+
+	async touch(accounts: string[], now: number): Promise<void> {
+		if (!accounts.length) return;
+		await this.#redis.zadd(ACCOUNTS, 'XX', ...accounts.flatMap((account) => [now, account]));
+		await this.#keepAlive(accounts);
+	}
+
+	async removeAccount(account: string): Promise<void> {
+		await this.#redis
+			.multi()
+			.zrem(ACCOUNTS, account)
+			.del(...PARTS.map((part) => this.#key(account, part)))
+			.exec();
 	}
 
 	async snapshot(account: string): Promise<DashboardState> {
@@ -47,12 +86,17 @@ export class RedisDashboardStore implements DashboardStore {
 		};
 	}
 
+	async countIncidents(account: string): Promise<number> {
+		return this.#redis.hlen(this.#key(account, 'incidents'));
+	}
+
 	async addIncident(incident: Incident): Promise<void> {
-		await this.#redis.hset(
-			this.#key(incident.account, 'incidents'),
-			incident.uuid,
-			JSON.stringify(incident)
-		);
+		const key = this.#key(incident.account, 'incidents');
+		await this.#redis
+			.multi()
+			.hset(key, incident.uuid, JSON.stringify(incident))
+			.pexpire(key, this.#retention)
+			.exec();
 	}
 
 	async removeIncident(account: string, uuid: string): Promise<Incident | undefined> {
@@ -64,11 +108,12 @@ export class RedisDashboardStore implements DashboardStore {
 	}
 
 	async putMonitor(monitor: Monitor): Promise<void> {
-		await this.#redis.hset(
-			this.#key(monitor.account, 'monitors'),
-			monitor.uuid,
-			JSON.stringify(monitor)
-		);
+		const key = this.#key(monitor.account, 'monitors');
+		await this.#redis
+			.multi()
+			.hset(key, monitor.uuid, JSON.stringify(monitor))
+			.pexpire(key, this.#retention)
+			.exec();
 	}
 
 	async addActivity(account: string, activity: Activity): Promise<void> {
@@ -77,6 +122,21 @@ export class RedisDashboardStore implements DashboardStore {
 			.multi()
 			.lpush(key, JSON.stringify(activity))
 			.ltrim(key, 0, ACTIVITY_KEPT - 1)
+			.pexpire(key, this.#retention)
 			.exec();
+	}
+
+	/** Pushes back the expiry of every key of these accounts. */
+	async #keepAlive(accounts: string[]): Promise<void> {
+		const renewing = this.#redis.multi();
+		for (const account of accounts) {
+			for (const part of PARTS) renewing.pexpire(this.#key(account, part), this.#retention);
+		}
+		await renewing.exec();
+	}
+
+	/** Closes the connection to Redis. */
+	async close(): Promise<void> {
+		await this.#redis.quit();
 	}
 }

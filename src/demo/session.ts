@@ -6,10 +6,49 @@ export interface DemoUser {
 	account: string;
 }
 
-// A demo needs no real secret, but every process serving one dashboard must share it.
-const secret = process.env.DEMO_SECRET ?? 'runesocket-demo-secret';
+/** Anyone can read this one here, so anyone could sign a session with it: fine on a laptop only. */
+const PUBLIC_SECRET = 'runesocket-demo-secret';
+/** Long enough that a random one cannot be guessed. */
+const MIN_PRODUCTION_SECRET_LENGTH = 32;
+
+/**
+ * The secret that signs sessions: DEMO_SECRET, the same in every process serving one dashboard.
+ * Outside production it falls back to a public one; with NODE_ENV=production it throws instead,
+ * saying what to set, unless DEMO_SECRET is a long secret of its own.
+ *
+ * @example
+ * ```ts
+ * sessionSecret({ NODE_ENV: 'development' }); // the public fallback
+ * sessionSecret({ NODE_ENV: 'production' }); // throws: set DEMO_SECRET
+ * ```
+ */
+export function sessionSecret(env: Record<string, string | undefined> = process.env): string {
+	const configured = env.DEMO_SECRET || undefined;
+	if (env.NODE_ENV != 'production') return configured ?? PUBLIC_SECRET;
+	const problem = weakness(configured);
+	if (!problem) return configured!;
+	throw new Error(
+		`runesocket demo: refusing to start with NODE_ENV=production: ${problem}, so anyone could ` +
+			`forge a session. Set DEMO_SECRET to a random string of at least ` +
+			`${MIN_PRODUCTION_SECRET_LENGTH} characters (e.g. the output of \`openssl rand -base64 32\`), ` +
+			'the same for every process that serves one dashboard.'
+	);
+}
+
+/** What makes a secret unfit for production, if anything. */
+function weakness(secret: string | undefined): string | undefined {
+	if (!secret) return 'DEMO_SECRET is not set';
+	if (secret == PUBLIC_SECRET) return 'DEMO_SECRET is the public default';
+	if (secret.length < MIN_PRODUCTION_SECRET_LENGTH)
+		return `DEMO_SECRET is shorter than ${MIN_PRODUCTION_SECRET_LENGTH} characters`;
+	return undefined;
+}
+
+/** Read on first use, so a build that only loads this module needs no secret. */
+let secret: string | undefined;
 
 function signature(payload: string): string {
+	secret ??= sessionSecret();
 	return createHmac('sha256', secret).update(payload).digest('base64url');
 }
 

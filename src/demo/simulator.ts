@@ -39,20 +39,32 @@ function nextStatus(monitor: Monitor): Monitor['status'] {
 }
 
 /**
- * Keeps the demo alive: flaps monitors and opens or resolves incidents in every account, at the given
- * rates. Returns a function that stops it.
+ * Keeps the demo alive: flaps monitors and opens or resolves incidents in every account someone is
+ * using, at the given rates. Returns a function that stops it.
  */
 export function startSimulator(dashboard: Dashboard, rates: SimulatorRates): () => void {
 	const timers: ReturnType<typeof setInterval>[] = [];
-	const everyAccount = (act: (account: string) => Promise<unknown>) => async () => {
-		for (const account of await dashboard.accounts()) await act(account).catch(() => {});
+	const everyLiveAccount = (act: (account: string) => Promise<unknown>) => {
+		// A round that outlasts its interval (a slow Redis) is not joined by another one.
+		let running = false;
+		return async () => {
+			if (running) return;
+			running = true;
+			try {
+				for (const account of await dashboard.liveAccounts()) await act(account).catch(() => {});
+			} catch {
+				// The accounts could not be listed; the next round tries again.
+			} finally {
+				running = false;
+			}
+		};
 	};
 	const flap = async (account: string) => {
-		const monitor = pick((await dashboard.snapshot(account)).monitors);
+		const monitor = pick((await dashboard.state(account)).monitors);
 		if (monitor) await dashboard.setMonitorStatus(monitor, nextStatus(monitor));
 	};
 	const churn = async (account: string) => {
-		const { incidents } = await dashboard.snapshot(account);
+		const { incidents } = await dashboard.state(account);
 		const robot = { ...ROBOT, account };
 		const open = incidents.filter((incident) => incident.createdBy == ROBOT.name);
 		if (open.length && Math.random() < 0.5) {
@@ -66,9 +78,9 @@ export function startSimulator(dashboard: Dashboard, rates: SimulatorRates): () 
 		});
 	};
 	if (rates.monitorInterval > 0)
-		timers.push(setInterval(everyAccount(flap), rates.monitorInterval));
+		timers.push(setInterval(everyLiveAccount(flap), rates.monitorInterval));
 	if (rates.incidentInterval > 0)
-		timers.push(setInterval(everyAccount(churn), rates.incidentInterval));
+		timers.push(setInterval(everyLiveAccount(churn), rates.incidentInterval));
 	for (const timer of timers) timer.unref();
 	return () => timers.forEach((timer) => clearInterval(timer));
 }

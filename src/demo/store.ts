@@ -16,15 +16,29 @@ export interface DashboardSnapshot extends DashboardState {
 	positions: Record<string, StreamPosition>;
 }
 
+/** An account, and when it was last used (ms since the Unix epoch). */
+export interface AccountActivity {
+	account: string;
+	activeAt: number;
+}
+
 /**
  * Where the demo keeps its state. Asynchronous, so a shared store can replace the in-memory one when
- * several server processes serve one dashboard.
+ * several server processes serve one dashboard. A write to an account that does not exist (any
+ * more) is dropped, or kept only until it expires.
  */
 export interface DashboardStore {
-	accounts(): Promise<string[]>;
-	/** Creates the account with its seeded monitors if it does not exist yet. */
-	ensureAccount(account: string, monitors: Monitor[]): Promise<void>;
+	/** Every account, least recently active first. */
+	accounts(): Promise<AccountActivity[]>;
+	/** Creates the account with its seeded monitors if it does not exist yet; either way active at `now`. */
+	ensureAccount(account: string, monitors: Monitor[], now: number): Promise<void>;
+	/** Marks the accounts that exist active at `now`; missing ones stay missing. */
+	touch(accounts: string[], now: number): Promise<void>;
+	/** Forgets the account and everything in it. */
+	removeAccount(account: string): Promise<void>;
 	snapshot(account: string): Promise<DashboardState>;
+	/** How many incidents of the account are open. */
+	countIncidents(account: string): Promise<number>;
 	addIncident(incident: Incident): Promise<void>;
 	/** Removes an open incident; `undefined` when there was none with that id. */
 	removeIncident(account: string, uuid: string): Promise<Incident | undefined>;
@@ -36,6 +50,7 @@ export interface DashboardStore {
 export const ACTIVITY_KEPT = 30;
 
 interface AccountState {
+	activeAt: number;
 	incidents: Map<string, Incident>;
 	monitors: Map<string, Monitor>;
 	activity: Activity[];
@@ -43,19 +58,35 @@ interface AccountState {
 
 /** The single-process store: plain maps in memory. */
 export class MemoryDashboardStore implements DashboardStore {
+	/** Kept least recently active first: marking one active moves it to the end. */
 	#accounts = new Map<string, AccountState>();
 
-	async accounts(): Promise<string[]> {
-		return [...this.#accounts.keys()];
+	async accounts(): Promise<AccountActivity[]> {
+		return [...this.#accounts].map(([account, state]) => ({ account, activeAt: state.activeAt }));
 	}
 
-	async ensureAccount(account: string, monitors: Monitor[]): Promise<void> {
-		if (this.#accounts.has(account)) return;
+	async ensureAccount(account: string, monitors: Monitor[], now: number): Promise<void> {
+		if (this.#accounts.has(account)) return this.touch([account], now);
 		this.#accounts.set(account, {
+			activeAt: now,
 			incidents: new Map(),
 			monitors: new Map(monitors.map((monitor) => [monitor.uuid, monitor])),
 			activity: []
 		});
+	}
+
+	async touch(accounts: string[], now: number): Promise<void> {
+		for (const account of accounts) {
+			const state = this.#accounts.get(account);
+			if (!state) continue;
+			state.activeAt = now;
+			this.#accounts.delete(account);
+			this.#accounts.set(account, state);
+		}
+	}
+
+	async removeAccount(account: string): Promise<void> {
+		this.#accounts.delete(account);
 	}
 
 	async snapshot(account: string): Promise<DashboardState> {
@@ -65,6 +96,10 @@ export class MemoryDashboardStore implements DashboardStore {
 			monitors: [...(state?.monitors.values() ?? [])],
 			activity: [...(state?.activity ?? [])]
 		};
+	}
+
+	async countIncidents(account: string): Promise<number> {
+		return this.#accounts.get(account)?.incidents.size ?? 0;
 	}
 
 	async addIncident(incident: Incident): Promise<void> {

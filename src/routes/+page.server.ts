@@ -1,6 +1,6 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard } from '$demo/realtime';
-import { PROJECTS } from '$demo/dashboard';
+import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS } from '$demo/dashboard';
 import { Severity } from '$demo/messages';
 import { signSession, slug, verifySession } from '$demo/session';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
@@ -15,6 +15,8 @@ export const load: PageServerLoad = async ({ cookies }) => {
 	const token = cookies.get(SESSION_COOKIE);
 	const user = verifySession(token);
 	if (!user || !token) return { user: null };
+	// A session may outlive its account (expired while idle): it comes back, unless the demo is full.
+	if (!(await dashboard.admit(user.account))) return { user: null, notice: DEMO_FULL };
 	const snapshot = await dashboard.snapshot(user.account);
 	return { user, token, projects: Object.keys(PROJECTS), ...snapshot };
 };
@@ -26,7 +28,9 @@ export const actions: Actions = {
 		const team = String(form.get('team') ?? '').trim() || 'acme';
 		if (!name || name.length > 40)
 			return fail(400, { signin: 'Enter a name of up to 40 characters.' });
-		const token = signSession({ name, account: slug(team) });
+		const account = slug(team);
+		if (!(await dashboard.admit(account))) return fail(503, { signin: DEMO_FULL });
+		const token = signSession({ name, account });
 		cookies.set(SESSION_COOKIE, token, {
 			path: '/',
 			httpOnly: true,
@@ -45,6 +49,7 @@ export const actions: Actions = {
 	create: async (event) => {
 		const user = currentUser(event);
 		if (!user) return fail(401, { create: 'Sign in first.' });
+		if (!(await dashboard.admit(user.account))) return fail(503, { create: DEMO_FULL });
 		const form = await event.request.formData();
 		const title = String(form.get('title') ?? '').trim();
 		const severity = Severity.safeParse(form.get('severity'));
@@ -58,6 +63,10 @@ export const actions: Actions = {
 			severity: severity.data,
 			project
 		});
+		if (!incident)
+			return fail(409, {
+				create: `${MAX_OPEN_INCIDENTS} incidents are open: resolve some before opening more.`
+			});
 		return { created: incident.uuid };
 	},
 

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { sessionSecret, signSession, verifySession } from '../../../src/demo/session.js';
+
+// The demo's session secret. That a production server really refuses to start without one is
+// checked by spawning it: tests/e2e/dashboard-security.test.ts.
+
+const STRONG = 'k3Jq9w0x7b2Vn8rT5yLm4Zp1Hs6Dc0Ga';
+
+describe('the session secret', () => {
+	it('falls back to the public one outside production', () => {
+		expect(sessionSecret({})).toBe('runesocket-demo-secret');
+		expect(sessionSecret({ NODE_ENV: 'development', DEMO_SECRET: '' })).toBe(
+			'runesocket-demo-secret'
+		);
+		expect(sessionSecret({ NODE_ENV: 'test', DEMO_SECRET: 'short' })).toBe('short');
+	});
+
+	it('is refused in production when missing, public or short, with what to set', () => {
+		const cases = {
+			'': 'DEMO_SECRET is not set',
+			'runesocket-demo-secret': 'DEMO_SECRET is the public default',
+			'too-short-to-be-safe': 'DEMO_SECRET is shorter than 32 characters'
+		};
+		for (const [secret, problem] of Object.entries(cases)) {
+			const refuse = () => sessionSecret({ NODE_ENV: 'production', DEMO_SECRET: secret });
+			expect(refuse).toThrow(problem);
+			expect(refuse).toThrow(/Set DEMO_SECRET to a random string of at least 32 characters/);
+		}
+		expect(() => sessionSecret({ NODE_ENV: 'production' })).toThrow('DEMO_SECRET is not set');
+	});
+
+	it('is used in production when it is long and not the public one', () => {
+		expect(sessionSecret({ NODE_ENV: 'production', DEMO_SECRET: STRONG })).toBe(STRONG);
+	});
+});
+
+describe('sessions', () => {
+	it('verify what was signed, and nothing altered', () => {
+		const token = signSession({ name: 'Ada', account: 'acme' });
+		expect(verifySession(token)).toEqual({ name: 'Ada', account: 'acme' });
+		const [payload, signature] = token.split('.');
+		const forged = Buffer.from(JSON.stringify({ name: 'Ada', account: 'other' })).toString(
+			'base64url'
+		);
+		expect(verifySession(`${forged}.${signature}`)).toBeUndefined();
+		expect(verifySession(`${payload}.${signature.slice(1)}`)).toBeUndefined();
+		expect(verifySession(undefined)).toBeUndefined();
+	});
+});
