@@ -1,4 +1,5 @@
-import { afterEach } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, expect } from 'vitest';
 import {
 	ClientMessage,
 	Connected,
@@ -6,6 +7,10 @@ import {
 	type InboundMessage,
 	type SocketClient
 } from '../../src/lib/index.js';
+import { RedisEngine } from '../../src/lib/redis/index.js';
+import type { StreamPosition } from '../../src/lib/server/index.js';
+import type { RedisServer } from './redis-server.js';
+import type { ServerProcess } from './server-process.js';
 import { within } from './wait.js';
 
 /** The chaos stream's messages: `{ n }` numbered from 1. */
@@ -47,11 +52,70 @@ export class Signal {
 }
 
 const publishers = new Set<Publisher<unknown>>();
+const engines: RedisEngine[] = [];
+const admins: Redis[] = [];
 
 // A test that failed half-way must not leave its stream running into the next one.
 afterEach(async () => {
 	await Promise.all([...publishers].map((publisher) => publisher.stop()));
+	await Promise.all(engines.splice(0).map((engine) => engine.close()));
+	await Promise.all(admins.splice(0).map((admin) => admin.quit().catch(() => admin.disconnect())));
 });
+
+/** A plain connection to `redis` for commands a test needs (e.g. CLIENT KILL), closed after the test. */
+export function redisAdmin(redis: RedisServer): Redis {
+	const client = new Redis(redis.url);
+	client.on('error', () => {});
+	admins.push(client);
+	return client;
+}
+
+/**
+ * The test's own engine on `redis`, publishing as another node of the app would; closed after the
+ * test. Its Redis errors are expected (Redis gets killed), not logged.
+ */
+export async function publisherEngine(redis: RedisServer): Promise<RedisEngine> {
+	const engine = new RedisEngine({
+		redis: redis.url,
+		history: { size: 10_000 },
+		onError: () => {}
+	});
+	engines.push(engine);
+	await engine.start({ deliver: () => {} });
+	return engine;
+}
+
+/** Publishes `Seq` `{ n }` to the chaos room through `engine`: the publish function of a `Publisher`. */
+export function seqThrough(
+	engine: RedisEngine,
+	room = CHAOS_ROOM
+): (n: number) => Promise<StreamPosition | undefined> {
+	return (n) => engine.publish(room, { name: Seq.name, data: { n }, timestamp: Date.now() });
+}
+
+/** Publishes the fence `at` to `room` through `engine`. */
+export function publishFence(
+	engine: RedisEngine,
+	at: number,
+	room = CHAOS_ROOM
+): Promise<StreamPosition | undefined> {
+	return engine.publish(room, { name: Fence.name, data: { at }, timestamp: Date.now() });
+}
+
+/** Asserts a server process is still up and never died on its own, with its log as the message. */
+export function expectAlive(server: ServerProcess): void {
+	expect(server.crashes, server.log).toEqual([]);
+	expect(server.running, server.log).toBe(true);
+}
+
+/** Asserts the server process answers `GET /stats` within 2 s: a process that does not is hung. */
+export async function expectAnswering(server: ServerProcess, when: string): Promise<void> {
+	const answered = await server.stats().then(
+		() => true,
+		() => false
+	);
+	expect(answered, `the server answers within 2 s ${when}\n${server.log.slice(-2_000)}`).toBe(true);
+}
 
 /** What one publish of the sequence did. */
 export interface Publication<Position> {
@@ -134,6 +198,14 @@ export interface Tally {
 	ordered: boolean;
 }
 
+/**
+ * Sent versus received: `lost`, `duplicated`, `unexpected`, and whether what arrived came in order.
+ *
+ * @example
+ * ```ts
+ * const { lost, duplicated } = tally(publisher.numbers, view.received);
+ * ```
+ */
 export function tally(sent: readonly number[], received: readonly number[]): Tally {
 	const seen = new Set<number>();
 	const duplicated: number[] = [];
@@ -213,6 +285,8 @@ export interface StreamView {
 	readonly unrecoverable: string[];
 	/** The data of every `room.joined` (join answers, and resets with `recovered: false`). */
 	readonly answers: Record<string, unknown>[];
+	/** Every `Seq` number and every `Unrecoverable` (as `UNRECOVERABLE`), in the order they came. */
+	readonly timeline: (number | typeof UNRECOVERABLE)[];
 	/** Resolves once `count` join answers for `room` arrived. */
 	joined(count?: number, room?: string): Promise<void>;
 	/** Resolves once at least `count` messages arrived. */
@@ -220,6 +294,9 @@ export interface StreamView {
 	/** Resolves once the fence `at` arrived. */
 	fenced(at: number, ms?: number): Promise<void>;
 }
+
+/** An `Unrecoverable` in a `StreamView`'s timeline. */
+export const UNRECOVERABLE = 'unrecoverable';
 
 export function watchStream(client: SocketClient): StreamView {
 	const signal = new Signal();
@@ -230,6 +307,7 @@ export function watchStream(client: SocketClient): StreamView {
 		connected: [],
 		unrecoverable: [],
 		answers: [],
+		timeline: [],
 		joined: (count = 1, room = CHAOS_ROOM) =>
 			signal.until(
 				() => view.answers.filter((answer) => answer.room == room).length >= count,
@@ -245,13 +323,50 @@ export function watchStream(client: SocketClient): StreamView {
 			into.push(value);
 			signal.changed();
 		};
-	client.on(Seq, ({ n }) => record(view.received)(n));
+	client.on(Seq, ({ n }) => {
+		view.timeline.push(n);
+		record(view.received)(n);
+	});
 	client.on(Fence, ({ at }) => record(view.fences)(at));
 	client.on(Connected, record(view.connected));
-	client.on(Unrecoverable, ({ room }) => record(view.unrecoverable)(room));
+	client.on(Unrecoverable, ({ room }) => {
+		view.timeline.push(UNRECOVERABLE);
+		record(view.unrecoverable)(room);
+	});
 	client.onMessage((message: InboundMessage) => {
 		if (message.name == 'room.joined')
 			record(view.answers)(message.data as Record<string, unknown>);
 	});
 	return view;
+}
+
+/**
+ * The messages lost without an excuse: a hole in what the client received (sent numbers it never
+ * got) is excused only when an `Unrecoverable` came between the messages on either side of it,
+ * i.e. the app was told to reload at that very point. Expects `received` in order (check `ordered`).
+ *
+ * @example
+ * ```ts
+ * expect(unexcusedLosses(publisher.numbers, view.timeline)).toEqual([]);
+ * ```
+ */
+export function unexcusedLosses(
+	sent: readonly number[],
+	timeline: readonly (number | typeof UNRECOVERABLE)[]
+): number[] {
+	const received = new Set(timeline.filter((entry) => entry !== UNRECOVERABLE));
+	const unexcused: number[] = [];
+	// One walk through both, in order: everything in the timeline up to the next message received
+	// after `n` is consumed, so `excused` tells whether the last thing before that was an Unrecoverable.
+	let index = 0;
+	let excused = false;
+	for (const n of [...sent].sort((a, b) => a - b)) {
+		for (; index < timeline.length; index++) {
+			const entry = timeline[index];
+			if (entry !== UNRECOVERABLE && entry > n) break;
+			excused = entry === UNRECOVERABLE;
+		}
+		if (!received.has(n) && !excused) unexcused.push(n);
+	}
+	return unexcused;
 }

@@ -6,6 +6,19 @@ import { within } from './wait.js';
 const SCRIPT = fileURLToPath(new URL('../fixtures/chaos-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
+/** What the chaos server reports about itself (`GET /stats`). */
+export interface ServerStats {
+	readonly pid: number;
+	/** Resident set size, bytes. */
+	readonly rss: number;
+	/** The longest the loop was blocked by the server's own work since the previous call, ms. */
+	readonly maxStallMs: number;
+	/** The longest a 10 ms timer came late since the previous call (other processes included), ms. */
+	readonly maxDelayMs: number;
+	/** Open socket connections. */
+	readonly connections: number;
+}
+
 /** tests/fixtures/chaos-server.ts running in a child process, stopped after the test. */
 export interface ServerProcess {
 	/** The port it listens on (kept across restarts). */
@@ -18,6 +31,15 @@ export interface ServerProcess {
 	readonly log: string;
 	/** Exit codes and signals of its processes that ended other than by `kill()` or `stop()`. */
 	readonly crashes: readonly string[];
+	/** How many processes were spawned so far (1 + restarts). */
+	readonly starts: number;
+	/**
+	 * Its `GET /stats`; rejects when the process does not answer within `ms` (default 2 000): a
+	 * process alive but not answering is hung.
+	 */
+	stats(ms?: number): Promise<ServerStats>;
+	/** Resolves once `pattern` occurred `count` times in what it printed (all its processes). */
+	printed(pattern: RegExp, count?: number, ms?: number): Promise<void>;
 	/** SIGKILLs it (as a crash would) and resolves once it exited. */
 	kill(): Promise<void>;
 	/** Starts it again on the same port; resolves once it listens. */
@@ -52,6 +74,12 @@ export async function startServerProcess(
 	const crashes: string[] = [];
 	let child: ChildProcess | undefined;
 	let currentPort = port;
+	let starts = 0;
+	const waiters = new Set<() => void>();
+	const append = (chunk: Buffer) => {
+		log += chunk.toString();
+		for (const waiter of [...waiters]) waiter();
+	};
 
 	const spawnOne = async (): Promise<void> => {
 		const started = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
@@ -60,18 +88,19 @@ export async function startServerProcess(
 			stdio: ['ignore', 'pipe', 'pipe']
 		});
 		child = started;
+		starts++;
 		started.once('exit', (code, signal) => {
 			if (child === started) {
 				child = undefined;
 				crashes.push(`exited with ${signal ?? code}`);
 			}
 		});
-		started.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
+		started.stderr?.on('data', append);
 		const listening = new Promise<number>((resolve, reject) => {
 			let out = '';
 			started.stdout?.on('data', (chunk: Buffer) => {
 				out += chunk.toString();
-				log += chunk.toString();
+				append(chunk);
 				const match = /Listening on (\d+)/.exec(out);
 				if (match) resolve(Number(match[1]));
 			});
@@ -115,6 +144,33 @@ export async function startServerProcess(
 			return log;
 		},
 		crashes,
+		get starts() {
+			return starts;
+		},
+		async stats(ms = 2_000) {
+			const response = await fetch(`http://127.0.0.1:${currentPort}/stats`, {
+				signal: AbortSignal.timeout(ms)
+			});
+			if (!response.ok) throw new Error(`GET /stats: HTTP ${response.status}`);
+			return (await response.json()) as ServerStats;
+		},
+		printed(pattern, count = 1, ms = 10_000) {
+			const global = new RegExp(pattern.source, pattern.flags.replace('g', '') + 'g');
+			let check: () => void = () => {};
+			return within(
+				new Promise<void>((resolve) => {
+					check = () => {
+						if ((log.match(global)?.length ?? 0) < count) return;
+						waiters.delete(check);
+						resolve();
+					};
+					waiters.add(check);
+					check();
+				}),
+				`the chaos server to print ${pattern} ${count} time(s)`,
+				ms
+			).finally(() => waiters.delete(check));
+		},
 		kill: () => end('SIGKILL'),
 		async restart() {
 			await end('SIGKILL');

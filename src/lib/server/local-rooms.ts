@@ -1,7 +1,28 @@
 import { isRecord, JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
 import type { Connection } from './connection.js';
-import { isStreamPosition, type Engine } from './engine.js';
+import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
 import { PreparedMessage } from './outbound.js';
+
+/**
+ * What `LocalRooms` needs of a connection: a `Connection` is one.
+ *
+ * @example
+ * ```ts
+ * const member: RoomMember = connection;
+ * ```
+ */
+export type RoomMember = Pick<
+	Connection<unknown>,
+	| 'id'
+	| 'authenticated'
+	| 'rooms'
+	| 'deliver'
+	| 'deliverToRoom'
+	| 'sendReserved'
+	| 'holdRoom'
+	| 'joinRoom'
+	| 'releaseRoom'
+>;
 
 /** A room message waiting while the room's missing history is fetched. */
 interface Pending {
@@ -9,14 +30,40 @@ interface Pending {
 	except: string | undefined;
 }
 
+/**
+ * The first retry of a failed history read waits this long, each next one twice as long up to
+ * `FILL_RETRY_MAX_MS`: an engine that fails at once (Redis reconnecting) is asked again only after
+ * timers and I/O ran, so its connection can come back.
+ */
+const FILL_RETRY_FIRST_MS = 100;
+const FILL_RETRY_MAX_MS = 2_000;
+/**
+ * Reads of one gap's history before the room is reset: about 9 s of trying, longer than ioredis
+ * waits between reconnection attempts (at most 5.2 s), so a command connection that comes back
+ * after the subscriber still fills the gap.
+ */
+const FILL_ATTEMPTS = 9;
+/** Deliveries that may wait behind a gap; past it the room is reset rather than memory grown. */
+const MAX_WAITING = 1_000;
+
+/** A gap being filled from history: what waits behind it, and the attempts so far. */
+interface Fill {
+	/** Deliveries that arrived meanwhile, in order. */
+	waiting: Pending[];
+	/** History reads that did not close the gap. */
+	failures: number;
+	/** The next attempt, while one is scheduled. */
+	timer: ReturnType<typeof setTimeout> | undefined;
+}
+
 interface RoomState {
-	members: Set<Connection<unknown>>;
+	members: Set<RoomMember>;
 	/** Settles once this process receives the room's messages from the engine. */
 	subscribed: Promise<void>;
 	/** The last message this process delivered to the room: where a gap would start. */
 	last: StreamPosition | undefined;
-	/** Set while missing history is being fetched: later deliveries wait here, in order. */
-	waiting: Pending[] | undefined;
+	/** Set while missing history is being fetched: deliveries wait in it, in order. */
+	fill: Fill | undefined;
 }
 
 /**
@@ -26,6 +73,9 @@ interface RoomState {
 function inRoom(message: unknown, room: string): unknown {
 	return isRecord(message) && message.room != room ? { ...message, room } : message;
 }
+
+/** Where a room stands when nothing is known: its members accept whatever comes next. */
+const UNKNOWN_POSITION: StreamPosition = Object.freeze({ offset: 0, epoch: '' });
 
 function positionOf(message: unknown): StreamPosition | undefined {
 	if (!isRecord(message)) return undefined;
@@ -39,6 +89,10 @@ function positionOf(message: unknown): StreamPosition | undefined {
  * message lost between the engine and this process, e.g. while Redis reconnected) is filled from
  * history before anything after it is delivered, and when history cannot fill it every member is
  * told the room is unrecoverable. Joins replay what a client missed with the same rule.
+ *
+ * A history read that fails is retried on a timer with growing delays, a bounded number of times,
+ * then the room is reset: an engine that rejects at once must not be asked again in the same
+ * turn, or timers and I/O never run again and its connection can never come back.
  *
  * @example
  * ```ts
@@ -60,22 +114,23 @@ export class LocalRooms {
 	}
 
 	/** Adds a member; the first one subscribes this process to the room. */
-	add(connection: Connection<unknown>, room: string): void {
+	add(connection: RoomMember, room: string): void {
 		let state = this.#rooms.get(room);
 		if (!state) {
 			const subscribed = this.#started.then(() => this.#engine.subscribe(room));
 			subscribed.catch(this.#report);
-			state = { members: new Set(), subscribed, last: undefined, waiting: undefined };
+			state = { members: new Set(), subscribed, last: undefined, fill: undefined };
 			this.#rooms.set(room, state);
 		}
 		state.members.add(connection);
 	}
 
 	/** Removes a member; after the last one this process unsubscribes. */
-	remove(connection: Connection<unknown>, room: string): void {
+	remove(connection: RoomMember, room: string): void {
 		const state = this.#rooms.get(room);
 		if (!state?.members.delete(connection) || state.members.size) return;
 		this.#rooms.delete(room);
+		this.#stopFilling(state);
 		// Also when subscribing failed: an engine may keep a failed room to subscribe it later.
 		const unsubscribe = () => this.#engine.unsubscribe(room);
 		state.subscribed.then(unsubscribe, unsubscribe).catch(this.#report);
@@ -89,7 +144,7 @@ export class LocalRooms {
 	 * what it missed cannot be known, let alone replayed.
 	 */
 	async join(
-		connection: Connection<unknown>,
+		connection: RoomMember,
 		room: string,
 		since: StreamPosition | undefined,
 		id: number | undefined
@@ -113,7 +168,7 @@ export class LocalRooms {
 			this.#report(error);
 			if (!connection.rooms.has(room)) return;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
-			connection.sendReserved(JOINED_MESSAGE, { room, offset: 0, epoch: '', recovered: false }, id);
+			connection.sendReserved(JOINED_MESSAGE, { room, ...UNKNOWN_POSITION, recovered: false }, id);
 			connection.releaseRoom(room);
 		}
 	}
@@ -121,16 +176,22 @@ export class LocalRooms {
 	/** Hands a message the engine delivered to the room's members, in stream order. */
 	deliver(room: string, message: unknown, except?: string): void {
 		const state = this.#rooms.get(room);
-		if (!state) return;
-		if (state.waiting) state.waiting.push({ message, except });
-		else this.#accept(room, state, { message, except });
+		if (state) this.#offer(room, state, { message, except });
 	}
 
 	/** The engine's feed was interrupted: check every room for messages this process missed. */
 	resync(): void {
 		for (const [room, state] of this.#rooms) {
-			if (state.last && !state.waiting) void this.#fill(room, state, []);
+			if (state.last && !state.fill) this.#startFill(room, state, []);
 		}
+	}
+
+	/** Delivers `pending` now, or queues it behind a gap being filled. */
+	#offer(room: string, state: RoomState, pending: Pending): void {
+		const fill = state.fill;
+		if (!fill) return this.#accept(room, state, pending);
+		fill.waiting.push(pending);
+		if (fill.waiting.length > MAX_WAITING) this.#giveUp(room, state, fill);
 	}
 
 	#accept(room: string, state: RoomState, pending: Pending): void {
@@ -138,37 +199,112 @@ export class LocalRooms {
 		const last = state.last;
 		if (position && last && position.epoch == last.epoch) {
 			if (position.offset <= last.offset) return;
-			if (position.offset > last.offset + 1) return void this.#fill(room, state, [pending]);
+			if (position.offset > last.offset + 1) return this.#startFill(room, state, [pending]);
 		} else if (position && last) {
 			// A new epoch: the room's history was lost, so whatever came in between is gone for good.
 			this.#reset(state, room, { offset: position.offset - 1, epoch: position.epoch });
 		}
+		this.#send(room, state, pending.message, pending.except, position);
+	}
+
+	#send(
+		room: string,
+		state: RoomState,
+		message: unknown,
+		except: string | undefined,
+		position: StreamPosition | undefined
+	): void {
 		if (position) state.last = position;
-		const prepared = new PreparedMessage(inRoom(pending.message, room));
+		const prepared = new PreparedMessage(inRoom(message, room));
 		for (const member of state.members) {
-			if (member.authenticated && member.id != pending.except) {
+			if (member.authenticated && member.id != except) {
 				member.deliverToRoom(room, prepared, position);
 			}
 		}
 	}
 
 	/** Fetches what followed `state.last`; deliveries wait meanwhile, then go on in order. */
-	async #fill(room: string, state: RoomState, waiting: Pending[]): Promise<void> {
-		state.waiting = waiting;
+	#startFill(room: string, state: RoomState, waiting: Pending[]): void {
+		const fill: Fill = { waiting, failures: 0, timer: undefined };
+		state.fill = fill;
+		this.#read(room, state, fill).catch(this.#report);
+	}
+
+	async #read(room: string, state: RoomState, fill: Fill): Promise<void> {
+		fill.timer = undefined;
+		let history: HistoryResult;
 		try {
-			const history = await this.#engine.history(room, state.last);
-			if (history.recovered) {
-				for (const message of history.messages)
-					this.#accept(room, state, { message, except: undefined });
-			} else {
-				this.#reset(state, room, history.position);
-			}
+			history = await this.#engine.history(room, state.last);
 		} catch (error) {
+			if (state.fill !== fill) return;
 			this.#report(error);
+			return this.#retry(room, state, fill);
 		}
-		const queued = state.waiting ?? [];
-		state.waiting = undefined;
-		for (const pending of queued) this.deliver(room, pending.message, pending.except);
+		// The room was reset or left meanwhile: this answer is of no use any more.
+		if (state.fill !== fill) return;
+		if (!history.recovered) {
+			this.#reset(state, room, history.position);
+		} else {
+			for (const message of history.messages) {
+				const position = positionOf(message);
+				const last = state.last;
+				const seen =
+					position && last && position.epoch == last.epoch && position.offset <= last.offset;
+				if (!seen) this.#send(room, state, message, undefined, position);
+			}
+		}
+		// History read before a message the feed already delivered can stop short of it: try again
+		// later rather than right away, or an engine that answers at once would be asked in a loop.
+		if (this.#gapBefore(state, fill.waiting)) return this.#retry(room, state, fill);
+		this.#finish(room, state, fill);
+	}
+
+	/** Whether the first waiting message with a position still skips ahead of `state.last`. */
+	#gapBefore(state: RoomState, waiting: readonly Pending[]): boolean {
+		const last = state.last;
+		for (const pending of waiting) {
+			const position = positionOf(pending.message);
+			if (!position) continue;
+			if (!last || position.epoch != last.epoch) return false;
+			if (position.offset <= last.offset) continue;
+			return position.offset > last.offset + 1;
+		}
+		return false;
+	}
+
+	#retry(room: string, state: RoomState, fill: Fill): void {
+		fill.failures++;
+		if (fill.failures >= FILL_ATTEMPTS) return this.#giveUp(room, state, fill);
+		const delay = Math.min(FILL_RETRY_FIRST_MS * 2 ** (fill.failures - 1), FILL_RETRY_MAX_MS);
+		fill.timer = setTimeout(() => this.#read(room, state, fill).catch(this.#report), delay);
+		fill.timer.unref?.();
+	}
+
+	/**
+	 * History cannot fill the gap: the room is reset to just before the first message that waited
+	 * (its members continue from there), or, when none waited, to no position at all (they accept
+	 * whatever comes next).
+	 */
+	#giveUp(room: string, state: RoomState, fill: Fill): void {
+		const first = fill.waiting.map((pending) => positionOf(pending.message)).find(Boolean);
+		if (first) {
+			this.#reset(state, room, { offset: first.offset - 1, epoch: first.epoch });
+		} else {
+			this.#reset(state, room, UNKNOWN_POSITION);
+			state.last = undefined;
+		}
+		this.#finish(room, state, fill);
+	}
+
+	/** Ends `fill` and delivers what waited behind it, in order (a later gap starts a new fill). */
+	#finish(room: string, state: RoomState, fill: Fill): void {
+		this.#stopFilling(state);
+		for (const pending of fill.waiting) this.#offer(room, state, pending);
+	}
+
+	#stopFilling(state: RoomState): void {
+		clearTimeout(state.fill?.timer);
+		state.fill = undefined;
 	}
 
 	/** Tells every member the room cannot be replayed up to `position`: they continue from there. */

@@ -1,13 +1,16 @@
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Connected, Disconnected, Unrecoverable } from '../../../src/lib/index.js';
-import { RedisEngine } from '../../../src/lib/redis/index.js';
 import {
 	CHAOS_ROOM as ROOM,
 	Gate,
 	Publisher,
+	expectAlive,
 	few,
+	publishFence as fence,
+	publisherEngine,
+	redisAdmin as admin,
 	report,
+	seqThrough as seq,
 	watchStream
 } from '../../helpers/chaos.js';
 import { makeClient } from '../../helpers/clients.js';
@@ -18,52 +21,10 @@ import { nextEvent } from '../../helpers/wait.js';
 // Servers are child processes (tests/fixtures/chaos-server.ts) on a private redis-server; the
 // test process publishes through its own RedisEngine, as another node of the app would.
 
-const engines: RedisEngine[] = [];
-const admins: Redis[] = [];
-
-afterEach(async () => {
-	await Promise.all(engines.splice(0).map((engine) => engine.close()));
-	await Promise.all(admins.splice(0).map((admin) => admin.quit().catch(() => admin.disconnect())));
-});
-
-/** A plain connection to `redis`, for commands a test needs (e.g. CLIENT KILL). */
-function admin(redis: RedisServer): Redis {
-	const client = new Redis(redis.url);
-	client.on('error', () => {});
-	admins.push(client);
-	return client;
-}
-
-/** The test's own engine on `redis`: the publisher. Its Redis errors are expected, not logged. */
-async function publisherEngine(redis: RedisServer): Promise<RedisEngine> {
-	const engine = new RedisEngine({
-		redis: redis.url,
-		history: { size: 10_000 },
-		onError: () => {}
-	});
-	engines.push(engine);
-	await engine.start({ deliver: () => {} });
-	return engine;
-}
-
-function seq(engine: RedisEngine) {
-	return (n: number) => engine.publish(ROOM, { name: 'seq', data: { n }, timestamp: Date.now() });
-}
-
-function fence(engine: RedisEngine, at: number, room = ROOM) {
-	return engine.publish(room, { name: 'fence', data: { at }, timestamp: Date.now() });
-}
-
 function startServers(redis: RedisServer, count: number): Promise<ServerProcess[]> {
 	return Promise.all(
 		Array.from({ length: count }, () => startServerProcess({ REDIS_URL: redis.url }))
 	);
-}
-
-/** Asserts a server process is still up and never died on its own, with its log as the message. */
-function expectAlive(server: ServerProcess): void {
-	expect(server.crashes, server.log).toEqual([]);
-	expect(server.running, server.log).toBe(true);
 }
 
 const RECONNECT = { reconnectDelay: 50, maxReconnectDelay: 250 };
