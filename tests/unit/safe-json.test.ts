@@ -1,7 +1,19 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { safeJsonParse } from '../../src/lib/index.js';
 
 const FORBIDDEN = ['__proto__', 'constructor', 'prototype'] as const;
+
+/** What safeJsonParse must always equal: JSON.parse with a reviver that drops the forbidden keys. */
+function parseWithReviver(text: string): unknown {
+	const forbidden: readonly string[] = FORBIDDEN;
+	return JSON.parse(text, (key, value: unknown) => (forbidden.includes(key) ? undefined : value));
+}
+
+/** Every character of a JSON string literal as a `\u` escape. */
+function escapeAll(text: string): string {
+	return [...text].map((char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+}
 
 function isObject(value: unknown): value is Record<string, unknown> {
 	return typeof value == 'object' && value !== null;
@@ -98,6 +110,106 @@ describe('safeJsonParse', () => {
 		expect(parsed).toEqual({ a: {} });
 	});
 
+	it.each(['\\u005f_proto__', 'constructo\\u0072', '\\u0070rototype', '__prot\\u006f__'])(
+		'drops a key spelled with a \\u escape: "%s"',
+		(spelled) => {
+			const parsed = safeJsonParse(
+				`{"a":{"${spelled}":{"polluted":1},"b":[{"${spelled}":2}]},"c":3}`
+			);
+			expect(parsed).toEqual({ a: { b: [{}] }, c: 3 });
+		}
+	);
+
+	it.each(FORBIDDEN)('drops "%s" written entirely in escapes', (key) => {
+		expect(safeJsonParse(`[{"${escapeAll(key)}":1,"ok":true}]`)).toEqual([{ ok: true }]);
+	});
+
+	it('keeps escaped keys that only look like forbidden ones', () => {
+		const text =
+			'{"\\u005f_proto_":1,"constructors":2,"\\u0041":"\\u005f_proto__","\\\\u005f_proto__":3}';
+		expect(safeJsonParse(text)).toEqual(parseWithReviver(text));
+		expect(Object.keys(safeJsonParse(text) as object)).toEqual([
+			'__proto_',
+			'constructors',
+			'A',
+			'\\u005f_proto__'
+		]);
+	});
+
+	it('drops forbidden keys anywhere in a 64 KiB frame, and leaves a clean one as JSON.parse does', () => {
+		const items = Array.from({ length: 2_000 }, (_, id) => ({ id, title: `item ${id}`, ok: true }));
+		const clean = JSON.stringify({ name: 'heavy', data: items });
+		expect(clean.length).toBeGreaterThan(64 * 1024);
+		expect(safeJsonParse(clean)).toEqual(JSON.parse(clean));
+
+		const polluted = clean.replace(/"ok":true}]}$/, '"ok":true,"__proto__":{"polluted":1}}]}');
+		const parsed = safeJsonParse(polluted) as { data: Record<string, unknown>[] };
+		expect(parsed.data).toHaveLength(2_000);
+		expect(Object.keys(parsed.data[1_999])).toEqual(['id', 'title', 'ok']);
+		expect(parsed).toEqual(parseWithReviver(polluted));
+	});
+
+	it('drops a forbidden key 20,000 levels deep without overflowing the stack', () => {
+		const depth = 20_000;
+		const parsed = safeJsonParse(
+			`${'{"a":'.repeat(depth)}{"constructor":1,"b":2}${'}'.repeat(depth)}`
+		);
+		let innermost = parsed as Record<string, unknown>;
+		for (let level = 0; level < depth; level++) innermost = innermost.a as Record<string, unknown>;
+		expect(innermost).toEqual({ b: 2 });
+	});
+
+	it('equals JSON.parse with the reviver for arbitrary JSON, forbidden keys and escapes included', () => {
+		const key = fc.oneof(
+			fc.constantFrom(...FORBIDDEN, '__proto__x', 'Constructor', 'proto'),
+			fc.string({ unit: 'binary' })
+		);
+		const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+			value: fc.oneof(
+				{ depthSize: 'small', withCrossShrink: true },
+				fc.constant(null),
+				fc.boolean(),
+				fc.double({ noNaN: true, noDefaultInfinity: true }),
+				fc.string({ unit: 'binary' }),
+				fc.constantFrom(...FORBIDDEN),
+				fc.array(tie('value')),
+				fc.array(fc.tuple(key, tie('value'))).map((entries) => new ObjectEntries(entries))
+			)
+		}));
+		fc.assert(
+			fc.property(value, fc.array(fc.boolean(), { minLength: 1 }), (generated, escapes) => {
+				const text = writeJson(generated, escapes);
+				const expected = parseWithReviver(text);
+				const parsed = safeJsonParse(text);
+				expect(parsed).toStrictEqual(expected);
+				// Key order too: apps may rely on it, and the reviver keeps it.
+				expect(JSON.stringify(parsed)).toBe(JSON.stringify(expected));
+				for (const forbidden of FORBIDDEN) expect(allKeys(parsed)).not.toContain(forbidden);
+			}),
+			{ numRuns: 500 }
+		);
+	});
+
+	it('throws a SyntaxError exactly when JSON.parse does, and otherwise equals the reviver', () => {
+		const text = fc.oneof(
+			fc.string(),
+			fc.json().chain((json) => fc.nat(json.length).map((cut) => json.slice(0, cut)))
+		);
+		fc.assert(
+			fc.property(text, (candidate) => {
+				let expected: unknown;
+				try {
+					expected = parseWithReviver(candidate);
+				} catch {
+					expect(() => safeJsonParse(candidate)).toThrow(SyntaxError);
+					return;
+				}
+				expect(safeJsonParse(candidate)).toStrictEqual(expected);
+			}),
+			{ numRuns: 500 }
+		);
+	});
+
 	it.each(['', '{', '{"a":1,}', "{'a':1}", '{"a":undefined}', '[1,2', 'nope', '{"__proto__":'])(
 		'throws a SyntaxError on malformed JSON: %j',
 		(text) => {
@@ -105,6 +217,36 @@ describe('safeJsonParse', () => {
 		}
 	);
 });
+
+/** A generated JSON object as its entries, so forbidden and repeated keys survive until written. */
+class ObjectEntries {
+	constructor(readonly entries: [string, unknown][]) {}
+}
+
+/**
+ * JSON text for a generated value, objects written from their entries in order (repeats included),
+ * every character of every string as a `\u` escape or plainly, following the cycling `escapes`.
+ */
+function writeJson(value: unknown, escapes: boolean[]): string {
+	let next = 0;
+	const quote = (text: string) => {
+		let written = '"';
+		for (let index = 0; index < text.length; index++) {
+			const unit = text.charCodeAt(index);
+			written += escapes[next++ % escapes.length]
+				? `\\u${unit.toString(16).padStart(4, '0')}`
+				: JSON.stringify(text[index]).slice(1, -1);
+		}
+		return `${written}"`;
+	};
+	const write = (node: unknown): string => {
+		if (typeof node == 'string') return quote(node);
+		if (Array.isArray(node)) return `[${node.map(write).join(',')}]`;
+		if (!(node instanceof ObjectEntries)) return JSON.stringify(node);
+		return `{${node.entries.map(([key, item]) => `${quote(key)}:${write(item)}`).join(',')}}`;
+	};
+	return write(value);
+}
 
 /** A naive recursive merge, the kind prototype pollution usually goes through. */
 function deepMerge(target: Record<string, unknown>, source: unknown): void {
