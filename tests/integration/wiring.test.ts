@@ -124,6 +124,8 @@ describe('vite dev', () => {
 		expect(
 			await refusedStatus(`ws://127.0.0.1:${port}/ws`, { Origin: 'http://evil.example' })
 		).toBe(403);
+		// Issue 8, defect 6: an upgrade no one routes (not HMR's, not ours) used to hang forever.
+		expect(await refusedStatus(`ws://127.0.0.1:${port}/nowhere`, {})).toBe(404);
 	}, 90_000);
 });
 
@@ -166,6 +168,7 @@ describe('production build', () => {
 			HOST: '127.0.0.1'
 		});
 		await expectLiveSocket(port);
+		expect(await refusedStatus(`ws://127.0.0.1:${port}/nowhere`, {})).toBe(404);
 
 		const client = makeClient(`ws://127.0.0.1:${port}/ws`, { reconnect: false, auth: () => TOKEN });
 		client.connect();
@@ -184,5 +187,6 @@ describe('production build', () => {
 			/Local:/
 		);
 		await expectLiveSocket(port);
+		expect(await refusedStatus(`ws://127.0.0.1:${port}/nowhere`, {})).toBe(404);
 	}, 60_000);
 });

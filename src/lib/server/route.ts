@@ -1,4 +1,5 @@
 import { WebSocketServer } from 'ws';
+import { serverMessage } from '../protocol/envelope.js';
 import { deliverToAll, type Connection } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -90,11 +91,7 @@ export class Route {
 	}
 
 	#sendServerHeartbeat(): void {
-		const now = new Date();
-		deliverToAll(this.connections, {
-			name: 'heartbeat',
-			data: { server_time: now.toISOString() },
-			timestamp: now.getTime()
-		});
+		const serverTime = new Date().toISOString();
+		deliverToAll(this.connections, serverMessage('heartbeat', { server_time: serverTime }));
 	}
 }

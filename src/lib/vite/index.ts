@@ -25,7 +25,7 @@ export interface RunesocketPluginOptions {
 
 /**
  * Serves your socket server's routes from `vite dev` and `vite preview`, on Vite's own port. Upgrade
- * requests for other paths (Vite's HMR among them) are left alone. The socket server itself is the
+ * requests for other paths are left to Vite (its HMR socket), and answered 404 if nothing takes them. The socket server itself is the
  * one your app shares with `shareSocketServer`, so SvelteKit endpoints publish through the same
  * instance the sockets are attached to.
  *
@@ -52,10 +52,16 @@ export function runesocket(options: RunesocketPluginOptions = {}): Plugin {
 	};
 }
 
-/** Looks the shared server up on every upgrade, so one created (or replaced) later is still found. */
+/**
+ * Looks the shared server up on every upgrade, so one created (or replaced) later is still found.
+ * Upgrades for other paths are Vite's (HMR) when it takes them; any left unanswered are refused 404
+ * after a grace period instead of holding their sockets forever.
+ */
 function listenForUpgrades(httpServer: HttpServer | Http2SecureServer | null, key?: string): void {
 	httpServer?.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
 		const sockets = sharedSocketServer(key);
-		if (sockets?.matches(request)) void sockets.handleUpgrade(request, socket, head);
+		if (!sockets) return;
+		if (sockets.matches(request)) void sockets.handleUpgrade(request, socket, head);
+		else sockets.handleUnroutedUpgrade(socket, httpServer.listenerCount('upgrade') == 1);
 	});
 }
