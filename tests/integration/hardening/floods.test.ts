@@ -1,0 +1,295 @@
+/**
+ * Floods and heavy inputs against the hardening server (a child process), each while the
+ * well-behaved client receives the numbered feed: heartbeat, JSON-ping and binary floods, frames
+ * of 64 KiB that are expensive to parse, readers that never read, publishes too large to send,
+ * and thousands of joins. Issue 8, "The suite".
+ */
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
+import { flood, signIn, textFrame, type FloodResult } from '../../helpers/flood.js';
+import { HardeningRoute, Token } from '../../helpers/hardening-messages.js';
+import { useHardeningServer } from '../../helpers/hardening-server-process.js';
+import { encodeFrame, Opcode, RawClient } from '../../helpers/raw-frames.js';
+import { within } from '../../helpers/wait.js';
+
+const server = useHardeningServer();
+const FLOOD_MS = scaled(1_500, 20_000);
+const TEST_MS = FLOOD_MS + 45_000;
+/** The contract: a peer that does not finish the close handshake is dropped within 3 s. */
+const TERMINATE_WITHIN_MS = 3_000;
+/** Measuring slack on a busy machine, on top of the contract's 3 s. */
+const SLACK_MS = 500;
+/** Largest inbound frame of the fixture's routes (the default `maxPayload`). */
+const MAX_PAYLOAD = 64 * 1024;
+
+/** Every flooding connection was closed with 1008 and dropped within 3 s of its close frame. */
+function expectEveryFloodClosed(result: FloodResult): void {
+	expect(result.connections.length, 'flooding connections').toBeGreaterThan(0);
+	for (const connection of result.connections) {
+		expect(connection.outlasted, 'a flooding connection outlasted the flood').toBe(false);
+		expect(connection.close?.code, 'the close code of a flooding connection').toBe(1008);
+		expect(
+			connection.terminatedAfterMs,
+			'ms from the close frame to the dropped socket (writing on)'
+		).toBeLessThanOrEqual(TERMINATE_WITHIN_MS + SLACK_MS);
+	}
+}
+
+/** A frame as large as the route takes: `{"name":"echo","data":<data>,"id":1}`, `data` filling the rest. */
+function heavyFrame(data: (budget: number) => string): Buffer {
+	const text = `{"name":"echo","data":${data(MAX_PAYLOAD - 64)},"id":1}`;
+	expect(Buffer.byteLength(text)).toBeLessThanOrEqual(MAX_PAYLOAD);
+	return textFrame(text);
+}
+
+/** A JSON array of numbers filling about `budget` bytes. */
+function numbers(budget: number): string {
+	const values: number[] = [];
+	for (let length = 2; length < budget - 24; length += 20) values.push(Math.random() * 1e12);
+	return JSON.stringify(values);
+}
+
+/** JSON objects nested as deep as `budget` bytes of `{"a":…}` allow (too deep for a recursive stringify). */
+function nested(budget: number): string {
+	const depth = Math.floor((budget - 1) / 6);
+	return '{"a":'.repeat(depth) + '0' + '}'.repeat(depth);
+}
+
+/** A raw client signed in on the auth route, with the id its `connected` message carried. */
+async function signedIn(): Promise<{ client: RawClient; id: string }> {
+	const client = await RawClient.connect(server().port, { path: HardeningRoute.auth });
+	await signIn(client, Token.good);
+	const connected = JSON.parse(
+		await client.waitForText((text) => text.includes('"connected"'), 'connected')
+	) as { data: { id: string } };
+	return { client, id: connected.data.id };
+}
+
+/** Sends `room.join` for `room` and waits for its answer. */
+async function join(client: RawClient, room: string): Promise<void> {
+	client.sendText({ name: 'room.join', data: { room }, id: 1 });
+	await client.waitForText((text) => text.includes('"room.joined"'), `the join of ${room}`);
+}
+
+describe('floods', () => {
+	it(
+		'a heartbeat "2" flood is closed with 1008 and harms no one else',
+		async () => {
+			let result: FloodResult | undefined;
+			const outcome = await underAttack(server(), 'heartbeat flood ("2")', async () => {
+				result = await flood({
+					port: server().port,
+					path: HardeningRoute.auth,
+					token: Token.good,
+					frame: textFrame('2'),
+					durationMs: FLOOD_MS
+				});
+				return result.framesSent;
+			});
+			expectUnharmed(outcome);
+			expectEveryFloodClosed(result!);
+		},
+		TEST_MS
+	);
+
+	it(
+		'a {"type":"ping"} flood is closed with 1008 and harms no one else',
+		async () => {
+			let result: FloodResult | undefined;
+			const outcome = await underAttack(server(), 'JSON ping flood ({"type":"ping"})', async () => {
+				result = await flood({
+					port: server().port,
+					path: HardeningRoute.open,
+					frame: textFrame('{"type":"ping"}'),
+					durationMs: FLOOD_MS
+				});
+				return result.framesSent;
+			});
+			expectUnharmed(outcome);
+			expectEveryFloodClosed(result!);
+		},
+		TEST_MS
+	);
+
+	it(
+		'a binary flood before authentication is closed with 1008 and harms no one else',
+		async () => {
+			let result: FloodResult | undefined;
+			const outcome = await underAttack(server(), 'binary flood before auth', async () => {
+				result = await flood({
+					port: server().port,
+					path: HardeningRoute.auth,
+					frame: encodeFrame(Opcode.Binary, randomBytes(16)),
+					durationMs: FLOOD_MS
+				});
+				return result.framesSent;
+			});
+			expectUnharmed(outcome);
+			expectEveryFloodClosed(result!);
+		},
+		TEST_MS
+	);
+
+	it(
+		'a flood of 64 KiB arrays of numbers is closed with 1008 and harms no one else',
+		async () => {
+			let result: FloodResult | undefined;
+			const outcome = await underAttack(
+				server(),
+				'heavy frames: 64 KiB number arrays',
+				async () => {
+					result = await flood({
+						port: server().port,
+						path: HardeningRoute.open,
+						frame: heavyFrame(numbers),
+						durationMs: FLOOD_MS
+					});
+					return result.framesSent;
+				}
+			);
+			expectUnharmed(outcome);
+			expectEveryFloodClosed(result!);
+		},
+		TEST_MS
+	);
+
+	it(
+		'a flood of 64 KiB deeply nested objects is closed with 1008 and harms no one else',
+		async () => {
+			let result: FloodResult | undefined;
+			const outcome = await underAttack(
+				server(),
+				'heavy frames: 64 KiB nested objects',
+				async () => {
+					result = await flood({
+						port: server().port,
+						path: HardeningRoute.open,
+						frame: heavyFrame(nested),
+						durationMs: FLOOD_MS
+					});
+					return result.framesSent;
+				}
+			);
+			expectUnharmed(outcome);
+			expectEveryFloodClosed(result!);
+		},
+		TEST_MS
+	);
+});
+
+describe('exhausting the outbound side', () => {
+	it('readers that never read are closed with 1013; a reader that keeps up is not', async () => {
+		const readers = scaled(4, 16);
+		const count = scaled(1_500, 6_000);
+		let keepingUp: RawClient | undefined;
+		let stalled: { client: RawClient; id: string }[] = [];
+		let bulk = { published: 0, rejected: 0 };
+		const outcome = await underAttack(server(), 'never-reading consumers', async () => {
+			stalled = await Promise.all(Array.from({ length: readers }, signedIn));
+			for (const { client } of stalled) await join(client, 'bulk');
+			keepingUp = (await signedIn()).client;
+			await join(keepingUp, 'bulk');
+			for (const { client } of stalled) client.pause();
+			bulk = await server().bulk('bulk', count, 8 * 1024);
+			return bulk.published * (readers + 1);
+		});
+		expectUnharmed(outcome);
+		expect(bulk).toEqual({ published: count, rejected: 0 });
+		// The stalled readers are gone on the server (dropped 1 s after their 1013 at the latest).
+		for (const { id } of stalled) {
+			await within(
+				(async () => {
+					while ((await server().rooms(id)) !== null) {
+						await new Promise((resolve) => setTimeout(resolve, 100));
+					}
+				})(),
+				`the stalled reader ${id} to be dropped`
+			);
+		}
+		for (const { client } of stalled) {
+			client.resume();
+			const close = await client.waitForClose(5_000);
+			// Its close frame may be lost when the server drops the socket with data unread.
+			if (close) expect(close).toEqual({ code: 1013, reason: 'Slow consumer' });
+		}
+		const received = await keepingUp!.frames.until(
+			() => {
+				const items = keepingUp!.texts.filter((text) => text.includes('"bulk.item"'));
+				return items.length >= count ? items.length : undefined;
+			},
+			`${count} bulk items for the reader that keeps up`,
+			20_000
+		);
+		expect(received).toBe(count);
+		expect(keepingUp!.isClosed).toBe(false);
+	}, 90_000);
+
+	it(
+		'a publish larger than maxMessageSize is refused up front with a RangeError',
+		async () => {
+			const outcome = await underAttack(server(), 'oversize publishes (600 KiB)', async () => {
+				for (const via of ['publish', 'to', 'broadcast'] as const) {
+					expect(await server().oversize(via, 600 * 1024), `oversize by ${via}`).toBe('RangeError');
+				}
+				return 3;
+			});
+			expectUnharmed(outcome);
+		},
+		TEST_MS
+	);
+});
+
+describe('thousands of joins', () => {
+	it('joins past maxRoomsPerConnection are answered too_many_rooms, and the rooms stay at 100', async () => {
+		const connections = scaled(4, 20);
+		const joins = scaled(2_000, 10_000);
+		const outcome = await underAttack(server(), 'thousands of joins', async () => {
+			await Promise.all(
+				Array.from({ length: connections }, async (_, index) => {
+					const client = await RawClient.connect(server().port, { path: HardeningRoute.roomy });
+					const connected = JSON.parse(
+						await client.waitForText((text) => text.includes('"connected"'), 'connected')
+					) as { data: { id: string } };
+					const frames = Array.from({ length: joins }, (_, n) =>
+						encodeFrame(
+							Opcode.Text,
+							JSON.stringify({
+								name: 'room.join',
+								data: { room: `room:${index}:${n + 1}` },
+								id: n + 1
+							})
+						)
+					);
+					client.socket.write(Buffer.concat(frames));
+					const answers = await client.frames.until(
+						() => (client.texts.length >= joins + 1 ? client.texts : undefined),
+						`${joins} join answers`,
+						30_000
+					);
+					const parsed = answers.slice(1).map(
+						(text) =>
+							JSON.parse(text) as {
+								name: string;
+								id: number;
+								data: { code?: string; room?: string };
+							}
+					);
+					const joined = parsed.filter((answer) => answer.name == 'room.joined');
+					const refused = parsed.filter((answer) => answer.data.code == 'too_many_rooms');
+					expect(joined.map((answer) => answer.id)).toEqual(
+						Array.from({ length: 100 }, (_, n) => n + 1)
+					);
+					expect(refused).toHaveLength(joins - 100);
+					for (const answer of refused) {
+						expect(answer.data.room).toBe(`room:${index}:${answer.id}`);
+					}
+					expect(await server().rooms(connected.data.id)).toHaveLength(100);
+					client.destroy();
+				})
+			);
+			return connections * joins;
+		});
+		expectUnharmed(outcome);
+	}, 90_000);
+});
