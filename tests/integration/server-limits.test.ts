@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import { z } from 'zod';
 import {
@@ -764,7 +764,9 @@ describe('rate limit', () => {
 		expect(client.texts.filter((text) => text == '3')).toHaveLength(1);
 	});
 
-	it('parses nothing more once a close is decided', async () => {
+	// Issue 8, defect 4: frames were parsed before the limiter was asked, and went on being parsed after
+	// the 1008 decision until ws's 30 s close timeout.
+	it('parses only admitted frames, and nothing once a close is decided', async () => {
 		const handled: number[] = [];
 		const server = await serve({ rateLimit: { messagesPerSecond: 1, burst: 2, closeAfter: 2 } });
 		server.sockets.on(ClientMessage.define<number>('count'), (_connection, data) => {
@@ -772,11 +774,15 @@ describe('rate limit', () => {
 		});
 		const client = await RawClient.connect(server.port);
 		await client.waitForText((text) => text.includes('"connected"'), 'connected');
+		const parse = vi.spyOn(JSON, 'parse');
 		const frames = Array.from({ length: 40 }, (_, index) =>
 			encodeFrame(Opcode.Text, JSON.stringify({ name: 'count', data: index }), { mask: true })
 		);
 		client.socket.write(Buffer.concat(frames));
 		expect((await client.waitForClose())?.code).toBe(1008);
+		const parsedFrames = parse.mock.calls.filter(([text]) => String(text).includes('"count"'));
+		parse.mockRestore();
+		expect(parsedFrames).toHaveLength(2);
 		expect(handled).toEqual([0, 1]);
 		expect(client.texts.filter((text) => text.includes('rate_limited'))).toHaveLength(1);
 	});
