@@ -370,3 +370,58 @@ export function unexcusedLosses(
 	}
 	return unexcused;
 }
+
+/** What `watchServers` saw. */
+export interface ServersWatch {
+	/** One line per health check a running server did not answer within 2 s: it was hung. */
+	readonly hangs: string[];
+	/** The longest loop stall any of them reported, ms. */
+	readonly longestStallMs: number;
+	readonly checks: number;
+}
+
+/**
+ * A detector for server processes that stop answering: health-checks every running server every
+ * `everyMs` until the returned function is called. A check that a server killed or restarted in
+ * the meantime missed does not count.
+ *
+ * @example
+ * ```ts
+ * const stopWatching = watchServers([a, b]);
+ * // … kill Redis, restart servers …
+ * const { hangs, longestStallMs } = await stopWatching();
+ * expect(hangs).toEqual([]);
+ * ```
+ */
+export function watchServers(
+	servers: readonly ServerProcess[],
+	everyMs = 250
+): () => Promise<ServersWatch> {
+	const hangs: string[] = [];
+	let longestStallMs = 0;
+	let checks = 0;
+	let running = true;
+	const check = async (server: ServerProcess): Promise<void> => {
+		const starts = server.starts;
+		if (!server.listening) return;
+		try {
+			longestStallMs = Math.max(longestStallMs, (await server.stats()).maxStallMs);
+		} catch (error) {
+			if (!server.listening || server.starts != starts) return;
+			hangs.push(`port ${server.port}: ${(error as Error).message}\n${server.log.slice(-1_000)}`);
+		}
+		checks++;
+	};
+	const loop = (async () => {
+		while (running) {
+			await Promise.all(servers.map(check));
+			// Pacing, not synchronisation: one round of checks every `everyMs`.
+			await new Promise((resolve) => setTimeout(resolve, everyMs));
+		}
+	})();
+	return async () => {
+		running = false;
+		await loop;
+		return { hangs, longestStallMs, checks };
+	};
+}

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { within } from './wait.js';
 /** The machine's own Redis listens there: tests never touch it. */
 const MACHINE_REDIS_PORT = 6379;
 
-/** A `redis-server` child process of the test, on its own free port, persisting nothing. */
+/** A `redis-server` child process of the test, on its own free port. */
 export interface RedisServer {
 	readonly port: number;
 	/** `redis://127.0.0.1:<port>` */
@@ -18,8 +18,11 @@ export interface RedisServer {
 	readonly running: boolean;
 	/** SIGKILLs the process (as a crash would) and resolves once it exited. */
 	kill(): Promise<void>;
-	/** Starts a fresh, empty redis-server on the same port; resolves once it accepts connections. */
-	restart(): Promise<void>;
+	/**
+	 * Kills it (if running) and starts redis-server again on the same port; resolves once it
+	 * accepts connections. It comes back empty unless it is persistent and not told to `wipe`.
+	 */
+	restart(options?: { wipe?: boolean }): Promise<void>;
 	/** Kills it (if running) and removes its directory; also done after every test. */
 	stop(): Promise<void>;
 }
@@ -46,7 +49,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Spawns redis-server and resolves once it logged that it accepts connections. */
-async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
+async function spawnRedis(port: number, dir: string, persistent: boolean): Promise<ChildProcess> {
 	const child = spawn(
 		'redis-server',
 		[
@@ -56,7 +59,10 @@ async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
 			'127.0.0.1',
 			'--save',
 			'',
+			// Redis writes its append-only file before it answers: a SIGKILL loses nothing it acknowledged.
 			'--appendonly',
+			persistent ? 'yes' : 'no',
+			'--appendfsync',
 			'no',
 			'--dir',
 			dir,
@@ -89,7 +95,9 @@ async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
 }
 
 /**
- * Starts `redis-server --port <free> --save '' --appendonly no`, stopped after the test.
+ * Starts `redis-server --port <free> --save '' --appendonly no` (with `persistent`: an append-only
+ * file, so a restart keeps every acknowledged write, as a production Redis would), stopped after
+ * the test.
  *
  * @example
  * ```ts
@@ -98,10 +106,13 @@ async function spawnRedis(port: number, dir: string): Promise<ChildProcess> {
  * await redis.kill(); // … and later redis.restart()
  * ```
  */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(
+	options: { persistent?: boolean } = {}
+): Promise<RedisServer> {
+	const persistent = options.persistent ?? false;
 	const port = await freePort();
 	const dir = mkdtempSync(join(tmpdir(), 'runesocket-redis-'));
-	let child: ChildProcess | undefined = await spawnRedis(port, dir);
+	let child: ChildProcess | undefined = await spawnRedis(port, dir, persistent);
 	const kill = async () => {
 		const current = child;
 		if (!current) return;
@@ -118,9 +129,12 @@ export async function startRedisServer(): Promise<RedisServer> {
 			return child !== undefined;
 		},
 		kill,
-		async restart() {
+		async restart({ wipe = false } = {}) {
 			await kill();
-			child = await spawnRedis(port, dir);
+			if (wipe) {
+				for (const entry of readdirSync(dir)) rmSync(join(dir, entry), { recursive: true });
+			}
+			child = await spawnRedis(port, dir, persistent);
 		},
 		async stop() {
 			await kill();

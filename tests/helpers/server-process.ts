@@ -27,11 +27,13 @@ export interface ServerProcess {
 	readonly url: string;
 	/** Whether the process is running. */
 	readonly running: boolean;
+	/** Whether the current process is running and listens (false while it starts). */
+	readonly listening: boolean;
 	/** Everything it printed so far (stdout and stderr), for assertion messages. */
 	readonly log: string;
 	/** Exit codes and signals of its processes that ended other than by `kill()` or `stop()`. */
 	readonly crashes: readonly string[];
-	/** How many processes were spawned so far (1 + restarts). */
+	/** How many processes were spawned so far (1 + restarts), counted as each one starts. */
 	readonly starts: number;
 	/**
 	 * Its `GET /stats`; rejects when the process does not answer within `ms` (default 2 000): a
@@ -75,6 +77,7 @@ export async function startServerProcess(
 	let child: ChildProcess | undefined;
 	let currentPort = port;
 	let starts = 0;
+	let listeningChild: ChildProcess | undefined;
 	const waiters = new Set<() => void>();
 	const append = (chunk: Buffer) => {
 		log += chunk.toString();
@@ -110,6 +113,7 @@ export async function startServerProcess(
 			);
 		});
 		currentPort = await within(listening, 'the chaos server to listen', 20_000);
+		listeningChild = started;
 	};
 
 	/** Ends the current process with `signal`; resolves once it exited. */
@@ -139,6 +143,9 @@ export async function startServerProcess(
 		},
 		get running() {
 			return child !== undefined;
+		},
+		get listening() {
+			return child !== undefined && child === listeningChild;
 		},
 		get log() {
 			return log;
