@@ -27,6 +27,7 @@ import {
 	Opcode,
 	RawClient
 } from '../helpers/raw-frames.js';
+import type { StandardSchema } from '../../src/lib/protocol/standard-schema.js';
 import { startSocketServer } from '../helpers/socket-server.js';
 import { within } from '../helpers/wait.js';
 
