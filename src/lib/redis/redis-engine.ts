@@ -60,6 +60,15 @@ const DEFAULT_PREFIX = 'runesocket:';
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_PING_INTERVAL_MS = 15_000;
+/**
+ * After Redis refused to resubscribe a (re)connected subscriber, the engine drops it this long
+ * later, so it reconnects and tries again; each next refusal in a row waits twice as long, up to
+ * the max. ioredis restarts its own reconnection delay from the bottom after every successful
+ * connection, so without these a refusal that lasts (an ACL, a Redis out of memory) would be
+ * retried every 50–250 ms, for good.
+ */
+const RESUBSCRIBE_RETRY_FIRST_MS = 100;
+const RESUBSCRIBE_RETRY_MAX_MS = 5_000;
 
 function errorFrom(value: unknown): Error {
 	return value instanceof Error ? value : new Error(String(value));
@@ -133,6 +142,11 @@ export class RedisEngine implements Engine {
 	#wasSubscribed = false;
 	/** The subscriber's current (re)subscription, awaited by `start()`. */
 	#resubscribing: Promise<void> = Promise.resolve();
+	/** How many times the subscriber became ready: tells a delayed retry whether it is still current. */
+	#subscriberSessions = 0;
+	/** Resubscriptions Redis refused in a row. */
+	#refusedResubscriptions = 0;
+	#resubscribeRetryTimer: ReturnType<typeof setTimeout> | undefined;
 	#pingTimer: ReturnType<typeof setTimeout> | undefined;
 	/** Connection errors are logged once per outage when there is no `onError`. */
 	#loggedOutage = false;
@@ -177,7 +191,12 @@ export class RedisEngine implements Engine {
 			});
 		}
 		subscriber.on('error', (error: Error) => this.#connectionError('subscriber', error));
-		subscriber.on('ready', () => (this.#resubscribing = this.#resubscribe()));
+		subscriber.on('ready', () => {
+			this.#subscriberSessions++;
+			this.#resubscribing = this.#resubscribe();
+			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
+			this.#resubscribing.catch((error) => this.#report(errorFrom(error)));
+		});
 		subscriber.on('close', () => {
 			this.#subscribed = false;
 			this.#stopPinging();
@@ -326,6 +345,7 @@ export class RedisEngine implements Engine {
 		this.#handlers = undefined;
 		this.#rooms.clear();
 		this.#stopPinging();
+		clearTimeout(this.#resubscribeRetryTimer);
 		this.#health.set(false);
 		await Promise.all([
 			quit(this.#subscriber, this.#timeout),
@@ -358,10 +378,12 @@ export class RedisEngine implements Engine {
 			if (channels.length) await within(this.#subscriber.subscribe(...channels), this.#timeout);
 		} catch (error) {
 			this.#report(this.#failure('resubscribe after reconnecting', error));
-			if (!this.#closed && this.#subscriber.status == 'ready') this.#subscriber.disconnect(true);
+			// A lost connection reconnects by itself; a refusal needs a fresh one, later.
+			if (!this.#closed && this.#subscriber.status == 'ready') this.#reconnectSubscriberLater();
 			return;
 		}
 		if (this.#closed || this.#subscriber.status != 'ready') return;
+		this.#refusedResubscriptions = 0;
 		this.#subscribed = this.#wasSubscribed = true;
 		this.#updateHealth();
 		this.#schedulePing();
@@ -371,6 +393,24 @@ export class RedisEngine implements Engine {
 		} catch (error) {
 			this.#report(errorFrom(error));
 		}
+	}
+
+	/** Drops the subscriber after a delay that grows with every refusal in a row, so it reconnects. */
+	#reconnectSubscriberLater(): void {
+		const delay = Math.min(
+			RESUBSCRIBE_RETRY_FIRST_MS * 2 ** this.#refusedResubscriptions,
+			RESUBSCRIBE_RETRY_MAX_MS
+		);
+		this.#refusedResubscriptions++;
+		const session = this.#subscriberSessions;
+		clearTimeout(this.#resubscribeRetryTimer);
+		this.#resubscribeRetryTimer = setTimeout(() => {
+			this.#resubscribeRetryTimer = undefined;
+			// Reconnected meanwhile: that session resubscribes on its own.
+			if (this.#closed || session != this.#subscriberSessions) return;
+			if (this.#subscriber.status == 'ready') this.#subscriber.disconnect(true);
+		}, delay);
+		this.#resubscribeRetryTimer.unref?.();
 	}
 
 	#receive(channel: string, text: string): void {
@@ -443,7 +483,10 @@ export class RedisEngine implements Engine {
 	#schedulePing(): void {
 		this.#stopPinging();
 		if (!this.#pingInterval || this.#closed) return;
-		this.#pingTimer = setTimeout(() => void this.#ping(), this.#pingInterval);
+		this.#pingTimer = setTimeout(
+			() => this.#ping().catch((error) => this.#report(errorFrom(error))),
+			this.#pingInterval
+		);
 		this.#pingTimer.unref?.();
 	}
 
