@@ -55,7 +55,14 @@ export default defineConfig({
 			// The production build, served the way README says: npm run build && npm start.
 			command: 'npm run build && npm start',
 			url: `http://127.0.0.1:${appPort}/`,
-			env: { ...demoEnvironment, PORT: String(appPort), HOST: '127.0.0.1' },
+			// Production, as deployed: which refuses to start without a session secret of its own.
+			env: {
+				...demoEnvironment,
+				PORT: String(appPort),
+				HOST: '127.0.0.1',
+				NODE_ENV: 'production',
+				DEMO_SECRET: 'e2e-only-secret-not-for-any-deployment'
+			},
 			reuseExistingServer: !process.env.CI,
 			timeout: 180_000
 		}

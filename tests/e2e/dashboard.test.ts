@@ -150,10 +150,21 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-/** Starts `npm start` (node server.js) on `port` and resolves once it listens. */
+/** Starts `npm start` (node server.js) in production on `port` and resolves once it listens. */
 async function startServer(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
+	const production = {
+		NODE_ENV: 'production',
+		DEMO_SECRET: 'e2e-only-secret-not-for-any-deployment'
+	};
 	const child = spawn(process.execPath, ['server.js'], {
-		env: { ...process.env, ...demoEnvironment, ...env, PORT: String(port), HOST: '127.0.0.1' }
+		env: {
+			...process.env,
+			...demoEnvironment,
+			...production,
+			...env,
+			PORT: String(port),
+			HOST: '127.0.0.1'
+		}
 	});
 	await new Promise<void>((resolve, reject) => {
 		let output = '';
