@@ -63,7 +63,9 @@ describe('gap fill while the command connection is down', { timeout: 60_000 }, (
 		await view.fenced(1);
 
 		const result = report('gap-fill', publisher.numbers, view.received);
-		console.log(`chaos gap-fill (detail): ${failedReads} history reads failed before Redis answered`);
+		console.log(
+			`chaos gap-fill (detail): ${failedReads} history reads failed before Redis answered`
+		);
 		expect.soft(result.lost.length, `lost ${few(result.lost)}`).toBe(0);
 		expect.soft(result.duplicated.length, `duplicated ${few(result.duplicated)}`).toBe(0);
 		expect.soft(result.ordered, 'in order').toBe(true);
