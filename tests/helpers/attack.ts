@@ -44,11 +44,16 @@ export interface AttackOutcome {
 
 const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
 
+/** Counts an attack's inputs as it goes, so a failing attack still reports how far it got. */
+export interface InputCounter {
+	count: number;
+}
+
 /**
  * Runs one attack against the hardening server while the well-behaved client receives the
  * numbered feed and a watchdog health-checks the server, and measures the server before and after.
- * `attack` resolves with how many inputs it sent. The row is recorded for the soak summary even
- * when the attack itself fails (then rethrown).
+ * `run` resolves with how many inputs it sent (or adds them to its counter as it goes). The row is
+ * recorded for the soak summary even when the attack itself fails (then rethrown).
  *
  * @example
  * ```ts
@@ -59,20 +64,21 @@ const mb = (bytes: number) => Math.round((bytes / MB) * 10) / 10;
 export async function underAttack(
 	server: HardeningServer,
 	attack: string,
-	run: () => Promise<number>,
+	run: (inputs: InputCounter) => Promise<number | void>,
 	feedIntervalMs = 10
 ): Promise<AttackOutcome> {
 	const before = await server.stats(true);
 	const watcher = await WellBehavedClient.join(server);
 	await server.startFeed(feedIntervalMs);
 	const stopWatching = server.watch();
-	let inputs = 0;
+	const counter: InputCounter = { count: 0 };
 	let failure: unknown;
 	try {
-		inputs = await run();
+		counter.count = (await run(counter)) ?? counter.count;
 	} catch (error) {
 		failure = error;
 	}
+	const inputs = counter.count;
 	const watch = await stopWatching();
 	const outcome = await measure(server, attack, inputs, before, watcher, watch);
 	if (failure) throw failure;

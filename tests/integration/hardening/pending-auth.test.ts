@@ -53,13 +53,12 @@ function isValidUtf8(bytes: Buffer): boolean {
 describe('sockets that never authenticate', () => {
 	it('past maxPending get 4003; at the deadline 4002, and their slots are free at once', async () => {
 		const rounds = scaled(1, 20);
-		let inputs = 0;
-		const outcome = await underAttack(server(), 'pending-auth exhaustion', async () => {
+		const outcome = await underAttack(server(), 'pending-auth exhaustion', async (inputs) => {
 			for (let round = 0; round < rounds; round++) {
 				const idle = await openRaw(MAX_PENDING);
 				// Every slot is taken once these sockets' upgrades went through.
 				const overflow = await openRaw(10);
-				inputs += MAX_PENDING + 10;
+				inputs.count += MAX_PENDING + 10;
 				const overflowCodes = await Promise.all(overflow.map((client) => closeOf(client)));
 				expect(overflowCodes, 'sockets past maxPending').toEqual(Array(10).fill(4003));
 
@@ -72,7 +71,7 @@ describe('sockets that never authenticate', () => {
 				).toEqual(Array(MAX_PENDING).fill(4002));
 				// They never answer the close handshake: their slots must be free already.
 				const next = await openRaw(MAX_PENDING);
-				inputs += MAX_PENDING;
+				inputs.count += MAX_PENDING;
 				await Promise.all(next.map((client) => signIn(client, Token.good)));
 				for (const client of next) client.destroy();
 
@@ -90,7 +89,6 @@ describe('sockets that never authenticate', () => {
 					TERMINATE_WITHIN_MS + SLACK_MS
 				);
 			}
-			return inputs;
 		});
 		expectUnharmed(outcome);
 	}, 120_000);
