@@ -417,7 +417,12 @@ export class SocketClient {
 	joinRoom(room: string, since?: StreamPosition): () => void {
 		if (typeof room != 'string' || !room) throw new TypeError('Room name required');
 		if (since) this.#positions.set(room, since);
-		if (this.#rooms.add(room)) this.#sendNow(this.#dialect.join(room, this.#positions.get(room)));
+		if (this.#rooms.add(room)) {
+			// A first join starts from `since` alone: a position left by a message still on its way
+			// when the room was last left is not where the app asked to start.
+			if (!since) this.#positions.delete(room);
+			this.#sendNow(this.#dialect.join(room, since));
+		}
 		let joined = true;
 		return () => {
 			if (joined) this.leaveRoom(room);
@@ -510,7 +515,7 @@ export class SocketClient {
 
 	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
 	#advance({ room, offset, epoch }: InboundMessage): boolean {
-		if (room === undefined || typeof offset != 'number') return true;
+		if (typeof room != 'string' || typeof offset != 'number') return true;
 		const seen = this.#positions.get(room);
 		if (seen && seen.epoch == epoch && offset <= seen.offset) return false;
 		this.#positions.set(room, { offset, epoch: epoch! });
@@ -665,10 +670,16 @@ export class SocketClient {
 	/** Validates once per definition, then calls that definition's handlers; async schemas resolve first. */
 	#deliver(name: string | symbol, data: unknown, message?: InboundMessage): void {
 		for (const [definition, handlers] of this.#listeners.get(name) ?? []) {
-			const result = validateMessage(definition, data);
-			if (result instanceof Promise)
-				result.then((settled) => this.#call(handlers, settled, message));
-			else this.#call(handlers, result, message);
+			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
+			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
+			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
+			try {
+				const result = validateMessage(definition, data);
+				if (result instanceof Promise) result.then(call).catch(fail);
+				else call(result);
+			} catch (error) {
+				fail(error);
+			}
 		}
 	}
 
