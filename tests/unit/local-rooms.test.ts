@@ -241,6 +241,17 @@ describe('LocalRooms gap fill when history cannot be read', () => {
 		expect(engine.reads.length).toBeLessThanOrEqual(2);
 	});
 
+	it('bounds what waits by size too: a few large messages reset the room as a thousand small ones would', async () => {
+		const alice = await roomAtTwo();
+		const large = (n: number) => ({ ...numbered(n), data: { n, blob: 'x'.repeat(512 * 1024) } });
+		const count = 20; // 10 MiB in all: far below the count bound, above any sane size bound
+		for (let n = 4; n < 4 + count; n++) rooms.deliver(ROOM, large(n));
+		await settle();
+		expect(alice.resets).toEqual([{ room: ROOM, offset: 3, epoch: EPOCH, recovered: false }]);
+		expect(alice.numbers.length).toBe(2 + count);
+		expect(engine.reads.length).toBeLessThanOrEqual(2);
+	});
+
 	it('a resync that cannot read history retries on the timer, and live messages queue behind it', async () => {
 		const alice = await roomAtTwo();
 		rooms.resync();

@@ -24,10 +24,13 @@ export type RoomMember = Pick<
 	| 'releaseRoom'
 >;
 
-/** A room message waiting while the room's missing history is fetched. */
+/** A room message on its way to the members, serialised once (also while it waits behind a gap). */
 interface Pending {
-	message: unknown;
-	except: string | undefined;
+	readonly prepared: PreparedMessage;
+	/** Its place in the room's stream, when it has one. */
+	readonly position: StreamPosition | undefined;
+	/** A connection that must not receive it. */
+	readonly except: string | undefined;
 }
 
 /**
@@ -43,13 +46,20 @@ const FILL_RETRY_MAX_MS = 2_000;
  * after the subscriber still fills the gap.
  */
 const FILL_ATTEMPTS = 9;
-/** Deliveries that may wait behind a gap; past it the room is reset rather than memory grown. */
+/**
+ * Deliveries that may wait behind a gap, by count and by serialised size (a few messages near
+ * `maxMessageSize` weigh more than a thousand small ones); past either the room is reset rather
+ * than memory grown. A gap longer than a room's history cannot be filled anyway (default 100).
+ */
 const MAX_WAITING = 1_000;
+const MAX_WAITING_BYTES = 4 * 1024 * 1024;
 
 /** A gap being filled from history: what waits behind it, and the attempts so far. */
 interface Fill {
 	/** Deliveries that arrived meanwhile, in order. */
 	waiting: Pending[];
+	/** Their serialised size. */
+	waitingBytes: number;
 	/** History reads that did not close the gap. */
 	failures: number;
 	/** The next attempt, while one is scheduled. */
@@ -81,6 +91,14 @@ function positionOf(message: unknown): StreamPosition | undefined {
 	if (!isRecord(message)) return undefined;
 	const position = { offset: message.offset, epoch: message.epoch };
 	return isStreamPosition(position) ? position : undefined;
+}
+
+function pendingOf(room: string, message: unknown, except: string | undefined): Pending {
+	return {
+		prepared: new PreparedMessage(inRoom(message, room)),
+		position: positionOf(message),
+		except
+	};
 }
 
 /**
@@ -176,7 +194,7 @@ export class LocalRooms {
 	/** Hands a message the engine delivered to the room's members, in stream order. */
 	deliver(room: string, message: unknown, except?: string): void {
 		const state = this.#rooms.get(room);
-		if (state) this.#offer(room, state, { message, except });
+		if (state) this.#offer(room, state, pendingOf(room, message, except));
 	}
 
 	/** The engine's feed was interrupted: check every room for messages this process missed. */
@@ -191,11 +209,14 @@ export class LocalRooms {
 		const fill = state.fill;
 		if (!fill) return this.#accept(room, state, pending);
 		fill.waiting.push(pending);
-		if (fill.waiting.length > MAX_WAITING) this.#giveUp(room, state, fill);
+		fill.waitingBytes += pending.prepared.byteLength;
+		if (fill.waiting.length > MAX_WAITING || fill.waitingBytes > MAX_WAITING_BYTES) {
+			this.#giveUp(room, state, fill);
+		}
 	}
 
 	#accept(room: string, state: RoomState, pending: Pending): void {
-		const position = positionOf(pending.message);
+		const { position } = pending;
 		const last = state.last;
 		if (position && last && position.epoch == last.epoch) {
 			if (position.offset <= last.offset) return;
@@ -204,18 +225,11 @@ export class LocalRooms {
 			// A new epoch: the room's history was lost, so whatever came in between is gone for good.
 			this.#reset(state, room, { offset: position.offset - 1, epoch: position.epoch });
 		}
-		this.#send(room, state, pending.message, pending.except, position);
+		this.#send(room, state, pending);
 	}
 
-	#send(
-		room: string,
-		state: RoomState,
-		message: unknown,
-		except: string | undefined,
-		position: StreamPosition | undefined
-	): void {
+	#send(room: string, state: RoomState, { prepared, position, except }: Pending): void {
 		if (position) state.last = position;
-		const prepared = new PreparedMessage(inRoom(message, room));
 		for (const member of state.members) {
 			if (member.authenticated && member.id != except) {
 				member.deliverToRoom(room, prepared, position);
@@ -225,7 +239,8 @@ export class LocalRooms {
 
 	/** Fetches what followed `state.last`; deliveries wait meanwhile, then go on in order. */
 	#startFill(room: string, state: RoomState, waiting: Pending[]): void {
-		const fill: Fill = { waiting, failures: 0, timer: undefined };
+		const waitingBytes = waiting.reduce((sum, pending) => sum + pending.prepared.byteLength, 0);
+		const fill: Fill = { waiting, waitingBytes, failures: 0, timer: undefined };
 		state.fill = fill;
 		this.#read(room, state, fill).catch(this.#report);
 	}
@@ -250,7 +265,7 @@ export class LocalRooms {
 				const last = state.last;
 				const seen =
 					position && last && position.epoch == last.epoch && position.offset <= last.offset;
-				if (!seen) this.#send(room, state, message, undefined, position);
+				if (!seen) this.#send(room, state, pendingOf(room, message, undefined));
 			}
 		}
 		// History read before a message the feed already delivered can stop short of it: try again
@@ -262,8 +277,7 @@ export class LocalRooms {
 	/** Whether the first waiting message with a position still skips ahead of `state.last`. */
 	#gapBefore(state: RoomState, waiting: readonly Pending[]): boolean {
 		const last = state.last;
-		for (const pending of waiting) {
-			const position = positionOf(pending.message);
+		for (const { position } of waiting) {
 			if (!position) continue;
 			if (!last || position.epoch != last.epoch) return false;
 			if (position.offset <= last.offset) continue;
@@ -286,7 +300,7 @@ export class LocalRooms {
 	 * whatever comes next).
 	 */
 	#giveUp(room: string, state: RoomState, fill: Fill): void {
-		const first = fill.waiting.map((pending) => positionOf(pending.message)).find(Boolean);
+		const first = fill.waiting.find((pending) => pending.position)?.position;
 		if (first) {
 			this.#reset(state, room, { offset: first.offset - 1, epoch: first.epoch });
 		} else {
