@@ -235,3 +235,22 @@ export function fuzzParameters(numRuns: number, budgetMs: number) {
 		...(seed ? { seed: Number(seed) } : {})
 	};
 }
+
+/**
+ * Wraps a property's predicate so that runs after the server died pass without doing anything:
+ * fast-check then cannot shrink a crash into whatever small input met the dead server, and reports
+ * the input that was running when it died (the attack's outcome reports the crash itself).
+ *
+ * @example
+ * ```ts
+ * fc.asyncProperty(frames, whileServing(() => server().alive, async (frames) => { … }));
+ * ```
+ */
+export function whileServing<Args extends unknown[]>(
+	alive: () => boolean,
+	run: (...args: Args) => Promise<void>
+): (...args: Args) => Promise<void> {
+	return async (...args) => {
+		if (alive()) await run(...args);
+	};
+}

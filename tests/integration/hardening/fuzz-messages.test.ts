@@ -24,6 +24,7 @@ import {
 	fuzzCounter,
 	fuzzParameters,
 	FuzzSession,
+	whileServing,
 	type FuzzTarget
 } from '../../helpers/fuzz-session.js';
 import { HardeningRoute, RoomPrefix } from '../../helpers/hardening-messages.js';
@@ -31,8 +32,11 @@ import { useHardeningServer } from '../../helpers/hardening-server-process.js';
 import { encodeFrame, Opcode, RawClient } from '../../helpers/raw-frames.js';
 
 const server = useHardeningServer();
+/** A property predicate that stops testing once the server died (see `whileServing`). */
+const served = <Args extends unknown[]>(run: (...args: Args) => Promise<void>) =>
+	whileServing(() => server().alive, run);
 const RUNS = scaled(150, 3_000);
-const BUDGET_MS = scaled(40_000, 1_500_000);
+const BUDGET_MS = scaled(25_000, 1_500_000);
 const TEST_MS = BUDGET_MS + 30_000;
 /** Frames per run stay under the rate limit's burst (100): these runs test content, not rate. */
 const MAX_MESSAGES = 40;
@@ -143,7 +147,7 @@ describe('message-level fuzzing', () => {
 					target,
 					fc.array(message, { minLength: 1, maxLength: MAX_MESSAGES }),
 					fc.boolean(),
-					sendBatch
+					served(sendBatch)
 				)
 			);
 		},
@@ -159,7 +163,7 @@ describe('message-level fuzzing', () => {
 					target,
 					fc.array(failingCallbacks, { minLength: 1, maxLength: 10 }),
 					fc.boolean(),
-					sendBatch
+					served(sendBatch)
 				),
 				scaled(80, 1_500)
 			);
@@ -180,8 +184,11 @@ describe('message-level fuzzing', () => {
 				});
 			await fuzz(
 				'fuzz: polluted keys',
-				fc.asyncProperty(target, polluted, pollutingKey, (where, data, topKey) =>
-					(async () => {
+				fc.asyncProperty(
+					target,
+					polluted,
+					pollutingKey,
+					served(async (where, data, topKey) => {
 						const session = await FuzzSession.open(server().port, where);
 						try {
 							const id = freshId();
@@ -195,7 +202,7 @@ describe('message-level fuzzing', () => {
 						} finally {
 							session.destroy();
 						}
-					})()
+					})
 				)
 			);
 		},
@@ -221,7 +228,7 @@ describe('message-level fuzzing', () => {
 				'fuzz: room operations in order',
 				fc.asyncProperty(
 					fc.array(operation, { minLength: 1, maxLength: 20 }),
-					async (operations) => {
+					served(async (operations) => {
 						const client = await RawClient.connect(server().port, { path: HardeningRoute.roomy });
 						try {
 							const connected = JSON.parse(
@@ -272,7 +279,7 @@ describe('message-level fuzzing', () => {
 						} finally {
 							client.destroy();
 						}
-					}
+					})
 				),
 				scaled(100, 2_000)
 			);
@@ -288,27 +295,26 @@ describe('message-level fuzzing', () => {
 				fc.asyncProperty(
 					target,
 					fc.array(fc.constantFrom('2', '{"type":"ping"}'), { minLength: 1, maxLength: 90 }),
-					(where, beats) =>
-						(async () => {
-							const session = await FuzzSession.open(server().port, where);
-							try {
-								const frames = beats.map((beat) => encodeFrame(Opcode.Text, beat));
-								session.write(Buffer.concat(frames), frames.length);
-								expect(await session.verdict()).toMatchObject({ kind: 'answered' });
-								const texts = session.client.texts;
-								const threes = texts.filter((text) => text == '3').length;
-								const pongs = texts.filter((text) => text == '{"type":"pong"}').length;
-								const sentTwos = beats.filter((beat) => beat == '2').length;
-								expect(threes > 0, 'a "2" was answered').toBe(sentTwos > 0);
-								expect(pongs > 0, 'a ping was answered').toBe(beats.length > sentTwos);
-								// One write arrives in one or two reads: one answer per read, at most.
-								expect(threes).toBeLessThanOrEqual(2);
-								expect(pongs).toBeLessThanOrEqual(2);
-								expect(session.problems()).toEqual([]);
-							} finally {
-								session.destroy();
-							}
-						})()
+					served(async (where, beats) => {
+						const session = await FuzzSession.open(server().port, where);
+						try {
+							const frames = beats.map((beat) => encodeFrame(Opcode.Text, beat));
+							session.write(Buffer.concat(frames), frames.length);
+							expect(await session.verdict()).toMatchObject({ kind: 'answered' });
+							const texts = session.client.texts;
+							const threes = texts.filter((text) => text == '3').length;
+							const pongs = texts.filter((text) => text == '{"type":"pong"}').length;
+							const sentTwos = beats.filter((beat) => beat == '2').length;
+							expect(threes > 0, 'a "2" was answered').toBe(sentTwos > 0);
+							expect(pongs > 0, 'a ping was answered').toBe(beats.length > sentTwos);
+							// One write arrives in one or two reads: one answer per read, at most.
+							expect(threes).toBeLessThanOrEqual(2);
+							expect(pongs).toBeLessThanOrEqual(2);
+							expect(session.problems()).toEqual([]);
+						} finally {
+							session.destroy();
+						}
+					})
 				),
 				scaled(100, 2_000)
 			);
