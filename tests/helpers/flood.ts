@@ -12,7 +12,7 @@ export interface FloodedConnection {
 	readonly closedAfterMs: number | undefined;
 	/** From the server's close frame to the end of the TCP connection, in ms (undefined: it never ended). */
 	readonly terminatedAfterMs: number | undefined;
-	/** The connection was still open when the flood's time was up. */
+	/** The connection was still open `closeWithinMs` after the flood's time was up. */
 	readonly outlasted: boolean;
 }
 
@@ -38,6 +38,11 @@ export interface FloodOptions {
 	readonly attackers?: number;
 	/** How long to keep writing after the server's close frame, waiting for it to drop the socket. Default 5 000. */
 	readonly afterCloseMs?: number;
+	/**
+	 * How long a connection opened just before the time was up may go on flooding until the server
+	 * closes it; one still open then outlasted the flood. Default 5 000.
+	 */
+	readonly closeWithinMs?: number;
 }
 
 /** When each flooding connection's TCP connection ended. */
@@ -89,7 +94,10 @@ export async function signIn(client: RawClient, token: string): Promise<void> {
 	await client.waitForText((text) => text.includes('"connected"'), 'connected', 10_000);
 }
 
-/** One connection's flood: until the server closes it (then on, to see it dropped) or time is up. */
+/**
+ * One connection's flood: until the server closes it (then on, to see it dropped), or until it
+ * outlasted the flood's time by `closeWithinMs`.
+ */
 async function floodOne(
 	client: RawClient,
 	options: FloodOptions,
@@ -101,7 +109,9 @@ async function floodOne(
 		client,
 		bytes,
 		frames,
-		() => closeFrameOf(client) !== undefined || performance.now() >= deadline
+		() =>
+			closeFrameOf(client) !== undefined ||
+			performance.now() >= deadline + (options.closeWithinMs ?? 5_000)
 	);
 	const close = closeFrameOf(client);
 	const closedAt = close ? performance.now() : undefined;
