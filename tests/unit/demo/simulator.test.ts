@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSocketServer, type SocketServer } from '../../../src/lib/server/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts, sweepInterval } from '../../../src/demo/accounts.js';
-import { Dashboard } from '../../../src/demo/dashboard.js';
+import { Dashboard, MAX_OPEN_INCIDENTS } from '../../../src/demo/dashboard.js';
 import { startSimulator } from '../../../src/demo/simulator.js';
 import { MemoryDashboardStore } from '../../../src/demo/store.js';
 
@@ -100,5 +100,22 @@ describe('the simulator', () => {
 		});
 		await vi.advanceTimersByTimeAsync(30 * MONITOR_INTERVAL);
 		expect(most).toBe(1);
+	});
+});
+
+describe('an account', () => {
+	it('keeps at most MAX_OPEN_INCIDENTS open, however often the form is posted', async () => {
+		await dashboard.admit('busy');
+		const user = { name: 'Ada', account: 'busy' };
+		const request = { title: 'Again', severity: 'info' as const, project: 'web' };
+		const opened = [];
+		for (let post = 0; post < MAX_OPEN_INCIDENTS + 5; post++) {
+			opened.push(await dashboard.openIncident(user, request));
+		}
+		expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+		expect((await dashboard.state('busy')).incidents).toHaveLength(MAX_OPEN_INCIDENTS);
+
+		expect(await dashboard.resolveIncident(user, opened[0]!.uuid)).toBe(true);
+		expect(await dashboard.openIncident(user, request)).toBeDefined();
 	});
 });
