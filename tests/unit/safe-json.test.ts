@@ -71,6 +71,8 @@ describe('safeJsonParse', () => {
 	});
 
 	it('keeps forbidden words when they are values, or only part of a key', () => {
+		expect(safeJsonParse('"constructor"')).toBe('constructor');
+		expect(safeJsonParse('["\\u005f_proto__"]')).toEqual(['__proto__']);
 		const parsed = safeJsonParse(
 			'{"name":"__proto__","tags":["constructor","prototype"],"__proto__x":1,"myconstructor":2,"prototypes":3}'
 		);

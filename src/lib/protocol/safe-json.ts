@@ -24,12 +24,15 @@ export function safeJsonParse(text: string): unknown {
 	if (MAY_HOLD_FORBIDDEN_KEY.test(text)) {
 		// A for-of over an array that grows visits what is pushed during the loop: a walk of every
 		// depth without recursion, so no nesting can overflow the stack.
-		const pending = [value];
+		// Only objects are queued, so a long array of numbers costs one loop over it. The root is an
+		// object, an array or a string: no other JSON value can contain a quote or a backslash.
+		const pending = [value as object];
 		for (const item of pending) {
-			if (typeof item != 'object' || item === null) continue;
 			// JSON.parse defines `__proto__` as an own data property, so deleting it touches no prototype.
 			for (const key of FORBIDDEN_KEYS) delete (item as Record<string, unknown>)[key];
-			for (const child of Object.values(item)) pending.push(child);
+			for (const child of Object.values(item)) {
+				if (typeof child == 'object' && child) pending.push(child);
+			}
 		}
 	}
 	return value;
