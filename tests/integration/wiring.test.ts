@@ -62,6 +62,9 @@ async function start(args: string[], ready: RegExp, env: Record<string, string> 
 }
 
 const USER = { name: 'Ada', account: 'wiring' };
+// `vite preview` runs in production mode, where the demo refuses the public session secret; the
+// children inherit this one, and the test signs its tokens with it.
+process.env.DEMO_SECRET ??= 'wiring-test-secret-of-at-least-32-chars';
 const TOKEN = signSession(USER);
 
 /**
