@@ -103,12 +103,12 @@ export const ErrorRaised: ClientEvent<SocketError> = clientEvent('ErrorRaised');
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting';
 
 /**
- * What went wrong, by kind:
- * `connect` (an attempt failed, or the URL or token getter threw), `timeout` (connecting or a request took too long), `heartbeat` (no
- * answer to a ping), `closed` (the server closed with a code that stops reconnection, or a send needed
- * a connection there was not), `malformed` (an inbound frame
- * was not a message), `validation` (inbound data failed its schema), `overflow` / `expired` (buffered
- * messages dropped), `server` (the server sent an `error`).
+ * What went wrong, by kind: `connect` (an attempt failed, or the URL or token getter threw),
+ * `timeout` (connecting or a request took too long), `heartbeat` (no answer to a ping), `closed`
+ * (the server closed with a code that stops reconnection, or a send needed a connection there was
+ * not), `malformed` (an inbound frame was not a message), `validation` (inbound data failed its
+ * schema, or the schema threw or rejected), `overflow` / `expired` (buffered messages dropped),
+ * `server` (the server sent an `error`).
  *
  * @example
  * ```ts
