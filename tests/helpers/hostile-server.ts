@@ -16,6 +16,12 @@ afterEach(async () => {
 /**
  * One client connection on a `HostileServer`: every byte it writes is chosen by the test, built by
  * `encodeFrame` (unmasked, as servers send), so it can send what no `ws` server would.
+ *
+ * @example
+ * ```ts
+ * const peer = await server.connection(0);
+ * peer.frame(Opcode.Text, '{"name":"endless","data":"', { fin: false }); // a message never finished
+ * ```
  */
 export class HostilePeer {
 	readonly socket: Socket;
