@@ -343,3 +343,30 @@ describe('defect 9: rooms per connection', () => {
 		expect([...connection.rooms].sort()).toEqual(['room-1', 'room-3', 'room-4']);
 	});
 });
+
+// Issue 9: `on` behaves as the client's does — the server used to replace a handler silently.
+describe('server.on', () => {
+	it('runs every handler of a name in order, sharing one reply, and removes only the one asked', async () => {
+		const server = await startSocketServer({ routes: [route()] });
+		const Note = ClientMessage.define<string>('note');
+		const seen: string[] = [];
+		server.sockets.on(Note, (_connection, data, reply) => {
+			seen.push(`first ${data}`);
+			reply('first');
+		});
+		const removeSecond = server.sockets.on(Note, (_connection, data, reply) => {
+			seen.push(`second ${data}`);
+			reply('second');
+		});
+		const client = await connectRaw(server.url());
+		await client.nextMessage('connected');
+		client.send({ name: 'note', data: 'a', id: 1 });
+		expect(await client.nextMessage('reply')).toMatchObject({ id: 1, data: 'first' });
+		removeSecond();
+		client.send({ name: 'note', data: 'b', id: 2 });
+		await client.waitForMessages(3);
+		await client.roundTrip();
+		expect(seen).toEqual(['first a', 'second a', 'first b']);
+		expect(client.messages.filter((message) => message.name == 'reply')).toHaveLength(2);
+	});
+});

@@ -3,7 +3,6 @@ import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
 	checkHistoryOptions,
-	engineHandlers,
 	everyoneHistory,
 	historyWithoutMessages,
 	historyPolicy,
@@ -229,7 +228,7 @@ export class RedisEngine implements Engine {
 	 * cannot be reached (the engine is then closed).
 	 */
 	start(handlers: EngineHandlers): Promise<void> {
-		this.#handlers = engineHandlers(handlers);
+		this.#handlers = handlers;
 		this.#started ??= this.#connect();
 		return this.#started;
 	}

@@ -14,6 +14,7 @@ import {
 import { ErrorCode } from '../protocol/error-codes.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
+import type { StandardResult } from '../protocol/standard-schema.js';
 import { contain } from './callbacks.js';
 import type { Connection } from './connection.js';
 import { PreparedMessage } from './outbound.js';
@@ -50,10 +51,8 @@ export type MessageHandler<Data> = (
 	reply: Reply
 ) => void | Promise<void>;
 
-interface Registered {
-	definition: MessageDefinition<unknown>;
-	handler: MessageHandler<unknown>;
-}
+/** The handlers of one message name, by definition (each definition validates with its own schema). */
+type HandlersByDefinition = Map<MessageDefinition<unknown>, Set<MessageHandler<unknown>>>;
 
 /** What a reserved message does when a client sends it. */
 type ReservedHandler = (session: Session, data: unknown, id: number | undefined) => void;
@@ -78,7 +77,7 @@ const ECHOED_NAME_LENGTH = 64;
  * ```
  */
 export class Dispatcher {
-	#handlers = new Map<string, Registered>();
+	#handlers = new Map<string, HandlersByDefinition>();
 	#reserved: Map<string, ReservedHandler>;
 	#report: (connection: Connection<unknown>, error: unknown) => void;
 
@@ -100,18 +99,27 @@ export class Dispatcher {
 		]);
 	}
 
-	/** Registers the handler for one message name; returns a function that removes it. */
+	/**
+	 * Adds a handler for one message, as the client's `on` does: several handlers of a name all run
+	 * (in the order they were added) and share one `reply`. Returns the function that removes it.
+	 */
 	on<Data>(definition: MessageDefinition<Data>, handler: MessageHandler<Data>): () => void {
 		if (typeof definition?.name != 'string' || typeof handler != 'function') {
 			throw new TypeError('server.on() needs a message definition and a handler');
 		}
-		if (this.#reserved.has(definition.name)) {
-			throw new TypeError(`"${definition.name}" is reserved by the protocol`);
-		}
-		const registered = { definition, handler } as Registered;
-		this.#handlers.set(definition.name, registered);
+		const { name } = definition;
+		if (this.#reserved.has(name)) throw new TypeError(`"${name}" is reserved by the protocol`);
+		let byDefinition = this.#handlers.get(name);
+		if (!byDefinition) this.#handlers.set(name, (byDefinition = new Map()));
+		let handlers = byDefinition.get(definition);
+		if (!handlers) byDefinition.set(definition, (handlers = new Set()));
+		handlers.add(handler as MessageHandler<unknown>);
 		return () => {
-			if (this.#handlers.get(definition.name) == registered) this.#handlers.delete(definition.name);
+			handlers.delete(handler as MessageHandler<unknown>);
+			if (handlers.size || byDefinition.get(definition) != handlers) return;
+			byDefinition.delete(definition);
+			if (!byDefinition.size && this.#handlers.get(name) == byDefinition)
+				this.#handlers.delete(name);
 		};
 	}
 
@@ -135,9 +143,9 @@ export class Dispatcher {
 		const { name, data } = message;
 		const reserved = this.#reserved.get(name);
 		if (reserved) return reserved(session, data, id);
-		const registered = this.#handlers.get(name);
-		if (registered) {
-			return void this.#handle(connection, registered, data, id).catch((error) =>
+		const byDefinition = this.#handlers.get(name);
+		if (byDefinition) {
+			return void this.#handle(connection, [...byDefinition], data, id).catch((error) =>
 				this.#report(connection, error)
 			);
 		}
@@ -153,25 +161,50 @@ export class Dispatcher {
 		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${echoed}"`, id);
 	}
 
-	/** Validates, then runs the handler; a schema or handler that throws is answered `internal_error`. */
+	/**
+	 * Validates with each definition of the name, then runs its handlers; a schema or handler that
+	 * throws is answered `internal_error` (once: every handler of the message shares its `reply`).
+	 */
 	async #handle(
 		connection: Connection<unknown>,
-		{ definition, handler }: Registered,
+		definitions: [MessageDefinition<unknown>, Set<MessageHandler<unknown>>][],
 		data: unknown,
 		id: number | undefined
 	): Promise<void> {
 		const reply = createReply(connection, id);
-		try {
-			const result = await validateMessage(definition, data);
-			if (result.issues) {
-				const problems = describeIssues(result.issues);
-				const invalid = `Invalid "${definition.name}": ${problems}`;
-				return void connection.fail(ErrorCode.InvalidData, invalid, id);
-			}
-			await handler(connection, result.value, reply);
-		} catch (error) {
+		const failed = (error: unknown) => {
 			this.#report(connection, error);
 			if (!reply.sent) reply.error(ErrorCode.Internal, 'Internal error');
+		};
+		let refused = false;
+		for (const [definition, handlers] of definitions) {
+			const { name } = definition;
+			let result: StandardResult<unknown>;
+			try {
+				result = await validateMessage(definition, data);
+				if (!isRecord(result)) throw new TypeError(`The schema of "${name}" gave no result`);
+			} catch (error) {
+				failed(error);
+				continue;
+			}
+			if (result.issues) {
+				if (!refused) {
+					const invalid = `Invalid "${name}": ${describeIssues(result.issues)}`;
+					connection.fail(ErrorCode.InvalidData, invalid, id);
+				}
+				refused = true;
+				continue;
+			}
+			const { value } = result;
+			await Promise.all(
+				[...handlers].map(async (handler) => {
+					try {
+						await handler(connection, value, reply);
+					} catch (error) {
+						failed(error);
+					}
+				})
+			);
 		}
 	}
 }

@@ -220,19 +220,6 @@ export function isStreamPosition(since: unknown): since is StreamPosition {
 }
 
 /**
- * The handlers an engine was started with. Engines of v1 were started with a bare `Deliver`; the
- * built-in engines still accept one at run time.
- *
- * @example
- * ```ts
- * start(handlers: EngineHandlers) { this.#handlers = engineHandlers(handlers); }
- * ```
- */
-export function engineHandlers(handlers: EngineHandlers | Deliver): EngineHandlers {
-	return typeof handlers == 'function' ? { deliver: handlers } : handlers;
-}
-
-/**
  * The answer to `history(room, since)` when it cannot be recovered.
  *
  * @example

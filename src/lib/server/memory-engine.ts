@@ -2,7 +2,6 @@ import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
 	checkHistoryOptions,
-	engineHandlers,
 	everyoneHistory,
 	historyPolicy,
 	historyWithoutMessages,
@@ -65,7 +64,7 @@ export class MemoryEngine implements Engine {
 	}
 
 	start(handlers: EngineHandlers): void {
-		this.#handlers = engineHandlers(handlers);
+		this.#handlers = handlers;
 	}
 
 	subscribe(room: string): void {

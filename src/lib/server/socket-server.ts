@@ -173,7 +173,10 @@ export class SocketServer {
 		this.#unclaimed.watch(socket, alone || this.#atCapacity());
 	}
 
-	/** Registers the handler for one message name; returns a function that removes it. */
+	/**
+	 * Adds a handler for one message, as the client's `on` does: several handlers of a name all run
+	 * (in the order they were added) and share one `reply`. Returns the function that removes it.
+	 */
 	on<Data>(definition: MessageDefinition<Data>, handler: MessageHandler<Data>): () => void {
 		return this.#dispatcher.on(definition, handler);
 	}
