@@ -80,15 +80,6 @@ describe('offsets and epochs', () => {
 		expect(history.messages).toEqual([]);
 		expect((await engine.history('*')).recovered).toBe(true);
 	});
-
-	it('still accepts the v1 start(deliver) form', async () => {
-		const engine = new MemoryEngine();
-		const delivered: unknown[] = [];
-		const deliver: Deliver = (_room, message) => delivered.push(message);
-		(engine.start as (handlers: unknown) => void)(deliver);
-		await engine.publish('a', { name: 'x' });
-		expect(delivered).toHaveLength(1);
-	});
 });
 
 describe('history', () => {
