@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
 	MemoryEngine,
-	type Deliver,
 	type HistoryOptions,
 	type StreamPosition
 } from '../../../src/lib/server/index.js';
