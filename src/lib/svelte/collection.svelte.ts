@@ -26,7 +26,10 @@ export type CollectionOptions<T, K, R = T> = {
 	remove?: MessageDefinition<R>;
 	/** The items to start with, e.g. from a `load` function. */
 	initial?: Iterable<T>;
-	/** Only messages published to this room; emptied when the room turns out unrecoverable. */
+	/**
+	 * Only messages published to this room; emptied when the room turns out unrecoverable while the
+	 * collection is read.
+	 */
 	room?: string;
 } & ([R] extends [Partial<T>]
 	? {
@@ -107,14 +110,15 @@ export class Collection<T, K> {
 			const stopRemovals = setup.removals?.((key) => {
 				if (this.#shadow.delete(key)) changed();
 			});
+			const stopResetting = host.onReset(setup.room, () => {
+				this.#shadow.clear();
+				changed();
+			});
 			return () => {
 				stopUpserts();
 				stopRemovals?.();
+				stopResetting();
 			};
-		});
-		host.onReset(setup.room, () => {
-			this.#shadow.clear();
-			changed();
 		});
 		if (setup.initial) this.replace(setup.initial);
 	}

@@ -2,14 +2,16 @@ import type { MessageDefinition } from '../protocol/message.js';
 
 /**
  * What a feed (`Latest`, `Stream`, `Collection`) needs from the `LiveSocket` that made it. Feeds
- * keep their data; the host owns the client, the connection and the batch.
+ * keep their data; the host owns the client, the connection and the batch. A feed registers with
+ * the host only while something reads it, so one that is dropped is garbage at once.
  *
  * @example
  * ```ts
- * const stop = host.follow(IncidentCreated, (incident) => {
+ * const stopFollowing = host.follow(IncidentCreated, (incident) => {
  * 	shadow.push(incident);
  * 	host.schedule(publish);
  * });
+ * const stopResetting = host.onReset(undefined, () => (shadow = []));
  * ```
  */
 export interface FeedHost {
@@ -24,9 +26,10 @@ export interface FeedHost {
 	): () => void;
 	/**
 	 * Calls `reset` whenever the server says `room` (any room, when not given) could not be replayed:
-	 * what the feed built from its messages is no longer the truth. For the LiveSocket's whole life.
+	 * what the feed built from its messages is no longer the truth. Until the returned function is
+	 * called: a feed asks only while it follows, so that the host never holds a feed nobody reads.
 	 */
-	onReset(room: string | undefined, reset: () => void): void;
+	onReset(room: string | undefined, reset: () => void): () => void;
 	/** Calls `publish` at the next flush: once, however often it is asked before then. */
 	schedule(publish: () => void): void;
 }

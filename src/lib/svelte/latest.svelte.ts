@@ -11,7 +11,7 @@ import type { FeedHost } from './feed.js';
  * ```
  */
 export interface LatestOptions {
-	/** Only messages published to this room; forgotten when the room turns out unrecoverable. */
+	/** Only messages published to this room; forgotten when it turns out unrecoverable while read. */
 	room?: string;
 }
 
@@ -40,8 +40,14 @@ export class Latest<T> {
 			this.#newest = data;
 			host.schedule(publish);
 		};
-		this.#subscribe = createSubscriber(() => host.follow(definition, take, options.room));
-		host.onReset(options.room, () => take(undefined));
+		this.#subscribe = createSubscriber(() => {
+			const stopFollowing = host.follow(definition, take, options.room);
+			const stopResetting = host.onReset(options.room, () => take(undefined));
+			return () => {
+				stopFollowing();
+				stopResetting();
+			};
+		});
 	}
 
 	/** The newest message's data, `undefined` until one arrives. */

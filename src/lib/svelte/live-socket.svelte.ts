@@ -88,8 +88,8 @@ export class LiveSocket {
 	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
 	#handlers = new Set<() => void>();
 	#subscribe = createSubscriber(() => this.#retain());
-	/** What feeds built from each room, to forget when the room turns out unrecoverable. */
-	#resets: { room: string | undefined; reset: () => void }[] = [];
+	/** What the feeds being read built from each room, to forget when it turns out unrecoverable. */
+	#resets = new Set<{ room: string | undefined; reset: () => void }>();
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
 
 	/** What the feeds get: subscriptions that hold the connection, and the shared batch. */
@@ -108,7 +108,12 @@ export class LiveSocket {
 			};
 		},
 		schedule: (publish) => this.#batch.add(publish),
-		onReset: (room, reset) => this.#resets.push({ room, reset })
+		onReset: (room, reset) => {
+			if (this.#disposed) return () => {};
+			const registration = { room, reset };
+			this.#resets.add(registration);
+			return () => this.#resets.delete(registration);
+		}
 	};
 
 	/**
@@ -281,6 +286,7 @@ export class LiveSocket {
 		if (this.#disposed) return;
 		for (const off of this.#handlers) off();
 		this.#handlers.clear();
+		this.#resets.clear();
 		if (this.#owned) this.#client.dispose();
 		else if (this.#wanted) this.#client.disconnect();
 		this.#wanted = false;

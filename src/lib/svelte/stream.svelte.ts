@@ -13,7 +13,7 @@ import type { FeedHost } from './feed.js';
 export interface StreamOptions {
 	/** Most items kept; older ones are dropped as new ones arrive. Default 50. */
 	limit?: number;
-	/** Only messages published to this room; it is emptied when the room turns out unrecoverable. */
+	/** Only messages published to this room; emptied when it turns out unrecoverable while read. */
 	room?: string;
 }
 
@@ -48,8 +48,8 @@ export class Stream<T> {
 			throw new TypeError(`limit must be a whole number >= 1, got ${String(limit)}`);
 		}
 		const publish = () => (this.#current = this.#shadow.slice());
-		this.#subscribe = createSubscriber(() =>
-			host.follow(
+		this.#subscribe = createSubscriber(() => {
+			const stopFollowing = host.follow(
 				definition,
 				(data) => {
 					this.#shadow.unshift(data);
@@ -57,11 +57,15 @@ export class Stream<T> {
 					host.schedule(publish);
 				},
 				options.room
-			)
-		);
-		host.onReset(options.room, () => {
-			this.#shadow = [];
-			host.schedule(publish);
+			);
+			const stopResetting = host.onReset(options.room, () => {
+				this.#shadow = [];
+				host.schedule(publish);
+			});
+			return () => {
+				stopFollowing();
+				stopResetting();
+			};
 		});
 	}
 
