@@ -14,6 +14,9 @@ const IncidentSaved = ClientMessage.define<{ uuid: string }>('incident.saved');
 describe('feeds and unrecoverable rooms', () => {
 	it('follow only their room, and are emptied when that room (or, without one, any) is unrecoverable', async () => {
 		const { socket, frames, peer } = await connectedLive();
+		// The client tracks positions, and takes answers, only for rooms it is in.
+		socket.join('a');
+		socket.join('b');
 		const incidents = socket.collection(IncidentSaved, { key: (item) => item.uuid, room: 'a' });
 		const ticksOfB = socket.stream(Tick, { room: 'b' });
 		const anyTick = socket.latest(Tick);
