@@ -1,14 +1,18 @@
 /**
  * How a `LiveSocket` batches its updates: called with a `flush` function whenever updates are
- * waiting, it decides when `flush` runs. Each call expects exactly one `flush()` later.
+ * waiting, it decides when `flush` runs. Each call expects exactly one `flush()` later, unless the
+ * function it may return is called: that cancels the flush (the LiveSocket was disposed).
  *
  * @example
  * ```ts
- * const everyTenthOfASecond: Schedule = (flush) => void setTimeout(flush, 100);
+ * const everyTenthOfASecond: Schedule = (flush) => {
+ * 	const timer = setTimeout(flush, 100);
+ * 	return () => clearTimeout(timer);
+ * };
  * new LiveSocket('wss://example.com/ws', { schedule: everyTenthOfASecond });
  * ```
  */
-export type Schedule = (flush: () => void) => void;
+export type Schedule = (flush: () => void) => void | (() => void);
 
 /**
  * The next animation frame where the window has one, else the next microtask (SSR, Node, workers).
@@ -22,10 +26,10 @@ export type Schedule = (flush: () => void) => void;
  */
 export const nextFrame: Schedule = (flush) => {
 	if (typeof window != 'undefined' && typeof window.requestAnimationFrame == 'function') {
-		window.requestAnimationFrame(() => flush());
-	} else {
-		queueMicrotask(flush);
+		const frame = window.requestAnimationFrame(() => flush());
+		return () => window.cancelAnimationFrame(frame);
 	}
+	queueMicrotask(flush);
 };
 
 /**
@@ -42,6 +46,8 @@ export const nextFrame: Schedule = (flush) => {
 export class Batch {
 	#schedule: Schedule;
 	#due = new Set<() => void>();
+	/** Cancels the flush that is waiting, when its schedule said how. */
+	#cancel: (() => void) | void = undefined;
 
 	constructor(schedule: Schedule = nextFrame) {
 		this.#schedule = schedule;
@@ -52,10 +58,18 @@ export class Batch {
 		const idle = this.#due.size == 0;
 		this.#due.add(publish);
 		// Added before scheduling, so a schedule that flushes at once (no batching) still publishes.
-		if (idle) this.#schedule(() => this.#flush());
+		if (idle) this.#cancel = this.#schedule(() => this.#flush());
+	}
+
+	/** Forgets every waiting publish and cancels the waiting flush, so nothing outlives the owner. */
+	clear(): void {
+		this.#due = new Set();
+		this.#cancel?.();
+		this.#cancel = undefined;
 	}
 
 	#flush(): void {
+		this.#cancel = undefined;
 		// Swapped first: a publish that queues more work lands in the next flush, not this loop.
 		const due = this.#due;
 		this.#due = new Set();

@@ -44,13 +44,40 @@ export interface LiveSocketOptions extends SocketClientOptions {
 }
 
 /**
+ * What a `LiveSocket` does with its client: leaves it alone (`idle`: nothing reads and `connect()`
+ * does not hold it), keeps it connected (`driving`), or is done with it for good (`disposed`).
+ */
+type Lifecycle = 'idle' | 'driving' | 'disposed';
+
+/** The client's connection as the fields show it: replaced as a whole whenever any part changes. */
+interface ConnectionView {
+	readonly state: ConnectionState;
+	readonly attempt: number;
+}
+
+/**
+ * Runs `teardown` when the component being initialised is destroyed; false outside of one (an
+ * event handler, a plain module), where whoever called is left to clean up.
+ */
+function onComponentDestroy(teardown: () => void): boolean {
+	try {
+		onDestroy(teardown);
+		return true;
+	} catch {
+		return false;
+	}
+}
+
+/**
  * A `SocketClient` as runes. Its fields and the feeds it makes (`latest`, `stream`, `collection`)
  * are reactive, and reading any of them in an effect or a template holds the connection: it opens
  * with the first reader and closes one tick after the last one leaves, unless `connect()` holds it
  * too. Nothing connects on the server. Incoming messages reach the feeds at once but are published
  * at most once per flush (an animation frame by default), however many arrive in between.
  *
- * The `LiveSocket` drives its client's connection, also when it was given one.
+ * The `LiveSocket` drives its client's connection, also when it was given one. Created while a
+ * component initialises, it is disposed when that component is destroyed; created anywhere else,
+ * call `dispose()` when done with it.
  *
  * @example
  * ```svelte
@@ -70,8 +97,9 @@ export class LiveSocket {
 	#client: SocketClient;
 	/** Whether the client is this LiveSocket's own (created from a URL), so dispose() disposes it. */
 	#owned: boolean;
-	#state = $state<ConnectionState>('disconnected');
-	#attempt = $state(0);
+	/** Changed only by #enter, which undoes what the phase it leaves did to the client. */
+	#lifecycle: Lifecycle = 'idle';
+	#connection = $state.raw<ConnectionView>({ state: 'disconnected', attempt: 0 });
 	#lastMessage = $state.raw<InboundMessage | undefined>();
 	#rooms = $state.raw<ReadonlySet<string>>(new Set());
 	#error = $state.raw<SocketError | undefined>();
@@ -82,9 +110,6 @@ export class LiveSocket {
 	#readers = 0;
 	/** `connect()` was called, and `disconnect()` not since. */
 	#held = false;
-	/** Whether this LiveSocket has the client connect (last told `connect()` rather than `disconnect()`). */
-	#wanted = false;
-	#disposed = false;
 	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
 	#handlers = new Set<() => void>();
 	#subscribe = createSubscriber(() => this.#retain());
@@ -95,7 +120,7 @@ export class LiveSocket {
 	/** What the feeds get: subscriptions that hold the connection, and the shared batch. */
 	#host: FeedHost = {
 		follow: (definition, handler, room) => {
-			if (this.#disposed) return () => {};
+			if (this.#lifecycle == 'disposed') return () => {};
 			const off = this.#client.on(definition, (data, message) => {
 				if (room === undefined || message.room == room) handler(data);
 			});
@@ -109,7 +134,7 @@ export class LiveSocket {
 		},
 		schedule: (publish) => this.#batch.add(publish),
 		onReset: (room, reset) => {
-			if (this.#disposed) return () => {};
+			if (this.#lifecycle == 'disposed') return () => {};
 			const registration = { room, reset };
 			this.#resets.add(registration);
 			return () => this.#resets.delete(registration);
@@ -126,14 +151,14 @@ export class LiveSocket {
 		this.#client =
 			source instanceof SocketClient ? source : new SocketClient(source, clientOptions);
 		this.#batch = new Batch(schedule);
-		this.#state = this.#client.connectionState;
+		this.#connection = { state: this.#client.connectionState, attempt: 0 };
 		this.#rooms = this.#client.joinedRooms;
 		// Listened to for the LiveSocket's whole life, not only while read, so that a field read
 		// outside an effect (an event handler, say) is never stale. They cost nothing while idle.
 		for (const off of [
-			this.#client.onStateChange((state) => (this.#state = state)),
-			this.#client.on(ReconnectAttempt, ({ attempt }) => (this.#attempt = attempt)),
-			this.#client.on(Connected, () => (this.#attempt = 0)),
+			this.#client.onStateChange((state) => this.#show({ state })),
+			this.#client.on(ReconnectAttempt, ({ attempt }) => this.#show({ attempt })),
+			this.#client.on(Connected, () => this.#show({ attempt: 0 })),
 			this.#client.on(Unrecoverable, ({ room }) => {
 				for (const feed of this.#resets)
 					if (feed.room === undefined || feed.room == room) feed.reset();
@@ -146,6 +171,9 @@ export class LiveSocket {
 		]) {
 			this.#handlers.add(off);
 		}
+		// Those handlers make the client hold this LiveSocket (and its feeds) for as long as the
+		// client lives: a component that made one and forgot it would leak both for good.
+		onComponentDestroy(() => this.dispose());
 	}
 
 	/** The wrapped client: the one created from the URL, or the one given. */
@@ -156,7 +184,7 @@ export class LiveSocket {
 	/** The connection state, as `client.connectionState`. */
 	get state(): ConnectionState {
 		this.#subscribe();
-		return this.#state;
+		return this.#connection.state;
 	}
 
 	/** Whether the state is `connected`. */
@@ -167,7 +195,7 @@ export class LiveSocket {
 	/** The current reconnect attempt (from 1); 0 once connected. */
 	get attempt(): number {
 		this.#subscribe();
-		return this.#attempt;
+		return this.#connection.attempt;
 	}
 
 	/** The newest inbound message, whatever its name; published once per flush. */
@@ -194,10 +222,11 @@ export class LiveSocket {
 	 */
 	connect(): void {
 		// A socket opened during SSR would outlive the request it was rendered for.
-		if (typeof window == 'undefined' || this.#disposed) return;
-		this.#held = this.#wanted = true;
-		// Idempotent while connected; starts over a client that gave up (ReconnectFailed).
-		this.#client.connect();
+		if (typeof window == 'undefined') return;
+		this.#held = true;
+		// Already driving, the client may have given up (ReconnectFailed): connect() starts it over.
+		if (this.#lifecycle == 'driving') this.#client.connect();
+		else this.#sync();
 	}
 
 	/** Releases the hold of `connect()`: the connection closes unless something still reads. */
@@ -279,18 +308,12 @@ export class LiveSocket {
 	}
 
 	/**
-	 * Removes every handler this LiveSocket added and disposes the client it created. A client it
-	 * was given is only disconnected (if the LiveSocket had connected it) and left to its owner.
+	 * Removes every handler this LiveSocket added, cancels its waiting flush and disposes the client
+	 * it created. A client it was given is only disconnected (if the LiveSocket had connected it) and
+	 * left to its owner. Called by itself when the component that created it is destroyed.
 	 */
 	dispose(): void {
-		if (this.#disposed) return;
-		for (const off of this.#handlers) off();
-		this.#handlers.clear();
-		this.#resets.clear();
-		if (this.#owned) this.#client.dispose();
-		else if (this.#wanted) this.#client.disconnect();
-		this.#wanted = false;
-		this.#disposed = true;
+		this.#enter('disposed');
 	}
 
 	/** Counts one more reader until the returned function is called. */
@@ -303,14 +326,39 @@ export class LiveSocket {
 		};
 	}
 
-	/** Connects or disconnects the client when whether it should be connected changed. */
+	/** Drives the client while anything reads or `connect()` holds; leaves it alone otherwise. */
 	#sync(): void {
-		const wanted = !this.#disposed && (this.#held || this.#readers > 0);
-		if (wanted == this.#wanted) return;
-		this.#wanted = wanted;
+		this.#enter(this.#held || this.#readers > 0 ? 'driving' : 'idle');
+	}
+
+	/** The one place the lifecycle changes: undoes what the phase left did, then starts the next. */
+	#enter(next: Lifecycle): void {
+		const left = this.#lifecycle;
+		if (left == next || left == 'disposed') return;
+		this.#lifecycle = next;
 		// Only on a change: disconnect() also empties the client's send buffer.
-		if (wanted) this.#client.connect();
-		else this.#client.disconnect();
+		if (next == 'driving') return this.#client.connect();
+		if (next == 'disposed' && this.#owned) this.#client.dispose();
+		else if (left == 'driving') this.#client.disconnect();
+		// No attempt is under way once the LiveSocket lets go of the connection.
+		this.#show({ attempt: 0 });
+		if (next != 'disposed') return;
+		for (const off of this.#handlers) off();
+		this.#handlers.clear();
+		this.#resets.clear();
+		this.#batch.clear();
+	}
+
+	/** Publishes the connection with `change` applied. */
+	#show(change: Partial<ConnectionView>): void {
+		// Untracked: a handler can run inside an effect (one whose read connects), which must not
+		// come to depend on the state it changes.
+		const shown = untrack(() => this.#connection);
+		if (
+			Object.entries(change).every(([key, value]) => shown[key as keyof ConnectionView] === value)
+		)
+			return;
+		this.#connection = { ...shown, ...change };
 	}
 
 	/** Publishes a new `rooms` Set when membership differs from the published one. */

@@ -32,4 +32,21 @@ describe('Batch', () => {
 		await Promise.resolve();
 		expect(publish).toHaveBeenCalledTimes(1);
 	});
+
+	it('clear() forgets what waits and cancels the flush its schedule can cancel', () => {
+		const cancel = vi.fn();
+		const flushes: (() => void)[] = [];
+		const batch = new Batch((flush) => {
+			flushes.push(flush);
+			return cancel;
+		});
+		const publish = vi.fn();
+		batch.add(publish);
+		batch.clear();
+		expect(cancel).toHaveBeenCalledTimes(1);
+		flushes[0](); // a schedule that could not cancel in time: the flush finds nothing
+		expect(publish).not.toHaveBeenCalled();
+		batch.add(publish);
+		expect(flushes).toHaveLength(2);
+	});
 });

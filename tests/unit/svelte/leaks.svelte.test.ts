@@ -3,8 +3,12 @@ import { tick } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { ClientMessage } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
+import OwnSocket from './fixtures/OwnSocket.svelte';
 import Reader from './fixtures/Reader.svelte';
 import { reachable } from './gc.js';
+import { track } from '../../helpers/clients.js';
+import { reachState } from '../../helpers/wait.js';
+import { TestServer } from '../../helpers/ws-server.js';
 import { connectedLive, destroy, render } from './live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
@@ -38,5 +42,19 @@ describe('feeds outlive nothing', () => {
 		console.log(`feeds still reachable after GC, of ${3 * FEEDS} each:`, left);
 		expect(left).toEqual({ read: 0, unread: 0 });
 		expect(socket.client.connectionState).toBe('connected'); // held by connect() throughout
+	});
+
+	it('a LiveSocket a component made, connected and never disposed by hand, is collected with it', async () => {
+		const server = track(await TestServer.start());
+		const made: WeakRef<LiveSocket>[] = [];
+		for (let n = 0; n < 10; n++) {
+			let socket: LiveSocket | undefined;
+			const view = render(OwnSocket, { url: server.url, onsocket: (own) => (socket = own) });
+			await reachState(socket!.client, 'connected');
+			made.push(new WeakRef(socket!));
+			destroy(view);
+		}
+		await tick();
+		expect(await reachable(made)).toBe(0);
 	});
 });

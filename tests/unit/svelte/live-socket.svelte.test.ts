@@ -1,6 +1,8 @@
 // @vitest-environment jsdom
+import { once } from 'node:events';
 import { flushSync, tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type WebSocket from 'ws';
 import { z } from 'zod';
 import { ClientMessage, ReconnectAttempt } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
@@ -9,7 +11,9 @@ import { nextError, nextEvent, reachState, within } from '../../helpers/wait.js'
 import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
 import JoinRoom from './fixtures/JoinRoom.svelte';
 import Moving from './fixtures/Moving.svelte';
+import OwnSocket from './fixtures/OwnSocket.svelte';
 import Reader from './fixtures/Reader.svelte';
+import { countListeners } from './listeners.js';
 import {
 	arrival,
 	client,
@@ -29,9 +33,29 @@ const Ask = ClientMessage.define<{ q: string }>('ask');
 vi.mock('ws', () => import('./node-ws.js'));
 
 afterEach(() => {
+	vi.useRealTimers();
 	vi.restoreAllMocks();
 	vi.unstubAllGlobals();
 });
+
+/** Every timer the code under test could leave behind, animation frames included. */
+const TIMERS = [
+	'setTimeout',
+	'clearTimeout',
+	'setInterval',
+	'clearInterval',
+	'requestAnimationFrame',
+	'cancelAnimationFrame'
+] as const;
+
+/**
+ * Resolves once `socket` (a `ws` socket) is closed for good: `ws` keeps a timer of its own until
+ * the closing handshake is over, which is not the LiveSocket's.
+ */
+async function closedForGood(socket: WebSocket): Promise<void> {
+	if (socket.readyState != socket.CLOSED)
+		await within(once(socket, 'close'), 'the socket to close');
+}
 
 /** A LiveSocket held open by connect(), its server and the server's side of the connection. */
 async function connected(
@@ -332,5 +356,58 @@ describe('LiveSocket: cleanup', () => {
 		await within(peer.closed, 'the server to see the close');
 		given.connect();
 		await reachState(given, 'connected');
+	});
+	it('dispose() leaves no timer, listener or socket: connected, read, with a frame waiting', async () => {
+		vi.useFakeTimers({ toFake: [...TIMERS] });
+		const listening = countListeners(window, document);
+		const server = track(await TestServer.start());
+		const socket = live(server.url); // the default schedule: the next animation frame
+		const stream = socket.stream(Tick);
+		render(Reader, { read: () => [socket.state, stream.current] });
+		await reachState(socket.client, 'connected');
+		const peer = await server.connection(0);
+		const arrived = arrival(socket.client, 1);
+		peer.deliver('tick', { n: 1 });
+		await arrived;
+		const raw = socket.client.socket as WebSocket;
+		expect(vi.getTimerCount()).toBe(2); // the heartbeat and the frame
+		expect(listening()).toBeGreaterThan(0);
+
+		socket.dispose();
+		expect(socket.client.socket).toBeNull();
+		expect(listening()).toBe(0);
+		await closedForGood(raw);
+		await within(peer.closed, 'the server to see the close');
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
+	it('dispose() leaves no timer, listener or socket: waiting to reconnect', async () => {
+		vi.useFakeTimers({ toFake: [...TIMERS] });
+		const listening = countListeners(window, document);
+		const { socket, peer } = await connected();
+		const waiting = nextEvent(socket.client, ReconnectAttempt);
+		peer.socket.terminate();
+		await waiting;
+		expect(vi.getTimerCount()).toBe(1); // the reconnect
+		socket.dispose();
+		expect(vi.getTimerCount()).toBe(0);
+		expect(listening()).toBe(0);
+		expect(socket.client.socket).toBeNull();
+	});
+
+	it('a LiveSocket made while a component initialises is disposed with the component', async () => {
+		const listening = countListeners(window, document);
+		const server = track(await TestServer.start());
+		let made: LiveSocket | undefined;
+		const view = render(OwnSocket, { url: server.url, onsocket: (socket) => (made = socket) });
+		await reachState(made!.client, 'connected');
+		const peer = await server.connection(0);
+		expect(listening()).toBeGreaterThan(0);
+
+		destroy(view);
+		expect(made!.client.socket).toBeNull();
+		expect(listening()).toBe(0);
+		expect(() => made!.client.connect()).toThrow(/dispose/);
+		expect(await within(peer.closed, 'the server to see the close')).toMatchObject({ code: 1000 });
 	});
 });
