@@ -82,8 +82,9 @@ export function upgrade(port: number, path: string, timeoutMs = 5_000): Promise<
 }
 
 /**
- * Opens a connection that writes an upgrade request one byte every `everyMs` (a slowloris), until
- * the returned function stops it (and destroys the socket).
+ * Opens a connection that writes an upgrade request one byte every `everyMs`, starting after
+ * `offsetMs` (a slowloris), until the returned function stops it (and destroys the socket). The
+ * request never completes: its last byte is never sent.
  *
  * @example
  * ```ts
@@ -92,15 +93,24 @@ export function upgrade(port: number, path: string, timeoutMs = 5_000): Promise<
  * stop();
  * ```
  */
-export function trickleUpgrade(port: number, path: string, everyMs: number): () => void {
+export function trickleUpgrade(
+	port: number,
+	path: string,
+	everyMs: number,
+	offsetMs = 0
+): () => void {
 	const socket = openSocket(port);
 	const request = upgradeRequestText(port, path);
 	let sent = 0;
-	const timer = setInterval(() => {
-		if (socket.destroyed || sent >= request.length - 1) return;
-		socket.write(request[sent++]);
-	}, everyMs);
+	let timer: ReturnType<typeof setInterval> | undefined;
+	const start = setTimeout(() => {
+		timer = setInterval(() => {
+			if (socket.destroyed || sent >= request.length - 1) return;
+			socket.write(request[sent++]);
+		}, everyMs);
+	}, offsetMs);
 	return () => {
+		clearTimeout(start);
 		clearInterval(timer);
 		socket.destroy();
 	};
