@@ -247,12 +247,17 @@ export class LiveSocket {
 			leaveRoom();
 			this.#roomsChanged();
 		};
-		try {
-			onDestroy(leave);
-		} catch {
-			// Not initialising a component (an event handler, a plain module): the caller leaves.
-		}
+		onComponentDestroy(leave);
 		return leave;
+	}
+
+	/**
+	 * Drops one hold on `room`, as `client.leaveRoom`: the leave goes out when the last holder
+	 * leaves. For a hold without its function at hand; the function `join` returned leaves once.
+	 */
+	leave(room: string): void {
+		this.#client.leaveRoom(room);
+		this.#roomsChanged();
 	}
 
 	/** Forgets every room without sending leaves, as `client.clearRooms()`. */

@@ -254,13 +254,30 @@ describe('LiveSocket: reactive fields', () => {
 		leaveA(); // leaving twice leaves once
 		flushSync();
 		expect([...socket.rooms]).toEqual(['b']);
+		socket.join('c');
+		flushSync();
+		socket.leave('c'); // by name, as client.leaveRoom
+		socket.leave('c'); // no hold left: nothing
+		flushSync();
+		expect([...socket.rooms]).toEqual(['b']);
 		socket.clearRooms();
 		flushSync();
-		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a'], ['a', 'b'], ['b'], []]);
+		expect(seen.map((rooms) => [...rooms])).toEqual([
+			[],
+			['a'],
+			['a', 'b'],
+			['b'],
+			['b', 'c'],
+			['b'],
+			[]
+		]);
 		expect(new Set(seen).size).toBe(seen.length);
 
-		await peer.waitForFrame((frame) => frame.includes('room.leave'), 'the leave of a');
-		expect(roomFrames(peer)).toEqual(['join a', 'join b', 'leave a']);
+		await peer.waitForFrame(
+			(frame) => frame.includes('room.leave') && frame.includes('"c"'),
+			'the leave of c'
+		);
+		expect(roomFrames(peer)).toEqual(['join a', 'join b', 'leave a', 'join c', 'leave c']);
 	});
 
 	it('a room joined while a component initialises is left when it is destroyed', async () => {
