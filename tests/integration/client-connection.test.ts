@@ -249,7 +249,8 @@ describe('reconnecting', () => {
 		expect(await failed).toEqual({ attempts: 2 });
 		expect(attempts).toEqual([1, 2]);
 		expect(client.connectionState).toBe('disconnected');
-		expect(errorsOf(client).filter((error) => error.kind == 'connect')).toHaveLength(2);
+		// The dropped connection (1006), then each failed attempt.
+		expect(errorsOf(client).filter((error) => error.kind == 'connect')).toHaveLength(3);
 	});
 });
 

@@ -147,3 +147,44 @@ describe('back/forward cache', () => {
 		await reachState(client, 'connected');
 	});
 });
+
+describe('pausedBy: paused or stopped', () => {
+	it('says what the client waits for while disconnected, and nothing once stopped', async () => {
+		const { server, window, document, client } = await setup();
+		const states: [string, string | undefined][] = [];
+		client.onStateChange((state) => states.push([state, client.pausedBy]));
+		expect(client.pausedBy).toBeUndefined();
+
+		setVisibility(document, 'hidden');
+		server.peers[0].socket.close(1011);
+		await reachState(client, 'disconnected');
+		expect(client.pausedBy).toBe('hidden');
+
+		window.navigator.onLine = false;
+		window.dispatchEvent(new Event('offline'));
+		expect(client.pausedBy).toBe('offline');
+		window.navigator.onLine = true;
+		window.dispatchEvent(new Event('online'));
+		expect(client.pausedBy).toBe('hidden');
+
+		client.disconnect();
+		expect(client.connectionState).toBe('disconnected');
+		expect(client.pausedBy).toBeUndefined();
+		expect(states).toEqual([
+			['disconnected', 'hidden'],
+			['disconnected', 'offline'],
+			['disconnected', 'hidden'],
+			['disconnected', undefined]
+		]);
+	});
+
+	it('is set from connect() on while the page starts offline', async () => {
+		const server = track(await TestServer.start());
+		const window = new FakeWindow();
+		window.navigator.onLine = false;
+		const client = makeClient(server.url, { window, document: new FakeDocument() });
+		client.connect();
+		expect(client.connectionState).toBe('disconnected');
+		expect(client.pausedBy).toBe('offline');
+	});
+});

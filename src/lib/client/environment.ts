@@ -50,6 +50,17 @@ export interface DocumentLike extends EnvironmentTarget {
 }
 
 /**
+ * Why the page keeps the client from connecting: no network (`offline`), a hidden tab (`hidden`), or
+ * a page kept in the back/forward cache (`frozen`).
+ *
+ * @example
+ * ```ts
+ * const label: Record<PauseReason, string> = { offline: 'Offline', hidden: 'Paused', frozen: 'Paused' };
+ * ```
+ */
+export type PauseReason = 'offline' | 'hidden' | 'frozen';
+
+/**
  * What the page's environment tells the client: whether it may reconnect now, and when it should
  * check or drop its connection.
  *
@@ -72,8 +83,9 @@ export interface EnvironmentHandlers {
 
 /**
  * Listens to `online`/`offline`, `visibilitychange` and `pagehide`/`pageshow` and turns them into
- * pause/resume/check calls. Each blocker is tracked on its own, so coming online while the tab is
- * still hidden does not resume. Returns a function that removes every listener it added.
+ * pause/resume/check calls. Each blocker is tracked on its own (in `blockers`, which the caller may
+ * read), so coming online while the tab is still hidden does not resume. Returns a function that
+ * removes every listener it added.
  *
  * @example
  * ```ts
@@ -82,21 +94,25 @@ export interface EnvironmentHandlers {
  * ```
  */
 export function watchEnvironment(
-	window: WindowLike | undefined,
-	document: DocumentLike | undefined,
-	handlers: EnvironmentHandlers
+	window: WindowLike | null | undefined,
+	document: DocumentLike | null | undefined,
+	handlers: EnvironmentHandlers,
+	blockers = new Set<PauseReason>()
 ): () => void {
-	const blockers = new Set<string>();
-	const block = (blocker: string, close: boolean) => {
+	const block = (blocker: PauseReason, close: boolean) => {
 		blockers.add(blocker);
 		handlers.pause(close);
 	};
-	const unblock = (blocker: string) => {
+	const unblock = (blocker: PauseReason) => {
 		blockers.delete(blocker);
 		if (!blockers.size) handlers.resume();
 		handlers.check();
 	};
-	const listeners: [EnvironmentTarget | undefined, string, (event: EnvironmentEvent) => void][] = [
+	const listeners: [
+		EnvironmentTarget | null | undefined,
+		string,
+		(event: EnvironmentEvent) => void
+	][] = [
 		[window, 'offline', () => block('offline', true)],
 		[window, 'online', () => unblock('offline')],
 		[window, 'pagehide', (event) => event.persisted && block('frozen', true)],

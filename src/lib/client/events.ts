@@ -1,4 +1,5 @@
 import type { InboundMessage } from '../protocol/envelope.js';
+import type { ErrorCodeValue } from '../protocol/error-codes.js';
 
 /**
  * A lifecycle event of the client, subscribed to with `client.on(event, handler)` like a message.
@@ -16,7 +17,8 @@ export interface ClientEvent<Payload> {
 	readonly payload?: Payload;
 }
 
-function clientEvent<Payload>(description: string): ClientEvent<Payload> {
+/** Internal events go without a description: nobody but the client ever sees their symbol. */
+function clientEvent<Payload>(description?: string): ClientEvent<Payload> {
 	return { name: Symbol(description), schema: undefined };
 }
 
@@ -81,13 +83,13 @@ export const ReconnectAttempt: ClientEvent<{ attempt: number; delay: number }> =
 export const ReconnectFailed: ClientEvent<{ attempts: number }> = clientEvent('ReconnectFailed');
 
 /** @internal Every state change, behind `onStateChange`. */
-export const StateChanged: ClientEvent<ConnectionState> = clientEvent('StateChanged');
+export const StateChanged: ClientEvent<ConnectionState> = clientEvent();
 
 /** @internal Every inbound message, behind `onMessage`. */
-export const MessageReceived: ClientEvent<InboundMessage> = clientEvent('MessageReceived');
+export const MessageReceived: ClientEvent<InboundMessage> = clientEvent();
 
 /** @internal Every error, behind `onError`. */
-export const ErrorRaised: ClientEvent<SocketError> = clientEvent('ErrorRaised');
+export const ErrorRaised: ClientEvent<SocketError> = clientEvent();
 
 /**
  * Where the client is: `connecting` (first connection), `connected`, `reconnecting` (waiting for or
@@ -129,24 +131,29 @@ export type SocketErrorKind =
 /**
  * The one error type the client reports and rejects with. `detail` holds what it is about: the
  * close event, the invalid message and its issues, the dropped frame, the server's `{code, message}`.
+ * On `kind: 'server'`, `code` is the server's error code (an `ErrorCode` value, or an app's own).
  *
  * @example
  * ```ts
  * try {
  * 	await client.request(CreateIncident, { title: 'DB down' });
  * } catch (error) {
- * 	if (error instanceof SocketError && error.kind == 'server') alert(error.message);
+ * 	if (error instanceof SocketError && error.code == ErrorCode.Forbidden) alert(error.message);
  * }
  * ```
  */
 export class SocketError extends Error {
 	readonly kind: SocketErrorKind;
 	readonly detail: unknown;
+	/** The server's error code, on `kind: 'server'` only. */
+	readonly code: ErrorCodeValue | (string & {}) | undefined;
 
 	constructor(kind: SocketErrorKind, message: string, detail?: unknown) {
 		super(message);
 		this.name = 'SocketError';
 		this.kind = kind;
 		this.detail = detail;
+		const code = (detail as { code?: unknown } | undefined)?.code;
+		this.code = kind == 'server' && typeof code == 'string' ? code : undefined;
 	}
 }

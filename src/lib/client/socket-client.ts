@@ -18,8 +18,12 @@ import {
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import type { StandardResult, StandardSchema } from '../protocol/standard-schema.js';
 import { reconnectDelay } from './backoff.js';
-import { OutboundBuffer } from './buffer.js';
-import { watchEnvironment, type DocumentLike, type WindowLike } from './environment.js';
+import {
+	watchEnvironment,
+	type DocumentLike,
+	type PauseReason,
+	type WindowLike
+} from './environment.js';
 import {
 	Connected,
 	Disconnected,
@@ -35,7 +39,7 @@ import {
 	type SocketErrorKind
 } from './events.js';
 import { HeartbeatTimer } from './heartbeat.js';
-import { RoomRegistry } from './rooms.js';
+import { OPEN, OPENING, PAUSED, STOPPED, WAITING, type Phase } from './phases.js';
 
 /** A handler type whose parameter is checked bivariantly, so DOM and `ws` sockets both fit. */
 type EventHandler<Event> = { bivarianceHack(event: Event): void }['bivarianceHack'];
@@ -111,7 +115,7 @@ export interface SocketClientOptions {
 	maxReconnectDelay?: number;
 	/** Give up (and emit `ReconnectFailed`) after this many attempts in a row. Default `Infinity`. */
 	maxReconnectAttempts?: number;
-	/** Abandon a connection attempt that has not opened after this many ms. Default 5 000. */
+	/** Abandon a connection attempt that has not opened after this many ms; 0 waits forever. Default 5 000. */
 	connectionTimeout?: number;
 	/** Ping every this many ms while connected; 0 turns the heartbeat off. Default 25 000. */
 	heartbeatInterval?: number;
@@ -179,27 +183,24 @@ const DEFAULTS = {
 /** A connection must stay up this long before the backoff starts from the bottom again. */
 const STABLE_CONNECTION_MS = 5_000;
 
+const STATES = ['disconnected', 'disconnected', 'reconnecting', 'connecting', 'connected'] as const;
+
+/**
+ * One room this client is in: how many parts of the app hold it, the last message seen (a rejoin
+ * asks for what followed), and whether a rejoin from that position still awaits the server's answer.
+ */
+interface Room {
+	holders: number;
+	position?: StreamPosition;
+	awaiting?: boolean;
+}
+
 type Handler = (data: unknown, message?: InboundMessage) => void;
 type Subscribable = { readonly name: string | symbol; readonly schema: StandardSchema | undefined };
 type Settle = (error: SocketError | null, reply?: unknown) => void;
+type Token = string | null | undefined;
 
 const noop = () => {};
-
-/** `globalThis.reportError` where it exists (browsers, Node 22); a rethrow on a clean stack elsewhere. */
-function reportError(error: unknown): void {
-	const report = (globalThis as { reportError?: (error: unknown) => void }).reportError;
-	if (report) report(error);
-	else
-		setTimeout(() => {
-			throw error;
-		});
-}
-
-function detach(socket: WebSocketLike): void {
-	socket.onopen = socket.onmessage = socket.onclose = null;
-	// `ws` throws an unhandled 'error' when a connecting socket is closed with no listener.
-	socket.onerror = noop;
-}
 
 /**
  * A WebSocket client that stays connected: full-jitter reconnection, heartbeats, token auth on every
@@ -224,35 +225,35 @@ export class SocketClient {
 	#options: typeof DEFAULTS & SocketClientOptions;
 	#dialect: Dialect;
 	#WebSocket: WebSocketConstructor | undefined;
+	#phase: Phase = STOPPED;
+	/** Bumped by every `#enter`, so that a step still awaiting a promise sees it was overtaken. */
+	#entered = 0;
+	/** Owned by OPENING and OPEN. */
 	#socket: WebSocketLike | null = null;
+	/** Owned by WAITING (the reconnect delay) and OPENING (the connection timeout). */
+	#timer: ReturnType<typeof setTimeout> | undefined;
+	/** The state and pause reason last published, so each change is announced once. */
+	#published = '';
 	#state: ConnectionState = 'disconnected';
-	/** `connect()` was called and `disconnect()` was not since: the client keeps trying. */
-	#wanted = false;
-	/** Offline, hidden or in the back/forward cache: reconnecting waits for `resume`. */
-	#paused = false;
-	/** Offline or in the back/forward cache: not even a first connection is worth trying. */
-	#unreachable = false;
-	/** Bumped by every open and by `disconnect()`, so an open still awaiting its URL or token gives up. */
-	#generation = 0;
+	/** What keeps the page from connecting now: filled by the environment watcher. */
+	#blockers = new Set<PauseReason>();
 	#attempt = 0;
 	#hasConnected = false;
 	#openedAt = 0;
 	#lastCloseCode = 0;
-	#connectTimer: ReturnType<typeof setTimeout> | undefined;
-	#reconnectTimer: ReturnType<typeof setTimeout> | undefined;
 	#nextRequestId = 0;
 	#pending = new Map<number, Settle>();
 	#listeners = new Map<string | symbol, Map<Subscribable, Set<Handler>>>();
-	#rooms = new RoomRegistry();
-	/** Per room, the last message seen: rejoins ask for what followed, duplicates are dropped. */
-	#positions = new Map<string, StreamPosition>();
-	/** Rooms rejoined from a position whose answer has not come yet; Connected waits for them. */
-	#unanswered = new Set<string>();
+	#rooms = new Map<string, Room>();
 	#recovered = true;
-	#buffer: OutboundBuffer;
+	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
+	#buffer: [frame: string, queuedAt: number][] = [];
 	#heartbeat: HeartbeatTimer;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
+	/** Message deliveries waiting behind an async schema; later messages queue behind them. */
+	#backlog = 0;
+	#delivered: Promise<unknown> = Promise.resolve();
 
 	constructor(url: UrlSource, options: SocketClientOptions = {}) {
 		if (typeof url != 'string' && typeof url != 'function' && !(url instanceof URL)) {
@@ -268,14 +269,13 @@ export class SocketClient {
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
 		this.#WebSocket = options.WebSocket;
-		this.#buffer = new OutboundBuffer(this.#options.maxBufferSize, this.#options.maxBufferAge);
 		this.#heartbeat = new HeartbeatTimer(
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
-			() => this.#socket?.send(this.#dialect.ping),
+			() => this.#socket!.send(this.#dialect.ping),
 			() => {
 				this.#error('heartbeat', 'Heartbeat timeout');
-				this.#drop(ABNORMAL_CLOSURE, 'Heartbeat timeout');
+				this.#closed(ABNORMAL_CLOSURE, 'Heartbeat timeout');
 			}
 		);
 	}
@@ -285,14 +285,23 @@ export class SocketClient {
 		return this.#state;
 	}
 
+	/**
+	 * Why a `disconnected` client is waiting rather than stopped: the page is `offline`, `hidden` or
+	 * `frozen` (in the back/forward cache), and the client reconnects by itself once it no longer is.
+	 * `undefined` in every other state. `onStateChange` handlers are called when it changes too.
+	 */
+	get pausedBy(): PauseReason | undefined {
+		return this.#phase == PAUSED ? this.#blocker : undefined;
+	}
+
 	/** Whether messages go out now rather than into the buffer. */
 	get isConnected(): boolean {
-		return this.#state == 'connected';
+		return this.#phase == OPEN;
 	}
 
 	/** Rooms this client is in (rejoined after every reconnect). */
 	get joinedRooms(): ReadonlySet<string> {
-		return this.#rooms.rooms;
+		return new Set(this.#rooms.keys());
 	}
 
 	/** The underlying WebSocket while one exists, for what the client does not wrap (e.g. `bufferedAmount`). */
@@ -300,7 +309,11 @@ export class SocketClient {
 		return this.#socket;
 	}
 
-	/** Starts connecting and keeps the connection up. Calling it again while it does is a no-op. */
+	/**
+	 * Starts connecting and keeps the connection up. Calling it again while it does is a no-op. The
+	 * socket exists when it returns, unless the URL function or the token getter returns a promise:
+	 * then it is created once both resolved.
+	 */
 	connect(): void {
 		if (this.#disposed) throw new Error('SocketClient disposed');
 		this.#WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
@@ -308,22 +321,17 @@ export class SocketClient {
 			throw new TypeError('No WebSocket: pass the WebSocket option');
 		}
 		this.#stopWatching ??= this.#watchEnvironment();
-		if (this.#wanted) return;
-		this.#wanted = true;
+		if (this.#phase) return;
 		this.#attempt = 0;
-		if (!this.#unreachable) void this.#open();
+		// Hidden alone does not hold back a first connection: only a reconnect waits to be seen.
+		if (this.#blocker && this.#blocker != 'hidden') this.#enter(PAUSED);
+		else this.#open();
 	}
 
 	/** Closes the connection (1000), stops reconnecting until the next `connect()`, and clears the buffer. */
 	disconnect(): void {
-		this.#wanted = false;
-		this.#generation++;
-		this.#attempt = 0;
-		clearTimeout(this.#reconnectTimer);
-		this.#reconnectTimer = undefined;
-		this.#buffer.clear();
-		if (this.#socket) this.#drop(NORMAL_CLOSURE, 'Client disconnected');
-		else this.#setState('disconnected');
+		this.#buffer = [];
+		this.#closed(NORMAL_CLOSURE, 'Client disconnected', false);
 	}
 
 	/** Disconnects and removes every listener and timer the client ever added. */
@@ -336,7 +344,7 @@ export class SocketClient {
 
 	/**
 	 * Subscribes to a lifecycle event (`Connected`, `Disconnected`, `ReconnectAttempt`,
-	 * `ReconnectFailed`) or to a message definition; returns the unsubscribe function.
+	 * `ReconnectFailed`, `Unrecoverable`) or to a message definition; returns the unsubscribe function.
 	 */
 	on<Payload>(event: ClientEvent<Payload>, handler: (payload: Payload) => void): () => void;
 	on<Data>(
@@ -355,7 +363,7 @@ export class SocketClient {
 		return () => handlers.delete(handler as Handler);
 	}
 
-	/** Calls `handler` with every new state. */
+	/** Calls `handler` with every new state, and when `pausedBy` changes. */
 	onStateChange(handler: (state: ConnectionState) => void): () => void {
 		return this.on(StateChanged, handler);
 	}
@@ -379,6 +387,14 @@ export class SocketClient {
 	send(name: string, data?: unknown, options?: SendOptions): void {
 		if (typeof name != 'string' || !name) throw new TypeError('Message name required');
 		this.#transmit(this.#dialect.encode({ name, data }), options?.buffer ?? true);
+	}
+
+	/**
+	 * Sends a frame as it is, outside the dialect's envelope (a bare token, a foreign protocol).
+	 * Unlike `send`, it throws `Not connected` while disconnected unless `{ buffer: true }`.
+	 */
+	sendRaw(data: string, options?: SendOptions): void {
+		this.#transmit(data, !!options?.buffer);
 	}
 
 	/**
@@ -416,13 +432,13 @@ export class SocketClient {
 	 */
 	joinRoom(room: string, since?: StreamPosition): () => void {
 		if (typeof room != 'string' || !room) throw new TypeError('Room name required');
-		if (since) this.#positions.set(room, since);
-		if (this.#rooms.add(room)) {
-			// A first join starts from `since` alone: a position left by a message still on its way
-			// when the room was last left is not where the app asked to start.
-			if (!since) this.#positions.delete(room);
+		let entry = this.#rooms.get(room);
+		if (!entry) {
+			this.#rooms.set(room, (entry = { holders: 0 }));
 			this.#sendNow(this.#dialect.join(room, since));
 		}
+		if (since) entry.position = since;
+		entry.holders++;
 		let joined = true;
 		return () => {
 			if (joined) this.leaveRoom(room);
@@ -432,105 +448,167 @@ export class SocketClient {
 
 	/** Drops one hold on a room; the leave goes out when the last holder leaves. */
 	leaveRoom(room: string): void {
-		if (!this.#rooms.remove(room)) return;
-		this.#positions.delete(room);
+		const entry = this.#rooms.get(room);
+		if (!entry || --entry.holders) return;
+		this.#rooms.delete(room);
 		this.#sendNow(this.#dialect.leave(room));
 	}
 
 	/** Forgets every room without sending leaves (e.g. the server dropped them at sign-out). */
 	clearRooms(): void {
 		this.#rooms.clear();
-		this.#positions.clear();
 	}
 
-	async #open(): Promise<void> {
-		const generation = ++this.#generation;
-		this.#setState(this.#hasConnected || this.#attempt ? 'reconnecting' : 'connecting');
-		let token: string | null | undefined;
-		let socket: WebSocketLike;
+	/** The most telling reason the page gives not to connect, if any. */
+	get #blocker(): PauseReason | undefined {
+		return (['offline', 'frozen', 'hidden'] as const).find((reason) => this.#blockers.has(reason));
+	}
+
+	/**
+	 * The one way to change phase: tears down what the phase being left owned (its timer, its socket
+	 * unless the new phase keeps it, the heartbeat), then publishes the state.
+	 */
+	#enter(phase: Phase, socket: WebSocketLike | null = null, reason?: string): void {
+		this.#entered++;
+		clearTimeout(this.#timer);
+		this.#heartbeat.stop();
+		const previous = this.#socket;
+		if (previous && previous != socket) {
+			previous.onopen = previous.onmessage = previous.onclose = null;
+			// `ws` throws an unhandled 'error' when a connecting socket is closed with no listener.
+			previous.onerror = noop;
+			previous.close(NORMAL_CLOSURE, reason);
+		}
+		this.#socket = socket;
+		this.#phase = phase;
+		if (phase == OPEN) this.#heartbeat.start();
+		this.#publish();
+	}
+
+	/** Announces the state once whenever it or `pausedBy` changed. */
+	#publish(): void {
+		const phase = this.#phase;
+		const state =
+			phase == OPENING && (this.#hasConnected || this.#attempt) ? 'reconnecting' : STATES[phase];
+		const published = state + this.pausedBy;
+		if (published == this.#published) return;
+		this.#published = published;
+		this.#state = state;
+		this.#emit(StateChanged, state);
+	}
+
+	/**
+	 * Asks for the URL and the token, then creates the socket: in the same turn when neither is a
+	 * promise (so code that mocks `WebSocket` sees it right after `connect()`), else once both resolve.
+	 */
+	#open(): void {
+		this.#enter(OPENING);
+		const entered = this.#entered;
+		const fail = (error: unknown) => {
+			if (entered != this.#entered) return;
+			this.#error('connect', String(error), error);
+			this.#closed(ABNORMAL_CLOSURE, '');
+		};
+		const create = ([url, token]: [string | URL, Token]) => {
+			if (entered != this.#entered) return;
+			let socket: WebSocketLike;
+			try {
+				socket = this.#socket = new this.#WebSocket!(String(url));
+			} catch (error) {
+				return fail(error);
+			}
+			const { connectionTimeout } = this.#options;
+			if (connectionTimeout) {
+				this.#timer = setTimeout(() => {
+					this.#error('timeout', 'Connection timeout');
+					this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
+				}, connectionTimeout);
+			}
+			socket.onopen = () => this.#opened(socket, token);
+			socket.onmessage = (event) => this.#receive(event.data);
+			socket.onclose = ({ code, reason }) => {
+				// A failed attempt, or an open connection lost without a close frame.
+				if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
+					this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
+				}
+				this.#closed(code, reason);
+			};
+			socket.onerror = noop;
+		};
+		let parts: [UrlSource | Promise<string | URL>, unknown];
 		try {
-			const [url, authToken] = await Promise.all([
+			parts = [
 				typeof this.#url == 'function' ? this.#url() : this.#url,
 				this.#options.auth?.({
 					attempt: this.#attempt,
 					expired: this.#lastCloseCode == INVALID_TOKEN
 				})
-			]);
-			if (generation != this.#generation) return;
-			token = authToken;
-			socket = this.#socket = new this.#WebSocket!(String(url));
+			];
 		} catch (error) {
-			if (generation != this.#generation) return;
-			this.#error('connect', String(error), error);
-			return this.#closed(ABNORMAL_CLOSURE, '');
+			return fail(error);
 		}
-		this.#connectTimer = setTimeout(() => {
-			this.#error('timeout', 'Connection timeout');
-			this.#drop(ABNORMAL_CLOSURE, 'Connection timeout');
-		}, this.#options.connectionTimeout);
-		socket.onopen = () => this.#opened(socket, token);
-		socket.onmessage = (event) => this.#receive(event.data);
-		socket.onclose = ({ code, reason }) => {
-			if (this.#state != 'connected') {
-				this.#error('connect', `Connection failed (${code} ${reason})`, { code, reason });
-			}
-			this.#closed(code, reason);
-		};
-		socket.onerror = noop;
+		if (parts.some((part) => part instanceof Promise)) {
+			Promise.all(parts).then(create as (parts: unknown[]) => void, fail);
+		} else create(parts as [string | URL, Token]);
 	}
 
 	/** Auth first, then every room, then the buffer: the order the server relies on. */
-	#opened(socket: WebSocketLike, token: string | null | undefined): void {
-		clearTimeout(this.#connectTimer);
+	#opened(socket: WebSocketLike, token: Token): void {
 		if (token != null && this.#dialect.auth) socket.send(this.#dialect.auth(token));
 		this.#recovered = true;
-		for (const room of this.#rooms.rooms) {
-			const since = this.#positions.get(room);
-			if (since) this.#unanswered.add(room);
-			socket.send(this.#dialect.join(room, since));
+		for (const [room, entry] of this.#rooms) {
+			entry.awaiting = !!entry.position;
+			socket.send(this.#dialect.join(room, entry.position));
 		}
-		const { frames, expired } = this.#buffer.drain(Date.now());
+		const now = (this.#openedAt = Date.now());
+		const fresh = this.#buffer.filter(([, at]) => now - at <= this.#options.maxBufferAge);
+		const expired = this.#buffer.length - fresh.length;
 		if (expired) {
 			this.#error('expired', `${expired} expired`);
 		}
-		for (const frame of frames) socket.send(frame);
-		this.#openedAt = Date.now();
-		this.#setState('connected');
-		this.#heartbeat.start();
-		if (!this.#unanswered.size) this.#announce();
+		this.#buffer = [];
+		for (const [frame] of fresh) socket.send(frame);
+		this.#enter(OPEN, socket);
+		this.#announce();
 	}
 
+	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
+	#answered(room: unknown, recovered: unknown): void {
+		const entry = this.#rooms.get(room as string);
+		if (!entry?.awaiting) return;
+		entry.awaiting = false;
+		if (recovered === false) this.#recovered = false;
+		this.#announce();
+	}
+
+	/** Announces the connection once no rejoin awaits the server's answer any more. */
 	#announce(): void {
+		if (this.#phase != OPEN || [...this.#rooms.values()].some((room) => room.awaiting)) return;
 		const reconnected = this.#hasConnected;
 		this.#hasConnected = true;
 		this.#emit(Connected, { reconnected, recovered: this.#recovered });
 	}
 
-	/** The server answered a rejoin: `room.joined`, or an error naming the room. */
-	#answered(room: unknown, recovered: unknown): void {
-		if (!this.#unanswered.delete(room as string)) return;
-		if (recovered === false) this.#recovered = false;
-		if (!this.#unanswered.size) this.#announce();
-	}
-
 	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
 	#advance({ room, offset, epoch }: InboundMessage): boolean {
-		if (typeof room != 'string' || typeof offset != 'number') return true;
-		const seen = this.#positions.get(room);
+		const entry = this.#rooms.get(room!);
+		if (!entry || typeof offset != 'number') return true;
+		const seen = entry.position;
 		if (seen && seen.epoch == epoch && offset <= seen.offset) return false;
-		this.#positions.set(room, { offset, epoch: epoch! });
+		entry.position = { offset, epoch: epoch! };
 		return true;
 	}
 
 	/** A join's answer: where the room stands, and whether what was missed was replayed. */
 	#joined(answer: Record<string, unknown>): void {
 		const { room, offset, epoch, recovered } = answer;
-		if (typeof room != 'string' || typeof offset != 'number') return;
+		const entry = this.#rooms.get(room as string);
+		if (!entry || typeof offset != 'number') return;
 		// Replayed messages follow a recovered answer and advance the position themselves.
-		if (recovered === false || !this.#positions.has(room)) {
-			this.#positions.set(room, { offset, epoch: epoch as string });
+		if (recovered === false || !entry.position) {
+			entry.position = { offset, epoch: epoch as string };
 		}
-		if (recovered === false) this.#emit(Unrecoverable, { room });
+		if (recovered === false) this.#emit(Unrecoverable, { room: room as string });
 		this.#answered(room, recovered);
 	}
 
@@ -559,54 +637,40 @@ export class SocketClient {
 		this.#deliver(name, data, message);
 	}
 
-	/** Closes the current socket without waiting for its close event (which may never come). */
-	#drop(code: number, reason: string): void {
-		const socket = this.#socket;
-		if (!socket) return;
-		detach(socket);
-		socket.close(NORMAL_CLOSURE, reason);
-		this.#closed(code, reason);
-	}
-
-	#closed(code: number, reason: string): void {
-		const wasOpen = this.#state == 'connected';
-		if (this.#socket) detach(this.#socket);
-		this.#socket = null;
-		this.#unanswered.clear();
-		clearTimeout(this.#connectTimer);
-		this.#heartbeat.stop();
+	/**
+	 * The connection ended (or never came, or is being ended): everything waiting on it fails, and
+	 * the client stops, pauses or waits to reconnect. `wanted` is false for `disconnect()`.
+	 */
+	#closed(code: number, reason: string, wanted = this.#phase > STOPPED): void {
+		const wasOpen = this.#phase == OPEN;
 		for (const settle of this.#pending.values()) {
 			settle(new SocketError('closed', 'Closed', { code, reason }));
 		}
 		const refusedToken = code == INVALID_TOKEN && this.#lastCloseCode != code;
 		this.#lastCloseCode = code;
 		if (wasOpen && Date.now() - this.#openedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
-		const stop = code == POLICY_VIOLATION || !!this.#options.stopCloseCodes?.includes(code);
-		if (stop) {
+		const stop = code == POLICY_VIOLATION || this.#options.stopCloseCodes?.includes(code);
+		if (stop && wanted) {
 			this.#error('closed', `Closed: ${code} ${reason}`, { code, reason });
 		}
-		const retry = this.#wanted && !stop && this.#options.reconnect;
+		const retry = wanted && !stop && this.#options.reconnect;
 		const willReconnect = retry && this.#attempt < this.#options.maxReconnectAttempts;
-		this.#setState(willReconnect && !this.#paused ? 'reconnecting' : 'disconnected');
+		const next = !willReconnect ? STOPPED : this.#blocker ? PAUSED : WAITING;
+		this.#enter(next, null, reason);
+		const entered = this.#entered;
 		if (wasOpen) this.#emit(Disconnected, { code, reason, willReconnect });
-		if (willReconnect) return this.#scheduleReconnect(refusedToken);
-		if (retry) this.#emit(ReconnectFailed, { attempts: this.#attempt });
-		this.#wanted = false;
+		// A handler may have moved on already (disconnect(), connect()): its phase stands.
+		if (entered != this.#entered) return;
+		if (next == WAITING) this.#schedule(refusedToken);
+		else if (retry && !willReconnect) this.#emit(ReconnectFailed, { attempts: this.#attempt });
 	}
 
-	#scheduleReconnect(immediately: boolean): void {
-		clearTimeout(this.#reconnectTimer);
-		this.#reconnectTimer = undefined;
-		if (this.#paused) return this.#setState('disconnected');
+	#schedule(immediately: boolean): void {
+		this.#enter(WAITING);
 		const { reconnectDelay: minDelay, maxReconnectDelay } = this.#options;
 		const delay = immediately ? 0 : reconnectDelay(this.#attempt, minDelay, maxReconnectDelay);
 		this.#attempt++;
-		this.#reconnectTimer = setTimeout(() => {
-			this.#reconnectTimer = undefined;
-			void this.#open();
-		}, delay);
-		// Announced after the timer exists, so a handler that calls disconnect() cancels it.
-		this.#setState('reconnecting');
+		this.#timer = setTimeout(() => this.#open(), delay);
 		this.#emit(ReconnectAttempt, { attempt: this.#attempt, delay });
 	}
 
@@ -614,46 +678,39 @@ export class SocketClient {
 		const { window, document } = this.#options;
 		const global = globalThis as { window?: WindowLike; document?: DocumentLike };
 		return watchEnvironment(
-			window === null ? undefined : (window ?? global.window),
-			document === null ? undefined : (document ?? global.document),
+			window === undefined ? global.window : window,
+			document === undefined ? global.document : document,
 			{
 				pause: (close) => {
-					this.#paused = true;
-					this.#unreachable ||= close;
-					if (close) this.#drop(GOING_AWAY, 'Paused');
-					if (!this.#reconnectTimer) return;
-					clearTimeout(this.#reconnectTimer);
-					this.#reconnectTimer = undefined;
-					this.#setState('disconnected');
+					if (close && this.#phase > WAITING) this.#closed(GOING_AWAY, 'Paused');
+					else if (this.#phase == WAITING) this.#enter(PAUSED);
+					else this.#publish();
 				},
 				resume: () => {
-					this.#paused = this.#unreachable = false;
-					if (this.#wanted && !this.#socket) this.#scheduleReconnect(true);
+					if (this.#phase == PAUSED || this.#phase == WAITING) this.#schedule(true);
 				},
-				check: () => this.#state == 'connected' && this.#heartbeat.check()
-			}
+				check: () => {
+					// Another blocker may remain, so the reason may have changed.
+					this.#publish();
+					if (this.#phase == OPEN) this.#heartbeat.check();
+				}
+			},
+			this.#blockers
 		);
 	}
 
 	/** Sends now if connected; otherwise nothing, because the caller's state is replayed on connect. */
 	#sendNow(frame: string): void {
-		if (this.#state == 'connected') this.#socket?.send(frame);
+		if (this.#phase == OPEN) this.#socket!.send(frame);
 	}
 
 	#transmit(frame: string, buffer: boolean): void {
-		if (this.#state == 'connected' && this.#socket?.readyState == 1)
-			return this.#socket.send(frame);
+		if (this.#phase == OPEN && this.#socket!.readyState == 1) return this.#socket!.send(frame);
 		if (!buffer) throw new SocketError('closed', 'Not connected');
-		const dropped = this.#buffer.push(frame, Date.now());
-		if (dropped !== undefined) {
-			this.#error('overflow', 'Buffer full', dropped);
+		// Past the bound, the oldest frame goes: a long outage must not grow memory without limit.
+		if (this.#buffer.push([frame, Date.now()]) > this.#options.maxBufferSize) {
+			this.#error('overflow', 'Buffer full', this.#buffer.shift()![0]);
 		}
-	}
-
-	#setState(state: ConnectionState): void {
-		if (this.#state == state) return;
-		this.#state = state;
-		this.#emit(StateChanged, state);
 	}
 
 	#error(kind: SocketErrorKind, message: string, detail?: unknown): void {
@@ -675,8 +732,15 @@ export class SocketClient {
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
 			try {
 				const result = validateMessage(definition, data);
-				if (result instanceof Promise) result.then(call).catch(fail);
-				else call(result);
+				// Handlers see messages in arrival order, however long each one's schema takes.
+				if (result instanceof Promise || (message && this.#backlog)) {
+					this.#backlog++;
+					this.#delivered = this.#delivered
+						.then(() => result)
+						.then(call)
+						.catch(fail)
+						.finally(() => this.#backlog--);
+				} else call(result);
 			} catch (error) {
 				fail(error);
 			}
@@ -693,10 +757,12 @@ export class SocketClient {
 		}
 		for (const handler of handlers) {
 			try {
-				handler(result.value, message);
+				if (message) handler(result.value, message);
+				else handler(result.value);
 			} catch (error) {
-				// One failing handler must not starve the others, nor vanish: report it like an uncaught error.
-				reportError(error);
+				// One failing handler must not starve the others, nor vanish: report it like an uncaught
+				// error where the platform can (browsers); a rethrow on a timer would end a Node process.
+				(globalThis.reportError ?? console.error)(error);
 			}
 		}
 	}
