@@ -178,6 +178,72 @@ describe('floods', () => {
 	);
 });
 
+describe('the rate limit', () => {
+	/** A request frame as our client writes it: the id last, so a refusal can name it unparsed. */
+	const request = (id: number) =>
+		encodeFrame(Opcode.Text, JSON.stringify({ name: 'probe', data: null, id }));
+
+	it("a burst: past the bucket's 100, refusals under their ids, then 1008", async () => {
+		let texts: string[] = [];
+		let close: { code: number; reason: string } | undefined;
+		const outcome = await underAttack(server(), 'request burst past the rate limit', async () => {
+			const client = await RawClient.connect(server().port, { path: HardeningRoute.open });
+			await client.waitForText((text) => text.includes('"connected"'), 'connected');
+			client.socket.write(Buffer.concat(Array.from({ length: 400 }, (_, n) => request(n + 1))));
+			close = await client.waitForClose(10_000);
+			texts = client.texts.slice(1);
+			client.destroy();
+			return 400;
+		});
+		expectUnharmed(outcome);
+		expect(close).toEqual({ code: 1008, reason: 'Rate limit exceeded' });
+		const answers = texts.map(
+			(text) => JSON.parse(text) as { name: string; id?: number; data: { code?: string } }
+		);
+		const replies = answers.filter((answer) => answer.name == 'reply');
+		const refusals = answers.filter((answer) => answer.data.code == 'rate_limited');
+		expect(replies.length + refusals.length, 'every answer is a reply or a refusal').toBe(
+			answers.length
+		);
+		// The bucket holds 100 (a few more may trickle in while the burst is read): those are accepted,
+		// and their replies may be cut off by the close; refusals come after them, under their ids.
+		const refused = refusals.map((answer) => answer.id ?? 0);
+		expect(refused.length, 'refusals').toBeGreaterThan(0);
+		expect(refused.length, 'refusals before the close').toBeLessThanOrEqual(50);
+		expect(Math.min(...refused), 'first refused id').toBeGreaterThan(100);
+		expect(refused, 'refusals in order').toEqual([...refused].sort((a, b) => a - b));
+		for (const reply of replies) expect(reply.id, 'an answered id').toBeLessThanOrEqual(105);
+	}, 30_000);
+
+	it('a sender just above the rate is closed once 50 frames were refused, not only 50 in a row', async () => {
+		let sent = 0;
+		let close: { code: number; reason: string } | undefined;
+		const outcome = await underAttack(server(), 'sending just above the rate limit', async () => {
+			const client = await RawClient.connect(server().port, { path: HardeningRoute.open });
+			await client.waitForText((text) => text.includes('"connected"'), 'connected');
+			client.socket.write(Buffer.concat(Array.from({ length: 100 }, () => request(++sent))));
+			// About 200 a second against a refill of 50: refusals and acceptances interleave, so the
+			// refusals are never 50 in a row, but 50 of them pile up within a second or so.
+			const pacer = setInterval(() => {
+				if (!client.isClosed && sent < 1_000)
+					client.socket.write(Buffer.concat([request(++sent), request(++sent)]));
+			}, 10);
+			try {
+				close = await client.waitForClose(15_000);
+			} finally {
+				clearInterval(pacer);
+				client.destroy();
+			}
+			return sent;
+		});
+		expectUnharmed(outcome);
+		expect(close?.code).toBe(1008);
+		// 100 from the bucket, then at most ~50 accepted and 50 refused before the close decision
+		// (plus what was in flight when it was made).
+		expect(sent, 'frames sent before the close').toBeLessThanOrEqual(400);
+	}, 30_000);
+});
+
 describe('exhausting the outbound side', () => {
 	it('readers that never read are closed with 1013; a reader that keeps up is not', async () => {
 		const readers = scaled(4, 16);
