@@ -220,6 +220,25 @@ describe('close codes', () => {
 });
 
 describe('reconnecting', () => {
+	it('never reconnects when a Disconnected handler calls disconnect()', async () => {
+		const server = track(await TestServer.start());
+		const client = makeClient(server.url, { reconnectDelay: 1 });
+		const attempts: unknown[] = [];
+		client.on(ReconnectAttempt, (attempt) => attempts.push(attempt));
+		client.on(Disconnected, () => client.disconnect());
+		client.connect();
+		await reachState(client, 'connected');
+		const disconnected = nextEvent(client, Disconnected);
+		(await server.connection(0)).socket.close(1011, 'restart');
+		expect(await disconnected).toMatchObject({ willReconnect: true });
+		expect(attempts).toEqual([]);
+		expect(client.connectionState).toBe('disconnected');
+		// Stopped, not broken: the next connect() connects.
+		client.connect();
+		await server.connection(1);
+		expect(server.peers).toHaveLength(2);
+	});
+
 	it('comes back after the server dies and restarts on the same port', async () => {
 		const server = await TestServer.start();
 		const port = server.port;
