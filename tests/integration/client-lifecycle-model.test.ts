@@ -15,7 +15,6 @@ import { within } from '../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
 
 const ROOMS = ['account:1', 'project:2'];
-const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
 
