@@ -17,6 +17,7 @@ import {
 	type SocketClientOptions,
 	type UrlSource
 } from '../client/socket-client.js';
+import type { PauseReason } from '../client/environment.js';
 import type { InboundMessage, StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { Batch, type Schedule } from './batch.js';
@@ -52,6 +53,7 @@ type Lifecycle = 'idle' | 'driving' | 'disposed';
 /** The client's connection as the fields show it: replaced as a whole whenever any part changes. */
 interface ConnectionView {
 	readonly state: ConnectionState;
+	readonly pausedBy: PauseReason | undefined;
 	readonly attempt: number;
 }
 
@@ -99,7 +101,11 @@ export class LiveSocket {
 	#owned: boolean;
 	/** Changed only by #enter, which undoes what the phase it leaves did to the client. */
 	#lifecycle: Lifecycle = 'idle';
-	#connection = $state.raw<ConnectionView>({ state: 'disconnected', attempt: 0 });
+	#connection = $state.raw<ConnectionView>({
+		state: 'disconnected',
+		pausedBy: undefined,
+		attempt: 0
+	});
 	#lastMessage = $state.raw<InboundMessage | undefined>();
 	#rooms = $state.raw<ReadonlySet<string>>(new Set());
 	#error = $state.raw<SocketError | undefined>();
@@ -151,12 +157,14 @@ export class LiveSocket {
 		this.#client =
 			source instanceof SocketClient ? source : new SocketClient(source, clientOptions);
 		this.#batch = new Batch(schedule);
-		this.#connection = { state: this.#client.connectionState, attempt: 0 };
+		const { connectionState: state, pausedBy } = this.#client;
+		this.#connection = { state, pausedBy, attempt: 0 };
 		this.#rooms = this.#client.joinedRooms;
 		// Listened to for the LiveSocket's whole life, not only while read, so that a field read
 		// outside an effect (an event handler, say) is never stale. They cost nothing while idle.
 		for (const off of [
-			this.#client.onStateChange((state) => this.#show({ state })),
+			// Also called when only pausedBy changed.
+			this.#client.onStateChange((state) => this.#show({ state, pausedBy: this.#client.pausedBy })),
 			this.#client.on(ReconnectAttempt, ({ attempt }) => this.#show({ attempt })),
 			this.#client.on(Connected, () => this.#show({ attempt: 0 })),
 			this.#client.on(Unrecoverable, ({ room }) => {
@@ -185,6 +193,17 @@ export class LiveSocket {
 	get state(): ConnectionState {
 		this.#subscribe();
 		return this.#connection.state;
+	}
+
+	/**
+	 * Why a `disconnected` connection waits rather than stopped, as `client.pausedBy`: the page is
+	 * `offline`, `hidden` or `frozen` (in the back/forward cache), and it reconnects by itself when
+	 * that ends. `undefined` in every other state, and when stopped (nothing reads, `disconnect()`,
+	 * `dispose()`, or the client gave up).
+	 */
+	get pausedBy(): PauseReason | undefined {
+		this.#subscribe();
+		return this.#connection.pausedBy;
 	}
 
 	/** Whether the state is `connected`. */
@@ -301,6 +320,14 @@ export class LiveSocket {
 	/** Sends a message by name, untyped, as `client.send`. */
 	send(name: string, data?: unknown, options?: SendOptions): void {
 		this.#client.send(name, data, options);
+	}
+
+	/**
+	 * Sends a frame as it is, outside the envelope (a bare token, a foreign protocol), as
+	 * `client.sendRaw`: throws `Not connected` while disconnected unless `{ buffer: true }`.
+	 */
+	sendRaw(data: string, options?: SendOptions): void {
+		this.#client.sendRaw(data, options);
 	}
 
 	/** Sends a message the server answers, as `client.request`. */

@@ -26,6 +26,7 @@ interface Model {
 	readers: number;
 	held: boolean;
 	disposed: boolean;
+	offline: boolean;
 }
 
 /** The LiveSocket under test, its server, the components reading it, and the page's listeners. */
@@ -34,6 +35,8 @@ interface Real {
 	server: TestServer;
 	views: Record<string, unknown>[];
 	listening: () => number;
+	/** What `navigator.onLine` says: the client reads it when it starts watching the page. */
+	online: { value: boolean };
 }
 
 /** Whether the LiveSocket should have its client connected. */
@@ -51,7 +54,7 @@ function joinsOf(peer: ServerPeer): number {
 async function settled(model: Model, { socket, server, listening }: Real): Promise<void> {
 	await tick(); // a reader that left lets go a microtask later
 	const { client } = socket;
-	if (wanted(model)) {
+	if (wanted(model) && !model.offline) {
 		await reachState(client, 'connected');
 		const current = server.peers.at(-1)!;
 		for (const peer of server.peers.slice(0, -1)) await within(peer.closed, 'an old connection');
@@ -61,9 +64,12 @@ async function settled(model: Model, { socket, server, listening }: Real): Promi
 		await current.waitForFrame((frame) => frame.includes('room.join'), 'the rejoin');
 	} else {
 		expect(client.connectionState).toBe('disconnected');
+		expect(client.pausedBy).toBe(wanted(model) ? 'offline' : undefined);
 		expect(client.socket).toBeNull();
 		for (const peer of server.peers) await within(peer.closed, 'every connection to close');
 	}
+	// Read outside an effect, the fields are what the client says, reason included.
+	expect([socket.state, socket.pausedBy]).toEqual([client.connectionState, client.pausedBy]);
 	// A join that went out twice on one connection would show here, now or on a later check.
 	expect(server.peers.map(joinsOf).filter((joins) => joins > 1)).toEqual([]);
 	if (model.disposed) expect(listening()).toBe(0);
@@ -110,7 +116,7 @@ const commands: fc.Arbitrary<Command>[] = [
 		toString: () => 'disconnect'
 	}),
 	fc.constant<Command>({
-		check: (model) => wanted(model),
+		check: (model) => wanted(model) && !model.offline,
 		async run(model, real) {
 			const back = nextEvent(real.socket.client, Connected);
 			real.server.peers.at(-1)!.socket.terminate(); // no close frame: 1006 for the client
@@ -118,6 +124,26 @@ const commands: fc.Arbitrary<Command>[] = [
 			await settled(model, real);
 		},
 		toString: () => 'server drops the connection'
+	}),
+	fc.constant<Command>({
+		check: (model) => !model.offline,
+		async run(model, real) {
+			real.online.value = false;
+			window.dispatchEvent(new Event('offline'));
+			model.offline = true;
+			await settled(model, real);
+		},
+		toString: () => 'offline'
+	}),
+	fc.constant<Command>({
+		check: (model) => model.offline,
+		async run(model, real) {
+			real.online.value = true;
+			window.dispatchEvent(new Event('online'));
+			model.offline = false;
+			await settled(model, real);
+		},
+		toString: () => 'online'
 	}),
 	fc.constant<Command>({
 		check: (model) => !model.disposed,
@@ -131,11 +157,13 @@ const commands: fc.Arbitrary<Command>[] = [
 ];
 
 describe('LiveSocket lifecycle, model-based', () => {
-	it('connects exactly while read or held, one socket at a time, the room joined once per connection, nothing left after dispose()', async () => {
+	it('connects exactly while read or held and online (else says it is paused), one socket at a time, the room joined once per connection, nothing left after dispose()', async () => {
 		await fc.assert(
 			fc.asyncProperty(fc.commands(commands, { maxCommands: 12 }), async (run) => {
 				const server = await TestServer.start();
 				const listening = countListeners(window, document);
+				const online = { value: true };
+				vi.spyOn(window.navigator, 'onLine', 'get').mockImplementation(() => online.value);
 				const socket = new LiveSocket(server.url, {
 					WebSocket,
 					window,
@@ -144,10 +172,10 @@ describe('LiveSocket lifecycle, model-based', () => {
 					maxReconnectDelay: 20
 				});
 				socket.join(ROOM);
-				const real: Real = { socket, server, views: [], listening };
+				const real: Real = { socket, server, views: [], listening, online };
 				try {
 					await fc.asyncModelRun(
-						() => ({ model: { readers: 0, held: false, disposed: false }, real }),
+						() => ({ model: { readers: 0, held: false, disposed: false, offline: false }, real }),
 						run
 					);
 				} finally {

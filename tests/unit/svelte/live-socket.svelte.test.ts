@@ -22,6 +22,7 @@ import {
 	Frames,
 	live,
 	render,
+	until,
 	watch
 } from './live.svelte.js';
 
@@ -202,6 +203,36 @@ describe('LiveSocket: reactive fields', () => {
 		expect(seen.at(-1)).toEqual(['connected', true, 0]);
 	});
 
+	it('pausedBy tells a connection the page paused (offline, hidden) from a stopped one', async () => {
+		const { socket, server } = await connected({ reconnectDelay: 5, maxReconnectDelay: 20 });
+		const { seen, view } = watch(() => [socket.state, socket.pausedBy]);
+		window.dispatchEvent(new Event('offline'));
+		flushSync();
+		expect(seen.at(-1)).toEqual(['disconnected', 'offline']);
+		window.dispatchEvent(new Event('online'));
+		await reachState(socket.client, 'connected');
+		flushSync();
+		expect(seen.at(-1)).toEqual(['connected', undefined]);
+
+		// Hidden, an open connection stays; one that is lost waits until the page is shown again.
+		const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden');
+		document.dispatchEvent(new Event('visibilitychange'));
+		(await server.connection(1)).socket.terminate();
+		await until(() => socket.pausedBy == 'hidden', 'a pause while hidden');
+		expect(socket.state).toBe('disconnected');
+		visibility.mockReturnValue('visible');
+		document.dispatchEvent(new Event('visibilitychange'));
+		await reachState(socket.client, 'connected');
+
+		// Stopped while paused: no reason any more, whoever reads.
+		window.dispatchEvent(new Event('offline'));
+		expect(socket.pausedBy).toBe('offline');
+		destroy(view);
+		socket.disconnect();
+		await tick();
+		expect([socket.state, socket.pausedBy]).toEqual(['disconnected', undefined]);
+	});
+
 	it('lastMessage is the newest inbound message, published once per flush', async () => {
 		const frames = new Frames();
 		const { socket, peer } = await connected({ schedule: frames.schedule });
@@ -296,10 +327,11 @@ describe('LiveSocket: reactive fields', () => {
 });
 
 describe('LiveSocket: sending', () => {
-	it('emit, send and request pass through to the client', async () => {
+	it('emit, send, sendRaw and request pass through to the client', async () => {
 		const { socket, peer } = await connected();
 		socket.emit(Ask, { q: 'emitted' });
 		socket.send('raw', 2);
+		socket.sendRaw('bare token');
 		const answer = socket.request<{ a: number }>(Ask, { q: 'asked' }, { timeout: 5_000 });
 		const frame = await peer.waitForFrame((text) => text.includes('asked'), 'the request');
 		const { id } = JSON.parse(frame) as { id: number };
@@ -308,8 +340,11 @@ describe('LiveSocket: sending', () => {
 		expect(peer.messages).toEqual([
 			{ name: 'ask', data: { q: 'emitted' } },
 			{ name: 'raw', data: 2 },
+			'bare token',
 			{ name: 'ask', data: { q: 'asked' }, id }
 		]);
+		socket.disconnect();
+		expect(() => socket.sendRaw('late')).toThrow(/Not connected/);
 	});
 });
 

@@ -16,7 +16,12 @@ describe('LiveSocket during SSR', () => {
 		const socket = new LiveSocket('ws://127.0.0.1:9', { WebSocket });
 		const stream = socket.stream(Tick);
 		const collection = socket.collection(Tick, { key: (n) => n, initial: [1, 2] });
-		expect([socket.state, socket.isConnected, socket.attempt]).toEqual(['disconnected', false, 0]);
+		expect([socket.state, socket.pausedBy, socket.isConnected, socket.attempt]).toEqual([
+			'disconnected',
+			undefined,
+			false,
+			0
+		]);
 		expect([socket.lastMessage, socket.error, socket.latest(Tick).current]).toEqual([
 			undefined,
 			undefined,
