@@ -59,8 +59,9 @@ export interface ServerMessage {
 }
 
 /**
- * Builds a message as a runesocket server sends it, stamped now: the one place the server's envelope
- * is spelled out. `room` and `id` are left out when not given (JSON drops `undefined` fields).
+ * Builds a message as a runesocket server sends it, stamped now (or at `timestamp`): the one place the
+ * server's envelope is spelled out. `room` and `id` are left out when not given (JSON drops
+ * `undefined` fields).
  *
  * @example
  * ```ts
@@ -70,9 +71,9 @@ export interface ServerMessage {
 export function serverMessage(
 	name: string,
 	data: unknown,
-	{ room, id }: { room?: string; id?: number } = {}
+	{ room, id, timestamp = Date.now() }: { room?: string; id?: number; timestamp?: number } = {}
 ): ServerMessage {
-	return { name, data, timestamp: Date.now(), room, id };
+	return { name, data, timestamp, room, id };
 }
 
 /**

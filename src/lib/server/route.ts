@@ -91,7 +91,8 @@ export class Route {
 	}
 
 	#sendServerHeartbeat(): void {
-		const serverTime = new Date().toISOString();
-		deliverToAll(this.connections, serverMessage('heartbeat', { server_time: serverTime }));
+		const timestamp = Date.now();
+		const data = { server_time: new Date(timestamp).toISOString() };
+		deliverToAll(this.connections, serverMessage('heartbeat', data, { timestamp }));
 	}
 }
