@@ -58,15 +58,14 @@ interface ConnectionView {
 }
 
 /**
- * Runs `teardown` when the component being initialised is destroyed; false outside of one (an
- * event handler, a plain module), where whoever called is left to clean up.
+ * Runs `teardown` when the component being initialised is destroyed. Outside of one (an event
+ * handler, a plain module) it does nothing: whoever called cleans up.
  */
-function onComponentDestroy(teardown: () => void): boolean {
+function onComponentDestroy(teardown: () => void): void {
 	try {
 		onDestroy(teardown);
-		return true;
 	} catch {
-		return false;
+		// Not initialising a component.
 	}
 }
 
@@ -386,11 +385,12 @@ export class LiveSocket {
 		// Untracked: a handler can run inside an effect (one whose read connects), which must not
 		// come to depend on the state it changes.
 		const shown = untrack(() => this.#connection);
-		if (
-			Object.entries(change).every(([key, value]) => shown[key as keyof ConnectionView] === value)
-		)
-			return;
-		this.#connection = { ...shown, ...change };
+		const next = { ...shown, ...change };
+		// A new object only for a real change: readers of the fields re-run on every new one.
+		const { state, pausedBy, attempt } = next;
+		if (state != shown.state || pausedBy != shown.pausedBy || attempt != shown.attempt) {
+			this.#connection = next;
+		}
 	}
 
 	/** Publishes a new `rooms` Set when membership differs from the published one. */
