@@ -1,3 +1,6 @@
+// The root entry: what a browser app needs to talk to a runesocket server (or another one through a
+// dialect). Types that appear in public signatures are exported as types; helpers only tests or
+// servers need (backoff, heartbeat frames, reserved names, the server envelope) stay in their modules.
 export { SocketClient } from './client/socket-client.js';
 export type {
 	AuthContext,
@@ -17,14 +20,8 @@ export {
 	Unrecoverable
 } from './client/events.js';
 export type { ClientEvent, ConnectionState, SocketErrorKind } from './client/events.js';
-export type {
-	DocumentLike,
-	EnvironmentEvent,
-	EnvironmentTarget,
-	WindowLike
-} from './client/environment.js';
-export { reconnectDelay } from './client/backoff.js';
-export { ClientMessage, validateMessage } from './protocol/message.js';
+export type { DocumentLike, PauseReason, WindowLike } from './client/environment.js';
+export { ClientMessage } from './protocol/message.js';
 export type { MessageData, MessageDefinition } from './protocol/message.js';
 export type {
 	InferOutput,
@@ -32,7 +29,7 @@ export type {
 	StandardResult,
 	StandardSchema
 } from './protocol/standard-schema.js';
-export { envelopeDialect, Heartbeat, ReservedName } from './protocol/envelope.js';
+export { envelopeDialect } from './protocol/envelope.js';
 export type {
 	Dialect,
 	InboundMessage,
@@ -43,6 +40,8 @@ export { typeKeyedDialect } from './protocol/dialects/type-keyed.js';
 export { eventKeyedDialect } from './protocol/dialects/event-keyed.js';
 export { CloseCode } from './protocol/close-codes.js';
 export type { CloseCodeValue } from './protocol/close-codes.js';
+export { ErrorCode } from './protocol/error-codes.js';
+export type { ErrorCodeValue } from './protocol/error-codes.js';
 export { safeJsonParse } from './protocol/safe-json.js';
 export { createWebSocket } from './client/facade.js';
 export type {
@@ -51,6 +50,3 @@ export type {
 	WebSocketClient,
 	WebSocketConfig
 } from './client/facade.js';
-export { ErrorCode } from './protocol/error-codes.js';
-export type { ErrorCodeValue } from './protocol/error-codes.js';
-export type { ServerMessage } from './protocol/envelope.js';

@@ -237,7 +237,7 @@ async function setup(): Promise<Real> {
 	};
 	client.on(ReconnectAttempt, () => real.reconnectAttempts++);
 	client.on(Connected, () =>
-		real.announced.add(new URL(client.socket!.url).searchParams.get('n')!)
+		real.announced.add(new URL((client.socket as WebSocket).url).searchParams.get('n')!)
 	);
 	for (const room of ROOMS) client.joinRoom(room);
 	return real;

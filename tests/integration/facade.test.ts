@@ -31,6 +31,7 @@ describe('createWebSocket', () => {
 		await peer.waitForFrames(1);
 		expect(peer.frames[0]).toBe('abc');
 		expect(handle.isOpen).toBe(true);
+		expect(handle.isConnected).toBe(true);
 		expect(handle.socket?.readyState).toBe(1);
 	});
 

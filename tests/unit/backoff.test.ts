@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay } from '../../src/lib/index.js';
+import { reconnectDelay } from '../../src/lib/client/backoff.js';
 
 const MIN = 500;
 const MAX = 20_000;

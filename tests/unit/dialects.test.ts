@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { Heartbeat } from '../../src/lib/protocol/envelope.js';
 import {
 	envelopeDialect,
 	eventKeyedDialect,
-	Heartbeat,
 	typeKeyedDialect,
 	type Dialect,
 	type InboundMessage

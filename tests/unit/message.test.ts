@@ -1,8 +1,8 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
+import { validateMessage } from '../../src/lib/protocol/message.js';
 import {
 	ClientMessage,
-	validateMessage,
 	type InferOutput,
 	type MessageData,
 	type MessageDefinition,

@@ -30,7 +30,11 @@ export interface WebSocketConfig {
 	accessToken?: string;
 	/** Reconnect after an unexpected close. Default `true`. */
 	autoReconnect?: boolean;
-	/** Longest wait between reconnects in ms; each wait is a random part of it. Default 3 000. */
+	/**
+	 * LONGEST wait between reconnects in ms; each wait is a random part of it (full jitter). Note:
+	 * `SocketClient`'s `reconnectDelay` is the SMALLEST backoff window instead (its windows grow
+	 * from it up to `maxReconnectDelay`). Default 3 000.
+	 */
 	reconnectDelay?: number;
 	/** Give up after this many attempts in a row. Default 5. */
 	maxReconnectAttempts?: number;
@@ -66,6 +70,9 @@ export interface WebSocketClient {
 	readonly socket: WebSocketLike | null;
 	/** Sends `data` as JSON; `true` when the socket was open, `false` (nothing queued) otherwise. */
 	send(data: unknown): boolean;
+	/** Whether the socket is open: the name every other runesocket layer uses. */
+	readonly isConnected: boolean;
+	/** The same as `isConnected`, under the name code written for plain-callback helpers uses. */
 	readonly isOpen: boolean;
 	/** Closes for good: no reconnect, every handler removed. */
 	close(): void;
@@ -146,6 +153,9 @@ export function createWebSocket(
 	return {
 		get socket() {
 			return client.socket;
+		},
+		get isConnected() {
+			return client.isConnected;
 		},
 		get isOpen() {
 			return client.isConnected;

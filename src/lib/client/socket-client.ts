@@ -109,7 +109,11 @@ export interface AuthContext {
 export interface SocketClientOptions {
 	/** Reconnect after an unexpected close. Default `true`. */
 	reconnect?: boolean;
-	/** Smallest backoff window in ms (full jitter: the delay is random below the window). Default 500. */
+	/**
+	 * SMALLEST backoff window in ms (full jitter: each delay is random below the window, which
+	 * doubles per attempt up to `maxReconnectDelay`). Note: `createWebSocket`'s `reconnectDelay` is
+	 * the LONGEST wait instead. Default 500.
+	 */
 	reconnectDelay?: number;
 	/** Largest backoff window in ms. Default 20 000. */
 	maxReconnectDelay?: number;
