@@ -1,16 +1,21 @@
 // @vitest-environment jsdom
 import { flushSync, tick } from 'svelte';
-import { describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { UseWebSocketReturn } from '../../../src/lib/svelte/index.js';
 import { track } from '../../helpers/clients.js';
 import { within } from '../../helpers/wait.js';
 import { TestServer } from '../../helpers/ws-server.js';
 import UseWebSocket from './fixtures/UseWebSocket.svelte';
+import { countListeners } from './listeners.js';
 import { destroy, render, until } from './live.svelte.js';
 import { WebSocket } from './node-ws.js';
 
 // The real `ws` (not its browser stub) for the test servers.
 vi.mock('ws', () => import('./node-ws.js'));
+
+afterEach(() => {
+	vi.restoreAllMocks();
+});
 
 /** Mounts a component that calls `useWebSocket(config, options)`; returns the hook's object. */
 function mountHook(
@@ -77,15 +82,18 @@ describe('useWebSocket', () => {
 		await server.connection(1);
 	});
 
-	it('closes for good when its component is destroyed', async () => {
+	it('closes for good when its component is destroyed, leaving no listener on the page', async () => {
+		const listening = countListeners(window, document);
 		const server = track(await TestServer.start());
 		const { ws, view } = mountHook({ baseUrl: 'http://unused.invalid', wsUrl: server.url });
 		await until(() => ws.isConnected, 'isConnected');
 		const peer = await server.connection(0);
+		expect(listening()).toBeGreaterThan(0);
 		destroy(view);
 		flushSync();
 		expect(await within(peer.closed, 'the close')).toMatchObject({ code: 1000 });
 		expect(ws.isConnected).toBe(false);
+		expect(listening()).toBe(0);
 		expect(() => ws.connect()).toThrow(/dispose/);
 	});
 });
