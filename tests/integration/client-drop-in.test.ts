@@ -233,3 +233,21 @@ describe('the API of seed 002', () => {
 		expect(client.connectionState).toBe('disconnected');
 	});
 });
+
+describe('Connected after rejoins from a position', () => {
+	it('does not wait for the answer of a room left before it came', async () => {
+		const server = track(await TestServer.start());
+		const client = makeClient(server.url);
+		const leave = client.joinRoom('project:7', { offset: 3, epoch: 'e1' });
+		const onConnected = vi.fn();
+		client.on(Connected, onConnected);
+		client.connect();
+		const peer = await server.connection(0);
+		await peer.waitForFrame((frame) => frame.includes('room.join'));
+		expect(onConnected).not.toHaveBeenCalled();
+		const connected = nextEvent(client, Connected);
+		leave();
+		expect(await connected).toEqual({ reconnected: false, recovered: true });
+		expect(onConnected).toHaveBeenCalledTimes(1);
+	});
+});

@@ -454,6 +454,8 @@ export class SocketClient {
 	leaveRoom(room: string): void {
 		const entry = this.#rooms.get(room);
 		if (!entry || --entry.holders) return;
+		// Its rejoin's answer no longer matters: Connected must not wait for it.
+		this.#answered(room, true);
 		this.#rooms.delete(room);
 		this.#sendNow(this.#dialect.leave(room));
 	}
