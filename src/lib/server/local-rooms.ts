@@ -1,28 +1,27 @@
 import { isRecord, JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
-import type { Connection } from './connection.js';
 import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
 import { PreparedMessage } from './outbound.js';
 
 /**
- * What `LocalRooms` needs of a connection: a `Connection` is one.
+ * What `LocalRooms` needs of a connection: a `Connection` is one. Spelled out rather than picked from
+ * `Connection`, whose internal members are not in the published declarations.
  *
  * @example
  * ```ts
  * const member: RoomMember = connection;
  * ```
  */
-export type RoomMember = Pick<
-	Connection<unknown>,
-	| 'id'
-	| 'authenticated'
-	| 'rooms'
-	| 'deliver'
-	| 'deliverToRoom'
-	| 'sendReserved'
-	| 'holdRoom'
-	| 'joinRoom'
-	| 'releaseRoom'
->;
+export interface RoomMember {
+	readonly id: string;
+	readonly authenticated: boolean;
+	readonly rooms: ReadonlySet<string>;
+	deliver(message: PreparedMessage): boolean;
+	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void;
+	sendReserved(name: string, data: unknown, id?: number): boolean;
+	holdRoom(room: string): void;
+	joinRoom(room: string): void;
+	releaseRoom(room: string, replayedUpTo?: StreamPosition): void;
+}
 
 /** A room message on its way to the members, serialised once (also while it waits behind a gap). */
 interface Pending {
