@@ -115,7 +115,7 @@ describe('defect 1: user callbacks that throw or reject', () => {
 		logged.mockRestore();
 	});
 
-	it('refuses a join whose authorizeJoin never answers, after 5 s, and keeps the connection', async () => {
+	it('answers internal_error to a join whose authorizeJoin never answers, after 5 s, and keeps the connection', async () => {
 		const errors: string[] = [];
 		const server = await startSocketServer({
 			routes: [
@@ -129,7 +129,7 @@ describe('defect 1: user callbacks that throw or reject', () => {
 		await client.nextMessage('connected');
 		client.send({ name: 'room.join', data: { room: 'hangs' }, id: 1 });
 		const refusal = await client.nextMessage('error', 8_000);
-		expect(errorOf(refusal)).toMatchObject({ code: 'forbidden', room: 'hangs' });
+		expect(errorOf(refusal)).toMatchObject({ code: 'internal_error', room: 'hangs' });
 		expect(errors).toEqual(['authorizeJoin did not answer within 5000 ms']);
 		client.send({ name: 'room.join', data: { room: 'fine' }, id: 2 });
 		expect((await client.nextMessage('room.joined')).id).toBe(2);

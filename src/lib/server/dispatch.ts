@@ -136,7 +136,8 @@ export class Dispatcher {
 		if (isRecord(message) && message.type == 'ping' && message.name === undefined) {
 			return connection.answerHeartbeat(TYPED_PONG);
 		}
-		const id = isRecord(message) && typeof message.id == 'number' ? message.id : undefined;
+		const id =
+			isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;
 		if (!isRecord(message) || typeof message.name != 'string') {
 			return void connection.fail(ErrorCode.Malformed, 'Expected {"name": string, "data": …}', id);
 		}
@@ -153,7 +154,10 @@ export class Dispatcher {
 		if (onMessage) {
 			return contain(
 				() => onMessage(connection, { name, data, id }),
-				(error) => this.#report(connection, error)
+				(error) => {
+					this.#report(connection, error);
+					if (id !== undefined) connection.fail(ErrorCode.Internal, 'Internal error', id);
+				}
 			);
 		}
 		const echoed =

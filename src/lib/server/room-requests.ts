@@ -6,6 +6,9 @@ import { EVERYONE_ROOM, isStreamPosition } from './engine.js';
 import type { LocalRooms } from './local-rooms.js';
 import type { Session } from './session.js';
 
+/** What became of `authorizeJoin`. */
+type JoinVerdict = 'allowed' | 'refused' | 'failed';
+
 /** Longest room name a client may join. */
 const MAX_ROOM_LENGTH = 256;
 
@@ -66,10 +69,13 @@ export class RoomRequests {
 			const limit = `Already in ${route.maxRoomsPerConnection} rooms: leave one first`;
 			return void connection.fail(ErrorCode.TooManyRooms, limit, id, { room });
 		}
-		if (!(await this.#authorized(session, room))) {
-			return void connection.fail(ErrorCode.Forbidden, `Not allowed to join "${room}"`, id, {
-				room
-			});
+		const verdict = await this.#authorize(session, room);
+		if (verdict != 'allowed') {
+			const [code, message] =
+				verdict == 'refused'
+					? [ErrorCode.Forbidden, `Not allowed to join "${room}"`]
+					: [ErrorCode.Internal, `Could not decide whether "${room}" may be joined`];
+			return void connection.fail(code, message, id, { room });
 		}
 		if (!connection.isOpen) return;
 		const since = isRecord(data) && isStreamPosition(data.since) ? data.since : undefined;
@@ -77,20 +83,23 @@ export class RoomRequests {
 		this.#rooms.join(connection, room, since, id).catch((error) => this.#report(connection, error));
 	}
 
-	/** `authorizeJoin`'s answer; one that throws, rejects or hangs past 5 s refuses (and is reported). */
-	async #authorized({ connection, route }: Session, room: string): Promise<boolean> {
+	/**
+	 * `authorizeJoin`'s answer. One that throws, rejects or hangs past 5 s is a failure of the server,
+	 * not a refusal: it is reported, and the client is told so (`internal_error`).
+	 */
+	async #authorize({ connection, route }: Session, room: string): Promise<JoinVerdict> {
 		const { authorizeJoin } = route.options;
-		if (!authorizeJoin) return true;
+		if (!authorizeJoin) return 'allowed';
 		try {
 			const allowed = await withDeadline(
 				() => authorizeJoin(connection, room),
 				CALLBACK_TIMEOUT_MS,
 				'authorizeJoin'
 			);
-			return Boolean(allowed ?? true);
+			return (allowed ?? true) ? 'allowed' : 'refused';
 		} catch (error) {
 			this.#report(connection, error);
-			return false;
+			return 'failed';
 		}
 	}
 
