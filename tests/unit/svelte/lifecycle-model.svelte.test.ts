@@ -68,8 +68,10 @@ async function settled(model: Model, { socket, server, listening }: Real): Promi
 		expect(client.socket).toBeNull();
 		for (const peer of server.peers) await within(peer.closed, 'every connection to close');
 	}
-	// Read outside an effect, the fields are what the client says, reason included.
+	// Read outside an effect, the fields are what the client says, reason included; no attempt is
+	// under way once connected or let go of.
 	expect([socket.state, socket.pausedBy]).toEqual([client.connectionState, client.pausedBy]);
+	if (!wanted(model) || !model.offline) expect(socket.attempt).toBe(0);
 	// A join that went out twice on one connection would show here, now or on a later check.
 	expect(server.peers.map(joinsOf).filter((joins) => joins > 1)).toEqual([]);
 	if (model.disposed) expect(listening()).toBe(0);
