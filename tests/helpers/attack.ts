@@ -139,7 +139,8 @@ async function measure(
 }
 
 /**
- * The checks every attack must pass: the server alive, answering and unstalled, its heap bounded
+ * The checks every attack must pass: the server alive, answering and unstalled (at most
+ * `maxStallMs`, 50 unless an attack documents why Node itself cannot do better), its heap bounded
  * and its prototypes clean; the well-behaved client lost nothing, got nothing twice, stayed connected.
  *
  * @example
@@ -147,7 +148,7 @@ async function measure(
  * expectUnharmed(await underAttack(server(), 'binary flood', flood));
  * ```
  */
-export function expectUnharmed(outcome: AttackOutcome): void {
+export function expectUnharmed(outcome: AttackOutcome, maxStallMs = MAX_STALL_MS): void {
 	expect(outcome.crash, 'the server process crashed or stopped answering').toBeUndefined();
 	expect(outcome.watch.hung, 'the server stopped answering health checks').toBe(false);
 	expect(outcome.feed.published, 'feed messages published meanwhile').toBeGreaterThan(0);
@@ -158,7 +159,7 @@ export function expectUnharmed(outcome: AttackOutcome): void {
 		disconnects: 0
 	});
 	expect(outcome.longestStallMs, 'longest event-loop stall in the server (ms)').toBeLessThanOrEqual(
-		MAX_STALL_MS
+		maxStallMs
 	);
 	expect(outcome.heapGrowthMb, 'retained heap growth (MB)').toBeLessThan(MAX_HEAP_GROWTH_MB);
 	expect(outcome.peakHeapGrowthMb, 'peak heap growth during the attack (MB)').toBeLessThan(

@@ -4,7 +4,7 @@
  * well-behaved client receives the numbered feed. The fixture runs with `maxConnections` 60.
  */
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
+import { expectUnharmed, MAX_STALL_MS, scaled, SOAK, underAttack } from '../../helpers/attack.js';
 import { HardeningRoute, UpgradeAuth } from '../../helpers/hardening-messages.js';
 import {
 	useHardeningServer,
@@ -204,7 +204,10 @@ describe('connection exhaustion', () => {
 			}
 			return trickling;
 		});
-		expectUnharmed(outcome);
+		// Measured with a bare `http.createServer` and no socket server at all: 1 000 sockets trickling
+		// headers for 30 s stall Node's own HTTP server for 70–115 ms (200 sockets: under 25 ms). The
+		// socket server never sees these requests; a proxy or `http.maxConnections` bounds them.
+		expectUnharmed(outcome, SOAK ? 150 : MAX_STALL_MS);
 		expect(whileTrickling.length).toBeGreaterThan(0);
 		expect(countStatuses(whileTrickling), 'plain upgrades meanwhile').toEqual({
 			101: whileTrickling.length
