@@ -52,8 +52,16 @@ export interface HardeningServer {
 	startFeed(intervalMs?: number): Promise<void>;
 	/** Stops the feed; resolves with how many publishes went through. */
 	stopFeed(): Promise<{ published: number; failed: number }>;
-	/** Publishes `count` `BulkItem`s of about `size` bytes to `room`, one after the other. */
-	bulk(room: string, count: number, size: number): Promise<{ published: number; rejected: number }>;
+	/**
+	 * Publishes `count` `BulkItem`s of about `size` bytes to `room`, one every `everyMs` (0: one per
+	 * event-loop turn).
+	 */
+	bulk(
+		room: string,
+		count: number,
+		size: number,
+		everyMs?: number
+	): Promise<{ published: number; rejected: number }>;
 	/** Publishes one `BulkItem` of `size` bytes to `FEED_ROOM` by `via`; resolves with the error's name or `sent`. */
 	oversize(via: 'publish' | 'to' | 'broadcast', size: number): Promise<string>;
 	/** The rooms of the connection with `id`, or null when there is none. */
@@ -164,8 +172,11 @@ export async function startHardeningServer(
 			await call('POST', `/feed/start?interval=${intervalMs}`);
 		},
 		stopFeed: () => call('POST', '/feed/stop'),
-		bulk: (room, count, size) =>
-			call('POST', `/bulk?room=${encodeURIComponent(room)}&count=${count}&size=${size}`),
+		bulk: (room, count, size, everyMs = 0) =>
+			call(
+				'POST',
+				`/bulk?room=${encodeURIComponent(room)}&count=${count}&size=${size}&every=${everyMs}`
+			),
 		oversize: async (via, size) =>
 			(await call<{ outcome: string }>('POST', `/oversize?via=${via}&size=${size}`)).outcome,
 		rooms: async (id) =>
