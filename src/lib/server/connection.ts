@@ -199,11 +199,6 @@ export class Connection<AuthData = unknown> {
 		return true;
 	}
 
-	/** @internal Answers a heartbeat; a burst of heartbeats within one turn gets one answer. */
-	answerHeartbeat(reply: PreparedMessage): void {
-		if (this.#hasRoom()) this.#outbox.pushOnce(reply);
-	}
-
 	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */
 	broadcast(message: unknown, options: BroadcastOptions = {}): Promise<void> {
 		return this.#host.broadcast(this as Connection<unknown>, message, options);
@@ -244,6 +239,14 @@ export class Connection<AuthData = unknown> {
 		this.#outbox.flush();
 		this.#socket.close(code, closeReason(String(reason)));
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
+	}
+
+	/**
+	 * @internal Stops reading from the socket: for a peer that floods, whose answer to our close frame
+	 * is not worth parsing the rest of its flood for. It is dropped when the close times out.
+	 */
+	stopReading(): void {
+		this.#socket.pause();
 	}
 
 	/** Drops the connection at once, without a close handshake. */

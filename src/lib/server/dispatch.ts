@@ -126,7 +126,7 @@ export class Dispatcher {
 	/** One text frame of an authenticated connection, already admitted by its rate limit. */
 	dispatch(session: Session, frame: string): void {
 		const { connection } = session;
-		if (frame == PING_FRAME) return connection.answerHeartbeat(PONG);
+		if (frame == PING_FRAME) return void connection.deliver(PONG);
 		let message: unknown;
 		try {
 			message = safeJsonParse(frame);
@@ -134,7 +134,7 @@ export class Dispatcher {
 			return void connection.fail(ErrorCode.Malformed, 'Malformed JSON');
 		}
 		if (isRecord(message) && message.type == 'ping' && message.name === undefined) {
-			return connection.answerHeartbeat(TYPED_PONG);
+			return void connection.deliver(TYPED_PONG);
 		}
 		const id =
 			isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;

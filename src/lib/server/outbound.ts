@@ -103,8 +103,6 @@ export class Outbox {
 	#compressionThreshold: number;
 	#queue: PreparedMessage[] = [];
 	#queuedBytes = 0;
-	/** Messages queued with `pushOnce` this turn: a burst of heartbeats gets one answer. */
-	#queuedOnce = new Set<PreparedMessage>();
 
 	constructor(socket: WebSocket, compressionThreshold: number) {
 		this.#socket = socket;
@@ -126,20 +124,12 @@ export class Outbox {
 		}
 	}
 
-	/** Queues `message` unless it is already waiting to be written. */
-	pushOnce(message: PreparedMessage): void {
-		if (this.#queuedOnce.has(message)) return;
-		this.#queuedOnce.add(message);
-		this.push(message);
-	}
-
 	/** Writes everything queued now. */
 	flush(): void {
 		const queue = this.#queue;
 		if (!queue.length) return;
 		this.#queue = [];
 		this.#queuedBytes = 0;
-		this.#queuedOnce.clear();
 		if (this.#socket.readyState != WebSocket.OPEN) return;
 		const internals = this.#socket as unknown as WebSocketInternals;
 		const raw = internals._socket;
@@ -163,7 +153,6 @@ export class Outbox {
 	clear(): void {
 		this.#queue = [];
 		this.#queuedBytes = 0;
-		this.#queuedOnce.clear();
 		pending.delete(this);
 	}
 }

@@ -48,6 +48,10 @@ export class Route {
 			noServer: true,
 			// Pings count against the rate limit like any frame: the session answers them itself.
 			autoPong: false,
+			// One inbound message per connection per event-loop turn: a socket read can hold megabytes
+			// of frames, and handling them all at once let one flooding client stall everyone (a turn
+			// of 64 KiB frames took 80 ms). Later frames wait in ws, whose backpressure pauses the socket.
+			allowSynchronousEvents: false,
 			maxPayload: options.maxPayload ?? ROUTE_DEFAULTS.maxPayload,
 			perMessageDeflate: compression?.enabled
 				? {

@@ -173,6 +173,12 @@ export class Session {
 		this.connection.close(code, reason);
 	}
 
+	/** Closes a flooding peer with 1008 and reads nothing more from it, not even its flood's tail. */
+	#shutOut(reason: string): void {
+		this.close(POLICY_VIOLATION, reason);
+		this.connection.stopReading();
+	}
+
 	/** The socket closed (either end): release whatever the session still holds. */
 	end(): void {
 		this.#enter(Phase.Closed);
@@ -187,7 +193,7 @@ export class Session {
 		this.connection.alive = true;
 		const verdict = this.#limiter?.take(Date.now()) ?? 'accept';
 		if (verdict == 'accept') return true;
-		if (verdict == 'close') this.close(POLICY_VIOLATION, 'Rate limit exceeded');
+		if (verdict == 'close') this.#shutOut('Rate limit exceeded');
 		else if (!silently) {
 			const id = data && trailingRequestId(data.subarray(-32).toString('latin1'));
 			this.connection.fail(ErrorCode.RateLimited, 'Too many messages: slow down', id);
@@ -217,7 +223,7 @@ export class Session {
 	#hold(frame: string): void {
 		this.#heldBytes += frame.length;
 		if (this.#held.length >= MAX_FRAMES_BEFORE_AUTH || this.#heldBytes > MAX_BYTES_BEFORE_AUTH) {
-			return this.close(POLICY_VIOLATION, 'Too many messages before authentication');
+			return this.#shutOut('Too many messages before authentication');
 		}
 		this.#held.push(frame);
 	}
