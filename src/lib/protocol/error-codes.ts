@@ -4,9 +4,9 @@
  *
  * @example
  * ```ts
- * import { ErrorCode, SocketError } from 'runesocket';
+ * import { ErrorCode } from 'runesocket';
  * client.onError((error) => {
- * 	if (error.kind == 'server' && (error.detail as { code?: string }).code == ErrorCode.RateLimited) slowDown();
+ * 	if (error.code == ErrorCode.RateLimited) slowDown();
  * });
  * ```
  */
@@ -19,9 +19,9 @@ export const ErrorCode = {
 	InvalidData: 'invalid_data',
 	/** Too many messages too fast; the message was dropped. */
 	RateLimited: 'rate_limited',
-	/** The connection may not do this (e.g. join this room). */
+	/** The connection may not do this (`authorizeJoin` refused the room). */
 	Forbidden: 'forbidden',
-	/** The handler failed; details stay on the server. */
+	/** A handler, schema or `onMessage` failed, or `authorizeJoin` failed or hung; details stay on the server. */
 	Internal: 'internal_error',
 	/** The connection is in as many rooms as its route allows (`maxRoomsPerConnection`). */
 	TooManyRooms: 'too_many_rooms'
