@@ -288,7 +288,7 @@ describe('message-level fuzzing', () => {
 	);
 
 	it(
-		'heartbeats in one write: each kind answered, once per turn, not once per frame',
+		'heartbeats in one write, within the rate limit: each answered once, in its own kind',
 		async () => {
 			await fuzz(
 				'fuzz: heartbeat batches',
@@ -302,14 +302,13 @@ describe('message-level fuzzing', () => {
 							session.write(Buffer.concat(frames), frames.length);
 							expect(await session.verdict()).toMatchObject({ kind: 'answered' });
 							const texts = session.client.texts;
-							const threes = texts.filter((text) => text == '3').length;
-							const pongs = texts.filter((text) => text == '{"type":"pong"}').length;
 							const sentTwos = beats.filter((beat) => beat == '2').length;
-							expect(threes > 0, 'a "2" was answered').toBe(sentTwos > 0);
-							expect(pongs > 0, 'a ping was answered').toBe(beats.length > sentTwos);
-							// One write arrives in one or two reads: one answer per read, at most.
-							expect(threes).toBeLessThanOrEqual(2);
-							expect(pongs).toBeLessThanOrEqual(2);
+							// Fewer than the bucket's 100 frames: none is refused, so each gets its answer.
+							expect(texts.filter((text) => text == '3').length, '"3" answers').toBe(sentTwos);
+							expect(
+								texts.filter((text) => text == '{"type":"pong"}').length,
+								'{"type":"pong"} answers'
+							).toBe(beats.length - sentTwos);
 							expect(session.problems()).toEqual([]);
 						} finally {
 							session.destroy();
