@@ -1,5 +1,5 @@
 /* eslint-disable svelte/prefer-svelte-reactivity */
-// No SvelteSet: the handler Set is not state, and each rooms Set published through $state.raw
+// No SvelteSet: the handler Set is not state, and each joinedRooms Set published through $state.raw
 // is new and never changed after.
 import { onDestroy, untrack } from 'svelte';
 import { createSubscriber } from 'svelte/reactivity';
@@ -106,7 +106,7 @@ export class LiveSocket {
 		attempt: 0
 	});
 	#lastMessage = $state.raw<InboundMessage | undefined>();
-	#rooms = $state.raw<ReadonlySet<string>>(new Set());
+	#joinedRooms = $state.raw<ReadonlySet<string>>(new Set());
 	#error = $state.raw<SocketError | undefined>();
 	/** The newest message, published to `lastMessage` at the next flush. */
 	#newestMessage: InboundMessage | undefined;
@@ -158,7 +158,7 @@ export class LiveSocket {
 		this.#batch = new Batch(schedule);
 		const { connectionState: state, pausedBy } = this.#client;
 		this.#connection = { state, pausedBy, attempt: 0 };
-		this.#rooms = this.#client.joinedRooms;
+		this.#joinedRooms = this.#client.joinedRooms;
 		// Listened to for the LiveSocket's whole life, not only while read, so that a field read
 		// outside an effect (an event handler, say) is never stale. They cost nothing while idle.
 		for (const off of [
@@ -222,10 +222,13 @@ export class LiveSocket {
 		return this.#lastMessage;
 	}
 
-	/** The rooms joined: a new Set whenever membership changes through this LiveSocket. */
-	get rooms(): ReadonlySet<string> {
+	/**
+	 * The rooms joined, as `client.joinedRooms`: a new Set whenever membership changes through this
+	 * LiveSocket.
+	 */
+	get joinedRooms(): ReadonlySet<string> {
 		this.#subscribe();
-		return this.#rooms;
+		return this.#joinedRooms;
 	}
 
 	/** The newest error the client reported. */
@@ -254,15 +257,24 @@ export class LiveSocket {
 	}
 
 	/**
-	 * Joins `room` and returns the function that leaves it. Called while a component initialises,
-	 * the room is also left when that component is destroyed. With `since` (the position the page's
-	 * data was loaded at), everything published after it is replayed into the feeds.
+	 * Joins `room`, as `client.joinRoom`, and returns the function that leaves it. Called while a
+	 * component initialises, the room is also left when that component is destroyed. With `since`
+	 * (the position the page's data was loaded at), everything published after it is replayed into
+	 * the feeds.
+	 *
+	 * @example
+	 * ```svelte
+	 * <script lang="ts">
+	 * 	import { getSocket } from 'runesocket/svelte';
+	 * 	getSocket().joinRoom('project:7'); // left when this component is destroyed
+	 * </script>
+	 * ```
 	 */
-	join(room: string, since?: StreamPosition): () => void {
-		const leaveRoom = this.#client.joinRoom(room, since);
+	joinRoom(room: string, since?: StreamPosition): () => void {
+		const leaveOnClient = this.#client.joinRoom(room, since);
 		this.#roomsChanged();
 		const leave = () => {
-			leaveRoom();
+			leaveOnClient();
 			this.#roomsChanged();
 		};
 		onComponentDestroy(leave);
@@ -271,9 +283,9 @@ export class LiveSocket {
 
 	/**
 	 * Drops one hold on `room`, as `client.leaveRoom`: the leave goes out when the last holder
-	 * leaves. For a hold without its function at hand; the function `join` returned leaves once.
+	 * leaves. For a hold without its function at hand; the function `joinRoom` returned leaves once.
 	 */
-	leave(room: string): void {
+	leaveRoom(room: string): void {
 		this.#client.leaveRoom(room);
 		this.#roomsChanged();
 	}
@@ -393,13 +405,13 @@ export class LiveSocket {
 		}
 	}
 
-	/** Publishes a new `rooms` Set when membership differs from the published one. */
+	/** Publishes a new `joinedRooms` Set when membership differs from the published one. */
 	#roomsChanged(): void {
 		const rooms = this.#client.joinedRooms; // a snapshot, new on every read
-		// Untracked: `$effect(() => socket.join(room))` must not depend on the rooms it changes.
-		const published = untrack(() => this.#rooms);
+		// Untracked: `$effect(() => socket.joinRoom(room))` must not depend on the rooms it changes.
+		const published = untrack(() => this.#joinedRooms);
 		if (rooms.size != published.size || [...rooms].some((room) => !published.has(room))) {
-			this.#rooms = rooms;
+			this.#joinedRooms = rooms;
 		}
 	}
 }

@@ -173,7 +173,7 @@ describe('LiveSocket lifecycle, model-based', () => {
 					reconnectDelay: 5,
 					maxReconnectDelay: 20
 				});
-				socket.join(ROOM);
+				socket.joinRoom(ROOM);
 				const real: Real = { socket, server, views: [], listening, online };
 				try {
 					await fc.asyncModelRun(

@@ -122,7 +122,7 @@ describe('LiveSocket: the connection follows its readers', () => {
 			() => socket.isConnected,
 			() => socket.attempt,
 			() => socket.lastMessage,
-			() => socket.rooms,
+			() => socket.joinedRooms,
 			() => socket.error,
 			() => socket.latest(Tick).current,
 			() => socket.stream(Tick).current,
@@ -142,7 +142,7 @@ describe('LiveSocket: the connection follows its readers', () => {
 		const windowListeners = vi.spyOn(window, 'addEventListener');
 		const documentListeners = vi.spyOn(document, 'addEventListener');
 		const socket = live('ws://127.0.0.1:9');
-		void [socket.state, socket.isConnected, socket.attempt, socket.lastMessage, socket.rooms];
+		void [socket.state, socket.isConnected, socket.attempt, socket.lastMessage, socket.joinedRooms];
 		void [socket.error, socket.latest(Tick).current, socket.stream(Tick).current];
 		void socket.collection(Tick, { key: ({ n }) => n }).values;
 		await tick();
@@ -266,15 +266,15 @@ describe('LiveSocket: reactive fields', () => {
 		expect(socket.error?.kind).toBe('validation');
 	});
 
-	it('rooms is a new Set whenever membership changes, and joins reach the server', async () => {
+	it('joinedRooms is a new Set whenever membership changes, and joins reach the server', async () => {
 		const { socket, peer } = await connected();
-		const { seen } = watch(() => socket.rooms);
+		const { seen } = watch(() => socket.joinedRooms);
 
-		const leaveA = socket.join('a');
+		const leaveA = socket.joinRoom('a');
 		flushSync();
 		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a']]);
-		const leaveAgain = socket.join('a'); // a second holder: membership unchanged
-		socket.join('b');
+		const leaveAgain = socket.joinRoom('a'); // a second holder: membership unchanged
+		socket.joinRoom('b');
 		flushSync();
 		expect(seen.map((rooms) => [...rooms])).toEqual([[], ['a'], ['a', 'b']]);
 
@@ -284,13 +284,13 @@ describe('LiveSocket: reactive fields', () => {
 		leaveA();
 		leaveA(); // leaving twice leaves once
 		flushSync();
-		expect([...socket.rooms]).toEqual(['b']);
-		socket.join('c');
+		expect([...socket.joinedRooms]).toEqual(['b']);
+		socket.joinRoom('c');
 		flushSync();
-		socket.leave('c'); // by name, as client.leaveRoom
-		socket.leave('c'); // no hold left: nothing
+		socket.leaveRoom('c'); // by name, as client.leaveRoom
+		socket.leaveRoom('c'); // no hold left: nothing
 		flushSync();
-		expect([...socket.rooms]).toEqual(['b']);
+		expect([...socket.joinedRooms]).toEqual(['b']);
 		socket.clearRooms();
 		flushSync();
 		expect(seen.map((rooms) => [...rooms])).toEqual([
@@ -313,16 +313,16 @@ describe('LiveSocket: reactive fields', () => {
 
 	it('a room joined while a component initialises is left when it is destroyed', async () => {
 		const { socket, peer } = await connected();
-		const outside = socket.join('account:1');
+		const outside = socket.joinRoom('account:1');
 		const view = render(JoinRoom, { socket, room: 'project:7' });
-		expect([...socket.rooms]).toEqual(['account:1', 'project:7']);
+		expect([...socket.joinedRooms]).toEqual(['account:1', 'project:7']);
 		destroy(view);
 		flushSync();
-		expect([...socket.rooms]).toEqual(['account:1']);
+		expect([...socket.joinedRooms]).toEqual(['account:1']);
 		await peer.waitForFrame((frame) => frame.includes('room.leave'), 'the leave of project:7');
 		expect(roomFrames(peer)).toEqual(['join account:1', 'join project:7', 'leave project:7']);
 		outside();
-		expect(socket.rooms.size).toBe(0);
+		expect(socket.joinedRooms.size).toBe(0);
 	});
 });
 

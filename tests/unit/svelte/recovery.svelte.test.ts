@@ -15,8 +15,8 @@ describe('feeds and unrecoverable rooms', () => {
 	it('follow only their room, and are emptied when that room (or, without one, any) is unrecoverable', async () => {
 		const { socket, frames, peer } = await connectedLive();
 		// The client tracks positions, and takes answers, only for rooms it is in.
-		socket.join('a');
-		socket.join('b');
+		socket.joinRoom('a');
+		socket.joinRoom('b');
 		const incidents = socket.collection(IncidentSaved, { key: (item) => item.uuid, room: 'a' });
 		const ticksOfB = socket.stream(Tick, { room: 'b' });
 		const anyTick = socket.latest(Tick);
@@ -52,7 +52,7 @@ describe('feeds and unrecoverable rooms', () => {
 
 	it('joins with since, so the server can replay from the position a page was loaded at', async () => {
 		const { socket, peer } = await connectedLive();
-		socket.join('project:1', { offset: 12, epoch: 'e1' });
+		socket.joinRoom('project:1', { offset: 12, epoch: 'e1' });
 		const frame = await peer.waitForFrame((text) => text.includes('room.join'));
 		expect(JSON.parse(frame)).toEqual({
 			name: 'room.join',

@@ -31,8 +31,8 @@ describe('LiveSocket during SSR', () => {
 		expect(collection.values).toEqual([1, 2]);
 
 		socket.connect();
-		socket.join('account:1');
-		expect([...socket.rooms]).toEqual(['account:1']);
+		socket.joinRoom('account:1');
+		expect([...socket.joinedRooms]).toEqual(['account:1']);
 		await Promise.resolve();
 		expect(socket.client.connectionState).toBe('disconnected');
 		expect(sockets).toBe(0);
