@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
 import {
+	deepText,
 	envelope,
 	expectedEcho,
 	oddText,
@@ -166,6 +167,45 @@ describe('message-level fuzzing', () => {
 					served(sendBatch)
 				),
 				scaled(80, 1_500)
+			);
+		},
+		TEST_MS
+	);
+
+	it(
+		'data nested thousands deep: every request is still answered once',
+		async () => {
+			const deepRequest = fc
+				.tuple(
+					fc.constantFrom('echo', 'probe', 'no.such.name', 'room.join', 'boom', 'slow-check'),
+					deepText
+				)
+				.map(([name, data]) => `{"name":"${name}","data":${data}`);
+			await fuzz(
+				'fuzz: deeply nested data',
+				fc.asyncProperty(
+					target,
+					fc.array(deepRequest, { minLength: 1, maxLength: 3 }),
+					served(async (where, requests) => {
+						const session = await FuzzSession.open(server().port, where);
+						try {
+							const ids = requests.map(() => freshId());
+							requests.forEach((request, index) =>
+								session.sendText(`${request},"id":${ids[index]}}`)
+							);
+							await session.answered(ids);
+							for (const [index, id] of ids.entries()) {
+								const request = requests[index].slice(0, 60);
+								expect(session.answersTo(id).length, `answers to ${request}…`).toBe(1);
+							}
+							expect(await session.verdict()).toMatchObject({ kind: 'answered' });
+							expect(session.problems()).toEqual([]);
+						} finally {
+							session.destroy();
+						}
+					})
+				),
+				scaled(40, 600)
 			);
 		},
 		TEST_MS
