@@ -479,7 +479,7 @@ describe('first-message authentication', () => {
 			['r2', 2]
 		]);
 		const [connection] = server.sockets.connections;
-		expect([...connection.rooms]).toEqual(['r1', 'r2']);
+		expect([...connection.joinedRooms]).toEqual(['r1', 'r2']);
 	});
 
 	it('closes with 1011 when verify throws or rejects, and keeps serving', async () => {

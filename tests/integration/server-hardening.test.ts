@@ -305,7 +305,7 @@ describe('defect 8: room requests of one connection', () => {
 		await client.waitForText((text) => text.includes('"id":2'), 'the leave answer');
 		await client.waitForText((text) => text.includes('room.joined'), 'the join answer');
 		const [connection] = server.sockets.connections;
-		expect([...connection.rooms]).toEqual([]);
+		expect([...connection.joinedRooms]).toEqual([]);
 		await server.sockets.publish(ClientMessage.define<number>('after'), 1, { room: 'r' });
 		await server.sockets.publish(ClientMessage.define<number>('marker'), 2);
 		await client.waitForText((text) => text.includes('"marker"'), 'the marker');
@@ -340,7 +340,7 @@ describe('defect 9: rooms per connection', () => {
 			'the join of room-4'
 		);
 		const [connection] = server.sockets.connections;
-		expect([...connection.rooms].sort()).toEqual(['room-1', 'room-3', 'room-4']);
+		expect([...connection.joinedRooms].sort()).toEqual(['room-1', 'room-3', 'room-4']);
 	});
 });
 

@@ -106,7 +106,7 @@ describe('rooms', () => {
 		const onServer = [...running.sockets.connections].find((c) => c.id == stayerId)!;
 		stayer.client.disconnect();
 		await within(onServer.closed, 'the server to see the close');
-		expect(onServer.rooms.size).toBe(0);
+		expect(onServer.joinedRooms.size).toBe(0);
 		expect([...running.sockets.connections].map((c) => c.id)).not.toContain(stayerId);
 	});
 
@@ -280,7 +280,7 @@ describe('connection API', () => {
 		expect((await waitFor('announcement'))[0].data).toEqual({ text: 'hello p7' });
 		expect((await waitFor('raw'))[0].data).toEqual([1, 2]);
 		const [connection] = running.sockets.connections;
-		expect([...connection.rooms]).toEqual(['project:p7']);
+		expect([...connection.joinedRooms]).toEqual(['project:p7']);
 		expect(connection.req.url).toBe('/ws/p7');
 		const closed = new Promise<{ code: number }>((resolve) =>
 			client.onError((error) => error.kind == 'closed' && resolve(error.detail as { code: number }))

@@ -79,7 +79,7 @@ function member(id: string): StubMember {
 	return {
 		id,
 		authenticated: true,
-		rooms,
+		joinedRooms: rooms,
 		log,
 		get numbers() {
 			return log.flatMap((entry) => ('n' in entry ? [entry.n] : []));

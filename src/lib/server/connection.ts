@@ -123,8 +123,8 @@ export class Connection<AuthData = unknown> {
 		return this.#authenticated;
 	}
 
-	/** The rooms it is in. */
-	get rooms(): ReadonlySet<string> {
+	/** The rooms it is in (named as on the client). */
+	get joinedRooms(): ReadonlySet<string> {
 		return this.#rooms;
 	}
 

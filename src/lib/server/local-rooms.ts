@@ -14,7 +14,7 @@ import { PreparedMessage } from './outbound.js';
 export interface RoomMember {
 	readonly id: string;
 	readonly authenticated: boolean;
-	readonly rooms: ReadonlySet<string>;
+	readonly joinedRooms: ReadonlySet<string>;
 	deliver(message: PreparedMessage): boolean;
 	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void;
 	sendReserved(name: string, data: unknown, id?: number): boolean;
@@ -172,7 +172,7 @@ export class LocalRooms {
 			const state = this.#rooms.get(room)!;
 			await state.subscribed;
 			const { recovered, position, messages } = await this.#engine.history(room, since);
-			if (!connection.rooms.has(room)) return;
+			if (!connection.joinedRooms.has(room)) return;
 			state.last ??= position;
 			const answer = { room, ...position, recovered: since ? recovered : true };
 			connection.sendReserved(JOINED_MESSAGE, answer, id);
@@ -183,7 +183,7 @@ export class LocalRooms {
 			connection.releaseRoom(room, replayedUpTo);
 		} catch (error) {
 			this.#report(error);
-			if (!connection.rooms.has(room)) return;
+			if (!connection.joinedRooms.has(room)) return;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
 			connection.sendReserved(JOINED_MESSAGE, { room, ...UNKNOWN_POSITION, recovered: false }, id);
 			connection.releaseRoom(room);

@@ -65,7 +65,10 @@ export class RoomRequests {
 			return void connection.fail(ErrorCode.Malformed, 'room.join needs {"room": string}', id);
 		}
 		if (!connection.isOpen) return;
-		if (!connection.rooms.has(room) && connection.rooms.size >= route.maxRoomsPerConnection) {
+		if (
+			!connection.joinedRooms.has(room) &&
+			connection.joinedRooms.size >= route.maxRoomsPerConnection
+		) {
 			const limit = `Already in ${route.maxRoomsPerConnection} rooms: leave one first`;
 			return void connection.fail(ErrorCode.TooManyRooms, limit, id, { room });
 		}
