@@ -21,6 +21,11 @@ const TEST_MS = FLOOD_MS + 45_000;
 const TERMINATE_WITHIN_MS = 3_000;
 /** Measuring slack on a busy machine, on top of the contract's 3 s. */
 const SLACK_MS = 500;
+/**
+ * How long a heavy flood's last connection may take to be closed: the server reads one frame per
+ * turn, and the bucket's 100 accepted frames of 64 KiB each cost a parse (and an echo) first.
+ */
+const HEAVY_CLOSE_WITHIN_MS = 20_000;
 /** Largest inbound frame of the fixture's routes (the default `maxPayload`). */
 const MAX_PAYLOAD = 64 * 1024;
 
@@ -144,7 +149,8 @@ describe('floods', () => {
 						port: server().port,
 						path: HardeningRoute.open,
 						frame: heavyFrame(numbers),
-						durationMs: FLOOD_MS
+						durationMs: FLOOD_MS,
+						closeWithinMs: HEAVY_CLOSE_WITHIN_MS
 					});
 					return result.framesSent;
 				}
@@ -167,7 +173,8 @@ describe('floods', () => {
 						port: server().port,
 						path: HardeningRoute.open,
 						frame: heavyFrame(nested),
-						durationMs: FLOOD_MS
+						durationMs: FLOOD_MS,
+						closeWithinMs: HEAVY_CLOSE_WITHIN_MS
 					});
 					return result.framesSent;
 				}
@@ -206,14 +213,13 @@ describe('the rate limit', () => {
 		expect(replies.length + refusals.length, 'every answer is a reply or a refusal').toBe(
 			answers.length
 		);
-		// The bucket holds 100 (a few more may trickle in while the burst is read): those are accepted,
-		// and their replies may be cut off by the close; refusals come after them, under their ids.
+		// The bucket holds 100: those are accepted (their replies may be cut off by the close), and
+		// only later frames are refused, under their ids; more trickle in while the burst is read.
 		const refused = refusals.map((answer) => answer.id ?? 0);
 		expect(refused.length, 'refusals').toBeGreaterThan(0);
 		expect(refused.length, 'refusals before the close').toBeLessThanOrEqual(50);
 		expect(Math.min(...refused), 'first refused id').toBeGreaterThan(100);
 		expect(refused, 'refusals in order').toEqual([...refused].sort((a, b) => a - b));
-		for (const reply of replies) expect(reply.id, 'an answered id').toBeLessThanOrEqual(105);
 	}, 30_000);
 
 	it('a sender just above the rate is closed once 50 frames were refused, not only 50 in a row', async () => {
