@@ -370,3 +370,21 @@ describe('server.on', () => {
 		expect(client.messages.filter((message) => message.name == 'reply')).toHaveLength(2);
 	});
 });
+
+describe('a reply that cannot be serialised', () => {
+	it('is answered internal_error instead of never', async () => {
+		const errors: string[] = [];
+		const server = await startSocketServer({
+			routes: [route({ onError: (_connection, error) => errors.push(error.name) })]
+		});
+		server.sockets.on(ClientMessage.define<null>('bigint'), (_connection, _data, reply) =>
+			reply({ value: 1n })
+		);
+		const client = await connectRaw(server.url());
+		await client.nextMessage('connected');
+		client.send({ name: 'bigint', data: null, id: 1 });
+		const answer = await client.nextMessage('error');
+		expect([answer.id, errorOf(answer).code]).toEqual([1, 'internal_error']);
+		expect(errors).toEqual(['TypeError']);
+	});
+});

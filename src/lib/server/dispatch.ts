@@ -218,8 +218,10 @@ function createReply(connection: Connection<unknown>, id: number | undefined): R
 	let sent = false;
 	const answer = (name: string, data: unknown) => {
 		if (sent || id === undefined) return;
-		sent = true;
+		// Marked only once sent: a reply that cannot be serialised throws, and the request is then
+		// answered internal_error instead of never.
 		connection.sendReserved(name, data, id);
+		sent = true;
 	};
 	const reply = (data?: unknown) => answer(ReservedName.Reply, data ?? null);
 	reply.error = (code: string, message: string) => answer(ReservedName.Error, { code, message });
