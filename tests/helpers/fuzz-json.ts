@@ -81,12 +81,13 @@ export const valueText: fc.Arbitrary<string> = fc.letrec<{ value: string }>((tie
 	)
 })).value;
 
-/** Arrays or objects nested hundreds to thousands deep (within 64 KiB). */
+/** Arrays or objects nested hundreds to thousands deep, within 60 000 bytes (under `maxPayload`). */
 export const deepText: fc.Arbitrary<string> = fc
 	.tuple(fc.integer({ min: 100, max: 10_000 }), fc.constantFrom('[', '{"a":', '{"__proto__":'))
 	.map(([depth, open]) => {
 		const close = open == '[' ? ']' : '}';
-		return open.repeat(depth) + '0' + close.repeat(depth);
+		const levels = Math.min(depth, Math.floor(60_000 / (open.length + close.length)));
+		return open.repeat(levels) + '0' + close.repeat(levels);
 	});
 
 /** Message names: reserved ones, the fixture's, random ones, and values that are not strings. */
