@@ -54,16 +54,21 @@ function block(frame: Buffer): { bytes: Buffer; frames: number } {
 	return { bytes: Buffer.concat(Array.from({ length: frames }, () => frame)), frames };
 }
 
-/** Resolves when the socket can take more (or closed). */
+/**
+ * Resolves when the socket can take more, closed, or the server sent something (its close frame:
+ * a server that stops reading a closed peer never drains it).
+ */
 function drained(client: RawClient): Promise<void> {
 	return new Promise((resolve) => {
 		const done = () => {
 			client.socket.off('drain', done);
 			client.socket.off('close', done);
+			client.socket.off('data', done);
 			resolve();
 		};
 		client.socket.once('drain', done);
 		client.socket.once('close', done);
+		client.socket.once('data', done);
 	});
 }
 
