@@ -5,6 +5,8 @@
 export const NORMAL_CLOSURE = 1000;
 /** 1001: the server is shutting down or the page is going away. */
 export const GOING_AWAY = 1001;
+/** 1002: a frame broke RFC 6455 (sent by `ws` itself). */
+export const PROTOCOL_ERROR = 1002;
 /** 1006: the connection dropped without a close frame (observed, never sent). */
 export const ABNORMAL_CLOSURE = 1006;
 /** 1007: a text frame was not valid UTF-8. */
@@ -38,6 +40,7 @@ export const TOO_MANY_PENDING = 4003;
 export const CloseCode = {
 	Normal: NORMAL_CLOSURE,
 	GoingAway: GOING_AWAY,
+	ProtocolError: PROTOCOL_ERROR,
 	Abnormal: ABNORMAL_CLOSURE,
 	InvalidPayload: INVALID_PAYLOAD,
 	PolicyViolation: POLICY_VIOLATION,

@@ -196,7 +196,8 @@ describe('message-level fuzzing', () => {
 							await session.answered(ids);
 							for (const [index, id] of ids.entries()) {
 								const request = requests[index].slice(0, 60);
-								expect(session.answersTo(id).length, `answers to ${request}…`).toBe(1);
+								const ending = `close ${JSON.stringify(session.close)}, TCP closed ${session.client.isClosed}`;
+								expect(session.answersTo(id).length, `answers to ${request}… (${ending})`).toBe(1);
 							}
 							expect(await session.verdict()).toMatchObject({ kind: 'answered' });
 							expect(session.problems()).toEqual([]);
