@@ -65,7 +65,7 @@ const TRAILING_ID = /"id":(\d{1,15})\}\s*$/;
  * trailingRequestId('{"name":"x","data":1,"id":7}'); // 7
  * ```
  */
-export function trailingRequestId(frame: string): number | undefined {
+function trailingRequestId(frame: string): number | undefined {
 	const match = TRAILING_ID.exec(frame.slice(-32));
 	return match ? Number(match[1]) : undefined;
 }
@@ -127,10 +127,6 @@ export class Session {
 		this.route = route;
 		this.#host = host;
 		this.#limiter = route.rateLimiter();
-	}
-
-	get phase(): PhaseValue {
-		return this.#phase;
 	}
 
 	/** Waits for the first-message token, or is ready at once with the upgrade's `authData`. */
