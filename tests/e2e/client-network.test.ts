@@ -221,10 +221,14 @@ test.describe('SocketClient network awareness in Chromium', () => {
 		await lab.page.evaluate(() => window.lab.client.connect());
 		expect(await lab.page.evaluate(() => window.lab.client.connectionState)).toBe('disconnected');
 
+		expect(await lab.page.evaluate(() => window.lab.client.pausedBy)).toBe('offline');
+
 		await context.setOffline(false);
 		await lab.expectState('connected');
-		// No 'connecting' and no error first: the only attempt is the one `online` started.
+		// No 'connecting' and no error first: the only attempt is the one `online` started. The one
+		// state change before it says the client is now paused (offline), no longer stopped.
 		expect(await lab.untimedEvents(start)).toEqual([
+			{ type: 'state', state: 'disconnected' },
 			{ type: 'online', onLine: true },
 			{ type: 'state', state: 'reconnecting' },
 			{ type: 'ReconnectAttempt', attempt: 1, delay: 0 },

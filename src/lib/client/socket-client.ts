@@ -237,7 +237,7 @@ export class SocketClient {
 	/** Owned by WAITING (the reconnect delay) and OPENING (the connection timeout). */
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	/** The state and pause reason last published, so each change is announced once. */
-	#published = '';
+	#published = 'disconnected';
 	#state: ConnectionState = 'disconnected';
 	/** What keeps the page from connecting now: filled by the environment watcher. */
 	#blockers = new Set<PauseReason>();
@@ -496,7 +496,7 @@ export class SocketClient {
 		const phase = this.#phase;
 		const state =
 			phase == OPENING && (this.#hasConnected || this.#attempt) ? 'reconnecting' : STATES[phase];
-		const published = state + this.pausedBy;
+		const published = state + (this.pausedBy || '');
 		if (published == this.#published) return;
 		this.#published = published;
 		this.#state = state;
