@@ -1,0 +1,68 @@
+import { fork, type ChildProcess } from 'node:child_process';
+
+/**
+ * A forked TypeScript child process (run through tsx) spoken to over IPC, whose reports are awaited
+ * by type. A child that exits, or reports `failed`, rejects whatever is awaited.
+ *
+ * @example
+ * const server = new Child<ServerCommand, ServerReport>('server-process.ts', ['ws']);
+ * const { port } = await server.next('listening', 30_000);
+ */
+export class Child<Command, Report extends { type: string }> {
+	readonly #process: ChildProcess;
+	readonly #queued: Report[] = [];
+	#waiter?: (report: Report | Error) => void;
+	#exited?: Error;
+
+	constructor(file: string, args: string[]) {
+		this.#process = fork(new URL(file, import.meta.url), args, {
+			execArgv: ['--import', 'tsx'],
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+		});
+		this.#process.on('message', (report) => this.#deliver(report as Report));
+		this.#process.on('exit', (code) => this.#deliver(new Error(`${file} exited with ${code}`)));
+	}
+
+	#deliver(report: Report | Error): void {
+		if (this.#waiter) this.#waiter(report);
+		else if (report instanceof Error) this.#exited = report;
+		else this.#queued.push(report);
+	}
+
+	send(command: Command): void {
+		this.#process.send(command as object);
+	}
+
+	/** The next report, which must be of `type` and arrive within `timeoutMs`. */
+	next<Type extends Report['type']>(
+		type: Type,
+		timeoutMs: number
+	): Promise<Extract<Report, { type: Type }>> {
+		return new Promise((resolve, reject) => {
+			const settle = (report: Report | Error): void => {
+				clearTimeout(timer);
+				this.#waiter = undefined;
+				if (report instanceof Error) reject(report);
+				else if (report.type == type) resolve(report as Extract<Report, { type: Type }>);
+				else reject(new Error(`Expected "${type}", got ${JSON.stringify(report)}`));
+			};
+			const timer = setTimeout(
+				() => settle(new Error(`No "${type}" within ${timeoutMs} ms`)),
+				timeoutMs
+			);
+			const queued = this.#queued.shift() ?? this.#exited;
+			if (queued) settle(queued);
+			else this.#waiter = settle;
+		});
+	}
+
+	/** Asks the child to exit with `command` and waits for it (killing it after 5 s). */
+	async stop(command: Command): Promise<void> {
+		if (this.#process.exitCode !== null || this.#process.signalCode !== null) return;
+		const exited = new Promise<void>((resolve) => this.#process.once('exit', () => resolve()));
+		this.send(command);
+		const timer = setTimeout(() => this.#process.kill('SIGKILL'), 5_000);
+		await exited;
+		clearTimeout(timer);
+	}
+}

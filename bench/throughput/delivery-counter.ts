@@ -1,0 +1,49 @@
+import { nowMicros, type TickData } from './messages.js';
+
+/**
+ * Counts one client's deliveries of one run: which sequence numbers arrived (so losses and duplicates
+ * are exact, per client), arrivals out of order, and a latency sample per delivery.
+ *
+ * @example
+ * const counter = new DeliveryCounter(1000, latencies);
+ * counter.receive(data); // for every tick the client gets
+ * counter.lost; // after the run
+ */
+export class DeliveryCounter {
+	readonly expected: number;
+	received = 0;
+	duplicated = 0;
+	outOfOrder = 0;
+	lastReceivedAt = 0;
+	readonly #seen: Uint8Array;
+	#highestSeq = -1;
+	readonly #latencies: number[];
+
+	constructor(expected: number, latencies: number[]) {
+		this.expected = expected;
+		this.#seen = new Uint8Array(expected);
+		this.#latencies = latencies;
+	}
+
+	receive(data: TickData): void {
+		const now = nowMicros();
+		this.lastReceivedAt = now;
+		this.#latencies.push(now - data.t);
+		if (data.seq < this.#highestSeq) this.outOfOrder++;
+		this.#highestSeq = Math.max(this.#highestSeq, data.seq);
+		if (this.#seen[data.seq]) {
+			this.duplicated++;
+			return;
+		}
+		this.#seen[data.seq] = 1;
+		this.received++;
+	}
+
+	get complete(): boolean {
+		return this.received == this.expected;
+	}
+
+	get lost(): number {
+		return this.expected - this.received;
+	}
+}

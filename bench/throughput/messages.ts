@@ -1,0 +1,73 @@
+/**
+ * What the orchestrator, the server processes and the load processes say to each other over the
+ * child-process IPC channel, and the payload every contender publishes.
+ */
+
+/** One run of a scenario: what the server publishes and what each client must receive. */
+export interface RunPlan {
+	/** Room names; client `i` joins room `i % rooms.length`. */
+	rooms: string[];
+	/** Publishes per event-loop turn; each goes to the next room, round-robin. */
+	publishesPerTurn: number;
+	/** Publishes in the run, in total (a multiple of `rooms.length`, so every room gets as many). */
+	publishes: number;
+	/** Characters of padding that make the published payload about the scenario's size. */
+	padding: string;
+}
+
+/** The data of each published message; `t` is the publish time in µs of the shared monotonic clock. */
+export interface TickData {
+	seq: number;
+	t: number;
+	pad: string;
+}
+
+/** Orchestrator → server process. */
+export type ServerCommand =
+	{ type: 'publish'; plan: RunPlan } | { type: 'measure' } | { type: 'exit' };
+
+/** Server process → orchestrator. */
+export type ServerReport =
+	| { type: 'listening'; port: number; version: string }
+	| { type: 'published'; startedAt: number; endedAt: number }
+	| { type: 'measured'; cpuMicros: number }
+	| { type: 'failed'; error: string };
+
+/** Orchestrator → load process. */
+export type LoadCommand =
+	| { type: 'connect'; port: number; clients: number; rooms: string[] }
+	| { type: 'expect'; plan: RunPlan; timeoutMs: number }
+	| { type: 'exit' };
+
+/** What the load process counted in one run, over all its clients. */
+export interface DeliveryCount {
+	expected: number;
+	received: number;
+	lost: number;
+	duplicated: number;
+	outOfOrder: number;
+	/** Clients that lost or duplicated at least one message. */
+	clientsWithGaps: number;
+	/** Clients that closed during the run. */
+	closed: number;
+	lastReceivedAt: number;
+	p50Ms: number;
+	p99Ms: number;
+}
+
+/** Load process → orchestrator. */
+export type LoadReport =
+	| { type: 'connected'; clients: number }
+	| { type: 'armed' }
+	| { type: 'counted'; count: DeliveryCount }
+	| { type: 'failed'; error: string };
+
+/**
+ * Now in µs on the system-wide monotonic clock, comparable between processes of one machine.
+ *
+ * @example
+ * const sentAt = nowMicros(); // in the server; the client subtracts it from its own nowMicros()
+ */
+export function nowMicros(): number {
+	return Number(process.hrtime.bigint() / 1000n);
+}
