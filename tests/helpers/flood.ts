@@ -184,7 +184,7 @@ export async function flood(options: FloodOptions): Promise<FloodResult> {
 				client.frames.until(
 					() => (closeFrameOf(client) || client.isClosed ? true : undefined),
 					'the close',
-					options.durationMs + 10_000
+					options.durationMs + Math.max(10_000, options.closeWithinMs ?? 0)
 				)
 			]);
 		}
