@@ -40,10 +40,12 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 	const runCounters = counters.map(() => new DeliveryCounter(perRoom, latencies));
 	runCounters.forEach((counter, index) => (counters[index] = counter));
 	report({ type: 'armed' });
+	const cpuAtStart = process.cpuUsage();
 	const deadline = Date.now() + timeoutMs;
 	while (Date.now() < deadline && !runCounters.every((counter) => counter.complete)) {
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	}
+	const cpu = process.cpuUsage(cpuAtStart);
 	// Duplicates can only show after the last expected message: give them a moment to arrive.
 	await new Promise((resolve) => setTimeout(resolve, 200));
 	counters.fill(undefined);
@@ -60,6 +62,7 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 			.length,
 		closed: closedClients - closedBefore,
 		lastReceivedAt: Math.max(...runCounters.map((counter) => counter.lastReceivedAt)),
+		loadCpuMicros: cpu.user + cpu.system,
 		p50Ms: percentile(sorted, 0.5) / 1000,
 		p99Ms: percentile(sorted, 0.99) / 1000
 	};

@@ -51,6 +51,8 @@ export interface DeliveryCount {
 	/** Clients that closed during the run. */
 	closed: number;
 	lastReceivedAt: number;
+	/** CPU the load process used from arming until every client had everything (or the timeout). */
+	loadCpuMicros: number;
 	p50Ms: number;
 	p99Ms: number;
 }

@@ -1,10 +1,16 @@
 import type { DeliveryCount } from './messages.js';
 import { median } from './stats.js';
 
+const percent = (share: number): string => `${Math.round(share * 100)}%`;
+
 /** One contender's result in one round of a scenario. */
 export interface RunResult {
 	deliveriesPerSecond: number;
 	cpuMicrosPerDelivery: number;
+	/** The server's CPU time over the run's wall time: near 1, the server is the bottleneck. */
+	serverCpuShare: number;
+	/** The load process's CPU time over the run's wall time: near 1, the clients are the bottleneck. */
+	loadCpuShare: number;
 	count: DeliveryCount;
 }
 
@@ -24,8 +30,8 @@ export function scenarioTable(
 	const throughput = (name: string): number =>
 		medianOf(results.get(name) ?? [], (run) => run.deliveriesPerSecond);
 	const lines = [
-		`| contender | deliveries/s | ${baselines.map((name) => `vs ${name}`).join(' | ')} | p50 ms | p99 ms | server CPU µs/delivery | lost | duplicated | out of order | closed | k deliveries/s per round |`,
-		`|---|---:|${baselines.map(() => '---:|').join('')}---:|---:|---:|---:|---:|---:|---:|---|`
+		`| contender | deliveries/s | ${baselines.map((name) => `vs ${name}`).join(' | ')} | p50 ms | p99 ms | server CPU µs/delivery | server / load process CPU | lost | duplicated | out of order | closed | k deliveries/s per round |`,
+		`|---|---:|${baselines.map(() => '---:|').join('')}---:|---:|---:|---:|---:|---:|---:|---:|---|`
 	];
 	for (const [name, runs] of results) {
 		const total = (pick: (count: DeliveryCount) => number): number =>
@@ -42,6 +48,7 @@ export function scenarioTable(
 				medianOf(runs, (run) => run.count.p50Ms).toFixed(1),
 				medianOf(runs, (run) => run.count.p99Ms).toFixed(1),
 				medianOf(runs, (run) => run.cpuMicrosPerDelivery).toFixed(2),
+				`${percent(medianOf(runs, (run) => run.serverCpuShare))} / ${percent(medianOf(runs, (run) => run.loadCpuShare))}`,
 				total((count) => count.lost),
 				total((count) => count.duplicated),
 				total((count) => count.outOfOrder),

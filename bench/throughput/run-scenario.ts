@@ -52,6 +52,8 @@ async function runOnce({ server, load }: Running, plan: RunPlan): Promise<RunRes
 	return {
 		deliveriesPerSecond: count.received / seconds,
 		cpuMicrosPerDelivery: cpuMicros / count.received,
+		serverCpuShare: cpuMicros / (count.lastReceivedAt - startedAt),
+		loadCpuShare: count.loadCpuMicros / (count.lastReceivedAt - startedAt),
 		count
 	};
 }
