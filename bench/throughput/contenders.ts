@@ -3,10 +3,20 @@ import { startRawWs } from './servers/raw-ws.js';
 import { startRunesocketMemory } from './servers/runesocket-memory.js';
 import { startSocketIo } from './servers/socket-io.js';
 
-/** How a load client connects to and joins a room on a contender. */
+/**
+ * How a load client connects to and joins a room on a contender.
+ *
+ * @example
+ * const protocol: ClientProtocol = 'runesocket'; // /ws, then room.join
+ */
 export type ClientProtocol = 'raw-ws' | 'socket.io' | 'runesocket';
 
-/** A server under test: its name in the tables, how to start it and how its clients speak. */
+/**
+ * A server under test: its name in the tables, how to start it and how its clients speak.
+ *
+ * @example
+ * const contender: Contender = { name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws' };
+ */
 export interface Contender {
 	name: string;
 	start(): Promise<BenchServer>;

@@ -3,7 +3,12 @@ import WebSocket from 'ws';
 import type { ClientProtocol } from './contenders.js';
 import type { TickData } from './messages.js';
 
-/** What a load client tells its owner: every tick it receives, and that it closed. */
+/**
+ * What a load client tells its owner: every tick it receives, and that it closed.
+ *
+ * @example
+ * const listener: ClientListener = { tick: (data) => counter.receive(data), closed: () => closed++ };
+ */
 export interface ClientListener {
 	tick(data: TickData): void;
 	closed(): void;

@@ -1,9 +1,12 @@
-/**
- * What the orchestrator, the server processes and the load processes say to each other over the
- * child-process IPC channel, and the payload every contender publishes.
- */
+// What the orchestrator, the server processes and the load processes say to each other over the
+// child-process IPC channel, and the payload every contender publishes.
 
-/** One run of a scenario: what the server publishes and what each client must receive. */
+/**
+ * One run of a scenario: what the server publishes and what each client must receive.
+ *
+ * @example
+ * const plan: RunPlan = { rooms: ['room-0'], publishesPerTurn: 1, publishes: 1000, padding: 'xx' };
+ */
 export interface RunPlan {
 	/** Room names; client `i` joins room `i % rooms.length`. */
 	rooms: string[];
@@ -15,31 +18,56 @@ export interface RunPlan {
 	padding: string;
 }
 
-/** The data of each published message; `t` is the publish time in µs of the shared monotonic clock. */
+/**
+ * The data of each published message; `t` is the publish time in µs of the shared monotonic clock.
+ *
+ * @example
+ * const data: TickData = { seq: 0, t: nowMicros(), pad: plan.padding };
+ */
 export interface TickData {
 	seq: number;
 	t: number;
 	pad: string;
 }
 
-/** Orchestrator → server process. */
+/**
+ * Orchestrator → server process.
+ *
+ * @example
+ * server.send({ type: 'publish', plan });
+ */
 export type ServerCommand =
 	{ type: 'publish'; plan: RunPlan } | { type: 'measure' } | { type: 'exit' };
 
-/** Server process → orchestrator. */
+/**
+ * Server process → orchestrator.
+ *
+ * @example
+ * const { cpuMicros } = await server.next('measured', 30_000);
+ */
 export type ServerReport =
 	| { type: 'listening'; port: number; version: string }
 	| { type: 'published'; startedAt: number; endedAt: number }
 	| { type: 'measured'; cpuMicros: number }
 	| { type: 'failed'; error: string };
 
-/** Orchestrator → load process. */
+/**
+ * Orchestrator → load process.
+ *
+ * @example
+ * load.send({ type: 'expect', plan, timeoutMs: 60_000 });
+ */
 export type LoadCommand =
 	| { type: 'connect'; port: number; clients: number; rooms: string[] }
 	| { type: 'expect'; plan: RunPlan; timeoutMs: number }
 	| { type: 'exit' };
 
-/** What the load process counted in one run, over all its clients. */
+/**
+ * What the load process counted in one run, over all its clients.
+ *
+ * @example
+ * if (count.lost || count.duplicated) console.log(`LOSS in ${count.clientsWithGaps} clients`);
+ */
 export interface DeliveryCount {
 	expected: number;
 	received: number;
@@ -57,7 +85,12 @@ export interface DeliveryCount {
 	p99Ms: number;
 }
 
-/** Load process → orchestrator. */
+/**
+ * Load process → orchestrator.
+ *
+ * @example
+ * const { count } = await load.next('counted', 90_000);
+ */
 export type LoadReport =
 	| { type: 'connected'; clients: number }
 	| { type: 'armed' }

@@ -3,7 +3,12 @@ import { median } from './stats.js';
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
 
-/** One contender's result in one round of a scenario. */
+/**
+ * One contender's result in one round of a scenario.
+ *
+ * @example
+ * results.get('ws')?.push(await runOnce(running, plan));
+ */
 export interface RunResult {
 	deliveriesPerSecond: number;
 	cpuMicrosPerDelivery: number;

@@ -1,4 +1,9 @@
-/** A throughput scenario: how many clients in how many rooms, and how the server publishes. */
+/**
+ * A throughput scenario: how many clients in how many rooms, and how the server publishes.
+ *
+ * @example
+ * const scenario: Scenario = { name: 'tiny', clients: 10, rooms: 1, publishesPerTurn: 1, publishes: 100, payloadBytes: 100 };
+ */
 export interface Scenario {
 	name: string;
 	clients: number;
