@@ -1,3 +1,6 @@
+import fc from 'fast-check';
+import { expectUnharmed, scaled, underAttack } from './attack.js';
+import type { HardeningServer } from './hardening-server-process.js';
 import {
 	DOCUMENTED_CLOSE_CODES,
 	ERROR_CODES,
@@ -253,4 +256,35 @@ export function whileServing<Args extends unknown[]>(
 	return async (...args) => {
 		if (alive()) await run(...args);
 	};
+}
+
+/** Runs per fuzz property: a quick pass in `npm test`, thousands in `npm run soak`. */
+export const FUZZ_RUNS = scaled(150, 3_000);
+/** How long one fuzz property may run before the runs left are skipped. */
+export const FUZZ_BUDGET_MS = scaled(25_000, 1_500_000);
+
+/**
+ * Runs one fuzz property against the hardening server as an attack: its frames are counted as the
+ * attack's inputs, and the server must come out unharmed (alive, no stall, the feed complete).
+ *
+ * @example
+ * ```ts
+ * await fuzzUnderAttack(server(), 'fuzz: control frames', fc.asyncProperty(frames, sendThem));
+ * ```
+ */
+export async function fuzzUnderAttack<Values extends unknown[]>(
+	server: HardeningServer,
+	attack: string,
+	property: fc.IAsyncProperty<Values>,
+	runs = FUZZ_RUNS
+): Promise<void> {
+	const outcome = await underAttack(server, attack, async (inputs) => {
+		const before = fuzzCounter.frames;
+		try {
+			await fc.assert(property, fuzzParameters(runs, FUZZ_BUDGET_MS));
+		} finally {
+			inputs.count = fuzzCounter.frames - before;
+		}
+	});
+	expectUnharmed(outcome);
 }

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
+import { scaled } from '../../helpers/attack.js';
 import {
 	anyFrame,
 	closePayload,
@@ -20,8 +20,8 @@ import {
 import { expectedEcho, valueText } from '../../helpers/fuzz-json.js';
 import {
 	freshId,
-	fuzzCounter,
-	fuzzParameters,
+	FUZZ_BUDGET_MS,
+	fuzzUnderAttack,
 	FuzzSession,
 	type FuzzTarget
 } from '../../helpers/fuzz-session.js';
@@ -29,28 +29,15 @@ import { useHardeningServer } from '../../helpers/hardening-server-process.js';
 import { encodeFrame, Opcode } from '../../helpers/raw-frames.js';
 
 const server = useHardeningServer();
-const RUNS = scaled(150, 3_000);
-const BUDGET_MS = scaled(25_000, 1_500_000);
-const TEST_MS = BUDGET_MS + 30_000;
+const TEST_MS = FUZZ_BUDGET_MS + 30_000;
 
-/**
- * Runs `property` as one attack (the well-behaved client listening, the server measured) and
- * counts the frames it sent.
- */
-async function fuzz<Values extends unknown[]>(
+/** Runs one fuzz property against this file's server, as an attack. */
+function fuzz<Values extends unknown[]>(
 	attack: string,
 	property: fc.IAsyncProperty<Values>,
-	runs = RUNS
-) {
-	const outcome = await underAttack(server(), attack, async (inputs) => {
-		const before = fuzzCounter.frames;
-		try {
-			await fc.assert(property, fuzzParameters(runs, BUDGET_MS));
-		} finally {
-			inputs.count = fuzzCounter.frames - before;
-		}
-	});
-	expectUnharmed(outcome);
+	runs?: number
+): Promise<void> {
+	return fuzzUnderAttack(server(), attack, property, runs);
 }
 
 /**

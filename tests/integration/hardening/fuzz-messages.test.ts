@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
+import { scaled } from '../../helpers/attack.js';
 import {
 	deepText,
 	envelope,
@@ -23,7 +23,8 @@ import {
 import {
 	freshId,
 	fuzzCounter,
-	fuzzParameters,
+	FUZZ_BUDGET_MS,
+	fuzzUnderAttack,
 	FuzzSession,
 	whileServing,
 	type FuzzTarget
@@ -36,26 +37,17 @@ const server = useHardeningServer();
 /** A property predicate that stops testing once the server died (see `whileServing`). */
 const served = <Args extends unknown[]>(run: (...args: Args) => Promise<void>) =>
 	whileServing(() => server().alive, run);
-const RUNS = scaled(150, 3_000);
-const BUDGET_MS = scaled(25_000, 1_500_000);
-const TEST_MS = BUDGET_MS + 30_000;
+const TEST_MS = FUZZ_BUDGET_MS + 30_000;
 /** Frames per run stay under the rate limit's burst (100): these runs test content, not rate. */
 const MAX_MESSAGES = 40;
 
-async function fuzz<Values extends unknown[]>(
+/** Runs one fuzz property against this file's server, as an attack. */
+function fuzz<Values extends unknown[]>(
 	attack: string,
 	property: fc.IAsyncProperty<Values>,
-	runs = RUNS
-) {
-	const outcome = await underAttack(server(), attack, async (inputs) => {
-		const before = fuzzCounter.frames;
-		try {
-			await fc.assert(property, fuzzParameters(runs, BUDGET_MS));
-		} finally {
-			inputs.count = fuzzCounter.frames - before;
-		}
-	});
-	expectUnharmed(outcome);
+	runs?: number
+): Promise<void> {
+	return fuzzUnderAttack(server(), attack, property, runs);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
