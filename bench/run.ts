@@ -1,56 +1,108 @@
 // `npm run bench`: throughput of runesocket's server side by side with raw ws and Socket.IO, each
 // server and its load clients in their own processes on 127.0.0.1, contenders interleaved per round.
-// Options: --rounds N (default 3), --scale F (publishes per run × F, default 1), --only a,b (contenders).
+// Options: --rounds N (default 3), --scale F (publishes per run × F, default 1), --only a,b
+// (contenders), --scenarios a,b (only the scenarios whose name contains one of these; "wire" picks
+// the wire-bytes table).
 import { parseArgs } from 'node:util';
-import { contenderNamed, contenders } from './throughput/contenders.js';
+import { contenderNamed, type Contender } from './throughput/contenders.js';
 import { describeMachine, loadAverage } from './throughput/machine.js';
-import { scenarioTable } from './throughput/report.js';
+import { BenchRedis, exitOnSignals } from './throughput/redis-server.js';
+import { scenarioTable, seriesTable, type RunResult } from './throughput/report.js';
 import { runScenario } from './throughput/run-scenario.js';
-import { scenarios } from './throughput/scenarios.js';
+import { scenarios, SINGLE_PROCESS_CONTENDERS, type Series } from './throughput/scenarios.js';
 import { packageVersion } from './throughput/servers/package-version.js';
+import { measureWireBytes, wireBytesTable } from './throughput/wire-bytes.js';
+
+const WIRE_BYTES_TABLE = 'wire bytes of one room delivery';
+const WIRE_PAYLOAD_BYTES = 100;
 
 const { values } = parseArgs({
 	options: {
 		rounds: { type: 'string', default: '3' },
 		scale: { type: 'string', default: '1' },
-		only: { type: 'string' }
+		only: { type: 'string' },
+		scenarios: { type: 'string' }
 	}
 });
 const rounds = Number(values.rounds);
 const scale = Number(values.scale);
-const chosen = values.only ? values.only.split(',').map(contenderNamed) : contenders;
-const baselines = ['ws', 'socket.io'].filter((name) =>
-	chosen.some((contender) => contender.name == name)
+const only = values.only?.split(',').map((name) => contenderNamed(name.trim()).name);
+const wanted = (name: string): boolean =>
+	!values.scenarios || values.scenarios.split(',').some((part) => name.includes(part.trim()));
+const chosenScenarios = scenarios.filter((scenario) => wanted(scenario.name));
+const contendersOf = (names: readonly string[]): Contender[] =>
+	names.filter((name) => !only || only.includes(name)).map(contenderNamed);
+const wireContenders = wanted(WIRE_BYTES_TABLE)
+	? contendersOf([...SINGLE_PROCESS_CONTENDERS, 'socket.io redis'])
+	: [];
+const needsRedis = [
+	...chosenScenarios.flatMap((s) => contendersOf(s.contenders)),
+	...wireContenders
+].some((contender) => contender.usesRedis);
+
+exitOnSignals();
+const benchStarted = Date.now();
+const redis = needsRedis ? await BenchRedis.start() : undefined;
+if (redis) process.env.BENCH_REDIS_URL = redis.url;
+
+console.log(`# npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+console.log(`\n${describeMachine()}, 1-minute load ${loadAverage()} at the start\n`);
+console.log(
+	`ws ${packageVersion('ws')}, socket.io ${packageVersion('socket.io')}, socket.io-client ${packageVersion('socket.io-client')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}, ioredis ${packageVersion('ioredis')}, redis-server ${BenchRedis.version()}${redis ? ` (started by the bench on ${redis.url}, --save '' --appendonly no)` : ''}; ${rounds} interleaved rounds, medians`
 );
 
-console.log(
-	`# npm run bench -- --rounds ${rounds} --scale ${scale}${values.only ? ` --only ${values.only}` : ''}`
-);
-console.log(describeMachine());
-console.log(
-	`ws ${packageVersion('ws')}, socket.io ${packageVersion('socket.io')}, socket.io-client ${packageVersion('socket.io-client')}; ${rounds} interleaved rounds, medians`
-);
 let lossSeen = false;
-for (const scenario of scenarios) {
-	const loadBefore = loadAverage();
-	const started = Date.now();
-	const results = await runScenario(scenario, chosen, { rounds, scale });
-	console.log(
-		`\n## ${scenario.name}, ~${scenario.payloadBytes} B payload (load ${loadBefore} → ${loadAverage()}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n`
-	);
-	console.log(scenarioTable(results, baselines).join('\n'));
-	for (const [name, runs] of results) {
-		runs.forEach((run, round) => {
-			const { lost, duplicated, clientsWithGaps, closed } = run.count;
-			if (lost || duplicated) {
-				lossSeen = true;
-				console.log(
-					`LOSS: ${name}, round ${round + 1}: ${lost} lost, ${duplicated} duplicated, in ${clientsWithGaps} clients; ${closed} clients closed`
-				);
-			}
-		});
+const series = new Map<Series, { label: string; results: Map<string, RunResult[]> }[]>();
+try {
+	if (wireContenders.length) {
+		const deliveries = [];
+		for (const contender of wireContenders)
+			deliveries.push(await measureWireBytes(contender, WIRE_PAYLOAD_BYTES));
+		console.log(`\n## ${WIRE_BYTES_TABLE}, ~${WIRE_PAYLOAD_BYTES} B payload\n`);
+		console.log(wireBytesTable(deliveries).join('\n'));
 	}
+	for (const scenario of chosenScenarios) {
+		const chosen = contendersOf(scenario.contenders);
+		if (!chosen.length) continue;
+		const loadBefore = loadAverage();
+		const started = Date.now();
+		const results = await runScenario(scenario, chosen, { rounds, scale, redis });
+		console.log(
+			`\n## ${scenario.name}, ~${scenario.payloadBytes.toLocaleString('en')} B payload (load ${loadBefore} → ${loadAverage()}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n`
+		);
+		const baselines = scenario.baselines.filter((name) => results.has(name));
+		console.log(scenarioTable(results, baselines).join('\n'));
+		if (scenario.note) console.log(`\n${scenario.note}`);
+		for (const name of scenario.series ?? []) {
+			const label =
+				name == 'payload size'
+					? `${scenario.payloadBytes.toLocaleString('en')} B`
+					: `${scenario.clients.toLocaleString('en')} clients`;
+			series.set(name, [...(series.get(name) ?? []), { label, results }]);
+		}
+		for (const [name, runs] of results) {
+			runs.forEach((run, round) => {
+				const { lost, duplicated, clientsWithGaps, closed } = run.count;
+				if (lost || duplicated) {
+					lossSeen = true;
+					console.log(
+						`LOSS: ${name}, round ${round + 1}: ${lost} lost, ${duplicated} duplicated, in ${clientsWithGaps} clients; ${closed} clients closed`
+					);
+				}
+			});
+		}
+	}
+	for (const [name, columns] of series) {
+		if (columns.length < 2) continue;
+		console.log(`\n## Cost by ${name} (1 room, 1 publish per turn)\n`);
+		console.log(seriesTable(name, columns).join('\n'));
+	}
+} finally {
+	await redis?.stop();
 }
+console.log(
+	`\nWall time ${((Date.now() - benchStarted) / 60_000).toFixed(1)} min; 1-minute load ${loadAverage()} at the end.`
+);
 if (lossSeen) {
 	console.log(
 		'\nDeliveries were lost or duplicated (see LOSS above): these numbers are not valid.'

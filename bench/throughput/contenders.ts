@@ -1,6 +1,6 @@
 import type { BenchServer } from './servers/bench-server.js';
 import { startRawWs } from './servers/raw-ws.js';
-import { startRunesocketMemory } from './servers/runesocket-memory.js';
+import { startRunesocketMemory, startRunesocketRedis } from './servers/runesocket.js';
 import { startSocketIo } from './servers/socket-io.js';
 
 /**
@@ -12,28 +12,74 @@ import { startSocketIo } from './servers/socket-io.js';
 export type ClientProtocol = 'raw-ws' | 'socket.io' | 'runesocket';
 
 /**
- * A server under test: its name in the tables, how to start it and how its clients speak.
+ * Where a contender that uses Redis finds it: the bench's redis-server, and the prefix of keys and
+ * channels that the processes of one contender in one scenario share (and nothing else does).
  *
  * @example
- * const contender: Contender = { name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws' };
+ * const shared: SharedRedis = { url: process.env.BENCH_REDIS_URL!, prefix: 'bench:2:runesocket-redis:' };
  */
-export interface Contender {
-	name: string;
-	start(): Promise<BenchServer>;
-	protocol: ClientProtocol;
+export interface SharedRedis {
+	url: string;
+	prefix: string;
 }
 
 /**
- * The contenders, in the order each round runs them; the first is the baseline of the ratios.
+ * A server under test: its name in the tables, how to start it, how its clients speak, and whether
+ * it needs the bench's redis-server.
  *
  * @example
- * const contender = contenders.find((candidate) => candidate.name == 'socket.io 4.8');
+ * const contender: Contender = { name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws', usesRedis: false };
+ */
+export interface Contender {
+	name: string;
+	start(redis: SharedRedis | undefined): Promise<BenchServer>;
+	protocol: ClientProtocol;
+	usesRedis: boolean;
+}
+
+function needRedis(redis: SharedRedis | undefined): SharedRedis {
+	if (!redis) throw new Error('This contender needs the bench redis-server (BENCH_REDIS_URL)');
+	return redis;
+}
+
+/**
+ * Every contender. Scenarios pick theirs by name; `--only` narrows that down.
+ *
+ * @example
+ * const contender = contenders.find((candidate) => candidate.name == 'socket.io');
  */
 export const contenders: readonly Contender[] = [
-	{ name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws' },
-	{ name: 'ws corked', start: () => startRawWs({ corked: true }), protocol: 'raw-ws' },
-	{ name: 'socket.io', start: startSocketIo, protocol: 'socket.io' },
-	{ name: 'runesocket memory', start: startRunesocketMemory, protocol: 'runesocket' }
+	{
+		name: 'ws',
+		start: () => startRawWs({ corked: false }),
+		protocol: 'raw-ws',
+		usesRedis: false
+	},
+	{
+		name: 'ws corked',
+		start: () => startRawWs({ corked: true }),
+		protocol: 'raw-ws',
+		usesRedis: false
+	},
+	{ name: 'socket.io', start: () => startSocketIo(), protocol: 'socket.io', usesRedis: false },
+	{
+		name: 'socket.io redis',
+		start: (redis) => startSocketIo(needRedis(redis)),
+		protocol: 'socket.io',
+		usesRedis: true
+	},
+	{
+		name: 'runesocket memory',
+		start: startRunesocketMemory,
+		protocol: 'runesocket',
+		usesRedis: false
+	},
+	{
+		name: 'runesocket redis',
+		start: (redis) => startRunesocketRedis(needRedis(redis)),
+		protocol: 'runesocket',
+		usesRedis: true
+	}
 ];
 
 /**

@@ -1,5 +1,6 @@
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
+import { envelopeDialect, ReservedName } from '../../src/lib/protocol/envelope.js';
 import type { ClientProtocol } from './contenders.js';
 import type { TickData } from './messages.js';
 
@@ -28,23 +29,31 @@ export function connectClient(
 	listener: ClientListener
 ): Promise<void> {
 	if (protocol == 'socket.io') return connectSocketIo(port, room, listener);
+	if (protocol == 'runesocket') return connectRunesocket(port, room, listener);
 	return new Promise((resolve, reject) => {
-		const url =
-			protocol == 'raw-ws'
-				? `ws://127.0.0.1:${port}/?room=${encodeURIComponent(room)}`
-				: `ws://127.0.0.1:${port}/ws`;
-		const socket = new WebSocket(url);
+		const socket = new WebSocket(`ws://127.0.0.1:${port}/?room=${encodeURIComponent(room)}`);
 		socket.on('error', reject);
 		socket.on('close', () => listener.closed());
-		socket.on('open', () => {
-			if (protocol == 'raw-ws') resolve();
-			else socket.send(JSON.stringify({ name: 'room.join', data: { room } }));
-		});
+		socket.on('open', () => resolve());
 		socket.on('message', (raw) => {
 			const message = JSON.parse(raw.toString()) as { name?: string; data?: unknown };
 			if (message.name == 'tick') listener.tick(message.data as TickData);
-			else if (message.name == 'room.joined') resolve();
-			else if (message.name == 'error') reject(new Error(raw.toString()));
+		});
+	});
+}
+
+/** A runesocket client reads frames with the protocol's own decoder, whatever the wire format is now. */
+function connectRunesocket(port: number, room: string, listener: ClientListener): Promise<void> {
+	return new Promise((resolve, reject) => {
+		const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
+		socket.on('error', reject);
+		socket.on('close', () => listener.closed());
+		socket.on('open', () => socket.send(envelopeDialect.join(room)));
+		socket.on('message', (raw) => {
+			const message = envelopeDialect.decode(raw.toString());
+			if (message?.name == 'tick') listener.tick(message.data as TickData);
+			else if (message?.name == ReservedName.Joined) resolve();
+			else if (message?.name == ReservedName.Error) reject(new Error(raw.toString()));
 		});
 	});
 }

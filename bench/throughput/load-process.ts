@@ -17,12 +17,13 @@ function report(message: LoadReport): void {
 	process.send?.(message);
 }
 
-async function connectAll(port: number, clients: number, rooms: string[]): Promise<void> {
+async function connectAll(ports: number[], clients: number, rooms: string[]): Promise<void> {
 	let next = 0;
 	const connectNext = async (): Promise<void> => {
 		while (next < clients) {
 			const index = next++;
 			counters.push(undefined);
+			const port = ports[Math.floor((index * ports.length) / clients)];
 			await connectClient(protocol, port, rooms[index % rooms.length], {
 				tick: (data) => counters[index]?.receive(data),
 				closed: () => closedClients++
@@ -70,7 +71,7 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 
 process.on('message', (command: LoadCommand) => {
 	if (command.type == 'connect') {
-		connectAll(command.port, command.clients, command.rooms).then(
+		connectAll(command.ports, command.clients, command.rooms).then(
 			() => report({ type: 'connected', clients: counters.length }),
 			(error: unknown) => report({ type: 'failed', error: String(error) })
 		);
@@ -83,3 +84,5 @@ process.on('message', (command: LoadCommand) => {
 		process.exit(0);
 	}
 });
+// The orchestrator is gone (it crashed or was killed): nothing will tell this process to exit.
+process.on('disconnect', () => process.exit(1));

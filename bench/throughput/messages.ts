@@ -37,7 +37,7 @@ export interface TickData {
  * server.send({ type: 'publish', plan });
  */
 export type ServerCommand =
-	{ type: 'publish'; plan: RunPlan } | { type: 'measure' } | { type: 'exit' };
+	{ type: 'publish'; plan: RunPlan } | { type: 'mark' } | { type: 'measure' } | { type: 'exit' };
 
 /**
  * Server process → orchestrator.
@@ -48,6 +48,8 @@ export type ServerCommand =
 export type ServerReport =
 	| { type: 'listening'; port: number; version: string }
 	| { type: 'published'; startedAt: number; endedAt: number }
+	/** Answers `mark`: CPU is counted from now (the servers that do not publish, in a run on several). */
+	| { type: 'marked' }
 	| { type: 'measured'; cpuMicros: number }
 	| { type: 'failed'; error: string };
 
@@ -58,7 +60,8 @@ export type ServerReport =
  * load.send({ type: 'expect', plan, timeoutMs: 60_000 });
  */
 export type LoadCommand =
-	| { type: 'connect'; port: number; clients: number; rooms: string[] }
+	/** Client `i` of `clients` connects to `ports[⌊i × ports.length / clients⌋]`: consecutive shares. */
+	| { type: 'connect'; ports: number[]; clients: number; rooms: string[] }
 	| { type: 'expect'; plan: RunPlan; timeoutMs: number }
 	| { type: 'exit' };
 

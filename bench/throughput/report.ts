@@ -7,21 +7,38 @@ const percent = (share: number): string => `${Math.round(share * 100)}%`;
  * One contender's result in one round of a scenario.
  *
  * @example
- * results.get('ws')?.push(await runOnce(running, plan));
+ * results.get('ws')?.push(await runOnce(running, plan, redis));
  */
 export interface RunResult {
 	deliveriesPerSecond: number;
+	/** CPU of the contender's server processes (summed) per delivery. */
 	cpuMicrosPerDelivery: number;
-	/** The server's CPU time over the run's wall time: near 1, the server is the bottleneck. */
+	/** CPU of the bench's redis-server per delivery, for contenders on Redis. */
+	redisCpuMicrosPerDelivery?: number;
+	/** The servers' CPU time over the run's wall time: near 1 per process, the server is the bottleneck. */
 	serverCpuShare: number;
 	/** The load process's CPU time over the run's wall time: near 1, the clients are the bottleneck. */
 	loadCpuShare: number;
 	count: DeliveryCount;
 }
 
+function medianOf(runs: readonly RunResult[], pick: (run: RunResult) => number): number {
+	return median(runs.map(pick));
+}
+
+function throughputOf(runs: readonly RunResult[] | undefined): number {
+	return medianOf(runs ?? [], (run) => run.deliveriesPerSecond);
+}
+
+function redisCpuOf(runs: readonly RunResult[]): string {
+	if (runs.some((run) => run.redisCpuMicrosPerDelivery === undefined)) return '–';
+	return medianOf(runs, (run) => run.redisCpuMicrosPerDelivery ?? 0).toFixed(2);
+}
+
 /**
  * A markdown table of a scenario: per contender the medians over its rounds, the ratios of its
- * median deliveries/s to the baselines', and every lost or duplicated delivery summed over the rounds.
+ * median deliveries/s to the baselines', and every lost or duplicated delivery summed over the
+ * rounds. The redis-server's CPU per delivery is a column when a contender uses Redis.
  *
  * @example
  * console.log(scenarioTable(results, ['ws', 'socket.io']).join('\n'));
@@ -30,40 +47,89 @@ export function scenarioTable(
 	results: ReadonlyMap<string, readonly RunResult[]>,
 	baselines: readonly string[]
 ): string[] {
-	const medianOf = (runs: readonly RunResult[], pick: (run: RunResult) => number): number =>
-		median(runs.map(pick));
-	const throughput = (name: string): number =>
-		medianOf(results.get(name) ?? [], (run) => run.deliveriesPerSecond);
+	const withRedis = [...results.values()].some((runs) =>
+		runs.some((run) => run.redisCpuMicrosPerDelivery !== undefined)
+	);
+	const headings = [
+		'contender',
+		'deliveries/s',
+		...baselines.map((name) => `vs ${name}`),
+		'p50 ms',
+		'p99 ms',
+		'server CPU µs/delivery',
+		...(withRedis ? ['redis-server CPU µs/delivery'] : []),
+		'server / load process CPU',
+		'lost',
+		'duplicated',
+		'out of order',
+		'closed',
+		'k deliveries/s per round'
+	];
 	const lines = [
-		`| contender | deliveries/s | ${baselines.map((name) => `vs ${name}`).join(' | ')} | p50 ms | p99 ms | server CPU µs/delivery | server / load process CPU | lost | duplicated | out of order | closed | k deliveries/s per round |`,
-		`|---|---:|${baselines.map(() => '---:|').join('')}---:|---:|---:|---:|---:|---:|---:|---:|---|`
+		`| ${headings.join(' | ')} |`,
+		`|---|${headings
+			.slice(1, -1)
+			.map(() => '---:|')
+			.join('')}---|`
 	];
 	for (const [name, runs] of results) {
 		const total = (pick: (count: DeliveryCount) => number): number =>
 			runs.reduce((sum, run) => sum + pick(run.count), 0);
-		const ratios = baselines.map(
-			(baseline) => `${(throughput(name) / throughput(baseline)).toFixed(2)}×`
-		);
-		lines.push(
-			[
-				'',
-				name,
-				Math.round(throughput(name)).toLocaleString('en'),
-				...ratios,
-				medianOf(runs, (run) => run.count.p50Ms).toFixed(1),
-				medianOf(runs, (run) => run.count.p99Ms).toFixed(1),
-				medianOf(runs, (run) => run.cpuMicrosPerDelivery).toFixed(2),
-				`${percent(medianOf(runs, (run) => run.serverCpuShare))} / ${percent(medianOf(runs, (run) => run.loadCpuShare))}`,
-				total((count) => count.lost),
-				total((count) => count.duplicated),
-				total((count) => count.outOfOrder),
-				total((count) => count.closed),
-				runs.map((run) => Math.round(run.deliveriesPerSecond / 1000)).join(' / '),
-				''
-			]
-				.join(' | ')
-				.trim()
-		);
+		const cells = [
+			name,
+			Math.round(throughputOf(runs)).toLocaleString('en'),
+			...baselines.map(
+				(baseline) => `${(throughputOf(runs) / throughputOf(results.get(baseline))).toFixed(2)}×`
+			),
+			medianOf(runs, (run) => run.count.p50Ms).toFixed(1),
+			medianOf(runs, (run) => run.count.p99Ms).toFixed(1),
+			medianOf(runs, (run) => run.cpuMicrosPerDelivery).toFixed(2),
+			...(withRedis ? [redisCpuOf(runs)] : []),
+			`${percent(medianOf(runs, (run) => run.serverCpuShare))} / ${percent(medianOf(runs, (run) => run.loadCpuShare))}`,
+			total((count) => count.lost),
+			total((count) => count.duplicated),
+			total((count) => count.outOfOrder),
+			total((count) => count.closed),
+			runs.map((run) => Math.round(run.deliveriesPerSecond / 1000)).join(' / ')
+		];
+		lines.push(`| ${cells.join(' | ')} |`);
+	}
+	return lines;
+}
+
+/**
+ * One column of a series table: a scenario's label (its payload size or client count) and results.
+ *
+ * @example
+ * const column: SeriesColumn = { label: '1 KB', results };
+ */
+export interface SeriesColumn {
+	label: string;
+	results: ReadonlyMap<string, readonly RunResult[]>;
+}
+
+/**
+ * A markdown table that lines up, per contender, the median server CPU per delivery (and
+ * deliveries/s) over the scenarios of a series, so one sees whether cost grows linearly: a flat
+ * CPU per delivery means total cost linear in deliveries.
+ *
+ * @example
+ * console.log(seriesTable('clients', columns).join('\n'));
+ */
+export function seriesTable(heading: string, columns: readonly SeriesColumn[]): string[] {
+	const names = [...new Set(columns.flatMap((column) => [...column.results.keys()]))];
+	const lines = [
+		`| contender: server CPU µs/delivery (k deliveries/s) by ${heading} | ${columns.map((column) => column.label).join(' | ')} |`,
+		`|---|${columns.map(() => '---:|').join('')}`
+	];
+	for (const name of names) {
+		const cells = columns.map((column) => {
+			const runs = column.results.get(name);
+			if (!runs?.length) return '–';
+			const cpu = medianOf(runs, (run) => run.cpuMicrosPerDelivery).toFixed(2);
+			return `${cpu} (${Math.round(throughputOf(runs) / 1000)}k)`;
+		});
+		lines.push(`| ${name} | ${cells.join(' | ')} |`);
 	}
 	return lines;
 }

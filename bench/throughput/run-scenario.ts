@@ -1,6 +1,7 @@
 import { Child } from './child.js';
 import type { Contender } from './contenders.js';
 import type { LoadCommand, LoadReport, RunPlan, ServerCommand, ServerReport } from './messages.js';
+import type { BenchRedis } from './redis-server.js';
 import type { RunResult } from './report.js';
 import type { Scenario } from './scenarios.js';
 
@@ -8,11 +9,25 @@ const START_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 120_000;
 const RUN_TIMEOUT_MS = 60_000;
 
+type ServerChild = Child<ServerCommand, ServerReport>;
+
 interface Running {
 	contender: Contender;
-	server: Child<ServerCommand, ServerReport>;
+	/** The contender's server processes; the first one publishes. */
+	servers: ServerChild[];
 	load: Child<LoadCommand, LoadReport>;
 }
+
+/** Options of `runScenario`. */
+export interface RunOptions {
+	rounds: number;
+	scale: number;
+	/** The bench's redis-server, when a contender uses Redis (its CPU is reported per delivery). */
+	redis?: BenchRedis;
+}
+
+/** Keeps every contender instance's Redis keys and channels apart from the others'. */
+let instances = 0;
 
 /** The plan of one run: rooms, publishes and the padding that makes the payload its size. */
 function planOf(scenario: Scenario, scale: number): RunPlan {
@@ -30,36 +45,60 @@ function planOf(scenario: Scenario, scale: number): RunPlan {
 async function startContender(
 	contender: Contender,
 	scenario: Scenario,
-	plan: RunPlan
-): Promise<Running> {
-	const server = new Child<ServerCommand, ServerReport>('./server-process.ts', [contender.name]);
+	plan: RunPlan,
+	running: Running[]
+): Promise<void> {
+	const prefix = `bench:${++instances}:`;
+	const servers = Array.from(
+		{ length: scenario.processes },
+		() => new Child<ServerCommand, ServerReport>('./server-process.ts', [contender.name, prefix])
+	);
 	const load = new Child<LoadCommand, LoadReport>('./load-process.ts', [contender.name]);
-	const { port } = await server.next('listening', START_TIMEOUT_MS);
-	load.send({ type: 'connect', port, clients: scenario.clients, rooms: plan.rooms });
+	// Registered before anything can fail, so the caller's cleanup stops these processes too.
+	running.push({ contender, servers, load });
+	const ports = [];
+	for (const server of servers) ports.push((await server.next('listening', START_TIMEOUT_MS)).port);
+	load.send({ type: 'connect', ports, clients: scenario.clients, rooms: plan.rooms });
 	await load.next('connected', CONNECT_TIMEOUT_MS);
-	return { contender, server, load };
 }
 
-async function runOnce({ server, load }: Running, plan: RunPlan): Promise<RunResult> {
+async function runOnce(
+	{ contender, servers, load }: Running,
+	plan: RunPlan,
+	redis: BenchRedis | undefined
+): Promise<RunResult> {
+	const [publisher, ...others] = servers;
 	load.send({ type: 'expect', plan, timeoutMs: RUN_TIMEOUT_MS });
 	await load.next('armed', START_TIMEOUT_MS);
-	server.send({ type: 'publish', plan });
-	const { startedAt } = await server.next('published', RUN_TIMEOUT_MS);
+	for (const server of others) {
+		server.send({ type: 'mark' });
+		await server.next('marked', START_TIMEOUT_MS);
+	}
+	const redisCpuAtStart = contender.usesRedis ? redis?.cpuMicros() : undefined;
+	publisher.send({ type: 'publish', plan });
+	const { startedAt } = await publisher.next('published', RUN_TIMEOUT_MS);
 	const { count } = await load.next('counted', RUN_TIMEOUT_MS + START_TIMEOUT_MS);
-	server.send({ type: 'measure' });
-	const { cpuMicros } = await server.next('measured', START_TIMEOUT_MS);
-	const seconds = (count.lastReceivedAt - startedAt) / 1e6;
+	let cpuMicros = 0;
+	for (const server of servers) {
+		server.send({ type: 'measure' });
+		cpuMicros += (await server.next('measured', START_TIMEOUT_MS)).cpuMicros;
+	}
+	const redisCpuMicros =
+		redisCpuAtStart === undefined ? undefined : (redis?.cpuMicros() ?? 0) - redisCpuAtStart;
+	const elapsedMicros = count.lastReceivedAt - startedAt;
 	return {
-		deliveriesPerSecond: count.received / seconds,
+		deliveriesPerSecond: count.received / (elapsedMicros / 1e6),
 		cpuMicrosPerDelivery: cpuMicros / count.received,
-		serverCpuShare: cpuMicros / (count.lastReceivedAt - startedAt),
-		loadCpuShare: count.loadCpuMicros / (count.lastReceivedAt - startedAt),
+		redisCpuMicrosPerDelivery:
+			redisCpuMicros === undefined ? undefined : redisCpuMicros / count.received,
+		serverCpuShare: cpuMicros / elapsedMicros,
+		loadCpuShare: count.loadCpuMicros / elapsedMicros,
 		count
 	};
 }
 
 /**
- * Runs a scenario with every contender's server and load clients in their own processes, all
+ * Runs a scenario with every contender's server(s) and load clients in their own processes, all
  * connected before the first round; the rounds then interleave the contenders (A B C, A B C, …) so
  * a change in the machine's load hits all of them alike.
  *
@@ -69,22 +108,24 @@ async function runOnce({ server, load }: Running, plan: RunPlan): Promise<RunRes
 export async function runScenario(
 	scenario: Scenario,
 	contenders: readonly Contender[],
-	{ rounds, scale }: { rounds: number; scale: number }
+	{ rounds, scale, redis }: RunOptions
 ): Promise<Map<string, RunResult[]>> {
 	const plan = planOf(scenario, scale);
 	const running: Running[] = [];
 	const results = new Map<string, RunResult[]>(contenders.map((contender) => [contender.name, []]));
 	try {
-		for (const contender of contenders)
-			running.push(await startContender(contender, scenario, plan));
+		for (const contender of contenders) await startContender(contender, scenario, plan, running);
 		for (let round = 0; round < rounds; round++) {
 			for (const contender of running) {
-				results.get(contender.contender.name)?.push(await runOnce(contender, plan));
+				results.get(contender.contender.name)?.push(await runOnce(contender, plan, redis));
 			}
 		}
 	} finally {
-		for (const { server, load } of running) {
-			await Promise.all([server.stop({ type: 'exit' }), load.stop({ type: 'exit' })]);
+		for (const { servers, load } of running) {
+			await Promise.all([
+				...servers.map((server) => server.stop({ type: 'exit' })),
+				load.stop({ type: 'exit' })
+			]);
 		}
 	}
 	return results;

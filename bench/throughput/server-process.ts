@@ -1,5 +1,6 @@
 // A child process that runs one contender's server and publishes a run's messages when told to:
-// `fork('server-process.ts', [contenderName])`, then ServerCommand / ServerReport over IPC.
+// `fork('server-process.ts', [contenderName, redisPrefix])`, then ServerCommand / ServerReport over
+// IPC. A contender on Redis uses the bench's redis-server (BENCH_REDIS_URL) under `redisPrefix`.
 import { contenderNamed } from './contenders.js';
 import { nowMicros, type RunPlan, type ServerCommand, type ServerReport } from './messages.js';
 import type { BenchServer } from './servers/bench-server.js';
@@ -27,7 +28,10 @@ async function publishPlan(server: BenchServer, plan: RunPlan): Promise<void> {
 	}
 }
 
-const server = await contenderNamed(process.argv[2] ?? '').start();
+const redisUrl = process.env.BENCH_REDIS_URL;
+const server = await contenderNamed(process.argv[2] ?? '').start(
+	redisUrl ? { url: redisUrl, prefix: process.argv[3] ?? 'bench:' } : undefined
+);
 let cpuAtStart = process.cpuUsage();
 report({ type: 'listening', port: server.port, version: server.version });
 
@@ -39,6 +43,9 @@ process.on('message', (command: ServerCommand) => {
 			() => report({ type: 'published', startedAt, endedAt: nowMicros() }),
 			(error: unknown) => report({ type: 'failed', error: String(error) })
 		);
+	} else if (command.type == 'mark') {
+		cpuAtStart = process.cpuUsage();
+		report({ type: 'marked' });
 	} else if (command.type == 'measure') {
 		const cpu = process.cpuUsage(cpuAtStart);
 		report({ type: 'measured', cpuMicros: cpu.user + cpu.system });
@@ -46,3 +53,5 @@ process.on('message', (command: ServerCommand) => {
 		void server.close().finally(() => process.exit(0));
 	}
 });
+// The orchestrator is gone (it crashed or was killed): nothing will tell this process to exit.
+process.on('disconnect', () => process.exit(1));
