@@ -1,0 +1,84 @@
+import { fork, type ChildProcess } from 'node:child_process';
+
+/**
+ * A forked TypeScript child process of this folder (run through tsx), spoken to over IPC, whose
+ * reports are awaited by type; unlike the throughput bench's, it can be killed like a crash would.
+ * A child that exits rejects whatever is awaited.
+ *
+ * @example
+ * const server = new StormChild<ServerCommand, ServerReport>('server-process.ts', ['runesocket']);
+ * await server.next('loaded', 30_000);
+ * await server.kill();
+ */
+export class StormChild<Command, Report extends { type: string }> {
+	readonly #process: ChildProcess;
+	readonly #exited: Promise<void>;
+	readonly #queued: Report[] = [];
+	#waiter?: (report: Report | Error) => void;
+	#exit?: Error;
+
+	constructor(file: string, args: string[]) {
+		this.#process = fork(new URL(file, import.meta.url), args, {
+			execArgv: ['--import', 'tsx'],
+			stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+		});
+		this.#process.on('message', (report) => this.#deliver(report as Report));
+		this.#exited = new Promise((resolve) =>
+			this.#process.on('exit', (code, signal) => {
+				this.#deliver(new Error(`${file} exited with ${code ?? signal}`));
+				resolve();
+			})
+		);
+	}
+
+	#deliver(report: Report | Error): void {
+		if (this.#waiter) this.#waiter(report);
+		else if (report instanceof Error) this.#exit = report;
+		else this.#queued.push(report);
+	}
+
+	send(command: Command): void {
+		this.#process.send(command as object);
+	}
+
+	/** The next report, which must be of `type` and arrive within `timeoutMs`. */
+	next<Type extends Report['type']>(
+		type: Type,
+		timeoutMs: number
+	): Promise<Extract<Report, { type: Type }>> {
+		return new Promise((resolve, reject) => {
+			const settle = (report: Report | Error): void => {
+				clearTimeout(timer);
+				this.#waiter = undefined;
+				if (report instanceof Error) reject(report);
+				else if (report.type == type) resolve(report as Extract<Report, { type: Type }>);
+				else reject(new Error(`Expected "${type}", got ${JSON.stringify(report)}`));
+			};
+			const timer = setTimeout(
+				() => settle(new Error(`No "${type}" within ${timeoutMs} ms`)),
+				timeoutMs
+			);
+			const queued = this.#queued.shift() ?? this.#exit;
+			if (queued) settle(queued);
+			else this.#waiter = settle;
+		});
+	}
+
+	/** SIGKILLs the process, as a crash would, and resolves once it is gone. */
+	async kill(): Promise<void> {
+		if (this.#process.exitCode === null && this.#process.signalCode === null) {
+			this.#process.kill('SIGKILL');
+		}
+		await this.#exited;
+	}
+
+	/** Asks the process to exit with `command` (a process without one is killed) and waits for it. */
+	async stop(command?: Command): Promise<void> {
+		if (this.#process.exitCode !== null || this.#process.signalCode !== null) return;
+		if (!command) return this.kill();
+		this.send(command);
+		const timer = setTimeout(() => this.#process.kill('SIGKILL'), 5_000);
+		await this.#exited;
+		clearTimeout(timer);
+	}
+}

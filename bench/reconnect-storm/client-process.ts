@@ -1,0 +1,146 @@
+// A child process that holds the storm's clients: `fork('client-process.ts', [kind, port, count])`.
+// It connects them all (in batches, so the start is not a storm of its own) and reports `ready`;
+// from then on it records every connection attempt and the moment each client is connected and in
+// its room again, and reports `back` once every client is.
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import { Connected, SocketClient } from '../../src/lib/index.js';
+import { nowMs, type ClientCommand, type ClientKind, type ClientReport } from './messages.js';
+import { NoJitterClient } from './no-jitter-client.js';
+
+/** Clients started at once while connecting; each batch is in its rooms before the next starts. */
+const CONNECT_BATCH = 100;
+const ROOMS = 100;
+
+/** One client of any kind, told how to report its attempts and its joins. */
+interface StormClient {
+	connect(): void;
+	stop(): void;
+}
+
+/** Every client's joins, and every attempt since the storm started (`ready`). */
+class StormLog {
+	readonly attemptTimes: number[] = [];
+	readonly backTimes: number[] = [];
+	#ready = false;
+	#joins: number[];
+	#rejoinedTwice = 0;
+	#firstJoins = 0;
+	#onFirstJoin: (() => void) | undefined;
+
+	constructor(count: number) {
+		this.#joins = new Array<number>(count).fill(0);
+	}
+
+	attempted(): void {
+		if (this.#ready) this.attemptTimes.push(nowMs());
+	}
+
+	joined(client: number): void {
+		const joins = ++this.#joins[client];
+		if (joins == 1) {
+			this.#firstJoins++;
+			this.#onFirstJoin?.();
+		} else if (joins == 2) {
+			this.backTimes.push(nowMs());
+			if (this.backTimes.length == this.#joins.length) this.#allBack();
+		} else this.#rejoinedTwice++;
+	}
+
+	/** Resolves once `count` clients joined their room for the first time. */
+	firstJoins(count: number): Promise<void> {
+		return new Promise((resolve) => {
+			this.#onFirstJoin = () => {
+				if (this.#firstJoins < count) return;
+				this.#onFirstJoin = undefined;
+				resolve();
+			};
+			this.#onFirstJoin();
+		});
+	}
+
+	start(): void {
+		this.#ready = true;
+		report({ type: 'ready' });
+	}
+
+	#allBack(): void {
+		const { attemptTimes, backTimes } = this;
+		report({ type: 'back', attemptTimes, backTimes, rejoinedTwice: this.#rejoinedTwice });
+	}
+}
+
+function report(message: ClientReport): void {
+	process.send?.(message);
+}
+
+/** `SocketClient` with its defaults, on a `ws` socket class that logs each attempt as it is made. */
+function runesocketClient(port: number, room: string, index: number, log: StormLog): StormClient {
+	class LoggedWebSocket extends WebSocket {
+		constructor(url: string) {
+			super(url);
+			log.attempted();
+		}
+	}
+	const client = new SocketClient(`ws://127.0.0.1:${port}/ws`, {
+		WebSocket: LoggedWebSocket,
+		window: null,
+		document: null
+	});
+	// Refused attempts while the server is down are expected: they must not flood the console.
+	client.onError(() => {});
+	client.on(Connected, () => log.joined(index));
+	client.joinRoom(room);
+	return { connect: () => client.connect(), stop: () => client.dispose() };
+}
+
+function baselineClient(port: number, room: string, index: number, log: StormLog): StormClient {
+	const client = new NoJitterClient(`ws://127.0.0.1:${port}/ws`, room, {
+		attempted: () => log.attempted(),
+		joined: () => log.joined(index)
+	});
+	return client;
+}
+
+/** Socket.IO's client with its default reconnection (1 s doubling to 5 s, ±50% randomisation). */
+function socketIoClient(port: number, room: string, index: number, log: StormLog): StormClient {
+	const socket = io(`http://127.0.0.1:${port}`, {
+		transports: ['websocket'],
+		query: { room },
+		forceNew: true,
+		autoConnect: false
+	});
+	socket.io.on('reconnect_attempt', () => log.attempted());
+	socket.on('joined', () => log.joined(index));
+	return { connect: () => socket.connect(), stop: () => socket.disconnect() };
+}
+
+const makers = {
+	runesocket: runesocketClient,
+	baseline: baselineClient,
+	'socket.io': socketIoClient
+};
+
+const [kind, port, count] = [
+	process.argv[2] as ClientKind,
+	Number(process.argv[3]),
+	Number(process.argv[4])
+];
+const log = new StormLog(count);
+const clients: StormClient[] = [];
+process.on('message', (command: ClientCommand) => {
+	if (command.type != 'exit') return;
+	for (const client of clients) client.stop();
+	process.exit(0);
+});
+// Nothing outlives the orchestrator.
+process.on('disconnect', () => process.exit(0));
+
+for (let index = 0; index < count; index++) {
+	clients.push(makers[kind](port, `room-${index % ROOMS}`, index, log));
+}
+for (let start = 0; start < count; start += CONNECT_BATCH) {
+	for (const client of clients.slice(start, start + CONNECT_BATCH)) client.connect();
+	await log.firstJoins(Math.min(count, start + CONNECT_BATCH));
+}
+log.start();
