@@ -1,16 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SocketServer } from 'runesocket/server';
-import {
-	accountRoom,
-	ActivityLogged,
-	IncidentCreated,
-	IncidentResolved,
-	MonitorStatusChanged,
-	projectRoom,
-	type Activity,
-	type Incident,
-	type Monitor
-} from './messages.js';
+import { accountRoom, projectRoom } from './messages.js';
+import { Validated, type Activity, type Incident, type Monitor } from './schemas.js';
 import type { DemoUser } from './session.js';
 import { slug } from './session.js';
 import type { DemoAccounts } from './accounts.js';
@@ -111,7 +102,7 @@ export class Dashboard {
 			createdBy: user.name
 		};
 		await this.#store.addIncident(incident);
-		await this.#sockets.to(accountRoom(user.account)).emit(IncidentCreated, incident);
+		await this.#sockets.to(accountRoom(user.account)).emit(Validated.IncidentCreated, incident);
 		await this.#log(user.account, 'incident.created', `${user.name} opened “${incident.title}”`);
 		return incident;
 	}
@@ -121,7 +112,7 @@ export class Dashboard {
 		const incident = await this.#store.removeIncident(user.account, uuid);
 		if (!incident) return false;
 		const resolution = { uuid, resolvedAt: Date.now(), resolvedBy: user.name };
-		await this.#sockets.to(accountRoom(user.account)).emit(IncidentResolved, resolution);
+		await this.#sockets.to(accountRoom(user.account)).emit(Validated.IncidentResolved, resolution);
 		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${incident.title}”`);
 		return true;
 	}
@@ -131,13 +122,13 @@ export class Dashboard {
 		await this.#store.putMonitor(changed);
 		await this.#sockets
 			.to(projectRoom(monitor.account, monitor.project))
-			.emit(MonitorStatusChanged, changed);
+			.emit(Validated.MonitorStatusChanged, changed);
 		await this.#log(monitor.account, 'monitor.status-changed', `${monitor.name} is ${status}`);
 	}
 
 	async #log(account: string, kind: Activity['kind'], text: string): Promise<void> {
 		const activity: Activity = { id: randomUUID(), at: Date.now(), kind, text };
 		await this.#store.addActivity(account, activity);
-		await this.#sockets.to(accountRoom(account)).emit(ActivityLogged, activity);
+		await this.#sockets.to(accountRoom(account)).emit(Validated.ActivityLogged, activity);
 	}
 }

@@ -8,7 +8,8 @@ import {
 } from 'runesocket/server';
 import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
 import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
-import { accountRoom, Ping, projectRoom, SnapshotRequested } from './messages.js';
+import { accountRoom, projectRoom } from './messages.js';
+import { Validated } from './schemas.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { RedisDashboardStore } from './redis-store.js';
@@ -53,7 +54,7 @@ function createRealtime() {
 			]
 		})
 	);
-	sockets.on(Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
+	sockets.on(Validated.Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
 	const limits = accountLimitsFromEnvironment(process.env);
 	const store = redisUrl
 		? new RedisDashboardStore(redisUrl, { retention: 2 * limits.idleTimeout })
@@ -62,7 +63,7 @@ function createRealtime() {
 	const dashboard = new Dashboard(store, sockets, accounts);
 	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
 	// arrives as live messages behind this reply.
-	sockets.on(SnapshotRequested, async (connection, _data, reply) => {
+	sockets.on(Validated.SnapshotRequested, async (connection, _data, reply) => {
 		const user = connection.authData as DemoUser;
 		if (!(await dashboard.admit(user.account))) throw new Error(DEMO_FULL);
 		reply(await dashboard.snapshot(user.account));

@@ -1,7 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard } from '$demo/realtime';
 import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS } from '$demo/dashboard';
-import { Severity } from '$demo/messages';
+import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 
