@@ -4,7 +4,8 @@
 // its room again, and reports `back` once every client is.
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { Connected, SocketClient } from '../../src/lib/index.js';
+import { Connected, ReconnectAttempt, SocketClient } from '../../src/lib/index.js';
+import { LoopLagMeter } from './loop-lag.js';
 import { nowMs, type ClientCommand, type ClientKind, type ClientReport } from './messages.js';
 import { NoJitterClient } from './no-jitter-client.js';
 
@@ -21,8 +22,11 @@ interface StormClient {
 /** Every client's joins, and every attempt since the storm started (`ready`). */
 class StormLog {
 	readonly attemptTimes: number[] = [];
+	/** When each attempt was due by its backoff delay, for clients that tell it. */
+	readonly scheduledTimes: number[] = [];
 	readonly backTimes: number[] = [];
 	#ready = false;
+	readonly #lag = new LoopLagMeter();
 	#joins: number[];
 	#rejoinedTwice = 0;
 	#firstJoins = 0;
@@ -34,6 +38,10 @@ class StormLog {
 
 	attempted(): void {
 		if (this.#ready) this.attemptTimes.push(nowMs());
+	}
+
+	scheduled(delay: number): void {
+		if (this.#ready) this.scheduledTimes.push(nowMs() + delay);
 	}
 
 	joined(client: number): void {
@@ -61,12 +69,14 @@ class StormLog {
 
 	start(): void {
 		this.#ready = true;
+		this.#lag.start();
 		report({ type: 'ready' });
 	}
 
 	#allBack(): void {
-		const { attemptTimes, backTimes } = this;
-		report({ type: 'back', attemptTimes, backTimes, rejoinedTwice: this.#rejoinedTwice });
+		const { attemptTimes, scheduledTimes, backTimes } = this;
+		const [rejoinedTwice, lag] = [this.#rejoinedTwice, this.#lag.read()];
+		report({ type: 'back', attemptTimes, scheduledTimes, backTimes, rejoinedTwice, lag });
 	}
 }
 
@@ -90,6 +100,7 @@ function runesocketClient(port: number, room: string, index: number, log: StormL
 	// Refused attempts while the server is down are expected: they must not flood the console.
 	client.onError(() => {});
 	client.on(Connected, () => log.joined(index));
+	client.on(ReconnectAttempt, ({ delay }) => log.scheduled(delay));
 	client.joinRoom(room);
 	return { connect: () => client.connect(), stop: () => client.dispose() };
 }
@@ -97,12 +108,16 @@ function runesocketClient(port: number, room: string, index: number, log: StormL
 function baselineClient(port: number, room: string, index: number, log: StormLog): StormClient {
 	const client = new NoJitterClient(`ws://127.0.0.1:${port}/ws`, room, {
 		attempted: () => log.attempted(),
+		scheduled: (delay) => log.scheduled(delay),
 		joined: () => log.joined(index)
 	});
 	return client;
 }
 
-/** Socket.IO's client with its default reconnection (1 s doubling to 5 s, ±50% randomisation). */
+/**
+ * Socket.IO's client with its default reconnection (1 s doubling to 5 s, ±50% randomisation). Its
+ * Manager announces an attempt only once its delay is over, so its schedule is not logged.
+ */
 function socketIoClient(port: number, room: string, index: number, log: StormLog): StormClient {
 	const socket = io(`http://127.0.0.1:${port}`, {
 		transports: ['websocket'],

@@ -1,5 +1,6 @@
 // What the orchestrator (run.ts), the server processes and the client processes say to each other
 // over the child-process IPC channel, and the one clock they share.
+import type { LoopLag } from './loop-lag.js';
 
 /**
  * The three populations of clients the storm is run with: runesocket's `SocketClient` (full jitter),
@@ -38,7 +39,7 @@ export type ServerCommand = { type: 'listen'; port: number } | { type: 'count' }
 
 /**
  * Server process → orchestrator. `listenedAt` is on the shared clock (`nowMs`); `upgrades[i]` is how
- * many upgrade requests arrived in the i-th 100 ms after it.
+ * many upgrade requests arrived in the i-th 100 ms after it, and `lag` how late its loop ran since.
  *
  * @example
  * const { port, listenedAt } = await server.next('listening', 10_000);
@@ -46,7 +47,7 @@ export type ServerCommand = { type: 'listen'; port: number } | { type: 'count' }
 export type ServerReport =
 	| { type: 'loaded' }
 	| { type: 'listening'; port: number; listenedAt: number }
-	| { type: 'counted'; upgrades: number[] };
+	| { type: 'counted'; upgrades: number[]; lag: LoopLag };
 
 /**
  * Orchestrator → client process: stop every client and exit.
@@ -59,15 +60,23 @@ export type ClientCommand = { type: 'exit' };
 /**
  * Client process → orchestrator. `ready` once every client is connected and in its room; `back`
  * once every client that lost its connection is connected and in its room again, with every
- * connection attempt since `ready` (`attemptTimes`) and the moment each client was back
- * (`backTimes`), all on the shared clock.
+ * connection attempt since `ready` (`attemptTimes`), when each was due by its backoff delay
+ * (`scheduledTimes`, empty for a client that does not tell) and the moment each client was back
+ * (`backTimes`), all on the shared clock, and how late its loop ran since `ready`.
  *
  * @example
  * const { backTimes } = await clients.next('back', 40_000);
  */
 export type ClientReport =
 	| { type: 'ready' }
-	| { type: 'back'; attemptTimes: number[]; backTimes: number[]; rejoinedTwice: number };
+	| {
+			type: 'back';
+			attemptTimes: number[];
+			scheduledTimes: number[];
+			backTimes: number[];
+			rejoinedTwice: number;
+			lag: LoopLag;
+	  };
 
 /**
  * Milliseconds on the machine's monotonic clock, which every process on it shares: a time one

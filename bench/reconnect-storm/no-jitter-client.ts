@@ -19,14 +19,15 @@ export function noJitterDelay(attempt: number, minDelay: number, maxDelay: numbe
 }
 
 /**
- * What a baseline client tells its owner: each connection attempt, and each time it is in its
- * room again (the server answered its `room.join`).
+ * What a baseline client tells its owner: each connection attempt, each delay it waits before
+ * the next, and each time it is in its room again (the server answered its `room.join`).
  *
  * @example
- * const events: NoJitterEvents = { attempted: () => attempts++, joined: () => back++ };
+ * const events: NoJitterEvents = { attempted: () => {}, scheduled: () => {}, joined: () => back++ };
  */
 export interface NoJitterEvents {
 	attempted(): void;
+	scheduled(delay: number): void;
 	joined(): void;
 }
 
@@ -85,5 +86,6 @@ export class NoJitterClient {
 		if (this.#stopped) return;
 		const delay = noJitterDelay(this.#attempt++, MIN_DELAY_MS, MAX_DELAY_MS);
 		this.#timer = setTimeout(() => this.connect(), delay);
+		this.#events.scheduled(delay);
 	}
 }

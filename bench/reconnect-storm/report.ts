@@ -44,9 +44,11 @@ function medianRound(storms: readonly StormMeasurement[]): StormMeasurement {
 /**
  * The summary table: per kind of client, the medians over its rounds of the attempts while the
  * server was down, the upgrades the restarted server saw (total, busiest 100 ms, 90th percentile of
- * its 100 ms buckets until all were back), the busiest 100 ms the clients offered, and how long
+ * its 100 ms buckets until all were back), the busiest 100 ms the clients offered and the one
+ * their backoff delays asked for (before one process's CPU spread them), and how long
  * until 50 / 90 / 99 / 100% of the clients were connected and in their room again; then the peak
- * and the all-back time as ratios to the baseline's.
+ * and the all-back time as ratios to the baseline's, and how late the client and server processes'
+ * loops ran (a starved process fires its timers in clumps, which looks like a herd).
  *
  * @example
  * console.log(summaryTable(results).join('\n'));
@@ -58,8 +60,8 @@ export function summaryTable(
 		median((results.get(kind) ?? []).map(pick));
 	const peak = (storm: StormMeasurement): number => peakOf(storm.upgrades).count;
 	const lines = [
-		'| clients | attempts while down | upgrades after restart | peak / 100 ms (at s) | p90 / 100 ms | peak offered / 100 ms | 50% back s | 90% s | 99% s | all back s | peak vs baseline | all back vs baseline | back twice |',
-		'|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+		'| clients | attempts while down | upgrades after restart | peak / 100 ms (at s) | p90 / 100 ms | peak offered / 100 ms | peak scheduled / 100 ms | 50% back s | 90% s | 99% s | all back s | peak vs baseline | all back vs baseline | back twice | loop lag max ms, clients / server |',
+		'|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
 	];
 	for (const kind of results.keys()) {
 		const backAt = (fraction: number) =>
@@ -73,13 +75,15 @@ export function summaryTable(
 			`${medianOf(kind, peak)} (${seconds(medianOf(kind, (storm) => peakOf(storm.upgrades).atMs))})`,
 			medianOf(kind, (storm) => percentile(bucketsUntilAllBack(storm), 0.9)),
 			medianOf(kind, (storm) => peakOf(storm.sent).count),
+			medianOf(kind, (storm) => peakOf(storm.scheduled).count) || '—',
 			backAt(0.5),
 			backAt(0.9),
 			backAt(0.99),
 			seconds(medianOf(kind, allBackMs)),
 			ratio(peak),
 			ratio(allBackMs),
-			sum((results.get(kind) ?? []).map((storm) => storm.rejoinedTwice))
+			sum((results.get(kind) ?? []).map((storm) => storm.rejoinedTwice)),
+			`${medianOf(kind, (storm) => storm.clientLag.maxMs).toFixed(0)} / ${medianOf(kind, (storm) => storm.serverLag.maxMs).toFixed(0)}`
 		];
 		lines.push(`| ${cells.join(' | ')} |`);
 	}

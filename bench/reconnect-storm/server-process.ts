@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as SocketIoServer } from 'socket.io';
 import { createSocketServer, MemoryEngine } from '../../src/lib/server/index.js';
+import { LoopLagMeter } from './loop-lag.js';
 import {
 	BUCKET_MS,
 	nowMs,
@@ -71,16 +72,18 @@ function socketIoServer(counter: UpgradeCounter): Server {
 
 const kind = process.argv[2] as ServerKind;
 const counter = new UpgradeCounter();
+const lag = new LoopLagMeter();
 const http = kind == 'socket.io' ? socketIoServer(counter) : runesocketServer(counter);
 
 process.on('message', (command: ServerCommand) => {
 	if (command.type == 'listen') {
 		http.listen(command.port, '127.0.0.1', () => {
 			const listenedAt = counter.start();
+			lag.start();
 			report({ type: 'listening', port: (http.address() as AddressInfo).port, listenedAt });
 		});
 	} else {
-		report({ type: 'counted', upgrades: counter.buckets });
+		report({ type: 'counted', upgrades: counter.buckets, lag: lag.read() });
 	}
 });
 report({ type: 'loaded' });

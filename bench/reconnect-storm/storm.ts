@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StormChild } from './child.js';
+import type { LoopLag } from './loop-lag.js';
 import {
 	BUCKET_MS,
 	nowMs,
@@ -22,12 +23,21 @@ export interface StormMeasurement {
 	upgrades: number[];
 	/** Connection attempts the clients made per 100 ms bucket (what they offered, seen or not yet). */
 	sent: number[];
+	/**
+	 * Attempts per 100 ms bucket by when their backoff delay made them due: the policy's own herd,
+	 * before one process's CPU spreads it (empty for Socket.IO, which does not tell its delays).
+	 */
+	scheduled: number[];
 	/** Attempts the clients made while the server was down (all refused). */
 	attemptsWhileDown: number;
 	/** When each client was connected and in its room again, ms, sorted. */
 	backMs: number[];
 	/** Clients that were back, lost the connection again and came back once more. */
 	rejoinedTwice: number;
+	/** How late the client process's loop ran from just before the kill until all were back. */
+	clientLag: LoopLag;
+	/** How late the restarted server's loop ran from its restart until all were back. */
+	serverLag: LoopLag;
 }
 
 /**
@@ -91,13 +101,16 @@ export async function runStorm(kind: ClientKind, setup: StormSetup): Promise<Sto
 		const restartedAt = (await listen(second, port)).at;
 		const back = await clients.next('back', ALL_BACK_WITHIN_MS);
 		second.send({ type: 'count' });
-		const { upgrades } = await second.next('counted', 10_000);
+		const { upgrades, lag } = await second.next('counted', 10_000);
 		return {
 			upgrades,
 			sent: bucketsOf(back.attemptTimes, restartedAt),
+			scheduled: bucketsOf(back.scheduledTimes, restartedAt),
 			attemptsWhileDown: back.attemptTimes.filter((time) => time < restartedAt).length,
 			backMs: back.backTimes.map((time) => time - restartedAt).sort((a, b) => a - b),
-			rejoinedTwice: back.rejoinedTwice
+			rejoinedTwice: back.rejoinedTwice,
+			clientLag: back.lag,
+			serverLag: lag
 		};
 	} finally {
 		await Promise.all([clients?.stop({ type: 'exit' }), first.kill(), second.kill()]);
