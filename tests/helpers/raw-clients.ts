@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
+import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
 import type { Connection, SocketServer } from '../../src/lib/server/index.js';
 // Imported first so its afterEach (stopping servers) is registered before ours: vitest runs
 // after-hooks as a stack, so raw clients are dropped before a server waits for its sockets to go.
@@ -33,6 +34,8 @@ export interface Envelope {
 	readonly timestamp?: number;
 	readonly room?: string;
 	readonly id?: number;
+	readonly offset?: number;
+	readonly epoch?: string;
 }
 
 /** How a connection closed, as the client saw it. */
@@ -86,12 +89,12 @@ export class RawClient {
 		});
 	}
 
-	/** The frames that are runesocket envelopes, parsed. */
+	/** The frames that are runesocket envelopes (room deliveries included), decoded. */
 	get messages(): Envelope[] {
 		const messages: Envelope[] = [];
 		for (const frame of this.frames) {
 			try {
-				const parsed: unknown = JSON.parse(frame);
+				const parsed = envelopeDialect.decode(frame);
 				if (isEnvelope(parsed)) messages.push(parsed);
 			} catch {
 				// not JSON (e.g. a "3" heartbeat answer)

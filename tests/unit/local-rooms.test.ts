@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
+import { envelopeDialect, JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
 import { LocalRooms, type RoomMember } from '../../src/lib/server/local-rooms.js';
 import type { PreparedMessage } from '../../src/lib/server/outbound.js';
 import type { Engine, HistoryResult, StreamPosition } from '../../src/lib/server/index.js';
@@ -73,7 +73,7 @@ function member(id: string): StubMember {
 	const log: Received[] = [];
 	const rooms = new Set<string>();
 	const record = (prepared: PreparedMessage) => {
-		const message = JSON.parse(prepared.payload.toString()) as { data: { n: number } };
+		const message = envelopeDialect.decode(prepared.payload.toString()) as { data: { n: number } };
 		log.push({ n: message.data.n });
 	};
 	return {

@@ -1,4 +1,9 @@
-import { isRecord, JOINED_MESSAGE, type StreamPosition } from '../protocol/envelope.js';
+import {
+	isRecord,
+	JOINED_MESSAGE,
+	roomDeliveryFrame,
+	type StreamPosition
+} from '../protocol/envelope.js';
 import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
 import { PreparedMessage } from './outbound.js';
 
@@ -75,12 +80,25 @@ interface RoomState {
 	fill: Fill | undefined;
 }
 
+/** The fields of an envelope as engines stamp it: what the compact room delivery can carry. */
+const DELIVERY_FIELDS = new Set(['name', 'data', 'timestamp', 'room', 'offset', 'epoch']);
+
 /**
  * A room message as its members get it: named after its room, whoever published it (a typed
  * `publish`, a raw `broadcast`, another process's engine), so clients can track where they are.
+ * An envelope with a stream position goes out in the compact array form; anything else a raw
+ * `broadcast` sent (other fields, another dialect's shape) keeps its shape, with `room` added.
  */
 function inRoom(message: unknown, room: string): unknown {
-	return isRecord(message) && message.room != room ? { ...message, room } : message;
+	if (!isRecord(message)) return message;
+	if (
+		typeof message.name == 'string' &&
+		typeof message.offset == 'number' &&
+		Object.keys(message).every((field) => DELIVERY_FIELDS.has(field))
+	) {
+		return roomDeliveryFrame(message as { name: string }, room);
+	}
+	return message.room != room ? { ...message, room } : message;
 }
 
 /** Where a room stands when nothing is known: its members accept whatever comes next. */

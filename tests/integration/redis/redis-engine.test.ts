@@ -156,7 +156,7 @@ describe('RedisEngine between two processes', () => {
 		positions.push(await a.engine.publish('room', { name: 'm', data: 3 }));
 		expect(positions.map((p) => p?.offset)).toEqual([1, 2, 3]);
 		const epoch = positions[0]!.epoch;
-		expect(epoch).toMatch(/^[\w-]{12}$/);
+		expect(epoch).toMatch(/^[\w-]{8,}$/);
 		expect(positions.every((p) => p?.epoch == epoch)).toBe(true);
 
 		for (const side of [a, b]) {
