@@ -1,0 +1,149 @@
+// The three ways of reading the same room deliveries measured side by side, all in this process:
+// bare `ws` with `JSON.parse` and a `switch` on the name (the floor), and runesocket's
+// `SocketClient` with a handler, without and with a zod 4 schema on the message.
+import WebSocket from 'ws';
+import { z } from 'zod';
+import { ClientMessage, SocketClient, type MessageDefinition } from '../../src/lib/index.js';
+import { BurstCounter, type BurstResult } from './burst-counter.js';
+import { TICK, type PayloadSize, type TickData } from './messages.js';
+
+/** The server's answer to a join, which says the room's deliveries come next. */
+const JOINED = 'room.joined';
+const Joined = ClientMessage.define<unknown>(JOINED);
+
+/**
+ * One way of reading deliveries: connects and joins its own room, then counts bursts.
+ *
+ * @example
+ * await contender.start('ws://127.0.0.1:4000/ws', 'bare');
+ * const result = await contender.expect('small', 4000, 30_000); // then ask the server for the burst
+ */
+export interface InboundContender {
+	/** A short name for `--only`. */
+	readonly key: string;
+	readonly name: string;
+	/** Connects to `url` and joins `room`; resolves once the server answered the join. */
+	start(url: string, room: string): Promise<void>;
+	/** Counts the next burst of `count` payloads of `size`. */
+	expect(size: PayloadSize, count: number, timeoutMs: number): Promise<BurstResult>;
+	close(): void;
+}
+
+/** Bare `ws`: `JSON.parse` of each frame, then a `switch` on the name. */
+class BareWs implements InboundContender {
+	readonly key = 'ws';
+	readonly name = 'ws + JSON.parse + switch';
+	readonly #counter = new BurstCounter();
+	#socket?: WebSocket;
+	#joined?: () => void;
+
+	async start(url: string, room: string): Promise<void> {
+		const socket = (this.#socket = new WebSocket(url));
+		const joined = new Promise<void>((resolve) => (this.#joined = resolve));
+		socket.on('message', (data) => this.#handle(String(data)));
+		await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+		socket.send(JSON.stringify({ name: 'room.join', data: { room } }));
+		await joined;
+	}
+
+	#handle(frame: string): void {
+		const message = JSON.parse(frame) as { name: string; data: TickData };
+		switch (message.name) {
+			case TICK.small:
+			case TICK.large:
+				this.#counter.record(message.data.seq);
+				break;
+			case JOINED:
+				this.#joined?.();
+				break;
+		}
+	}
+
+	expect(_size: PayloadSize, count: number, timeoutMs: number): Promise<BurstResult> {
+		return this.#counter.expect(count, timeoutMs);
+	}
+
+	close(): void {
+		this.#socket?.close();
+	}
+}
+
+/** runesocket's `SocketClient` with one handler on each payload's message definition. */
+class RunesocketClient implements InboundContender {
+	readonly key: string;
+	readonly name: string;
+	readonly #definitions: Record<PayloadSize, MessageDefinition<TickData>>;
+	readonly #counter = new BurstCounter();
+	#client?: SocketClient;
+
+	constructor(
+		key: string,
+		name: string,
+		definitions: Record<PayloadSize, MessageDefinition<TickData>>
+	) {
+		this.key = key;
+		this.name = name;
+		this.#definitions = definitions;
+	}
+
+	async start(url: string, room: string): Promise<void> {
+		// No window or document in Node; heartbeats as by default.
+		const client = (this.#client = new SocketClient(url, {
+			WebSocket,
+			window: null,
+			document: null
+		}));
+		const joined = new Promise<void>((resolve) => client.on(Joined, () => resolve()));
+		for (const definition of Object.values(this.#definitions)) {
+			client.on(definition, (data) => this.#counter.record(data.seq));
+		}
+		client.joinRoom(room);
+		client.connect();
+		await joined;
+	}
+
+	expect(_size: PayloadSize, count: number, timeoutMs: number): Promise<BurstResult> {
+		return this.#counter.expect(count, timeoutMs);
+	}
+
+	close(): void {
+		this.#client?.disconnect();
+	}
+}
+
+const Untyped: Record<PayloadSize, MessageDefinition<TickData>> = {
+	small: ClientMessage.define<TickData>(TICK.small),
+	large: ClientMessage.define<TickData>(TICK.large)
+};
+
+const MonitorRowSchema = z.object({
+	uuid: z.string(),
+	name: z.string(),
+	status: z.enum(['up', 'degraded', 'down']),
+	latency: z.number(),
+	changedAt: z.number()
+});
+const Validated: Record<PayloadSize, MessageDefinition<TickData>> = {
+	small: ClientMessage.define(
+		TICK.small,
+		z.object({ seq: z.number(), t: z.number(), pad: z.string() })
+	),
+	large: ClientMessage.define(
+		TICK.large,
+		z.object({ seq: z.number(), t: z.number(), monitors: z.array(MonitorRowSchema) })
+	)
+};
+
+/**
+ * A fresh set of the three contenders, the floor first (ratios are against it).
+ *
+ * @example
+ * const [bare, client, clientWithZod] = createContenders();
+ */
+export function createContenders(): InboundContender[] {
+	return [
+		new BareWs(),
+		new RunesocketClient('client', 'SocketClient, no schema', Untyped),
+		new RunesocketClient('zod', 'SocketClient + zod 4 schema', Validated)
+	];
+}
