@@ -3,13 +3,13 @@
 // `SocketClient` with a handler, without and with a zod 4 schema on the message.
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { ClientMessage, SocketClient, type MessageDefinition } from '../../src/lib/index.js';
+import type { MessageDefinition, SocketClient } from '../../src/lib/index.js';
 import { BurstCounter, type BurstResult } from './burst-counter.js';
+import type { ClientModule } from './bundled-client.js';
 import { TICK, type PayloadSize, type TickData } from './messages.js';
 
 /** The server's answer to a join, which says the room's deliveries come next. */
 const JOINED = 'room.joined';
-const Joined = ClientMessage.define<unknown>(JOINED);
 
 /**
  * One way of reading deliveries: connects and joins its own room, then counts bursts.
@@ -72,15 +72,18 @@ class BareWs implements InboundContender {
 class RunesocketClient implements InboundContender {
 	readonly key: string;
 	readonly name: string;
+	readonly #runesocket: ClientModule;
 	readonly #definitions: Record<PayloadSize, MessageDefinition<TickData>>;
 	readonly #counter = new BurstCounter();
 	#client?: SocketClient;
 
 	constructor(
+		runesocket: ClientModule,
 		key: string,
 		name: string,
 		definitions: Record<PayloadSize, MessageDefinition<TickData>>
 	) {
+		this.#runesocket = runesocket;
 		this.key = key;
 		this.name = name;
 		this.#definitions = definitions;
@@ -88,12 +91,15 @@ class RunesocketClient implements InboundContender {
 
 	async start(url: string, room: string): Promise<void> {
 		// No window or document in Node; heartbeats as by default.
+		const { SocketClient, ClientMessage } = this.#runesocket;
 		const client = (this.#client = new SocketClient(url, {
 			WebSocket,
 			window: null,
 			document: null
 		}));
-		const joined = new Promise<void>((resolve) => client.on(Joined, () => resolve()));
+		const joined = new Promise<void>((resolve) =>
+			client.on(ClientMessage.define(JOINED), () => resolve())
+		);
 		for (const definition of Object.values(this.#definitions)) {
 			client.on(definition, (data) => this.#counter.record(data.seq));
 		}
@@ -111,11 +117,6 @@ class RunesocketClient implements InboundContender {
 	}
 }
 
-const Untyped: Record<PayloadSize, MessageDefinition<TickData>> = {
-	small: ClientMessage.define<TickData>(TICK.small),
-	large: ClientMessage.define<TickData>(TICK.large)
-};
-
 const MonitorRowSchema = z.object({
 	uuid: z.string(),
 	name: z.string(),
@@ -123,27 +124,28 @@ const MonitorRowSchema = z.object({
 	latency: z.number(),
 	changedAt: z.number()
 });
-const Validated: Record<PayloadSize, MessageDefinition<TickData>> = {
-	small: ClientMessage.define(
-		TICK.small,
-		z.object({ seq: z.number(), t: z.number(), pad: z.string() })
-	),
-	large: ClientMessage.define(
-		TICK.large,
-		z.object({ seq: z.number(), t: z.number(), monitors: z.array(MonitorRowSchema) })
-	)
+const TickSchema: Record<PayloadSize, z.ZodType<TickData>> = {
+	small: z.object({ seq: z.number(), t: z.number(), pad: z.string() }),
+	large: z.object({ seq: z.number(), t: z.number(), monitors: z.array(MonitorRowSchema) })
 };
 
 /**
- * A fresh set of the three contenders, the floor first (ratios are against it).
+ * A fresh set of the three contenders, the floor first (ratios are against it), the clients from
+ * `runesocket` (the bundled client entry).
  *
  * @example
- * const [bare, client, clientWithZod] = createContenders();
+ * const [bare, client, clientWithZod] = createContenders(await importBundledClient());
  */
-export function createContenders(): InboundContender[] {
+export function createContenders(runesocket: ClientModule): InboundContender[] {
+	const { define } = runesocket.ClientMessage;
+	const untyped = { small: define<TickData>(TICK.small), large: define<TickData>(TICK.large) };
+	const validated = {
+		small: define(TICK.small, TickSchema.small),
+		large: define(TICK.large, TickSchema.large)
+	};
 	return [
 		new BareWs(),
-		new RunesocketClient('client', 'SocketClient, no schema', Untyped),
-		new RunesocketClient('zod', 'SocketClient + zod 4 schema', Validated)
+		new RunesocketClient(runesocket, 'client', 'SocketClient, no schema', untyped),
+		new RunesocketClient(runesocket, 'zod', 'SocketClient + zod 4 schema', validated)
 	];
 }

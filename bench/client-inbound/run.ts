@@ -2,6 +2,7 @@
 // SocketClient (with and without a zod schema) beside bare `ws` + `JSON.parse` + a `switch`.
 // Run: `npx tsx bench/client-inbound/run.ts [--rounds N] [--only ws,client,zod]`.
 //
+// The clients are runesocket's client entry bundled by esbuild, as an application ships it.
 // A runesocket server (its own child process) publishes bursts of room deliveries; every contender
 // is a client in this process, joined to a room of its own, so each burst reaches one contender.
 // Measured: this process's CPU time from the first delivery handled to the last (process.cpuUsage,
@@ -15,6 +16,7 @@ import { Child } from '../throughput/child.js';
 import { median } from '../throughput/stats.js';
 import { describeMachine, loadAverage } from '../throughput/machine.js';
 import type { BurstResult } from './burst-counter.js';
+import { importBundledClient } from './bundled-client.js';
 import { createContenders, type InboundContender } from './contenders.js';
 import { tickData, type PayloadSize, type ServerCommand, type ServerReport } from './messages.js';
 
@@ -83,7 +85,7 @@ function table(size: PayloadSize, contenders: InboundContender[], results: Resul
  * const ok = await runClientInbound({ rounds: 5 });
  */
 export async function runClientInbound(options: ClientInboundOptions): Promise<boolean> {
-	const contenders = createContenders().filter(
+	const contenders = createContenders(await importBundledClient()).filter(
 		(contender) => !options.only || options.only.includes(contender.key)
 	);
 	const server = new Child<ServerCommand, ServerReport>('../client-inbound/server-process.ts', []);
