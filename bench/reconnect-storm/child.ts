@@ -72,10 +72,9 @@ export class StormChild<Command, Report extends { type: string }> {
 		await this.#exited;
 	}
 
-	/** Asks the process to exit with `command` (a process without one is killed) and waits for it. */
-	async stop(command?: Command): Promise<void> {
+	/** Asks the process to exit with `command` and waits for it (killing it after 5 s). */
+	async stop(command: Command): Promise<void> {
 		if (this.#process.exitCode !== null || this.#process.signalCode !== null) return;
-		if (!command) return this.kill();
 		this.send(command);
 		const timer = setTimeout(() => this.#process.kill('SIGKILL'), 5_000);
 		await this.#exited;

@@ -13,13 +13,16 @@ import { NoJitterClient } from './no-jitter-client.js';
 const CONNECT_BATCH = 100;
 const ROOMS = 100;
 
-/** One client of any kind, told how to report its attempts and its joins. */
+/** One client of any kind, reporting its attempts and joins to the log it was made with. */
 interface StormClient {
 	connect(): void;
 	stop(): void;
 }
 
-/** Every client's joins, and every attempt since the storm started (`ready`). */
+/**
+ * Every client's joins: its first (while connecting) and, once the storm started (`ready`), its
+ * first join after that (it is back) and any later one; and every attempt since the storm started.
+ */
 class StormLog {
 	readonly attemptTimes: number[] = [];
 	/** When each attempt was due by its backoff delay, for clients that tell it. */
@@ -27,13 +30,14 @@ class StormLog {
 	readonly backTimes: number[] = [];
 	#ready = false;
 	readonly #lag = new LoopLagMeter();
-	#joins: number[];
+	readonly #count: number;
+	readonly #back = new Set<number>();
 	#rejoinedTwice = 0;
-	#firstJoins = 0;
+	readonly #joinedOnce = new Set<number>();
 	#onFirstJoin: (() => void) | undefined;
 
 	constructor(count: number) {
-		this.#joins = new Array<number>(count).fill(0);
+		this.#count = count;
 	}
 
 	attempted(): void {
@@ -45,21 +49,23 @@ class StormLog {
 	}
 
 	joined(client: number): void {
-		const joins = ++this.#joins[client];
-		if (joins == 1) {
-			this.#firstJoins++;
+		if (!this.#ready) {
+			this.#joinedOnce.add(client);
 			this.#onFirstJoin?.();
-		} else if (joins == 2) {
+		} else if (this.#back.has(client)) {
+			this.#rejoinedTwice++;
+		} else {
+			this.#back.add(client);
 			this.backTimes.push(nowMs());
-			if (this.backTimes.length == this.#joins.length) this.#allBack();
-		} else this.#rejoinedTwice++;
+			if (this.#back.size == this.#count) this.#allBack();
+		}
 	}
 
 	/** Resolves once `count` clients joined their room for the first time. */
 	firstJoins(count: number): Promise<void> {
 		return new Promise((resolve) => {
 			this.#onFirstJoin = () => {
-				if (this.#firstJoins < count) return;
+				if (this.#joinedOnce.size < count) return;
 				this.#onFirstJoin = undefined;
 				resolve();
 			};
@@ -106,12 +112,11 @@ function runesocketClient(port: number, room: string, index: number, log: StormL
 }
 
 function baselineClient(port: number, room: string, index: number, log: StormLog): StormClient {
-	const client = new NoJitterClient(`ws://127.0.0.1:${port}/ws`, room, {
+	return new NoJitterClient(`ws://127.0.0.1:${port}/ws`, room, {
 		attempted: () => log.attempted(),
 		scheduled: (delay) => log.scheduled(delay),
 		joined: () => log.joined(index)
 	});
-	return client;
 }
 
 /**
