@@ -46,6 +46,9 @@ interface HeldDelivery {
 	position: StreamPosition | undefined;
 }
 
+/** The `params` of every connection whose route path captures nothing: one object, not one each. */
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** How long a connection closed as too slow may keep its socket before it is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
@@ -83,12 +86,15 @@ export class Connection<AuthData = unknown> {
 	#outbox: Outbox;
 	#host: ConnectionHost;
 	#limits: ConnectionLimits;
-	/** Rooms whose history is being replayed: their live messages wait here, in order. */
-	#held = new Map<string, HeldDelivery[]>();
+	/**
+	 * Rooms whose history is being replayed: their live messages wait here, in order. Made by the
+	 * first replay and dropped when none is left: an idle connection should not carry an empty Map.
+	 */
+	#held: Map<string, HeldDelivery[]> | undefined;
 	/** Destroys the socket if the peer does not finish the close handshake in time; set once closing. */
 	#closeTimer: ReturnType<typeof setTimeout> | undefined;
-	/** Resolves when the socket has closed. */
-	readonly closed: Promise<void>;
+	/** What `closed` returns, made on first use (see there). */
+	#closed: Promise<void> | undefined;
 	/** @internal Set by heartbeat pongs and any inbound frame; cleared by every heartbeat tick. */
 	alive = true;
 
@@ -101,16 +107,22 @@ export class Connection<AuthData = unknown> {
 	) {
 		this.#socket = socket;
 		this.req = req;
-		this.params = params;
+		this.params = Object.keys(params).length ? params : NO_PARAMS;
 		this.#host = host;
 		this.#limits = limits;
 		this.#outbox = new Outbox(socket, limits.compressionThreshold);
-		this.closed = new Promise((resolve) =>
-			socket.once('close', () => {
-				clearTimeout(this.#closeTimer);
-				resolve();
-			})
-		);
+	}
+
+	/**
+	 * Resolves when the socket has closed. Made when first asked for: a promise with its resolver and
+	 * close listener cost every connection about half a kilobyte, and few are ever awaited.
+	 */
+	get closed(): Promise<void> {
+		this.#closed ??=
+			this.#socket.readyState == WebSocket.CLOSED
+				? Promise.resolve()
+				: new Promise((resolve) => this.#socket.once('close', () => resolve()));
+		return this.#closed;
 	}
 
 	/** The user data its authentication produced (`undefined` on routes without authentication). */
@@ -166,14 +178,14 @@ export class Connection<AuthData = unknown> {
 
 	/** @internal Delivers a message published to `room`, or holds it while that room replays. */
 	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void {
-		const held = this.#held.get(room);
+		const held = this.#held?.get(room);
 		if (held) held.push({ message, position });
 		else this.deliver(message);
 	}
 
 	/** @internal Holds `room`'s live messages until `releaseRoom`: its history is about to be replayed. */
 	holdRoom(room: string): void {
-		this.#held.set(room, []);
+		(this.#held ??= new Map()).set(room, []);
 	}
 
 	/**
@@ -181,8 +193,8 @@ export class Connection<AuthData = unknown> {
 	 * `replayedUpTo` in the same epoch), so nothing arrives twice and nothing is skipped.
 	 */
 	releaseRoom(room: string, replayedUpTo?: StreamPosition): void {
-		const held = this.#held.get(room) ?? [];
-		this.#held.delete(room);
+		const held = this.#held?.get(room) ?? [];
+		this.#forgetHeld(room);
 		for (const { message, position } of held) {
 			const covered =
 				replayedUpTo &&
@@ -199,6 +211,10 @@ export class Connection<AuthData = unknown> {
 		return true;
 	}
 
+	#forgetHeld(room: string): void {
+		if (this.#held?.delete(room) && !this.#held.size) this.#held = undefined;
+	}
+
 	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */
 	broadcast(message: unknown, options: BroadcastOptions = {}): Promise<void> {
 		return this.#host.broadcast(this as Connection<unknown>, message, options);
@@ -211,7 +227,7 @@ export class Connection<AuthData = unknown> {
 	}
 
 	leaveRoom(room: string): void {
-		this.#held.delete(room);
+		this.#forgetHeld(room);
 		if (!this.#rooms.delete(room)) return;
 		this.#host.leave(this as Connection<unknown>, room);
 	}
@@ -278,8 +294,11 @@ export class Connection<AuthData = unknown> {
 
 	#dropUnlessClosedWithin(ms: number): void {
 		if (this.#closeTimer || this.#socket.readyState == WebSocket.CLOSED) return;
-		this.#closeTimer = setTimeout(() => this.#socket.terminate(), ms);
-		this.#closeTimer.unref();
+		const timer = setTimeout(() => this.#socket.terminate(), ms);
+		timer.unref();
+		this.#closeTimer = timer;
+		// Only a closing connection pays for this listener.
+		this.#socket.once('close', () => clearTimeout(timer));
 	}
 }
 

@@ -5,6 +5,7 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../protocol/close-codes.js';
+import type { RawData, WebSocket } from 'ws';
 import { isRecord } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Connection } from './connection.js';
@@ -51,6 +52,29 @@ export interface SessionHost {
 	dispatch(session: Session, frame: string): void;
 	/** A failure of an application callback. */
 	report(connection: Connection<unknown>, error: unknown): void;
+}
+
+/**
+ * The session of each socket, for the socket listeners below: they are the same four functions for
+ * every connection instead of four closures each (with the scope they keep), which an idle
+ * connection would carry for its whole life.
+ */
+const sessionOfSocket = new WeakMap<WebSocket, Session>();
+
+function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+	sessionOfSocket.get(this)?.receive(data as Buffer, isBinary);
+}
+
+function onSocketPing(this: WebSocket, data: Buffer): void {
+	sessionOfSocket.get(this)?.receivePing(data);
+}
+
+function onSocketPong(this: WebSocket): void {
+	sessionOfSocket.get(this)?.receivePong();
+}
+
+function onSocketError(this: WebSocket, error: Error): void {
+	sessionOfSocket.get(this)?.socketFailed(error);
 }
 
 /** The id of a request frame as our clients write it (`…,"id":7}`), read without parsing it. */
@@ -117,7 +141,8 @@ export class Session {
 	#host: SessionHost;
 	#limiter: RateLimiter | undefined;
 	#phase: PhaseValue = Phase.Ready;
-	#held: string[] = [];
+	/** Frames that arrived while the token was verified; only then is there an array. */
+	#held: string[] | undefined;
 	#heldBytes = 0;
 	#holdsAuthSlot = false;
 	#deadline: ReturnType<typeof setTimeout> | undefined;
@@ -127,6 +152,28 @@ export class Session {
 		this.route = route;
 		this.#host = host;
 		this.#limiter = route.rateLimiter();
+	}
+
+	/**
+	 * Takes `socket`'s frames, pings, pongs and errors (its `close` is the server's to handle).
+	 *
+	 * @example
+	 * ```ts
+	 * session.listen(ws);
+	 * ws.on('close', (code, reason) => closed(session, code, reason.toString()));
+	 * ```
+	 */
+	listen(socket: WebSocket): void {
+		sessionOfSocket.set(socket, this);
+		socket.on('message', onSocketMessage);
+		socket.on('ping', onSocketPing);
+		socket.on('pong', onSocketPong);
+		socket.on('error', onSocketError);
+	}
+
+	/** The socket failed (a protocol error, a reset): the close follows; the error is reported. */
+	socketFailed(error: Error): void {
+		this.#host.report(this.connection, error);
 	}
 
 	/** Waits for the first-message token, or is ready at once with the upgrade's `authData`. */
@@ -217,18 +264,19 @@ export class Session {
 	}
 
 	#hold(frame: string): void {
+		const held = (this.#held ??= []);
 		this.#heldBytes += frame.length;
-		if (this.#held.length >= MAX_FRAMES_BEFORE_AUTH || this.#heldBytes > MAX_BYTES_BEFORE_AUTH) {
+		if (held.length >= MAX_FRAMES_BEFORE_AUTH || this.#heldBytes > MAX_BYTES_BEFORE_AUTH) {
 			return this.#shutOut('Too many messages before authentication');
 		}
-		this.#held.push(frame);
+		held.push(frame);
 	}
 
 	#becomeReady(authData: unknown): void {
 		const held = this.#held;
 		this.#enter(Phase.Ready);
 		this.#host.ready(this, authData);
-		for (const frame of held) {
+		for (const frame of held ?? []) {
 			if (this.#phase != Phase.Ready || !this.connection.isOpen) return;
 			this.#host.dispatch(this, frame);
 		}
@@ -239,7 +287,7 @@ export class Session {
 		clearTimeout(this.#deadline);
 		this.#deadline = undefined;
 		if (phase == Phase.Ready || phase == Phase.Closed) {
-			this.#held = [];
+			this.#held = undefined;
 			this.#heldBytes = 0;
 			if (this.#holdsAuthSlot) this.route.pendingAuth--;
 			this.#holdsAuthSlot = false;
