@@ -6,8 +6,20 @@
  */
 import fc from 'fast-check';
 
-/** Keys a pollution-safe parser must drop at every depth. */
+/** The words a pollution-safe parser looks at; `isPolluting` says which uses of them it drops. */
 export const POLLUTING_KEYS = ['__proto__', 'constructor', 'prototype'] as const;
+
+/**
+ * Whether a key with this (parsed) value lets a deep merge reach a prototype, so a safe parser must
+ * drop it: every `__proto__`, and a `constructor` holding a `prototype`. Other `constructor` and
+ * `prototype` fields are data.
+ */
+export function isPolluting(key: string, value: unknown): boolean {
+	return (
+		key == '__proto__' ||
+		(key == 'constructor' && typeof value == 'object' && value !== null && 'prototype' in value)
+	);
+}
 
 /** A JSON string literal for `key`, each character written as itself or as a `\uXXXX` escape. */
 function keyLiteral(key: string): fc.Arbitrary<string> {
@@ -250,13 +262,13 @@ export const oddText: fc.Arbitrary<string> = fc.oneof(
 
 /**
  * What a server that drops polluted keys sends back for data it echoes: the parsed value without
- * `__proto__`/`constructor`/`prototype` at any depth, through one JSON round trip. Undefined when
+ * its polluting keys (`isPolluting`) at any depth, through one JSON round trip. Undefined when
  * the value cannot be written as JSON again (nested too deep for this process's stack).
  */
 export function expectedEcho(text: string): unknown {
 	try {
 		const stripped = JSON.parse(text, (key, value: unknown) =>
-			(POLLUTING_KEYS as readonly string[]).includes(key) ? undefined : value
+			isPolluting(key, value) ? undefined : value
 		);
 		return JSON.parse(JSON.stringify(stripped) ?? 'null');
 	} catch {
@@ -269,7 +281,7 @@ export function pollutedPaths(value: unknown, path = '$'): string[] {
 	if (typeof value != 'object' || value === null) return [];
 	const found: string[] = [];
 	for (const key of Object.keys(value)) {
-		if ((POLLUTING_KEYS as readonly string[]).includes(key)) found.push(`${path}.${key}`);
+		if (isPolluting(key, (value as Record<string, unknown>)[key])) found.push(`${path}.${key}`);
 		found.push(...pollutedPaths((value as Record<string, unknown>)[key], `${path}.${key}`));
 	}
 	return found;

@@ -139,7 +139,7 @@ describe('bad input from the server', () => {
 		expect(client.connectionState).toBe('connected');
 	});
 
-	it('drops __proto__, constructor and prototype keys before any handler sees them', async () => {
+	it('drops __proto__, and constructor keys holding a prototype, before any handler sees them', async () => {
 		const { client, peer } = await connectedPair();
 		const Profile = ClientMessage.define<Record<string, unknown>>('profile');
 		const received = new Promise<Record<string, unknown>>((resolve) => client.on(Profile, resolve));

@@ -117,7 +117,7 @@ describe('envelopeDialect', () => {
 	it('drops polluting keys at any depth of the data', () => {
 		const message = decoded(
 			envelopeDialect,
-			'{"name":"x","__proto__":{"admin":true},"data":{"a":1,"__proto__":{"admin":true},"list":[{"constructor":1,"b":2}]}}'
+			'{"name":"x","__proto__":{"admin":true},"data":{"a":1,"__proto__":{"admin":true},"list":[{"constructor":{"prototype":{}},"b":2}]}}'
 		);
 		expect(message).toEqual({ name: 'x', data: { a: 1, list: [{ b: 2 }] } });
 		expect(Object.hasOwn(message, '__proto__')).toBe(false);
@@ -201,9 +201,9 @@ describe('typeKeyedDialect', () => {
 	it('drops polluting keys from the data', () => {
 		const message = decoded(
 			typeKeyedDialect,
-			'{"type":"alert","__proto__":{"admin":true},"constructor":1,"nested":{"prototype":2,"ok":3}}'
+			'{"type":"alert","__proto__":{"admin":true},"constructor":{"prototype":1},"nested":{"prototype":2,"ok":3}}'
 		);
-		expect(message.data).toEqual({ nested: { ok: 3 } });
+		expect(message.data).toEqual({ nested: { prototype: 2, ok: 3 } });
 		expect(Object.getPrototypeOf(message.data)).toBe(Object.prototype);
 		expect((message.data as Record<string, unknown>).admin).toBeUndefined();
 	});
@@ -311,10 +311,10 @@ describe('eventKeyedDialect', () => {
 	it('drops polluting keys from event data and control fields', () => {
 		const event = decoded(
 			eventKeyedDialect,
-			'{"event":"e","data":{"__proto__":{"admin":true},"ok":1,"deep":[{"constructor":{}}]}}'
+			'{"event":"e","data":{"__proto__":{"admin":true},"ok":1,"deep":[{"constructor":{"prototype":{}}}]}}'
 		);
 		expect(event.data).toEqual({ ok: 1, deep: [{}] });
-		const control = decoded(eventKeyedDialect, '{"type":"connected","prototype":1,"ok":2}');
+		const control = decoded(eventKeyedDialect, '{"type":"connected","__proto__":{"x":1},"ok":2}');
 		expect(control.data).toEqual({ ok: 2 });
 		expect(({} as Record<string, unknown>).admin).toBeUndefined();
 	});

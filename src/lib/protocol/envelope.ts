@@ -237,7 +237,7 @@ export const envelopeDialect: Dialect = {
 			: value;
 		if (!isRecord(message) || typeof message.name != 'string') {
 			// The client reports the frame itself beside this message.
-			throw new TypeError('Envelope without a string "name"');
+			throw new TypeError('No string "name"');
 		}
 		return message as unknown as InboundMessage;
 	},
