@@ -1,5 +1,6 @@
 // The JavaScript the dashboard's route makes a browser load, gzip -9, and what is in it.
-// Run: `npx tsx bench/route-size.ts` (about 20 s: one `vite build` of a copy of the working tree).
+// Run: `npx tsx bench/route-size.ts [--route /] [--project DIR]` (about 20 s: one `vite build` of a
+// copy of the working tree, or of DIR: a variant of the project, e.g. with another svelte.config.js).
 //
 // The build runs in a temporary copy (src, static and the configs, with node_modules linked), so a
 // build someone else starts in the working tree meanwhile can neither change nor break this one.
@@ -12,9 +13,13 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
+const { values: options } = parseArgs({
+	options: { route: { type: 'string', default: '/' }, project: { type: 'string' } }
+});
+const repo = options.project ?? fileURLToPath(new URL('..', import.meta.url));
 const COPIED = [
 	'src',
 	'static',
@@ -24,7 +29,7 @@ const COPIED = [
 	'tsconfig.json'
 ];
 const MODULES_FILE = 'chunk-modules.json';
-const ROUTE = process.argv[2] ?? '/';
+const ROUTE = options.route;
 const MODULES_LISTED = 25;
 
 /** How many bytes of each chunk's code each module rendered to, keyed by the chunk's file name. */
