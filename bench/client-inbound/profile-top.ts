@@ -16,13 +16,16 @@ interface CpuProfile {
 }
 
 const LISTED = 15;
-const OURS = '/src/lib/';
+/** runesocket's code: src/lib through tsx, or the bench's bundle of it (bundled-client.ts). */
+const OURS = ['src/lib/', 'runesocket-inbound-'];
 
 /** Self time in µs per function (name, file and line), from the samples and their time deltas. */
 function selfTimes(profile: CpuProfile): Map<string, number> {
 	const names = new Map(
 		profile.nodes.map(({ id, callFrame: { functionName, url, lineNumber } }) => {
-			const file = url.replace(/^.*?(src\/lib\/|node_modules\/)/, '$1');
+			const file = url
+				.replace(/^.*?(src\/lib\/|node_modules\/)/, '$1')
+				.replace(/^.*\/(runesocket-inbound-)[^/]*\//, '$1bundle/');
 			return [id, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`];
 		})
 	);
@@ -35,7 +38,7 @@ function selfTimes(profile: CpuProfile): Map<string, number> {
 }
 
 function printTop(title: string, times: [string, number][], total: number): void {
-	console.log(`\n| ${title} | self ms | share of samples |`);
+	console.log(`\n| ${title} | self ms | share of busy samples |`);
 	console.log('|---|---|---|');
 	for (const [name, micros] of times.slice(0, LISTED)) {
 		console.log(
@@ -46,16 +49,15 @@ function printTop(title: string, times: [string, number][], total: number): void
 
 for (const file of process.argv.slice(2)) {
 	const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-	const times = [...selfTimes(profile)].sort((a, b) => b[1] - a[1]);
-	const total = times.reduce((sum, [, micros]) => sum + micros, 0);
-	const idle = times.find(([name]) => name.startsWith('(idle)'))?.[1] ?? 0;
+	const times = [...selfTimes(profile)]
+		.filter(([name]) => !name.startsWith('(idle)'))
+		.sort((a, b) => b[1] - a[1]);
+	const total = profile.timeDeltas.reduce((sum, micros) => sum + micros, 0);
+	const idle = [...selfTimes(profile)].find(([name]) => name.startsWith('(idle)'))?.[1] ?? 0;
 	console.log(
 		`${file}: ${(total / 1000).toFixed(0)} ms sampled, ${(idle / 1000).toFixed(0)} ms idle`
 	);
-	printTop('function (all code)', times, total);
-	printTop(
-		'function (src/lib)',
-		times.filter(([name]) => name.includes(OURS.slice(1))),
-		total
-	);
+	printTop('function (all code)', times, total - idle);
+	const ours = times.filter(([name]) => OURS.some((part) => name.includes(part)));
+	printTop('function (runesocket)', ours, total - idle);
 }
