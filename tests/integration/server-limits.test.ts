@@ -498,7 +498,7 @@ describe('prototype pollution', () => {
 		`"prototype":{"polluted":"proto"},"nested":{"list":[{"keep":true,"__proto__":{"polluted":"deep"}},` +
 		`{"constructor":{"polluted":"deep"}}],"deeper":{"prototype":1,"__proto__":[1],"ok":"yes"}}}}`;
 	// A `constructor` without a `prototype` and a `prototype` on its own are data, and are kept.
-	const cleaned = {
+	const cleaned: unknown = {
 		safe: 1,
 		prototype: { polluted: 'proto' },
 		nested: {

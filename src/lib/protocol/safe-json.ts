@@ -33,9 +33,9 @@ export function safeJsonParse(text: string): unknown {
 			delete item['__proto__'];
 			// Parsed JSON holds no functions: an object here is an own `constructor` field (the
 			// inherited one is a function), and `prototype` in it can only be its own key.
-			const constructor = item.constructor;
+			const constructor: unknown = item['constructor'];
 			if (typeof constructor == 'object' && constructor && 'prototype' in constructor) {
-				delete item.constructor;
+				delete item['constructor'];
 			}
 			for (const child of Object.values(item)) {
 				if (typeof child == 'object' && child) pending.push(child as Record<string, unknown>);
