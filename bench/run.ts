@@ -5,9 +5,15 @@
 // the wire-bytes table).
 import { parseArgs } from 'node:util';
 import { contenderNamed, type Contender } from './throughput/contenders.js';
+import type { DeliveryCount } from './throughput/messages.js';
 import { describeMachine, loadAverage } from './throughput/machine.js';
 import { BenchRedis, exitOnSignals } from './throughput/redis-server.js';
-import { scenarioTable, seriesTable, type RunResult } from './throughput/report.js';
+import {
+	scenarioTable,
+	seriesTable,
+	type RunResult,
+	type SeriesColumn
+} from './throughput/report.js';
 import { runScenario } from './throughput/run-scenario.js';
 import { scenarios, SINGLE_PROCESS_CONTENDERS, type Series } from './throughput/scenarios.js';
 import { packageVersion } from './throughput/servers/package-version.js';
@@ -40,6 +46,22 @@ const needsRedis = [
 	...wireContenders
 ].some((contender) => contender.usesRedis);
 
+/** What went wrong in a run, in words (LOSS first), or '' when every client got everything once. */
+function problemsOf(count: DeliveryCount): string {
+	const { lost, duplicated, clientsWithGaps, closed, timedOut, firstGap, otherMessages } = count;
+	const others = Object.entries(otherMessages).map(([name, times]) => `${times}× ${name}`);
+	const problems = [
+		...(lost || duplicated
+			? [`LOSS: ${lost} lost, ${duplicated} duplicated, in ${clientsWithGaps} clients`]
+			: []),
+		...(timedOut ? ['the run timed out before every client had everything'] : []),
+		...(firstGap ? [firstGap] : []),
+		...(closed ? [`${closed} clients closed`] : []),
+		...(others.length ? [`other messages: ${others.join(', ')}`] : [])
+	];
+	return problems.join('; ');
+}
+
 exitOnSignals();
 const benchStarted = Date.now();
 const redis = needsRedis ? await BenchRedis.start() : undefined;
@@ -52,7 +74,8 @@ console.log(
 );
 
 let lossSeen = false;
-const series = new Map<Series, { label: string; results: Map<string, RunResult[]> }[]>();
+let failed = false;
+const series = new Map<Series, (SeriesColumn & { value: number })[]>();
 try {
 	if (wireContenders.length) {
 		const deliveries = [];
@@ -66,7 +89,14 @@ try {
 		if (!chosen.length) continue;
 		const loadBefore = loadAverage();
 		const started = Date.now();
-		const results = await runScenario(scenario, chosen, { rounds, scale, redis });
+		let results: Map<string, RunResult[]>;
+		try {
+			results = await runScenario(scenario, chosen, { rounds, scale, redis });
+		} catch (error) {
+			failed = true;
+			console.log(`\n## ${scenario.name}\n\nFAILED: ${String(error)}`);
+			continue;
+		}
 		console.log(
 			`\n## ${scenario.name}, ~${scenario.payloadBytes.toLocaleString('en')} B payload (load ${loadBefore} → ${loadAverage()}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n`
 		);
@@ -74,28 +104,23 @@ try {
 		console.log(scenarioTable(results, baselines).join('\n'));
 		if (scenario.note) console.log(`\n${scenario.note}`);
 		for (const name of scenario.series ?? []) {
-			const label =
-				name == 'payload size'
-					? `${scenario.payloadBytes.toLocaleString('en')} B`
-					: `${scenario.clients.toLocaleString('en')} clients`;
-			series.set(name, [...(series.get(name) ?? []), { label, results }]);
+			const value = name == 'payload size' ? scenario.payloadBytes : scenario.clients;
+			const label = `${value.toLocaleString('en')}${name == 'payload size' ? ' B' : ' clients'}`;
+			series.set(name, [...(series.get(name) ?? []), { label, value, results }]);
 		}
 		for (const [name, runs] of results) {
 			runs.forEach((run, round) => {
-				const { lost, duplicated, clientsWithGaps, closed } = run.count;
-				if (lost || duplicated) {
-					lossSeen = true;
-					console.log(
-						`LOSS: ${name}, round ${round + 1}: ${lost} lost, ${duplicated} duplicated, in ${clientsWithGaps} clients; ${closed} clients closed`
-					);
-				}
+				const problems = problemsOf(run.count);
+				if (problems) console.log(`\n${name}, round ${round + 1}: ${problems}`);
+				if (run.count.lost || run.count.duplicated) lossSeen = true;
 			});
 		}
 	}
 	for (const [name, columns] of series) {
 		if (columns.length < 2) continue;
 		console.log(`\n## Cost by ${name} (1 room, 1 publish per turn)\n`);
-		console.log(seriesTable(name, columns).join('\n'));
+		const ordered = [...columns].sort((a, b) => a.value - b.value);
+		console.log(seriesTable(name, ordered).join('\n'));
 	}
 } finally {
 	await redis?.stop();
@@ -107,5 +132,5 @@ if (lossSeen) {
 	console.log(
 		'\nDeliveries were lost or duplicated (see LOSS above): these numbers are not valid.'
 	);
-	process.exitCode = 1;
 }
+if (lossSeen || failed) process.exitCode = 1;

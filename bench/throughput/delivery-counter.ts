@@ -46,4 +46,16 @@ export class DeliveryCounter {
 	get lost(): number {
 		return this.expected - this.received;
 	}
+
+	/** The sequence numbers that never arrived, as ranges (`"12-40, 97"`), at most `limit` of them. */
+	missingRanges(limit: number): string {
+		const ranges: string[] = [];
+		for (let seq = 0; seq < this.expected && ranges.length < limit; seq++) {
+			if (this.#seen[seq]) continue;
+			const first = seq;
+			while (seq + 1 < this.expected && !this.#seen[seq + 1]) seq++;
+			ranges.push(first == seq ? `${first}` : `${first}-${seq}`);
+		}
+		return ranges.join(', ');
+	}
 }

@@ -5,13 +5,16 @@ import type { ClientProtocol } from './contenders.js';
 import type { TickData } from './messages.js';
 
 /**
- * What a load client tells its owner: every tick it receives, and that it closed.
+ * What a load client tells its owner: every tick it receives, any other message after it joined
+ * (by name: a server telling a client its room was reset would otherwise go unseen), and that it
+ * closed.
  *
  * @example
- * const listener: ClientListener = { tick: (data) => counter.receive(data), closed: () => closed++ };
+ * const listener: ClientListener = { tick: (data) => counter.receive(data), other: (name) => others.push(name), closed: () => closed++ };
  */
 export interface ClientListener {
 	tick(data: TickData): void;
+	other(name: string): void;
 	closed(): void;
 }
 
@@ -38,8 +41,15 @@ export function connectClient(
 		socket.on('message', (raw) => {
 			const message = JSON.parse(raw.toString()) as { name?: string; data?: unknown };
 			if (message.name == 'tick') listener.tick(message.data as TickData);
+			else listener.other(String(message.name));
 		});
 	});
+}
+
+/** A message's name, with `recovered` when it says so (a `room.joined` after a reset says false). */
+function describe(name: string, data: unknown): string {
+	const recovered = (data as { recovered?: unknown } | undefined)?.recovered;
+	return typeof recovered == 'boolean' ? `${name} (recovered: ${recovered})` : name;
 }
 
 /** A runesocket client reads frames with the protocol's own decoder, whatever the wire format is now. */
@@ -48,12 +58,17 @@ function connectRunesocket(port: number, room: string, listener: ClientListener)
 		const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
 		socket.on('error', reject);
 		socket.on('close', () => listener.closed());
+		let joined = false;
 		socket.on('open', () => socket.send(envelopeDialect.join(room)));
 		socket.on('message', (raw) => {
 			const message = envelopeDialect.decode(raw.toString());
-			if (message?.name == 'tick') listener.tick(message.data as TickData);
-			else if (message?.name == ReservedName.Joined) resolve();
-			else if (message?.name == ReservedName.Error) reject(new Error(raw.toString()));
+			if (!message) return;
+			if (message.name == 'tick') listener.tick(message.data as TickData);
+			else if (joined) listener.other(describe(message.name, message.data));
+			else if (message.name == ReservedName.Joined) {
+				joined = true;
+				resolve();
+			} else if (message.name == ReservedName.Error) reject(new Error(raw.toString()));
 		});
 	});
 }
@@ -70,5 +85,8 @@ function connectSocketIo(port: number, room: string, listener: ClientListener): 
 		socket.on('disconnect', () => listener.closed());
 		socket.on('joined', () => resolve());
 		socket.on('tick', (data: TickData) => listener.tick(data));
+		socket.onAny((name: string) => {
+			if (name != 'tick' && name != 'joined') listener.other(name);
+		});
 	});
 }

@@ -12,6 +12,8 @@ const { protocol } = contenderNamed(process.argv[2] ?? '');
 /** Per client: the counter of the current run (none between runs). */
 const counters: (DeliveryCounter | undefined)[] = [];
 let closedClients = 0;
+/** Non-tick messages received during the current run, by name. */
+let otherMessages: Record<string, number> = {};
 
 function report(message: LoadReport): void {
 	process.send?.(message);
@@ -26,6 +28,7 @@ async function connectAll(ports: number[], clients: number, rooms: string[]): Pr
 			const port = ports[Math.floor((index * ports.length) / clients)];
 			await connectClient(protocol, port, rooms[index % rooms.length], {
 				tick: (data) => counters[index]?.receive(data),
+				other: (name) => (otherMessages[name] = (otherMessages[name] ?? 0) + 1),
 				closed: () => closedClients++
 			});
 		}
@@ -33,11 +36,18 @@ async function connectAll(ports: number[], clients: number, rooms: string[]): Pr
 	await Promise.all(Array.from({ length: CONNECT_CONCURRENCY }, connectNext));
 }
 
+function firstGap(runCounters: DeliveryCounter[]): string | undefined {
+	const index = runCounters.findIndex((counter) => counter.lost > 0);
+	if (index < 0) return undefined;
+	return `client ${index} is missing seq ${runCounters[index].missingRanges(5)} of 0-${runCounters[index].expected - 1}`;
+}
+
 /** Counts one run until every client has all it should, or the timeout passes. */
 async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount> {
 	const perRoom = plan.publishes / plan.rooms.length;
 	const latencies: number[] = [];
 	const closedBefore = closedClients;
+	otherMessages = {};
 	const runCounters = counters.map(() => new DeliveryCounter(perRoom, latencies));
 	runCounters.forEach((counter, index) => (counters[index] = counter));
 	report({ type: 'armed' });
@@ -47,6 +57,7 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 		await new Promise((resolve) => setTimeout(resolve, 20));
 	}
 	const cpu = process.cpuUsage(cpuAtStart);
+	const timedOut = !runCounters.every((counter) => counter.complete);
 	// Duplicates can only show after the last expected message: give them a moment to arrive.
 	await new Promise((resolve) => setTimeout(resolve, 200));
 	counters.fill(undefined);
@@ -62,6 +73,9 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 		clientsWithGaps: runCounters.filter((counter) => counter.lost > 0 || counter.duplicated > 0)
 			.length,
 		closed: closedClients - closedBefore,
+		otherMessages,
+		timedOut,
+		firstGap: firstGap(runCounters),
 		lastReceivedAt: Math.max(...runCounters.map((counter) => counter.lastReceivedAt)),
 		loadCpuMicros: cpu.user + cpu.system,
 		p50Ms: percentile(sorted, 0.5) / 1000,

@@ -81,6 +81,12 @@ export interface DeliveryCount {
 	clientsWithGaps: number;
 	/** Clients that closed during the run. */
 	closed: number;
+	/** Messages other than ticks that clients received during the run, by name. */
+	otherMessages: Record<string, number>;
+	/** Whether the run ended at its timeout, before every client had everything. */
+	timedOut: boolean;
+	/** The first client with gaps: its index and the sequence numbers it is missing. */
+	firstGap?: string;
 	lastReceivedAt: number;
 	/** CPU the load process used from arming until every client had everything (or the timeout). */
 	loadCpuMicros: number;

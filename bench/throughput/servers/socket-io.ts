@@ -31,10 +31,17 @@ export async function startSocketIo(redis?: SocketIoRedis): Promise<BenchServer>
 	const http = createServer();
 	const io = new Server(http, { transports: ['websocket'], serveClient: false });
 	const connections: Redis[] = [];
+	let closing = false;
 	if (redis) {
 		const publisher = new Redis(redis.url);
 		const subscriber = publisher.duplicate();
 		connections.push(publisher, subscriber);
+		// Without a listener, ioredis prints a warning for each error; once shutting down they are expected.
+		for (const connection of connections) {
+			connection.on('error', (error: Error) => {
+				if (!closing) console.error(`socket.io redis: ${error.message}`);
+			});
+		}
 		io.adapter(createAdapter(publisher, subscriber, { key: `${redis.prefix}socket.io` }));
 	}
 	io.on('connection', (socket) => {
@@ -50,6 +57,7 @@ export async function startSocketIo(redis?: SocketIoRedis): Promise<BenchServer>
 			io.to(room).emit('tick', data);
 		},
 		async close() {
+			closing = true;
 			await io.close();
 			await Promise.all(connections.map((connection) => connection.quit()));
 		}
