@@ -28,7 +28,7 @@ const { Sender } = ws as unknown as {
  */
 export class PreparedMessage {
 	readonly payload: Buffer;
-	#frame: Buffer[] | undefined;
+	#frame: Buffer | undefined;
 
 	constructor(message: unknown) {
 		this.payload = Buffer.from(typeof message == 'string' ? message : JSON.stringify(message));
@@ -44,15 +44,21 @@ export class PreparedMessage {
 		return length + frameHeaderLength(length) + QUEUE_ENTRY_OVERHEAD;
 	}
 
-	/** The complete WebSocket text frame (header and payload), built on first use. */
-	get frame(): Buffer[] {
-		this.#frame ??= Sender.frame(this.payload, {
-			fin: true,
-			opcode: 0x01,
-			mask: false,
-			readOnly: true,
-			rsv1: false
-		});
+	/**
+	 * The complete WebSocket text frame, header and payload in one buffer, built on first use: a
+	 * connection with one message queued then writes it with a single `write`, which costs less per
+	 * socket than the gathered write of two buffers, and the copy is made once for every member.
+	 */
+	get frame(): Buffer {
+		this.#frame ??= Buffer.concat(
+			Sender.frame(this.payload, {
+				fin: true,
+				opcode: 0x01,
+				mask: false,
+				readOnly: true,
+				rsv1: false
+			})
+		);
 		return this.#frame;
 	}
 
@@ -135,6 +141,7 @@ export class Outbox {
 		const raw = internals._socket;
 		const deflate = internals._extensions?.['permessage-deflate'];
 		if (!raw || raw.destroyed) return;
+		if (queue.length == 1 && !deflate) return void raw.write(queue[0].frame);
 		raw.cork();
 		for (const message of queue) {
 			if (deflate) {
@@ -143,7 +150,7 @@ export class Outbox {
 					compress: message.byteLength >= this.#compressionThreshold
 				});
 			} else {
-				for (const chunk of message.frame) raw.write(chunk);
+				raw.write(message.frame);
 			}
 		}
 		raw.uncork();
