@@ -48,7 +48,8 @@ const needsRedis = [
 
 /** What went wrong in a run, in words (LOSS first), or '' when every client got everything once. */
 function problemsOf(count: DeliveryCount): string {
-	const { lost, duplicated, clientsWithGaps, closed, timedOut, firstGap, otherMessages } = count;
+	const { lost, duplicated, clientsWithGaps, closed, timedOut, firstGap, otherMessages, stray } =
+		count;
 	const others = Object.entries(otherMessages).map(([name, times]) => `${times}× ${name}`);
 	const problems = [
 		...(lost || duplicated
@@ -57,6 +58,7 @@ function problemsOf(count: DeliveryCount): string {
 		...(timedOut ? ['the run timed out before every client had everything'] : []),
 		...(firstGap ? [firstGap] : []),
 		...(closed ? [`${closed} clients closed`] : []),
+		...(stray ? [`${stray} stray ticks (of an earlier run, or out of range)`] : []),
 		...(others.length ? [`other messages: ${others.join(', ')}`] : [])
 	];
 	return problems.join('; ');

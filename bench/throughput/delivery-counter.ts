@@ -2,10 +2,12 @@ import { nowMicros, type TickData } from './messages.js';
 
 /**
  * Counts one client's deliveries of one run: which sequence numbers arrived (so losses and duplicates
- * are exact, per client), arrivals out of order, and a latency sample per delivery.
+ * are exact, per client), arrivals out of order, and a latency sample per delivery. A tick published
+ * before the run was armed (a straggler of an earlier run) or with a sequence number the run does
+ * not have is counted as stray, not as a delivery.
  *
  * @example
- * const counter = new DeliveryCounter(1000, latencies);
+ * const counter = new DeliveryCounter(1000, latencies, nowMicros());
  * counter.receive(data); // for every tick the client gets
  * counter.lost; // after the run
  */
@@ -14,18 +16,25 @@ export class DeliveryCounter {
 	received = 0;
 	duplicated = 0;
 	outOfOrder = 0;
+	stray = 0;
 	lastReceivedAt = 0;
 	readonly #seen: Uint8Array;
 	#highestSeq = -1;
 	readonly #latencies: number[];
+	readonly #armedAt: number;
 
-	constructor(expected: number, latencies: number[]) {
+	constructor(expected: number, latencies: number[], armedAt: number) {
 		this.expected = expected;
 		this.#seen = new Uint8Array(expected);
 		this.#latencies = latencies;
+		this.#armedAt = armedAt;
 	}
 
 	receive(data: TickData): void {
+		if (data.t < this.#armedAt || !(data.seq >= 0 && data.seq < this.expected)) {
+			this.stray++;
+			return;
+		}
 		const now = nowMicros();
 		this.lastReceivedAt = now;
 		this.#latencies.push(now - data.t);

@@ -3,7 +3,13 @@
 import { contenderNamed } from './contenders.js';
 import { DeliveryCounter } from './delivery-counter.js';
 import { connectClient } from './load-clients.js';
-import type { DeliveryCount, LoadCommand, LoadReport, RunPlan } from './messages.js';
+import {
+	nowMicros,
+	type DeliveryCount,
+	type LoadCommand,
+	type LoadReport,
+	type RunPlan
+} from './messages.js';
 import { percentile } from './stats.js';
 
 const CONNECT_CONCURRENCY = 50;
@@ -48,7 +54,8 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 	const latencies: number[] = [];
 	const closedBefore = closedClients;
 	otherMessages = {};
-	const runCounters = counters.map(() => new DeliveryCounter(perRoom, latencies));
+	const armedAt = nowMicros();
+	const runCounters = counters.map(() => new DeliveryCounter(perRoom, latencies, armedAt));
 	runCounters.forEach((counter, index) => (counters[index] = counter));
 	report({ type: 'armed' });
 	const cpuAtStart = process.cpuUsage();
@@ -70,6 +77,7 @@ async function countRun(plan: RunPlan, timeoutMs: number): Promise<DeliveryCount
 		lost: sum((counter) => counter.lost),
 		duplicated: sum((counter) => counter.duplicated),
 		outOfOrder: sum((counter) => counter.outOfOrder),
+		stray: sum((counter) => counter.stray),
 		clientsWithGaps: runCounters.filter((counter) => counter.lost > 0 || counter.duplicated > 0)
 			.length,
 		closed: closedClients - closedBefore,

@@ -77,6 +77,8 @@ export interface DeliveryCount {
 	lost: number;
 	duplicated: number;
 	outOfOrder: number;
+	/** Ticks of an earlier run (published before this one was armed) or with a sequence number out of range. */
+	stray: number;
 	/** Clients that lost or duplicated at least one message. */
 	clientsWithGaps: number;
 	/** Clients that closed during the run. */
