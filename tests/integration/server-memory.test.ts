@@ -9,13 +9,19 @@ import { defineRoute, type Connection } from '../../src/lib/server/index.js';
 import { Connection as ServerConnection } from '../../src/lib/server/connection.js';
 import { Route } from '../../src/lib/server/route.js';
 import { Session, type SessionHost } from '../../src/lib/server/session.js';
-import { connectRaw, deferred, serverConnection, tagged } from '../helpers/raw-clients.js';
+import {
+	connectRaw,
+	deferred,
+	serverConnection,
+	tagged,
+	type Deferred
+} from '../helpers/raw-clients.js';
 import { startSocketServer } from '../helpers/socket-server.js';
 import { within } from '../helpers/wait.js';
 
 describe('connection.closed', () => {
 	it('resolves whether it was first asked for before the socket closed or after', async () => {
-		const closedOnServer = new Map<string, ReturnType<typeof deferred>>();
+		const closedOnServer = new Map<string, Deferred<void>>();
 		const running = await startSocketServer({
 			routes: [
 				defineRoute({
