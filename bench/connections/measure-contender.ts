@@ -34,6 +34,12 @@ export interface RoundResult {
 	version: string;
 	/** Bytes of RSS per idle connection, after `gc()`, above the server's baseline. */
 	rssPerConnection: number;
+	/**
+	 * The same without V8's young generation: how much of it the connect burst touched depends on
+	 * what was allocated meanwhile, garbage included, and its size is capped per process (16 MiB per
+	 * semispace by default), so it is not memory the idle connections hold.
+	 */
+	rssLessYoungPerConnection: number;
 	/** Bytes of V8 heap per idle connection, after `gc()`. */
 	heapPerConnection: number;
 	/** Bytes outside the V8 heap (Buffers, native) per idle connection. */
@@ -115,14 +121,15 @@ export async function measureContender(
 		await connect(clients, batch(plan.idleConnections));
 		const after = await serverHolds(server, plan.idleConnections);
 		await disconnect(clients, server);
+		const per = (value: (sample: MemorySample) => number): number =>
+			(value(after) - value(before)) / plan.idleConnections;
 		const ms = await connect(clients, batch(plan.timedConnections));
-		const per = (key: 'rss' | 'heapUsed' | 'external'): number =>
-			(after[key] - before[key]) / plan.idleConnections;
 		return {
 			version,
-			rssPerConnection: per('rss'),
-			heapPerConnection: per('heapUsed'),
-			externalPerConnection: per('external'),
+			rssPerConnection: per((sample) => sample.rss),
+			rssLessYoungPerConnection: per((sample) => sample.rss - sample.youngGeneration),
+			heapPerConnection: per((sample) => sample.heapUsed),
+			externalPerConnection: per((sample) => sample.external),
 			connectsPerSecond: (plan.timedConnections / ms) * 1000
 		};
 	} finally {

@@ -13,10 +13,12 @@ export type ClientProtocol = 'raw-ws' | 'socket.io' | 'runesocket';
  * The server's memory, measured after `global.gc()`, and its open connections.
  *
  * @example
- * const sample: MemorySample = { rss: 60e6, heapUsed: 12e6, external: 2e6, open: 2000 };
+ * const sample: MemorySample = { rss: 60e6, youngGeneration: 16e6, heapUsed: 12e6, external: 2e6, open: 2000 };
  */
 export interface MemorySample {
 	rss: number;
+	/** Physical bytes of V8's young generation (new space and new large objects), part of `rss`. */
+	youngGeneration: number;
 	heapUsed: number;
 	external: number;
 	/** Connections the server counts as open. */

@@ -28,8 +28,9 @@ function spread(values: number[], format: (value: number) => string): string {
 }
 
 /**
- * The idle-memory table: medians per contender of RSS, V8 heap and external memory per connection,
- * with RSS ratios against `ws` and Socket.IO and each contender's range over the rounds.
+ * The idle-memory table: medians per contender of RSS (also without V8's young generation), V8 heap
+ * and external memory per connection, with RSS ratios against `ws` and Socket.IO and its range over
+ * the rounds.
  *
  * @example
  * console.log(memoryTable(results).join('\n'));
@@ -46,6 +47,7 @@ export function memoryTable(results: ResultsByContender): string[] {
 			kilobytes(rss),
 			ratio(rss, baseline('ws')),
 			ratio(rss, baseline('socket.io')),
+			kilobytes(medianOf(runs, 'rssLessYoungPerConnection')),
 			kilobytes(medianOf(runs, 'heapPerConnection')),
 			kilobytes(medianOf(runs, 'externalPerConnection')),
 			spread(
@@ -59,6 +61,7 @@ export function memoryTable(results: ResultsByContender): string[] {
 		'RSS KB/conn',
 		'vs ws',
 		'vs socket.io',
+		'RSS less young gen',
 		'heap KB/conn',
 		'external KB/conn',
 		'RSS range'

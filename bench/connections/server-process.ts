@@ -1,6 +1,6 @@
 // A child process, run with --expose-gc, that holds one contender's server and measures its memory
 // when told to: `fork('server-process.ts', [contenderName])`, then ServerCommand / ServerReport.
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { connectionContenderNamed } from './contenders.js';
 import type { MemorySample, ServerCommand, ServerReport } from './messages.js';
 
@@ -22,7 +22,10 @@ async function measure(openConnections: number): Promise<MemorySample> {
 		await nextTurn();
 	}
 	const { rss, heapUsed, external } = process.memoryUsage();
-	return { rss, heapUsed, external, open: openConnections };
+	const youngGeneration = getHeapSpaceStatistics()
+		.filter(({ space_name }) => space_name == 'new_space' || space_name == 'new_large_object_space')
+		.reduce((sum, space) => sum + space.physical_space_size, 0);
+	return { rss, youngGeneration, heapUsed, external, open: openConnections };
 }
 
 const server = await connectionContenderNamed(process.argv[2] ?? '').start();
