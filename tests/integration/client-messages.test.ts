@@ -114,6 +114,28 @@ describe('typed messages', () => {
 		expect(calls).toEqual(['first:ada', 'last:ada', 'last:bob']);
 	});
 
+	it('stops validating a definition once its last handler is gone, and keeps one subscribed again', async () => {
+		const { client, peer } = await connectedPair();
+		const validated = vi.fn(() => ({ issues: [{ message: 'never valid' }] }));
+		const Strict = ClientMessage.define<unknown>('strict', {
+			'~standard': { version: 1, vendor: 'test', validate: validated }
+		});
+		client.on(Strict, () => {})();
+		peer.deliver('strict', 1);
+		await roundTrip(client, peer);
+		expect(validated).not.toHaveBeenCalled();
+		expect(errorsOf(client)).toEqual([]);
+
+		const first = client.on(Strict, () => {});
+		first();
+		const second = client.on(Strict, () => {});
+		first();
+		peer.deliver('strict', 2);
+		await roundTrip(client, peer);
+		expect(validated).toHaveBeenCalledTimes(1);
+		second();
+	});
+
 	it('hands every message to onMessage, known name or not', async () => {
 		const { client, peer } = await connectedPair();
 		const names: string[] = [];

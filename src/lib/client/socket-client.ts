@@ -322,7 +322,7 @@ export class SocketClient {
 		if (this.#disposed) throw new Error('SocketClient disposed');
 		this.#WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 		if (!this.#WebSocket) {
-			throw new TypeError('No WebSocket: pass the WebSocket option');
+			throw new TypeError('No WebSocket: pass options.WebSocket');
 		}
 		this.#stopWatching ??= this.#watchEnvironment();
 		if (this.#phase) return;
@@ -364,7 +364,12 @@ export class SocketClient {
 		let handlers = byDefinition.get(target);
 		if (!handlers) byDefinition.set(target, (handlers = new Set()));
 		handlers.add(handler as Handler);
-		return () => handlers.delete(handler as Handler);
+		return () => {
+			handlers.delete(handler as Handler);
+			// Nobody listens to the definition any more: forget it, so its schema no longer runs
+			// (and warns) on every message of its name. Unless `on` gave it a new set meanwhile.
+			if (!handlers.size && byDefinition.get(target) == handlers) byDefinition.delete(target);
+		};
 	}
 
 	/** Calls `handler` with every new state, and when `pausedBy` changes. */
