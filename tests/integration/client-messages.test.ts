@@ -117,7 +117,7 @@ describe('typed messages', () => {
 	it('stops validating a definition once its last handler is gone, and keeps one subscribed again', async () => {
 		const { client, peer } = await connectedPair();
 		const validated = vi.fn(() => ({ issues: [{ message: 'never valid' }] }));
-		const Strict = ClientMessage.define<unknown>('strict', {
+		const Strict = ClientMessage.define('strict', {
 			'~standard': { version: 1, vendor: 'test', validate: validated }
 		});
 		client.on(Strict, () => {})();
