@@ -212,7 +212,11 @@ export class Connection<AuthData = unknown> {
 	}
 
 	#forgetHeld(room: string): void {
-		if (this.#held?.delete(room) && !this.#held.size) this.#held = undefined;
+		const held = this.#held;
+		if (!held?.has(room)) return;
+		// The last entry goes with its Map: deleting it first would have V8 shrink a table to drop.
+		if (held.size == 1) this.#held = undefined;
+		else held.delete(room);
 	}
 
 	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */

@@ -94,6 +94,10 @@ function trailingRequestId(frame: string): number | undefined {
 	return match ? Number(match[1]) : undefined;
 }
 
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+	return typeof (value as PromiseLike<unknown> | undefined)?.then == 'function';
+}
+
 /** A refusal closes with the app's own 4xxx code (or 1011), else 4001 invalid token. */
 function refusalCloseCode(code: unknown): number {
 	if (code === INTERNAL_ERROR) return code;
@@ -197,7 +201,12 @@ export class Session {
 		const frame = data.toString();
 		if (this.#phase == Phase.Ready) return this.#host.dispatch(this, frame);
 		if (this.#phase == Phase.Verifying) return this.#hold(frame);
-		this.#verify(frame).catch((error) => this.#host.report(this.connection, error));
+		try {
+			this.#verify(frame);
+		} catch (error) {
+			// What the server does once a connection is ready must not throw into `ws`'s parser.
+			this.#host.report(this.connection, error);
+		}
 	}
 
 	/** A WebSocket ping: answered only while the rate limit allows (`ws` would answer every one). */
@@ -244,19 +253,39 @@ export class Session {
 		return false;
 	}
 
-	async #verify(frame: string): Promise<void> {
-		this.#enter(Phase.Verifying, () => this.close(INTERNAL_ERROR, 'Authentication took too long'));
+	/**
+	 * Checks the first frame's token. A verifier that answers at once is settled at once; one that
+	 * returns a promise puts the session in the Verifying phase (later frames held, a deadline) until
+	 * it settles. Skipping that phase when there is nothing to wait for spares every connection a
+	 * timer, a promise chain and a turn.
+	 */
+	#verify(frame: string): void {
 		const token = tokenFromFirstFrame(frame);
-		let result: AuthResult<unknown>;
+		if (!token) return this.#settle({ success: false, reason: 'Expected an auth message first' });
+		let answer: unknown;
 		try {
-			result = token
-				? authResult(await this.route.options.firstMessageAuth!.verify(token, this.connection.req))
-				: { success: false, reason: 'Expected an auth message first' };
+			answer = this.route.options.firstMessageAuth!.verify(token, this.connection.req);
 		} catch (error) {
-			this.#host.report(this.connection, error);
-			result = { success: false, code: INTERNAL_ERROR, reason: 'Authentication failed' };
+			return this.#settle(this.#verifyFailed(error));
 		}
-		if (this.#phase != Phase.Verifying) return; // closed meanwhile: deadline, rate limit, peer left
+		if (!isPromiseLike(answer)) return this.#settle(authResult(answer));
+		this.#enter(Phase.Verifying, () => this.close(INTERNAL_ERROR, 'Authentication took too long'));
+		Promise.resolve(answer)
+			.then(authResult, (error: unknown) => this.#verifyFailed(error))
+			.then((result) => {
+				// Closed meanwhile (deadline, rate limit, peer left): the answer is of no use any more.
+				if (this.#phase == Phase.Verifying) this.#settle(result);
+			})
+			.catch((error: unknown) => this.#host.report(this.connection, error));
+	}
+
+	/** A verifier that threw or rejected is a failure of the server: reported, and closed with 1011. */
+	#verifyFailed(error: unknown): AuthResult<unknown> {
+		this.#host.report(this.connection, error);
+		return { success: false, code: INTERNAL_ERROR, reason: 'Authentication failed' };
+	}
+
+	#settle(result: AuthResult<unknown>): void {
 		if (!result.success) {
 			return this.close(refusalCloseCode(result.code), result.reason ?? 'Invalid token');
 		}
