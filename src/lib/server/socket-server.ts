@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { RawData, WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
 import { ReservedName, serverMessage } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
@@ -315,11 +315,8 @@ export class SocketServer {
 		this.#sessions.set(connection, session);
 		this.#connections.add(connection);
 		route.connections.add(connection);
-		ws.on('error', (error) => this.#report(connection, error));
+		session.listen(ws);
 		ws.on('close', (code, reason) => this.#closed(session, code, reason.toString()));
-		ws.on('message', (data: RawData, isBinary) => session.receive(data as Buffer, isBinary));
-		ws.on('ping', (data) => session.receivePing(data));
-		ws.on('pong', () => session.receivePong());
 		session.start(authData);
 	}
 
