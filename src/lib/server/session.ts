@@ -1,3 +1,4 @@
+import type { RawData, WebSocket } from 'ws';
 import {
 	AUTH_TIMEOUT,
 	INTERNAL_ERROR,
@@ -5,7 +6,6 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../protocol/close-codes.js';
-import type { RawData, WebSocket } from 'ws';
 import { isRecord } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Connection } from './connection.js';
@@ -135,7 +135,7 @@ export function authResult(value: unknown): AuthResult<unknown> {
  * @example
  * ```ts
  * const session = new Session(connection, route, host);
- * ws.on('message', (data, isBinary) => session.receive(data, isBinary));
+ * session.listen(ws);
  * session.start(authDataFromUpgrade);
  * ```
  */
