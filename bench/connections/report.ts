@@ -27,6 +27,11 @@ function spread(values: number[], format: (value: number) => string): string {
 	return `${format(Math.min(...values))}–${format(Math.max(...values))}`;
 }
 
+/** A row that says a contender has no figures (every round of it failed). */
+function failedRow(name: string, columns: number): string[] {
+	return [name, 'failed', ...Array.from({ length: columns - 2 }, () => '—')];
+}
+
 /**
  * The idle-memory table: medians per contender of RSS (also without V8's young generation), V8 heap
  * and external memory per connection, with RSS ratios against `ws` and Socket.IO and its range over
@@ -38,9 +43,10 @@ function spread(values: number[], format: (value: number) => string): string {
 export function memoryTable(results: ResultsByContender): string[] {
 	const baseline = (name: string): number | undefined => {
 		const runs = results.get(name);
-		return runs && medianOf(runs, 'rssPerConnection');
+		return runs?.length ? medianOf(runs, 'rssPerConnection') : undefined;
 	};
 	const rows = [...results].map(([name, runs]) => {
+		if (!runs.length) return failedRow(name, 8);
 		const rss = medianOf(runs, 'rssPerConnection');
 		return [
 			name,
@@ -79,9 +85,10 @@ export function memoryTable(results: ResultsByContender): string[] {
 export function connectRateTable(results: ResultsByContender): string[] {
 	const baseline = (name: string): number | undefined => {
 		const runs = results.get(name);
-		return runs && medianOf(runs, 'connectsPerSecond');
+		return runs?.length ? medianOf(runs, 'connectsPerSecond') : undefined;
 	};
 	const rows = [...results].map(([name, runs]) => {
+		if (!runs.length) return failedRow(name, 5);
 		const rate = medianOf(runs, 'connectsPerSecond');
 		return [
 			name,
