@@ -60,7 +60,7 @@ describe('connecting', () => {
 
 	it('throws a TypeError without a WebSocket class (Node 20 has no global one)', () => {
 		const client = new SocketClient('ws://127.0.0.1:1', { window: null, document: null });
-		expect(() => client.connect()).toThrow(/WebSocket option/);
+		expect(() => client.connect()).toThrow(/options\.WebSocket/);
 	});
 
 	it('rejects bad options with a TypeError that names them', () => {

@@ -24,6 +24,7 @@ import {
 	Opcode,
 	RawClient
 } from '../helpers/raw-frames.js';
+import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
 import { RateLimiter } from '../../src/lib/server/rate-limiter.js';
 import { isPolluting } from '../helpers/fuzz-json.js';
 import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
@@ -47,20 +48,13 @@ interface ErrorData {
 	message: string;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-	return typeof value == 'object' && value !== null && !Array.isArray(value);
-}
-
+/** A frame as runesocket's client decodes it (room deliveries' array form included). */
 function parseEnvelope(frame: string): Envelope | undefined {
-	let value: unknown;
 	try {
-		value = JSON.parse(frame);
+		return (envelopeDialect.decode(frame) ?? undefined) as Envelope | undefined;
 	} catch {
 		return undefined;
 	}
-	return isObject(value) && typeof value.name == 'string'
-		? (value as unknown as Envelope)
-		: undefined;
 }
 
 function errorData(envelope: Envelope): ErrorData {
@@ -819,7 +813,7 @@ describe('slow consumer', () => {
 
 		const blob = randomBytes(12 * 1024).toString('base64'); // 16 KiB of JSON-safe text
 		const messageBytes = Buffer.byteLength(
-			JSON.stringify({ name: 'tick', data: { seq: 0, blob }, timestamp: Date.now(), room: 'feed' })
+			JSON.stringify(['tick', { seq: 0, blob }, 'feed', 1_000, 'epoch-8c'])
 		);
 		let maxBuffered = 0;
 		let lastBufferedWhileOpen = 0;
@@ -838,7 +832,7 @@ describe('slow consumer', () => {
 			sample(); // queued in the outbox, not yet written
 			published++;
 			await reader.frames.waitFor(
-				(frame) => frame.startsWith(`{"name":"tick","data":{"seq":${seq},`),
+				(frame) => frame.startsWith(`["tick",{"seq":${seq},`),
 				`tick ${seq} at the reader`,
 				5_000,
 				from
@@ -857,7 +851,7 @@ describe('slow consumer', () => {
 			const from = reader.frames.items.length;
 			await server.sockets.publish(Tick, { seq, blob }, { room: 'feed' });
 			await reader.frames.waitFor(
-				(frame) => frame.startsWith(`{"name":"tick","data":{"seq":${seq},`),
+				(frame) => frame.startsWith(`["tick",{"seq":${seq},`),
 				`tick ${seq} at the reader`,
 				5_000,
 				from
@@ -865,7 +859,7 @@ describe('slow consumer', () => {
 		}
 		const ticks = await reader.frames.waitForCount(
 			published + 5,
-			(frame) => frame.startsWith('{"name":"tick"'),
+			(frame) => frame.startsWith('["tick",'),
 			'every tick at the reader'
 		);
 		expect(ticks.map((frame) => (parseEnvelope(frame)!.data as { seq: number }).seq)).toEqual(
@@ -882,7 +876,7 @@ describe('slow consumer', () => {
 		// What the slow client gets when it reads again: what the kernel held, then the end.
 		slow.resume();
 		await within(slow.ended, 'the slow client to see the end of the connection');
-		const slowTicks = slow.texts.filter((text) => text.startsWith('{"name":"tick"')).length;
+		const slowTicks = slow.texts.filter((text) => text.startsWith('["tick",')).length;
 		const closeFrame = await slow.waitForClose();
 		console.info(
 			`[slow consumer] message ${messageBytes} B, cap ${cap} B; dropped after ${published} messages ` +

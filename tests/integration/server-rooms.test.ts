@@ -83,9 +83,11 @@ describe('rooms', () => {
 		await running.sockets.to('project:1').emit(Announcement, { text: 'for project 1' });
 		await running.sockets.publish(Announcement, { text: 'for everyone' });
 		const [first, second] = await inRoom.waitFor('announcement', 2);
-		expect(first).toMatchObject({ room: 'project:1', data: { text: 'for project 1' } });
-		expect(typeof first.timestamp).toBe('number');
+		// A room delivery is the compact form: its place in the stream, no timestamp (PROTOCOL.md).
+		expect(first).toMatchObject({ room: 'project:1', data: { text: 'for project 1' }, offset: 1 });
+		expect(first.timestamp).toBeUndefined();
 		expect(second.data).toEqual({ text: 'for everyone' });
+		expect(typeof second.timestamp).toBe('number');
 		expect((await elsewhere.waitFor('announcement')).map((message) => message.data)).toEqual([
 			{ text: 'for everyone' }
 		]);

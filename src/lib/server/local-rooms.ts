@@ -94,7 +94,10 @@ function inRoom(message: unknown, room: string): unknown {
 	if (
 		typeof message.name == 'string' &&
 		typeof message.offset == 'number' &&
-		Object.keys(message).every((field) => DELIVERY_FIELDS.has(field))
+		// `serverMessage` leaves absent fields undefined (JSON drops them), as `id` is on a publish.
+		Object.keys(message).every(
+			(field) => DELIVERY_FIELDS.has(field) || message[field] === undefined
+		)
 	) {
 		return roomDeliveryFrame(message as { name: string }, room);
 	}
