@@ -1,138 +1,91 @@
-// `npm run bench`: throughput of runesocket's server side by side with raw ws and Socket.IO, each
-// server and its load clients in their own processes on 127.0.0.1, contenders interleaved per round.
-// Options: --rounds N (default 3), --scale F (publishes per run × F, default 1), --only a,b
-// (contenders), --scenarios a,b (only the scenarios whose name contains one of these; "wire" picks
-// the wire-bytes table).
+// `npm run bench`: every benchmark of runesocket beside its anchors, in one command. Each suite runs
+// its contenders in interleaved rounds and prints Markdown tables (BENCHMARKS.md holds the latest).
+// Options: --suites a,b (default all: sizes, throughput, connections, storm, inbound, route),
+// --rounds N (each suite's own default otherwise), and for the throughput suite --scale F,
+// --only a,b (contenders) and --scenarios a,b (scenario names containing one of these; "wire"
+// picks the wire-bytes table).
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { contenderNamed, type Contender } from './throughput/contenders.js';
-import type { DeliveryCount } from './throughput/messages.js';
+import { runClientInbound } from './client-inbound/run.js';
+import { runConnectionBenches } from './connections/run.js';
+import { runReconnectStorm } from './reconnect-storm/run.js';
 import { describeMachine, loadAverage } from './throughput/machine.js';
-import { BenchRedis, exitOnSignals } from './throughput/redis-server.js';
-import {
-	scenarioTable,
-	seriesTable,
-	type RunResult,
-	type SeriesColumn
-} from './throughput/report.js';
-import { runScenario } from './throughput/run-scenario.js';
-import { scenarios, SINGLE_PROCESS_CONTENDERS, type Series } from './throughput/scenarios.js';
-import { packageVersion } from './throughput/servers/package-version.js';
-import { measureWireBytes, wireBytesTable } from './throughput/wire-bytes.js';
-
-const WIRE_BYTES_TABLE = 'wire bytes of one room delivery';
-const WIRE_PAYLOAD_BYTES = 100;
+import { exitOnSignals } from './throughput/redis-server.js';
+import { runThroughput } from './throughput/run.js';
 
 const { values } = parseArgs({
 	options: {
-		rounds: { type: 'string', default: '3' },
+		suites: { type: 'string' },
+		rounds: { type: 'string' },
 		scale: { type: 'string', default: '1' },
 		only: { type: 'string' },
 		scenarios: { type: 'string' }
 	}
 });
-const rounds = Number(values.rounds);
-const scale = Number(values.scale);
-const only = values.only?.split(',').map((name) => contenderNamed(name.trim()).name);
-const wanted = (name: string): boolean =>
-	!values.scenarios || values.scenarios.split(',').some((part) => name.includes(part.trim()));
-const chosenScenarios = scenarios.filter((scenario) => wanted(scenario.name));
-const contendersOf = (names: readonly string[]): Contender[] =>
-	names.filter((name) => !only || only.includes(name)).map(contenderNamed);
-const wireContenders = wanted(WIRE_BYTES_TABLE)
-	? contendersOf([...SINGLE_PROCESS_CONTENDERS, 'socket.io redis'])
-	: [];
-const needsRedis = [
-	...chosenScenarios.flatMap((s) => contendersOf(s.contenders)),
-	...wireContenders
-].some((contender) => contender.usesRedis);
+const list = (text: string | undefined) => text?.split(',').map((part) => part.trim());
+const rounds = (fallback: number) => (values.rounds ? Number(values.rounds) : fallback);
 
-/** What went wrong in a run, in words (LOSS first), or '' when every client got everything once. */
-function problemsOf(count: DeliveryCount): string {
-	const { lost, duplicated, clientsWithGaps, closed, timedOut, firstGap, otherMessages, stray } =
-		count;
-	const others = Object.entries(otherMessages).map(([name, times]) => `${times}× ${name}`);
-	const problems = [
-		...(lost || duplicated
-			? [`LOSS: ${lost} lost, ${duplicated} duplicated, in ${clientsWithGaps} clients`]
-			: []),
-		...(timedOut ? ['the run timed out before every client had everything'] : []),
-		...(firstGap ? [firstGap] : []),
-		...(closed ? [`${closed} clients closed`] : []),
-		...(stray ? [`${stray} stray ticks (of an earlier run, or out of range)`] : []),
-		...(others.length ? [`other messages: ${others.join(', ')}`] : [])
-	];
-	return problems.join('; ');
+/** A script that prints its own tables, run in its own process. */
+function script(file: string): () => Promise<boolean> {
+	return async () => {
+		const path = fileURLToPath(new URL(file, import.meta.url));
+		const { status } = spawnSync(process.execPath, ['--import', 'tsx', path], {
+			stdio: 'inherit'
+		});
+		return status == 0;
+	};
+}
+
+const suites: Record<string, { title: string; run: () => Promise<boolean> }> = {
+	sizes: { title: 'Client bundle size', run: script('./client-size.ts') },
+	throughput: {
+		title: 'Server throughput',
+		run: () =>
+			runThroughput({
+				rounds: rounds(3),
+				scale: Number(values.scale),
+				only: list(values.only),
+				scenarios: list(values.scenarios)
+			})
+	},
+	connections: {
+		title: 'Idle memory per connection and connect rate',
+		run: () => runConnectionBenches({ rounds: rounds(3) })
+	},
+	storm: {
+		title: 'Reconnect storm',
+		run: () => runReconnectStorm({ rounds: rounds(3) })
+	},
+	inbound: {
+		title: "The client's inbound path",
+		run: () => runClientInbound({ rounds: rounds(7) })
+	},
+	route: { title: "The dashboard route's JavaScript", run: script('./route-size.ts') }
+};
+
+const chosen = list(values.suites) ?? Object.keys(suites);
+for (const name of chosen) {
+	if (!suites[name]) throw new TypeError(`No suite "${name}" (known: ${Object.keys(suites)})`);
 }
 
 exitOnSignals();
-const benchStarted = Date.now();
-const redis = needsRedis ? await BenchRedis.start() : undefined;
-if (redis) process.env.BENCH_REDIS_URL = redis.url;
-
-console.log(`# npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
-console.log(`\n${describeMachine()}, 1-minute load ${loadAverage()} at the start\n`);
-console.log(
-	`ws ${packageVersion('ws')}, socket.io ${packageVersion('socket.io')}, socket.io-client ${packageVersion('socket.io-client')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}, ioredis ${packageVersion('ioredis')}, redis-server ${BenchRedis.version()}${redis ? ` (started by the bench on ${redis.url}, --save '' --appendonly no)` : ''}; ${rounds} interleaved rounds, medians`
-);
-
-let lossSeen = false;
-let failed = false;
-const series = new Map<Series, (SeriesColumn & { value: number })[]>();
-try {
-	if (wireContenders.length) {
-		const deliveries = [];
-		for (const contender of wireContenders)
-			deliveries.push(await measureWireBytes(contender, WIRE_PAYLOAD_BYTES));
-		console.log(`\n## ${WIRE_BYTES_TABLE}, ~${WIRE_PAYLOAD_BYTES} B payload\n`);
-		console.log(wireBytesTable(deliveries).join('\n'));
-	}
-	for (const scenario of chosenScenarios) {
-		const chosen = contendersOf(scenario.contenders);
-		if (!chosen.length) continue;
-		const loadBefore = loadAverage();
-		const started = Date.now();
-		let results: Map<string, RunResult[]>;
-		try {
-			results = await runScenario(scenario, chosen, { rounds, scale, redis });
-		} catch (error) {
-			failed = true;
-			console.log(`\n## ${scenario.name}\n\nFAILED: ${String(error)}`);
-			continue;
-		}
-		console.log(
-			`\n## ${scenario.name}, ~${scenario.payloadBytes.toLocaleString('en')} B payload (load ${loadBefore} → ${loadAverage()}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n`
-		);
-		const baselines = scenario.baselines.filter((name) => results.has(name));
-		console.log(scenarioTable(results, baselines).join('\n'));
-		if (scenario.note) console.log(`\n${scenario.note}`);
-		for (const name of scenario.series ?? []) {
-			const value = name == 'payload size' ? scenario.payloadBytes : scenario.clients;
-			const label = `${value.toLocaleString('en')}${name == 'payload size' ? ' B' : ' clients'}`;
-			series.set(name, [...(series.get(name) ?? []), { label, value, results }]);
-		}
-		for (const [name, runs] of results) {
-			runs.forEach((run, round) => {
-				const problems = problemsOf(run.count);
-				if (problems) console.log(`\n${name}, round ${round + 1}: ${problems}`);
-				if (run.count.lost || run.count.duplicated) lossSeen = true;
-			});
-		}
-	}
-	for (const [name, columns] of series) {
-		if (columns.length < 2) continue;
-		console.log(`\n## Cost by ${name} (1 room, 1 publish per turn)\n`);
-		const ordered = [...columns].sort((a, b) => a.value - b.value);
-		console.log(seriesTable(name, ordered).join('\n'));
-	}
-} finally {
-	await redis?.stop();
+const started = Date.now();
+console.log(`$ npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
+console.log(`\n${describeMachine()}, 1-minute load ${loadAverage()} at the start`);
+const failed: string[] = [];
+for (const name of chosen) {
+	const suite = suites[name];
+	const suiteStarted = Date.now();
+	console.log(`\n# ${suite.title}\n`);
+	if (!(await suite.run())) failed.push(name);
+	const minutes = ((Date.now() - suiteStarted) / 60_000).toFixed(1);
+	console.log(`\n(${suite.title}: ${minutes} min, 1-minute load ${loadAverage()} after)`);
 }
 console.log(
-	`\nWall time ${((Date.now() - benchStarted) / 60_000).toFixed(1)} min; 1-minute load ${loadAverage()} at the end.`
+	`\nWall time ${((Date.now() - started) / 60_000).toFixed(1)} min; 1-minute load ${loadAverage()} at the end.`
 );
-if (lossSeen) {
-	console.log(
-		'\nDeliveries were lost or duplicated (see LOSS above): these numbers are not valid.'
-	);
+if (failed.length) {
+	console.log(`\nFailed (or lost deliveries): ${failed.join(', ')}`);
+	process.exitCode = 1;
 }
-if (lossSeen || failed) process.exitCode = 1;
