@@ -113,18 +113,20 @@ describe('Session.listen', () => {
 		broadcast: async () => {}
 	};
 
-	it('gives every socket the same listeners, which hand frames, pings and errors to its session', async () => {
+	it('gives every socket the same listeners, which hand frames, pings, errors and the close to its session', async () => {
 		const route = new Route({ path: '/ws', rateLimit: false, heartbeat: 0 });
 		const frames: { session: Session; frame: string }[] = [];
 		const framed: (() => void)[] = [];
 		const reported = deferred<Error>();
+		const closed = deferred<{ session: Session; code: number }>();
 		const host: SessionHost = {
 			ready: vi.fn(),
 			dispatch: (session, frame) => {
 				frames.push({ session, frame });
 				framed.shift()?.();
 			},
-			report: (_connection, error) => reported.resolve(error as Error)
+			report: (_connection, error) => reported.resolve(error as Error),
+			closed: (session, code) => closed.resolve({ session, code })
 		};
 		const { connect } = await sessionServer(route, host);
 		const first = await connect();
@@ -134,6 +136,11 @@ describe('Session.listen', () => {
 			expect(first.socket.listeners(event)).toHaveLength(1);
 			expect(first.socket.listeners(event)).toEqual(second.socket.listeners(event));
 		}
+		// `ws` listens to its own close too; one of the listeners is the session's, shared.
+		const shared = first.socket
+			.listeners('close')
+			.filter((listener) => second.socket.listeners('close').includes(listener));
+		expect(shared).toHaveLength(1);
 		expect(host.ready).toHaveBeenCalledTimes(2);
 
 		const dispatched = new Promise<void>((resolve) => framed.push(resolve));
@@ -150,5 +157,6 @@ describe('Session.listen', () => {
 			._socket;
 		rawSocket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
 		expect((await within(reported.promise, 'the socket error')).message).toMatch(/opcode/i);
+		expect((await within(closed.promise, 'the close')).session).toBe(first.session);
 	});
 });

@@ -107,7 +107,8 @@ function flushAll(): void {
 export class Outbox {
 	#socket: WebSocket;
 	#compressionThreshold: number;
-	#queue: PreparedMessage[] = [];
+	/** Made by the first push of a turn: most connections are idle most turns, and hold no array. */
+	#queue: PreparedMessage[] | undefined;
 	#queuedBytes = 0;
 
 	constructor(socket: WebSocket, compressionThreshold: number) {
@@ -121,7 +122,7 @@ export class Outbox {
 	}
 
 	push(message: PreparedMessage): void {
-		this.#queue.push(message);
+		(this.#queue ??= []).push(message);
 		this.#queuedBytes += message.queuedCost;
 		pending.add(this);
 		if (!flushScheduled) {
@@ -133,8 +134,8 @@ export class Outbox {
 	/** Writes everything queued now. */
 	flush(): void {
 		const queue = this.#queue;
-		if (!queue.length) return;
-		this.#queue = [];
+		if (!queue) return;
+		this.#queue = undefined;
 		this.#queuedBytes = 0;
 		if (this.#socket.readyState != WebSocket.OPEN) return;
 		const internals = this.#socket as unknown as WebSocketInternals;
@@ -158,7 +159,7 @@ export class Outbox {
 
 	/** Forgets what is queued (the connection is being dropped). */
 	clear(): void {
-		this.#queue = [];
+		this.#queue = undefined;
 		this.#queuedBytes = 0;
 		pending.delete(this);
 	}

@@ -49,7 +49,13 @@ export class RoomRequests {
 
 	#enqueue(connection: Connection<unknown>, request: () => Promise<void> | void): void {
 		const previous = this.#queues.get(connection) ?? Promise.resolve();
-		const next = previous.then(request).catch((error) => this.#report(connection, error));
+		const next: Promise<void> = previous
+			.then(request)
+			.catch((error) => this.#report(connection, error))
+			// An idle connection keeps no settled queue: only one with requests in flight has an entry.
+			.finally(() => {
+				if (this.#queues.get(connection) === next) this.#queues.delete(connection);
+			});
 		this.#queues.set(connection, next);
 	}
 

@@ -52,11 +52,13 @@ export interface SessionHost {
 	dispatch(session: Session, frame: string): void;
 	/** A failure of an application callback. */
 	report(connection: Connection<unknown>, error: unknown): void;
+	/** The socket closed with `code` and `reason`. */
+	closed(session: Session, code: number, reason: string): void;
 }
 
 /**
- * The session of each socket, for the socket listeners below: they are the same four functions for
- * every connection instead of four closures each (with the scope they keep), which an idle
+ * The session of each socket, for the socket listeners below: they are the same five functions for
+ * every connection instead of five closures each (with the scope they keep), which an idle
  * connection would carry for its whole life.
  */
 const sessionOfSocket = new WeakMap<WebSocket, Session>();
@@ -75,6 +77,10 @@ function onSocketPong(this: WebSocket): void {
 
 function onSocketError(this: WebSocket, error: Error): void {
 	sessionOfSocket.get(this)?.socketFailed(error);
+}
+
+function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
+	sessionOfSocket.get(this)?.socketClosed(code, reason.toString());
 }
 
 /** The id of a request frame as our clients write it (`…,"id":7}`), read without parsing it. */
@@ -159,12 +165,11 @@ export class Session {
 	}
 
 	/**
-	 * Takes `socket`'s frames, pings, pongs and errors (its `close` is the server's to handle).
+	 * Takes `socket`'s frames, pings, pongs, errors and its close, which goes to the host.
 	 *
 	 * @example
 	 * ```ts
 	 * session.listen(ws);
-	 * ws.on('close', (code, reason) => closed(session, code, reason.toString()));
 	 * ```
 	 */
 	listen(socket: WebSocket): void {
@@ -173,11 +178,17 @@ export class Session {
 		socket.on('ping', onSocketPing);
 		socket.on('pong', onSocketPong);
 		socket.on('error', onSocketError);
+		socket.on('close', onSocketClose);
 	}
 
 	/** The socket failed (a protocol error, a reset): the close follows; the error is reported. */
 	socketFailed(error: Error): void {
 		this.#host.report(this.connection, error);
+	}
+
+	/** The socket closed: the host forgets the connection. */
+	socketClosed(code: number, reason: string): void {
+		this.#host.closed(this, code, reason);
 	}
 
 	/** Waits for the first-message token, or is ready at once with the upgrade's `authData`. */

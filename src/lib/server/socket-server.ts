@@ -307,16 +307,13 @@ export class SocketServer {
 		params: Record<string, string>,
 		authData: unknown
 	): void {
-		const connection = new Connection<unknown>(ws, request, params, this.#host, {
-			maxBufferedBytes: route.maxBufferedBytes,
-			compressionThreshold: route.compressionThreshold
-		});
+		// The route is the connection's limits (maxBufferedBytes, compressionThreshold): no copy each.
+		const connection = new Connection<unknown>(ws, request, params, this.#host, route);
 		const session = new Session(connection, route, this.#sessionHost);
 		this.#sessions.set(connection, session);
 		this.#connections.add(connection);
 		route.connections.add(connection);
 		session.listen(ws);
-		ws.on('close', (code, reason) => this.#closed(session, code, reason.toString()));
 		session.start(authData);
 	}
 
@@ -324,7 +321,8 @@ export class SocketServer {
 	#sessionHost = {
 		ready: (session: Session, authData: unknown) => this.#ready(session, authData),
 		dispatch: (session: Session, frame: string) => this.#dispatcher.dispatch(session, frame),
-		report: (connection: Connection<unknown>, error: unknown) => this.#report(connection, error)
+		report: (connection: Connection<unknown>, error: unknown) => this.#report(connection, error),
+		closed: (session: Session, code: number, reason: string) => this.#closed(session, code, reason)
 	};
 
 	#ready(session: Session, authData: unknown): void {
