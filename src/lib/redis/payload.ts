@@ -1,13 +1,14 @@
 import { safeJsonParse } from '../protocol/safe-json.js';
 
 /**
- * What travels on a room's channel: `{"x":<except or null>,"m":<message>}`. The message's JSON is
- * written once, by the publisher (with offset and epoch spliced in by the publish script), and
- * parsed once by each subscribed process.
+ * One message as it travels on a room's channel: `{"x":<except or null>,"m":<message>}`. A channel
+ * message is a JSON array of them (every message one process published to the room in one turn).
+ * The message's JSON is written once, by the publisher (with offset and epoch spliced in by the
+ * publish script), and each channel message is parsed once by each subscribed process.
  *
  * @example
  * ```ts
- * const { message, except }: Envelope = parseEnvelope('{"x":null,"m":{"name":"hi"}}');
+ * const [{ message, except }]: Envelope[] = parseEnvelopes('[{"x":null,"m":{"name":"hi"}}]');
  * ```
  */
 export interface Envelope {
@@ -63,19 +64,35 @@ export function messageHead(message: Record<string, unknown>): string | undefine
 }
 
 /**
- * Reads an envelope from a channel; throws a `SyntaxError` or `TypeError` when it is not one.
- * Keys named `__proto__`, `constructor` and `prototype` are dropped, as everywhere in runesocket.
+ * The channel message that carries `envelopes` (each the text of one envelope).
  *
  * @example
  * ```ts
- * parseEnvelope('{"x":"c1","m":[1]}'); // { message: [1], except: 'c1' }
+ * envelopeBatch([envelope('a', undefined), envelope('b', 'c1')]); // '[{"x":null,"m":"a"},{"x":"c1","m":"b"}]'
  * ```
  */
-export function parseEnvelope(text: string): Envelope {
+export function envelopeBatch(envelopes: readonly string[]): string {
+	return `[${envelopes.join(',')}]`;
+}
+
+/**
+ * Reads the envelopes of a channel message; throws a `SyntaxError` or `TypeError` when it is not
+ * an array of them. Keys named `__proto__`, `constructor` and `prototype` are dropped, as
+ * everywhere in runesocket.
+ *
+ * @example
+ * ```ts
+ * parseEnvelopes('[{"x":"c1","m":[1]}]'); // [{ message: [1], except: 'c1' }]
+ * ```
+ */
+export function parseEnvelopes(text: string): Envelope[] {
 	const parsed = safeJsonParse(text);
-	if (typeof parsed != 'object' || parsed === null || !('m' in parsed)) {
-		throw new TypeError('Not a runesocket envelope');
+	if (!Array.isArray(parsed) || !parsed.every(isEnvelope)) {
+		throw new TypeError('Not a batch of runesocket envelopes');
 	}
-	const { x, m } = parsed as { x?: unknown; m: unknown };
-	return { message: m, except: typeof x == 'string' ? x : undefined };
+	return parsed.map(({ x, m }) => ({ message: m, except: typeof x == 'string' ? x : undefined }));
+}
+
+function isEnvelope(value: unknown): value is { x?: unknown; m: unknown } {
+	return typeof value == 'object' && value !== null && 'm' in value;
 }

@@ -19,8 +19,10 @@ import {
 import { connect, createConnections, quit } from './connections.js';
 import { HealthSignal } from './health.js';
 import { roomKeys } from './keys.js';
-import { envelope, envelopeHead, messageHead, parseEnvelope } from './payload.js';
-import { HISTORY_SCRIPT, PUBLISH_SCRIPT, runScript } from './scripts.js';
+import { envelope, envelopeHead, messageHead, parseEnvelopes, type Envelope } from './payload.js';
+import { PublishQueue } from './publish-queue.js';
+import { HISTORY_SCRIPT, runScript } from './scripts.js';
+import { within } from './within.js';
 
 /**
  * Options of a `RedisEngine`.
@@ -86,15 +88,6 @@ function checkMs(name: string, value: number, allowZero: boolean): number {
 const CONNECTION_LOST =
 	/Stream isn't writeable|Connection is closed|max retries per request|connection close|ECONNRESET|ECONNREFUSED|EPIPE/i;
 
-/** Rejects with "timed out" when `promise` takes longer than `ms`. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const late = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-	});
-	return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * An engine on Redis, so several server processes share rooms: each process subscribes the channel
  * of a room only while it has members there; a publish goes through one Lua script that assigns the
@@ -128,6 +121,7 @@ export class RedisEngine implements Engine {
 	readonly #pingInterval: number;
 	readonly #onError: ((error: Error) => void) | undefined;
 	readonly #health: HealthSignal;
+	readonly #publishes: PublishQueue;
 	/** Channel → room, for every room this process wants (even while Redis is down). */
 	readonly #rooms = new Map<string, string>();
 	/** Listeners put on the app's own client, taken off by `close()`. */
@@ -173,17 +167,27 @@ export class RedisEngine implements Engine {
 		this.#commands = commands;
 		this.#subscriber = subscriber;
 		this.#ownsCommands = ownsCommands;
+		this.#publishes = new PublishQueue({
+			redis: commands,
+			keys: (room) => roomKeys(this.#prefix, room),
+			retention: this.#retention,
+			timeout: this.#timeout,
+			failure: (room, error) => this.#failure(`publish to "${room}"`, error, this.#commands)
+		});
 
 		// Every client gets an 'error' listener: an ioredis client without one crashes the process.
 		const onCommandsError = (error: Error) => this.#connectionError('commands', error);
 		const onCommandsStatus = () => this.#updateHealth();
+		const onCommandsReady = () => this.#publishes.reconnected();
 		commands.on('error', onCommandsError);
+		commands.on('ready', onCommandsReady);
 		for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
 			commands.on(status, onCommandsStatus);
 		}
 		if (!ownsCommands) {
 			this.#detach.push(() => {
 				commands.off('error', onCommandsError);
+				commands.off('ready', onCommandsReady);
 				for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
 					commands.off(status, onCommandsStatus);
 				}
@@ -264,42 +268,26 @@ export class RedisEngine implements Engine {
 	/**
 	 * Publishes through Redis to every process subscribed to the room, this one included. Object
 	 * messages get the room's next offset and its epoch and are kept in its history (one Lua script,
-	 * atomic); other messages, and every message to the room '*', go as they are. Rejects at once
-	 * while Redis is down, or after `timeout` when it does not answer; the message may then still
-	 * have been published.
+	 * atomic); other messages, and every message to the room '*', go as they are. The publishes of
+	 * one event-loop turn go to Redis together (see `PublishQueue`). Rejects at once while Redis is
+	 * down, or after `timeout` when it does not answer; the message may then still have been
+	 * published.
 	 */
-	async publish(
+	publish(
 		room: string,
 		message: unknown,
 		options: PublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		const what = `publish to "${room}"`;
-		const keys = roomKeys(this.#prefix, room);
-		const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
-		if (head === undefined) {
-			const text = envelope(message, options.except);
-			await this.#command(what, () => this.#commands.publish(keys.channel, text));
-			return undefined;
+		try {
+			this.#checkCommands(room, 'publish to');
+			const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
+			const policy = head === undefined ? undefined : historyPolicy(this.#history, room);
+			const text =
+				head === undefined ? envelope(message, options.except) : envelopeHead(options.except);
+			return this.#publishes.add(room, head, text, policy);
+		} catch (error) {
+			return Promise.reject(errorFrom(error));
 		}
-		const policy = historyPolicy(this.#history, room);
-		const reply = await this.#command(what, () =>
-			runScript(
-				this.#commands,
-				PUBLISH_SCRIPT,
-				[keys.position, keys.history],
-				[
-					keys.channel,
-					newEpoch(),
-					head,
-					envelopeHead(options.except),
-					policy.size,
-					Math.ceil(policy.ttl),
-					this.#retention
-				]
-			)
-		);
-		const [offset, epoch] = reply as [number, string];
-		return { offset: Number(offset), epoch: String(epoch) };
 	}
 
 	/**
@@ -416,11 +404,18 @@ export class RedisEngine implements Engine {
 		const room = this.#rooms.get(channel);
 		const handlers = this.#handlers;
 		if (room === undefined || !handlers) return;
+		let envelopes: Envelope[];
 		try {
-			const { message, except } = parseEnvelope(text);
-			handlers.deliver(room, message, except);
+			envelopes = parseEnvelopes(text);
 		} catch (error) {
-			this.#report(errorFrom(error));
+			return this.#report(errorFrom(error));
+		}
+		for (const { message, except } of envelopes) {
+			try {
+				handlers.deliver(room, message, except);
+			} catch (error) {
+				this.#report(errorFrom(error));
+			}
 		}
 	}
 
@@ -455,13 +450,23 @@ export class RedisEngine implements Engine {
 
 	/** Runs a command on the command connection: at once rejected while down, bounded by `timeout`. */
 	async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
-		if (this.#closed) throw new Error(`runesocket/redis: cannot ${what}: the engine is closed`);
-		this.#unavailable(this.#commands, what);
+		this.#checkCommands(undefined, what);
 		try {
 			return await within(run(), this.#timeout);
 		} catch (error) {
 			throw this.#failure(what, error, this.#commands);
 		}
+	}
+
+	/**
+	 * Throws when the engine is closed or the command connection is not ready; the error says it
+	 * cannot `action` (+ ` "room"` when a room is given).
+	 */
+	#checkCommands(room: string | undefined, action: string): void {
+		if (!this.#closed && this.#commands.status == 'ready') return;
+		const what = room === undefined ? action : `${action} "${room}"`;
+		if (this.#closed) throw new Error(`runesocket/redis: cannot ${what}: the engine is closed`);
+		this.#unavailable(this.#commands, what);
 	}
 
 	#unavailable(redis: Redis, what: string): void {

@@ -38,7 +38,7 @@ export async function runScript(
 	try {
 		return await redis.evalsha(lua.sha, lua.keys, ...keys, ...args);
 	} catch (error) {
-		if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+		if (!isNoScript(error)) throw error;
 		return await redis.eval(lua.lua, lua.keys, ...keys, ...args);
 	}
 }
@@ -49,25 +49,26 @@ const NOW = `local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
- * Publishes one object message to a room, atomically:
+ * Publishes one or more object messages to a room, atomically, in the order given:
  * - takes the room's epoch, or creates it (ARGV[2], made by the caller) when the position key is
  *   missing, i.e. the room's history was lost or never existed: its stale history goes too;
- * - INCRs the room's offset;
- * - splices `"offset":N,"epoch":"E"}` onto the message's JSON (ARGV[3] is that JSON without its
- *   closing brace, a comma already added when it has fields): the message is never decoded here,
+ * - raises the room's offset by the number of messages: they get the next offsets, in order;
+ * - splices `"offset":N,"epoch":"E"}` onto each message's JSON (its message head: the JSON without
+ *   its closing brace, a comma already added when it has fields): a message is never decoded here,
  *   so cjson cannot mangle empty arrays or large numbers;
- * - XADDs it to the room's stream (MAXLEN ~ size), trims entries older than ttl (MINID ~), and lets
- *   the stream expire ttl after this publish; size or ttl 0 keeps no history;
+ * - XADDs each to the room's stream (MAXLEN ~ size), trims entries older than ttl (MINID ~), and
+ *   lets the stream expire ttl after this publish; size or ttl 0 keeps no history;
  * - makes the position key live `retention` ms after this publish;
- * - PUBLISHes the envelope (ARGV[4] + message + '}') on the room's channel.
+ * - PUBLISHes them all in one channel message: a JSON array of envelopes (each envelope head +
+ *   message + '}'), so every subscribed process reads and parses the batch once.
  *
- * KEYS: position hash, history stream. ARGV: channel, new epoch, message head, envelope head, size,
- * ttl ms, retention ms. Returns [offset, epoch].
+ * KEYS: position hash, history stream. ARGV: channel, new epoch, size, ttl ms, retention ms, then
+ * per message its message head and its envelope head. Returns [first offset, epoch].
  *
  * @example
  * ```ts
- * const [offset, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history],
- * 	[keys.channel, newEpoch(), '{"name":"hi",', envelopeHead(undefined), 100, 300_000, 86_400_000])) as [number, string];
+ * const [first, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history],
+ * 	[keys.channel, newEpoch(), 100, 300_000, 86_400_000, '{"name":"hi",', envelopeHead(undefined)])) as [number, string];
  * ```
  */
 export const PUBLISH_SCRIPT = script(
@@ -77,21 +78,32 @@ if not epoch then
   redis.call('DEL', KEYS[1], KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local message = ARGV[3] .. '"offset":' .. string.format('%d', offset) .. ',"epoch":"' .. epoch .. '"}'
-local size = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[6])
-if size > 0 and ttl > 0 then
+local count = (#ARGV - 5) / 2
+local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
+local first = last - count + 1
+local size = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local keep = size > 0 and ttl > 0
+local tail = ',"epoch":"' .. epoch .. '"}'
+local envelopes = {}
+for index = 1, count do
+  local offset = string.format('%d', first + index - 1)
+  local message = ARGV[4 + index * 2] .. '"offset":' .. offset .. tail
+  if keep then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'offset', offset, 'message', message)
+  end
+  envelopes[index] = ARGV[5 + index * 2] .. message .. '}'
+end
+if keep then
   ${NOW}
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'offset', string.format('%d', offset), 'message', message)
   redis.call('XTRIM', KEYS[2], 'MINID', '~', string.format('%d', math.max(now - ttl + 1, 0)))
-  redis.call('PEXPIRE', KEYS[2], ARGV[6])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
 else
   redis.call('DEL', KEYS[2])
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-redis.call('PUBLISH', ARGV[1], ARGV[4] .. message .. '}')
-return {offset, epoch}`,
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PUBLISH', ARGV[1], '[' .. table.concat(envelopes, ',') .. ']')
+return {first, epoch}`,
 	2
 );
 
@@ -132,3 +144,15 @@ local oldest = string.format('%d', math.max(now - ttl + 1, 0))
 return {offset, epoch, redis.call('XREVRANGE', KEYS[2], '+', oldest, 'COUNT', missed)}`,
 	2
 );
+
+/**
+ * Whether Redis refused to run a script because it does not know its SHA1 (the script did not run).
+ *
+ * @example
+ * ```ts
+ * if (isNoScript(error)) await redis.eval(PUBLISH_SCRIPT.lua, PUBLISH_SCRIPT.keys, ...args);
+ * ```
+ */
+export function isNoScript(error: unknown): boolean {
+	return error instanceof Error && error.message.includes('NOSCRIPT');
+}

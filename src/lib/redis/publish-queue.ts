@@ -1,0 +1,228 @@
+import type { Redis } from 'ioredis';
+import type { HistoryPolicy, StreamPosition } from '../server/engine.js';
+import type { RoomKeys } from './keys.js';
+import { EpochSource } from './epochs.js';
+import { envelopeBatch } from './payload.js';
+import { PUBLISH_SCRIPT, isNoScript } from './scripts.js';
+import { within } from './within.js';
+
+type Resolve = (position: StreamPosition | undefined) => void;
+type Reject = (error: Error) => void;
+
+/**
+ * One publish waiting for its turn's flush: an object message that gets the room's next offset
+ * (`head` is its JSON without the closing brace, `envelope` the envelope's text up to it), or a
+ * message published as it is (`head` undefined, `envelope` its whole envelope).
+ */
+interface QueuedPublish {
+	readonly head: string | undefined;
+	readonly envelope: string;
+	readonly resolve: Resolve;
+	readonly reject: Reject;
+}
+
+// The settle functions of the promise `new Promise(capture)` just made. One shared executor
+// instead of a closure per publish: closures made per publish were a measurable part of its cost.
+let capturedResolve: Resolve;
+let capturedReject: Reject;
+function capture(resolve: Resolve, reject: Reject): void {
+	capturedResolve = resolve;
+	capturedReject = reject;
+}
+
+/**
+ * What a `PublishQueue` needs of its engine.
+ *
+ * @example
+ * ```ts
+ * const needs: PublishQueueOptions = { redis, keys: (room) => roomKeys(prefix, room), retention, timeout, failure };
+ * ```
+ */
+export interface PublishQueueOptions {
+	readonly redis: Redis;
+	readonly keys: (room: string) => RoomKeys;
+	/** Milliseconds a room's position lives after its last publish. */
+	readonly retention: number;
+	/** Milliseconds a flush may wait for Redis before its publishes fail. */
+	readonly timeout: number;
+	/** The error a publish to `room` rejects with when Redis failed it with `error`. */
+	readonly failure: (room: string, error: unknown) => Error;
+}
+
+/**
+ * Consecutive publishes to one room that go to Redis as one command: object messages as one run
+ * of the publish script, the others as one PUBLISH.
+ */
+interface Run {
+	readonly room: string;
+	/** The room's history policy, for a run of the publish script. */
+	readonly policy: HistoryPolicy | undefined;
+	readonly stamped: boolean;
+	readonly publishes: QueuedPublish[];
+	bytes: number;
+}
+
+/**
+ * A run closes at this many messages or bytes (a message larger than that goes alone): one Lua
+ * script blocks Redis while it runs, and one channel message must stay far below the pub/sub
+ * output buffer limits of Redis (8 MB over 60 s by default), past which Redis drops subscribers.
+ */
+const RUN_MAX_MESSAGES = 128;
+const RUN_MAX_BYTES = 128 * 1024;
+
+/**
+ * The publishes of one event-loop turn, sent to Redis together: consecutive publishes to a room
+ * become one command (one script run for the messages that get offsets, one PUBLISH for the
+ * others), and every command of the turn goes in one pipeline, so one write and one read carry
+ * what took a round trip per publish. Each room's order is kept: its runs are sent in the order
+ * their publishes came, and Redis runs a pipeline's commands in order. Runs of different rooms
+ * share nothing but the pipeline, so each command still touches the keys of one room only.
+ *
+ * @example
+ * ```ts
+ * const queue = new PublishQueue({ redis, keys, retention, timeout, failure });
+ * const position = await queue.add('lobby', '{"name":"hi",', envelopeHead(undefined), policy);
+ * ```
+ */
+export class PublishQueue {
+	readonly #options: PublishQueueOptions;
+	readonly #epochs = new EpochSource();
+	/** Whether Redis knows the publish script since the command connection last connected. */
+	#scriptLoaded = false;
+	/** The turn's runs, in the order they were opened. */
+	#runs: Run[] = [];
+	/** The run each room's next publish may join. */
+	readonly #open = new Map<string, Run>();
+
+	constructor(options: PublishQueueOptions) {
+		this.#options = options;
+	}
+
+	/**
+	 * Queues a publish to `room` for this turn's flush and resolves with its position once Redis
+	 * took it (see `QueuedPublish` for `head` and `envelope`; `policy` is the room's, needed when
+	 * the message gets an offset).
+	 */
+	add(
+		room: string,
+		head: string | undefined,
+		envelope: string,
+		policy?: HistoryPolicy
+	): Promise<StreamPosition | undefined> {
+		const promise = new Promise(capture);
+		const publish = { head, envelope, resolve: capturedResolve, reject: capturedReject };
+		const stamped = head !== undefined;
+		const bytes = envelope.length + (head?.length ?? 0);
+		let run = this.#open.get(room);
+		if (
+			!run ||
+			run.stamped != stamped ||
+			run.publishes.length >= RUN_MAX_MESSAGES ||
+			run.bytes + bytes > RUN_MAX_BYTES
+		) {
+			run = { room, policy, stamped, publishes: [], bytes: 0 };
+			this.#open.set(room, run);
+			if (!this.#runs.length) process.nextTick(() => this.#flush());
+			this.#runs.push(run);
+		}
+		run.publishes.push(publish);
+		run.bytes += bytes;
+		return promise;
+	}
+
+	#flush(): void {
+		const runs = this.#runs;
+		this.#runs = [];
+		this.#open.clear();
+		this.#send(runs).catch((error: unknown) => {
+			for (const run of runs) this.#settleRun(run, error);
+		});
+	}
+
+	/**
+	 * The command connection (re)connected, maybe to a Redis that never saw the publish script (a
+	 * restart, a failover): the next flush loads it first.
+	 */
+	reconnected(): void {
+		this.#scriptLoaded = false;
+	}
+
+	/**
+	 * Sends the runs in one pipeline and settles their publishes. The first pipeline on a connection
+	 * starts with SCRIPT LOAD: were the script unknown, every run of the script would fail while the
+	 * PUBLISHes between them went through, and sending those runs again would put their messages
+	 * after the plain ones. A script Redis forgot all the same (SCRIPT FLUSH on a live connection)
+	 * did not run: those runs are sent again, whole.
+	 */
+	async #send(runs: readonly Run[]): Promise<void> {
+		const { redis, timeout, keys } = this.#options;
+		const pipeline = redis.pipeline();
+		const loading = !this.#scriptLoaded && runs.some((run) => run.stamped);
+		if (loading) pipeline.script('LOAD', PUBLISH_SCRIPT.lua);
+		for (const run of runs) {
+			if (!run.stamped) pipeline.publish(keys(run.room).channel, this.#batchText(run));
+			else pipeline.evalsha(PUBLISH_SCRIPT.sha, PUBLISH_SCRIPT.keys, ...this.#scriptArguments(run));
+		}
+		const replies = (await within(pipeline.exec(), timeout)) ?? [];
+		if (loading) this.#scriptLoaded = !replies.shift()?.[0];
+		const unknownScript: Run[] = [];
+		runs.forEach((run, index) => {
+			const [error, reply] = replies[index] ?? [new Error('Redis sent no reply')];
+			if (run.stamped && isNoScript(error)) unknownScript.push(run);
+			else this.#settleRun(run, error ?? reply);
+		});
+		if (unknownScript.length) await this.#sendScriptText(unknownScript);
+	}
+
+	async #sendScriptText(runs: readonly Run[]): Promise<void> {
+		const pipeline = this.#options.redis.pipeline();
+		for (const run of runs) {
+			pipeline.eval(PUBLISH_SCRIPT.lua, PUBLISH_SCRIPT.keys, ...this.#scriptArguments(run));
+		}
+		const replies = (await within(pipeline.exec(), this.#options.timeout)) ?? [];
+		runs.forEach((run, index) => {
+			const [error, reply] = replies[index] ?? [new Error('Redis sent no reply')];
+			this.#settleRun(run, error ?? reply);
+		});
+	}
+
+	/** Keys and arguments of the publish script for `run` (see `PUBLISH_SCRIPT`). */
+	#scriptArguments(run: Run): (string | number)[] {
+		const { keys, retention } = this.#options;
+		const { position, history, channel } = keys(run.room);
+		const { size, ttl } = run.policy!;
+		const args: (string | number)[] = [
+			position,
+			history,
+			channel,
+			this.#epochs.next(),
+			size,
+			Math.ceil(ttl),
+			retention
+		];
+		for (const { head, envelope } of run.publishes) args.push(head!, envelope);
+		return args;
+	}
+
+	#batchText(run: Run): string {
+		return envelopeBatch(run.publishes.map((publish) => publish.envelope));
+	}
+
+	/**
+	 * Settles every publish of `run` from its command's outcome: the script's `[first offset, epoch]`
+	 * gives each message its own offset; a PUBLISH's reply gives none; an error fails them all.
+	 */
+	#settleRun(run: Run, outcome: unknown): void {
+		if (outcome instanceof Error) {
+			const error = this.#options.failure(run.room, outcome);
+			for (const publish of run.publishes) publish.reject(error);
+		} else if (!run.stamped) {
+			for (const publish of run.publishes) publish.resolve(undefined);
+		} else {
+			const [first, epoch] = outcome as [number, string];
+			run.publishes.forEach((publish, index) =>
+				publish.resolve({ offset: Number(first) + index, epoch: String(epoch) })
+			);
+		}
+	}
+}
