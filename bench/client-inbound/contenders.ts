@@ -47,11 +47,12 @@ class BareWs implements InboundContender {
 	}
 
 	#handle(frame: string): void {
-		const message = JSON.parse(frame) as { name: string; data: TickData };
-		switch (message.name) {
+		// Room deliveries are `[name, data, room, offset, epoch]`; other messages `{name, data, …}`.
+		const message = JSON.parse(frame) as [string, TickData] | { name: string };
+		switch (Array.isArray(message) ? message[0] : message.name) {
 			case TICK.small:
 			case TICK.large:
-				this.#counter.record(message.data.seq);
+				this.#counter.record((message as [string, TickData])[1].seq);
 				break;
 			case JOINED:
 				this.#joined?.();
