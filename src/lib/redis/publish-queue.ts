@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { HistoryPolicy, StreamPosition } from '../server/engine.js';
+import { newEpoch, type HistoryPolicy, type StreamPosition } from '../server/engine.js';
 import type { RoomKeys } from './keys.js';
-import { EpochSource } from './epochs.js';
 import { envelopeBatch } from './payload.js';
 import { PUBLISH_SCRIPT, isNoScript } from './scripts.js';
 import { within } from './within.js';
@@ -86,7 +85,6 @@ const RUN_MAX_BYTES = 128 * 1024;
  */
 export class PublishQueue {
 	readonly #options: PublishQueueOptions;
-	readonly #epochs = new EpochSource();
 	/** Whether Redis knows the publish script since the command connection last connected. */
 	#scriptLoaded = false;
 	/** The turn's runs, in the order they were opened. */
@@ -195,7 +193,7 @@ export class PublishQueue {
 			position,
 			history,
 			channel,
-			this.#epochs.next(),
+			newEpoch(),
 			size,
 			Math.ceil(ttl),
 			retention

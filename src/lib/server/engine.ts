@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { isRecord, type StreamPosition } from '../protocol/envelope.js';
 
 // Where a room's stream stands is part of the protocol: the same type the client tracks.
@@ -193,7 +193,10 @@ export function checkHistoryOptions(options: HistoryOptions | undefined): void {
 
 /**
  * A fresh random epoch: 8 URL-safe characters (48 random bits). An epoch only has to differ from the
- * earlier epochs of its own room, and it travels in every room delivery, so it is kept short.
+ * earlier epochs of its own room, and it travels in every room delivery, so it is kept short. Epochs
+ * are cut from a pool of random bytes refilled once every 256: the Redis publish script takes a new
+ * epoch with every call (it keeps it only when the room is new), and one call to the system's random
+ * source per publish cost about 2 µs, a third of the engine's own work on a publish.
  *
  * @example
  * ```ts
@@ -201,8 +204,20 @@ export function checkHistoryOptions(options: HistoryOptions | undefined): void {
  * ```
  */
 export function newEpoch(): string {
-	return randomBytes(6).toString('base64url');
+	if (epochsUsed == EPOCHS_PER_FILL) {
+		randomFillSync(epochPool);
+		epochsUsed = 0;
+	}
+	const start = EPOCH_BYTES * epochsUsed++;
+	return epochPool.toString('base64url', start, start + EPOCH_BYTES);
 }
+
+/** Random bytes in one epoch: 8 URL-safe characters. */
+const EPOCH_BYTES = 6;
+/** Epochs cut from one fill of the pool. */
+const EPOCHS_PER_FILL = 256;
+const epochPool = Buffer.alloc(EPOCH_BYTES * EPOCHS_PER_FILL);
+let epochsUsed = EPOCHS_PER_FILL;
 
 /**
  * Whether `since` looks like a position an engine handed out (it may come from a client): a whole
