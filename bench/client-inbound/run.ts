@@ -12,7 +12,7 @@
 // is printed and makes the run fail.
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Child } from '../throughput/child.js';
+import { Child } from '../child.js';
 import { median } from '../throughput/stats.js';
 import { describeMachine, loadAverage } from '../throughput/machine.js';
 import type { BurstResult } from './burst-counter.js';
@@ -91,7 +91,10 @@ export async function runClientInbound(options: ClientInboundOptions): Promise<b
 	const contenders = createContenders(await importBundledClient()).filter(
 		(contender) => !options.only || options.only.includes(contender.key)
 	);
-	const server = new Child<ServerCommand, ServerReport>('../client-inbound/server-process.ts', []);
+	const server = new Child<ServerCommand, ServerReport>(
+		new URL('./server-process.ts', import.meta.url),
+		[]
+	);
 	const results: Results = new Map();
 	const loadBefore = loadAverage();
 	try {

@@ -1,4 +1,4 @@
-import { ChildProcessLink } from './child.js';
+import { Child } from '../child.js';
 import type { Contender } from './contenders.js';
 import type {
 	ClientCommand,
@@ -53,8 +53,8 @@ const WARM_UP_CONNECTIONS = 100;
 const CONNECT_TIMEOUT_MS = 180_000;
 const SETTLE_TIMEOUT_MS = 20_000;
 
-type ServerLink = ChildProcessLink<ServerCommand, ServerReport>;
-type ClientLink = ChildProcessLink<ClientCommand, ClientReport>;
+type ServerLink = Child<ServerCommand, ServerReport>;
+type ClientLink = Child<ClientCommand, ClientReport>;
 
 async function measureServer(server: ServerLink): Promise<MemorySample> {
 	server.send({ type: 'measure' });
@@ -98,12 +98,12 @@ export async function measureContender(
 	contender: Contender,
 	plan: RoundPlan
 ): Promise<RoundResult> {
-	const server: ServerLink = new ChildProcessLink(
-		'server-process.ts',
+	const server: ServerLink = new Child(
+		new URL('./server-process.ts', import.meta.url),
 		[contender.name],
 		['--expose-gc']
 	);
-	const clients: ClientLink = new ChildProcessLink('client-process.ts', []);
+	const clients: ClientLink = new Child(new URL('./client-process.ts', import.meta.url), []);
 	try {
 		const [{ port, version }] = await Promise.all([
 			server.next('listening', 30_000),

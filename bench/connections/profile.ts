@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ChildProcessLink } from './child.js';
+import { Child } from '../child.js';
 import { connectionContenderNamed } from './contenders.js';
 import type { ClientCommand, ClientReport, ServerCommand, ServerReport } from './messages.js';
 
@@ -51,12 +51,15 @@ const { values } = parseArgs({
 const contender = connectionContenderNamed(values.contender);
 const count = Number(values.connections);
 const directory = mkdtempSync(join(tmpdir(), 'connections-profile-'));
-const server = new ChildProcessLink<ServerCommand, ServerReport>(
-	'server-process.ts',
+const server = new Child<ServerCommand, ServerReport>(
+	new URL('./server-process.ts', import.meta.url),
 	[contender.name],
 	['--expose-gc']
 );
-const clients = new ChildProcessLink<ClientCommand, ClientReport>('client-process.ts', []);
+const clients = new Child<ClientCommand, ClientReport>(
+	new URL('./client-process.ts', import.meta.url),
+	[]
+);
 try {
 	const [{ port }] = await Promise.all([
 		server.next('listening', 30_000),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { StormChild } from './child.js';
+import { Child } from '../child.js';
 import type { LoopLag } from './loop-lag.js';
 import {
 	BUCKET_MS,
@@ -51,8 +51,8 @@ export interface StormSetup {
 	outageMs: number;
 }
 
-type Server = StormChild<ServerCommand, ServerReport>;
-type Clients = StormChild<ClientCommand, ClientReport>;
+type Server = Child<ServerCommand, ServerReport>;
+type Clients = Child<ClientCommand, ClientReport>;
 
 /** How long the slowest client may take to be back before the storm counts as failed. */
 const ALL_BACK_WITHIN_MS = 60_000;
@@ -69,7 +69,7 @@ function bucketsOf(times: readonly number[], from: number): number[] {
 }
 
 function serverProcess(kind: ClientKind): Server {
-	return new StormChild('server-process.ts', [serverFor(kind)]);
+	return new Child(new URL('./server-process.ts', import.meta.url), [serverFor(kind)]);
 }
 
 /** Listens on `port` and returns when it did, on the shared clock. */
@@ -93,7 +93,11 @@ export async function runStorm(kind: ClientKind, setup: StormSetup): Promise<Sto
 	try {
 		await Promise.all([first.next('loaded', 30_000), second.next('loaded', 30_000)]);
 		const { port } = await listen(first, 0);
-		clients = new StormChild('client-process.ts', [kind, `${port}`, `${setup.clients}`]);
+		clients = new Child(new URL('./client-process.ts', import.meta.url), [
+			kind,
+			`${port}`,
+			`${setup.clients}`
+		]);
 		await clients.next('ready', 60_000);
 		const killedAt = nowMs();
 		await first.kill();

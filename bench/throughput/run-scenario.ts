@@ -1,4 +1,4 @@
-import { Child } from './child.js';
+import { Child } from '../child.js';
 import type { Contender } from './contenders.js';
 import type { LoadCommand, LoadReport, RunPlan, ServerCommand, ServerReport } from './messages.js';
 import type { BenchRedis } from './redis-server.js';
@@ -51,9 +51,15 @@ async function startContender(
 	const prefix = `bench:${++instances}:`;
 	const servers = Array.from(
 		{ length: scenario.processes },
-		() => new Child<ServerCommand, ServerReport>('./server-process.ts', [contender.name, prefix])
+		() =>
+			new Child<ServerCommand, ServerReport>(new URL('./server-process.ts', import.meta.url), [
+				contender.name,
+				prefix
+			])
 	);
-	const load = new Child<LoadCommand, LoadReport>('./load-process.ts', [contender.name]);
+	const load = new Child<LoadCommand, LoadReport>(new URL('./load-process.ts', import.meta.url), [
+		contender.name
+	]);
 	// Registered before anything can fail, so the caller's cleanup stops these processes too.
 	running.push({ contender, servers, load });
 	const ports = [];

@@ -3,7 +3,7 @@
 // own JSON.
 import WebSocket from 'ws';
 import { envelopeDialect, ReservedName } from '../../src/lib/protocol/envelope.js';
-import { Child } from './child.js';
+import { Child } from '../child.js';
 import type { ClientProtocol, Contender } from './contenders.js';
 import type { RunPlan, ServerCommand, ServerReport, TickData } from './messages.js';
 
@@ -127,10 +127,10 @@ export async function measureWireBytes(
 	contender: Contender,
 	payloadBytes: number
 ): Promise<WireDelivery> {
-	const server = new Child<ServerCommand, ServerReport>('./server-process.ts', [
-		contender.name,
-		`bench:wire:${contender.name.replace(/\W+/g, '-')}:`
-	]);
+	const server = new Child<ServerCommand, ServerReport>(
+		new URL('./server-process.ts', import.meta.url),
+		[contender.name, `bench:wire:${contender.name.replace(/\W+/g, '-')}:`]
+	);
 	try {
 		const { port } = await server.next('listening', TIMEOUT_MS);
 		const plan: RunPlan = {

@@ -1,31 +1,41 @@
 import { fork, type ChildProcess } from 'node:child_process';
 
 /**
- * A forked TypeScript child process (run through tsx) spoken to over IPC, whose reports are awaited
- * by type. A child that exits, or reports `failed`, rejects whatever is awaited.
+ * A forked TypeScript process of a benchmark (run through tsx, with extra Node flags if asked),
+ * spoken to over IPC, whose reports are awaited in order and by type. An exit, or a report of
+ * another type, rejects what is awaited. Every suite's servers and load clients run in these.
  *
  * @example
- * const server = new Child<ServerCommand, ServerReport>('server-process.ts', ['ws']);
+ * const server = new Child<ServerCommand, ServerReport>(new URL('./server-process.ts', import.meta.url), ['ws'], ['--expose-gc']);
  * const { port } = await server.next('listening', 30_000);
+ * await server.stop({ type: 'exit' });
  */
 export class Child<Command, Report extends { type: string }> {
 	readonly #process: ChildProcess;
+	readonly #exited: Promise<void>;
 	readonly #queued: Report[] = [];
 	#waiter?: (report: Report | Error) => void;
-	#exited?: Error;
+	/** Set once the process exited: the answer to every wait from then on. */
+	#exit?: Error;
 
-	constructor(file: string, args: string[]) {
-		this.#process = fork(new URL(file, import.meta.url), args, {
-			execArgv: ['--import', 'tsx'],
+	constructor(file: URL, args: string[], nodeFlags: string[] = []) {
+		this.#process = fork(file, args, {
+			execArgv: [...nodeFlags, '--import', 'tsx'],
 			stdio: ['ignore', 'inherit', 'inherit', 'ipc']
 		});
 		this.#process.on('message', (report) => this.#deliver(report as Report));
-		this.#process.on('exit', (code) => this.#deliver(new Error(`${file} exited with ${code}`)));
+		const name = file.pathname.split('/').slice(-2).join('/');
+		this.#exited = new Promise((resolve) =>
+			this.#process.on('exit', (code, signal) => {
+				this.#deliver(new Error(`${name} exited with ${code ?? signal}`));
+				resolve();
+			})
+		);
 	}
 
 	#deliver(report: Report | Error): void {
 		if (this.#waiter) this.#waiter(report);
-		else if (report instanceof Error) this.#exited = report;
+		else if (report instanceof Error) this.#exit = report;
 		else this.#queued.push(report);
 	}
 
@@ -50,19 +60,26 @@ export class Child<Command, Report extends { type: string }> {
 				() => settle(new Error(`No "${type}" within ${timeoutMs} ms`)),
 				timeoutMs
 			);
-			const queued = this.#queued.shift() ?? this.#exited;
+			const queued = this.#queued.shift() ?? this.#exit;
 			if (queued) settle(queued);
 			else this.#waiter = settle;
 		});
 	}
 
-	/** Asks the child to exit with `command` and waits for it (killing it after 5 s). */
+	/** SIGKILLs the process, as a crash would, and resolves once it is gone. */
+	async kill(): Promise<void> {
+		if (this.#process.exitCode === null && this.#process.signalCode === null) {
+			this.#process.kill('SIGKILL');
+		}
+		await this.#exited;
+	}
+
+	/** Asks the process to exit with `command` and waits for it (killing it after 5 s). */
 	async stop(command: Command): Promise<void> {
 		if (this.#process.exitCode !== null || this.#process.signalCode !== null) return;
-		const exited = new Promise<void>((resolve) => this.#process.once('exit', () => resolve()));
-		this.send(command);
+		if (this.#process.connected) this.send(command);
 		const timer = setTimeout(() => this.#process.kill('SIGKILL'), 5_000);
-		await exited;
+		await this.#exited;
 		clearTimeout(timer);
 	}
 }
