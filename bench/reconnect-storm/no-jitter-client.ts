@@ -3,7 +3,7 @@ import WebSocket from 'ws';
 // SocketClient's defaults (reconnectDelay, maxReconnectDelay, connectionTimeout), so the baseline
 // differs from it in the schedule alone.
 const MIN_DELAY_MS = 500;
-const MAX_DELAY_MS = 20_000;
+const MAX_DELAY_MS = 5_000;
 const CONNECTION_TIMEOUT_MS = 5_000;
 
 /**
@@ -12,7 +12,7 @@ const CONNECTION_TIMEOUT_MS = 5_000;
  * server together all retry together.
  *
  * @example
- * noJitterDelay(3, 500, 20_000); // 4000
+ * noJitterDelay(3, 500, 5_000); // 4000
  */
 export function noJitterDelay(attempt: number, minDelay: number, maxDelay: number): number {
 	return Math.min(maxDelay, minDelay * 2 ** Math.min(attempt, 32));
