@@ -77,8 +77,8 @@ export function envelopeBatch(envelopes: readonly string[]): string {
 
 /**
  * Reads the envelopes of a channel message; throws a `SyntaxError` or `TypeError` when it is not
- * an array of them. Keys named `__proto__`, `constructor` and `prototype` are dropped, as
- * everywhere in runesocket.
+ * an array of them. Polluting keys (`__proto__`, and `constructor` holding a `prototype`) are
+ * dropped, as everywhere in runesocket.
  *
  * @example
  * ```ts
