@@ -53,6 +53,26 @@ export interface EngineConnections {
 }
 
 /**
+ * The command connection from a URL, options, or a client of the app's (used as it is: the caller
+ * must leave it open), and whether the caller owns it.
+ *
+ * @example
+ * ```ts
+ * const { commands, ownsCommands } = createCommandConnection('redis://127.0.0.1:6379');
+ * ```
+ */
+export function createCommandConnection(
+	redis: string | RedisOptions | Redis
+): Omit<EngineConnections, 'subscriber'> {
+	if (isRedisClient(redis)) return { commands: redis, ownsCommands: false };
+	const commands =
+		typeof redis == 'string'
+			? new Redis(redis, ENGINE_SETTINGS)
+			: new Redis({ ...redis, ...ENGINE_SETTINGS });
+	return { commands, ownsCommands: true };
+}
+
+/**
  * Creates the command and subscriber connections from a URL, options, or a client of the app's: the
  * app's client is used for commands as it is (and left open by `close()`); the subscriber is always
  * the engine's own.
@@ -63,25 +83,13 @@ export interface EngineConnections {
  * ```
  */
 export function createConnections(redis: string | RedisOptions | Redis): EngineConnections {
-	if (isRedisClient(redis)) {
-		return {
-			commands: redis,
-			subscriber: redis.duplicate(SUBSCRIBER_SETTINGS),
-			ownsCommands: false
-		};
-	}
-	if (typeof redis == 'string') {
-		return {
-			commands: new Redis(redis, ENGINE_SETTINGS),
-			subscriber: new Redis(redis, SUBSCRIBER_SETTINGS),
-			ownsCommands: true
-		};
-	}
-	return {
-		commands: new Redis({ ...redis, ...ENGINE_SETTINGS }),
-		subscriber: new Redis({ ...redis, ...SUBSCRIBER_SETTINGS }),
-		ownsCommands: true
-	};
+	const { commands, ownsCommands } = createCommandConnection(redis);
+	const subscriber = isRedisClient(redis)
+		? redis.duplicate(SUBSCRIBER_SETTINGS)
+		: typeof redis == 'string'
+			? new Redis(redis, SUBSCRIBER_SETTINGS)
+			: new Redis({ ...redis, ...SUBSCRIBER_SETTINGS });
+	return { commands, subscriber, ownsCommands };
 }
 
 /**

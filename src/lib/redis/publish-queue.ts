@@ -1,7 +1,15 @@
 import type { Redis } from 'ioredis';
-import { newEpoch, type HistoryPolicy, type StreamPosition } from '../server/engine.js';
+import { isRecord } from '../protocol/envelope.js';
+import {
+	EVERYONE_ROOM,
+	historyPolicy,
+	newEpoch,
+	type HistoryOptions,
+	type HistoryPolicy,
+	type StreamPosition
+} from '../server/engine.js';
 import type { RoomKeys } from './keys.js';
-import { envelopeBatch } from './payload.js';
+import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
 import { PUBLISH_SCRIPT, isNoScript } from './scripts.js';
 import { within } from './within.js';
 
@@ -34,12 +42,14 @@ function capture(resolve: Resolve, reject: Reject): void {
  *
  * @example
  * ```ts
- * const needs: PublishQueueOptions = { redis, keys: (room) => roomKeys(prefix, room), retention, timeout, failure };
+ * const needs: PublishQueueOptions = { redis, keys: (room) => roomKeys(prefix, room), history, retention, timeout, failure };
  * ```
  */
 export interface PublishQueueOptions {
 	readonly redis: Redis;
 	readonly keys: (room: string) => RoomKeys;
+	/** How much history each room keeps: every process publishing to a room must agree on it. */
+	readonly history: HistoryOptions | undefined;
 	/** Milliseconds a room's position lives after its last publish. */
 	readonly retention: number;
 	/** Milliseconds a flush may wait for Redis before its publishes fail. */
@@ -79,8 +89,8 @@ const RUN_MAX_BYTES = 128 * 1024;
  *
  * @example
  * ```ts
- * const queue = new PublishQueue({ redis, keys, retention, timeout, failure });
- * const position = await queue.add('lobby', '{"name":"hi",', envelopeHead(undefined), policy);
+ * const queue = new PublishQueue({ redis, keys, history, retention, timeout, failure });
+ * const position = await queue.publish('lobby', { name: 'hi', data: 1 }, undefined);
  * ```
  */
 export class PublishQueue {
@@ -94,6 +104,22 @@ export class PublishQueue {
 
 	constructor(options: PublishQueueOptions) {
 		this.#options = options;
+	}
+
+	/**
+	 * Queues `message` for `room` (not for the connection `except`): an object message gets the
+	 * room's next offset and is kept in its history; anything else, and every message to the room
+	 * '*', goes as it is. Throws when the room's history policy is invalid. What `RedisEngine` and
+	 * `RedisPublisher` both publish through, so their messages share one sequence per room.
+	 */
+	publish(
+		room: string,
+		message: unknown,
+		except: string | undefined
+	): Promise<StreamPosition | undefined> {
+		const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
+		if (head === undefined) return this.add(room, undefined, envelope(message, except));
+		return this.add(room, head, envelopeHead(except), historyPolicy(this.#options.history, room));
 	}
 
 	/**

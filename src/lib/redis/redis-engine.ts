@@ -17,9 +17,10 @@ import {
 	type StreamPosition
 } from '../server/engine.js';
 import { connect, createConnections, quit } from './connections.js';
+import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
 import { roomKeys } from './keys.js';
-import { envelope, envelopeHead, messageHead, parseEnvelopes, type Envelope } from './payload.js';
+import { parseEnvelopes, type Envelope } from './payload.js';
 import { PublishQueue } from './publish-queue.js';
 import { HISTORY_SCRIPT, runScript } from './scripts.js';
 import { within } from './within.js';
@@ -71,10 +72,6 @@ const DEFAULT_PING_INTERVAL_MS = 15_000;
 const RESUBSCRIBE_RETRY_FIRST_MS = 100;
 const RESUBSCRIBE_RETRY_MAX_MS = 5_000;
 
-function errorFrom(value: unknown): Error {
-	return value instanceof Error ? value : new Error(String(value));
-}
-
 function checkMs(name: string, value: number, allowZero: boolean): number {
 	if (typeof value != 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && !value)) {
 		throw new TypeError(
@@ -83,10 +80,6 @@ function checkMs(name: string, value: number, allowZero: boolean): number {
 	}
 	return value;
 }
-
-/** What ioredis says of a command that failed because its connection was lost or not writable. */
-const CONNECTION_LOST =
-	/Stream isn't writeable|Connection is closed|max retries per request|connection close|ECONNRESET|ECONNREFUSED|EPIPE/i;
 
 /**
  * An engine on Redis, so several server processes share rooms: each process subscribes the channel
@@ -170,6 +163,7 @@ export class RedisEngine implements Engine {
 		this.#publishes = new PublishQueue({
 			redis: commands,
 			keys: (room) => roomKeys(this.#prefix, room),
+			history: this.#history,
 			retention: this.#retention,
 			timeout: this.#timeout,
 			failure: (room, error) => this.#failure(`publish to "${room}"`, error, this.#commands)
@@ -280,11 +274,7 @@ export class RedisEngine implements Engine {
 	): Promise<StreamPosition | undefined> {
 		try {
 			this.#checkCommands(room, 'publish to');
-			const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
-			const policy = head === undefined ? undefined : historyPolicy(this.#history, room);
-			const text =
-				head === undefined ? envelope(message, options.except) : envelopeHead(options.except);
-			return this.#publishes.add(room, head, text, policy);
+			return this.#publishes.publish(room, message, options.except);
 		} catch (error) {
 			return Promise.reject(errorFrom(error));
 		}
@@ -470,18 +460,12 @@ export class RedisEngine implements Engine {
 	}
 
 	#unavailable(redis: Redis, what: string): void {
-		if (redis.status == 'ready') return;
-		const state =
-			redis.status == 'wait' ? 'the engine is not started' : `connection ${redis.status}`;
-		throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);
+		throwUnlessReady(redis, what, 'the engine is not started');
 	}
 
 	/** The error of a failed command; "Redis is unavailable" when it failed because the connection was lost. */
 	#failure(what: string, error: unknown, redis?: Redis): Error {
-		const { message } = errorFrom(error);
-		const lost = redis && (redis.status != 'ready' || CONNECTION_LOST.test(message));
-		const reason = lost ? `Redis is unavailable (connection lost: ${message})` : message;
-		return new Error(`runesocket/redis: cannot ${what}: ${reason}`, { cause: error });
+		return commandFailure(what, error, redis);
 	}
 
 	#schedulePing(): void {

@@ -1,0 +1,49 @@
+import type { Redis } from 'ioredis';
+
+/** What ioredis says of a command that failed because its connection was lost or not writable. */
+const CONNECTION_LOST =
+	/Stream isn't writeable|Connection is closed|max retries per request|connection close|ECONNRESET|ECONNREFUSED|EPIPE/i;
+
+/**
+ * `value` as an Error (a thrown non-Error becomes its text).
+ *
+ * @example
+ * ```ts
+ * errorFrom('boom').message; // 'boom'
+ * ```
+ */
+export function errorFrom(value: unknown): Error {
+	return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * The error of a command that failed with `error`: "Redis is unavailable" when it failed because
+ * `redis` (the connection it ran on) was lost, else Redis' own message.
+ *
+ * @example
+ * ```ts
+ * throw commandFailure('publish to "lobby"', error, commands);
+ * // runesocket/redis: cannot publish to "lobby": Redis is unavailable (connection lost: …)
+ * ```
+ */
+export function commandFailure(what: string, error: unknown, redis?: Redis): Error {
+	const { message } = errorFrom(error);
+	const lost = redis && (redis.status != 'ready' || CONNECTION_LOST.test(message));
+	const reason = lost ? `Redis is unavailable (connection lost: ${message})` : message;
+	return new Error(`runesocket/redis: cannot ${what}: ${reason}`, { cause: error });
+}
+
+/**
+ * Throws "Redis is unavailable" unless `redis` is ready; `notStarted` says why when it never
+ * connected.
+ *
+ * @example
+ * ```ts
+ * throwUnlessReady(commands, 'publish to "lobby"', 'the engine is not started');
+ * ```
+ */
+export function throwUnlessReady(redis: Redis, what: string, notStarted: string): void {
+	if (redis.status == 'ready') return;
+	const state = redis.status == 'wait' ? notStarted : `connection ${redis.status}`;
+	throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);
+}
