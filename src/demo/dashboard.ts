@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SocketServer } from 'runesocket/server';
+import type { MessageDefinition, StreamPosition } from 'runesocket/server';
 import { accountRoom, projectRoom } from './messages.js';
 import { Validated, type Activity, type Incident, type Monitor } from './schemas.js';
 import type { DemoUser } from './session.js';
@@ -42,16 +42,27 @@ export const DEMO_FULL =
 export const MAX_OPEN_INCIDENTS = 50;
 
 /**
+ * What the dashboard publishes through: the socket server (`SocketServer`) in a server process, a
+ * `RedisPublisher` in the simulator's own process. Both put a room's messages in one sequence.
+ */
+export interface RoomPublisher {
+	to(room: string): {
+		emit<Data>(definition: MessageDefinition<Data>, data: Data): Promise<unknown>;
+	};
+	position(room: string): Promise<StreamPosition>;
+}
+
+/**
  * The dashboard's behaviour: every change goes to the store, then out through the socket server to
  * the rooms that should see it, with a line for the activity feed. Accounts come and go under the
  * limits `DemoAccounts` enforces.
  */
 export class Dashboard {
 	readonly #store: DashboardStore;
-	readonly #sockets: SocketServer;
+	readonly #sockets: RoomPublisher;
 	readonly #accounts: DemoAccounts;
 
-	constructor(store: DashboardStore, sockets: SocketServer, accounts: DemoAccounts) {
+	constructor(store: DashboardStore, sockets: RoomPublisher, accounts: DemoAccounts) {
 		this.#store = store;
 		this.#sockets = sockets;
 		this.#accounts = accounts;

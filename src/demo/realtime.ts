@@ -12,6 +12,7 @@ import { accountRoom, projectRoom } from './messages.js';
 import { Validated } from './schemas.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
+import { forkSimulator } from './simulator-fork.js';
 import { RedisDashboardStore } from './redis-store.js';
 import { MemoryDashboardStore } from './store.js';
 
@@ -69,7 +70,10 @@ function createRealtime() {
 		reply(await dashboard.snapshot(user.account));
 	});
 	accounts.start();
-	startSimulator(dashboard, ratesFromEnvironment(process.env));
+	// With Redis, the simulator runs in a process of its own, one for every server process sharing
+	// this Redis, and publishes through it: several copies would flap the monitors that much faster.
+	if (redisUrl) forkSimulator();
+	else startSimulator(dashboard, ratesFromEnvironment(process.env));
 	return { sockets, dashboard };
 }
 

@@ -84,3 +84,12 @@ export function startSimulator(dashboard: Dashboard, rates: SimulatorRates): () 
 	for (const timer of timers) timer.unref();
 	return () => timers.forEach((timer) => clearInterval(timer));
 }
+
+/**
+ * Milliseconds the simulator's lease lasts without renewal (DEMO_SIMULATOR_LEASE_MS, default 10 s):
+ * how long the demo goes without a simulator after the process running it died.
+ */
+export function leaseFromEnvironment(env: Record<string, string | undefined>): number {
+	const parsed = Number(env.DEMO_SIMULATOR_LEASE_MS);
+	return Number.isSafeInteger(parsed) && parsed >= 30 ? parsed : 10_000;
+}
