@@ -1,7 +1,9 @@
 // Production entry: the SvelteKit app (adapter-node's handler) and its socket server on one port.
 // `npm run build && npm start`; PORT (default 3000) and HOST (default 0.0.0.0) as for adapter-node.
+// METRICS_TOKEN, when set, serves the socket server's Prometheus metrics at GET /metrics to requests
+// with `Authorization: Bearer <METRICS_TOKEN>`; without it /metrics answers 404.
 import { createServer } from 'node:http';
-import { sharedSocketServer } from 'runesocket/server';
+import { metricsRequestHandler, sharedSocketServer } from 'runesocket/server';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '0.0.0.0';
@@ -20,7 +22,13 @@ try {
 	process.exit(1);
 }
 
+// Importing the handler started SvelteKit, whose hooks created the shared socket server.
+const sockets = sharedSocketServer();
+if (!sockets) throw new Error('No shared socket server: does src/hooks.server.ts import it?');
+const serveMetrics = metricsRequestHandler(sockets, { token: process.env.METRICS_TOKEN });
+
 const server = createServer((request, response) => {
+	if (serveMetrics(request, response)) return;
 	request.headers['x-forwarded-proto'] ??= 'http';
 	handler(request, response);
 });
@@ -30,9 +38,6 @@ const server = createServer((request, response) => {
 server.headersTimeout = 10_000;
 server.requestTimeout = 30_000;
 
-// Importing the handler started SvelteKit, whose hooks created the shared socket server.
-const sockets = sharedSocketServer();
-if (!sockets) throw new Error('No shared socket server: does src/hooks.server.ts import it?');
 sockets.attach(server);
 
 server.listen(port, host, () => console.log(`Listening on ${browsableUrl(server.address())}`));

@@ -6,6 +6,7 @@ import { closeReason } from '../protocol/close-reason.js';
 import { ReservedName, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
+import type { ServerMetrics } from './metrics.js';
 import { Outbox, PreparedMessage } from './outbound.js';
 
 /**
@@ -34,10 +35,11 @@ export interface ConnectionHost {
 	): Promise<void>;
 }
 
-/** Per-connection settings taken from its route. */
+/** Per-connection settings taken from its route, and the server's tallies it adds to. */
 export interface ConnectionLimits {
 	maxBufferedBytes: number;
 	compressionThreshold: number;
+	metrics: ServerMetrics;
 }
 
 /** A live room message that arrived while the room's history was being replayed to this connection. */
@@ -110,7 +112,7 @@ export class Connection<AuthData = unknown> {
 		this.params = Object.keys(params).length ? params : NO_PARAMS;
 		this.#host = host;
 		this.#limits = limits;
-		this.#outbox = new Outbox(socket, limits.compressionThreshold);
+		this.#outbox = new Outbox(socket, limits.compressionThreshold, limits.metrics);
 	}
 
 	/**
@@ -292,6 +294,7 @@ export class Connection<AuthData = unknown> {
 	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
 	#closeSlowConsumer(): void {
 		this.#outbox.clear();
+		this.#limits.metrics.slowConsumerCloses++;
 		this.#socket.close(TRY_AGAIN_LATER, 'Slow consumer');
 		this.#dropUnlessClosedWithin(SLOW_CONSUMER_GRACE_MS);
 	}

@@ -5,6 +5,7 @@ import {
 	type StreamPosition
 } from '../protocol/envelope.js';
 import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
+import { ServerMetrics } from './metrics.js';
 import { PreparedMessage } from './outbound.js';
 
 /**
@@ -144,11 +145,18 @@ export class LocalRooms {
 	#engine: Engine;
 	#started: Promise<void>;
 	#report: (error: unknown) => void;
+	#metrics: ServerMetrics;
 
-	constructor(engine: Engine, started: Promise<void>, report: (error: unknown) => void) {
+	constructor(
+		engine: Engine,
+		started: Promise<void>,
+		report: (error: unknown) => void,
+		metrics = new ServerMetrics()
+	) {
 		this.#engine = engine;
 		this.#started = started;
 		this.#report = report;
+		this.#metrics = metrics;
 	}
 
 	/** Adds a member; the first one subscribes this process to the room. */
@@ -196,6 +204,7 @@ export class LocalRooms {
 			if (!connection.joinedRooms.has(room)) return;
 			state.last ??= position;
 			const answer = { room, ...position, recovered: since ? recovered : true };
+			if (since) this.#countJoin(recovered, messages.length);
 			connection.sendReserved(JOINED_MESSAGE, answer, id);
 			for (const message of messages) {
 				connection.deliver(new PreparedMessage(inRoom(message, room)));
@@ -205,10 +214,18 @@ export class LocalRooms {
 		} catch (error) {
 			this.#report(error);
 			if (!connection.joinedRooms.has(room)) return;
+			this.#metrics.unrecoverableAtJoin++;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
 			connection.sendReserved(JOINED_MESSAGE, { room, ...UNKNOWN_POSITION, recovered: false }, id);
 			connection.releaseRoom(room);
 		}
+	}
+
+	#countJoin(recovered: boolean, replayed: number): void {
+		const metrics = this.#metrics;
+		if (!recovered) return void metrics.unrecoverableAtJoin++;
+		metrics.replays++;
+		metrics.replayedMessages += replayed;
 	}
 
 	/** Hands a message the engine delivered to the room's members, in stream order. */
@@ -344,6 +361,7 @@ export class LocalRooms {
 	/** Tells every member the room cannot be replayed up to `position`: they continue from there. */
 	#reset(state: RoomState, room: string, position: StreamPosition): void {
 		state.last = position;
+		this.#metrics.unrecoverableWhileStreaming++;
 		for (const member of state.members) {
 			member.sendReserved(JOINED_MESSAGE, { room, ...position, recovered: false });
 		}

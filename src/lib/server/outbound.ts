@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import * as ws from 'ws';
 import { WebSocket } from 'ws';
+import type { ServerMetrics } from './metrics.js';
 
 interface FrameOptions {
 	fin: boolean;
@@ -65,6 +66,12 @@ export class PreparedMessage {
 	get byteLength(): number {
 		return this.payload.length;
 	}
+
+	/** Bytes of its uncompressed frame (header and payload), known without building the frame. */
+	get frameLength(): number {
+		const length = this.payload.length;
+		return length + frameHeaderLength(length);
+	}
 }
 
 /** Bytes a queued message costs beyond its frame: its slot in the queue and the connection's bookkeeping. */
@@ -100,20 +107,22 @@ function flushAll(): void {
  *
  * @example
  * ```ts
- * const outbox = new Outbox(socket, 1024);
+ * const outbox = new Outbox(socket, 1024, new ServerMetrics());
  * outbox.push(new PreparedMessage({ name: 'hello', data: null, timestamp: Date.now() }));
  * ```
  */
 export class Outbox {
 	#socket: WebSocket;
 	#compressionThreshold: number;
+	#metrics: ServerMetrics;
 	/** Made by the first push of a turn: most connections are idle most turns, and hold no array. */
 	#queue: PreparedMessage[] | undefined;
 	#queuedBytes = 0;
 
-	constructor(socket: WebSocket, compressionThreshold: number) {
+	constructor(socket: WebSocket, compressionThreshold: number, metrics: ServerMetrics) {
 		this.#socket = socket;
 		this.#compressionThreshold = compressionThreshold;
+		this.#metrics = metrics;
 	}
 
 	/** Bytes queued here and not yet handed to the kernel, including what `ws` still buffers. */
@@ -142,9 +151,12 @@ export class Outbox {
 		const raw = internals._socket;
 		const deflate = internals._extensions?.['permessage-deflate'];
 		if (!raw || raw.destroyed) return;
-		if (queue.length == 1 && !deflate) return void raw.write(queue[0].frame);
+		if (queue.length == 1 && !deflate) return this.#writeOne(raw, queue[0]);
+		const metrics = this.#metrics;
+		metrics.messagesSent += queue.length;
 		raw.cork();
 		for (const message of queue) {
+			metrics.sentBytes += message.frameLength;
 			if (deflate) {
 				this.#socket.send(message.payload, {
 					binary: false,
@@ -155,6 +167,13 @@ export class Outbox {
 			}
 		}
 		raw.uncork();
+	}
+
+	#writeOne(raw: Socket, message: PreparedMessage): void {
+		const frame = message.frame;
+		this.#metrics.messagesSent++;
+		this.#metrics.sentBytes += frame.length;
+		raw.write(frame);
 	}
 
 	/** Forgets what is queued (the connection is being dropped). */

@@ -2,6 +2,7 @@ import { WebSocketServer } from 'ws';
 import { serverMessage } from '../protocol/envelope.js';
 import { deliverToAll, type Connection } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
+import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RoutePattern } from './route-pattern.js';
 
@@ -25,17 +26,20 @@ export class Route {
 	readonly compressionThreshold: number;
 	readonly authTimeout: number;
 	readonly maxPendingAuth: number;
+	/** The tallies of the server it belongs to, which its connections and sessions bump. */
+	readonly metrics: ServerMetrics;
 	/** Connections holding a pending-authentication slot (awaiting or verifying their token). */
 	pendingAuth = 0;
 	#timers: ReturnType<typeof setInterval>[] = [];
 
-	constructor(options: RouteOptions<unknown>) {
+	constructor(options: RouteOptions<unknown>, metrics = new ServerMetrics()) {
 		if (options.authenticate && options.firstMessageAuth) {
 			throw new TypeError(
 				`Route ${options.path}: choose authenticate or firstMessageAuth, not both`
 			);
 		}
 		this.options = options;
+		this.metrics = metrics;
 		this.pattern = new RoutePattern(options.path);
 		this.maxBufferedBytes = options.maxBufferedBytes ?? ROUTE_DEFAULTS.maxBufferedBytes;
 		this.maxRoomsPerConnection =

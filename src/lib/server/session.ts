@@ -196,15 +196,16 @@ export class Session {
 		const { route } = this;
 		if (!route.options.firstMessageAuth) return this.#becomeReady(authData);
 		if (route.pendingAuth >= route.maxPendingAuth) {
-			return this.close(TOO_MANY_PENDING, 'Too many pending connections');
+			return this.#refuse(TOO_MANY_PENDING, 'Too many pending connections');
 		}
 		route.pendingAuth++;
 		this.#holdsAuthSlot = true;
-		this.#enter(Phase.AwaitingToken, () => this.close(AUTH_TIMEOUT, 'Authentication timeout'));
+		this.#enter(Phase.AwaitingToken, () => this.#refuse(AUTH_TIMEOUT, 'Authentication timeout'));
 	}
 
 	/** A data frame. */
 	receive(data: Buffer, isBinary: boolean): void {
+		this.route.metrics.messagesReceived++;
 		if (!this.#admit(isBinary ? undefined : data)) return;
 		if (isBinary) {
 			return void this.connection.fail(ErrorCode.Malformed, 'Binary frames are not supported');
@@ -236,6 +237,12 @@ export class Session {
 		this.connection.close(code, reason);
 	}
 
+	/** Refuses authentication: counted by close code, then closed. */
+	#refuse(code: number, reason: string): void {
+		this.route.metrics.authRefused(code);
+		this.close(code, reason);
+	}
+
 	/** Closes a flooding peer with 1008 and reads nothing more from it, not even its flood's tail. */
 	#shutOut(reason: string): void {
 		this.close(POLICY_VIOLATION, reason);
@@ -256,6 +263,7 @@ export class Session {
 		this.connection.alive = true;
 		const verdict = this.#limiter?.take(Date.now()) ?? 'accept';
 		if (verdict == 'accept') return true;
+		this.route.metrics.rateLimited++;
 		if (verdict == 'close') this.#shutOut('Rate limit exceeded');
 		else if (!silently) {
 			const id = data && trailingRequestId(data.subarray(-32).toString('latin1'));
@@ -280,7 +288,9 @@ export class Session {
 			return this.#settle(this.#verifyFailed(error));
 		}
 		if (!isPromiseLike(answer)) return this.#settle(authResult(answer));
-		this.#enter(Phase.Verifying, () => this.close(INTERNAL_ERROR, 'Authentication took too long'));
+		this.#enter(Phase.Verifying, () =>
+			this.#refuse(INTERNAL_ERROR, 'Authentication took too long')
+		);
 		Promise.resolve(answer)
 			.then(authResult, (error: unknown) => this.#verifyFailed(error))
 			.then((result) => {
@@ -298,7 +308,7 @@ export class Session {
 
 	#settle(result: AuthResult<unknown>): void {
 		if (!result.success) {
-			return this.close(refusalCloseCode(result.code), result.reason ?? 'Invalid token');
+			return this.#refuse(refusalCloseCode(result.code), result.reason ?? 'Invalid token');
 		}
 		this.#becomeReady(result.data);
 	}

@@ -16,12 +16,19 @@ import { EVERYONE_ROOM, type Engine, type StreamPosition } from './engine.js';
 import { LocalRooms } from './local-rooms.js';
 import { MemoryEngine } from './memory-engine.js';
 import {
+	metricFamilies,
+	ServerMetrics,
+	type ServerMetricsSnapshot,
+	type UpgradeRefusal
+} from './metrics.js';
+import {
 	DEFAULT_MAX_CONNECTIONS,
 	DEFAULT_MAX_MESSAGE_SIZE,
 	type AuthResult,
 	type SocketServerOptions
 } from './options.js';
 import { isOriginAllowed } from './origin.js';
+import { prometheusText } from './prometheus-text.js';
 import { RoomRequests } from './room-requests.js';
 import { Route } from './route.js';
 import { authResult, Session } from './session.js';
@@ -43,6 +50,12 @@ export const EVERYONE = EVERYONE_ROOM;
 export interface ServerPublishOptions {
 	/** The room to publish to. Default: every connection. */
 	room?: string;
+}
+
+/** An engine's own `healthy` flag (RedisEngine has one); an engine without one is always healthy. */
+function engineHealthy(engine: Engine): boolean {
+	const { healthy } = engine as { healthy?: unknown };
+	return typeof healthy == 'boolean' ? healthy : true;
 }
 
 function errorFrom(value: unknown): Error {
@@ -78,6 +91,7 @@ export class SocketServer {
 		HttpServer,
 		(request: IncomingMessage, socket: Duplex, head: Buffer) => void
 	>();
+	#metrics = new ServerMetrics();
 	#started: Promise<void>;
 	#closing: Promise<void> | undefined;
 
@@ -87,7 +101,7 @@ export class SocketServer {
 				'createSocketServer needs at least one route: { routes: [{ path: "/ws" }] }'
 			);
 		}
-		this.#routes = options.routes.map((route) => new Route(route));
+		this.#routes = options.routes.map((route) => new Route(route, this.#metrics));
 		this.#engine = options.engine ?? new MemoryEngine();
 		this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 		this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
@@ -100,8 +114,11 @@ export class SocketServer {
 			)
 			.then(() => this.#engine.subscribe(EVERYONE));
 		this.#started.catch((error) => this.#report(undefined, error));
-		this.#rooms = new LocalRooms(this.#engine, this.#started, (error) =>
-			this.#report(undefined, error)
+		this.#rooms = new LocalRooms(
+			this.#engine,
+			this.#started,
+			(error) => this.#report(undefined, error),
+			this.#metrics
 		);
 		const report = (connection: Connection<unknown>, error: unknown) =>
 			this.#report(connection, error);
@@ -152,7 +169,7 @@ export class SocketServer {
 			await this.#upgrade(request, socket, head, () => socket.off('error', ignore));
 		} catch (error) {
 			this.#report(undefined, error);
-			refuseUpgrade(socket, 500);
+			this.#refuse(socket, 500, 'error');
 		}
 	}
 
@@ -201,7 +218,19 @@ export class SocketServer {
 		const message = serverMessage(definition.name, data, { room });
 		this.#checkSize(message, `"${definition.name}"`);
 		await this.#started;
-		await this.#engine.publish(room ?? EVERYONE, message);
+		await this.#timedPublish(room ?? EVERYONE, message);
+	}
+
+	/** Publishes through the engine, timing it until it settles. */
+	async #timedPublish(room: string, message: unknown): Promise<void> {
+		const start = performance.now();
+		try {
+			await this.#engine.publish(room, message);
+		} catch (error) {
+			this.#metrics.publishFailures++;
+			throw error;
+		}
+		this.#metrics.publishDuration.observe((performance.now() - start) / 1000);
 	}
 
 	/** `server.to(room).emit(def, data)`: the same as `publish(def, data, { room })`. */
@@ -225,6 +254,59 @@ export class SocketServer {
 		return (await this.#engine.history(room)).position;
 	}
 
+	/**
+	 * The server's metrics in Prometheus' text exposition format 0.0.4 (serve it with
+	 * `PROMETHEUS_CONTENT_TYPE`, or let `metricsRequestHandler` do it): connections, refusals,
+	 * messages and bytes, rate-limit and slow-consumer closes, replays, unrecoverable rooms, engine
+	 * health and publish latency, all named `runesocket_…`.
+	 *
+	 * @example
+	 * ```ts
+	 * response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(server.metrics());
+	 * ```
+	 */
+	metrics(): string {
+		return prometheusText(metricFamilies(this.metricsSnapshot()));
+	}
+
+	/**
+	 * The numbers `metrics()` writes, as an object.
+	 *
+	 * @example
+	 * ```ts
+	 * const { connectionsOpen, rateLimited } = server.metricsSnapshot();
+	 * ```
+	 */
+	metricsSnapshot(): ServerMetricsSnapshot {
+		const metrics = this.#metrics;
+		const connectionsOpen: Record<string, number> = {};
+		for (const route of this.#routes) {
+			const path = route.options.path;
+			connectionsOpen[path] = (connectionsOpen[path] ?? 0) + route.connections.size;
+		}
+		return {
+			connectionsOpen,
+			connectionsOpened: Object.fromEntries(metrics.opened),
+			connectionsClosed: Object.fromEntries(metrics.closed),
+			authRefused: Object.fromEntries(metrics.refusedAuth),
+			upgradesRefused: Object.fromEntries(metrics.refusedUpgrades),
+			messagesReceived: metrics.messagesReceived,
+			messagesSent: metrics.messagesSent,
+			sentBytes: metrics.sentBytes,
+			rateLimited: metrics.rateLimited,
+			slowConsumerCloses: metrics.slowConsumerCloses,
+			replays: metrics.replays,
+			replayedMessages: metrics.replayedMessages,
+			roomsUnrecoverable: {
+				join: metrics.unrecoverableAtJoin,
+				stream: metrics.unrecoverableWhileStreaming
+			},
+			engineHealthy: engineHealthy(this.#engine),
+			publishDuration: metrics.publishDuration.snapshot(),
+			publishFailures: metrics.publishFailures
+		};
+	}
+
 	// Upgrade checks.
 
 	async #upgrade(
@@ -235,24 +317,27 @@ export class SocketServer {
 	): Promise<void> {
 		const url = request.url ?? '';
 		const route = this.#routes.find((candidate) => candidate.pattern.test(url));
-		if (!route) return refuseUpgrade(socket, 404);
+		if (!route) return this.#refuse(socket, 404, 'not_found');
 		let params: Record<string, string>;
 		try {
 			params = route.pattern.match(url) ?? {};
 		} catch {
-			return refuseUpgrade(socket, 400, 'Malformed path');
+			return this.#refuse(socket, 400, 'malformed_path', 'Malformed path');
 		}
-		if (this.#closing) return refuseUpgrade(socket, 503, 'Server shutting down');
-		if (!this.#originAllowed(route, request))
-			return refuseUpgrade(socket, 403, 'Origin not allowed');
-		if (this.#atCapacity()) return refuseUpgrade(socket, 503, 'Too many connections');
+		if (this.#closing) return this.#refuse(socket, 503, 'shutting_down', 'Server shutting down');
+		if (!this.#originAllowed(route, request)) {
+			return this.#refuse(socket, 403, 'origin', 'Origin not allowed');
+		}
+		if (this.#atCapacity()) return this.#refuse(socket, 503, 'capacity', 'Too many connections');
 		this.#upgrading++;
 		try {
 			let authData: unknown;
 			if (route.options.authenticate) {
 				const result = await this.#authenticateUpgrade(route, request);
 				if (!result.success) {
-					return refuseUpgrade(socket, refusalStatus(result.code), result.reason);
+					const status = refusalStatus(result.code);
+					this.#metrics.authRefused(status);
+					return refuseUpgrade(socket, status, result.reason);
 				}
 				authData = result.data;
 			}
@@ -264,6 +349,12 @@ export class SocketServer {
 		} finally {
 			this.#upgrading--;
 		}
+	}
+
+	/** Refuses an upgrade before authentication, counted by `why`. */
+	#refuse(socket: Duplex, status: number, why: UpgradeRefusal, reason?: string): void {
+		this.#metrics.upgradeRefused(why);
+		refuseUpgrade(socket, status, reason);
 	}
 
 	#atCapacity(): boolean {
@@ -313,6 +404,7 @@ export class SocketServer {
 		this.#sessions.set(connection, session);
 		this.#connections.add(connection);
 		route.connections.add(connection);
+		this.#metrics.connectionOpened(route.options.path);
 		session.listen(ws);
 		session.start(authData);
 	}
@@ -348,6 +440,7 @@ export class SocketServer {
 		connection.leaveAllRooms();
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
+		this.#metrics.connectionClosed(code);
 		if (connection.authenticated) {
 			contain(
 				() => route.options.onClose?.(connection, code, reason),

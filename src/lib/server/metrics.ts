@@ -1,0 +1,309 @@
+import type { MetricFamily, MetricSample } from './prometheus-text.js';
+
+/**
+ * Upper bounds (seconds) of the publish latency histogram's buckets: from half a millisecond (a
+ * `MemoryEngine` publish) to five seconds (a Redis that is failing over). Fixed, so that series from
+ * every process and every version add up.
+ *
+ * @example
+ * ```ts
+ * PUBLISH_DURATION_BUCKETS.at(-1); // 5
+ * ```
+ */
+export const PUBLISH_DURATION_BUCKETS: readonly number[] = Object.freeze([
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
+]);
+
+/**
+ * Why an upgrade request to one of the server's routes was refused before authentication.
+ *
+ * @example
+ * ```ts
+ * const reason: UpgradeRefusal = 'origin'; // HTTP 403
+ * ```
+ */
+export type UpgradeRefusal =
+	'not_found' | 'malformed_path' | 'shutting_down' | 'origin' | 'capacity' | 'error';
+
+/**
+ * A histogram as read at one moment: cumulative counts per upper bound (the last is `Infinity`),
+ * the sum of the observed values and their count.
+ *
+ * @example
+ * ```ts
+ * const { buckets, count } = server.metricsSnapshot().publishDuration;
+ * const underTenMs = buckets.find((bucket) => bucket.le == 0.01)!.count / count;
+ * ```
+ */
+export interface HistogramSnapshot {
+	readonly buckets: readonly { readonly le: number; readonly count: number }[];
+	readonly sum: number;
+	readonly count: number;
+}
+
+/**
+ * The socket server's numbers at one moment, as `server.metricsSnapshot()` returns them: what
+ * `server.metrics()` writes in Prometheus' format, for tests and applications that want the values.
+ * Records are keyed by the label value (route path, code, reason).
+ *
+ * @example
+ * ```ts
+ * const { connectionsOpen, messagesReceived } = server.metricsSnapshot();
+ * console.log(connectionsOpen['/ws'], messagesReceived);
+ * ```
+ */
+export interface ServerMetricsSnapshot {
+	/** Open connections (authenticated or not), by route path. */
+	readonly connectionsOpen: Readonly<Record<string, number>>;
+	/** Connections accepted since the server started, by route path. */
+	readonly connectionsOpened: Readonly<Record<string, number>>;
+	/** Connections closed, by WebSocket close code. */
+	readonly connectionsClosed: Readonly<Record<string, number>>;
+	/** Refused authentications, by code: the HTTP status of `authenticate`, the close code of `firstMessageAuth`. */
+	readonly authRefused: Readonly<Record<string, number>>;
+	/** Upgrade requests refused before authentication, by reason. */
+	readonly upgradesRefused: Readonly<Partial<Record<UpgradeRefusal, number>>>;
+	/** Data frames received from clients (heartbeats and frames the rate limit refused included). */
+	readonly messagesReceived: number;
+	/** Messages written to client sockets. */
+	readonly messagesSent: number;
+	/** Bytes of those messages as framed, before any permessage-deflate compression. */
+	readonly sentBytes: number;
+	/** Frames the rate limit refused. */
+	readonly rateLimited: number;
+	/** Connections closed with 1013 because their backlog passed `maxBufferedBytes`. */
+	readonly slowConsumerCloses: number;
+	/** Joins with a `since` position whose missed messages were replayed from history. */
+	readonly replays: number;
+	/** Messages those replays sent. */
+	readonly replayedMessages: number;
+	/** Times a room was reported unrecoverable (`recovered: false`), at a join or while streaming. */
+	readonly roomsUnrecoverable: Readonly<Record<'join' | 'stream', number>>;
+	/** Whether the engine reports itself healthy (an engine without a `healthy` property always is). */
+	readonly engineHealthy: boolean;
+	/** Seconds from `server.publish` handing a message to the engine until the engine settled. */
+	readonly publishDuration: HistogramSnapshot;
+	/** `server.publish` calls the engine rejected. */
+	readonly publishFailures: number;
+}
+
+/**
+ * A histogram with fixed buckets: one observation is a short scan and two additions, no allocation.
+ *
+ * @example
+ * ```ts
+ * const histogram = new Histogram(PUBLISH_DURATION_BUCKETS);
+ * histogram.observe(0.002);
+ * ```
+ */
+export class Histogram {
+	readonly bounds: readonly number[];
+	/** Observations per bucket (not cumulative); the last slot is the `+Inf` bucket. */
+	#counts: Float64Array;
+	#sum = 0;
+
+	constructor(bounds: readonly number[]) {
+		this.bounds = bounds;
+		this.#counts = new Float64Array(bounds.length + 1);
+	}
+
+	observe(value: number): void {
+		const bounds = this.bounds;
+		let index = 0;
+		while (index < bounds.length && value > bounds[index]) index++;
+		this.#counts[index]++;
+		this.#sum += value;
+	}
+
+	snapshot(): HistogramSnapshot {
+		const buckets: { le: number; count: number }[] = [];
+		let cumulative = 0;
+		for (let index = 0; index < this.#counts.length; index++) {
+			cumulative += this.#counts[index];
+			buckets.push({ le: this.bounds[index] ?? Infinity, count: cumulative });
+		}
+		return { buckets, sum: this.#sum, count: cumulative };
+	}
+}
+
+function increment(counts: Map<string, number>, key: string): void {
+	counts.set(key, (counts.get(key) ?? 0) + 1);
+}
+
+/**
+ * The tallies one socket server keeps while it runs: plain numbers bumped where the event happens,
+ * and small maps for the labelled ones, whose keys are bounded (route paths, codes, reasons). Gauges
+ * (open connections, engine health) are not kept here: they are read when the metrics are.
+ *
+ * @example
+ * ```ts
+ * const metrics = new ServerMetrics();
+ * metrics.messagesReceived++;
+ * metrics.authRefused(4001);
+ * ```
+ */
+export class ServerMetrics {
+	messagesReceived = 0;
+	messagesSent = 0;
+	sentBytes = 0;
+	rateLimited = 0;
+	slowConsumerCloses = 0;
+	replays = 0;
+	replayedMessages = 0;
+	unrecoverableAtJoin = 0;
+	unrecoverableWhileStreaming = 0;
+	publishFailures = 0;
+	readonly publishDuration = new Histogram(PUBLISH_DURATION_BUCKETS);
+	readonly opened = new Map<string, number>();
+	readonly closed = new Map<string, number>();
+	readonly refusedAuth = new Map<string, number>();
+	readonly refusedUpgrades = new Map<UpgradeRefusal, number>();
+
+	connectionOpened(route: string): void {
+		increment(this.opened, route);
+	}
+
+	connectionClosed(code: number): void {
+		increment(this.closed, String(code));
+	}
+
+	authRefused(code: number): void {
+		increment(this.refusedAuth, String(code));
+	}
+
+	upgradeRefused(reason: UpgradeRefusal): void {
+		this.refusedUpgrades.set(reason, (this.refusedUpgrades.get(reason) ?? 0) + 1);
+	}
+}
+
+function counts<Key extends string>(
+	record: Readonly<Partial<Record<Key, number>>>,
+	label: string
+): MetricSample[] {
+	return Object.entries<number | undefined>(record).map(([key, value]) => ({
+		labels: { [label]: key },
+		value: value ?? 0
+	}));
+}
+
+function histogramSamples({ buckets, sum, count }: HistogramSnapshot): MetricSample[] {
+	return [
+		...buckets.map(({ le, count: cumulative }) => ({
+			suffix: '_bucket',
+			labels: { le: le == Infinity ? '+Inf' : String(le) },
+			value: cumulative
+		})),
+		{ suffix: '_sum', value: sum },
+		{ suffix: '_count', value: count }
+	];
+}
+
+/**
+ * The metric families of a snapshot, named `runesocket_…`, in the order an operator reads them.
+ *
+ * @example
+ * ```ts
+ * const text = prometheusText(metricFamilies(server.metricsSnapshot()));
+ * ```
+ */
+export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] {
+	const single = (value: number): MetricSample[] => [{ value }];
+	return [
+		{
+			name: 'runesocket_connections_open',
+			help: 'Open WebSocket connections, by route path.',
+			type: 'gauge',
+			samples: counts(snapshot.connectionsOpen, 'route')
+		},
+		{
+			name: 'runesocket_connections_opened_total',
+			help: 'WebSocket connections accepted, by route path.',
+			type: 'counter',
+			samples: counts(snapshot.connectionsOpened, 'route')
+		},
+		{
+			name: 'runesocket_connections_closed_total',
+			help: 'WebSocket connections closed, by close code.',
+			type: 'counter',
+			samples: counts(snapshot.connectionsClosed, 'code')
+		},
+		{
+			name: 'runesocket_auth_refused_total',
+			help: 'Refused authentications, by code: HTTP status at the upgrade, close code for first-message auth.',
+			type: 'counter',
+			samples: counts(snapshot.authRefused, 'code')
+		},
+		{
+			name: 'runesocket_upgrades_refused_total',
+			help: 'Upgrade requests refused before authentication, by reason.',
+			type: 'counter',
+			samples: counts(snapshot.upgradesRefused, 'reason')
+		},
+		{
+			name: 'runesocket_messages_received_total',
+			help: 'Data frames received from clients, heartbeats and rate-limited frames included.',
+			type: 'counter',
+			samples: single(snapshot.messagesReceived)
+		},
+		{
+			name: 'runesocket_messages_sent_total',
+			help: 'Messages written to client sockets.',
+			type: 'counter',
+			samples: single(snapshot.messagesSent)
+		},
+		{
+			name: 'runesocket_sent_bytes_total',
+			help: 'Bytes of the messages written to client sockets, as framed before compression.',
+			type: 'counter',
+			samples: single(snapshot.sentBytes)
+		},
+		{
+			name: 'runesocket_rate_limited_total',
+			help: 'Frames refused by the rate limit.',
+			type: 'counter',
+			samples: single(snapshot.rateLimited)
+		},
+		{
+			name: 'runesocket_slow_consumer_closes_total',
+			help: 'Connections closed with 1013 because their backlog passed maxBufferedBytes.',
+			type: 'counter',
+			samples: single(snapshot.slowConsumerCloses)
+		},
+		{
+			name: 'runesocket_replays_total',
+			help: 'Joins with a since position whose missed messages were replayed from history.',
+			type: 'counter',
+			samples: single(snapshot.replays)
+		},
+		{
+			name: 'runesocket_replayed_messages_total',
+			help: 'Messages sent by history replays at joins.',
+			type: 'counter',
+			samples: single(snapshot.replayedMessages)
+		},
+		{
+			name: 'runesocket_rooms_unrecoverable_total',
+			help: 'Times a room was reported unrecoverable to its members, at a join or while streaming.',
+			type: 'counter',
+			samples: counts(snapshot.roomsUnrecoverable, 'during')
+		},
+		{
+			name: 'runesocket_engine_healthy',
+			help: 'Whether the engine reports itself healthy (1) or not (0).',
+			type: 'gauge',
+			samples: single(snapshot.engineHealthy ? 1 : 0)
+		},
+		{
+			name: 'runesocket_publish_duration_seconds',
+			help: 'Seconds from server.publish handing a message to the engine until the engine settled.',
+			type: 'histogram',
+			samples: histogramSamples(snapshot.publishDuration)
+		},
+		{
+			name: 'runesocket_publish_failures_total',
+			help: 'server.publish calls the engine rejected.',
+			type: 'counter',
+			samples: single(snapshot.publishFailures)
+		}
+	];
+}
