@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
 	ClientMessage,
 	createSocketServer,
+	MemoryEngine,
 	metricsRequestHandler,
 	PROMETHEUS_CONTENT_TYPE,
 	type SocketServer
@@ -311,5 +312,27 @@ describe('GET /metrics', () => {
 		const now = await scrape(server);
 		expect(value(now, 'runesocket_upgrades_refused_total{reason="origin"}')).toBe(1);
 		expect(now.samples.has('runesocket_auth_refused_total{code="403"}')).toBe(false);
+	});
+
+	it('reports the engine health the engine reports, and publish failures', async () => {
+		class FlakyEngine extends MemoryEngine {
+			healthy = true;
+			override async publish(...args: Parameters<MemoryEngine['publish']>) {
+				if (!this.healthy) throw new Error('engine down');
+				return super.publish(...args);
+			}
+		}
+		const engine = new FlakyEngine();
+		const sockets = createSocketServer({ engine, routes: [{ path: '/ws' }] });
+		await sockets.ready();
+		await sockets.publish(Tick, { seq: 1 }, { room: 'r' });
+		expect(sockets.metricsSnapshot().engineHealthy).toBe(true);
+		engine.healthy = false;
+		await expect(sockets.publish(Tick, { seq: 2 }, { room: 'r' })).rejects.toThrow('engine down');
+		const text = parseExposition(sockets.metrics());
+		expect(value(text, 'runesocket_engine_healthy')).toBe(0);
+		expect(value(text, 'runesocket_publish_failures_total')).toBe(1);
+		expect(value(text, 'runesocket_publish_duration_seconds_count')).toBe(1);
+		await sockets.close();
 	});
 });
