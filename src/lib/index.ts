@@ -43,6 +43,9 @@ export type { CloseCodeValue } from './protocol/close-codes.js';
 export { ErrorCode } from './protocol/error-codes.js';
 export type { ErrorCodeValue } from './protocol/error-codes.js';
 export { safeJsonParse } from './protocol/safe-json.js';
+export { watchPresence } from './client/presence.js';
+export type { PresenceWatch } from './client/presence.js';
+export type { PresenceEntry, PresenceMembers } from './protocol/presence.js';
 export { createWebSocket } from './client/facade.js';
 export type {
 	ApiClientConfig,

@@ -1,4 +1,5 @@
 import type { MessageDefinition } from '../protocol/message.js';
+import type { PresenceMembers } from '../protocol/presence.js';
 
 /**
  * What a feed (`Latest`, `Stream`, `Collection`) needs from the `LiveSocket` that made it. Feeds
@@ -32,4 +33,9 @@ export interface FeedHost {
 	onReset(room: string | undefined, reset: () => void): () => void;
 	/** Calls `publish` at the next flush: once, however often it is asked before then. */
 	schedule(publish: () => void): void;
+	/**
+	 * Joins `room` and calls `onChange` with its members whenever they change (`watchPresence`), and
+	 * holds the connection, until the returned function is called.
+	 */
+	watchPresence<Data>(room: string, onChange: (members: PresenceMembers<Data>) => void): () => void;
 }

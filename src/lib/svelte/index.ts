@@ -1,6 +1,7 @@
 export { LiveSocket } from './live-socket.svelte.js';
 export type { LiveSocketOptions } from './live-socket.svelte.js';
 export type { Latest, LatestOptions } from './latest.svelte.js';
+export type { Presence } from './presence.svelte.js';
 export type { Stream, StreamOptions } from './stream.svelte.js';
 export type { Collection, CollectionOptions } from './collection.svelte.js';
 export type { Schedule } from './batch.js';

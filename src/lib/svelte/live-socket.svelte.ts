@@ -18,12 +18,14 @@ import {
 	type UrlSource
 } from '../client/socket-client.js';
 import type { PauseReason } from '../client/environment.js';
+import { watchPresence } from '../client/presence.js';
 import type { InboundMessage, StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { Batch, type Schedule } from './batch.js';
 import { Collection, type CollectionOptions } from './collection.svelte.js';
 import type { FeedHost } from './feed.js';
 import { Latest, type LatestOptions } from './latest.svelte.js';
+import { Presence } from './presence.svelte.js';
 import { Stream, type StreamOptions } from './stream.svelte.js';
 
 /**
@@ -138,6 +140,17 @@ export class LiveSocket {
 			};
 		},
 		schedule: (publish) => this.#batch.add(publish),
+		watchPresence: (room, onChange) => {
+			if (this.#lifecycle == 'disposed') return () => {};
+			const watch = watchPresence(this.#client, room, onChange);
+			const release = this.#retain();
+			this.#roomsChanged();
+			return () => {
+				watch.stop();
+				release();
+				this.#roomsChanged();
+			};
+		},
 		onReset: (room, reset) => {
 			if (this.#lifecycle == 'disposed') return () => {};
 			const registration = { room, reset };
@@ -299,6 +312,14 @@ export class LiveSocket {
 	/** The newest `definition` message (published to `options.room`, when given). */
 	latest<T>(definition: MessageDefinition<T>, options?: LatestOptions): Latest<T> {
 		return new Latest(this.#host, definition, options);
+	}
+
+	/**
+	 * Who is in `room` (a reactive `ReadonlyMap` of user id to `{data, connections}`), for rooms the
+	 * server keeps presence for. Reading it joins the room; the last reader leaving releases it.
+	 */
+	presence<Data = unknown>(room: string): Presence<Data> {
+		return new Presence<Data>(this.#host, room);
 	}
 
 	/** The newest `definition` messages, newest first, at most `options.limit` (default 50). */

@@ -18,7 +18,8 @@ describe('the root entry', () => {
 			'envelopeDialect',
 			'eventKeyedDialect',
 			'safeJsonParse',
-			'typeKeyedDialect'
+			'typeKeyedDialect',
+			'watchPresence'
 		]);
 	});
 });
