@@ -164,14 +164,24 @@ describe('production build', () => {
 		await promisify(execFile)(process.execPath, args, { cwd: root });
 	}, 60_000);
 
-	it('server.js serves the app and its sockets on one port, and closes them with 1001 on SIGTERM', async () => {
+	it('server.js serves the app, its sockets and (with a token) its metrics on one port, and closes sockets with 1001 on SIGTERM', async () => {
 		const port = await freePort();
 		const { child } = await start(['server.js'], /Listening on/, {
 			PORT: String(port),
-			HOST: '127.0.0.1'
+			HOST: '127.0.0.1',
+			METRICS_TOKEN: 'scrape-me'
 		});
 		await expectLiveSocket(port);
 		expect(await refusedStatus(`ws://127.0.0.1:${port}/nowhere`, {})).toBe(404);
+
+		// Metrics at /metrics behind the token; the sockets just opened are counted.
+		const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+		expect((await fetch(metricsUrl)).status).toBe(401);
+		const scraped = await fetch(metricsUrl, { headers: { authorization: 'Bearer scrape-me' } });
+		expect(scraped.status).toBe(200);
+		expect(await scraped.text()).toMatch(
+			/^runesocket_connections_opened_total\{route="\/ws"\} [1-9]/m
+		);
 
 		const client = makeClient(`ws://127.0.0.1:${port}/ws`, { reconnect: false, auth: () => TOKEN });
 		client.connect();
