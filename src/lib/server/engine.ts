@@ -105,6 +105,11 @@ export interface HistoryResult {
  * ```
  */
 export interface Engine {
+	/**
+	 * Whether the engine can publish and deliver now (RedisEngine: connected to Redis and
+	 * subscribed). Read by the server's metrics; an engine without it counts as always healthy.
+	 */
+	readonly healthy?: boolean;
 	/** Called once by the server before anything else. */
 	start(handlers: EngineHandlers): void | Promise<void>;
 	/** Resolves once this process receives the room's messages. */

@@ -52,12 +52,6 @@ export interface ServerPublishOptions {
 	room?: string;
 }
 
-/** An engine's own `healthy` flag (RedisEngine has one); an engine without one is always healthy. */
-function engineHealthy(engine: Engine): boolean {
-	const { healthy } = engine as { healthy?: unknown };
-	return typeof healthy == 'boolean' ? healthy : true;
-}
-
 function errorFrom(value: unknown): Error {
 	return value instanceof Error ? value : new Error(String(value));
 }
@@ -301,7 +295,7 @@ export class SocketServer {
 				join: metrics.unrecoverableAtJoin,
 				stream: metrics.unrecoverableWhileStreaming
 			},
-			engineHealthy: engineHealthy(this.#engine),
+			engineHealthy: this.#engine.healthy ?? true,
 			publishDuration: metrics.publishDuration.snapshot(),
 			publishFailures: metrics.publishFailures
 		};
