@@ -77,24 +77,8 @@ describe('Histogram', () => {
 
 describe('metricFamilies', () => {
 	function snapshot(metrics: ServerMetrics): ServerMetricsSnapshot {
-		return {
-			connectionsOpen: { '/ws\n"x"': 1 },
-			connectionsOpened: Object.fromEntries(metrics.opened),
-			connectionsClosed: Object.fromEntries(metrics.closed),
-			authRefused: Object.fromEntries(metrics.refusedAuth),
-			upgradesRefused: Object.fromEntries(metrics.refusedUpgrades),
-			messagesReceived: metrics.messagesReceived,
-			messagesSent: metrics.messagesSent,
-			sentBytes: metrics.sentBytes,
-			rateLimited: metrics.rateLimited,
-			slowConsumerCloses: metrics.slowConsumerCloses,
-			replays: metrics.replays,
-			replayedMessages: metrics.replayedMessages,
-			roomsUnrecoverable: { join: 0, stream: 2 },
-			engineHealthy: false,
-			publishDuration: metrics.publishDuration.snapshot(),
-			publishFailures: metrics.publishFailures
-		};
+		metrics.unrecoverableWhileStreaming = 2;
+		return metrics.snapshot({ '/ws\n"x"': 1 }, false);
 	}
 
 	it('names every family runesocket_…, labels by bounded keys and writes the histogram Prometheus-style', () => {

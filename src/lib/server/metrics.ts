@@ -174,6 +174,31 @@ export class ServerMetrics {
 	upgradeRefused(reason: UpgradeRefusal): void {
 		this.refusedUpgrades.set(reason, (this.refusedUpgrades.get(reason) ?? 0) + 1);
 	}
+
+	/** The tallies as numbers, with what is read at scrape time: open connections and engine health. */
+	snapshot(connectionsOpen: Record<string, number>, engineHealthy: boolean): ServerMetricsSnapshot {
+		return {
+			connectionsOpen,
+			connectionsOpened: Object.fromEntries(this.opened),
+			connectionsClosed: Object.fromEntries(this.closed),
+			authRefused: Object.fromEntries(this.refusedAuth),
+			upgradesRefused: Object.fromEntries(this.refusedUpgrades),
+			messagesReceived: this.messagesReceived,
+			messagesSent: this.messagesSent,
+			sentBytes: this.sentBytes,
+			rateLimited: this.rateLimited,
+			slowConsumerCloses: this.slowConsumerCloses,
+			replays: this.replays,
+			replayedMessages: this.replayedMessages,
+			roomsUnrecoverable: {
+				join: this.unrecoverableAtJoin,
+				stream: this.unrecoverableWhileStreaming
+			},
+			engineHealthy,
+			publishDuration: this.publishDuration.snapshot(),
+			publishFailures: this.publishFailures
+		};
+	}
 }
 
 function counts<Key extends string>(

@@ -272,33 +272,12 @@ export class SocketServer {
 	 * ```
 	 */
 	metricsSnapshot(): ServerMetricsSnapshot {
-		const metrics = this.#metrics;
 		const connectionsOpen: Record<string, number> = {};
 		for (const route of this.#routes) {
 			const path = route.options.path;
 			connectionsOpen[path] = (connectionsOpen[path] ?? 0) + route.connections.size;
 		}
-		return {
-			connectionsOpen,
-			connectionsOpened: Object.fromEntries(metrics.opened),
-			connectionsClosed: Object.fromEntries(metrics.closed),
-			authRefused: Object.fromEntries(metrics.refusedAuth),
-			upgradesRefused: Object.fromEntries(metrics.refusedUpgrades),
-			messagesReceived: metrics.messagesReceived,
-			messagesSent: metrics.messagesSent,
-			sentBytes: metrics.sentBytes,
-			rateLimited: metrics.rateLimited,
-			slowConsumerCloses: metrics.slowConsumerCloses,
-			replays: metrics.replays,
-			replayedMessages: metrics.replayedMessages,
-			roomsUnrecoverable: {
-				join: metrics.unrecoverableAtJoin,
-				stream: metrics.unrecoverableWhileStreaming
-			},
-			engineHealthy: this.#engine.healthy ?? true,
-			publishDuration: metrics.publishDuration.snapshot(),
-			publishFailures: metrics.publishFailures
-		};
+		return this.#metrics.snapshot(connectionsOpen, this.#engine.healthy ?? true);
 	}
 
 	// Upgrade checks.
