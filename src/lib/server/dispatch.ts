@@ -12,12 +12,14 @@ import {
 	ReservedName
 } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../protocol/presence.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
 import type { StandardResult } from '../protocol/standard-schema.js';
 import { contain } from './callbacks.js';
 import type { Connection } from './connection.js';
 import { PreparedMessage } from './outbound.js';
+import type { PresenceRooms } from './presence.js';
 import type { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 
@@ -71,7 +73,7 @@ const ECHOED_NAME_LENGTH = 64;
  *
  * @example
  * ```ts
- * const dispatcher = new Dispatcher(roomRequests, report);
+ * const dispatcher = new Dispatcher(roomRequests, presence, report);
  * dispatcher.on(Chat, (connection, data) => console.log(data));
  * dispatcher.dispatch(session, '{"name":"chat","data":"hi"}');
  * ```
@@ -83,6 +85,7 @@ export class Dispatcher {
 
 	constructor(
 		roomRequests: RoomRequests,
+		presence: PresenceRooms,
 		report: (connection: Connection<unknown>, error: unknown) => void
 	) {
 		this.#report = report;
@@ -95,7 +98,10 @@ export class Dispatcher {
 			[CONNECTED_MESSAGE, serverOnly],
 			[JOINED_MESSAGE, serverOnly],
 			[REPLY_MESSAGE, serverOnly],
-			[ERROR_MESSAGE, serverOnly]
+			[ERROR_MESSAGE, serverOnly],
+			[PRESENCE_GET, ({ connection }, data, id) => presence.get(connection, data, id)],
+			[PRESENCE_STATE, serverOnly],
+			[PRESENCE_DIFF, serverOnly]
 		]);
 	}
 

@@ -59,6 +59,66 @@ export interface EngineHandlers {
 	deliver: Deliver;
 	/** The engine lost and regained its feed (e.g. Redis reconnected): local rooms may have missed messages. */
 	resync?(): void;
+	/** Who is in `room` changed (engines that keep presence call it for rooms this process is in). */
+	presence?(room: string, change: PresenceChange): void;
+}
+
+/**
+ * Who is in a room: each user id with the public data of that user and the number of connections
+ * (tabs, devices, processes) they are in the room with.
+ *
+ * @example
+ * ```ts
+ * const members: PresenceRecord = { ada: { data: { name: 'Ada' }, connections: 2 } };
+ * ```
+ */
+export type PresenceRecord = Record<
+	string,
+	{ readonly data: unknown; readonly connections: number }
+>;
+
+/**
+ * A change in a room's presence: entries to put (a new user, or another connection count) and user
+ * ids to drop.
+ *
+ * @example
+ * ```ts
+ * const change: PresenceChange = { set: { bob: { data: null, connections: 1 } }, removed: ['ada'] };
+ * ```
+ */
+export interface PresenceChange {
+	readonly set: PresenceRecord;
+	readonly removed: readonly string[];
+}
+
+/**
+ * One connection present in a room, as an engine tracks it: which user it is, and what others see.
+ *
+ * @example
+ * ```ts
+ * engine.presence?.track('team:acme', connection.id, { id: 'ada', data: { name: 'Ada' } });
+ * ```
+ */
+export interface PresenceMember {
+	readonly id: string;
+	readonly data?: unknown;
+}
+
+/**
+ * How an engine keeps presence: which connections are in which rooms as which user, merged by user
+ * across connections (and processes, for engines shared by several). Changes go to the `presence`
+ * handler of every process with members in the room.
+ *
+ * @example
+ * ```ts
+ * await engine.presence.track('team:acme', connection.id, { id: 'ada' });
+ * const members = await engine.presence.members('team:acme');
+ * ```
+ */
+export interface EnginePresence {
+	track(room: string, connectionId: string, member: PresenceMember): void | Promise<void>;
+	untrack(room: string, connectionId: string): void | Promise<void>;
+	members(room: string): PresenceRecord | Promise<PresenceRecord>;
 }
 
 /**
@@ -110,6 +170,8 @@ export interface Engine {
 	 * subscribed). Read by the server's metrics; an engine without it counts as always healthy.
 	 */
 	readonly healthy?: boolean;
+	/** Presence, for engines that keep it (`MemoryEngine` does); routes with `presence` need it. */
+	readonly presence?: EnginePresence;
 	/** Called once by the server before anything else. */
 	start(handlers: EngineHandlers): void | Promise<void>;
 	/** Resolves once this process receives the room's messages. */

@@ -171,6 +171,11 @@ export class LocalRooms {
 		state.members.add(connection);
 	}
 
+	/** This process's members of `room`. */
+	membersOf(room: string): Iterable<RoomMember> {
+		return this.#rooms.get(room)?.members ?? [];
+	}
+
 	/** Removes a member; after the last one this process unsubscribes. */
 	remove(connection: RoomMember, room: string): void {
 		const state = this.#rooms.get(room);

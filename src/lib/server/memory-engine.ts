@@ -15,6 +15,7 @@ import {
 	type PublishOptions,
 	type StreamPosition
 } from './engine.js';
+import { MemoryPresence } from './memory-presence.js';
 
 /**
  * Options of a `MemoryEngine`.
@@ -44,7 +45,7 @@ const SWEEP_INTERVAL_MS = 60_000;
  * members. Each room gets an offset counter and a random epoch when it is first used, and keeps its
  * recent messages (by default the last 100, for 5 minutes) so clients can recover what they missed.
  * A room with no history left and no subscriber may be forgotten: it then starts over with a new
- * epoch.
+ * epoch. It keeps presence too (`presence`), for routes that ask for it.
  *
  * @example
  * ```ts
@@ -57,6 +58,10 @@ export class MemoryEngine implements Engine {
 	#rooms = new Map<string, RoomState>();
 	#subscribed = new Set<string>();
 	#lastSweep = 0;
+	/** Who is in which room, merged by user; changes go to the server's `presence` handler. */
+	readonly presence = new MemoryPresence((room, change) =>
+		this.#handlers?.presence?.(room, change)
+	);
 
 	constructor(options: MemoryEngineOptions = {}) {
 		checkHistoryOptions(options.history);

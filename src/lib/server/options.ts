@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Connection } from './connection.js';
 import type { Engine } from './engine.js';
 import type { OriginPolicy } from './origin.js';
+import type { PresenceOptions } from './presence.js';
 import type { RateLimit } from './rate-limiter.js';
 
 /**
@@ -112,6 +113,12 @@ export interface RouteOptions<AuthData = unknown> {
 	maxBufferedBytes?: number;
 	/** Rooms one connection may be in; a `room.join` past it is answered `too_many_rooms`. Default 100. */
 	maxRoomsPerConnection?: number;
+	/**
+	 * Keeps presence for this route's rooms (all, or those `rooms` picks): who is in each, merged by
+	 * the user `member` names. Members get `presence.state` after a join and `presence.diff` on every
+	 * change (PROTOCOL.md, "Presence"). Off by default: it costs the engine a write per join and leave.
+	 */
+	presence?: PresenceOptions<AuthData>;
 	compression?: CompressionOptions;
 	onConnect?: (connection: Connection<AuthData>) => void | Promise<void>;
 	onMessage?: (

@@ -28,6 +28,7 @@ import {
 	type SocketServerOptions
 } from './options.js';
 import { isOriginAllowed } from './origin.js';
+import { PresenceRooms } from './presence.js';
 import { prometheusText } from './prometheus-text.js';
 import { RoomRequests } from './room-requests.js';
 import { Route } from './route.js';
@@ -86,6 +87,7 @@ export class SocketServer {
 		(request: IncomingMessage, socket: Duplex, head: Buffer) => void
 	>();
 	#metrics = new ServerMetrics();
+	#presence: PresenceRooms;
 	#started: Promise<void>;
 	#closing: Promise<void> | undefined;
 
@@ -99,11 +101,17 @@ export class SocketServer {
 		this.#engine = options.engine ?? new MemoryEngine();
 		this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
 		this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+		this.#presence = new PresenceRooms(this.#engine, this.#routes, {
+			routeOf: (connection) => this.#sessions.get(connection as Connection<unknown>)?.route,
+			membersOf: (room) => this.#rooms.membersOf(room),
+			report: (connection, error) => this.#report(connection, error)
+		});
 		this.#started = Promise.resolve()
 			.then(() =>
 				this.#engine.start({
 					deliver: (room, message, except) => this.#deliver(room, message, except),
-					resync: () => this.#rooms.resync()
+					resync: () => this.#rooms.resync(),
+					presence: (room, change) => this.#presence.changed(room, change)
 				})
 			)
 			.then(() => this.#engine.subscribe(EVERYONE));
@@ -116,7 +124,11 @@ export class SocketServer {
 		);
 		const report = (connection: Connection<unknown>, error: unknown) =>
 			this.#report(connection, error);
-		this.#dispatcher = new Dispatcher(new RoomRequests(this.#rooms, report), report);
+		this.#dispatcher = new Dispatcher(
+			new RoomRequests(this.#rooms, report),
+			this.#presence,
+			report
+		);
 		for (const route of this.#routes) route.startTimers();
 	}
 
@@ -426,8 +438,14 @@ export class SocketServer {
 
 	/** What connections ask of their server: room membership and broadcasts. */
 	#host: ConnectionHost = {
-		join: (connection, room) => this.#rooms.add(connection, room),
-		leave: (connection, room) => this.#rooms.remove(connection, room),
+		join: (connection, room) => {
+			this.#rooms.add(connection, room);
+			this.#presence.joined(connection, room);
+		},
+		leave: (connection, room) => {
+			this.#rooms.remove(connection, room);
+			this.#presence.left(connection, room);
+		},
 		broadcast: (connection, message, options) => this.#broadcast(connection, message, options)
 	};
 
