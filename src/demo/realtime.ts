@@ -70,8 +70,9 @@ function createRealtime() {
 		reply(await dashboard.snapshot(user.account));
 	});
 	accounts.start();
-	// With Redis, the simulator runs in a process of its own, one for every server process sharing
-	// this Redis, and publishes through it: several copies would flap the monitors that much faster.
+	// With Redis, the simulator runs in a process of its own and publishes through RedisPublisher.
+	// Every server process forks one, and a Redis lease lets exactly one of them run: several would
+	// flap the monitors that much faster.
 	if (redisUrl) forkSimulator();
 	else startSimulator(dashboard, ratesFromEnvironment(process.env));
 	return { sockets, dashboard };
