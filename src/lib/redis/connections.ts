@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterNode, type ClusterOptions, type RedisOptions } from 'ioredis';
 
 /**
  * Settings the engine imposes on the connections it creates:
@@ -19,6 +19,117 @@ const ENGINE_SETTINGS = {
 const SUBSCRIBER_SETTINGS = { ...ENGINE_SETTINGS, autoResubscribe: false } satisfies RedisOptions;
 
 /**
+ * The same for a cluster: the client fails a command at once while the cluster is down; each node
+ * connection never sends a command twice. `enableOfflineQueue` stays on for the node connections:
+ * they connect lazily, on their first command.
+ */
+function clusterSettings(options: ClusterOptions | undefined, sharded: boolean): ClusterOptions {
+	return {
+		...options,
+		lazyConnect: true,
+		enableOfflineQueue: false,
+		shardedSubscribers: sharded,
+		redisOptions: {
+			...options?.redisOptions,
+			maxRetriesPerRequest: 0,
+			autoResendUnfulfilledCommands: false
+		}
+	};
+}
+
+/**
+ * A Redis Cluster to connect to: its startup nodes (any of its nodes; the client discovers the
+ * others) and ioredis' cluster options.
+ *
+ * @example
+ * ```ts
+ * const target: RedisClusterConfig = {
+ * 	cluster: [{ host: 'redis-1', port: 6379 }, { host: 'redis-2', port: 6379 }],
+ * 	options: { redisOptions: { password: process.env.REDIS_PASSWORD } }
+ * };
+ * ```
+ */
+export interface RedisClusterConfig {
+	readonly cluster: readonly ClusterNode[];
+	readonly options?: ClusterOptions;
+}
+
+/**
+ * Where an engine or publisher finds Redis: a URL (`redis://…`, or `redis-cluster://host:port,…`
+ * for a cluster), ioredis options, an ioredis client or `Cluster` of the app's, or the startup
+ * nodes of a Redis Cluster.
+ *
+ * @example
+ * ```ts
+ * const single: RedisTarget = 'redis://127.0.0.1:6379';
+ * const cluster: RedisTarget = { cluster: [{ host: '127.0.0.1', port: 7000 }] };
+ * ```
+ */
+export type RedisTarget = string | RedisOptions | Redis | Cluster | RedisClusterConfig;
+
+/**
+ * A connection of the engine: one Redis, or a Redis Cluster.
+ *
+ * @example
+ * ```ts
+ * const connection: RedisConnection = new Redis();
+ * ```
+ */
+export type RedisConnection = Redis | Cluster;
+
+/**
+ * Whether `redis` is a cluster client (duck-typed, as `isRedisClient`).
+ *
+ * @example
+ * ```ts
+ * isCluster(new Cluster([{ port: 7000 }])); // true
+ * ```
+ */
+export function isCluster(redis: unknown): redis is Cluster {
+	return (
+		redis instanceof Cluster ||
+		(isRedisClient(redis) && (redis as { isCluster?: unknown }).isCluster === true)
+	);
+}
+
+function isClusterConfig(redis: RedisTarget): redis is RedisClusterConfig {
+	return typeof redis == 'object' && Array.isArray((redis as RedisClusterConfig).cluster);
+}
+
+const CLUSTER_SCHEME = /^redis-cluster:\/\//i;
+
+/**
+ * The cluster a `redis-cluster://[user:password@]host:port,host:port` URL names (its startup
+ * nodes, and the credentials every node connection uses), so a deployment configured by one
+ * environment variable (`REDIS_URL`) can point at a Redis Cluster.
+ *
+ * @example
+ * ```ts
+ * clusterFromUrl('redis-cluster://:secret@10.0.0.1:7000,10.0.0.2:7000');
+ * // { cluster: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }], options: { redisOptions: { password: 'secret' } } }
+ * ```
+ */
+export function clusterFromUrl(url: string): RedisClusterConfig {
+	const rest = url.replace(CLUSTER_SCHEME, '').split('/')[0];
+	const at = rest.lastIndexOf('@');
+	const credentials = new URL(`redis://${at >= 0 ? rest.slice(0, at + 1) : ''}localhost`);
+	const cluster = rest
+		.slice(at + 1)
+		.split(',')
+		.filter(Boolean)
+		.map((address) => {
+			const node = new URL(`redis://${address}`);
+			return { host: node.hostname, port: Number(node.port || 6379) };
+		});
+	if (!cluster.length)
+		throw new TypeError(`No cluster node in ${url.replace(/\/\/[^@]*@/, '//…@')}`);
+	const redisOptions: RedisOptions = {};
+	if (credentials.username) redisOptions.username = decodeURIComponent(credentials.username);
+	if (credentials.password) redisOptions.password = decodeURIComponent(credentials.password);
+	return { cluster, options: { redisOptions } };
+}
+
+/**
  * Whether `value` is an ioredis client rather than its options (duck-typed: one install may hold
  * two ioredis copies).
  *
@@ -28,7 +139,7 @@ const SUBSCRIBER_SETTINGS = { ...ENGINE_SETTINGS, autoResubscribe: false } satis
  * isRedisClient({ host: 'redis' }); // false
  * ```
  */
-export function isRedisClient(value: unknown): value is Redis {
+export function isRedisClient(value: unknown): value is Redis | Cluster {
 	return (
 		value instanceof Redis ||
 		(typeof value == 'object' &&
@@ -47,8 +158,8 @@ export function isRedisClient(value: unknown): value is Redis {
  * ```
  */
 export interface EngineConnections {
-	readonly commands: Redis;
-	readonly subscriber: Redis;
+	readonly commands: RedisConnection;
+	readonly subscriber: RedisConnection;
 	readonly ownsCommands: boolean;
 }
 
@@ -61,10 +172,13 @@ export interface EngineConnections {
  * const { commands, ownsCommands } = createCommandConnection('redis://127.0.0.1:6379');
  * ```
  */
-export function createCommandConnection(
-	redis: string | RedisOptions | Redis
-): Omit<EngineConnections, 'subscriber'> {
+export function createCommandConnection(redis: RedisTarget): Omit<EngineConnections, 'subscriber'> {
 	if (isRedisClient(redis)) return { commands: redis, ownsCommands: false };
+	if (typeof redis == 'string' && CLUSTER_SCHEME.test(redis)) redis = clusterFromUrl(redis);
+	if (isClusterConfig(redis)) {
+		const commands = new Cluster([...redis.cluster], clusterSettings(redis.options, false));
+		return { commands, ownsCommands: true };
+	}
 	const commands =
 		typeof redis == 'string'
 			? new Redis(redis, ENGINE_SETTINGS)
@@ -82,14 +196,21 @@ export function createCommandConnection(
  * const { commands, subscriber } = createConnections('redis://127.0.0.1:6379');
  * ```
  */
-export function createConnections(redis: string | RedisOptions | Redis): EngineConnections {
+export function createConnections(redis: RedisTarget): EngineConnections {
 	const { commands, ownsCommands } = createCommandConnection(redis);
-	const subscriber = isRedisClient(redis)
-		? redis.duplicate(SUBSCRIBER_SETTINGS)
-		: typeof redis == 'string'
-			? new Redis(redis, SUBSCRIBER_SETTINGS)
-			: new Redis({ ...redis, ...SUBSCRIBER_SETTINGS });
-	return { commands, subscriber, ownsCommands };
+	return { commands, subscriber: createSubscriber(redis, commands), ownsCommands };
+}
+
+/** The engine's own subscriber: a duplicate of the command connection, set up to subscribe. */
+function createSubscriber(redis: RedisTarget, commands: RedisConnection): RedisConnection {
+	if (isCluster(commands)) {
+		// Sharded pub/sub: each node carries only the messages of its own slots.
+		return commands.duplicate([], clusterSettings(commands.options, true));
+	}
+	if (isRedisClient(redis)) return (redis as Redis).duplicate(SUBSCRIBER_SETTINGS);
+	return typeof redis == 'string'
+		? new Redis(redis, SUBSCRIBER_SETTINGS)
+		: new Redis({ ...(redis as RedisOptions), ...SUBSCRIBER_SETTINGS });
 }
 
 /**
@@ -101,7 +222,7 @@ export function createConnections(redis: string | RedisOptions | Redis): EngineC
  * await connect(commands);
  * ```
  */
-export function connect(redis: Redis): Promise<void> {
+export function connect(redis: RedisConnection): Promise<void> {
 	if (redis.status == 'ready') return Promise.resolve();
 	if (redis.status == 'wait' || redis.status == 'end') return redis.connect();
 	return new Promise<void>((resolve, reject) => {
@@ -126,7 +247,7 @@ export function connect(redis: Redis): Promise<void> {
  * await quit(subscriber, 5_000);
  * ```
  */
-export async function quit(redis: Redis, ms: number): Promise<void> {
+export async function quit(redis: RedisConnection, ms: number): Promise<void> {
 	if (redis.status == 'end') return;
 	if (redis.status != 'ready') return redis.disconnect();
 	let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connections.js';
 
 /** What ioredis says of a command that failed because its connection was lost or not writable. */
 const CONNECTION_LOST =
@@ -26,7 +26,7 @@ export function errorFrom(value: unknown): Error {
  * // runesocket/redis: cannot publish to "lobby": Redis is unavailable (connection lost: …)
  * ```
  */
-export function commandFailure(what: string, error: unknown, redis?: Redis): Error {
+export function commandFailure(what: string, error: unknown, redis?: RedisConnection): Error {
 	const { message } = errorFrom(error);
 	const lost = redis && (redis.status != 'ready' || CONNECTION_LOST.test(message));
 	const reason = lost ? `Redis is unavailable (connection lost: ${message})` : message;
@@ -42,7 +42,7 @@ export function commandFailure(what: string, error: unknown, redis?: Redis): Err
  * throwUnlessReady(commands, 'publish to "lobby"', 'the engine is not started');
  * ```
  */
-export function throwUnlessReady(redis: Redis, what: string, notStarted: string): void {
+export function throwUnlessReady(redis: RedisConnection, what: string, notStarted: string): void {
 	if (redis.status == 'ready') return;
 	const state = redis.status == 'wait' ? notStarted : `connection ${redis.status}`;
 	throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);

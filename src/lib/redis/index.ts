@@ -22,6 +22,7 @@ export { RedisEngine } from './redis-engine.js';
 export type { RedisEngineOptions } from './redis-engine.js';
 export { RedisPublisher } from './redis-publisher.js';
 export type { RedisPublisherOptions, RedisPublishOptions } from './redis-publisher.js';
+export type { RedisClusterConfig, RedisTarget } from './connections.js';
 export type {
 	Engine,
 	EngineHandlers,

@@ -33,3 +33,33 @@ export function roomKeys(prefix: string, room: string): RoomKeys {
 		channel: `${base}:messages`
 	};
 }
+
+/** Redis Cluster's CRC16 (XMODEM: polynomial 0x1021, no reflection, start 0), one table entry per byte. */
+const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
+	let crc = byte << 8;
+	for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : crc << 1;
+	return crc & 0xffff;
+});
+
+/**
+ * The Redis Cluster slot of `key` (0–16383): the CRC16 of its hash tag — what lies between its
+ * first `{` and the next `}`, when not empty — or of the whole key. The publish queue groups a
+ * turn's commands by the node that serves their slot: a cluster pipeline goes to one node.
+ *
+ * @example
+ * ```ts
+ * keySlot('runesocket:{lobby}:position') == keySlot('runesocket:{lobby}:messages'); // true
+ * keySlot('123456789'); // 12739
+ * ```
+ */
+export function keySlot(key: string): number {
+	let bytes = Buffer.from(key);
+	const open = bytes.indexOf(0x7b);
+	if (open >= 0) {
+		const close = bytes.indexOf(0x7d, open + 1);
+		if (close > open + 1) bytes = bytes.subarray(open + 1, close);
+	}
+	let crc = 0;
+	for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ byte];
+	return crc % 16_384;
+}

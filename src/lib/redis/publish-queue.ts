@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
@@ -8,9 +7,10 @@ import {
 	type HistoryPolicy,
 	type StreamPosition
 } from '../server/engine.js';
-import type { RoomKeys } from './keys.js';
+import { isCluster, type RedisConnection } from './connections.js';
+import { keySlot, type RoomKeys } from './keys.js';
 import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
-import { PUBLISH_SCRIPT, isNoScript } from './scripts.js';
+import { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
 import { within } from './within.js';
 
 type Resolve = (position: StreamPosition | undefined) => void;
@@ -46,7 +46,8 @@ function capture(resolve: Resolve, reject: Reject): void {
  * ```
  */
 export interface PublishQueueOptions {
-	readonly redis: Redis;
+	/** One Redis, or a Redis Cluster: then each node gets its own pipeline, and batches go out with SPUBLISH. */
+	readonly redis: RedisConnection;
 	readonly keys: (room: string) => RoomKeys;
 	/** How much history each room keeps: every process publishing to a room must agree on it. */
 	readonly history: HistoryOptions | undefined;
@@ -95,8 +96,13 @@ const RUN_MAX_BYTES = 128 * 1024;
  */
 export class PublishQueue {
 	readonly #options: PublishQueueOptions;
-	/** Whether Redis knows the publish script since the command connection last connected. */
-	#scriptLoaded = false;
+	readonly #cluster: boolean;
+	readonly #script: LuaScript;
+	/**
+	 * The nodes that know the publish script since the command connection last connected ('' for a
+	 * single Redis).
+	 */
+	readonly #scriptLoaded = new Set<string>();
 	/** The turn's runs, in the order they were opened. */
 	#runs: Run[] = [];
 	/** The run each room's next publish may join. */
@@ -104,6 +110,8 @@ export class PublishQueue {
 
 	constructor(options: PublishQueueOptions) {
 		this.#options = options;
+		this.#cluster = isCluster(options.redis);
+		this.#script = this.#cluster ? SHARDED_PUBLISH_SCRIPT : PUBLISH_SCRIPT;
 	}
 
 	/**
@@ -158,9 +166,30 @@ export class PublishQueue {
 		const runs = this.#runs;
 		this.#runs = [];
 		this.#open.clear();
-		this.#send(runs).catch((error: unknown) => {
-			for (const run of runs) this.#settleRun(run, error);
-		});
+		for (const [node, nodeRuns] of this.#byNode(runs)) {
+			this.#send(node, nodeRuns).catch((error: unknown) => {
+				for (const run of nodeRuns) this.#settleRun(run, error);
+			});
+		}
+	}
+
+	/**
+	 * The runs grouped by the node that serves their room (one group, '', for a single Redis): a
+	 * cluster pipeline goes to one node. A room's runs stay in one group, in their order.
+	 */
+	#byNode(runs: Run[]): Map<string, Run[]> {
+		const { redis, keys } = this.#options;
+		if (!isCluster(redis)) return new Map([['', runs]]);
+		const groups = new Map<string, Run[]>();
+		for (const run of runs) {
+			const slot = keySlot(keys(run.room).position);
+			// Slots not known yet (the client still discovers the cluster) go one pipeline each.
+			const node = redis.slots[slot]?.[0] ?? `slot ${slot}`;
+			const group = groups.get(node);
+			if (group) group.push(run);
+			else groups.set(node, [run]);
+		}
+		return groups;
 	}
 
 	/**
@@ -168,7 +197,7 @@ export class PublishQueue {
 	 * restart, a failover): the next flush loads it first.
 	 */
 	reconnected(): void {
-		this.#scriptLoaded = false;
+		this.#scriptLoaded.clear();
 	}
 
 	/**
@@ -178,17 +207,20 @@ export class PublishQueue {
 	 * after the plain ones. A script Redis forgot all the same (SCRIPT FLUSH on a live connection)
 	 * did not run: those runs are sent again, whole.
 	 */
-	async #send(runs: readonly Run[]): Promise<void> {
+	async #send(node: string, runs: readonly Run[]): Promise<void> {
 		const { redis, timeout, keys } = this.#options;
+		const script = this.#script;
 		const pipeline = redis.pipeline();
-		const loading = !this.#scriptLoaded && runs.some((run) => run.stamped);
-		if (loading) pipeline.script('LOAD', PUBLISH_SCRIPT.lua);
+		const loading = !this.#scriptLoaded.has(node) && runs.some((run) => run.stamped);
+		if (loading) pipeline.script('LOAD', script.lua);
 		for (const run of runs) {
-			if (!run.stamped) pipeline.publish(keys(run.room).channel, this.#batchText(run));
-			else pipeline.evalsha(PUBLISH_SCRIPT.sha, PUBLISH_SCRIPT.keys, ...this.#scriptArguments(run));
+			const { channel } = keys(run.room);
+			if (run.stamped) pipeline.evalsha(script.sha, script.keys, ...this.#scriptArguments(run));
+			else if (this.#cluster) pipeline.spublish(channel, this.#batchText(run));
+			else pipeline.publish(channel, this.#batchText(run));
 		}
 		const replies = (await within(pipeline.exec(), timeout)) ?? [];
-		if (loading) this.#scriptLoaded = !replies.shift()?.[0];
+		if (loading && !replies.shift()?.[0]) this.#scriptLoaded.add(node);
 		const unknownScript: Run[] = [];
 		runs.forEach((run, index) => {
 			const [error, reply] = replies[index] ?? [new Error('Redis sent no reply')];
@@ -201,7 +233,7 @@ export class PublishQueue {
 	async #sendScriptText(runs: readonly Run[]): Promise<void> {
 		const pipeline = this.#options.redis.pipeline();
 		for (const run of runs) {
-			pipeline.eval(PUBLISH_SCRIPT.lua, PUBLISH_SCRIPT.keys, ...this.#scriptArguments(run));
+			pipeline.eval(this.#script.lua, this.#script.keys, ...this.#scriptArguments(run));
 		}
 		const replies = (await within(pipeline.exec(), this.#options.timeout)) ?? [];
 		runs.forEach((run, index) => {

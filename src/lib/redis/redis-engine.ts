@@ -1,4 +1,3 @@
-import type { Redis, RedisOptions } from 'ioredis';
 import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
@@ -16,7 +15,14 @@ import {
 	type PublishOptions,
 	type StreamPosition
 } from '../server/engine.js';
-import { connect, createConnections, quit } from './connections.js';
+import {
+	connect,
+	createConnections,
+	isCluster,
+	quit,
+	type RedisConnection,
+	type RedisTarget
+} from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
 import { roomKeys } from './keys.js';
@@ -34,8 +40,12 @@ import { within } from './within.js';
  * ```
  */
 export interface RedisEngineOptions {
-	/** A Redis URL, ioredis options, or an ioredis client of the app's (used for commands, left open by `close()`). */
-	redis: string | RedisOptions | Redis;
+	/**
+	 * A Redis URL, ioredis options, an ioredis client or `Cluster` of the app's (used for commands,
+	 * left open by `close()`), or `{ cluster: [startup nodes], options? }` for a Redis Cluster (≥ 7:
+	 * rooms are spread over its slots, messages go out with sharded pub/sub).
+	 */
+	redis: RedisTarget;
 	/** Prefix of every key and channel (default `'runesocket:'`). */
 	prefix?: string;
 	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */
@@ -47,7 +57,8 @@ export interface RedisEngineOptions {
 	/**
 	 * Milliseconds between pings on the subscriber connection (default 15 000; 0 = none). A ping not
 	 * answered before the next one drops the connection, which reconnects, resubscribes and resyncs:
-	 * a subscriber silently stuck (e.g. after a failover) does not stay "healthy".
+	 * a subscriber silently stuck (e.g. after a failover) does not stay "healthy". Not used with a
+	 * cluster: there each node's subscriber ends with its node, and the engine then resubscribes.
 	 */
 	pingInterval?: number;
 	/**
@@ -104,8 +115,10 @@ function checkMs(name: string, value: number, allowZero: boolean): number {
  * ```
  */
 export class RedisEngine implements Engine {
-	readonly #commands: Redis;
-	readonly #subscriber: Redis;
+	readonly #commands: RedisConnection;
+	readonly #subscriber: RedisConnection;
+	/** A Redis Cluster: rooms are subscribed with SSUBSCRIBE, on the node serving their slot. */
+	readonly #sharded: boolean;
 	readonly #ownsCommands: boolean;
 	readonly #prefix: string;
 	readonly #history: HistoryOptions | undefined;
@@ -128,6 +141,12 @@ export class RedisEngine implements Engine {
 	#wasSubscribed = false;
 	/** The subscriber's current (re)subscription, awaited by `start()`. */
 	#resubscribing: Promise<void> = Promise.resolve();
+	/**
+	 * Resolves at the subscriber's first `ready` event, which a cluster client emits only after its
+	 * `connect()` resolved: `start()` waits for the subscription that event begins.
+	 */
+	readonly #firstSession: Promise<void>;
+	#firstSessionBegan: () => void = () => {};
 	/** How many times the subscriber became ready: tells a delayed retry whether it is still current. */
 	#subscriberSessions = 0;
 	/** Resubscriptions Redis refused in a row. */
@@ -160,6 +179,7 @@ export class RedisEngine implements Engine {
 		this.#commands = commands;
 		this.#subscriber = subscriber;
 		this.#ownsCommands = ownsCommands;
+		this.#sharded = isCluster(subscriber);
 		this.#publishes = new PublishQueue({
 			redis: commands,
 			keys: (room) => roomKeys(this.#prefix, room),
@@ -188,9 +208,11 @@ export class RedisEngine implements Engine {
 			});
 		}
 		subscriber.on('error', (error: Error) => this.#connectionError('subscriber', error));
+		this.#firstSession = new Promise((resolve) => (this.#firstSessionBegan = resolve));
 		subscriber.on('ready', () => {
 			this.#subscriberSessions++;
 			this.#resubscribing = this.#resubscribe();
+			this.#firstSessionBegan();
 			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
 			this.#resubscribing.catch((error) => this.#report(errorFrom(error)));
 		});
@@ -199,7 +221,9 @@ export class RedisEngine implements Engine {
 			this.#stopPinging();
 			this.#updateHealth();
 		});
-		subscriber.on('message', (channel: string, text: string) => this.#receive(channel, text));
+		const messageEvent = this.#sharded ? 'smessage' : 'message';
+		subscriber.on(messageEvent, (channel: string, text: string) => this.#receive(channel, text));
+		if (this.#sharded) this.#watchShards(subscriber, commands);
 	}
 
 	/** Whether both connections are up and every room is subscribed. */
@@ -242,7 +266,7 @@ export class RedisEngine implements Engine {
 		this.#rooms.set(channel, room);
 		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
 		try {
-			await within(this.#subscriber.subscribe(channel), this.#timeout);
+			await within(this.#subscribeChannels([channel]), this.#timeout);
 		} catch (error) {
 			throw this.#failure(`subscribe "${room}"`, error, this.#subscriber);
 		}
@@ -253,7 +277,11 @@ export class RedisEngine implements Engine {
 		const { channel } = roomKeys(this.#prefix, room);
 		if (!this.#rooms.delete(channel) || this.#subscriber.status != 'ready') return;
 		try {
-			await within(this.#subscriber.unsubscribe(channel), this.#timeout);
+			const subscriber = this.#subscriber;
+			await within(
+				this.#sharded ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel),
+				this.#timeout
+			);
 		} catch (error) {
 			throw this.#failure(`unsubscribe "${room}"`, error, this.#subscriber);
 		}
@@ -334,7 +362,7 @@ export class RedisEngine implements Engine {
 	async #connect(): Promise<void> {
 		try {
 			await within(
-				Promise.all([connect(this.#commands), connect(this.#subscriber)]),
+				Promise.all([connect(this.#commands), connect(this.#subscriber), this.#firstSession]),
 				Math.max(this.#timeout, 10_000)
 			);
 			await this.#resubscribing;
@@ -352,10 +380,11 @@ export class RedisEngine implements Engine {
 		const recovering = this.#wasSubscribed;
 		const channels = [...this.#rooms.keys()];
 		try {
-			if (channels.length) await within(this.#subscriber.subscribe(...channels), this.#timeout);
+			if (channels.length) await within(this.#subscribeChannels(channels), this.#timeout);
 		} catch (error) {
 			this.#report(this.#failure('resubscribe after reconnecting', error));
-			// A lost connection reconnects by itself; a refusal needs a fresh one, later.
+			// A lost connection reconnects by itself; a refusal needs a fresh one, later. A cluster
+			// stays ready while one of its nodes is lost: it is tried again, later.
 			if (!this.#closed && this.#subscriber.status == 'ready') this.#reconnectSubscriberLater();
 			return;
 		}
@@ -385,9 +414,55 @@ export class RedisEngine implements Engine {
 			this.#resubscribeRetryTimer = undefined;
 			// Reconnected meanwhile: that session resubscribes on its own.
 			if (this.#closed || session != this.#subscriberSessions) return;
-			if (this.#subscriber.status == 'ready') this.#subscriber.disconnect(true);
+			if (this.#subscriber.status != 'ready') return;
+			if (this.#sharded) this.#resubscribeShards();
+			else this.#subscriber.disconnect(true);
 		}, delay);
 		this.#resubscribeRetryTimer.unref?.();
+	}
+
+	/**
+	 * Subscribes `channels`: SUBSCRIBE on one Redis; on a cluster one SSUBSCRIBE per channel, since
+	 * one SSUBSCRIBE may only name channels of one slot.
+	 */
+	async #subscribeChannels(channels: readonly string[]): Promise<void> {
+		const subscriber = this.#subscriber;
+		if (!this.#sharded) {
+			await subscriber.subscribe(...channels);
+			return;
+		}
+		await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)));
+	}
+
+	/**
+	 * On a cluster, each master's slots have their own subscriber connection, which ends with its
+	 * node (a crash, a failover, a reshard) while the cluster client stays ready: what was published
+	 * on that node meanwhile never reached this process. The engine then reports itself unhealthy,
+	 * subscribes every room again once ioredis has a subscriber for each slot (retrying until it
+	 * does), and resyncs. The command client's new nodes may not know the publish script.
+	 */
+	#watchShards(subscriber: RedisConnection, commands: RedisConnection): void {
+		const lost = () => {
+			if (!this.#subscribed || this.#closed) return;
+			this.#subscribed = false;
+			this.#updateHealth();
+			this.#reconnectSubscriberLater();
+		};
+		subscriber.on('-node', lost);
+		subscriber.on('-subscriber', lost);
+		subscriber.on('subscribersReady', () => {
+			if (!this.#subscribed && this.#wasSubscribed) this.#resubscribeShards();
+		});
+		const forgetScript = () => this.#publishes.reconnected();
+		commands.on('+node', forgetScript);
+		if (!this.#ownsCommands) this.#detach.push(() => commands.off('+node', forgetScript));
+	}
+
+	/** Subscribes every room again on a cluster whose subscriber lost a node. */
+	#resubscribeShards(): void {
+		if (this.#closed || this.#subscribed || this.#subscriber.status != 'ready') return;
+		this.#resubscribing = this.#resubscribe();
+		this.#resubscribing.catch((error) => this.#report(errorFrom(error)));
 	}
 
 	#receive(channel: string, text: string): void {
@@ -459,18 +534,18 @@ export class RedisEngine implements Engine {
 		this.#unavailable(this.#commands, what);
 	}
 
-	#unavailable(redis: Redis, what: string): void {
+	#unavailable(redis: RedisConnection, what: string): void {
 		throwUnlessReady(redis, what, 'the engine is not started');
 	}
 
 	/** The error of a failed command; "Redis is unavailable" when it failed because the connection was lost. */
-	#failure(what: string, error: unknown, redis?: Redis): Error {
+	#failure(what: string, error: unknown, redis?: RedisConnection): Error {
 		return commandFailure(what, error, redis);
 	}
 
 	#schedulePing(): void {
 		this.#stopPinging();
-		if (!this.#pingInterval || this.#closed) return;
+		if (!this.#pingInterval || this.#closed || this.#sharded) return;
 		this.#pingTimer = setTimeout(
 			() => this.#ping().catch((error) => this.#report(errorFrom(error))),
 			this.#pingInterval

@@ -1,4 +1,3 @@
-import type { Redis, RedisOptions } from 'ioredis';
 import { serverMessage } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import {
@@ -9,7 +8,13 @@ import {
 	type StreamPosition
 } from '../server/engine.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../server/options.js';
-import { connect, createCommandConnection, quit } from './connections.js';
+import {
+	connect,
+	createCommandConnection,
+	quit,
+	type RedisConnection,
+	type RedisTarget
+} from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { roomKeys } from './keys.js';
 import { PublishQueue } from './publish-queue.js';
@@ -26,8 +31,12 @@ import { within } from './within.js';
  * ```
  */
 export interface RedisPublisherOptions {
-	/** A Redis URL, ioredis options, or an ioredis client of the app's (used as it is, left open by `close()`). */
-	redis: string | RedisOptions | Redis;
+	/**
+	 * A Redis URL, ioredis options, an ioredis client or `Cluster` of the app's (used as it is, left
+	 * open by `close()`), or `{ cluster: [startup nodes], options? }` for a Redis Cluster (as the
+	 * engines' `redis`).
+	 */
+	redis: RedisTarget;
 	/** Prefix of every key and channel (default `'runesocket:'`, as `RedisEngine`). */
 	prefix?: string;
 	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */
@@ -85,7 +94,7 @@ function positiveNumber(name: string, value: number): number {
  * ```
  */
 export class RedisPublisher {
-	readonly #commands: Redis;
+	readonly #commands: RedisConnection;
 	readonly #ownsCommands: boolean;
 	readonly #prefix: string;
 	readonly #retention: number;

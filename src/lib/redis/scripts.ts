@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connections.js';
 
 /**
  * A Lua script run by its SHA1 (`EVALSHA`), sent whole (`EVAL`) when Redis does not know it yet,
@@ -30,7 +30,7 @@ function script(lua: string, keys: number): LuaScript {
  * ```
  */
 export async function runScript(
-	redis: Redis,
+	redis: RedisConnection,
 	lua: LuaScript,
 	keys: readonly string[],
 	args: readonly (string | number)[]
@@ -71,8 +71,9 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
  * 	[keys.channel, newEpoch(), 100, 300_000, 86_400_000, '{"name":"hi",', envelopeHead(undefined)])) as [number, string];
  * ```
  */
-export const PUBLISH_SCRIPT = script(
-	`local epoch = redis.call('HGET', KEYS[1], 'epoch')
+function publishScript(publish: 'PUBLISH' | 'SPUBLISH'): LuaScript {
+	return script(
+		`local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[2]
   redis.call('DEL', KEYS[1], KEYS[2])
@@ -102,10 +103,33 @@ else
   redis.call('DEL', KEYS[2])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PUBLISH', ARGV[1], '[' .. table.concat(envelopes, ',') .. ']')
+redis.call('${publish}', ARGV[1], '[' .. table.concat(envelopes, ',') .. ']')
 return {first, epoch}`,
-	2
-);
+		2
+	);
+}
+
+/**
+ * The publish script of a single Redis (see `publishScript`): the batch goes out with PUBLISH.
+ *
+ * @example
+ * ```ts
+ * await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history], args);
+ * ```
+ */
+export const PUBLISH_SCRIPT = publishScript('PUBLISH');
+
+/**
+ * `PUBLISH_SCRIPT` for a Redis Cluster: the batch goes out with SPUBLISH (sharded pub/sub), so only
+ * the node that serves the room's slot carries it, to the processes subscribed there; the channel
+ * shares the room's hash tag, so the script may publish it atomically with its writes.
+ *
+ * @example
+ * ```ts
+ * const script = sharded ? SHARDED_PUBLISH_SCRIPT : PUBLISH_SCRIPT;
+ * ```
+ */
+export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
 
 /**
  * Reads a room's position and, when the caller's position may be recoverable, the messages after it:

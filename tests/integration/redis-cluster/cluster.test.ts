@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+	Connected,
+	Disconnected,
+	Unrecoverable,
+	type InboundMessage,
+	type SocketClient
+} from '../../../src/lib/index.js';
+import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
+import { roomKeys } from '../../../src/lib/redis/keys.js';
+import { Fence, Gate, Seq, Signal } from '../../helpers/chaos.js';
+import { makeClient } from '../../helpers/clients.js';
+import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
+import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
+import { nextEvent } from '../../helpers/wait.js';
+
+// Servers are child processes (tests/fixtures/chaos-server.ts) whose REDIS_URL names the cluster
+// (`redis-cluster://…`); the test publishes through its own engine and publisher on the cluster.
+
+const RECONNECT = { reconnectDelay: 50, maxReconnectDelay: 250 };
+const ROOMS = Array.from({ length: 8 }, (_, index) => `room-${index}`);
+
+const closing: { close(): Promise<void> }[] = [];
+afterEach(async () => {
+	await Promise.all(closing.splice(0).map((part) => part.close()));
+});
+
+function clusterUrl(cluster: RedisClusterProcess): string {
+	return `redis-cluster://${cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`;
+}
+
+async function engineOn(cluster: RedisClusterProcess): Promise<RedisEngine> {
+	const engine = new RedisEngine({
+		redis: { cluster: cluster.nodes },
+		history: { size: 10_000 },
+		onError: () => {}
+	});
+	closing.push(engine);
+	await engine.start({ deliver: () => {} });
+	return engine;
+}
+
+function startServers(cluster: RedisClusterProcess, count: number): Promise<ServerProcess[]> {
+	const env = { REDIS_URL: clusterUrl(cluster) };
+	return Promise.all(Array.from({ length: count }, () => startServerProcess(env)));
+}
+
+/** What one client saw, room by room. */
+interface RoomsView {
+	readonly signal: Signal;
+	readonly received: Map<string, number[]>;
+	readonly fences: Map<string, number[]>;
+	readonly unrecoverable: string[];
+	joined(rooms: readonly string[]): Promise<void>;
+	fenced(rooms: readonly string[], at: number): Promise<void>;
+}
+
+function watchRooms(client: SocketClient, rooms: readonly string[]): RoomsView {
+	const signal = new Signal();
+	const joins = new Set<string>();
+	const view: RoomsView = {
+		signal,
+		received: new Map(rooms.map((room) => [room, []])),
+		fences: new Map(rooms.map((room) => [room, []])),
+		unrecoverable: [],
+		joined: (wanted) => signal.until(() => wanted.every((room) => joins.has(room)), 'joins'),
+		fenced: (wanted, at) =>
+			signal.until(
+				() => wanted.every((room) => view.fences.get(room)?.includes(at)),
+				`fence ${at} in every room`
+			)
+	};
+	client.onMessage((message: InboundMessage) => {
+		const room = message.room ?? '';
+		const data = message.data as { n?: number; at?: number; room?: string };
+		if (message.name == Seq.name) view.received.get(room)?.push(data.n!);
+		else if (message.name == Fence.name) view.fences.get(room)?.push(data.at!);
+		else if (message.name == 'room.joined' && data.room) joins.add(data.room);
+		signal.changed();
+	});
+	client.on(Unrecoverable, ({ room }) => {
+		view.unrecoverable.push(room);
+		signal.changed();
+	});
+	for (const room of rooms) client.joinRoom(room);
+	return view;
+}
+
+function seq(room: string, n: number) {
+	return { name: Seq.name, data: { n }, room, timestamp: Date.now() };
+}
+
+/** Publishes `Seq` from..to to every room, all rooms in the same turns (so pipelines span nodes). */
+async function publishAll(engine: RedisEngine, rooms: readonly string[], from: number, to: number) {
+	for (let n = from; n <= to; n++) {
+		await Promise.all(rooms.map((room) => engine.publish(room, seq(room, n))));
+	}
+}
+
+async function fenceAll(engine: RedisEngine, rooms: readonly string[], at: number) {
+	await Promise.all(
+		rooms.map((room) =>
+			engine.publish(room, { name: Fence.name, data: { at }, room, timestamp: Date.now() })
+		)
+	);
+}
+
+function range(from: number, to: number): number[] {
+	return Array.from({ length: to - from + 1 }, (_, index) => from + index);
+}
+
+/** The masters that serve `rooms` now. */
+async function mastersOf(cluster: RedisClusterProcess, rooms: readonly string[]) {
+	const masters = new Map<string, number>();
+	for (const room of rooms)
+		masters.set(room, await cluster.masterOf(roomKeys('runesocket:', room).position));
+	return masters;
+}
+
+describe('Redis Cluster', { timeout: 60_000 }, () => {
+	it('rooms spread over three masters reach clients on two server processes, in order, and a reconnect recovers from history', async () => {
+		const cluster = await startRedisCluster();
+		const masters = await mastersOf(cluster, ROOMS);
+		expect(new Set(masters.values()).size, 'rooms on every master').toBe(3);
+		const [a, b] = await startServers(cluster, 2);
+		const engine = await engineOn(cluster);
+		const publisher = new RedisPublisher({ redis: clusterUrl(cluster), history: { size: 10_000 } });
+		closing.push(publisher);
+
+		const onA = makeClient(a.url, RECONNECT);
+		const onB = makeClient(b.url, RECONNECT);
+		const viewA = watchRooms(onA, ROOMS);
+		const viewB = watchRooms(onB, ROOMS);
+		onA.connect();
+		onB.connect();
+		await Promise.all([viewA.joined(ROOMS), viewB.joined(ROOMS)]);
+		// Sharded pub/sub: each room's channel is subscribed on its own master only, by both servers.
+		for (const [room, port] of masters) {
+			const { channel } = roomKeys('runesocket:', room);
+			expect(await cluster.cli(port, 'pubsub', 'shardnumsub', channel)).toBe(`${channel}\n2\n`);
+		}
+
+		await publishAll(engine, ROOMS, 1, 50);
+		// The publisher (another process of the app) continues the same sequence.
+		for (let n = 51; n <= 60; n++) {
+			await Promise.all(ROOMS.map((room) => publisher.to(room).emit(Seq, { n })));
+		}
+		await fenceAll(engine, ROOMS, 1);
+		await Promise.all([viewA.fenced(ROOMS, 1), viewB.fenced(ROOMS, 1)]);
+
+		// A goes away while the rooms go on; when it comes back, each room resumes from history.
+		const disconnected = nextEvent(onA, Disconnected, 10_000);
+		onA.disconnect();
+		await disconnected;
+		await publishAll(engine, ROOMS, 61, 100);
+		const reconnected = nextEvent(onA, Connected, 10_000);
+		onA.connect();
+		expect(await reconnected).toEqual({ reconnected: true, recovered: true });
+		await fenceAll(engine, ROOMS, 2);
+		await Promise.all([viewA.fenced(ROOMS, 2), viewB.fenced(ROOMS, 2)]);
+
+		for (const room of ROOMS) {
+			expect(viewA.received.get(room), `${room} on A`).toEqual(range(1, 100));
+			expect(viewB.received.get(room), `${room} on B`).toEqual(range(1, 100));
+		}
+		expect([...viewA.unrecoverable, ...viewB.unrecoverable]).toEqual([]);
+		expect(a.crashes, a.log).toEqual([]);
+		expect(b.crashes, b.log).toEqual([]);
+	});
+
+	it('a client on A fails over to B when A is killed mid-stream: 0 lost, 0 duplicated, every room', async () => {
+		const cluster = await startRedisCluster();
+		const [a, b] = await startServers(cluster, 2);
+		const engine = await engineOn(cluster);
+
+		let target = a;
+		const gate = new Gate();
+		const client = makeClient(() => gate.pass(() => target.url), RECONNECT);
+		const view = watchRooms(client, ROOMS);
+		client.connect();
+		await view.joined(ROOMS);
+
+		await publishAll(engine, ROOMS, 1, 100);
+		await view.signal.until(
+			() => ROOMS.every((room) => view.received.get(room)!.length == 100),
+			'100 messages in every room'
+		);
+		gate.close();
+		target = b;
+		const disconnected = nextEvent(client, Disconnected, 10_000);
+		const publishing = publishAll(engine, ROOMS, 101, 300);
+		await a.kill();
+		await disconnected;
+		await publishing;
+		const reconnected = nextEvent(client, Connected, 30_000);
+		gate.open();
+		expect(await reconnected).toEqual({ reconnected: true, recovered: true });
+		await publishAll(engine, ROOMS, 301, 400);
+		await fenceAll(engine, ROOMS, 1);
+		await view.fenced(ROOMS, 1);
+
+		for (const room of ROOMS) expect(view.received.get(room), room).toEqual(range(1, 400));
+		expect(view.unrecoverable).toEqual([]);
+		expect(b.crashes, b.log).toEqual([]);
+	});
+});
