@@ -26,9 +26,13 @@ export type { RedisClusterConfig, RedisTarget } from './connections.js';
 export type {
 	Engine,
 	EngineHandlers,
+	EnginePresence,
 	HistoryOptions,
 	HistoryPolicy,
 	HistoryResult,
+	PresenceChange,
+	PresenceMember,
+	PresenceRecord,
 	PublishOptions,
 	StreamPosition
 } from '../server/engine.js';

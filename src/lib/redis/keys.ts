@@ -34,6 +34,41 @@ export function roomKeys(prefix: string, room: string): RoomKeys {
 	};
 }
 
+/**
+ * The Redis names of one room's presence, under the room's hash tag (so in the slot of its channel,
+ * which carries the changes): see `presence-scripts.ts` for what each holds.
+ *
+ * @example
+ * ```ts
+ * presenceKeys('runesocket:', 'team:acme').users; // 'runesocket:{team:acme}:presence-users'
+ * ```
+ */
+export interface PresenceKeys {
+	/** A hash: `<process>/<connection id>` → user id. */
+	readonly connections: string;
+	/** A hash: user id → `<connections>:<data JSON>`. */
+	readonly users: string;
+	/** A hash: process id → the Redis time (ms) its entries expire at unless renewed. */
+	readonly processes: string;
+}
+
+/**
+ * The presence keys of `room` under `prefix`.
+ *
+ * @example
+ * ```ts
+ * const { connections, users, processes } = presenceKeys('runesocket:', 'lobby');
+ * ```
+ */
+export function presenceKeys(prefix: string, room: string): PresenceKeys {
+	const base = `${prefix}{${room}}:presence`;
+	return {
+		connections: `${base}-connections`,
+		users: `${base}-users`,
+		processes: `${base}-processes`
+	};
+}
+
 /** Redis Cluster's CRC16 (XMODEM: polynomial 0x1021, no reflection, start 0), one table entry per byte. */
 const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
 	let crc = byte << 8;

@@ -1,4 +1,6 @@
+import { isRecord } from '../protocol/envelope.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
+import type { PresenceChange } from '../server/engine.js';
 
 /**
  * One message as it travels on a room's channel: `{"x":<except or null>,"m":<message>}`. A channel
@@ -14,6 +16,20 @@ import { safeJsonParse } from '../protocol/safe-json.js';
 export interface Envelope {
 	readonly message: unknown;
 	readonly except: string | undefined;
+}
+
+/**
+ * A change of the room's presence as it travels on the room's channel: `{"p":{"set":…,"removed":…}}`,
+ * written by the presence scripts in the same channel messages as published messages, so every
+ * process subscribed to the room hears both in the order Redis made them.
+ *
+ * @example
+ * ```ts
+ * const [{ presence }] = parseEnvelopes('[{"p":{"set":{},"removed":["ada"]}}]') as PresenceEnvelope[];
+ * ```
+ */
+export interface PresenceEnvelope {
+	readonly presence: PresenceChange;
 }
 
 /**
@@ -76,23 +92,36 @@ export function envelopeBatch(envelopes: readonly string[]): string {
 }
 
 /**
- * Reads the envelopes of a channel message; throws a `SyntaxError` or `TypeError` when it is not
- * an array of them. Polluting keys (`__proto__`, and `constructor` holding a `prototype`) are
- * dropped, as everywhere in runesocket.
+ * Reads the envelopes of a channel message (messages, and presence changes); throws a
+ * `SyntaxError` or `TypeError` when it is not an array of them. Polluting keys (`__proto__`, and
+ * `constructor` holding a `prototype`) are dropped, as everywhere in runesocket.
  *
  * @example
  * ```ts
  * parseEnvelopes('[{"x":"c1","m":[1]}]'); // [{ message: [1], except: 'c1' }]
  * ```
  */
-export function parseEnvelopes(text: string): Envelope[] {
+export function parseEnvelopes(text: string): (Envelope | PresenceEnvelope)[] {
 	const parsed = safeJsonParse(text);
-	if (!Array.isArray(parsed) || !parsed.every(isEnvelope)) {
-		throw new TypeError('Not a batch of runesocket envelopes');
-	}
-	return parsed.map(({ x, m }) => ({ message: m, except: typeof x == 'string' ? x : undefined }));
+	if (!Array.isArray(parsed)) throw new TypeError('Not a batch of runesocket envelopes');
+	return parsed.map((value: unknown) => {
+		if (isPresenceEnvelope(value)) return { presence: value.p };
+		if (!isEnvelope(value)) throw new TypeError('Not a batch of runesocket envelopes');
+		return { message: value.m, except: typeof value.x == 'string' ? value.x : undefined };
+	});
 }
 
 function isEnvelope(value: unknown): value is { x?: unknown; m: unknown } {
 	return typeof value == 'object' && value !== null && 'm' in value;
+}
+
+function isPresenceEnvelope(value: unknown): value is { p: PresenceChange } {
+	if (!isRecord(value) || !isRecord(value.p)) return false;
+	const { set, removed } = value.p;
+	return (
+		isRecord(set) &&
+		Array.isArray(removed) &&
+		removed.every((id) => typeof id == 'string') &&
+		Object.values(set).every((entry) => isRecord(entry) && typeof entry.connections == 'number')
+	);
 }

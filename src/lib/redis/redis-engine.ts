@@ -10,6 +10,7 @@ import {
 	notRecovered,
 	type Engine,
 	type EngineHandlers,
+	type EnginePresence,
 	type HistoryOptions,
 	type HistoryResult,
 	type PublishOptions,
@@ -26,8 +27,9 @@ import {
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
 import { roomKeys } from './keys.js';
-import { parseEnvelopes, type Envelope } from './payload.js';
+import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
 import { PublishQueue } from './publish-queue.js';
+import { RedisPresence } from './redis-presence.js';
 import { HISTORY_SCRIPT, runScript } from './scripts.js';
 import { within } from './within.js';
 
@@ -62,6 +64,12 @@ export interface RedisEngineOptions {
 	 */
 	pingInterval?: number;
 	/**
+	 * Milliseconds a process's presence entries outlive it when it ends without `close()` (a crash):
+	 * each process renews its entries every third of it, and the survivors drop (and announce) the
+	 * entries of a process that stopped (default 15 000).
+	 */
+	presenceTtl?: number;
+	/**
 	 * Receives the engine's troubles: Redis connection errors, a `deliver` or `resync` handler that
 	 * threw, an unreadable message. Default: logged with `console.error`, once per outage for
 	 * connection errors.
@@ -73,6 +81,7 @@ const DEFAULT_PREFIX = 'runesocket:';
 const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_PING_INTERVAL_MS = 15_000;
+const DEFAULT_PRESENCE_TTL_MS = 15_000;
 /**
  * After Redis refused to resubscribe a (re)connected subscriber, the engine drops it this long
  * later, so it reconnects and tries again; each next refusal in a row waits twice as long, up to
@@ -128,6 +137,11 @@ export class RedisEngine implements Engine {
 	readonly #onError: ((error: Error) => void) | undefined;
 	readonly #health: HealthSignal;
 	readonly #publishes: PublishQueue;
+	/**
+	 * Presence, shared by every process on this Redis: who is in which room, merged by user; changes
+	 * go to the `presence` handler of every process subscribed to the room.
+	 */
+	readonly #presence: RedisPresence;
 	/** Channel → room, for every room this process wants (even while Redis is down). */
 	readonly #rooms = new Map<string, string>();
 	/** Listeners put on the app's own client, taken off by `close()`. */
@@ -189,6 +203,17 @@ export class RedisEngine implements Engine {
 			failure: (room, error) => this.#failure(`publish to "${room}"`, error, this.#commands)
 		});
 
+		this.#presence = new RedisPresence({
+			redis: commands,
+			sharded: this.#sharded,
+			prefix: this.#prefix,
+			ttl: checkMs('presenceTtl', options.presenceTtl ?? DEFAULT_PRESENCE_TTL_MS, false),
+			retention: this.#retention,
+			timeout: this.#timeout,
+			changed: (room, change) => this.#handlers?.presence?.(room, change),
+			report: (error) => this.#report(error)
+		});
+
 		// Every client gets an 'error' listener: an ioredis client without one crashes the process.
 		const onCommandsError = (error: Error) => this.#connectionError('commands', error);
 		const onCommandsStatus = () => this.#updateHealth();
@@ -224,6 +249,14 @@ export class RedisEngine implements Engine {
 		const messageEvent = this.#sharded ? 'smessage' : 'message';
 		subscriber.on(messageEvent, (channel: string, text: string) => this.#receive(channel, text));
 		if (this.#sharded) this.#watchShards(subscriber, commands);
+	}
+
+	/**
+	 * Presence across every process on this Redis (see `EnginePresence`): routes with a `presence`
+	 * option use it. A process that dies leaves no ghosts: its entries go `presenceTtl` ms later.
+	 */
+	get presence(): EnginePresence {
+		return this.#presence;
 	}
 
 	/** Whether both connections are up and every room is subscribed. */
@@ -347,6 +380,7 @@ export class RedisEngine implements Engine {
 	}
 
 	async #shutDown(): Promise<void> {
+		await this.#presence.close();
 		this.#handlers = undefined;
 		this.#rooms.clear();
 		this.#stopPinging();
@@ -367,6 +401,7 @@ export class RedisEngine implements Engine {
 			);
 			await this.#resubscribing;
 			if (!this.#subscribed) throw new Error('the subscriber connection dropped while starting');
+			this.#presence.start();
 		} catch (error) {
 			await this.close();
 			throw new Error(`runesocket/redis: cannot connect to Redis: ${errorFrom(error).message}`, {
@@ -399,6 +434,7 @@ export class RedisEngine implements Engine {
 		} catch (error) {
 			this.#report(errorFrom(error));
 		}
+		this.#presence.resync();
 	}
 
 	/** Drops the subscriber after a delay that grows with every refusal in a row, so it reconnects. */
@@ -469,15 +505,16 @@ export class RedisEngine implements Engine {
 		const room = this.#rooms.get(channel);
 		const handlers = this.#handlers;
 		if (room === undefined || !handlers) return;
-		let envelopes: Envelope[];
+		let envelopes: (Envelope | PresenceEnvelope)[];
 		try {
 			envelopes = parseEnvelopes(text);
 		} catch (error) {
 			return this.#report(errorFrom(error));
 		}
-		for (const { message, except } of envelopes) {
+		for (const envelope of envelopes) {
 			try {
-				handlers.deliver(room, message, except);
+				if ('presence' in envelope) this.#presence.received(room, envelope.presence);
+				else handlers.deliver(room, envelope.message, envelope.except);
 			} catch (error) {
 				this.#report(errorFrom(error));
 			}

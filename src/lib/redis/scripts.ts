@@ -17,7 +17,15 @@ export interface LuaScript {
 	readonly keys: number;
 }
 
-function script(lua: string, keys: number): LuaScript {
+/**
+ * A script of `lua` taking `keys` keys, with its SHA1.
+ *
+ * @example
+ * ```ts
+ * const GET = script("return redis.call('GET', KEYS[1])", 1);
+ * ```
+ */
+export function script(lua: string, keys: number): LuaScript {
 	return { lua, sha: createHash('sha1').update(lua).digest('hex'), keys };
 }
 

@@ -1,0 +1,128 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+	RedisEngine,
+	type EnginePresence,
+	type PresenceChange,
+	type PresenceRecord,
+	type RedisEngineOptions
+} from '../../../src/lib/redis/index.js';
+import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { within } from '../../helpers/wait.js';
+
+const ROOM = 'team:acme';
+const engines: RedisEngine[] = [];
+
+afterEach(async () => {
+	await Promise.all(engines.splice(0).map((engine) => engine.close()));
+});
+
+/** One process's engine and the presence it heard, as a member's client would apply it. */
+interface Process {
+	engine: RedisEngine;
+	presence: EnginePresence;
+	/** The room's presence as its changes built it (what a member of the room here sees). */
+	seen: Map<string, PresenceRecord[string]>;
+	errors: Error[];
+	/** Resolves once `condition` holds on what this process heard. */
+	until(condition: () => boolean, what: string): Promise<void>;
+}
+
+async function process(redis: RedisServer, options: Partial<RedisEngineOptions> = {}) {
+	const seen = new Map<string, PresenceRecord[string]>();
+	const errors: Error[] = [];
+	const waiters = new Set<() => void>();
+	const engine = new RedisEngine({
+		redis: redis.url,
+		onError: (error) => errors.push(error),
+		...options
+	});
+	engines.push(engine);
+	const apply = (room: string, change: PresenceChange) => {
+		if (room != ROOM) return;
+		for (const [id, entry] of Object.entries(change.set)) seen.set(id, entry);
+		for (const id of change.removed) seen.delete(id);
+		waiters.forEach((waiter) => waiter());
+	};
+	await engine.start({ deliver: () => {}, presence: apply });
+	await engine.subscribe(ROOM);
+	const until = (condition: () => boolean, what: string) =>
+		within(
+			new Promise<void>((resolve) => {
+				const check = () => {
+					if (!condition()) return;
+					waiters.delete(check);
+					resolve();
+				};
+				waiters.add(check);
+				check();
+			}),
+			what
+		);
+	const result: Process = { engine, presence: engine.presence, seen, errors, until };
+	return result;
+}
+
+const counts = (seen: Map<string, PresenceRecord[string]>) =>
+	Object.fromEntries([...seen].map(([id, entry]) => [id, entry.connections]));
+
+describe('RedisEngine presence', () => {
+	it('merges a user’s connections across two processes, the same counts seen by both', async () => {
+		const redis = await startRedisServer();
+		const [a, b] = [await process(redis), await process(redis)];
+		await a.presence.track(ROOM, 'a1', { id: 'ada', data: { name: 'Ada' } });
+		await b.presence.track(ROOM, 'b1', { id: 'ada', data: { name: 'Ada' } });
+		await b.presence.track(ROOM, 'b2', { id: 'bob', data: { name: 'Bob' } });
+		await a.presence.track(ROOM, 'a2', { id: 'ada', data: { name: 'Ada' } });
+
+		const expected = { ada: 3, bob: 1 };
+		for (const side of [a, b]) {
+			await side.until(() => side.seen.get('ada')?.connections == 3, 'Ada three times');
+			expect(counts(side.seen)).toEqual(expected);
+		}
+		expect(await a.presence.members(ROOM)).toEqual({
+			ada: { data: { name: 'Ada' }, connections: 3 },
+			bob: { data: { name: 'Bob' }, connections: 1 }
+		});
+		expect(await b.presence.members(ROOM)).toEqual(await a.presence.members(ROOM));
+
+		await b.presence.untrack(ROOM, 'b2');
+		await a.until(() => !a.seen.has('bob'), 'Bob gone');
+		await b.presence.untrack(ROOM, 'b1');
+		await a.until(() => a.seen.get('ada')?.connections == 2, 'one Ada fewer');
+		expect(a.errors).toEqual([]);
+		expect(b.errors).toEqual([]);
+	});
+
+	it('removes a closed process’s entries and announces them to the others', async () => {
+		const redis = await startRedisServer();
+		const [a, b] = [await process(redis), await process(redis)];
+		await a.presence.track(ROOM, 'a1', { id: 'ada' });
+		await a.presence.track(ROOM, 'a2', { id: 'cy' });
+		await b.presence.track(ROOM, 'b1', { id: 'ada' });
+		await b.until(() => b.seen.get('ada')?.connections == 2 && b.seen.has('cy'), 'all of them');
+
+		await a.engine.close();
+		await b.until(() => b.seen.get('ada')?.connections == 1 && !b.seen.has('cy'), 'A’s gone');
+		expect(await b.presence.members(ROOM)).toEqual({ ada: { data: null, connections: 1 } });
+	});
+
+	it('tracks its connections again when Redis lost them, and hands over the whole set', async () => {
+		const redis = await startRedisServer();
+		const a = await process(redis, { presenceTtl: 600 });
+		await a.presence.track(ROOM, 'a1', { id: 'ada' });
+		await a.presence.track(ROOM, 'a2', { id: 'bob' });
+		await a.presence.untrack(ROOM, 'a2');
+		await a.until(() => a.seen.size == 1, 'Ada alone');
+
+		const down = new Promise<void>((resolve) => {
+			const off = a.engine.onHealthChange((healthy) => healthy || (off(), resolve()));
+		});
+		await redis.restart();
+		await within(down, 'the engine to notice');
+		a.seen.clear();
+		// Redis came back empty: the engine tracks Ada again and hands the server the whole set.
+		await a.until(() => a.seen.get('ada')?.connections == 1, 'the current set');
+		expect(counts(a.seen)).toEqual({ ada: 1 });
+		expect(await a.presence.members(ROOM)).toEqual({ ada: { data: null, connections: 1 } });
+	});
+});
