@@ -144,6 +144,8 @@ export class RedisEngine implements Engine {
 	readonly #presence: RedisPresence;
 	/** Channel → room, for every room this process wants (even while Redis is down). */
 	readonly #rooms = new Map<string, string>();
+	/** Room → its subscription in progress (a presence read waits for it). */
+	readonly #subscriptions = new Map<string, Promise<void>>();
 	/** Listeners put on the app's own client, taken off by `close()`. */
 	readonly #detach: (() => void)[] = [];
 	#handlers: EngineHandlers | undefined;
@@ -211,6 +213,7 @@ export class RedisEngine implements Engine {
 			retention: this.#retention,
 			timeout: this.#timeout,
 			changed: (room, change) => this.#handlers?.presence?.(room, change),
+			subscription: (room) => this.#subscriptions.get(room),
 			report: (error) => this.#report(error)
 		});
 
@@ -298,10 +301,14 @@ export class RedisEngine implements Engine {
 		const { channel } = roomKeys(this.#prefix, room);
 		this.#rooms.set(channel, room);
 		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
+		const subscription = within(this.#subscribeChannels([channel]), this.#timeout);
+		this.#subscriptions.set(room, subscription);
 		try {
-			await within(this.#subscribeChannels([channel]), this.#timeout);
+			await subscription;
 		} catch (error) {
 			throw this.#failure(`subscribe "${room}"`, error, this.#subscriber);
+		} finally {
+			if (this.#subscriptions.get(room) === subscription) this.#subscriptions.delete(room);
 		}
 	}
 

@@ -39,6 +39,8 @@ export interface RedisPresenceOptions {
 	readonly timeout: number;
 	/** Hands a change of a room to the server (the engine's `presence` handler). */
 	readonly changed: (room: string, change: PresenceChange) => void;
+	/** The room's subscription in progress, if any: a read of the set waits for it. */
+	readonly subscription: (room: string) => Promise<void> | undefined;
 	readonly report: (error: Error) => void;
 }
 
@@ -53,6 +55,12 @@ interface LocalRoom {
 	readonly entries: Map<string, LocalEntry>;
 	/** The users the room's changes announced as present, to tell which ones vanished after a gap. */
 	readonly seen: Set<string>;
+}
+
+/** Reads of a room's set in flight, and the changes heard meanwhile (handed on after them). */
+interface Reading {
+	count: number;
+	readonly held: PresenceChange[];
 }
 
 /**
@@ -81,6 +89,7 @@ export class RedisPresence implements EnginePresence {
 	readonly #options: RedisPresenceOptions;
 	readonly #scripts: PresenceScripts;
 	readonly #rooms = new Map<string, LocalRoom>();
+	readonly #reading = new Map<string, Reading>();
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#closed = false;
 
@@ -122,7 +131,44 @@ export class RedisPresence implements EnginePresence {
 		]);
 	}
 
+	/**
+	 * The room's set, read once this process receives the room's changes. Changes heard while it is
+	 * read are handed on only after the caller got it (the server sends the set first): a change
+	 * made after the read must not reach a client before the older set, which would undo it.
+	 */
 	async members(room: string): Promise<PresenceRecord> {
+		await this.#options.subscription(room)?.catch(() => undefined);
+		let reading = this.#reading.get(room);
+		if (!reading) this.#reading.set(room, (reading = { count: 0, held: [] }));
+		reading.count++;
+		try {
+			return await this.#read(room);
+		} finally {
+			reading.count--;
+			if (!reading.count) setImmediate(() => this.#release(room, reading));
+		}
+	}
+
+	/** A change heard on the room's channel: remembered for later resyncs, and handed on. */
+	received(room: string, change: PresenceChange): void {
+		const seen = this.#rooms.get(room)?.seen;
+		if (seen) {
+			for (const id of Object.keys(change.set)) seen.add(id);
+			for (const id of change.removed) seen.delete(id);
+		}
+		const reading = this.#reading.get(room);
+		if (reading) reading.held.push(change);
+		else this.#options.changed(room, change);
+	}
+
+	/** After the reads of `room`: the changes held meanwhile, in order (unless a new read began). */
+	#release(room: string, reading: Reading): void {
+		if (reading.count || this.#reading.get(room) !== reading) return;
+		this.#reading.delete(room);
+		for (const change of reading.held) this.#options.changed(room, change);
+	}
+
+	async #read(room: string): Promise<PresenceRecord> {
 		const keys = presenceKeys(this.#options.prefix, room);
 		const flat = (await this.#command(`read the presence of "${room}"`, () =>
 			runScript(
@@ -140,16 +186,6 @@ export class RedisPresence implements EnginePresence {
 			};
 		}
 		return members;
-	}
-
-	/** A change heard on the room's channel: remembered for later resyncs, and handed on. */
-	received(room: string, change: PresenceChange): void {
-		const seen = this.#rooms.get(room)?.seen;
-		if (seen) {
-			for (const id of Object.keys(change.set)) seen.add(id);
-			for (const id of change.removed) seen.delete(id);
-		}
-		this.#options.changed(room, change);
 	}
 
 	/**
