@@ -37,6 +37,19 @@ export interface RedisClusterProcess {
 	masterOf(key: string, askPort?: number): Promise<number>;
 	/** Resolves once every live node says `cluster_state:ok` and agrees that `port` is no master. */
 	failedOver(port: number, ms?: number): Promise<void>;
+	/** The port of the replica of the master on `port`. */
+	replicaOf(port: number): Promise<number>;
+	/**
+	 * Resolves once every live replica's link is up and it has everything its master wrote (equal
+	 * replication offsets), so a failover now loses nothing.
+	 */
+	replicated(ms?: number): Promise<void>;
+	/**
+	 * Cuts the master on `port` off from its replica for good (the replica may no longer sync, and its
+	 * link is dropped), so what the master is written next is never replicated: a failover loses it,
+	 * as a crash right after the writes would.
+	 */
+	withholdReplication(port: number): Promise<void>;
 	/** Kills every node and removes their files; also done after every test. */
 	stop(): Promise<void>;
 }
@@ -78,6 +91,10 @@ async function spawnNode(port: number, dir: string): Promise<ChildProcess> {
 			join(dir, `nodes-${port}.conf`),
 			'--cluster-node-timeout',
 			String(NODE_TIMEOUT_MS),
+			// A replica refuses to fail over until its first sync ended (it counts as disconnected since
+			// its start); Redis delays a diskless sync 5 s by default, hoping more replicas join.
+			'--repl-diskless-sync-delay',
+			'0',
 			'--save',
 			'',
 			'--appendonly',
@@ -138,6 +155,21 @@ async function until(check: () => Promise<boolean>, what: string, ms: number): P
 	}
 }
 
+/** `127.0.0.1:7000@17000` → 7000 */
+function portOf(address: string): number {
+	return Number(address.split(':')[1].split('@')[0]);
+}
+
+/** The `field:value` lines of an `INFO` section. */
+function fieldsOf(info: string): Map<string, string> {
+	const fields = new Map<string, string>();
+	for (const line of info.split('\n')) {
+		const [field, value] = line.trim().split(':');
+		if (value !== undefined) fields.set(field, value);
+	}
+	return fields;
+}
+
 /**
  * Starts `masters` masters (each with `replicas` replicas) on free ports, creates the cluster with
  * `redis-cli --cluster create` and resolves once every node says `cluster_state:ok`. Stopped after
@@ -177,8 +209,7 @@ export async function startRedisCluster(
 				if (!flags?.includes('master') || flags.includes('fail')) continue;
 				for (const range of ranges) {
 					const [from, to = from] = range.split('-').map(Number);
-					if (Number(slot) >= from && Number(slot) <= to)
-						return Number(address.split(':')[1].split('@')[0]);
+					if (Number(slot) >= from && Number(slot) <= to) return portOf(address);
 				}
 			}
 			throw new Error(`no master serves the slot of ${key}`);
@@ -202,6 +233,38 @@ export async function startRedisCluster(
 				`the slots of ${port} to fail over`,
 				ms
 			);
+		},
+		async replicaOf(port) {
+			const masterId = (await cli(port, 'cluster', 'myid')).trim();
+			const line = (await cli(port, 'cluster', 'nodes'))
+				.split('\n')
+				.find((entry) => entry.split(' ')[3] == masterId);
+			if (!line) throw new Error(`the master on ${port} has no replica`);
+			return portOf(line.split(' ')[1]);
+		},
+		async replicated(ms = 20_000) {
+			const live = processes.filter((node) => node.running);
+			await until(
+				async () => {
+					for (const node of live) {
+						const replica = fieldsOf(await cli(node.port, 'info', 'replication'));
+						if (replica.get('role') != 'slave') continue;
+						if (replica.get('master_link_status') != 'up') return false;
+						const master = fieldsOf(
+							await cli(Number(replica.get('master_port')), 'info', 'replication')
+						);
+						if (master.get('master_repl_offset') != replica.get('slave_repl_offset')) return false;
+					}
+					return true;
+				},
+				'every replica to have what its master wrote',
+				ms
+			);
+		},
+		async withholdReplication(port) {
+			// Replicas sync as the default user; the app's clients do not need these commands.
+			await cli(port, 'acl', 'setuser', 'default', '-sync', '-psync', '-replconf');
+			await cli(port, 'client', 'kill', 'type', 'replica');
 		},
 		stop
 	};
@@ -227,6 +290,7 @@ export async function startRedisCluster(
 			'the cluster to be ok',
 			20_000
 		);
+		if (replicas) await cluster.replicated();
 	} catch (error) {
 		await stop();
 		throw error;

@@ -117,6 +117,12 @@ async function mastersOf(cluster: RedisClusterProcess, rooms: readonly string[])
 	return masters;
 }
 
+async function positionsOf(engine: RedisEngine, rooms: readonly string[]) {
+	const positions = new Map<string, { offset: number; epoch: string }>();
+	for (const room of rooms) positions.set(room, (await engine.history(room)).position);
+	return positions;
+}
+
 describe('Redis Cluster', { timeout: 60_000 }, () => {
 	it('rooms spread over three masters reach clients on two server processes, in order, and a reconnect recovers from history', async () => {
 		const cluster = await startRedisCluster();
@@ -202,5 +208,77 @@ describe('Redis Cluster', { timeout: 60_000 }, () => {
 		for (const room of ROOMS) expect(view.received.get(room), room).toEqual(range(1, 400));
 		expect(view.unrecoverable).toEqual([]);
 		expect(b.crashes, b.log).toEqual([]);
+	});
+
+	it('a master killed fails over to its replica: rooms whose history it had replicated recover, only rooms that lost writes are Unrecoverable', async () => {
+		const cluster = await startRedisCluster({ replicas: 1 });
+		const [server] = await startServers(cluster, 1);
+		const engine = await engineOn(cluster);
+		const masters = await mastersOf(cluster, ROOMS);
+		const victim = masters.get(ROOMS[0])!;
+		// The victim's rooms: the first loses its last writes, the others keep all of theirs.
+		const [lostRoom, ...keptOnVictim] = ROOMS.filter((room) => masters.get(room) == victim);
+		expect(keptOnVictim.length, 'rooms kept on the victim').toBeGreaterThan(0);
+		const others = ROOMS.filter((room) => room != lostRoom);
+
+		// `live` stays connected through the failover; `away` is gone during it and comes back later.
+		const live = makeClient(server.url, RECONNECT);
+		const away = makeClient(server.url, RECONNECT);
+		const liveView = watchRooms(live, ROOMS);
+		const awayView = watchRooms(away, ROOMS);
+		live.connect();
+		away.connect();
+		await Promise.all([liveView.joined(ROOMS), awayView.joined(ROOMS)]);
+
+		await publishAll(engine, ROOMS, 1, 50);
+		await publishAll(engine, keptOnVictim, 51, 60);
+		await fenceAll(engine, keptOnVictim, 1);
+		await cluster.replicated();
+		// What the victim is written from now on never reaches its replica: a real loss.
+		await cluster.withholdReplication(victim);
+		const written = ROOMS.filter((room) => !keptOnVictim.includes(room));
+		await publishAll(engine, written, 51, 60);
+		await fenceAll(engine, written, 1);
+		await Promise.all([liveView.fenced(ROOMS, 1), awayView.fenced(ROOMS, 1)]);
+		const before = await positionsOf(engine, ROOMS);
+		const disconnected = nextEvent(away, Disconnected, 10_000);
+		away.disconnect();
+		await disconnected;
+
+		const replica = await cluster.replicaOf(victim);
+		await cluster.masters.find((node) => node.port == victim)!.kill();
+		await cluster.failedOver(victim);
+		expect(await cluster.masterOf(roomKeys('runesocket:', lostRoom).position, replica)).toBe(
+			replica
+		);
+
+		// The truth after the failover, from the positions the engine reports: a room lost history
+		// when its epoch changed or its offset went back.
+		const after = await positionsOf(engine, ROOMS);
+		const lost = ROOMS.filter(
+			(room) =>
+				after.get(room)!.epoch != before.get(room)!.epoch ||
+				after.get(room)!.offset < before.get(room)!.offset
+		);
+		expect(lost).toEqual([lostRoom]);
+		// The server resyncs once its subscriber is back, and tells its members about the loss.
+		await liveView.signal.until(
+			() => liveView.unrecoverable.includes(lostRoom),
+			'Unrecoverable for the room that lost writes'
+		);
+		// The rooms that kept their history go on while `away` is away, then it catches up.
+		await publishAll(engine, others, 61, 80);
+		const reconnected = nextEvent(away, Connected, 10_000);
+		away.connect();
+		expect(await reconnected).toEqual({ reconnected: true, recovered: false });
+		await publishAll(engine, [lostRoom], 61, 80);
+		await fenceAll(engine, ROOMS, 2);
+		await Promise.all([liveView.fenced(ROOMS, 2), awayView.fenced(ROOMS, 2)]);
+
+		for (const view of [liveView, awayView]) {
+			expect(view.unrecoverable).toEqual([lostRoom]);
+			for (const room of ROOMS) expect(view.received.get(room), room).toEqual(range(1, 80));
+		}
+		expect(server.crashes, server.log).toEqual([]);
 	});
 });
