@@ -8,12 +8,17 @@ export type {
 	Deliver,
 	Engine,
 	EngineHandlers,
+	EnginePresence,
 	HistoryOptions,
 	HistoryPolicy,
 	HistoryResult,
+	PresenceChange,
+	PresenceMember,
+	PresenceRecord,
 	PublishOptions,
 	StreamPosition
 } from './engine.js';
+export type { PresenceOptions } from './presence.js';
 export {
 	defineRoute,
 	ROUTE_DEFAULTS,
