@@ -12,6 +12,7 @@ import {
 	type EngineHandlers,
 	type EnginePresence,
 	type HistoryOptions,
+	type HistoryReadOptions,
 	type HistoryResult,
 	type PublishOptions,
 	type StreamPosition
@@ -353,7 +354,11 @@ export class RedisEngine implements Engine {
 	 * `Engine.history`). Reading a room Redis does not know creates it at offset 0, so the position
 	 * handed out is the one later publishes continue from.
 	 */
-	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
+	async history(
+		room: string,
+		since?: StreamPosition,
+		options: HistoryReadOptions = {}
+	): Promise<HistoryResult> {
 		if (room == EVERYONE_ROOM) return everyoneHistory(since);
 		const valid = since !== undefined && isStreamPosition(since);
 		const policy = historyPolicy(this.#history, room);
@@ -369,7 +374,8 @@ export class RedisEngine implements Engine {
 					valid ? since.epoch : '',
 					valid ? since.offset : 0,
 					policy.size,
-					Math.ceil(policy.ttl)
+					Math.ceil(policy.ttl),
+					options.delivered ? '1' : '0'
 				]
 			)
 		)) as [number, string, unknown?];

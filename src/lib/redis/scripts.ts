@@ -147,13 +147,17 @@ export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
  *   the newest `missed` stream entries no older than ttl, newest first; the caller checks they are
  *   exactly the offsets it missed (anything trimmed, expired or lost shows as a gap).
  *
+ * - when ARGV[7] is '1' (the position is one the server delivered) and the room is behind it in the
+ *   same epoch, history was lost (a failover to a replica that missed writes): the room gets the
+ *   new epoch and loses its stream, so its next publishes cannot reuse offsets clients have seen.
+ *
  * KEYS: position hash, history stream. ARGV: new epoch, retention ms, since epoch ('' for none),
- * since offset, size, ttl ms. Returns [offset, epoch] or [offset, epoch, entries].
+ * since offset, size, ttl ms, delivered ('1' or '0'). Returns [offset, epoch] or [offset, epoch, entries].
  *
  * @example
  * ```ts
  * const [offset, epoch, entries] = (await runScript(redis, HISTORY_SCRIPT, [keys.position, keys.history],
- * 	[newEpoch(), 86_400_000, since.epoch, since.offset, 100, 300_000])) as [number, string, unknown?];
+ * 	[newEpoch(), 86_400_000, since.epoch, since.offset, 100, 300_000, '0'])) as [number, string, unknown?];
  * ```
  */
 export const HISTORY_SCRIPT = script(
@@ -165,6 +169,11 @@ if not epoch then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
+if ARGV[7] == '1' and ARGV[3] == epoch and tonumber(ARGV[4]) > offset then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
 local missed = offset - tonumber(ARGV[4])
 local size = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])

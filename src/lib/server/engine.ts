@@ -105,6 +105,25 @@ export interface PresenceMember {
 }
 
 /**
+ * Options of `engine.history`.
+ *
+ * @example
+ * ```ts
+ * await engine.history('project:1', lastDelivered, { delivered: true });
+ * ```
+ */
+export interface HistoryReadOptions {
+	/**
+	 * `since` is a position this process delivered, not one a client sent. A room now behind it (same
+	 * epoch, lower offset: e.g. a Redis replica promoted before it had the last writes) lost messages
+	 * its members saw, and the next publishes would reuse their offsets, which clients drop as
+	 * duplicates: the engine starts a new epoch instead, so every member is told the room is
+	 * unrecoverable. A client's position never does this, or any client could reset a room for all.
+	 */
+	readonly delivered?: boolean;
+}
+
+/**
  * How an engine keeps presence: which connections are in which rooms as which user, merged by user
  * across connections (and processes, for engines shared by several). Changes go to the `presence`
  * handler of every process with members in the room.
@@ -195,7 +214,11 @@ export interface Engine {
 	 * recovered: true; otherwise recovered: false and no messages. No `since` → recovered: true, no
 	 * messages. The room '*' answers offset 0, epoch '' and recovers nothing.
 	 */
-	history(room: string, since?: StreamPosition): Promise<HistoryResult>;
+	history(
+		room: string,
+		since?: StreamPosition,
+		options?: HistoryReadOptions
+	): Promise<HistoryResult>;
 	close(): Promise<void>;
 }
 

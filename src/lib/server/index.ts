@@ -11,6 +11,7 @@ export type {
 	EnginePresence,
 	HistoryOptions,
 	HistoryPolicy,
+	HistoryReadOptions,
 	HistoryResult,
 	PresenceChange,
 	PresenceMember,

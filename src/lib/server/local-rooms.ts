@@ -291,7 +291,7 @@ export class LocalRooms {
 		fill.timer = undefined;
 		let history: HistoryResult;
 		try {
-			history = await this.#engine.history(room, state.last);
+			history = await this.#engine.history(room, state.last, { delivered: true });
 		} catch (error) {
 			if (state.fill !== fill) return;
 			this.#report(error);

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine, type RedisEngineOptions } from '../../../src/lib/redis/index.js';
+import { roomKeys } from '../../../src/lib/redis/keys.js';
 import type { StreamPosition } from '../../../src/lib/server/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { within } from '../../helpers/wait.js';
@@ -288,6 +289,35 @@ describe('RedisEngine history', () => {
 				messages: []
 			});
 		}
+	});
+
+	// Issue 11: a Redis Cluster replica promoted before it had the last writes moves a room back in
+	// the same epoch; its next publishes would reuse offsets clients saw, and they would drop them.
+	it('starts a new epoch when a room is behind a position this process delivered, never for a client', async () => {
+		const redis = await startRedisServer();
+		const a = await process(redis);
+		let position: StreamPosition | undefined;
+		for (let i = 1; i <= 5; i++) position = await a.engine.publish('r', { name: 'r', data: i });
+		const { epoch } = position!;
+		// What a promoted replica that missed the last two writes looks like.
+		await admin(redis).hset(roomKeys('runesocket:', 'r').position, 'offset', 3);
+
+		const fromClient = await a.engine.history('r', { offset: 5, epoch });
+		expect(fromClient).toEqual({ recovered: false, position: { offset: 3, epoch }, messages: [] });
+
+		const delivered = await a.engine.history('r', { offset: 5, epoch }, { delivered: true });
+		expect(delivered.recovered).toBe(false);
+		expect(delivered.position.offset).toBe(3);
+		expect(delivered.position.epoch).not.toBe(epoch);
+		const next = await a.engine.publish('r', { name: 'r', data: 6 });
+		expect(next).toEqual({ offset: 4, epoch: delivered.position.epoch });
+		// The old epoch's stream went with it: nothing from before can be replayed into the new one.
+		expect(
+			await a.engine.history('r', { offset: 3, epoch: delivered.position.epoch })
+		).toMatchObject({
+			recovered: true,
+			messages: [expect.objectContaining({ data: 6, offset: 4 })]
+		});
 	});
 
 	it('keeps the last `size` messages per room, trimming the stream', async () => {
