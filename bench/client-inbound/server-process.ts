@@ -32,7 +32,7 @@ sockets.attach(http);
 
 /** Every publish of the burst in one turn, as an application publishing a burst would. */
 async function publishBurst(room: string, size: PayloadSize, count: number): Promise<void> {
-	const pending: Promise<void>[] = [];
+	const pending: Promise<unknown>[] = [];
 	for (let seq = 0; seq < count; seq++) {
 		pending.push(sockets.publish(Tick[size], tickData(size, seq), { room }));
 	}

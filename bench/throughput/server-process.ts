@@ -1,6 +1,7 @@
 // A child process that runs one contender's server and publishes a run's messages when told to:
 // `fork('server-process.ts', [contenderName, redisPrefix])`, then ServerCommand / ServerReport over
-// IPC. A contender on Redis uses the bench's redis-server (BENCH_REDIS_URL) under `redisPrefix`.
+// IPC. A contender on Redis uses the bench's redis-server (BENCH_REDIS_URL) or Redis Cluster
+// (BENCH_REDIS_CLUSTER_URL) under `redisPrefix`.
 import { contenderNamed } from './contenders.js';
 import { nowMicros, type RunPlan, type ServerCommand, type ServerReport } from './messages.js';
 import type { BenchServer } from './servers/bench-server.js';
@@ -14,7 +15,7 @@ async function publishPlan(server: BenchServer, plan: RunPlan): Promise<void> {
 	const nextSeq = new Map(plan.rooms.map((room) => [room, 0]));
 	let published = 0;
 	while (published < plan.publishes) {
-		const pending: Promise<void>[] = [];
+		const pending: Promise<unknown>[] = [];
 		const turnEnd = Math.min(plan.publishes, published + plan.publishesPerTurn);
 		for (; published < turnEnd; published++) {
 			const room = plan.rooms[published % plan.rooms.length];
@@ -28,8 +29,10 @@ async function publishPlan(server: BenchServer, plan: RunPlan): Promise<void> {
 	}
 }
 
-const redisUrl = process.env.BENCH_REDIS_URL;
-const server = await contenderNamed(process.argv[2] ?? '').start(
+const contender = contenderNamed(process.argv[2] ?? '');
+const redisUrl =
+	contender.redis == 'cluster' ? process.env.BENCH_REDIS_CLUSTER_URL : process.env.BENCH_REDIS_URL;
+const server = await contender.start(
 	redisUrl ? { url: redisUrl, prefix: process.argv[3] ?? 'bench:' } : undefined
 );
 let cpuAtStart = process.cpuUsage();

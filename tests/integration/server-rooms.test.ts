@@ -76,6 +76,17 @@ describe('connected', () => {
 });
 
 describe('rooms', () => {
+	it('resolves a publish with its place in the room, and refuses an empty room name', async () => {
+		const running = await server();
+		const first = await running.sockets.publish(Announcement, { text: 'a' }, { room: 'p' });
+		const second = await running.sockets.to('p').emit(Announcement, { text: 'b' });
+		expect(second).toEqual({ offset: first!.offset + 1, epoch: first!.epoch });
+		expect(await running.sockets.publish(Announcement, { text: 'all' })).toBeUndefined();
+		await expect(
+			running.sockets.publish(Announcement, { text: 'x' }, { room: '' })
+		).rejects.toThrow(TypeError);
+	});
+
 	it('confirms joins and delivers room messages only to members, with the room named', async () => {
 		const running = await server();
 		const inRoom = await member(running.url(), ['project:1']);

@@ -13,6 +13,6 @@ export interface BenchServer {
 	/** The contender's version, for the report. */
 	version: string;
 	/** Publishes one message to a room; a promise when the contender's publish is asynchronous. */
-	publish(room: string, data: TickData): void | Promise<void>;
+	publish(room: string, data: TickData): void | Promise<unknown>;
 	close(): Promise<void>;
 }

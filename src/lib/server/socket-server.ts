@@ -206,41 +206,50 @@ export class SocketServer {
 
 	/**
 	 * Publishes a typed message to a room, on every server process the engine reaches, or to every
-	 * connection without a room. Rejects with a `TypeError` when the data fails the definition's
-	 * schema, a `RangeError` when the message is larger than `maxMessageSize`, and with the engine's
-	 * error when it cannot publish.
+	 * connection without a room. Resolves with the message's place in the room's stream (as
+	 * `RedisPublisher` does; undefined without a room). Rejects with a `TypeError` when the data fails
+	 * the definition's schema or the room name is empty, a `RangeError` when the message is larger
+	 * than `maxMessageSize`, and with the engine's error when it cannot publish.
 	 */
 	async publish<Data>(
 		definition: MessageDefinition<Data>,
 		data: Data,
 		options: ServerPublishOptions = {}
-	): Promise<void> {
+	): Promise<StreamPosition | undefined> {
 		const result = await validateMessage(definition, data);
 		if (result.issues) {
 			throw new TypeError(`Cannot publish "${definition.name}": ${describeIssues(result.issues)}`);
 		}
 		const { room } = options;
 		if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
+		if (room === '') throw new TypeError('Cannot publish to an empty room name');
 		const message = serverMessage(definition.name, data, { room });
 		this.#checkSize(message, `"${definition.name}"`);
 		await this.#started;
-		await this.#timedPublish(room ?? EVERYONE, message);
+		return this.#timedPublish(room ?? EVERYONE, message);
 	}
 
 	/** Publishes through the engine, timing it until it settles. */
-	async #timedPublish(room: string, message: unknown): Promise<void> {
+	async #timedPublish(room: string, message: unknown): Promise<StreamPosition | undefined> {
 		const start = performance.now();
+		let position: StreamPosition | undefined;
 		try {
-			await this.#engine.publish(room, message);
+			position = await this.#engine.publish(room, message);
 		} catch (error) {
 			this.#metrics.publishFailures++;
 			throw error;
 		}
 		this.#metrics.publishDuration.observe((performance.now() - start) / 1000);
+		return position;
 	}
 
 	/** `server.to(room).emit(def, data)`: the same as `publish(def, data, { room })`. */
-	to(room: string): { emit<Data>(definition: MessageDefinition<Data>, data: Data): Promise<void> } {
+	to(room: string): {
+		emit<Data>(
+			definition: MessageDefinition<Data>,
+			data: Data
+		): Promise<StreamPosition | undefined>;
+	} {
 		return { emit: (definition, data) => this.publish(definition, data, { room }) };
 	}
 
