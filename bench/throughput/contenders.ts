@@ -12,11 +12,20 @@ import { startSocketIo } from './servers/socket-io.js';
 export type ClientProtocol = 'raw-ws' | 'socket.io' | 'runesocket';
 
 /**
- * Where a contender that uses Redis finds it: the bench's redis-server, and the prefix of keys and
+ * Which Redis of the bench a contender needs: none, the bench's redis-server, or the bench's
+ * 3-master Redis Cluster.
+ *
+ * @example
+ * const needs: RedisNeed = 'cluster'; // BENCH_REDIS_CLUSTER_URL
+ */
+export type RedisNeed = 'none' | 'redis-server' | 'cluster';
+
+/**
+ * Where a contender that uses Redis finds it: the bench's redis-server or cluster, and the prefix of keys and
  * channels that the processes of one contender in one scenario share (and nothing else does).
  *
  * @example
- * const shared: SharedRedis = { url: process.env.BENCH_REDIS_URL!, prefix: 'bench:2:runesocket-redis:' };
+ * const shared: SharedRedis = { url: process.env.BENCH_REDIS_URL ?? '', prefix: 'bench:2:runesocket-redis:' };
  */
 export interface SharedRedis {
 	url: string;
@@ -25,20 +34,20 @@ export interface SharedRedis {
 
 /**
  * A server under test: its name in the tables, how to start it, how its clients speak, and whether
- * it needs the bench's redis-server.
+ * it needs one of the bench's Redis.
  *
  * @example
- * const contender: Contender = { name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws', usesRedis: false };
+ * const contender: Contender = { name: 'ws', start: () => startRawWs({ corked: false }), protocol: 'raw-ws', redis: 'none' };
  */
 export interface Contender {
 	name: string;
 	start(redis: SharedRedis | undefined): Promise<BenchServer>;
 	protocol: ClientProtocol;
-	usesRedis: boolean;
+	redis: RedisNeed;
 }
 
 function needRedis(redis: SharedRedis | undefined): SharedRedis {
-	if (!redis) throw new Error('This contender needs the bench redis-server (BENCH_REDIS_URL)');
+	if (!redis) throw new Error('This contender needs a Redis of the bench (BENCH_REDIS_URL)');
 	return redis;
 }
 
@@ -53,32 +62,38 @@ export const contenders: readonly Contender[] = [
 		name: 'ws',
 		start: () => startRawWs({ corked: false }),
 		protocol: 'raw-ws',
-		usesRedis: false
+		redis: 'none'
 	},
 	{
 		name: 'ws corked',
 		start: () => startRawWs({ corked: true }),
 		protocol: 'raw-ws',
-		usesRedis: false
+		redis: 'none'
 	},
-	{ name: 'socket.io', start: () => startSocketIo(), protocol: 'socket.io', usesRedis: false },
+	{ name: 'socket.io', start: () => startSocketIo(), protocol: 'socket.io', redis: 'none' },
 	{
 		name: 'socket.io redis',
 		start: (redis) => startSocketIo(needRedis(redis)),
 		protocol: 'socket.io',
-		usesRedis: true
+		redis: 'redis-server'
 	},
 	{
 		name: 'runesocket memory',
 		start: startRunesocketMemory,
 		protocol: 'runesocket',
-		usesRedis: false
+		redis: 'none'
 	},
 	{
 		name: 'runesocket redis',
 		start: (redis) => startRunesocketRedis(needRedis(redis)),
 		protocol: 'runesocket',
-		usesRedis: true
+		redis: 'redis-server'
+	},
+	{
+		name: 'runesocket redis cluster',
+		start: (redis) => startRunesocketRedis(needRedis(redis)),
+		protocol: 'runesocket',
+		redis: 'cluster'
 	}
 ];
 

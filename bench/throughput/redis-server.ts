@@ -8,7 +8,13 @@ const READY_TIMEOUT_MS = 10_000;
 /** Linux reports a process's CPU time in clock ticks of 1/100 s (`getconf CLK_TCK`). */
 const MICROS_PER_TICK = 10_000;
 
-function freePort(): Promise<number> {
+/**
+ * A port of 127.0.0.1 that nothing listened on a moment ago.
+ *
+ * @example
+ * const port = await freePort();
+ */
+export function freePort(): Promise<number> {
 	return new Promise((resolve, reject) => {
 		const probe = createServer();
 		probe.once('error', reject);
@@ -21,8 +27,14 @@ function freePort(): Promise<number> {
 	});
 }
 
-/** Resolves once a PING on `port` is answered with PONG, polling until the timeout. */
-async function waitUntilAnswering(port: number, exited: () => boolean): Promise<void> {
+/**
+ * Resolves once a PING on `port` is answered with PONG, polling until the timeout; fails early once
+ * `exited()` says the server is gone.
+ *
+ * @example
+ * await waitUntilAnswering(port, () => child.exitCode !== null);
+ */
+export async function waitUntilAnswering(port: number, exited: () => boolean): Promise<void> {
 	const deadline = Date.now() + READY_TIMEOUT_MS;
 	while (Date.now() < deadline && !exited()) {
 		const answered = await new Promise<boolean>((resolve) => {
@@ -38,6 +50,19 @@ async function waitUntilAnswering(port: number, exited: () => boolean): Promise<
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
 	throw new Error(`redis-server on port ${port} did not answer within ${READY_TIMEOUT_MS} ms`);
+}
+
+/**
+ * The CPU time (user + system) process `pid` has used so far, in µs (10 ms resolution).
+ *
+ * @example
+ * const micros = processCpuMicros(child.pid);
+ */
+export function processCpuMicros(pid: number | undefined): number {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+	// Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	return (Number(fields[11]) + Number(fields[12])) * MICROS_PER_TICK;
 }
 
 /**
@@ -81,10 +106,7 @@ export class BenchRedis {
 
 	/** The CPU time redis-server has used so far, in µs (10 ms resolution). */
 	cpuMicros(): number {
-		const stat = readFileSync(`/proc/${this.#process.pid}/stat`, 'utf8');
-		// Fields after the ")" that ends the command name: state is field 3, utime 14, stime 15.
-		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-		return (Number(fields[11]) + Number(fields[12])) * MICROS_PER_TICK;
+		return processCpuMicros(this.#process.pid);
 	}
 
 	async stop(): Promise<void> {

@@ -1,7 +1,6 @@
 import { Child } from '../child.js';
-import type { Contender } from './contenders.js';
+import type { Contender, RedisNeed } from './contenders.js';
 import type { LoadCommand, LoadReport, RunPlan, ServerCommand, ServerReport } from './messages.js';
-import type { BenchRedis } from './redis-server.js';
 import type { RunResult } from './report.js';
 import type { Scenario } from './scenarios.js';
 
@@ -18,12 +17,22 @@ interface Running {
 	load: Child<LoadCommand, LoadReport>;
 }
 
+/**
+ * A Redis of the bench whose CPU time can be read (a redis-server, or a cluster's nodes summed).
+ *
+ * @example
+ * const meter: RedisCpuMeter = { cpuMicros: () => redis.cpuMicros() };
+ */
+export interface RedisCpuMeter {
+	cpuMicros(): number;
+}
+
 /** Options of `runScenario`. */
 export interface RunOptions {
 	rounds: number;
 	scale: number;
-	/** The bench's redis-server, when a contender uses Redis (its CPU is reported per delivery). */
-	redis?: BenchRedis;
+	/** The bench's Redis by what contenders need, when one does (its CPU is reported per delivery). */
+	redis?: Partial<Record<RedisNeed, RedisCpuMeter>>;
 }
 
 /** Keeps every contender instance's Redis keys and channels apart from the others'. */
@@ -71,7 +80,7 @@ async function startContender(
 async function runOnce(
 	{ contender, servers, load }: Running,
 	plan: RunPlan,
-	redis: BenchRedis | undefined
+	redis: RunOptions['redis']
 ): Promise<RunResult> {
 	const [publisher, ...others] = servers;
 	load.send({ type: 'expect', plan, timeoutMs: RUN_TIMEOUT_MS });
@@ -80,7 +89,8 @@ async function runOnce(
 		server.send({ type: 'mark' });
 		await server.next('marked', START_TIMEOUT_MS);
 	}
-	const redisCpuAtStart = contender.usesRedis ? redis?.cpuMicros() : undefined;
+	const meter = redis?.[contender.redis];
+	const redisCpuAtStart = meter?.cpuMicros();
 	publisher.send({ type: 'publish', plan });
 	const { startedAt } = await publisher.next('published', RUN_TIMEOUT_MS);
 	const { count } = await load.next('counted', RUN_TIMEOUT_MS + START_TIMEOUT_MS);
@@ -90,7 +100,7 @@ async function runOnce(
 		cpuMicros += (await server.next('measured', START_TIMEOUT_MS)).cpuMicros;
 	}
 	const redisCpuMicros =
-		redisCpuAtStart === undefined ? undefined : (redis?.cpuMicros() ?? 0) - redisCpuAtStart;
+		redisCpuAtStart === undefined ? undefined : (meter?.cpuMicros() ?? 0) - redisCpuAtStart;
 	const elapsedMicros = count.lastReceivedAt - startedAt;
 	return {
 		deliveriesPerSecond: count.received / (elapsedMicros / 1e6),

@@ -4,6 +4,7 @@
 import { contenderNamed, type Contender } from './contenders.js';
 import type { DeliveryCount } from './messages.js';
 import { loadAverage } from './machine.js';
+import { BenchRedisCluster } from './redis-cluster.js';
 import { BenchRedis } from './redis-server.js';
 import { scenarioTable, seriesTable, type RunResult, type SeriesColumn } from './report.js';
 import { runScenario } from './run-scenario.js';
@@ -67,15 +68,24 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 	const wireContenders = wanted(WIRE_BYTES_TABLE)
 		? contendersOf([...SINGLE_PROCESS_CONTENDERS, 'socket.io redis'])
 		: [];
-	const needsRedis = [
-		...chosenScenarios.flatMap((s) => contendersOf(s.contenders)),
-		...wireContenders
-	].some((contender) => contender.usesRedis);
-	const redis = needsRedis ? await BenchRedis.start() : undefined;
+	const needs = new Set(
+		[...chosenScenarios.flatMap((s) => contendersOf(s.contenders)), ...wireContenders].map(
+			(contender) => contender.redis
+		)
+	);
+	const redis = needs.has('redis-server') ? await BenchRedis.start() : undefined;
 	if (redis) process.env.BENCH_REDIS_URL = redis.url;
+	let cluster: BenchRedisCluster | undefined;
+	try {
+		cluster = needs.has('cluster') ? await BenchRedisCluster.start() : undefined;
+	} catch (error) {
+		await redis?.stop();
+		throw error;
+	}
+	if (cluster) process.env.BENCH_REDIS_CLUSTER_URL = cluster.url;
 
 	console.log(
-		`ws ${packageVersion('ws')}, socket.io ${packageVersion('socket.io')}, socket.io-client ${packageVersion('socket.io-client')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}, ioredis ${packageVersion('ioredis')}, redis-server ${BenchRedis.version()}${redis ? ` (started by the bench on ${redis.url}, --save '' --appendonly no)` : ''}; ${rounds} interleaved rounds, medians`
+		`ws ${packageVersion('ws')}, socket.io ${packageVersion('socket.io')}, socket.io-client ${packageVersion('socket.io-client')}, @socket.io/redis-adapter ${packageVersion('@socket.io/redis-adapter')}, ioredis ${packageVersion('ioredis')}, redis-server ${BenchRedis.version()}${redis ? ` (started by the bench on ${redis.url}, --save '' --appendonly no)` : ''}${cluster ? `; a 3-master Redis Cluster started by the bench on ${cluster.url}` : ''}; ${rounds} interleaved rounds, medians`
 	);
 
 	let lossSeen = false;
@@ -96,7 +106,11 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 			const started = Date.now();
 			let results: Map<string, RunResult[]>;
 			try {
-				results = await runScenario(scenario, chosen, { rounds, scale, redis });
+				results = await runScenario(scenario, chosen, {
+					rounds,
+					scale,
+					redis: { 'redis-server': redis, cluster }
+				});
 			} catch (error) {
 				failed = true;
 				console.log(`\n## ${scenario.name}\n\nFAILED: ${String(error)}`);
@@ -128,7 +142,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 			console.log(seriesTable(name, ordered).join('\n'));
 		}
 	} finally {
-		await redis?.stop();
+		await Promise.all([redis?.stop(), cluster?.stop()]);
 	}
 	if (lossSeen) {
 		console.log(

@@ -47,6 +47,16 @@ export interface Scenario {
 	note?: string;
 }
 
+/**
+ * The single-process contenders plus runesocket on the bench's 3-master Redis Cluster, for the
+ * scenarios where the cluster row says most (one hot room; rooms spread over the slots) without
+ * making the whole bench much longer.
+ */
+const WITH_CLUSTER = [...SINGLE_PROCESS_CONTENDERS, 'runesocket redis cluster'] as const;
+
+const CLUSTER_NOTE =
+	"runesocket redis cluster: one server process on the bench's Redis Cluster (3 masters, no replicas, --save '' --appendonly no); its redis-server CPU is the three nodes' summed.";
+
 const singleProcess = {
 	processes: 1,
 	contenders: SINGLE_PROCESS_CONTENDERS,
@@ -81,7 +91,9 @@ export const scenarios: readonly Scenario[] = [
 		name: '500 clients, 1 room, 1 publish per turn',
 		clients: 500,
 		publishes: 1_000,
-		series: ['payload size', 'client count']
+		series: ['payload size', 'client count'],
+		contenders: WITH_CLUSTER,
+		note: CLUSTER_NOTE
 	},
 	{
 		...singleProcess,
@@ -96,7 +108,9 @@ export const scenarios: readonly Scenario[] = [
 		clients: 1_000,
 		rooms: 100,
 		publishesPerTurn: 10,
-		publishes: 20_000
+		publishes: 20_000,
+		contenders: WITH_CLUSTER,
+		note: CLUSTER_NOTE
 	},
 	{
 		...singleProcess,

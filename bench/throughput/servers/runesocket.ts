@@ -52,7 +52,8 @@ export function startRunesocketMemory(): Promise<BenchServer> {
 
 /**
  * runesocket on `RedisEngine` with its defaults (history of 100 per room), keys and channels under
- * `prefix`: processes started with the same prefix share rooms.
+ * `prefix`: processes started with the same prefix share rooms. `url` may name a Redis Cluster
+ * (`redis-cluster://host:port,…`).
  *
  * @example
  * const server = await startRunesocketRedis({ url: 'redis://127.0.0.1:6390', prefix: 'bench:1:' });
