@@ -1,3 +1,8 @@
+/** What every key and channel name starts with unless the engine and publisher are given a `prefix`. */
+export const DEFAULT_PREFIX = 'runesocket:';
+/** How long a room's position lives after its last publish, unless told otherwise: 24 hours. */
+export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
+
 /**
  * The Redis names of one room. They share the hash tag `{room}`, so a Redis Cluster keeps them in
  * one slot (the publish script touches them together).

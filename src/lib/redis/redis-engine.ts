@@ -27,7 +27,7 @@ import {
 } from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
-import { roomKeys } from './keys.js';
+import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, roomKeys } from './keys.js';
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
@@ -78,8 +78,6 @@ export interface RedisEngineOptions {
 	onError?: (error: Error) => void;
 }
 
-const DEFAULT_PREFIX = 'runesocket:';
-const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_PING_INTERVAL_MS = 15_000;
 const DEFAULT_PRESENCE_TTL_MS = 15_000;

@@ -16,7 +16,7 @@ import {
 	type RedisTarget
 } from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
-import { roomKeys } from './keys.js';
+import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, roomKeys } from './keys.js';
 import { PublishQueue } from './publish-queue.js';
 import { HISTORY_SCRIPT, runScript } from './scripts.js';
 import { within } from './within.js';
@@ -64,8 +64,6 @@ export interface RedisPublishOptions {
 	room?: string;
 }
 
-const DEFAULT_PREFIX = 'runesocket:';
-const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 function positiveNumber(name: string, value: number): number {
