@@ -7,7 +7,8 @@
  * Prints `simulator: running` when it took the lease and `simulator: standing by` when it did not
  * get it (on its first attempt, or after losing it). Ends with its parent (when forked), on SIGTERM or SIGINT.
  *
- * Usage: REDIS_URL=redis://127.0.0.1:6379 node --import tsx src/demo/simulator-process.ts
+ * Usage: REDIS_URL=redis://127.0.0.1:6379 node --import tsx src/demo/simulator-process.ts, or after
+ * `npm run build` (scripts/build-simulator.mjs bundles it): REDIS_URL=… node build/simulator.js
  */
 import { Redis } from 'ioredis';
 import { RedisPublisher } from 'runesocket/redis';
