@@ -82,6 +82,7 @@ export class BenchRedisCluster {
 	readonly url: string;
 	readonly #nodes: readonly ChildProcess[];
 	readonly #dir: string;
+	readonly #killOnExit = (): void => this.#killNow();
 
 	private constructor(ports: readonly number[], nodes: readonly ChildProcess[], dir: string) {
 		this.url = `redis-cluster://${ports.map((port) => `127.0.0.1:${port}`).join(',')}`;
@@ -94,8 +95,7 @@ export class BenchRedisCluster {
 		const dir = mkdtempSync(join(tmpdir(), 'runesocket-bench-cluster-'));
 		const nodes = ports.map((port) => spawnNode(port, dir));
 		const cluster = new BenchRedisCluster(ports, nodes, dir);
-		const kill = (): void => cluster.#killNow();
-		process.once('exit', kill);
+		process.once('exit', cluster.#killOnExit);
 		try {
 			await Promise.all(
 				ports.map((port, index) => waitUntilAnswering(port, () => hasExited(nodes[index])))
@@ -116,6 +116,7 @@ export class BenchRedisCluster {
 	}
 
 	async stop(): Promise<void> {
+		process.off('exit', this.#killOnExit);
 		const exits = this.#nodes
 			.filter((node) => !hasExited(node))
 			.map((node) => new Promise<void>((resolve) => node.once('exit', () => resolve())));
