@@ -1,5 +1,4 @@
-import { serverMessage } from '../protocol/envelope.js';
-import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
+import type { MessageDefinition } from '../protocol/message.js';
 import {
 	EVERYONE_ROOM,
 	checkHistoryOptions,
@@ -8,6 +7,7 @@ import {
 	type StreamPosition
 } from '../server/engine.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../server/options.js';
+import { typedMessage } from '../server/typed-publish.js';
 import {
 	connect,
 	createCommandConnection,
@@ -163,14 +163,8 @@ export class RedisPublisher {
 		data: Data,
 		options: RedisPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		const result = await validateMessage(definition, data);
-		if (result.issues) {
-			throw new TypeError(`Cannot publish "${definition.name}": ${describeIssues(result.issues)}`);
-		}
 		const { room } = options;
-		if (room === EVERYONE_ROOM) throw new TypeError('Publish without a room to reach everyone');
-		const message = serverMessage(definition.name, data, { room });
-		this.#checkSize(message, `"${definition.name}"`);
+		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
 		const target = room ?? EVERYONE_ROOM;
 		await this.#connected(`publish to "${target}"`);
 		return this.#publishes.publish(target, message, undefined);
@@ -261,16 +255,6 @@ export class RedisPublisher {
 			}
 		}
 		throwUnlessReady(this.#commands, what, 'not connected yet');
-	}
-
-	/** Refuses what no server would accept from `server.publish`, before anything is sent. */
-	#checkSize(message: unknown, what: string): void {
-		const size = Buffer.byteLength(JSON.stringify(message) ?? '');
-		if (size > this.#maxMessageSize) {
-			throw new RangeError(
-				`${what} is ${size} bytes, more than maxMessageSize (${this.#maxMessageSize})`
-			);
-		}
 	}
 
 	#connectionError(error: Error): void {

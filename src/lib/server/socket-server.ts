@@ -2,8 +2,8 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
-import { ReservedName, serverMessage } from '../protocol/envelope.js';
-import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
+import { ReservedName } from '../protocol/envelope.js';
+import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS, contain, withDeadline } from './callbacks.js';
 import {
 	Connection,
@@ -29,6 +29,7 @@ import {
 } from './options.js';
 import { isOriginAllowed } from './origin.js';
 import { PresenceRooms } from './presence.js';
+import { checkMessageSize, typedMessage } from './typed-publish.js';
 import { prometheusText } from './prometheus-text.js';
 import { RoomRequests } from './room-requests.js';
 import { Route } from './route.js';
@@ -216,15 +217,8 @@ export class SocketServer {
 		data: Data,
 		options: ServerPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		const result = await validateMessage(definition, data);
-		if (result.issues) {
-			throw new TypeError(`Cannot publish "${definition.name}": ${describeIssues(result.issues)}`);
-		}
 		const { room } = options;
-		if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
-		if (room === '') throw new TypeError('Cannot publish to an empty room name');
-		const message = serverMessage(definition.name, data, { room });
-		this.#checkSize(message, `"${definition.name}"`);
+		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
 		await this.#started;
 		return this.#timedPublish(room ?? EVERYONE, message);
 	}
@@ -463,24 +457,13 @@ export class SocketServer {
 		message: unknown,
 		{ rooms, includeSelf = false }: BroadcastOptions
 	): Promise<void> {
-		this.#checkSize(message, 'Broadcast');
+		checkMessageSize(message, 'Broadcast', this.#maxMessageSize);
 		const except = includeSelf ? undefined : connection.id;
 		if (rooms) {
 			await Promise.all(rooms.map((room) => this.#engine.publish(room, message, { except })));
 			return;
 		}
 		deliverToAll(this.#sessions.get(connection)?.route.connections ?? [], message, except);
-	}
-
-	/** Refuses up front what no reader could take in one piece, before anything is published. */
-	#checkSize(message: unknown, what: string): void {
-		const text = typeof message == 'string' ? message : JSON.stringify(message);
-		const size = Buffer.byteLength(text ?? '');
-		if (size > this.#maxMessageSize) {
-			throw new RangeError(
-				`${what} is ${size} bytes, more than maxMessageSize (${this.#maxMessageSize})`
-			);
-		}
 	}
 
 	#deliver(room: string, message: unknown, except?: string): void {
