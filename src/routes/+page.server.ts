@@ -41,8 +41,10 @@ export const actions: Actions = {
 		redirect(303, '/');
 	},
 
-	signout: async ({ cookies }) => {
-		cookies.delete(SESSION_COOKIE, { path: '/' });
+	signout: async ({ cookies, url }) => {
+		// The same `secure` as the sign-in: Kit's default makes the delete Secure, which a browser on
+		// plain http (e.g. http://0.0.0.0:3000) ignores, so the session stayed.
+		cookies.delete(SESSION_COOKIE, { path: '/', secure: url.protocol == 'https:' });
 		redirect(303, '/');
 	},
 

@@ -90,6 +90,24 @@ test.describe('the live dashboard', () => {
 		await other.context().close();
 	});
 
+	// Issue 12, defect 2: the sign-in cookie is not Secure on plain http, but its delete was (Kit's
+	// default), so a browser on http://0.0.0.0:3000 ignored it and Sign out did nothing. (Chromium
+	// treats 127.0.0.1 as secure, so the header is checked instead of the browser's behaviour.)
+	test('signs out on plain http with a delete the browser accepts there', async ({
+		page,
+		baseURL
+	}) => {
+		await signIn(page, 'Ada', newTeam());
+		const answer = page.waitForResponse((response) => response.url().includes('/signout'));
+		await page.getByRole('button', { name: 'Sign out' }).click();
+		const deleted = (await (await answer).headerValue('set-cookie')) ?? '';
+		expect(baseURL).toMatch(/^http:/);
+		expect(deleted).toMatch(/Max-Age=0/i);
+		expect(deleted).not.toMatch(/;\s*Secure/i);
+		await expect(page.getByRole('button', { name: 'Open the dashboard' })).toBeVisible();
+		expect(await page.context().cookies()).toEqual([]);
+	});
+
 	test('shows a monitor flap as it happens', async ({ page }) => {
 		const team = newTeam();
 		await signIn(page, 'Ada', team);
