@@ -7,8 +7,8 @@ import { demoEnvironment } from '../../playwright.config.js';
 // The live dashboard in Chromium against the production build (`npm run build && npm start`, started
 // by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.
 
-/** Chromium logs a console error for every WebSocket attempt a dead server refuses. */
-const REFUSED_SOCKET = /WebSocket connection to .* failed/;
+/** Chromium logs a console error for every WebSocket attempt and every request a dead server refuses. */
+const REFUSED_BY_DEAD_SERVER = /WebSocket connection to .* failed|net::ERR_CONNECTION_REFUSED/;
 
 const test = base.extend<{ consoleErrors: string[] }>({
 	// Auto: any console error or page exception fails the test, unless the test expects it.
@@ -21,7 +21,9 @@ const test = base.extend<{ consoleErrors: string[] }>({
 			context.on('weberror', (error) => errors.push(error.error().message));
 			await use(errors);
 			const allowed = testInfo.annotations.some((note) => note.type == 'refused-sockets-expected');
-			expect(errors.filter((error) => !(allowed && REFUSED_SOCKET.test(error)))).toEqual([]);
+			expect(errors.filter((error) => !(allowed && REFUSED_BY_DEAD_SERVER.test(error)))).toEqual(
+				[]
+			);
 		},
 		{ auto: true }
 	]
@@ -228,6 +230,42 @@ test.describe('a server that goes away', () => {
 		await expect(badge).toHaveText('Live', { timeout: 30_000 });
 		await openIncident(page, 'Back after a restart');
 		await expect(incident(page, 'Back after a restart')).toBeVisible();
+	});
+});
+
+test.describe('a form sent while the server is down', () => {
+	let server: ChildProcess | undefined;
+
+	test.afterEach(() => {
+		server?.kill('SIGKILL');
+	});
+
+	// Issue 12, defect 1: the enhance callbacks applied the network error, which replaced the whole
+	// page with "500 Failed to fetch" for good.
+	test('says it was not sent and keeps the page, which works again once the server is back', async ({
+		page
+	}) => {
+		test.info().annotations.push({ type: 'refused-sockets-expected', description: 'server down' });
+		const port = await freePort();
+		server = await startServer(port);
+		await signIn(page, 'Ada', newTeam(), `http://127.0.0.1:${port}/`);
+		await openIncident(page, 'Before the outage');
+		const exited = new Promise((resolve) => server!.once('exit', resolve));
+		server.kill('SIGKILL');
+		await exited;
+
+		await page.getByPlaceholder('What is wrong?').fill('During the outage');
+		await page.getByRole('button', { name: 'Open incident' }).click();
+		await expect(page.getByText(/Not sent: the server cannot be reached/)).toBeVisible();
+		await page.getByRole('button', { name: 'Resolve Before the outage' }).click();
+		await expect(page.getByText(/Not sent: the server cannot be reached/)).toHaveCount(2);
+		await expect(page.getByPlaceholder('What is wrong?')).toHaveValue('During the outage');
+		await expect(page.getByTestId('connection-badge')).toBeVisible();
+
+		server = await startServer(port);
+		await expect(page.getByTestId('connection-badge')).toHaveText('Live', { timeout: 30_000 });
+		await page.getByRole('button', { name: 'Open incident' }).click();
+		await expect(incident(page, 'During the outage')).toBeVisible();
 	});
 });
 
