@@ -1,16 +1,14 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
+import { freePort, spawnRedisServer } from './redis-server.js';
 import { within } from './wait.js';
 
 const run = promisify(execFile);
 
-/** The machine's own Redis listens there: tests never touch it. */
-const MACHINE_REDIS_PORT = 6379;
 /**
  * How long a master may be unreachable before its replica takes over. Short, so the failover test
  * waits about a second, long enough that a busy machine does not fail over a healthy master.
@@ -62,24 +60,13 @@ afterEach(async () => {
 
 async function freePorts(count: number): Promise<number[]> {
 	const ports = new Set<number>();
-	while (ports.size < count) {
-		const port = await new Promise<number>((resolve, reject) => {
-			const probe = createServer();
-			probe.once('error', reject);
-			probe.listen(0, '127.0.0.1', () => {
-				const address = probe.address();
-				probe.close(() => resolve(typeof address == 'object' && address ? address.port : 0));
-			});
-		});
-		// The cluster bus listens on port + 10000: both must be free and below 65536.
-		if (port && port != MACHINE_REDIS_PORT && port + 10_000 < 65_536) ports.add(port);
-	}
+	// The cluster bus listens on port + 10000: both must be free and below 65536.
+	while (ports.size < count) ports.add(await freePort((port) => port + 10_000 < 65_536));
 	return [...ports];
 }
 
 async function spawnNode(port: number, dir: string): Promise<ChildProcess> {
-	const child = spawn(
-		'redis-server',
+	return spawnRedisServer(
 		[
 			'--port',
 			String(port),
@@ -104,27 +91,8 @@ async function spawnNode(port: number, dir: string): Promise<ChildProcess> {
 			'--daemonize',
 			'no'
 		],
-		{ stdio: ['ignore', 'pipe', 'pipe'] }
-	);
-	let log = '';
-	await within(
-		new Promise<void>((resolve, reject) => {
-			const read = (chunk: Buffer) => {
-				log += chunk.toString();
-				if (log.includes('Ready to accept connections')) resolve();
-			};
-			child.stdout?.on('data', read);
-			child.stderr?.on('data', read);
-			child.once('error', reject);
-			child.once('exit', (code) =>
-				reject(new Error(`cluster node ${port} exited (${code}):\n${log}`))
-			);
-		}),
 		`cluster node ${port} to listen`
 	);
-	child.stdout?.resume();
-	child.stderr?.resume();
-	return child;
 }
 
 function nodeProcess(port: number, child: ChildProcess): ClusterNodeProcess {

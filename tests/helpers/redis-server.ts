@@ -33,8 +33,8 @@ afterEach(async () => {
 	await Promise.all(running.splice(0).map((server) => server.stop()));
 });
 
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
+/** A port nothing listens on right now (never the machine's own Redis), that `usable` accepts. */
+export async function freePort(usable: (port: number) => boolean = () => true): Promise<number> {
 	for (;;) {
 		const port = await new Promise<number>((resolve, reject) => {
 			const probe = createServer();
@@ -44,14 +44,13 @@ async function freePort(): Promise<number> {
 				probe.close(() => resolve(typeof address == 'object' && address ? address.port : 0));
 			});
 		});
-		if (port && port != MACHINE_REDIS_PORT) return port;
+		if (port && port != MACHINE_REDIS_PORT && usable(port)) return port;
 	}
 }
 
 /** Spawns redis-server and resolves once it logged that it accepts connections. */
 async function spawnRedis(port: number, dir: string, persistent: boolean): Promise<ChildProcess> {
-	const child = spawn(
-		'redis-server',
+	return spawnRedisServer(
 		[
 			'--port',
 			String(port),
@@ -71,8 +70,16 @@ async function spawnRedis(port: number, dir: string, persistent: boolean): Promi
 			'--loglevel',
 			'notice'
 		],
-		{ stdio: ['ignore', 'pipe', 'pipe'] }
+		`redis-server to listen on ${port}`
 	);
+}
+
+/**
+ * Spawns `redis-server` with `args` and resolves once it logged that it accepts connections (what
+ * `what` names in the timeout's message); rejects with its log when it exits first.
+ */
+export async function spawnRedisServer(args: string[], what: string): Promise<ChildProcess> {
+	const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 	let log = '';
 	await within(
 		new Promise<void>((resolve, reject) => {
@@ -87,7 +94,7 @@ async function spawnRedis(port: number, dir: string, persistent: boolean): Promi
 				reject(new Error(`redis-server exited (${code}) before it was ready:\n${log}`))
 			);
 		}),
-		`redis-server to listen on ${port}`
+		what
 	);
 	child.stdout?.resume();
 	child.stderr?.resume();
