@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { processCpuMicros, waitUntilAnswering } from './redis-server.js';
+import { freePort, processCpuMicros, waitUntilAnswering } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -30,15 +30,8 @@ function isFree(port: number): Promise<boolean> {
 
 /** A port the system hands out, if it is free for the node and for its bus port too. */
 async function candidatePort(): Promise<number | undefined> {
-	const port = await new Promise<number>((resolve, reject) => {
-		const probe = createServer();
-		probe.once('error', reject);
-		probe.listen(0, '127.0.0.1', () => {
-			const address = probe.address();
-			probe.close(() => resolve(typeof address == 'object' && address ? address.port : 0));
-		});
-	});
-	const usable = port && port != MACHINE_REDIS_PORT && port + BUS_PORT_OFFSET < 65_536;
+	const port = await freePort();
+	const usable = port != MACHINE_REDIS_PORT && port + BUS_PORT_OFFSET < 65_536;
 	return usable && (await isFree(port + BUS_PORT_OFFSET)) ? port : undefined;
 }
 
