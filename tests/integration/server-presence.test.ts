@@ -13,31 +13,19 @@ import {
 } from '../../src/lib/server/index.js';
 import { makeClient } from '../helpers/clients.js';
 import { startSocketServer } from '../helpers/socket-server.js';
+import { presentAs, tokenUserAuth, type TokenUser } from '../helpers/token-users.js';
 import { reachState, within } from '../helpers/wait.js';
 
 const ROOM = 'team:acme';
 const PresenceGet = ClientMessage.define<{ room: string }>('presence.get');
 
-interface User {
-	id: string;
-	name: string;
-}
-
 /** Tokens are `user-id:name`; presence shows the name. */
-const presenceRoute: RouteOptions<User> = {
+const presenceRoute: RouteOptions<TokenUser> = {
 	path: '/ws',
 	origins: 'any',
-	firstMessageAuth: {
-		verify: (token) => {
-			const [id, name] = token.split(':');
-			return { success: true, data: { id, name } };
-		}
-	},
+	firstMessageAuth: tokenUserAuth,
 	presence: {
-		member: (connection) => ({
-			id: connection.authData.id,
-			data: { name: connection.authData.name }
-		}),
+		member: presentAs,
 		rooms: (room) => room.startsWith('team:')
 	},
 	authorizeJoin: (_connection, room) => room != 'team:secret'
