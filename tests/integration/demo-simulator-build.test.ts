@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisEngine } from '../../src/lib/redis/index.js';
-import { RedisDashboardStore } from '../../src/demo/redis-store.js';
 import { forkSimulator } from '../../src/demo/simulator-fork.js';
 import { Signal } from '../helpers/chaos.js';
+import { watchDemoAccount } from '../helpers/demo-account.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { within } from '../helpers/wait.js';
 
@@ -18,8 +17,6 @@ import { within } from '../helpers/wait.js';
 // with plain node against a private redis-server.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ACCOUNT = 'acme';
-const ROOM = `project:${ACCOUNT}/web`;
 const SIMULATOR_ENVIRONMENT = {
 	DEMO_SIMULATOR_LEASE_MS: '600',
 	DEMO_MONITOR_INTERVAL_MS: '50',
@@ -97,32 +94,6 @@ function plainNode(script: string, redis: RedisServer, signal: Signal) {
 	return run;
 }
 
-/** An account in use with one monitor in project web, and the offsets of the changes published to it. */
-async function watchAccount(redis: RedisServer, signal: Signal): Promise<number[]> {
-	const store = new RedisDashboardStore(redis.url, { retention: 60_000 });
-	closers.push(() => store.close());
-	const monitor = {
-		uuid: `${ACCOUNT}/web/homepage`,
-		account: ACCOUNT,
-		project: 'web',
-		name: 'Homepage',
-		status: 'up' as const,
-		changedAt: Date.now()
-	};
-	await store.ensureAccount(ACCOUNT, [monitor], Date.now());
-	const offsets: number[] = [];
-	const engine = new RedisEngine({ redis: redis.url, onError: () => {} });
-	closers.push(() => engine.close());
-	await engine.start({
-		deliver: (_room, message) => {
-			offsets.push((message as { offset: number }).offset);
-			signal.changed();
-		}
-	});
-	await engine.subscribe(ROOM);
-	return offsets;
-}
-
 /** Calls `run` with `variables` set in this process's environment (a fork inherits them), then restores it. */
 function withEnvironment<T>(variables: Record<string, string>, run: () => T): T {
 	const previous = Object.fromEntries(
@@ -143,23 +114,23 @@ describe('the demo simulator in a production build', { timeout: 60_000 }, () => 
 	it('build/simulator.js runs under plain node without src/ or node_modules and publishes', async () => {
 		const redis = await startRedisServer();
 		const signal = new Signal();
-		const offsets = await watchAccount(redis, signal);
+		const changes = await watchDemoAccount(redis, signal, closers);
 		const simulator = plainNode('build/simulator.js', redis, signal);
 		await signal.until(() => simulator.log.includes('simulator: running'), 'the simulator to run');
-		await signal.until(() => offsets.length >= 5, '5 monitor changes');
-		expect(offsets.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+		await signal.until(() => changes.length >= 5, '5 monitor changes');
+		expect(changes.slice(0, 5).map((change) => change.offset)).toEqual([1, 2, 3, 4, 5]);
 	});
 
 	it('forkSimulator, bundled into the build, forks build/simulator.js with plain node', async () => {
 		const redis = await startRedisServer();
 		const signal = new Signal();
-		const offsets = await watchAccount(redis, signal);
+		const changes = await watchDemoAccount(redis, signal, closers);
 		const server = plainNode('server.js', redis, signal);
 		await signal.until(
 			() => server.log.includes('simulator: running'),
 			'the forked simulator to run'
 		);
-		await signal.until(() => offsets.length >= 5, '5 monitor changes');
+		await signal.until(() => changes.length >= 5, '5 monitor changes');
 		expect(server.log).not.toContain('no simulator');
 		// The simulator holds the server's output open: both are gone once it closes.
 		const closed = new Promise((resolve) => server.child.once('close', resolve));
@@ -170,10 +141,10 @@ describe('the demo simulator in a production build', { timeout: 60_000 }, () => 
 	it('forkSimulator from the source runs simulator-process.ts through tsx', async () => {
 		const redis = await startRedisServer();
 		const signal = new Signal();
-		const offsets = await watchAccount(redis, signal);
+		const changes = await watchDemoAccount(redis, signal, closers);
 		const stop = withEnvironment({ ...SIMULATOR_ENVIRONMENT, REDIS_URL: redis.url }, forkSimulator);
 		closers.unshift(async () => stop());
-		await signal.until(() => offsets.length >= 5, '5 monitor changes');
-		expect(offsets.slice(0, 5)).toEqual([1, 2, 3, 4, 5]);
+		await signal.until(() => changes.length >= 5, '5 monitor changes');
+		expect(changes.slice(0, 5).map((change) => change.offset)).toEqual([1, 2, 3, 4, 5]);
 	});
 });

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisEngine } from '../../../src/lib/redis/index.js';
-import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
 import { Signal } from '../../helpers/chaos.js';
+import { watchDemoAccount } from '../../helpers/demo-account.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { within } from '../../helpers/wait.js';
 
@@ -13,8 +12,6 @@ import { within } from '../../helpers/wait.js';
 
 const ENTRY = fileURLToPath(new URL('../../../src/demo/simulator-process.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const ACCOUNT = 'acme';
-const ROOM = `project:${ACCOUNT}/web`;
 
 /** A simulator process and what it printed. */
 interface Simulator {
@@ -60,32 +57,6 @@ function startSimulator(redis: RedisServer, signal: Signal): Simulator {
 	return simulator;
 }
 
-/** An account in use with one monitor in project web, and an engine that records its changes. */
-async function watchAccount(redis: RedisServer, signal: Signal): Promise<unknown[]> {
-	const store = new RedisDashboardStore(redis.url, { retention: 60_000 });
-	closers.push(() => store.close());
-	const monitor = {
-		uuid: `${ACCOUNT}/web/homepage`,
-		account: ACCOUNT,
-		project: 'web',
-		name: 'Homepage',
-		status: 'up' as const,
-		changedAt: Date.now()
-	};
-	await store.ensureAccount(ACCOUNT, [monitor], Date.now());
-	const changes: unknown[] = [];
-	const engine = new RedisEngine({ redis: redis.url, onError: () => {} });
-	closers.push(() => engine.close());
-	await engine.start({
-		deliver: (_room, message) => {
-			changes.push(message);
-			signal.changed();
-		}
-	});
-	await engine.subscribe(ROOM);
-	return changes;
-}
-
 async function killed(child: ChildProcess): Promise<void> {
 	const exited = new Promise((resolve) => child.once('exit', resolve));
 	child.kill('SIGKILL');
@@ -96,14 +67,14 @@ describe('the demo simulator on Redis', { timeout: 60_000 }, () => {
 	it('runs in one of two processes, publishes with offsets, and moves when its holder dies', async () => {
 		const redis = await startRedisServer();
 		const signal = new Signal();
-		const changes = await watchAccount(redis, signal);
+		const changes = await watchDemoAccount(redis, signal, closers);
 		const simulators = [startSimulator(redis, signal), startSimulator(redis, signal)];
 		const running = () => simulators.filter((simulator) => simulator.runs > 0);
 		await signal.until(() => running().length > 0, 'a simulator to run');
 		await signal.until(() => changes.length >= 10, '10 monitor changes');
 		// The other one stood by all along.
 		expect(running().length, simulators.map((simulator) => simulator.log).join('\n')).toBe(1);
-		const offsets = changes.map((change) => (change as { offset: number }).offset);
+		const offsets = changes.map((change) => change.offset);
 		expect(offsets.slice(0, 10)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
 		const [holder] = running();
