@@ -27,6 +27,8 @@ export interface ClusterNodeProcess {
 export interface RedisClusterProcess {
 	/** `{ host, port }` of every node: the startup nodes of a client. */
 	readonly nodes: readonly { host: string; port: number }[];
+	/** `redis-cluster://host:port,…` of every node: what `REDIS_URL` or the engine's `redis` takes. */
+	readonly url: string;
 	/** The masters as created (a failover may have changed them since). */
 	readonly masters: readonly ClusterNodeProcess[];
 	/** Runs `redis-cli -p <port> <args…>` and returns what it printed. */
@@ -165,6 +167,7 @@ export async function startRedisCluster(
 		(await run('redis-cli', ['-p', String(port), ...args], { timeout: 20_000 })).stdout;
 	const cluster: RedisClusterProcess = {
 		nodes: ports.map((port) => ({ host: '127.0.0.1', port })),
+		url: `redis-cluster://${ports.map((port) => `127.0.0.1:${port}`).join(',')}`,
 		get masters() {
 			return processes.slice(0, masterCount);
 		},

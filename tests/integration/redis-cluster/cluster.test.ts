@@ -25,10 +25,6 @@ afterEach(async () => {
 	await Promise.all(closing.splice(0).map((part) => part.close()));
 });
 
-function clusterUrl(cluster: RedisClusterProcess): string {
-	return `redis-cluster://${cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`;
-}
-
 async function engineOn(cluster: RedisClusterProcess): Promise<RedisEngine> {
 	const engine = new RedisEngine({
 		redis: { cluster: cluster.nodes },
@@ -41,7 +37,7 @@ async function engineOn(cluster: RedisClusterProcess): Promise<RedisEngine> {
 }
 
 function startServers(cluster: RedisClusterProcess, count: number): Promise<ServerProcess[]> {
-	const env = { REDIS_URL: clusterUrl(cluster) };
+	const env = { REDIS_URL: cluster.url };
 	return Promise.all(Array.from({ length: count }, () => startServerProcess(env)));
 }
 
@@ -130,7 +126,7 @@ describe('Redis Cluster', { timeout: 60_000 }, () => {
 		expect(new Set(masters.values()).size, 'rooms on every master').toBe(3);
 		const [a, b] = await startServers(cluster, 2);
 		const engine = await engineOn(cluster);
-		const publisher = new RedisPublisher({ redis: clusterUrl(cluster), history: { size: 10_000 } });
+		const publisher = new RedisPublisher({ redis: cluster.url, history: { size: 10_000 } });
 		closing.push(publisher);
 
 		const onA = makeClient(a.url, RECONNECT);

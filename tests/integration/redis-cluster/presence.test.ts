@@ -31,10 +31,6 @@ interface Tab {
 	close(): void;
 }
 
-function clusterUrl(cluster: RedisClusterProcess): string {
-	return `redis-cluster://${cluster.nodes.map(({ host, port }) => `${host}:${port}`).join(',')}`;
-}
-
 /** `{ user: connections }` of a view. */
 const counts = (members: Members) =>
 	Object.fromEntries([...members].map(([id, entry]) => [id, entry.connections]));
@@ -107,7 +103,7 @@ describe('presence on a Redis Cluster', { timeout: 60_000 }, () => {
 		const masters = await mastersOf(cluster);
 		expect(new Set(masters.values()).size, 'rooms on every master').toBe(3);
 		const env = {
-			REDIS_URL: clusterUrl(cluster),
+			REDIS_URL: cluster.url,
 			PRESENCE: '1',
 			PRESENCE_TTL_MS: String(PRESENCE_TTL_MS)
 		};
