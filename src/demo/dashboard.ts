@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket/server';
-import { accountRoom, projectRoom } from './messages.js';
+import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
 import {
-	CHECKS_KEPT,
 	MAX_TIMELINE,
-	UPTIME_WINDOW,
 	Validated,
 	type Activity,
 	type Incident,

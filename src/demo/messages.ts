@@ -52,6 +52,11 @@ export const SnapshotRequested = ClientMessage.define<Record<string, never>>('da
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define<PingData>('demo.ping');
 
+/** How many checks a monitor keeps for its sparkline. */
+export const CHECKS_KEPT = 60;
+/** How much status history a monitor keeps for its uptime bar, in ms. */
+export const UPTIME_WINDOW = 60 * 60 * 1000;
+
 /** The rooms of one account: its own, and one per project. */
 export const accountRoom = (account: string) => `account:${account}`;
 export const projectRoom = (account: string, project: string) => `project:${account}/${project}`;

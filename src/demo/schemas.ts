@@ -7,6 +7,7 @@ import { ClientMessage, type MessageDefinition, type StandardSchema } from 'rune
 import { z } from 'zod';
 import {
 	ActivityLogged,
+	CHECKS_KEPT,
 	IncidentArchived,
 	IncidentChanged,
 	MonitorChecked,
@@ -47,10 +48,6 @@ export type Incident = z.infer<typeof IncidentSchema>;
 
 export const ArchivedSchema = z.object({ uuid: z.string() });
 export type Archived = z.infer<typeof ArchivedSchema>;
-
-/** How many checks a monitor keeps for its sparkline, and how much status history for its uptime bar. */
-export const CHECKS_KEPT = 60;
-export const UPTIME_WINDOW = 60 * 60 * 1000;
 
 /** One probe of a monitor: when, and its response time (null: it got no answer). */
 export const CheckSchema = z.object({ at: z.number(), ms: z.number().nonnegative().nullable() });
