@@ -52,6 +52,9 @@ export const SnapshotRequested = ClientMessage.define<Record<string, never>>('da
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define<PingData>('demo.ping');
 
+/** How long an incident update's text may be. */
+export const MAX_UPDATE_LENGTH = 280;
+
 /** How many checks a monitor keeps for its sparkline. */
 export const CHECKS_KEPT = 60;
 /** How much status history a monitor keeps for its uptime bar, in ms. */

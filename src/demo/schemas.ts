@@ -8,6 +8,7 @@ import { z } from 'zod';
 import {
 	ActivityLogged,
 	CHECKS_KEPT,
+	MAX_UPDATE_LENGTH,
 	IncidentArchived,
 	IncidentChanged,
 	MonitorChecked,
@@ -21,8 +22,6 @@ export const MonitorStatus = z.enum(['up', 'degraded', 'down']);
 
 /** How many entries an incident's timeline holds at most: opened, acknowledged, updates, resolved. */
 export const MAX_TIMELINE = 30;
-/** How long an update's text may be. */
-export const MAX_UPDATE_LENGTH = 280;
 
 export const TimelineEntrySchema = z.object({
 	kind: z.enum(['opened', 'acknowledged', 'update', 'resolved']),

@@ -1,7 +1,8 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard } from '$demo/realtime';
 import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS, type IncidentRefusal } from '$demo/dashboard';
-import { MAX_UPDATE_LENGTH, Severity } from '$demo/schemas';
+import { MAX_UPDATE_LENGTH } from '$demo/messages';
+import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 

@@ -12,12 +12,6 @@ export const SEVERITY_CHOICES: readonly { value: SeverityChoice; label: string }
 	{ value: 'info', label: 'Info' }
 ];
 
-/**
- * How long an update may be: the server's MAX_UPDATE_LENGTH (src/demo/schemas.ts), repeated here
- * because that module brings zod, which the page must not ship. The server checks it anyway.
- */
-export const UPDATE_LENGTH = 280;
-
 /** How many incidents there are of each severity, and in all. */
 export function countBySeverity(incidents: readonly Incident[]): Record<SeverityChoice, number> {
 	const counts = { all: incidents.length, critical: 0, warning: 0, info: 0 };
