@@ -3,6 +3,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+	headingAnchors,
+	linkProblems,
+	linkTargets,
+	REPOSITORY_FILES
+} from '../helpers/doc-links.js';
+import {
 	checkSamples,
 	extractSamples,
 	FRAGMENT_MARK,
@@ -158,6 +164,65 @@ describe('documentation samples', () => {
 			'broken.md:10 TS2724',
 			'broken.md:19 svelte(state_referenced_locally)',
 			'broken.md:6 TS2561'
+		]);
+	});
+});
+
+describe('README links', () => {
+	it('work on npmjs.com: absolute, or anchors of README; files and headings of the repository exist', async () => {
+		const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+		expect(linkTargets(readme).length).toBeGreaterThan(5);
+		expect(linkProblems(readme, ROOT)).toEqual([]);
+	});
+
+	it('point into the repository package.json names, whose LICENSE exists', async () => {
+		const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+			repository: { url: string };
+			homepage: string;
+			bugs: { url: string };
+		};
+		const repository = manifest.repository.url.replace(/^git\+/, '').replace(/\.git$/, '');
+		expect(REPOSITORY_FILES[0]).toBe(`${repository}/blob/main/`);
+		expect(manifest.homepage.startsWith(repository)).toBe(true);
+		expect(manifest.bugs.url).toBe(`${repository}/issues`);
+		expect(await readFile(join(ROOT, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
+	});
+
+	it('the check finds relative links, missing anchors, files and headings, and ignores code', () => {
+		const repository = 'https://github.com/runesocket/runesocket/blob/main';
+		const broken = [
+			'# Top',
+			'[a](PROTOCOL.md) [b](#top) [c](#nowhere) ![d](static/x.png)',
+			`[e](${repository}/PROTOCOL.md#close-codes) [f](${repository}/PROTOCOL.md#no-such-heading)`,
+			`[g](${repository}/MISSING.md) [h](https://example.com/elsewhere.md)`,
+			'`[i](inline-code.md)`',
+			'```ts',
+			"const j = '[j](fenced-code.md)';",
+			'```'
+		].join('\n');
+		expect(linkProblems(broken, ROOT)).toEqual([
+			'PROTOCOL.md: relative, breaks on npmjs.com',
+			'#nowhere: no such heading here',
+			'static/x.png: relative, breaks on npmjs.com',
+			`${repository}/PROTOCOL.md#no-such-heading: no such heading in PROTOCOL.md`,
+			`${repository}/MISSING.md: no such file in the repository`
+		]);
+	});
+
+	it('anchors are named as GitHub names them', () => {
+		const anchors = headingAnchors(
+			[
+				'## Recovery: no message lost',
+				'## The runes layer: `runesocket/svelte`',
+				'## A & B',
+				'## A & B'
+			].join('\n')
+		);
+		expect([...anchors]).toEqual([
+			'recovery-no-message-lost',
+			'the-runes-layer-runesocketsvelte',
+			'a--b',
+			'a--b-1'
 		]);
 	});
 });
