@@ -1,40 +1,140 @@
 // Counts what `npm test` ran: the typecheck and lint steps (one each) and every vitest and
-// Playwright test, read from their JSON reports. A step that never ran counts as failed.
+// Playwright test, read from their JSON reports. A step that never ran counts as failed. A test that
+// failed and then passed on a retry is flaky: it counts neither as passed nor as failed, and the
+// line before the last names each one, so a retry never hides it.
+//
+//   node .ci/summarize.mjs <npm test's log> <npm test's exit status>
+//
+// Prints `N flaky (passed only on retry): name, name` and, last, `N passed, N failed`; exits 1 unless
+// npm test succeeded and nothing failed.
 import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-const [logPath, status] = process.argv.slice(2);
-const log = readFileSync(logPath, 'utf8');
-let passed = 0;
-let failed = 0;
+/**
+ * @typedef {object} VitestAssertion
+ * @property {string[]} ancestorTitles
+ * @property {string} title
+ * @property {string} status `passed`, `failed`, `skipped`, …
+ * @property {string[]} failureMessages Also kept from the attempts before a passing retry.
+ *
+ * @typedef {object} VitestReport vitest's `json` reporter output (the parts read here).
+ * @property {boolean} success
+ * @property {number} numFailedTests
+ * @property {{ name: string, assertionResults: VitestAssertion[] }[]} testResults
+ *
+ * @typedef {object} PlaywrightSuite
+ * @property {string} title
+ * @property {PlaywrightSuite[]} [suites]
+ * @property {{ title: string, file: string, tests: { projectName: string, status: string }[] }[]} [specs]
+ *
+ * @typedef {object} PlaywrightReport Playwright's `json` reporter output (the parts read here).
+ * @property {{ expected: number, unexpected: number, flaky: number }} stats
+ * @property {PlaywrightSuite[]} suites
+ *
+ * @typedef {object} Summary
+ * @property {number} passed
+ * @property {number} failed
+ * @property {string[]} flaky Names of the tests that passed only on a retry.
+ * @property {boolean} ok Whether CI passes: npm test succeeded and nothing failed.
+ */
 
-function count(ok) {
-	if (ok) passed++;
-	else failed++;
+/**
+ * What the run amounts to.
+ *
+ * @param {object} run
+ * @param {string} run.log npm test's output.
+ * @param {string} run.status npm test's exit status.
+ * @param {VitestReport} [run.vitest] Missing when vitest never ran.
+ * @param {PlaywrightReport} [run.playwright] Missing when Playwright never ran.
+ * @param {string} [run.root] Test file paths are shown relative to it.
+ * @returns {Summary}
+ * @example
+ * summarize({ log, status: '0', vitest, playwright }).flaky; // ['tests/unit/a.test.ts > a > b']
+ */
+export function summarize({ log, status, vitest, playwright, root = process.cwd() }) {
+	let passed = 0;
+	let failed = 0;
+	/** @type {string[]} */
+	const flaky = [];
+	/** @param {boolean} ok */
+	const count = (ok) => (ok ? passed++ : failed++);
+
+	// `npm test` chains check && lint && vitest && playwright: vitest only runs once lint has passed.
+	count(/svelte-check found 0 errors and 0 warnings/.test(log));
+	count(vitest !== undefined);
+
+	if (vitest) {
+		for (const file of vitest.testResults) {
+			for (const test of file.assertionResults) {
+				// vitest keeps the errors of earlier attempts on a test that passed on a retry.
+				if (test.status == 'passed' && test.failureMessages.length) {
+					flaky.push([relative(root, file.name), ...test.ancestorTitles, test.title].join(' > '));
+				} else if (test.status == 'passed') passed++;
+				else if (test.status == 'failed') failed++;
+			}
+		}
+		// A suite that failed to load has no failed tests but fails the run.
+		if (!vitest.success && vitest.numFailedTests == 0) failed++;
+	} else count(false);
+
+	if (playwright) {
+		passed += playwright.stats.expected;
+		failed += playwright.stats.unexpected;
+		// The top-level suites are the files, which every spec names already.
+		flaky.push(...playwright.suites.flatMap((file) => flakyPlaywrightTests(file, [])));
+	} else count(false);
+
+	if (status !== '0' && failed === 0) failed = 1;
+	return { passed, failed, flaky, ok: status === '0' && failed === 0 };
 }
 
+/**
+ * The Playwright tests of `suite` that passed only on a retry, as `[project] file > describe > title`.
+ *
+ * @param {PlaywrightSuite} suite
+ * @param {string[]} titles The titles of the describe blocks it is in, and its own (none for a file).
+ * @returns {string[]}
+ */
+function flakyPlaywrightTests(suite, titles) {
+	const own = (suite.specs ?? []).flatMap((spec) =>
+		spec.tests
+			.filter((test) => test.status == 'flaky')
+			.map((test) => `[${test.projectName}] ${[spec.file, ...titles, spec.title].join(' > ')}`)
+	);
+	const nested = (suite.suites ?? []).flatMap((child) =>
+		flakyPlaywrightTests(child, [...titles, child.title])
+	);
+	return [...own, ...nested];
+}
+
+/**
+ * The summary's lines: the flaky tests, then `N passed, N failed`.
+ *
+ * @param {Summary} summary
+ * @returns {string[]}
+ */
+export function summaryLines({ passed, failed, flaky }) {
+	const names = flaky.length ? `: ${flaky.join(', ')}` : '';
+	return [
+		`${flaky.length} flaky (passed only on retry)${names}`,
+		`${passed} passed, ${failed} failed`
+	];
+}
+
+/** @param {string} path */
 function readJson(path) {
 	return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
 }
 
-const vitest = readJson('test-results/vitest.json');
-const playwright = readJson('test-results/playwright.json');
-
-// `npm test` chains check && lint && vitest && playwright: vitest only runs once lint has passed.
-count(/svelte-check found 0 errors and 0 warnings/.test(log));
-count(vitest !== undefined);
-
-if (vitest) {
-	passed += vitest.numPassedTests;
-	failed += vitest.numFailedTests;
-	// A suite that failed to load has no failed tests but fails the run.
-	if (!vitest.success && vitest.numFailedTests == 0) failed++;
-} else count(false);
-
-if (playwright) {
-	passed += playwright.stats.expected + playwright.stats.flaky;
-	failed += playwright.stats.unexpected;
-} else count(false);
-
-if (status !== '0' && failed === 0) failed = 1;
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(status === '0' && failed === 0 ? 0 : 1);
+if (process.argv[1] && import.meta.url == pathToFileURL(process.argv[1]).href) {
+	const [logPath, status] = process.argv.slice(2);
+	const summary = summarize({
+		log: readFileSync(logPath, 'utf8'),
+		status,
+		vitest: readJson('test-results/vitest.json'),
+		playwright: readJson('test-results/playwright.json')
+	});
+	for (const line of summaryLines(summary)) console.log(line);
+	process.exit(summary.ok ? 0 : 1);
+}
