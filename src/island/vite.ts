@@ -1,8 +1,11 @@
 import { isAbsolute, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { build, normalizePath, type Plugin, type ResolvedConfig, type Rolldown } from 'vite';
 
 const ISLAND_QUERY = /\?island$/;
+const ISLAND_COMPONENT = normalizePath(fileURLToPath(new URL('./Island.svelte', import.meta.url)));
+const SERVER_RENDER_STUB = '\0runesocket-demo:island-server-render';
 
 /**
  * Where the islands' manifest goes in the server build's output: for each island entry its file
@@ -27,6 +30,10 @@ interface BuiltIsland {
  * to the client's immutable assets, and its URL follows `kit.paths`. In `vite dev` the URL is the
  * entry's own, which Vite transforms on request.
  *
+ * SvelteKit still bundles a `csr = false` page's components for the browser, though no browser
+ * loads them; there `Island.svelte` gets a stub instead of Svelte's server renderer, so that bundle
+ * neither holds server code nor makes the build warn about its `node:async_hooks` import.
+ *
  * @example
  * ```ts
  * // vite.config.ts
@@ -37,7 +44,11 @@ interface BuiltIsland {
  * export const load = () => ({ island: dashboardScript }); // '/_app/immutable/assets/dashboard-island.Bx3f.js'
  * ```
  */
-export function islands(): Plugin {
+export function islands(): Plugin[] {
+	return [islandEntries(), serverRenderStub()];
+}
+
+function islandEntries(): Plugin {
 	let config: ResolvedConfig;
 	const built = new Map<string, BuiltIsland>();
 	return {
@@ -84,6 +95,29 @@ export function islands(): Plugin {
 				fileName: ISLANDS_MANIFEST,
 				source: JSON.stringify(manifest, null, '\t')
 			});
+		}
+	};
+}
+
+function serverRenderStub(): Plugin {
+	return {
+		name: 'runesocket-demo:island-server-render-stub',
+		enforce: 'pre',
+		resolveId: {
+			filter: { id: /^svelte\/server$/ },
+			handler(_id, importer) {
+				const forBrowser = this.environment.config.consumer == 'client';
+				if (forBrowser && importer && normalizePath(importer) == ISLAND_COMPONENT)
+					return SERVER_RENDER_STUB;
+			}
+		},
+		load: {
+			filter: { id: /^\0runesocket-demo:island-server-render$/ },
+			handler() {
+				return `export function render() {
+					throw new Error('Island.svelte renders on the server only: its page has csr = false');
+				}`;
+			}
 		}
 	};
 }
