@@ -1,6 +1,8 @@
 import type { ServerInit } from '@sveltejs/kit';
+import { sequence } from '@sveltejs/kit/hooks';
 import { sockets } from '$demo/realtime';
 import { sessionSecret } from '$demo/session';
+import { compressResponses } from './compression.js';
 import { securityHeaders } from './security-headers.js';
 
 // SvelteKit runs `init` at startup: the demo's socket server exists (and its engine is ready) before
@@ -11,4 +13,5 @@ export const init: ServerInit = async () => {
 	await sockets.ready();
 };
 
-export const handle = securityHeaders;
+// Compression comes first so that it wraps the response last, with every header already set.
+export const handle = sequence(compressResponses, securityHeaders);

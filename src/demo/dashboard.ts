@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket/server';
-import { accountRoom, projectRoom } from './messages.js';
-import { Validated, type Activity, type Incident, type Monitor } from './schemas.js';
+import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
+import {
+	MAX_TIMELINE,
+	Validated,
+	type Activity,
+	type Incident,
+	type Monitor,
+	type Span,
+	type TimelineEntry
+} from './schemas.js';
 import type { DemoUser } from './session.js';
 import { slug } from './session.js';
 import type { DemoAccounts } from './accounts.js';
@@ -21,18 +29,69 @@ export interface NewIncident {
 	project: string;
 }
 
+/**
+ * A monitor as a new account first sees it: up, with a plausible past (a few minutes of checks and
+ * an hour of status with a blip or two), so the page has something to draw from the first paint.
+ */
+function seedMonitor(account: string, project: string, name: string, now: number): Monitor {
+	const uuid = `${account}/${project}/${slug(name)}`;
+	const checks = Array.from({ length: CHECKS_KEPT }, (_, index) => ({
+		at: now - (CHECKS_KEPT - index) * SEED_CHECK_SPACING,
+		ms: probe(uuid, 'up')
+	}));
+	const spans: Span[] = [{ at: now - UPTIME_WINDOW, status: 'up' }];
+	for (const minutesAgo of [50, 23]) {
+		if (Math.random() < 0.5) continue;
+		const at = now - minutesAgo * 60_000;
+		spans.push({ at, status: Math.random() < 0.7 ? 'degraded' : 'down' });
+		spans.push({ at: at + (1 + Math.random() * 3) * 60_000, status: 'up' });
+	}
+	return { uuid, account, project, name, status: 'up', changedAt: now, checks, spans };
+}
+
 function seedMonitors(account: string): Monitor[] {
+	const now = Date.now();
 	return Object.entries(PROJECTS).flatMap(([project, names]) =>
-		names.map((name) => ({
-			uuid: `${account}/${project}/${slug(name)}`,
-			account,
-			project,
-			name,
-			status: 'up' as const,
-			changedAt: Date.now()
-		}))
+		names.map((name) => seedMonitor(account, project, name, now))
 	);
 }
+
+/** How far apart the seeded checks are, in ms: the simulator's default check interval. */
+const SEED_CHECK_SPACING = 2_000;
+
+/** A typical response time per monitor, in ms: the same monitor is always about as fast. */
+function baseline(uuid: string): number {
+	let hash = 0;
+	for (const character of uuid) hash = (hash * 31 + character.charCodeAt(0)) >>> 0;
+	return 40 + (hash % 160);
+}
+
+/**
+ * A plausible response time for a monitor in a status: its baseline with some noise and the odd
+ * spike when up, several times slower when degraded, none when down.
+ */
+export function probe(uuid: string, status: Monitor['status']): number | null {
+	if (status == 'down') return null;
+	const noise = Math.exp((Math.random() - 0.5) * 0.5);
+	const spike = Math.random() < 0.04 ? 2 + Math.random() * 2 : 1;
+	const slowdown = status == 'degraded' ? 3 + Math.random() * 3 : 1;
+	return Math.round(baseline(uuid) * noise * spike * slowdown);
+}
+
+/** Adds `item` at the end of `items`, keeping the newest `limit`. */
+function appendKept<T>(items: readonly T[], item: T, limit: number): T[] {
+	return [...items, item].slice(-limit);
+}
+
+/** The status spans still needed to draw the last `UPTIME_WINDOW`: those in it, and the one it began in. */
+function withinUptimeWindow(spans: Span[], now: number): Span[] {
+	const firstInWindow = spans.findIndex((span) => span.at > now - UPTIME_WINDOW);
+	if (firstInWindow == -1) return spans.slice(-1);
+	return spans.slice(Math.max(0, firstInWindow - 1));
+}
+
+/** Why an incident change was refused, in words for the person who asked. */
+export type IncidentRefusal = 'not-found' | 'resolved' | 'acknowledged' | 'full';
 
 /** What a user is told when a new team would exceed the account limit and no team is idle. */
 export const DEMO_FULL =
@@ -40,6 +99,9 @@ export const DEMO_FULL =
 
 /** How many incidents one account may have open: a form posted in a loop must not grow it forever. */
 export const MAX_OPEN_INCIDENTS = 50;
+
+/** How many resolved incidents an account keeps showing; older ones are archived. */
+export const RESOLVED_KEPT = 10;
 
 /**
  * What the dashboard publishes through: the socket server (`SocketServer`) in a server process, a
@@ -103,38 +165,144 @@ export class Dashboard {
 	/** Opens an incident; `undefined` when the account has `MAX_OPEN_INCIDENTS` open already. */
 	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
 		if ((await this.#store.countIncidents(user.account)) >= MAX_OPEN_INCIDENTS) return undefined;
+		const now = Date.now();
 		const incident: Incident = {
 			uuid: randomUUID(),
 			account: user.account,
 			project: request.project,
 			title: request.title,
 			severity: request.severity,
-			createdAt: Date.now(),
-			createdBy: user.name
+			status: 'open',
+			createdAt: now,
+			createdBy: user.name,
+			timeline: [{ kind: 'opened', at: now, by: user.name }]
 		};
 		await this.#store.addIncident(incident);
-		await this.#sockets.to(accountRoom(user.account)).emit(Validated.IncidentCreated, incident);
-		await this.#log(user.account, 'incident.created', `${user.name} opened “${incident.title}”`);
+		await this.#announce(incident);
+		await this.#log(user.account, 'incident.opened', `${user.name} opened “${incident.title}”`);
 		return incident;
 	}
 
-	/** Resolves an open incident; false when it was not open (already resolved, or never was). */
-	async resolveIncident(user: DemoUser, uuid: string): Promise<boolean> {
-		const incident = await this.#store.removeIncident(user.account, uuid);
-		if (!incident) return false;
-		const resolution = { uuid, resolvedAt: Date.now(), resolvedBy: user.name };
-		await this.#sockets.to(accountRoom(user.account)).emit(Validated.IncidentResolved, resolution);
-		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${incident.title}”`);
-		return true;
+	/** Marks an open incident as being handled by `user`; refused once acknowledged or resolved. */
+	async acknowledgeIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
+		const result = await this.#changeIncident(user, uuid, { kind: 'acknowledged' }, (incident) =>
+			incident.status == 'open' ? 'acknowledged' : incident.status
+		);
+		if (typeof result == 'object')
+			await this.#log(
+				user.account,
+				'incident.acknowledged',
+				`${user.name} is on “${result.title}”`
+			);
+		return result;
 	}
 
-	async setMonitorStatus(monitor: Monitor, status: Monitor['status']): Promise<void> {
-		const changed: Monitor = { ...monitor, status, changedAt: Date.now() };
+	/** Adds an update to an unresolved incident's timeline. */
+	async updateIncident(
+		user: DemoUser,
+		uuid: string,
+		text: string
+	): Promise<Incident | IncidentRefusal> {
+		const result = await this.#changeIncident(
+			user,
+			uuid,
+			{ kind: 'update', text },
+			(incident) => incident.status
+		);
+		if (typeof result == 'object')
+			await this.#log(
+				user.account,
+				'incident.updated',
+				`${user.name} on “${result.title}”: ${text}`
+			);
+		return result;
+	}
+
+	/** Resolves an incident; refused when it is already resolved (or never was). */
+	async resolveIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
+		const result = await this.#changeIncident(user, uuid, { kind: 'resolved' }, () => 'resolved');
+		if (typeof result != 'object') return result;
+		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${result.title}”`);
+		await this.#archiveResolved(user.account);
+		return result;
+	}
+
+	/**
+	 * Adds an entry to the incident's timeline and moves it to the status `next` gives (which may
+	 * refuse by naming the status it is in), then tells the account's pages.
+	 */
+	async #changeIncident(
+		user: DemoUser,
+		uuid: string,
+		entry: Pick<TimelineEntry, 'kind' | 'text'>,
+		next: (incident: Incident) => Incident['status']
+	): Promise<Incident | IncidentRefusal> {
+		let refusal: IncidentRefusal = 'not-found';
+		const changed = await this.#store.changeIncident(user.account, uuid, (incident) => {
+			const status = next(incident);
+			if (incident.status == 'resolved') refusal = 'resolved';
+			else if (entry.kind == 'acknowledged' && incident.status != 'open') refusal = 'acknowledged';
+			else if (incident.timeline.length >= MAX_TIMELINE - 1 && entry.kind == 'update')
+				refusal = 'full';
+			else
+				return {
+					...incident,
+					status,
+					timeline: [...incident.timeline, { ...entry, at: Date.now(), by: user.name }]
+				};
+			return undefined;
+		});
+		if (!changed) return refusal;
+		await this.#announce(changed);
+		return changed;
+	}
+
+	/** Keeps the newest `RESOLVED_KEPT` resolved incidents; the pages drop the others. */
+	async #archiveResolved(account: string): Promise<void> {
+		const { incidents } = await this.#store.snapshot(account);
+		const resolved = incidents
+			.filter((incident) => incident.status == 'resolved')
+			.sort((a, b) => b.timeline.at(-1)!.at - a.timeline.at(-1)!.at);
+		for (const old of resolved.slice(RESOLVED_KEPT)) {
+			if (!(await this.#store.removeIncident(account, old.uuid))) continue;
+			await this.#sockets
+				.to(accountRoom(account))
+				.emit(Validated.IncidentArchived, { uuid: old.uuid });
+		}
+	}
+
+	#announce(incident: Incident): Promise<unknown> {
+		return this.#sockets
+			.to(accountRoom(incident.account))
+			.emit(Validated.IncidentChanged, incident);
+	}
+
+	/** Moves a monitor to `status`, remembering the change for its uptime bar. */
+	async setMonitorStatus(monitor: Monitor, status: Monitor['status']): Promise<Monitor> {
+		const now = Date.now();
+		const changed: Monitor = {
+			...monitor,
+			status,
+			changedAt: now,
+			spans: withinUptimeWindow([...monitor.spans, { at: now, status }], now)
+		};
 		await this.#store.putMonitor(changed);
 		await this.#sockets
 			.to(projectRoom(monitor.account, monitor.project))
 			.emit(Validated.MonitorStatusChanged, changed);
 		await this.#log(monitor.account, 'monitor.status-changed', `${monitor.name} is ${status}`);
+		return changed;
+	}
+
+	/** Records one check of a monitor (its response time, or none) and sends it to the pages. */
+	async recordCheck(monitor: Monitor, ms: number | null): Promise<Monitor> {
+		const check = { at: Date.now(), ms };
+		const checked: Monitor = { ...monitor, checks: appendKept(monitor.checks, check, CHECKS_KEPT) };
+		await this.#store.putMonitor(checked);
+		await this.#sockets
+			.to(projectRoom(monitor.account, monitor.project))
+			.emit(Validated.MonitorChecked, { uuid: monitor.uuid, ...check });
+		return checked;
 	}
 
 	async #log(account: string, kind: Activity['kind'], text: string): Promise<void> {

@@ -4,18 +4,44 @@
 // schemas.ts (the server's `Validated` definitions), as it validates whatever a page sends.
 // Only types come from schemas.ts, so this module costs the page no zod.
 import { ClientMessage } from 'runesocket';
-import type { Activity, Incident, Monitor, PingData, Resolution } from './schemas.js';
+import type {
+	Activity,
+	Archived,
+	Check,
+	Incident,
+	Monitor,
+	MonitorCheck,
+	PingData,
+	Span,
+	TimelineEntry
+} from './schemas.js';
 
-export type { Activity, Incident, Monitor, PingData, Resolution };
+export type {
+	Activity,
+	Archived,
+	Check,
+	Incident,
+	Monitor,
+	MonitorCheck,
+	PingData,
+	Span,
+	TimelineEntry
+};
 
-/** A new incident, to the account's room. */
-export const IncidentCreated = ClientMessage.define<Incident>('incident.created');
+/**
+ * An incident as it is now (the whole incident, timeline included), to the account's room: when it
+ * opens, and with every acknowledgement, update and resolution.
+ */
+export const IncidentChanged = ClientMessage.define<Incident>('incident.changed');
 
-/** An incident was resolved, to the account's room. */
-export const IncidentResolved = ClientMessage.define<Resolution>('incident.resolved');
+/** A resolved incident dropped off the recently-resolved list, to the account's room. */
+export const IncidentArchived = ClientMessage.define<Archived>('incident.archived');
 
-/** A monitor's new state (the whole monitor), to its project's room. */
+/** A monitor's new status (the whole monitor, its history included), to its project's room. */
 export const MonitorStatusChanged = ClientMessage.define<Monitor>('monitor.status-changed');
+
+/** One check of a monitor (its response time), to its project's room: many per second. */
+export const MonitorChecked = ClientMessage.define<MonitorCheck>('monitor.checked');
 
 /** One line of the activity feed, to the account's room. */
 export const ActivityLogged = ClientMessage.define<Activity>('activity.logged');
@@ -25,6 +51,14 @@ export const SnapshotRequested = ClientMessage.define<Record<string, never>>('da
 
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define<PingData>('demo.ping');
+
+/** How long an incident update's text may be. */
+export const MAX_UPDATE_LENGTH = 280;
+
+/** How many checks a monitor keeps for its sparkline. */
+export const CHECKS_KEPT = 60;
+/** How much status history a monitor keeps for its uptime bar, in ms. */
+export const UPTIME_WINDOW = 60 * 60 * 1000;
 
 /** The rooms of one account: its own, and one per project. */
 export const accountRoom = (account: string) => `account:${account}`;

@@ -1,4 +1,3 @@
-import { RedisEngine } from 'runesocket/redis';
 import {
 	createSocketServer,
 	defineRoute,
@@ -13,7 +12,6 @@ import { Validated } from './schemas.js';
 import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
-import { RedisDashboardStore } from './redis-store.js';
 import { MemoryDashboardStore } from './store.js';
 
 /** Rooms a user may join: their account's, and its projects'. */
@@ -30,14 +28,30 @@ function viewedAccounts(sockets: SocketServer): string[] {
 	});
 }
 
+/** Every account's own room, where the dashboard shows who is looking. */
+const isAccountRoom = (room: string) => room.startsWith(accountRoom(''));
+
 // With REDIS_URL, every process started with it serves the same dashboard: rooms, history and state
 // live in Redis. Without it, one process keeps everything in memory.
 const redisUrl = process.env.REDIS_URL;
 
-function createRealtime() {
+/**
+ * The Redis engine and store, imported only when REDIS_URL asks for them: ioredis and the Redis
+ * engine are a large part of what `vite dev` would otherwise load before it is ready.
+ */
+async function loadRedis() {
+	const [{ RedisEngine }, { RedisDashboardStore }] = await Promise.all([
+		import('runesocket/redis'),
+		import('./redis-store.js')
+	]);
+	return { RedisEngine, RedisDashboardStore };
+}
+
+async function createRealtime() {
+	const redis = redisUrl ? { url: redisUrl, ...(await loadRedis()) } : undefined;
 	const sockets = shareSocketServer(() =>
 		createSocketServer({
-			engine: redisUrl ? new RedisEngine({ redis: redisUrl }) : new MemoryEngine(),
+			engine: redis ? new redis.RedisEngine({ redis: redis.url }) : new MemoryEngine(),
 			routes: [
 				defineRoute<DemoUser>({
 					path: '/ws',
@@ -50,15 +64,20 @@ function createRealtime() {
 						}
 					},
 					connectedData: (connection) => ({ name: connection.authData.name }),
-					authorizeJoin: (connection, room) => mayJoin(connection.authData, room)
+					authorizeJoin: (connection, room) => mayJoin(connection.authData, room),
+					// Who is looking at the team's dashboard: one entry per name, however many tabs.
+					presence: {
+						member: ({ authData: { name } }) => ({ id: name, data: { name } }),
+						rooms: isAccountRoom
+					}
 				})
 			]
 		})
 	);
 	sockets.on(Validated.Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
 	const limits = accountLimitsFromEnvironment(process.env);
-	const store = redisUrl
-		? new RedisDashboardStore(redisUrl, { retention: 2 * limits.idleTimeout })
+	const store = redis
+		? new redis.RedisDashboardStore(redis.url, { retention: 2 * limits.idleTimeout })
 		: new MemoryDashboardStore();
 	const accounts = new DemoAccounts(store, limits, () => viewedAccounts(sockets));
 	const dashboard = new Dashboard(store, sockets, accounts);
@@ -73,14 +92,16 @@ function createRealtime() {
 	// With Redis, the simulator runs in a process of its own and publishes through RedisPublisher.
 	// Every server process forks one, and a Redis lease lets exactly one of them run: several would
 	// flap the monitors that much faster.
-	if (redisUrl) forkSimulator();
+	if (redis) forkSimulator();
 	else startSimulator(dashboard, ratesFromEnvironment(process.env));
 	return { sockets, dashboard };
 }
 
 // One per process however many copies of this module load (Vite's plugin, SvelteKit, HMR), so the
-// simulator runs once and every copy publishes through the socket server that is attached.
+// simulator runs once and every copy publishes through the socket server that is attached. The
+// promise is what is shared: copies that load while the first is still importing Redis wait for it
+// instead of building a second one.
 const shared = globalThis as { runesocketDemo?: ReturnType<typeof createRealtime> };
 
 /** The demo's socket server, and its state with the changes that publish through it. */
-export const { sockets, dashboard } = (shared.runesocketDemo ??= createRealtime());
+export const { sockets, dashboard } = await (shared.runesocketDemo ??= createRealtime());

@@ -11,6 +11,14 @@ const PREFIX = 'runesocket-demo:';
 /** A sorted set: every account, scored by when it was last active. */
 const ACCOUNTS = `${PREFIX}accounts-by-activity`;
 const PARTS = ['incidents', 'monitors', 'activity'] as const;
+/** How often a change of an incident is tried again when other processes keep changing it. */
+const CHANGE_ATTEMPTS = 20;
+/** HSET KEYS[1] ARGV[1] = ARGV[3] only while it still holds ARGV[2]; ARGV[4] is the key's lifetime. */
+const REPLACE_IF_UNCHANGED = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
 
 /**
  * The store several server processes share: one hash of incidents and one of monitors per account,
@@ -87,7 +95,8 @@ export class RedisDashboardStore implements DashboardStore {
 	}
 
 	async countIncidents(account: string): Promise<number> {
-		return this.#redis.hlen(this.#key(account, 'incidents'));
+		const incidents = await this.#redis.hvals(this.#key(account, 'incidents'));
+		return incidents.filter((json) => (JSON.parse(json) as Incident).status != 'resolved').length;
 	}
 
 	async addIncident(incident: Incident): Promise<void> {
@@ -99,10 +108,36 @@ export class RedisDashboardStore implements DashboardStore {
 			.exec();
 	}
 
+	async changeIncident(
+		account: string,
+		uuid: string,
+		change: (incident: Incident) => Incident | undefined
+	): Promise<Incident | undefined> {
+		const key = this.#key(account, 'incidents');
+		// Compare and set: a write that finds another process changed the incident since it was read
+		// starts over from the newer one, so two concurrent resolves publish once, and no update is lost.
+		for (let attempt = 0; attempt < CHANGE_ATTEMPTS; attempt++) {
+			const json = await this.#redis.hget(key, uuid);
+			const changed = json ? change(JSON.parse(json) as Incident) : undefined;
+			if (!json || !changed) return undefined;
+			const written = await this.#redis.eval(
+				REPLACE_IF_UNCHANGED,
+				1,
+				key,
+				uuid,
+				json,
+				JSON.stringify(changed),
+				this.#retention
+			);
+			if (written) return changed;
+		}
+		throw new Error(`The incident ${uuid} kept changing under ${CHANGE_ATTEMPTS} attempts`);
+	}
+
 	async removeIncident(account: string, uuid: string): Promise<Incident | undefined> {
 		const key = this.#key(account, 'incidents');
 		const json = await this.#redis.hget(key, uuid);
-		// Only the process whose HDEL removed it resolved it: two concurrent resolves publish once.
+		// Only the process whose HDEL removed it gets it: two concurrent removals publish once.
 		if (!json || !(await this.#redis.hdel(key, uuid))) return undefined;
 		return JSON.parse(json) as Incident;
 	}

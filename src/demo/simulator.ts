@@ -1,4 +1,4 @@
-import type { Dashboard } from './dashboard.js';
+import { probe, type Dashboard } from './dashboard.js';
 import type { Monitor } from './messages.js';
 import type { DemoUser } from './session.js';
 
@@ -6,9 +6,14 @@ import type { DemoUser } from './session.js';
 export interface SimulatorRates {
 	monitorInterval: number;
 	incidentInterval: number;
+	checkInterval: number;
 }
 
-/** Rates from the environment: DEMO_MONITOR_INTERVAL_MS (default 4 s) and DEMO_INCIDENT_INTERVAL_MS (default 20 s). */
+/**
+ * Rates from the environment: DEMO_MONITOR_INTERVAL_MS (a status change, default 4 s),
+ * DEMO_INCIDENT_INTERVAL_MS (an incident opened, acknowledged, updated or resolved, default 20 s) and
+ * DEMO_CHECK_INTERVAL_MS (every monitor checked, default 2 s).
+ */
 export function ratesFromEnvironment(env: Record<string, string | undefined>): SimulatorRates {
 	const rate = (value: string | undefined, fallback: number) => {
 		const parsed = Number(value);
@@ -16,7 +21,8 @@ export function ratesFromEnvironment(env: Record<string, string | undefined>): S
 	};
 	return {
 		monitorInterval: rate(env.DEMO_MONITOR_INTERVAL_MS, 4_000),
-		incidentInterval: rate(env.DEMO_INCIDENT_INTERVAL_MS, 20_000)
+		incidentInterval: rate(env.DEMO_INCIDENT_INTERVAL_MS, 20_000),
+		checkInterval: rate(env.DEMO_CHECK_INTERVAL_MS, 2_000)
 	};
 }
 
@@ -26,6 +32,11 @@ const TROUBLES = [
 	'Slow responses',
 	'Certificate expires soon',
 	'Queue backlog'
+];
+const PROGRESS = [
+	'Looking at the dashboards',
+	'Cause found, fix in review',
+	'Fix deployed, watching it'
 ];
 
 function pick<T>(items: readonly T[]): T | undefined {
@@ -39,48 +50,68 @@ function nextStatus(monitor: Monitor): Monitor['status'] {
 }
 
 /**
- * Keeps the demo alive: flaps monitors and opens or resolves incidents in every account someone is
- * using, at the given rates. Returns a function that stops it.
+ * Keeps the demo alive in every account someone is using, at the given rates: checks every monitor
+ * (a response time for its sparkline), flaps monitors, and takes incidents through their life.
+ * Returns a function that stops it.
  */
 export function startSimulator(dashboard: Dashboard, rates: SimulatorRates): () => void {
 	const timers: ReturnType<typeof setInterval>[] = [];
+	// One round at a time, whatever its kind: each reads monitors and writes them back whole, so two
+	// at once would undo each other's writes.
+	let previousRound = Promise.resolve();
 	const everyLiveAccount = (act: (account: string) => Promise<unknown>) => {
-		// A round that outlasts its interval (a slow Redis) is not joined by another one.
-		let running = false;
-		return async () => {
-			if (running) return;
-			running = true;
-			try {
-				for (const account of await dashboard.liveAccounts()) await act(account).catch(() => {});
-			} catch {
-				// The accounts could not be listed; the next round tries again.
-			} finally {
-				running = false;
-			}
+		// A round that outlasts its interval (a slow Redis) is not queued a second time.
+		let waiting = false;
+		return () => {
+			if (waiting) return;
+			waiting = true;
+			previousRound = previousRound.then(async () => {
+				try {
+					for (const account of await dashboard.liveAccounts()) await act(account).catch(() => {});
+				} catch {
+					// The accounts could not be listed; the next round tries again.
+				} finally {
+					waiting = false;
+				}
+			});
 		};
+	};
+	const check = async (account: string) => {
+		for (const monitor of (await dashboard.state(account)).monitors)
+			await dashboard.recordCheck(monitor, probe(monitor.uuid, monitor.status));
 	};
 	const flap = async (account: string) => {
 		const monitor = pick((await dashboard.state(account)).monitors);
 		if (monitor) await dashboard.setMonitorStatus(monitor, nextStatus(monitor));
 	};
 	const churn = async (account: string) => {
-		const { incidents } = await dashboard.state(account);
 		const robot = { ...ROBOT, account };
-		const open = incidents.filter((incident) => incident.createdBy == ROBOT.name);
-		if (open.length && Math.random() < 0.5) {
-			await dashboard.resolveIncident(robot, pick(open)!.uuid);
-			return;
+		const mine = (await dashboard.state(account)).incidents.filter(
+			(incident) => incident.createdBy == ROBOT.name && incident.status != 'resolved'
+		);
+		const incident = Math.random() < 0.7 ? pick(mine) : undefined;
+		if (!incident) {
+			await dashboard.openIncident(robot, {
+				title: pick(TROUBLES)!,
+				severity: pick(['critical', 'warning', 'info'] as const)!,
+				project: pick(['web', 'api', 'data'])!
+			});
+		} else if (incident.status == 'open') {
+			await dashboard.acknowledgeIncident(robot, incident.uuid);
+		} else {
+			const updates = incident.timeline.filter((entry) => entry.kind == 'update').length;
+			const progress = PROGRESS[updates];
+			if (progress && Math.random() < 0.6)
+				await dashboard.updateIncident(robot, incident.uuid, progress);
+			else await dashboard.resolveIncident(robot, incident.uuid);
 		}
-		await dashboard.openIncident(robot, {
-			title: pick(TROUBLES)!,
-			severity: pick(['critical', 'warning', 'info'] as const)!,
-			project: pick(['web', 'api', 'data'])!
-		});
 	};
-	if (rates.monitorInterval > 0)
-		timers.push(setInterval(everyLiveAccount(flap), rates.monitorInterval));
-	if (rates.incidentInterval > 0)
-		timers.push(setInterval(everyLiveAccount(churn), rates.incidentInterval));
+	const every = (interval: number, act: (account: string) => Promise<unknown>) => {
+		if (interval > 0) timers.push(setInterval(everyLiveAccount(act), interval));
+	};
+	every(rates.checkInterval, check);
+	every(rates.monitorInterval, flap);
+	every(rates.incidentInterval, churn);
 	for (const timer of timers) timer.unref();
 	return () => timers.forEach((timer) => clearInterval(timer));
 }

@@ -37,10 +37,20 @@ export interface DashboardStore {
 	/** Forgets the account and everything in it. */
 	removeAccount(account: string): Promise<void>;
 	snapshot(account: string): Promise<DashboardState>;
-	/** How many incidents of the account are open. */
+	/** How many incidents of the account are not resolved. */
 	countIncidents(account: string): Promise<number>;
 	addIncident(incident: Incident): Promise<void>;
-	/** Removes an open incident; `undefined` when there was none with that id. */
+	/**
+	 * Replaces an incident with what `change` makes of it, atomically: a concurrent change (another
+	 * process resolving it) makes `change` run again on the newer incident. `change` returns
+	 * `undefined` to refuse; the result is `undefined` then, or when there was no such incident.
+	 */
+	changeIncident(
+		account: string,
+		uuid: string,
+		change: (incident: Incident) => Incident | undefined
+	): Promise<Incident | undefined>;
+	/** Forgets an incident; `undefined` when there was none with that id. */
 	removeIncident(account: string, uuid: string): Promise<Incident | undefined>;
 	putMonitor(monitor: Monitor): Promise<void>;
 	addActivity(account: string, activity: Activity): Promise<void>;
@@ -99,11 +109,24 @@ export class MemoryDashboardStore implements DashboardStore {
 	}
 
 	async countIncidents(account: string): Promise<number> {
-		return this.#accounts.get(account)?.incidents.size ?? 0;
+		const incidents = this.#accounts.get(account)?.incidents.values() ?? [];
+		return [...incidents].filter((incident) => incident.status != 'resolved').length;
 	}
 
 	async addIncident(incident: Incident): Promise<void> {
 		this.#accounts.get(incident.account)?.incidents.set(incident.uuid, incident);
+	}
+
+	async changeIncident(
+		account: string,
+		uuid: string,
+		change: (incident: Incident) => Incident | undefined
+	): Promise<Incident | undefined> {
+		const incidents = this.#accounts.get(account)?.incidents;
+		const incident = incidents?.get(uuid);
+		const changed = incident && change(incident);
+		if (changed) incidents!.set(uuid, changed);
+		return changed;
 	}
 
 	async removeIncident(account: string, uuid: string): Promise<Incident | undefined> {

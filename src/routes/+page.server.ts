@@ -1,6 +1,7 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard } from '$demo/realtime';
-import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS } from '$demo/dashboard';
+import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS, type IncidentRefusal } from '$demo/dashboard';
+import { MAX_UPDATE_LENGTH } from '$demo/messages';
 import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
@@ -12,6 +13,14 @@ import dashboardScript from './dashboard-island.ts?island';
 export const csr = false;
 
 const SESSION_COOKIE = 'runesocket_session';
+
+/** What a person is told when the incident changed under them (someone else was faster). */
+const REFUSALS: Record<IncidentRefusal, string> = {
+	'not-found': 'That incident is no longer on the dashboard.',
+	resolved: 'That incident is already resolved.',
+	acknowledged: 'Someone is already on that incident.',
+	full: 'That timeline is full: resolve the incident, or open a new one.'
+};
 
 function currentUser({ cookies }: RequestEvent) {
 	return verifySession(cookies.get(SESSION_COOKIE));
@@ -78,13 +87,34 @@ export const actions: Actions = {
 		return { created: incident.uuid };
 	},
 
+	acknowledge: async (event) => {
+		const user = currentUser(event);
+		if (!user) return fail(401, { acknowledge: 'Sign in first.' });
+		const uuid = String((await event.request.formData()).get('uuid') ?? '');
+		const result = await dashboard.acknowledgeIncident(user, uuid);
+		if (typeof result != 'object') return fail(409, { acknowledge: REFUSALS[result] });
+		return { acknowledged: uuid };
+	},
+
+	update: async (event) => {
+		const user = currentUser(event);
+		if (!user) return fail(401, { update: 'Sign in first.' });
+		const form = await event.request.formData();
+		const uuid = String(form.get('uuid') ?? '');
+		const text = String(form.get('text') ?? '').trim();
+		if (!text || text.length > MAX_UPDATE_LENGTH)
+			return fail(400, { update: `An update of 1 to ${MAX_UPDATE_LENGTH} characters.` });
+		const result = await dashboard.updateIncident(user, uuid, text);
+		if (typeof result != 'object') return fail(409, { update: REFUSALS[result] });
+		return { updated: uuid };
+	},
+
 	resolve: async (event) => {
 		const user = currentUser(event);
 		if (!user) return fail(401, { resolve: 'Sign in first.' });
 		const uuid = String((await event.request.formData()).get('uuid') ?? '');
-		if (!(await dashboard.resolveIncident(user, uuid))) {
-			return fail(404, { resolve: 'That incident is already resolved.' });
-		}
+		const result = await dashboard.resolveIncident(user, uuid);
+		if (typeof result != 'object') return fail(409, { resolve: REFUSALS[result] });
 		return { resolved: uuid };
 	}
 };

@@ -1,69 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { expect, test as base, type Browser, type Page } from '@playwright/test';
+import { expect } from '@playwright/test';
 import { demoEnvironment } from '../../playwright.config.js';
+import {
+	incident,
+	incidentTitles,
+	newTeam,
+	openIncident,
+	secondPage,
+	signIn,
+	test
+} from './fixtures/dashboard.js';
 
 // The live dashboard in Chromium against the production build (`npm run build && npm start`, started
 // by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.
-
-/** Chromium logs a console error for every WebSocket attempt and every request a dead server refuses. */
-const REFUSED_BY_DEAD_SERVER = /WebSocket connection to .* failed|net::ERR_CONNECTION_REFUSED/;
-
-const test = base.extend<{ consoleErrors: string[] }>({
-	// Auto: any console error or page exception fails the test, unless the test expects it.
-	consoleErrors: [
-		async ({ context }, use, testInfo) => {
-			const errors: string[] = [];
-			context.on('console', (message) => {
-				if (message.type() == 'error') errors.push(message.text());
-			});
-			context.on('weberror', (error) => errors.push(error.error().message));
-			await use(errors);
-			const allowed = testInfo.annotations.some((note) => note.type == 'refused-sockets-expected');
-			expect(errors.filter((error) => !(allowed && REFUSED_BY_DEAD_SERVER.test(error)))).toEqual(
-				[]
-			);
-		},
-		{ auto: true }
-	]
-});
-
-/** A team of its own for each test. */
-const newTeam = () => `team-${randomUUID().slice(0, 8)}`;
-
-async function signIn(page: Page, name: string, team: string, baseURL?: string): Promise<void> {
-	await page.goto(baseURL ?? '/');
-	await page.getByLabel('Your name').fill(name);
-	await page.getByLabel('Team').fill(team);
-	await page.getByRole('button', { name: 'Open the dashboard' }).click();
-	await expect(page.getByTestId('connection-badge')).toHaveText('Live', { timeout: 10_000 });
-}
-
-async function openIncident(page: Page, title: string, severity = 'warning'): Promise<void> {
-	const titleField = page.getByPlaceholder('What is wrong?');
-	await titleField.fill(title);
-	await page.getByLabel('Severity').selectOption(severity);
-	await page.getByRole('button', { name: 'Open incident' }).click();
-	// The form resets once the action answered: a next title typed before that would be wiped (seen
-	// on a loaded machine, where the second of two incidents opened in a row never went out).
-	await expect(titleField).toHaveValue('');
-}
-
-/** An incident's row in the list (its title also appears in the activity feed). */
-const incident = (page: Page, title: string) =>
-	page.getByTestId('incident-list').getByText(title, { exact: true });
-
-const incidentTitles = (page: Page) =>
-	page.getByTestId('incident').locator('.title').allTextContents();
-
-/** A second signed-in page in its own browser context (its own cookies and network). */
-async function secondPage(browser: Browser, team: string, baseURL: string): Promise<Page> {
-	const context = await browser.newContext({ baseURL });
-	const page = await context.newPage();
-	await signIn(page, 'Grace', team);
-	return page;
-}
 
 test.describe('the live dashboard', () => {
 	test('shows Live, and an incident opened in one page appears in another within a second', async ({

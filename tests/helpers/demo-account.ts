@@ -30,7 +30,9 @@ export async function watchDemoAccount(
 		project: 'web',
 		name: 'Homepage',
 		status: 'up' as const,
-		changedAt: Date.now()
+		changedAt: Date.now(),
+		checks: [],
+		spans: [{ at: Date.now(), status: 'up' as const }]
 	};
 	await store.ensureAccount(DEMO_ACCOUNT, [monitor], Date.now());
 	const changes: PublishedChange[] = [];

@@ -31,6 +31,12 @@ export type CollectionOptions<T, K, R = T> = {
 	 * collection is read.
 	 */
 	room?: string;
+	/**
+	 * Keep the items when a room turns out unrecoverable, instead of emptying the collection: for a
+	 * page that fetches the truth itself on `Unrecoverable` and calls `replace`, so it never shows an
+	 * empty list in between. Default false.
+	 */
+	keepWhenUnrecoverable?: boolean;
 } & ([R] extends [Partial<T>]
 	? {
 			/** The key a `remove` message names. Default: `key` applied to its data. */
@@ -56,6 +62,7 @@ export interface CollectionSetup<T, K> {
 	key: (item: T) => K;
 	initial?: Iterable<T>;
 	room?: string;
+	keepWhenUnrecoverable?: boolean;
 	/** Follows the messages that remove items, calling `drop` with each one's key, until stopped. */
 	removals?: (drop: (key: K) => void) => () => void;
 }
@@ -110,10 +117,12 @@ export class Collection<T, K> {
 			const stopRemovals = setup.removals?.((key) => {
 				if (this.#shadow.delete(key)) changed();
 			});
-			const stopResetting = host.onReset(setup.room, () => {
-				this.#shadow.clear();
-				changed();
-			});
+			const stopResetting = setup.keepWhenUnrecoverable
+				? () => {}
+				: host.onReset(setup.room, () => {
+						this.#shadow.clear();
+						changed();
+					});
 			return () => {
 				stopUpserts();
 				stopRemovals?.();

@@ -332,13 +332,14 @@ export class LiveSocket {
 		definition: MessageDefinition<T>,
 		options: CollectionOptions<T, K, R>
 	): Collection<T, K> {
-		const { key, remove, initial, room } = options;
+		const { key, remove, initial, room, keepWhenUnrecoverable } = options;
 		// Without removeKey, CollectionOptions demands removal data shaped like (part of) an item.
 		const removeKey = options.removeKey ?? (key as unknown as (data: R) => K);
 		return new Collection(this.#host, definition, {
 			key,
 			initial,
 			room,
+			keepWhenUnrecoverable,
 			removals:
 				remove && ((drop) => this.#host.follow(remove, (data) => drop(removeKey(data)), room))
 		});

@@ -15,6 +15,11 @@ export interface StreamOptions {
 	limit?: number;
 	/** Only messages published to this room; emptied when it turns out unrecoverable while read. */
 	room?: string;
+	/**
+	 * Keep the items when a room turns out unrecoverable, instead of emptying the stream: for a
+	 * page that reloads what it shows itself on `Unrecoverable`. Default false.
+	 */
+	keepWhenUnrecoverable?: boolean;
 }
 
 const DEFAULT_LIMIT = 50;
@@ -58,10 +63,12 @@ export class Stream<T> {
 				},
 				options.room
 			);
-			const stopResetting = host.onReset(options.room, () => {
-				this.#shadow = [];
-				host.schedule(publish);
-			});
+			const stopResetting = options.keepWhenUnrecoverable
+				? () => {}
+				: host.onReset(options.room, () => {
+						this.#shadow = [];
+						host.schedule(publish);
+					});
 			return () => {
 				stopFollowing();
 				stopResetting();

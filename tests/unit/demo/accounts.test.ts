@@ -18,7 +18,9 @@ const monitor = (account: string): Monitor => ({
 	project: 'web',
 	name: 'Homepage',
 	status: 'up',
-	changedAt: 0
+	changedAt: 0,
+	checks: [],
+	spans: [{ at: 0, status: 'up' }]
 });
 
 interface Harness {
@@ -152,7 +154,7 @@ describe.each(stores)('demo accounts in the %s store', (_name, createStore) => {
 		await demo.admit('gone');
 		await store.removeAccount('gone');
 		await store.putMonitor({ ...monitor('gone'), status: 'down' });
-		await store.addActivity('gone', { id: '1', at: 0, kind: 'incident.created', text: 'late' });
+		await store.addActivity('gone', { id: '1', at: 0, kind: 'incident.opened', text: 'late' });
 		expect(await demo.names()).toEqual([]);
 		expect(await demo.admit('gone')).toBe(true);
 		expect((await store.snapshot('gone')).monitors.map((m) => m.status)).not.toContain('down');
@@ -195,7 +197,7 @@ describe('demo accounts in the Redis store, shared by two processes', () => {
 			await store.addActivity('left-behind', {
 				id: '1',
 				at: 0,
-				kind: 'incident.created',
+				kind: 'incident.opened',
 				text: 'x'
 			});
 			const { Redis } = await import('ioredis');

@@ -13,8 +13,10 @@ const incident = {
 	project: 'web',
 	title: 'Checkout is down',
 	severity: 'critical',
+	status: 'open',
 	createdAt: 1,
-	createdBy: 'Ada'
+	createdBy: 'Ada',
+	timeline: [{ kind: 'opened', at: 1, by: 'Ada' }]
 };
 
 /** Whether the server's definition accepts `data`, as its publish and handlers would check it. */
@@ -34,13 +36,26 @@ describe("the dashboard's messages", () => {
 	});
 
 	it('lets the server refuse what does not fit, before it is published or handled', async () => {
-		expect(await accepts('IncidentCreated', incident)).toBe(true);
-		expect(await accepts('IncidentCreated', { ...incident, title: '' })).toBe(false);
-		expect(await accepts('IncidentCreated', { ...incident, title: 'x'.repeat(121) })).toBe(false);
-		expect(await accepts('IncidentCreated', { ...incident, severity: 'meh' })).toBe(false);
-		const monitor = { uuid: 'm', account: 'acme', project: 'web', name: 'API', changedAt: 1 };
+		expect(await accepts('IncidentChanged', incident)).toBe(true);
+		expect(await accepts('IncidentChanged', { ...incident, title: '' })).toBe(false);
+		expect(await accepts('IncidentChanged', { ...incident, title: 'x'.repeat(121) })).toBe(false);
+		expect(await accepts('IncidentChanged', { ...incident, severity: 'meh' })).toBe(false);
+		expect(await accepts('IncidentChanged', { ...incident, timeline: [] })).toBe(false);
+		const update = { kind: 'update', at: 2, by: 'Ada', text: 'x'.repeat(281) };
+		expect(await accepts('IncidentChanged', { ...incident, timeline: [update] })).toBe(false);
+		const monitor = {
+			uuid: 'm',
+			account: 'acme',
+			project: 'web',
+			name: 'API',
+			changedAt: 1,
+			checks: [{ at: 1, ms: 80 }],
+			spans: [{ at: 0, status: 'up' }]
+		};
 		expect(await accepts('MonitorStatusChanged', { ...monitor, status: 'down' })).toBe(true);
 		expect(await accepts('MonitorStatusChanged', { ...monitor, status: 'sideways' })).toBe(false);
+		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: null })).toBe(true);
+		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: -1 })).toBe(false);
 		expect(await accepts('Ping', { sentAt: 5 })).toBe(true);
 		expect(await accepts('Ping', { sentAt: 'soon' })).toBe(false);
 	});

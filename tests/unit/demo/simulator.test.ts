@@ -26,7 +26,11 @@ beforeEach(() => {
 	dashboard = new Dashboard(store, sockets, accounts);
 	stops.push(
 		accounts.start(),
-		startSimulator(dashboard, { monitorInterval: MONITOR_INTERVAL, incidentInterval: 0 })
+		startSimulator(dashboard, {
+			monitorInterval: MONITOR_INTERVAL,
+			incidentInterval: 0,
+			checkInterval: 0
+		})
 	);
 });
 
@@ -93,10 +97,11 @@ describe('the simulator', () => {
 		await dashboard.admit('slow');
 		let running = 0;
 		let most = 0;
-		vi.spyOn(dashboard, 'setMonitorStatus').mockImplementation(async () => {
+		vi.spyOn(dashboard, 'setMonitorStatus').mockImplementation(async (monitor) => {
 			most = Math.max(most, ++running);
 			await new Promise((resolve) => setTimeout(resolve, 10 * MONITOR_INTERVAL));
 			running--;
+			return monitor;
 		});
 		await vi.advanceTimersByTimeAsync(30 * MONITOR_INTERVAL);
 		expect(most).toBe(1);
@@ -115,7 +120,9 @@ describe('an account', () => {
 		expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
 		expect((await dashboard.state('busy')).incidents).toHaveLength(MAX_OPEN_INCIDENTS);
 
-		expect(await dashboard.resolveIncident(user, opened[0]!.uuid)).toBe(true);
+		expect(await dashboard.resolveIncident(user, opened[0]!.uuid)).toMatchObject({
+			status: 'resolved'
+		});
 		expect(await dashboard.openIncident(user, request)).toBeDefined();
 	});
 });

@@ -50,6 +50,35 @@ describe('feeds and unrecoverable rooms', () => {
 		expect([...incidents.current.keys()]).toEqual(['u3']);
 	});
 
+	it('keep their items with keepWhenUnrecoverable, until the page replaces them itself', async () => {
+		const { socket, frames, peer } = await connectedLive();
+		socket.joinRoom('a');
+		const kept = socket.collection(IncidentSaved, {
+			key: (item) => item.uuid,
+			room: 'a',
+			keepWhenUnrecoverable: true
+		});
+		const keptTicks = socket.stream(Tick, { keepWhenUnrecoverable: true });
+		const { seen } = watch(() => [[...kept.current.keys()], keptTicks.current.length]);
+
+		const delivered = arrival(socket.client, 2);
+		peer.deliver('incident.saved', { uuid: 'u1' }, { room: 'a', offset: 1, epoch: 'e1' });
+		peer.deliver('tick', { n: 1 }, { room: 'a', offset: 2, epoch: 'e1' });
+		await delivered;
+		frames.run();
+		expect(seen.at(-1)).toEqual([['u1'], 1]);
+
+		const unrecoverable = nextEvent(socket.client, Unrecoverable);
+		peer.deliver('room.joined', { room: 'a', offset: 40, epoch: 'e2', recovered: false });
+		await unrecoverable;
+		frames.run();
+		expect(seen.at(-1)).toEqual([['u1'], 1]);
+
+		kept.replace([{ uuid: 'from-snapshot' }]);
+		frames.run();
+		expect(seen.at(-1)).toEqual([['from-snapshot'], 1]);
+	});
+
 	it('joins with since, so the server can replay from the position a page was loaded at', async () => {
 		const { socket, peer } = await connectedLive();
 		socket.joinRoom('project:1', { offset: 12, epoch: 'e1' });

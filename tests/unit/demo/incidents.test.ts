@@ -1,0 +1,156 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MessageDefinition } from '../../../src/lib/server/index.js';
+import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
+import { Dashboard, RESOLVED_KEPT, type RoomPublisher } from '../../../src/demo/dashboard.js';
+import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
+import { MAX_TIMELINE } from '../../../src/demo/schemas.js';
+import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
+import { startRedisServer } from '../../helpers/redis-server.js';
+
+// An incident's life (opened → acknowledged → updates → resolved → archived) as the dashboard keeps
+// it, in both stores, and what it tells the pages at each step. The publisher records instead of
+// sending: these are the dashboard's rules, the socket path has tests of its own.
+
+interface Published {
+	room: string;
+	name: string;
+	data: unknown;
+}
+
+function recordingPublisher(published: Published[]): RoomPublisher {
+	return {
+		to: (room) => ({
+			emit: async <Data>(definition: MessageDefinition<Data>, data: Data) => {
+				published.push({ room, name: definition.name, data });
+			}
+		}),
+		position: async () => ({ offset: 0, epoch: 'e' })
+	};
+}
+
+const ada = { name: 'Ada', account: 'acme' };
+const grace = { name: 'Grace', account: 'acme' };
+const request = { title: 'Checkout is slow', severity: 'critical' as const, project: 'web' };
+
+const stores: Record<string, () => Promise<DashboardStore & { close?(): Promise<void> }>> = {
+	memory: async () => new MemoryDashboardStore(),
+	redis: async () => new RedisDashboardStore((await startRedisServer()).url, { retention: 60_000 })
+};
+
+for (const [kind, createStore] of Object.entries(stores)) {
+	describe(`an incident's life in the ${kind} store`, () => {
+		let store: DashboardStore & { close?(): Promise<void> };
+		let published: Published[];
+		let dashboard: Dashboard;
+
+		beforeEach(async () => {
+			store = await createStore();
+			published = [];
+			const accounts = new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => ['acme']);
+			dashboard = new Dashboard(store, recordingPublisher(published), accounts);
+			await dashboard.admit('acme');
+		});
+		afterEach(() => store.close?.());
+
+		const changes = () =>
+			published.filter((message) => message.name == 'incident.changed').map(({ data }) => data);
+
+		it('goes opened → acknowledged → update → resolved, each step on its timeline and sent whole', async () => {
+			const opened = (await dashboard.openIncident(ada, request))!;
+			expect(await dashboard.acknowledgeIncident(grace, opened.uuid)).toMatchObject({
+				status: 'acknowledged'
+			});
+			await dashboard.updateIncident(grace, opened.uuid, 'Rolled back the deploy');
+			const resolved = await dashboard.resolveIncident(ada, opened.uuid);
+
+			expect(resolved).toMatchObject({ status: 'resolved' });
+			const timeline = typeof resolved == 'object' ? resolved.timeline : [];
+			expect(timeline.map(({ kind, by, text }) => ({ kind, by, text }))).toEqual([
+				{ kind: 'opened', by: 'Ada', text: undefined },
+				{ kind: 'acknowledged', by: 'Grace', text: undefined },
+				{ kind: 'update', by: 'Grace', text: 'Rolled back the deploy' },
+				{ kind: 'resolved', by: 'Ada', text: undefined }
+			]);
+			expect(changes()).toHaveLength(4);
+			expect(changes().at(-1)).toEqual(resolved);
+			expect(published.every((message) => message.room == 'account:acme')).toBe(true);
+			expect((await store.snapshot('acme')).incidents).toEqual([resolved]);
+			expect(await store.countIncidents('acme')).toBe(0);
+		});
+
+		it('refuses what the incident’s state no longer allows, and tells nobody', async () => {
+			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			await dashboard.acknowledgeIncident(ada, uuid);
+			expect(await dashboard.acknowledgeIncident(grace, uuid)).toBe('acknowledged');
+			await dashboard.resolveIncident(ada, uuid);
+			expect(await dashboard.resolveIncident(grace, uuid)).toBe('resolved');
+			expect(await dashboard.updateIncident(grace, uuid, 'Late')).toBe('resolved');
+			expect(await dashboard.resolveIncident(grace, 'no-such-incident')).toBe('not-found');
+			expect(changes()).toHaveLength(3);
+		});
+
+		it('keeps a timeline bounded: updates stop one short of the limit, leaving room to resolve', async () => {
+			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			let refusal;
+			for (let update = 0; update < MAX_TIMELINE && !refusal; update++) {
+				const result = await dashboard.updateIncident(ada, uuid, `Update ${update}`);
+				if (typeof result != 'object') refusal = result;
+			}
+			expect(refusal).toBe('full');
+			const resolved = await dashboard.resolveIncident(ada, uuid);
+			expect(typeof resolved == 'object' && resolved.timeline.length).toBe(MAX_TIMELINE);
+		});
+
+		it(`keeps the newest ${RESOLVED_KEPT} resolved incidents and archives older ones`, async () => {
+			const uuids = [];
+			for (let index = 0; index < RESOLVED_KEPT + 2; index++) {
+				const { uuid } = (await dashboard.openIncident(ada, request))!;
+				await dashboard.resolveIncident(ada, uuid);
+				uuids.push(uuid);
+			}
+			const archived = published
+				.filter((message) => message.name == 'incident.archived')
+				.map(({ data }) => (data as { uuid: string }).uuid);
+			const kept = (await store.snapshot('acme')).incidents.map((incident) => incident.uuid);
+			// Several may resolve within one millisecond, so which of the old ones go is not asserted.
+			expect(archived).toHaveLength(2);
+			expect(kept).toHaveLength(RESOLVED_KEPT);
+			expect([...kept, ...archived].sort()).toEqual([...uuids].sort());
+			expect(kept).toContain(uuids.at(-1));
+		});
+	});
+}
+
+describe('two processes on one Redis store', () => {
+	it('resolve an incident at the same moment: one wins, the other is told it is resolved', async () => {
+		const redis = await startRedisServer();
+		const published: Published[] = [];
+		const dashboards = [0, 1].map(() => {
+			const store = new RedisDashboardStore(redis.url, { retention: 60_000 });
+			const accounts = new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => ['acme']);
+			return { store, dashboard: new Dashboard(store, recordingPublisher(published), accounts) };
+		});
+		try {
+			const [first, second] = dashboards.map(({ dashboard }) => dashboard);
+			await first!.admit('acme');
+			const { uuid } = (await first!.openIncident(ada, request))!;
+			// Updates racing from both sides are all kept: none overwrites another.
+			await Promise.all(
+				Array.from({ length: 10 }, (_, index) =>
+					(index % 2 ? first : second)!.updateIncident(ada, uuid, `Update ${index}`)
+				)
+			);
+			const results = await Promise.all([
+				first!.resolveIncident(ada, uuid),
+				second!.resolveIncident(grace, uuid)
+			]);
+			expect(results.filter((result) => typeof result == 'object')).toHaveLength(1);
+			expect(results).toContain('resolved');
+			const [incident] = (await dashboards[0]!.store.snapshot('acme')).incidents;
+			expect(incident!.timeline.filter((entry) => entry.kind == 'update')).toHaveLength(10);
+			expect(incident!.timeline.filter((entry) => entry.kind == 'resolved')).toHaveLength(1);
+		} finally {
+			await Promise.all(dashboards.map(({ store }) => store.close()));
+		}
+	});
+});
