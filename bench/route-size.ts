@@ -1,20 +1,34 @@
-// The JavaScript the dashboard's route makes a browser load, gzip -9, and what is in it.
-// Run: `npx tsx bench/route-size.ts [--route /] [--project DIR]` (about 20 s: one `vite build` of a
+// The JavaScript the signed-in dashboard makes a browser load, gzip -9, and what is in it.
+// Run: `npx tsx bench/route-size.ts [--route /] [--project DIR]` (about 30 s: one `vite build` of a
 // copy of the working tree, or of DIR: a variant of the project, e.g. with another svelte.config.js).
 //
 // The build runs in a temporary copy (src, static and the configs, with node_modules linked), so a
 // build someone else starts in the working tree meanwhile can neither change nor break this one.
-// The files a route loads are the ones SvelteKit itself preloads for it (its `modulepreload` links):
-// the server manifest's client entry imports plus the `imports` of the route's layout and page nodes.
-// What each file holds comes from the bundler's own record of every chunk's modules, captured by a
-// plugin that a wrapper config adds to the project's vite.config.ts.
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// The files counted are the ones the page itself loads: the built app is started, a demo user signs
+// in, and every script and modulepreload of the route's page (its HTML and its Link header; with
+// SvelteKit's client also the modules its inline start-up script imports) is fetched, then every
+// module those import statically, transitively. Dynamic imports are left out: they load on demand (another route, an error page).
+// What each file holds comes from the bundler's own record of every chunk's modules: for SvelteKit's
+// client chunks, captured by a plugin that a wrapper config adds to the project's vite.config.ts; for
+// an island (src/island/vite.ts), the islands manifest the server build writes.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import {
+	cpSync,
+	existsSync,
+	mkdtempSync,
+	readFileSync,
+	rmSync,
+	symlinkSync,
+	writeFileSync
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { parseAst } from 'vite';
+import { freePort } from './throughput/redis-server.js';
 
 const { values: options } = parseArgs({
 	options: { route: { type: 'string', default: '/' }, project: { type: 'string' } }
@@ -29,8 +43,11 @@ const COPIED = [
 	'tsconfig.json'
 ];
 const MODULES_FILE = 'chunk-modules.json';
+/** Written by src/island/vite.ts in the server build: each island's file and its modules. */
+const ISLANDS_FILE = '.svelte-kit/output/server/.vite/islands.json';
 const ROUTE = options.route;
 const MODULES_LISTED = 25;
+const SERVER_START_TIMEOUT_MS = 30_000;
 
 /** How many bytes of each chunk's code each module rendered to, keyed by the chunk's file name. */
 type ChunkModules = Record<string, Record<string, number>>;
@@ -81,30 +98,143 @@ function buildCopy(): string {
 	return work;
 }
 
-interface KitManifest {
-	_: {
-		client: { imports: string[] };
-		routes: { id: string; page: { layouts: (number | undefined)[]; leaf: number } | null }[];
-	};
+/** The built app (adapter-node's build/index.js) on a free port; resolves once it listens. */
+async function startApp(work: string): Promise<{ origin: string; app: ChildProcess }> {
+	const port = await freePort();
+	const origin = `http://127.0.0.1:${port}`;
+	const app = spawn(process.execPath, ['build/index.js'], {
+		cwd: work,
+		env: {
+			...process.env,
+			NODE_ENV: 'production',
+			PORT: String(port),
+			HOST: '127.0.0.1',
+			ORIGIN: origin,
+			DEMO_SECRET: `route-size-bench-${randomUUID()}`,
+			REDIS_URL: ''
+		},
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	let output = '';
+	await new Promise<void>((resolve, reject) => {
+		const timer = setTimeout(
+			() =>
+				reject(
+					new Error(`The app did not listen within ${SERVER_START_TIMEOUT_MS} ms:\n${output}`)
+				),
+			SERVER_START_TIMEOUT_MS
+		);
+		const read = (chunk: Buffer) => {
+			output += chunk.toString();
+			if (output.includes('Listening on')) {
+				clearTimeout(timer);
+				resolve();
+			}
+		};
+		app.stdout.on('data', read);
+		app.stderr.on('data', read);
+		app.once('exit', (code) => {
+			clearTimeout(timer);
+			reject(new Error(`The app exited with ${code}:\n${output}`));
+		});
+	});
+	return { origin, app };
 }
 
-/** The JS files a browser loads for `route`, as SvelteKit lists them in the page's preload links. */
-async function routeFiles(work: string, route: string): Promise<string[]> {
-	const server = join(work, '.svelte-kit/output/server');
-	const { manifest } = (await import(pathToFileURL(join(server, 'manifest.js')).href)) as {
-		manifest: KitManifest;
-	};
-	const page = manifest._.routes.find((candidate) => candidate.id == route)?.page;
-	if (!page) throw new Error(`No page route ${route}`);
-	const nodes = [...page.layouts.filter((node) => node !== undefined), page.leaf];
-	// Reading the node files as text: importing them would start the demo's server code.
-	const nodeImports = nodes.flatMap((node) => {
-		const text = readFileSync(join(server, `nodes/${node}.js`), 'utf8');
-		const list = /^export const imports = (\[.*\]);$/m.exec(text)?.[1];
-		if (!list) throw new Error(`No imports in node ${node}`);
-		return JSON.parse(list) as string[];
+/** The route as a signed-in demo user gets it (the dashboard, not the sign-in page). */
+async function signedInPage(origin: string, route: string): Promise<Response> {
+	const signIn = await fetch(`${origin}/?/signin`, {
+		method: 'POST',
+		headers: {
+			accept: 'text/html',
+			origin,
+			'content-type': 'application/x-www-form-urlencoded'
+		},
+		body: new URLSearchParams({ name: 'Bench', team: `bench-${randomUUID().slice(0, 8)}` }),
+		redirect: 'manual'
 	});
-	return [...new Set([...manifest._.client.imports, ...nodeImports])];
+	const session = signIn.headers.getSetCookie().map((cookie) => cookie.split(';')[0]);
+	if (session.length == 0) throw new Error(`Sign-in answered ${signIn.status} without a cookie`);
+	const page = await fetch(new URL(route, origin), { headers: { cookie: session.join('; ') } });
+	if (!page.ok) throw new Error(`${route} answered ${page.status}`);
+	return page;
+}
+
+/** Whether a `<link>` tag's or a Link header entry's parameters preload a script. */
+function preloadsScript(parameters: string): boolean {
+	return (
+		/\brel="?modulepreload"?/.test(parameters) ||
+		(/\brel="?preload"?/.test(parameters) && /\bas="?script"?/.test(parameters))
+	);
+}
+
+/**
+ * The JS URLs the page loads or preloads: module scripts, modulepreloads (SvelteKit sends those of
+ * a server-rendered page in its Link header), and the modules inline scripts `import(...)`.
+ */
+function pageScripts(html: string, linkHeader: string, pageUrl: URL): URL[] {
+	const urls: string[] = [];
+	for (const [, url, parameters] of linkHeader.matchAll(/<([^>]+)>([^,]*)/g)) {
+		if (preloadsScript(parameters)) urls.push(url);
+	}
+	for (const [tag] of html.matchAll(/<(?:script|link)\b[^>]*>/g)) {
+		const src = /\ssrc="([^"]+)"/.exec(tag)?.[1];
+		if (tag.startsWith('<script') && src) urls.push(src);
+		const preloadsScript =
+			/\srel="modulepreload"/.test(tag) ||
+			(/\srel="preload"/.test(tag) && /\sas="script"/.test(tag));
+		const href = /\shref="([^"]+)"/.exec(tag)?.[1];
+		if (tag.startsWith('<link') && preloadsScript && href) urls.push(href);
+	}
+	for (const [, body] of html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/g)) {
+		for (const [, url] of body.matchAll(/\bimport\(\s*["']([^"']+)["']\s*\)/g)) urls.push(url);
+	}
+	return urls.map((url) => new URL(url, pageUrl));
+}
+
+/** The modules `code` imports statically (import and export ... from), as URLs. */
+function staticImports(code: string, fileUrl: URL): URL[] {
+	return parseAst(code).body.flatMap((node) =>
+		(node.type == 'ImportDeclaration' ||
+			node.type == 'ExportAllDeclaration' ||
+			node.type == 'ExportNamedDeclaration') &&
+		node.source
+			? [new URL(String(node.source.value), fileUrl)]
+			: []
+	);
+}
+
+/** Every JS file the route's HTML loads, with what the server sent for it, in load order. */
+async function routeFiles(origin: string, route: string): Promise<Map<string, Buffer>> {
+	const pageUrl = new URL(route, origin);
+	const page = await signedInPage(origin, route);
+	const queue = pageScripts(await page.text(), page.headers.get('link') ?? '', pageUrl);
+	const files = new Map<string, Buffer>();
+	while (queue.length > 0) {
+		const url = queue.shift()!;
+		// Same-origin files only: the bench counts what this app ships.
+		if (url.origin != pageUrl.origin || files.has(url.pathname)) continue;
+		const response = await fetch(url);
+		if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+		const code = Buffer.from(await response.arrayBuffer());
+		files.set(url.pathname, code);
+		queue.push(...staticImports(code.toString('utf8'), url));
+	}
+	return files;
+}
+
+/** What each client file holds: SvelteKit's chunks, and the islands' files, by path from the root. */
+function allChunkModules(work: string): ChunkModules {
+	const chunks = JSON.parse(readFileSync(join(work, MODULES_FILE), 'utf8')) as ChunkModules;
+	const islandsFile = join(work, ISLANDS_FILE);
+	if (existsSync(islandsFile)) {
+		const islands = JSON.parse(readFileSync(islandsFile, 'utf8')) as Record<
+			string,
+			{ file: string; modules: Record<string, number> }
+		>;
+		for (const { file, modules } of Object.values(islands)) chunks[file] = modules;
+	}
+	return chunks;
 }
 
 /** Which package or part of this project a module id belongs to. */
@@ -116,7 +246,7 @@ function owner(id: string): string {
 		if (name == '@sveltejs/kit') return '@sveltejs/kit';
 		return name;
 	}
-	const local = /\/src\/(lib\/[^/]+|demo|routes)\//.exec(id);
+	const local = /\/src\/(lib\/[^/]+|demo|routes|island)\//.exec(id);
 	if (local) return `src/${local[1]}`;
 	return id.includes('.svelte-kit/generated') ? 'SvelteKit generated' : 'other';
 }
@@ -129,9 +259,9 @@ interface FileSize {
 	owners: [string, number][];
 }
 
-function measure(work: string, files: string[], chunkModules: ChunkModules): FileSize[] {
-	return files.map((file) => {
-		const code = readFileSync(join(work, '.svelte-kit/output/client', file));
+function measure(files: Map<string, Buffer>, chunkModules: ChunkModules): FileSize[] {
+	return [...files].map(([path, code]) => {
+		const file = path.replace(/^\//, '');
 		const byOwner = new Map<string, number>();
 		for (const [id, length] of Object.entries(chunkModules[file] ?? {})) {
 			byOwner.set(owner(id), (byOwner.get(owner(id)) ?? 0) + length);
@@ -218,10 +348,14 @@ function report(work: string, route: string, sizes: FileSize[], chunkModules: Ch
 }
 
 const work = buildCopy();
+let app: ChildProcess | undefined;
 try {
-	const files = (await routeFiles(work, ROUTE)).filter((file) => file.endsWith('.js'));
-	const chunkModules = JSON.parse(readFileSync(join(work, MODULES_FILE), 'utf8')) as ChunkModules;
-	report(work, ROUTE, measure(work, files, chunkModules), chunkModules);
+	const started = await startApp(work);
+	app = started.app;
+	const files = await routeFiles(started.origin, ROUTE);
+	const chunkModules = allChunkModules(work);
+	report(work, ROUTE, measure(files, chunkModules), chunkModules);
 } finally {
+	app?.kill('SIGKILL');
 	rmSync(work, { recursive: true, force: true });
 }

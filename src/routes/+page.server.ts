@@ -5,6 +5,12 @@ import { MAX_UPDATE_LENGTH } from '$demo/messages';
 import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
+import dashboardScript from './dashboard-island.ts?island';
+
+// No SvelteKit client on this page (its router alone is ~12 KB gzip): the server renders it, and
+// the dashboard alone is hydrated by its own script (`island`, see dashboard-island.ts). Every form
+// works as a plain POST; with JavaScript, ./components/enhance.ts sends them with fetch instead.
+export const csr = false;
 
 const SESSION_COOKIE = 'runesocket_session';
 
@@ -27,7 +33,7 @@ export const load: PageServerLoad = async ({ cookies }) => {
 	// A session may outlive its account (expired while idle): it comes back, unless the demo is full.
 	if (!(await dashboard.admit(user.account))) return { user: null, notice: DEMO_FULL };
 	const snapshot = await dashboard.snapshot(user.account);
-	return { user, token, projects: Object.keys(PROJECTS), ...snapshot };
+	return { user, token, projects: Object.keys(PROJECTS), ...snapshot, island: dashboardScript };
 };
 
 export const actions: Actions = {
