@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { expect } from '@playwright/test';
 import { demoEnvironment } from '../../playwright.config.js';
 import {
@@ -11,6 +10,7 @@ import {
 	signIn,
 	test
 } from './fixtures/dashboard.js';
+import { freePort, killServer, startServer } from './fixtures/server.js';
 
 // The live dashboard in Chromium against the production build (`npm run build && npm start`, started
 // by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.
@@ -116,41 +116,6 @@ test.describe('the live dashboard', () => {
 	});
 });
 
-async function freePort(): Promise<number> {
-	const probe = createServer();
-	await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-	const { port } = probe.address() as { port: number };
-	await new Promise<void>((resolve) => probe.close(() => resolve()));
-	return port;
-}
-
-/** Starts `npm start` (node server.js) in production on `port` and resolves once it listens. */
-async function startServer(port: number, env: Record<string, string> = {}): Promise<ChildProcess> {
-	const production = {
-		NODE_ENV: 'production',
-		DEMO_SECRET: 'e2e-only-secret-not-for-any-deployment'
-	};
-	const child = spawn(process.execPath, ['server.js'], {
-		env: {
-			...process.env,
-			...demoEnvironment,
-			...production,
-			...env,
-			PORT: String(port),
-			HOST: '127.0.0.1'
-		}
-	});
-	await new Promise<void>((resolve, reject) => {
-		let output = '';
-		child.stdout.on('data', (chunk: Buffer) => {
-			output += chunk.toString();
-			if (output.includes('Listening on')) resolve();
-		});
-		child.once('exit', (code) => reject(new Error(`server.js exited with ${code}: ${output}`)));
-	});
-	return child;
-}
-
 test.describe('a server that goes away', () => {
 	let server: ChildProcess | undefined;
 
@@ -167,9 +132,7 @@ test.describe('a server that goes away', () => {
 		server = await startServer(port);
 		await signIn(page, 'Ada', team, `http://127.0.0.1:${port}/`);
 
-		const exited = new Promise((resolve) => server!.once('exit', resolve));
-		server.kill('SIGKILL');
-		await exited;
+		await killServer(server);
 		const badge = page.getByTestId('connection-badge');
 		await expect(badge).toHaveText(/Reconnecting… \(attempt [1-9]\d*\)$/);
 		await expect(badge).toHaveText(/Reconnecting… \(attempt ([2-9]|\d{2,})\)$/, {
@@ -200,9 +163,7 @@ test.describe('a form sent while the server is down', () => {
 		server = await startServer(port);
 		await signIn(page, 'Ada', newTeam(), `http://127.0.0.1:${port}/`);
 		await openIncident(page, 'Before the outage');
-		const exited = new Promise((resolve) => server!.once('exit', resolve));
-		server.kill('SIGKILL');
-		await exited;
+		await killServer(server);
 
 		await page.getByPlaceholder('What is wrong?').fill('During the outage');
 		await page.getByRole('button', { name: 'Open incident' }).click();
