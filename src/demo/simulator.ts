@@ -81,7 +81,10 @@ export function startSimulator(dashboard: Dashboard, rates: SimulatorRates): () 
 			await dashboard.recordCheck(monitor, probe(monitor.uuid, monitor.status));
 	};
 	const flap = async (account: string) => {
-		const monitor = pick((await dashboard.state(account)).monitors);
+		const { monitors } = await dashboard.state(account);
+		// Mostly the unhealthy ones recover: real fleets are up most of the time, with a few blips.
+		const unhealthy = monitors.filter((monitor) => monitor.status != 'up');
+		const monitor = pick(unhealthy.length && Math.random() < 0.7 ? unhealthy : monitors);
 		if (monitor) await dashboard.setMonitorStatus(monitor, nextStatus(monitor));
 	};
 	const churn = async (account: string) => {
