@@ -1,14 +1,15 @@
 // `npm run bench`: every benchmark of runesocket beside its anchors, in one command. Each suite runs
 // its contenders in interleaved rounds and prints Markdown tables (BENCHMARKS.md holds the latest).
-// Options: --suites a,b (default all: sizes, throughput, connections, storm, inbound, route),
-// --rounds N (each suite's own default otherwise), and for the throughput suite --scale F,
+// Options: --suites a,b (default all: sizes, throughput, connections, storm, inbound, route, page),
+// --rounds N (each suite's own default otherwise), for the throughput suite --scale F,
 // --only a,b (contenders) and --scenarios a,b (scenario names containing one of these; "wire"
-// picks the wire-bytes table).
+// picks the wire-bytes table), and for the page suite --ref <commit> (default: the working tree).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runClientInbound } from './client-inbound/run.js';
 import { runConnectionBenches } from './connections/run.js';
+import { runPageBench } from './page/run.js';
 import { runReconnectStorm } from './reconnect-storm/run.js';
 import { describeMachine, loadAverage } from './throughput/machine.js';
 import { exitOnSignals } from './throughput/redis-server.js';
@@ -20,7 +21,8 @@ const { values } = parseArgs({
 		rounds: { type: 'string' },
 		scale: { type: 'string', default: '1' },
 		only: { type: 'string' },
-		scenarios: { type: 'string' }
+		scenarios: { type: 'string' },
+		ref: { type: 'string' }
 	}
 });
 const list = (text: string | undefined) => text?.split(',').map((part) => part.trim());
@@ -61,7 +63,11 @@ const suites: Record<string, { title: string; run: () => Promise<boolean> }> = {
 		title: "The client's inbound path",
 		run: () => runClientInbound({ rounds: rounds(7) })
 	},
-	route: { title: "The dashboard route's JavaScript", run: script('./route-size.ts') }
+	route: { title: "The dashboard route's JavaScript", run: script('./route-size.ts') },
+	page: {
+		title: 'The dashboard page as users meet it',
+		run: () => runPageBench({ runs: rounds(3), ref: values.ref })
+	}
 };
 
 const chosen = list(values.suites) ?? Object.keys(suites);
