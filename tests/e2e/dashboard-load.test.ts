@@ -210,10 +210,13 @@ test.describe('the production server', () => {
 		expect(plain.body.toString()).toMatch(/^<!doctype html>/i);
 		expect(brotli.body.byteLength).toBeLessThan(plain.body.byteLength / 1.5);
 
-		// Scripts come precompressed from adapter-node's build (its `precompress`).
-		const script = /\/_app\/immutable\/entry\/app\.[^"]+\.js/.exec(page)?.[0];
-		expect(script).toBeDefined();
-		const asset = await rawGet(`${baseURL}${script}`, { 'accept-encoding': 'gzip, deflate, br' });
+		// Static assets (the signed-out page loads only its stylesheet: it ships no script) come
+		// precompressed from adapter-node's build (its `precompress`).
+		const stylesheet = /\/_app\/immutable\/assets\/[^"]+\.css/.exec(page)?.[0];
+		expect(stylesheet).toBeDefined();
+		const asset = await rawGet(`${baseURL}${stylesheet}`, {
+			'accept-encoding': 'gzip, deflate, br'
+		});
 		expect(asset.headers['content-encoding']).toBe('br');
 	});
 });

@@ -93,12 +93,15 @@ test.describe('a restarted server', () => {
 		test.info().annotations.push({ type: 'refused-sockets-expected', description: 'restart' });
 		const port = await freePort();
 		server = await startServer(port);
-		const snapshotRequests: string[] = [];
-		page.on('websocket', (socket) =>
+		// Snapshot requests per socket the page opened: a connection that drops before its answer
+		// makes the next one ask again, which is right; four lost rooms asking four times is not.
+		const snapshotRequests: number[] = [];
+		page.on('websocket', (socket) => {
+			const index = snapshotRequests.push(0) - 1;
 			socket.on('framesent', ({ payload }) => {
-				if (String(payload).includes('dashboard.snapshot')) snapshotRequests.push(String(payload));
-			})
-		);
+				if (String(payload).includes('dashboard.snapshot')) snapshotRequests[index]!++;
+			});
+		});
 		await signIn(page, 'Ada', newTeam(), `http://127.0.0.1:${port}/`);
 		await expect(page.getByTestId('monitor')).toHaveCount(6);
 		// The fewest cards the grid ever held, from here on, seen by the page itself.
@@ -115,7 +118,7 @@ test.describe('a restarted server', () => {
 		server = await startServer(port);
 		await expect(page.getByTestId('connection-badge')).toHaveText('Live', { timeout: 30_000 });
 		// A new server has no history: every room is unrecoverable, and the page asks once.
-		await expect.poll(() => snapshotRequests.length, { timeout: 10_000 }).toBe(1);
+		await expect.poll(() => snapshotRequests.at(-1), { timeout: 10_000 }).toBe(1);
 		await expect(page.getByTestId('monitor')).toHaveCount(6);
 		expect(
 			await page.evaluate(() => (window as unknown as { fewestCards: number }).fewestCards)
@@ -123,6 +126,7 @@ test.describe('a restarted server', () => {
 		// And it is live again: checks of the new server move the response times.
 		const before = await latencies(page);
 		await expect.poll(() => latencies(page), { timeout: 10_000 }).not.toEqual(before);
-		expect(snapshotRequests).toHaveLength(1);
+		expect(snapshotRequests[0]).toBe(0);
+		expect(Math.max(...snapshotRequests)).toBe(1);
 	});
 });
