@@ -3,7 +3,7 @@
 // as a slow consumer (1013). Issue 12's targets: at 2,000 messages/s ≥ 55 fps and no long task over
 // 50 ms; at 10,000/s the page degrades gracefully (coalesces, says it is behind) instead of being
 // closed.
-// Run: `npx tsx bench/page/fps.ts [--ref <commit>] [--seconds 10] [--rates 2000,10000]
+// Run: `npx tsx bench/page/fps.ts [--ref <commit>] [--seconds 10] [--rates 2000,10000] [--throttle 6]
 // [--workload checks|states]`, or as part of `npm run bench -- --suites page`.
 //
 // A production build served by server.js on a Redis of the bench's own; the bench publishes with
@@ -359,7 +359,13 @@ async function startRedis(): Promise<{ url: string; pid: number; stop(): void }>
  */
 export async function measureFps(
 	app: BuiltApp,
-	options: { rates: number[]; seconds: number; workload?: 'checks' | 'states' }
+	options: {
+		rates: number[];
+		seconds: number;
+		workload?: 'checks' | 'states';
+		/** Then the highest rate once more with Chromium's CPU slowed this many times (a slow phone). */
+		throttle?: number;
+	}
 ): Promise<void> {
 	const redis = await startRedis();
 	const server = await startServer(app, { REDIS_URL: redis.url });
@@ -396,6 +402,13 @@ export async function measureFps(
 		};
 		const results = [await idlePhase(session, QUIET_SECONDS)];
 		for (const rate of options.rates) results.push(await loadPhase(session, rate, options.seconds));
+		if (options.throttle && options.throttle > 1) {
+			const rate = Math.max(...options.rates);
+			await page.send('Emulation.setCPUThrottlingRate', { rate: options.throttle });
+			const slowed = await loadPhase(session, rate, options.seconds);
+			await page.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+			results.push({ ...slowed, name: `${slowed.name}, CPU ×${options.throttle}` });
+		}
 		printResults(results);
 		console.log(`\n(1-minute load ${loadavg()[0].toFixed(2)} at the end.)`);
 	} finally {
@@ -413,6 +426,7 @@ if (import.meta.url == pathToFileURL(process.argv[1] ?? '').href) {
 			ref: { type: 'string' },
 			seconds: { type: 'string', default: '10' },
 			rates: { type: 'string', default: '2000,10000' },
+			throttle: { type: 'string', default: '6' },
 			workload: { type: 'string' }
 		}
 	});
@@ -424,6 +438,7 @@ if (import.meta.url == pathToFileURL(process.argv[1] ?? '').href) {
 		await measureFps(app, {
 			rates: values.rates.split(',').map(Number),
 			seconds: Number(values.seconds),
+			throttle: Number(values.throttle),
 			workload: values.workload
 		});
 	} finally {
