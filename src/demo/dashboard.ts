@@ -223,7 +223,7 @@ export class Dashboard {
 		const result = await this.#changeIncident(user, uuid, { kind: 'resolved' }, () => 'resolved');
 		if (typeof result != 'object') return result;
 		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${result.title}”`);
-		await this.#archiveResolved(user.account);
+		await this.#archiveResolved(user.account, result.uuid);
 		return result;
 	}
 
@@ -257,13 +257,17 @@ export class Dashboard {
 		return changed;
 	}
 
-	/** Keeps the newest `RESOLVED_KEPT` resolved incidents; the pages drop the others. */
-	async #archiveResolved(account: string): Promise<void> {
+	/**
+	 * Keeps the newest `RESOLVED_KEPT` resolved incidents, `justResolved` always among them; the
+	 * pages drop the others. Several resolved within one millisecond tie on time, and without that
+	 * rule the one just resolved could go at once (seen in CI).
+	 */
+	async #archiveResolved(account: string, justResolved: string): Promise<void> {
 		const { incidents } = await this.#store.snapshot(account);
-		const resolved = incidents
-			.filter((incident) => incident.status == 'resolved')
+		const others = incidents
+			.filter((incident) => incident.status == 'resolved' && incident.uuid != justResolved)
 			.sort((a, b) => b.timeline.at(-1)!.at - a.timeline.at(-1)!.at);
-		for (const old of resolved.slice(RESOLVED_KEPT)) {
+		for (const old of others.slice(RESOLVED_KEPT - 1)) {
 			if (!(await this.#store.removeIncident(account, old.uuid))) continue;
 			await this.#sockets
 				.to(accountRoom(account))
