@@ -4,6 +4,7 @@
 // the page's own main thread, which would be measured as the page's.
 import { launch, type LaunchedChrome } from 'chrome-launcher';
 import WebSocket from 'ws';
+import { CHROMIUM, CHROMIUM_FLAGS } from '../../playwright.config.js';
 
 const COMMAND_TIMEOUT_MS = 30_000;
 
@@ -99,19 +100,6 @@ export class CdpPage {
 		this.#socket.close();
 	}
 }
-
-/** Debian's Chromium: Playwright and chrome-launcher cannot download one on this network. */
-const CHROMIUM = '/usr/bin/chromium';
-/** The flags that keep Chromium quiet on a closed network, as playwright.config.ts gives them. */
-const CHROMIUM_FLAGS = [
-	'--no-sandbox',
-	'--disable-gpu',
-	'--disable-quic',
-	'--no-first-run',
-	'--disable-background-networking',
-	'--disable-component-update',
-	'--disable-sync'
-];
 
 /**
  * Starts Debian's Chromium headless at a 1280×720 window, with the flags that keep it off the

@@ -12,13 +12,12 @@
 // driven over the DevTools protocol without the Network domain (cdp.ts): Playwright's per-frame
 // WebSocket reporting would add work on the page's main thread at these rates. The page's
 // numbers come from a probe inside it (probe.ts).
-import { spawn } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ClientMessage, type MessageDefinition } from '../../src/lib/index.js';
 import { RedisPublisher } from '../../src/lib/redis/index.js';
-import { freePort, waitUntilAnswering } from '../throughput/redis-server.js';
+import { BenchRedis } from '../throughput/redis-server.js';
 import { buildApp, metric, signIn, startServer, type BuiltApp, type RunningServer } from './app.js';
 import { cpuByGroup } from './cpu.js';
 import { CdpPage, launchChromium } from './cdp.js';
@@ -333,21 +332,6 @@ function printResults(results: PhaseResult[]): void {
 	}
 }
 
-/** A redis-server of the bench's own on a free port, killed when the bench exits however it exits. */
-async function startRedis(): Promise<{ url: string; pid: number; stop(): void }> {
-	const port = await freePort();
-	const child = spawn(
-		'redis-server',
-		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-		{ stdio: 'ignore' }
-	);
-	const kill = (): void => void child.kill('SIGKILL');
-	process.once('exit', kill);
-	child.once('exit', () => process.off('exit', kill));
-	await waitUntilAnswering(port, () => child.exitCode !== null || child.signalCode !== null);
-	return { url: `redis://127.0.0.1:${port}`, pid: child.pid!, stop: kill };
-}
-
 /**
  * Serves `app` on a Redis of its own, opens the signed-in dashboard in headless Chromium and
  * measures it idle, then under each rate of `rates` messages/s for `seconds`. Publishes checks
@@ -367,7 +351,7 @@ export async function measureFps(
 		throttle?: number;
 	}
 ): Promise<void> {
-	const redis = await startRedis();
+	const redis = await BenchRedis.start();
 	const server = await startServer(app, { REDIS_URL: redis.url });
 	const publisher = new RedisPublisher({ redis: redis.url });
 	const browser = await launchChromium();
@@ -416,7 +400,7 @@ export async function measureFps(
 		browser.kill();
 		await publisher.close();
 		await server.stop();
-		redis.stop();
+		await redis.stop();
 	}
 }
 

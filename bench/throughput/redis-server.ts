@@ -104,6 +104,11 @@ export class BenchRedis {
 		return /v=(\S+)/.exec(line)?.[1] ?? 'unknown';
 	}
 
+	/** The redis-server process's id, e.g. to read its CPU time with others of a group. */
+	get pid(): number {
+		return this.#process.pid!;
+	}
+
 	/** The CPU time redis-server has used so far, in µs (10 ms resolution). */
 	cpuMicros(): number {
 		return processCpuMicros(this.#process.pid);
