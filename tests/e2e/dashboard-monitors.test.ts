@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { expect, type Page } from '@playwright/test';
-import { newTeam, secondPage, signIn, test } from './fixtures/dashboard.js';
+import { newTeam, openIncident, secondPage, signIn, test } from './fixtures/dashboard.js';
 import { freePort, killServer, startServer } from './fixtures/server.js';
 
 // The monitors as people look at them (sparklines, uptime bars, toasts), who else is looking, and
@@ -37,6 +37,24 @@ test.describe('the monitors', () => {
 		await toast.getByRole('button', { name: `Dismiss: ${text}` }).focus();
 		await page.keyboard.press('Enter');
 		await expect(page.getByTestId('toast').filter({ hasText: text! })).toHaveCount(0);
+	});
+});
+
+test.describe('incident toasts', () => {
+	test('pop up on every page of the team when a critical incident opens, not for a warning', async ({
+		page,
+		browser,
+		baseURL
+	}) => {
+		const team = newTeam();
+		await signIn(page, 'Ada', team);
+		const other = await secondPage(browser, team, baseURL!);
+		await openIncident(other, 'Only a warning', 'warning');
+		await openIncident(other, 'Payments are failing', 'critical');
+		const toasts = page.getByTestId('toast').filter({ hasText: /^Critical incident/ });
+		await expect(toasts.locator('span')).toHaveText(['Critical incident: Payments are failing']);
+		await expect(page.getByTestId('toast').filter({ hasText: 'Only a warning' })).toHaveCount(0);
+		await other.context().close();
 	});
 });
 
