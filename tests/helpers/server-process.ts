@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { Signal } from './chaos.js';
 import { within } from './wait.js';
 
 const SCRIPT = fileURLToPath(new URL('../fixtures/chaos-server.ts', import.meta.url));
@@ -78,10 +79,10 @@ export async function startServerProcess(
 	let currentPort = port;
 	let starts = 0;
 	let listeningChild: ChildProcess | undefined;
-	const waiters = new Set<() => void>();
+	const printedMore = new Signal();
 	const append = (chunk: Buffer) => {
 		log += chunk.toString();
-		for (const waiter of [...waiters]) waiter();
+		printedMore.changed();
 	};
 
 	const spawnOne = async (): Promise<void> => {
@@ -163,20 +164,11 @@ export async function startServerProcess(
 		},
 		printed(pattern, count = 1, ms = 10_000) {
 			const global = new RegExp(pattern.source, pattern.flags.replace('g', '') + 'g');
-			let check: () => void = () => {};
-			return within(
-				new Promise<void>((resolve) => {
-					check = () => {
-						if ((log.match(global)?.length ?? 0) < count) return;
-						waiters.delete(check);
-						resolve();
-					};
-					waiters.add(check);
-					check();
-				}),
+			return printedMore.until(
+				() => (log.match(global)?.length ?? 0) >= count,
 				`the chaos server to print ${pattern} ${count} time(s)`,
 				ms
-			).finally(() => waiters.delete(check));
+			);
 		},
 		kill: () => end('SIGKILL'),
 		async restart() {

@@ -7,6 +7,7 @@ import {
 	type RedisEngineOptions
 } from '../../../src/lib/redis/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { Signal } from '../../helpers/chaos.js';
 import { within } from '../../helpers/wait.js';
 
 const ROOM = 'team:acme';
@@ -30,7 +31,7 @@ interface Process {
 async function process(redis: RedisServer, options: Partial<RedisEngineOptions> = {}) {
 	const seen = new Map<string, PresenceRecord[string]>();
 	const errors: Error[] = [];
-	const waiters = new Set<() => void>();
+	const signal = new Signal();
 	const engine = new RedisEngine({
 		redis: redis.url,
 		onError: (error) => errors.push(error),
@@ -41,23 +42,11 @@ async function process(redis: RedisServer, options: Partial<RedisEngineOptions> 
 		if (room != ROOM) return;
 		for (const [id, entry] of Object.entries(change.set)) seen.set(id, entry);
 		for (const id of change.removed) seen.delete(id);
-		waiters.forEach((waiter) => waiter());
+		signal.changed();
 	};
 	await engine.start({ deliver: () => {}, presence: apply });
 	await engine.subscribe(ROOM);
-	const until = (condition: () => boolean, what: string) =>
-		within(
-			new Promise<void>((resolve) => {
-				const check = () => {
-					if (!condition()) return;
-					waiters.delete(check);
-					resolve();
-				};
-				waiters.add(check);
-				check();
-			}),
-			what
-		);
+	const until = (condition: () => boolean, what: string) => signal.until(condition, what, 5_000);
 	const result: Process = { engine, presence: engine.presence, seen, errors, until };
 	return result;
 }

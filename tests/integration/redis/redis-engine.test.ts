@@ -5,6 +5,7 @@ import { roomKeys } from '../../../src/lib/redis/keys.js';
 import type { StreamPosition } from '../../../src/lib/server/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 import { within } from '../../helpers/wait.js';
+import { Signal } from '../../helpers/chaos.js';
 
 interface Delivery {
 	room: string;
@@ -46,8 +47,8 @@ async function process(
 	options: Partial<RedisEngineOptions> = {}
 ): Promise<Process> {
 	const errors: Error[] = [];
-	const waiters = new Set<() => void>();
-	const wake = () => waiters.forEach((waiter) => waiter());
+	const signal = new Signal();
+	const wake = () => signal.changed();
 	const engine = new RedisEngine({
 		redis: redis.url,
 		onError: (error) => {
@@ -57,20 +58,8 @@ async function process(
 		...options
 	});
 	engines.push(engine);
-	const until = (condition: () => boolean, what: string, ms?: number) =>
-		within(
-			new Promise<void>((resolve) => {
-				const check = () => {
-					if (!condition()) return;
-					waiters.delete(check);
-					resolve();
-				};
-				waiters.add(check);
-				check();
-			}),
-			what,
-			ms
-		);
+	const until = (condition: () => boolean, what: string, ms = 5_000) =>
+		signal.until(condition, what, ms);
 	const self: Process = {
 		engine,
 		delivered: [],
