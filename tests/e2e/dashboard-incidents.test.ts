@@ -4,9 +4,9 @@ import {
 	incidentTitles,
 	newTeam,
 	openIncident,
-	secondPage,
 	signIn,
-	test
+	test,
+	twoOnOneTeam
 } from './fixtures/dashboard.js';
 
 // The incidents panel in Chromium against the production build: timelines, acknowledge / update /
@@ -37,9 +37,7 @@ test.describe('incident actions', () => {
 		browser,
 		baseURL
 	}) => {
-		const team = newTeam();
-		await signIn(page, 'Ada', team);
-		const other = await secondPage(browser, team, baseURL!);
+		const other = await twoOnOneTeam(page, browser, baseURL!);
 		await openIncident(page, 'Payments failing');
 		const theirs = activeItem(other, 'Payments failing');
 		await expect(theirs.getByTestId('incident-status')).toHaveText('open');
@@ -83,9 +81,7 @@ test.describe('incident actions', () => {
 		browser,
 		baseURL
 	}) => {
-		const team = newTeam();
-		await signIn(page, 'Ada', team);
-		const other = await secondPage(browser, team, baseURL!);
+		const other = await twoOnOneTeam(page, browser, baseURL!);
 		await openIncident(page, 'Disk almost full');
 		await openIncident(page, 'Cron job late', 'info');
 		await expect(activeItem(other, 'Cron job late')).toBeVisible();

@@ -1,6 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { expect, type Page } from '@playwright/test';
-import { newTeam, openIncident, secondPage, signIn, test } from './fixtures/dashboard.js';
+import {
+	newTeam,
+	openIncident,
+	secondPage,
+	signIn,
+	test,
+	twoOnOneTeam
+} from './fixtures/dashboard.js';
 import { freePort, killServer, startServer } from './fixtures/server.js';
 
 // The monitors as people look at them (sparklines, uptime bars, toasts), who else is looking, and
@@ -46,9 +53,7 @@ test.describe('incident toasts', () => {
 		browser,
 		baseURL
 	}) => {
-		const team = newTeam();
-		await signIn(page, 'Ada', team);
-		const other = await secondPage(browser, team, baseURL!);
+		const other = await twoOnOneTeam(page, browser, baseURL!);
 		await openIncident(other, 'Only a warning', 'warning');
 		await openIncident(other, 'Payments are failing', 'critical');
 		const toasts = page.getByTestId('toast').filter({ hasText: /^Critical incident/ });

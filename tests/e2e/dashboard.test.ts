@@ -6,9 +6,9 @@ import {
 	incidentTitles,
 	newTeam,
 	openIncident,
-	secondPage,
 	signIn,
-	test
+	test,
+	twoOnOneTeam
 } from './fixtures/dashboard.js';
 import { freePort, killServer, startServer } from './fixtures/server.js';
 
@@ -21,9 +21,7 @@ test.describe('the live dashboard', () => {
 		browser,
 		baseURL
 	}) => {
-		const team = newTeam();
-		await signIn(page, 'Ada', team);
-		const other = await secondPage(browser, team, baseURL!);
+		const other = await twoOnOneTeam(page, browser, baseURL!);
 		await openIncident(page, 'Database connection timeout', 'critical');
 		await expect(incident(other, 'Database connection timeout')).toBeVisible({ timeout: 1_000 });
 		await expect(other.getByTestId('incident-count')).toHaveText('1');
@@ -88,9 +86,7 @@ test.describe('the live dashboard', () => {
 		browser,
 		baseURL
 	}) => {
-		const team = newTeam();
-		await signIn(page, 'Ada', team);
-		const other = await secondPage(browser, team, baseURL!);
+		const other = await twoOnOneTeam(page, browser, baseURL!);
 		await openIncident(other, 'Present before going offline');
 		await expect(incident(page, 'Present before going offline')).toBeVisible();
 
