@@ -133,3 +133,120 @@ export function seriesTable(heading: string, columns: readonly SeriesColumn[]): 
 	}
 	return lines;
 }
+
+/**
+ * One scenario's results, as the summary and cluster tables read them.
+ *
+ * @example
+ * const measured: ScenarioResults = { name: '100 clients, 1 room, 1 publish per turn', baselines: ['ws'], results };
+ */
+export interface ScenarioResults {
+	name: string;
+	/** The contenders this scenario's ratios are taken against. */
+	baselines: readonly string[];
+	results: ReadonlyMap<string, readonly RunResult[]>;
+}
+
+/** A ratio of one contender's medians to a baseline's, in one scenario. */
+interface ScenarioRatio {
+	scenario: string;
+	throughput: number;
+	cpu: number;
+}
+
+function cpuOf(runs: readonly RunResult[]): number {
+	return medianOf(runs, (run) => run.cpuMicrosPerDelivery);
+}
+
+function ratiosAgainst(
+	measured: readonly ScenarioResults[],
+	contender: string,
+	baseline: string
+): ScenarioRatio[] {
+	return measured.flatMap(({ name, baselines, results }) => {
+		const runs = results.get(contender);
+		const base = results.get(baseline);
+		if (!runs?.length || !base?.length || !baselines.includes(baseline)) return [];
+		return [
+			{
+				scenario: name,
+				throughput: throughputOf(runs) / throughputOf(base),
+				cpu: cpuOf(runs) / cpuOf(base)
+			}
+		];
+	});
+}
+
+function extremes(
+	ratios: readonly ScenarioRatio[],
+	pick: (ratio: ScenarioRatio) => number
+): string {
+	const sorted = [...ratios].sort((a, b) => pick(a) - pick(b));
+	const [low, high] = [sorted[0], sorted.at(-1)!];
+	if (sorted.length == 1) return `${pick(low).toFixed(2)}× (${low.scenario})`;
+	return `${pick(low).toFixed(2)}× (${low.scenario}) – ${pick(high).toFixed(2)}× (${high.scenario})`;
+}
+
+/**
+ * The ranges a summary quotes, computed over every scenario of the run, so no summary can leave a
+ * scenario out: per contender and baseline, the lowest and highest ratio of median deliveries/s
+ * and of median server CPU per delivery, each with the scenario it comes from, and how many
+ * scenarios the range covers.
+ *
+ * @example
+ * console.log(summaryTable(measured, ['runesocket memory', 'runesocket redis']).join('\n'));
+ */
+export function summaryTable(
+	measured: readonly ScenarioResults[],
+	contenders: readonly string[]
+): string[] {
+	const baselines = [...new Set(measured.flatMap((scenario) => scenario.baselines))];
+	const lines = [
+		'| contender | against | scenarios | deliveries/s ratio: lowest – highest | server CPU per delivery ratio: lowest – highest |',
+		'|---|---|---:|---|---|'
+	];
+	for (const contender of contenders) {
+		for (const baseline of baselines) {
+			if (baseline == contender) continue;
+			const ratios = ratiosAgainst(measured, contender, baseline);
+			if (!ratios.length) continue;
+			lines.push(
+				`| ${contender} | ${baseline} | ${ratios.length} | ${extremes(ratios, (ratio) => ratio.throughput)} | ${extremes(ratios, (ratio) => ratio.cpu)} |`
+			);
+		}
+	}
+	return lines;
+}
+
+/**
+ * The scenarios that ran `cluster` beside `single` (the same engine on one redis-server) and
+ * `baseline`, side by side: deliveries/s, the ratio to the baseline, and server and Redis CPU per
+ * delivery (a cluster's is its nodes' sum).
+ *
+ * @example
+ * console.log(clusterTable(measured, 'runesocket redis cluster', 'runesocket redis', 'ws').join('\n'));
+ */
+export function clusterTable(
+	measured: readonly ScenarioResults[],
+	cluster: string,
+	single: string,
+	baseline: string
+): string[] {
+	const lines = [
+		`| scenario | contender | deliveries/s | vs ${baseline} | server µs/delivery | redis µs/delivery |`,
+		'|---|---|---:|---:|---:|---:|'
+	];
+	for (const { name, results } of measured) {
+		if (!results.get(cluster)?.length) continue;
+		const base = results.get(baseline);
+		[baseline, single, cluster].forEach((contender, index) => {
+			const runs = results.get(contender);
+			if (!runs?.length) return;
+			const ratio = base?.length ? `${(throughputOf(runs) / throughputOf(base)).toFixed(2)}×` : '–';
+			lines.push(
+				`| ${index == 0 ? name : ''} | ${contender} | ${Math.round(throughputOf(runs)).toLocaleString('en')} | ${ratio} | ${cpuOf(runs).toFixed(2)} | ${redisCpuOf(runs)} |`
+			);
+		});
+	}
+	return lines.length > 2 ? lines : [];
+}

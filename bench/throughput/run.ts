@@ -6,7 +6,15 @@ import type { DeliveryCount } from './messages.js';
 import { loadAverage } from './machine.js';
 import { BenchRedisCluster } from './redis-cluster.js';
 import { BenchRedis } from './redis-server.js';
-import { scenarioTable, seriesTable, type RunResult, type SeriesColumn } from './report.js';
+import {
+	clusterTable,
+	scenarioTable,
+	seriesTable,
+	summaryTable,
+	type RunResult,
+	type ScenarioResults,
+	type SeriesColumn
+} from './report.js';
 import { runScenario } from './run-scenario.js';
 import { scenarios, SINGLE_PROCESS_CONTENDERS, type Series } from './scenarios.js';
 import { packageVersion } from './servers/package-version.js';
@@ -50,6 +58,25 @@ function problemsOf(count: DeliveryCount): string {
 	return problems.join('; ');
 }
 
+const RUNESOCKET_CONTENDERS = ['runesocket memory', 'runesocket redis', 'runesocket redis cluster'];
+
+/**
+ * The tables made of every scenario at once: the cluster beside a single Redis, and the ranges of
+ * runesocket's ratios over all scenarios (what a summary of this run may quote, none left out).
+ */
+function printSummaries(measured: readonly ScenarioResults[]): void {
+	const cluster = clusterTable(measured, 'runesocket redis cluster', 'runesocket redis', 'ws');
+	if (cluster.length) {
+		console.log('\n## Redis Cluster beside one redis-server (the scenarios above that ran both)\n');
+		console.log(cluster.join('\n'));
+	}
+	const summary = summaryTable(measured, RUNESOCKET_CONTENDERS);
+	if (summary.length > 2 && measured.length > 1) {
+		console.log(`\n## Ranges over the ${measured.length} scenarios above (medians)\n`);
+		console.log(summary.join('\n'));
+	}
+}
+
 /**
  * Runs the throughput scenarios (and the wire-bytes table) and prints their Markdown tables. Resolves
  * false when a scenario failed or any delivery was lost or duplicated.
@@ -91,6 +118,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 	let lossSeen = false;
 	let failed = false;
 	const series = new Map<Series, (SeriesColumn & { value: number })[]>();
+	const measured: ScenarioResults[] = [];
 	try {
 		if (wireContenders.length) {
 			const deliveries = [];
@@ -121,6 +149,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 			);
 			const baselines = scenario.baselines.filter((name) => results.has(name));
 			console.log(scenarioTable(results, baselines).join('\n'));
+			measured.push({ name: scenario.name, baselines, results });
 			if (scenario.note) console.log(`\n${scenario.note}`);
 			for (const name of scenario.series ?? []) {
 				const value = name == 'payload size' ? scenario.payloadBytes : scenario.clients;
@@ -141,6 +170,7 @@ export async function runThroughput(options: ThroughputOptions): Promise<boolean
 			const ordered = [...columns].sort((a, b) => a.value - b.value);
 			console.log(seriesTable(name, ordered).join('\n'));
 		}
+		printSummaries(measured);
 	} finally {
 		await Promise.all([redis?.stop(), cluster?.stop()]);
 	}

@@ -80,7 +80,8 @@ const twoProcessesOnRedis = {
 /**
  * The scenarios `npm run bench` runs, in order. Each run publishes as fast as the server takes it
  * (no pacing), so latency includes the queue the burst builds. Publishes per run are chosen so a
- * run delivers 30k–500k messages: the whole bench stays within about 15 minutes on 2 cores.
+ * run delivers 30k–500k messages, so one scenario takes under a minute on 2 cores (BENCHMARKS.md
+ * gives each one's time in its heading).
  *
  * @example
  * for (const scenario of scenarios) console.log(scenario.name);
