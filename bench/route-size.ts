@@ -1,6 +1,7 @@
 // The JavaScript the signed-in dashboard makes a browser load, gzip -9, and what is in it.
-// Run: `npx tsx bench/route-size.ts [--route /] [--project DIR]` (about 30 s: one `vite build` of a
-// copy of the working tree, or of DIR: a variant of the project, e.g. with another svelte.config.js).
+// Run: `npx tsx bench/route-size.ts [--route /] [--project DIR] [--ref COMMIT]` (about 30 s: one
+// `vite build` of a copy of the working tree, of DIR (a variant of the project, e.g. with another
+// svelte.config.js), or of a commit, built with the working tree's node_modules).
 //
 // The build runs in a temporary copy (src, static and the configs, with node_modules linked), so a
 // build someone else starts in the working tree meanwhile can neither change nor break this one.
@@ -11,7 +12,7 @@
 // What each file holds comes from the bundler's own record of every chunk's modules: for SvelteKit's
 // client chunks, captured by a plugin that a wrapper config adds to the project's vite.config.ts; for
 // an island (src/island/vite.ts), the islands manifest the server build writes.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
 	cpSync,
@@ -31,7 +32,11 @@ import { parseAst } from 'vite';
 import { freePort } from './throughput/redis-server.js';
 
 const { values: options } = parseArgs({
-	options: { route: { type: 'string', default: '/' }, project: { type: 'string' } }
+	options: {
+		route: { type: 'string', default: '/' },
+		project: { type: 'string' },
+		ref: { type: 'string' }
+	}
 });
 const repo = options.project ?? fileURLToPath(new URL('..', import.meta.url));
 const COPIED = [
@@ -80,10 +85,42 @@ const recordChunkModules = {
 export default mergeConfig(project, { plugins: [recordChunkModules] });
 `;
 
-/** Copies the project to a temporary directory and builds it there; returns the directory. */
-function buildCopy(): string {
-	const work = mkdtempSync(join(tmpdir(), 'runesocket-route-size-'));
+const git = (...args: string[]): string =>
+	execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+
+/**
+ * Puts the sources to build in `work`: the commit `ref` (its whole tree, from `git archive`), or the
+ * project's files as they are now. Returns what was built, for the report.
+ */
+function copySources(work: string, ref: string | undefined): string {
+	if (ref) {
+		const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
+		const archive = spawnSync('git', ['archive', '--format=tar', commit], {
+			cwd: repo,
+			maxBuffer: 512 * 2 ** 20
+		});
+		if (archive.status != 0) throw new Error(`git archive ${commit} failed`);
+		execFileSync('tar', ['-x', '-C', work], { input: archive.stdout });
+		return `commit ${commit.slice(0, 7)}`;
+	}
 	for (const entry of COPIED) cpSync(join(repo, entry), join(work, entry), { recursive: true });
+	const dirty = git('status', '--porcelain', '--', ...COPIED) != '';
+	return `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (+ local changes)' : ''}`;
+}
+
+/**
+ * Copies the project (or commit `--ref`) to a temporary directory and builds it there; returns the
+ * directory and what was built.
+ */
+function buildCopy(): { work: string; source: string } {
+	const work = mkdtempSync(join(tmpdir(), 'runesocket-route-size-'));
+	let source: string;
+	try {
+		source = copySources(work, options.ref);
+	} catch (error) {
+		rmSync(work, { recursive: true, force: true });
+		throw error;
+	}
 	symlinkSync(join(repo, 'node_modules'), join(work, 'node_modules'), 'dir');
 	writeFileSync(join(work, 'route-size.config.ts'), WRAPPER_CONFIG);
 	const build = spawnSync('npx', ['vite', 'build', '--config', 'route-size.config.ts'], {
@@ -95,7 +132,7 @@ function buildCopy(): string {
 		rmSync(work, { recursive: true, force: true });
 		throw new Error(`vite build failed (${build.status}):\n${build.stderr.slice(-3000)}`);
 	}
-	return work;
+	return { work, source };
 }
 
 /** The built app (adapter-node's build/index.js) on a free port; resolves once it listens. */
@@ -316,11 +353,16 @@ function biggestModules(
 		});
 }
 
-function report(work: string, route: string, sizes: FileSize[], chunkModules: ChunkModules): void {
+function report(
+	{ work, source }: { work: string; source: string },
+	route: string,
+	sizes: FileSize[],
+	chunkModules: ChunkModules
+): void {
 	const total = sizes.reduce((sum, size) => sum + size.gzipped, 0);
 	const minified = sizes.reduce((sum, size) => sum + size.minified, 0);
 	console.log(
-		`Route ${route}: ${sizes.length} JS files, ${total.toLocaleString('en')} bytes gzip -9`
+		`Route ${route} of ${source}: ${sizes.length} JS files, ${total.toLocaleString('en')} bytes gzip -9`
 	);
 	console.log(`(${kb(total)} KB; ${minified.toLocaleString('en')} bytes minified)\n`);
 	console.log('| file | minified | gzip -9 | biggest parts (rendered bytes) |');
@@ -337,24 +379,33 @@ function report(work: string, route: string, sizes: FileSize[], chunkModules: Ch
 	console.log(`| **total** | ${minified.toLocaleString('en')} | ${total.toLocaleString('en')} | |`);
 	console.log('\n| part | ≈ gzip bytes | share |');
 	console.log('|---|---|---|');
-	for (const [name, share] of ownerShares(sizes).slice(0, 15)) {
+	const shares = ownerShares(sizes);
+	for (const [name, share] of shares.slice(0, 15)) {
 		console.log(
 			`| ${name} | ${Math.round(share).toLocaleString('en')} | ${((100 * share) / total).toFixed(1)}% |`
 		);
 	}
+	// Summed here so that a text quoting "Svelte's runtime" quotes this run, not a sum made by hand.
+	const svelte = shares
+		.filter(([name]) => name.startsWith('svelte/'))
+		.reduce((sum, [, share]) => sum + share, 0);
+	console.log(
+		`\nSvelte's runtime (every svelte/* part): ≈ ${Math.round(svelte).toLocaleString('en')} bytes gzip, ${((100 * svelte) / total).toFixed(1)}%`
+	);
 	console.log('\n| biggest modules | in | rendered bytes |');
 	console.log('|---|---|---|');
 	for (const line of biggestModules(work, sizes, chunkModules, MODULES_LISTED)) console.log(line);
 }
 
-const work = buildCopy();
+const built = buildCopy();
+const { work } = built;
 let app: ChildProcess | undefined;
 try {
 	const started = await startApp(work);
 	app = started.app;
 	const files = await routeFiles(started.origin, ROUTE);
 	const chunkModules = allChunkModules(work);
-	report(work, ROUTE, measure(files, chunkModules), chunkModules);
+	report(built, ROUTE, measure(files, chunkModules), chunkModules);
 } finally {
 	app?.kill('SIGKILL');
 	rmSync(work, { recursive: true, force: true });

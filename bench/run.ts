@@ -3,7 +3,9 @@
 // Options: --suites a,b (default all: sizes, throughput, connections, storm, inbound, route, page),
 // --rounds N (each suite's own default otherwise), for the throughput suite --scale F,
 // --only a,b (contenders) and --scenarios a,b (scenario names containing one of these; "wire"
-// picks the wire-bytes table), and for the page suite --ref <commit> (default: the working tree).
+// picks the wire-bytes table), for the route and page suites --ref <commit> (default: the working
+// tree) and --baseline <commit> (default BASELINE below; `none` skips it): the
+// same measurements of that commit in the same run, so before → after tables need no other run.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -15,6 +17,12 @@ import { describeMachine, loadAverage } from './throughput/machine.js';
 import { exitOnSignals } from './throughput/redis-server.js';
 import { runThroughput } from './throughput/run.js';
 
+/**
+ * The commit the route and page suites measure beside the working tree: the demo before issue 12
+ * (its page with SvelteKit's client, before the island, the sparklines and compression).
+ */
+const BASELINE = '9ff2e09';
+
 const { values } = parseArgs({
 	options: {
 		suites: { type: 'string' },
@@ -22,20 +30,34 @@ const { values } = parseArgs({
 		scale: { type: 'string', default: '1' },
 		only: { type: 'string' },
 		scenarios: { type: 'string' },
-		ref: { type: 'string' }
+		ref: { type: 'string' },
+		baseline: { type: 'string', default: BASELINE }
 	}
 });
 const list = (text: string | undefined) => text?.split(',').map((part) => part.trim());
 const rounds = (fallback: number) => (values.rounds ? Number(values.rounds) : fallback);
 
-/** A script that prints its own tables, run in its own process. */
-function script(file: string): () => Promise<boolean> {
+const baseline = values.baseline == 'none' ? undefined : values.baseline;
+
+/** A script that prints its own tables, run in its own process (with `args`). */
+function script(file: string, ...args: string[]): () => Promise<boolean> {
 	return async () => {
 		const path = fileURLToPath(new URL(file, import.meta.url));
-		const { status } = spawnSync(process.execPath, ['--import', 'tsx', path], {
+		const { status } = spawnSync(process.execPath, ['--import', 'tsx', path, ...args], {
 			stdio: 'inherit'
 		});
 		return status == 0;
+	};
+}
+
+/** Runs `measure` for the working tree (or `--ref`), then for the baseline commit, under headings. */
+function withBaseline(measure: (ref?: string) => Promise<boolean>): () => Promise<boolean> {
+	return async () => {
+		if (!baseline) return measure(values.ref);
+		console.log(`## ${values.ref ? `Commit ${values.ref}` : 'The working tree'}\n`);
+		const current = await measure(values.ref);
+		console.log(`\n## Baseline: commit ${baseline}\n`);
+		return (await measure(baseline)) && current;
 	};
 }
 
@@ -63,10 +85,13 @@ const suites: Record<string, { title: string; run: () => Promise<boolean> }> = {
 		title: "The client's inbound path",
 		run: () => runClientInbound({ rounds: rounds(7) })
 	},
-	route: { title: "The dashboard route's JavaScript", run: script('./route-size.ts') },
+	route: {
+		title: "The dashboard route's JavaScript",
+		run: withBaseline((ref) => script('./route-size.ts', ...(ref ? ['--ref', ref] : []))())
+	},
 	page: {
 		title: 'The dashboard page as users meet it',
-		run: () => runPageBench({ runs: rounds(3), ref: values.ref })
+		run: withBaseline((ref) => runPageBench({ runs: rounds(3), ref }))
 	}
 };
 
@@ -78,7 +103,9 @@ for (const name of chosen) {
 exitOnSignals();
 const started = Date.now();
 console.log(`$ npm run bench -- ${process.argv.slice(2).join(' ')}`.trimEnd());
-console.log(`\n${describeMachine()}, 1-minute load ${loadAverage()} at the start`);
+console.log(
+	`\n${new Date().toISOString()}: ${describeMachine()}, 1-minute load ${loadAverage()} at the start`
+);
 const failed: string[] = [];
 for (const name of chosen) {
 	const suite = suites[name];

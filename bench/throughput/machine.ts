@@ -17,8 +17,9 @@ function describeCommit(): string {
 	try {
 		const git = (...args: string[]): string =>
 			execFileSync('git', args, { encoding: 'utf8' }).trim();
-		const dirty = git('status', '--porcelain', '--', 'src/lib') != '';
-		return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted src/lib changes' : ''}`;
+		// Any tracked file counts: the page and route suites build the demo and the bench itself.
+		const dirty = git('status', '--porcelain', '--untracked-files=no') != '';
+		return `commit ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes' : ' (clean)'}`;
 	} catch {
 		return 'an unknown commit';
 	}
