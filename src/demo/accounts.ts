@@ -1,12 +1,13 @@
 import type { Monitor } from './messages.js';
 import type { DashboardStore } from './store.js';
+import { NewTeamQuota } from './team-quota.js';
 
 /**
  * How many demo accounts (teams) may exist at once, and how long one nobody uses lives on.
  *
  * @example
  * ```ts
- * const limits: AccountLimits = { maxAccounts: 50, idleTimeout: 10 * 60_000 };
+ * const limits: AccountLimits = { maxAccounts: 50, idleTimeout: 10 * 60_000, newTeamsPerClient: 5 };
  * ```
  */
 export interface AccountLimits {
@@ -14,25 +15,37 @@ export interface AccountLimits {
 	maxAccounts: number;
 	/** An account without a viewer and without a sign-in for this long is removed (ms). */
 	idleTimeout: number;
+	/**
+	 * At most this many new teams per client address in any `idleTimeout`: by then the teams it
+	 * made and left are gone, and one client can never hold every place.
+	 */
+	newTeamsPerClient: number;
 }
 
 /**
  * The demo's limits unless the environment says otherwise: a public demo needs a few dozen teams,
- * and a team that closed its tabs ten minutes ago is not coming back to the same incidents.
+ * a team that closed its tabs ten minutes ago is not coming back to the same incidents, and a
+ * person trying the demo opens a team or two (five leaves room for an office behind one address).
  *
  * @example
  * ```ts
  * new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => []);
  * ```
  */
-export const DEFAULT_ACCOUNT_LIMITS: AccountLimits = { maxAccounts: 50, idleTimeout: 10 * 60_000 };
+export const DEFAULT_ACCOUNT_LIMITS: AccountLimits = {
+	maxAccounts: 50,
+	idleTimeout: 10 * 60_000,
+	newTeamsPerClient: 5
+};
 
 /**
- * Limits from DEMO_MAX_ACCOUNTS and DEMO_ACCOUNT_IDLE_MS; missing or invalid values keep the default.
+ * Limits from DEMO_MAX_ACCOUNTS, DEMO_ACCOUNT_IDLE_MS and DEMO_NEW_TEAMS_PER_CLIENT; missing or
+ * invalid values keep the default.
  *
  * @example
  * ```ts
- * accountLimitsFromEnvironment({ DEMO_MAX_ACCOUNTS: '10' }); // { maxAccounts: 10, idleTimeout: 600_000 }
+ * accountLimitsFromEnvironment({ DEMO_MAX_ACCOUNTS: '10' });
+ * // { maxAccounts: 10, idleTimeout: 600_000, newTeamsPerClient: 5 }
  * ```
  */
 export function accountLimitsFromEnvironment(
@@ -44,7 +57,11 @@ export function accountLimitsFromEnvironment(
 	};
 	return {
 		maxAccounts: positive(env.DEMO_MAX_ACCOUNTS, DEFAULT_ACCOUNT_LIMITS.maxAccounts),
-		idleTimeout: positive(env.DEMO_ACCOUNT_IDLE_MS, DEFAULT_ACCOUNT_LIMITS.idleTimeout)
+		idleTimeout: positive(env.DEMO_ACCOUNT_IDLE_MS, DEFAULT_ACCOUNT_LIMITS.idleTimeout),
+		newTeamsPerClient: positive(
+			env.DEMO_NEW_TEAMS_PER_CLIENT,
+			DEFAULT_ACCOUNT_LIMITS.newTeamsPerClient
+		)
 	};
 }
 
@@ -71,7 +88,7 @@ export function sweepInterval(limits: AccountLimits): number {
  * ```ts
  * const accounts = new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => viewers());
  * const stop = accounts.start();
- * if (!(await accounts.admit('acme', () => seedMonitors('acme')))) refuse('The demo is full');
+ * if (!(await accounts.admit('acme', () => seedMonitors('acme'), clientAddress))) refuse();
  * ```
  */
 export class DemoAccounts {
@@ -79,6 +96,7 @@ export class DemoAccounts {
 	readonly #limits: AccountLimits;
 	readonly #viewed: () => Iterable<string>;
 	readonly #now: () => number;
+	readonly #newTeams: NewTeamQuota;
 	/** Admissions and sweeps run one at a time, so two new teams cannot both take the last place. */
 	#queue: Promise<unknown> = Promise.resolve();
 
@@ -92,14 +110,16 @@ export class DemoAccounts {
 		this.#limits = limits;
 		this.#viewed = viewedAccounts;
 		this.#now = now;
+		this.#newTeams = new NewTeamQuota(limits.newTeamsPerClient, limits.idleTimeout, now);
 	}
 
 	/**
 	 * Marks the account active, creating it (with `seed()`'s monitors) if it does not exist. A new
 	 * account beyond `maxAccounts` first evicts the longest-idle account not in use; resolves false,
-	 * creating nothing, when every account is in use.
+	 * creating nothing, when every account is in use, or when the client at address `from` created
+	 * `newTeamsPerClient` already (`newTeamWait` says for how long).
 	 */
-	admit(account: string, seed: () => Monitor[]): Promise<boolean> {
+	admit(account: string, seed: () => Monitor[], from?: string): Promise<boolean> {
 		return this.#oneAtATime(async () => {
 			const now = this.#now();
 			const accounts = await this.#store.accounts();
@@ -107,6 +127,7 @@ export class DemoAccounts {
 				await this.#store.touch([account], now);
 				return true;
 			}
+			if (from !== undefined && this.#newTeams.wait(from) > 0) return false;
 			const viewed = new Set(this.#viewed());
 			const evictable = accounts.filter((known) => !this.#inUse(known, viewed, now));
 			// Above the limit too: another process sharing the store may have admitted concurrently.
@@ -116,8 +137,14 @@ export class DemoAccounts {
 				await this.#store.removeAccount(oldest.account);
 			}
 			await this.#store.ensureAccount(account, seed(), now);
+			if (from !== undefined) this.#newTeams.record(from);
 			return true;
 		});
+	}
+
+	/** Milliseconds until the client at address `from` may create a new team: 0 when it may now. */
+	newTeamWait(from: string): number {
+		return this.#newTeams.wait(from);
 	}
 
 	/** The accounts in use, least recently active first: the ones worth publishing to. */

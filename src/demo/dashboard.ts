@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket/server';
 import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
 import {
+	IncidentSchema,
 	MAX_TIMELINE,
 	Validated,
 	type Activity,
@@ -21,6 +22,20 @@ export const PROJECTS: Record<string, string[]> = {
 	api: ['REST API', 'Webhooks'],
 	data: ['Postgres', 'Redis']
 };
+
+/**
+ * Whether `name` is one of the `PROJECTS`: its own key, never one every object inherits
+ * (`constructor`, `__proto__`, `toString`), which `name in PROJECTS` would accept.
+ *
+ * @example
+ * ```ts
+ * isProject('web'); // true
+ * isProject('constructor'); // false
+ * ```
+ */
+export function isProject(name: string): boolean {
+	return Object.hasOwn(PROJECTS, name);
+}
 
 /** What a user may ask for when opening an incident. */
 export interface NewIncident {
@@ -93,6 +108,30 @@ function withinUptimeWindow(spans: Span[], now: number): Span[] {
 /** Why an incident change was refused, in words for the person who asked. */
 export type IncidentRefusal = 'not-found' | 'resolved' | 'acknowledged' | 'full';
 
+/**
+ * Why `incident` cannot take a timeline entry of `kind`, if it cannot. Every entry but the
+ * resolution leaves the timeline's last place free, so an incident can always be resolved.
+ */
+function refusalOf(incident: Incident, kind: TimelineEntry['kind']): IncidentRefusal | undefined {
+	if (incident.status == 'resolved') return 'resolved';
+	if (kind == 'acknowledged' && incident.status != 'open') return 'acknowledged';
+	if (kind != 'resolved' && incident.timeline.length >= MAX_TIMELINE - 1) return 'full';
+	return undefined;
+}
+
+/**
+ * `incident` when its schema accepts it: checked before it is written, so nothing is stored that
+ * publishing (which checks the same schema) would then refuse. A TypeError says what is wrong.
+ */
+function valid(incident: Incident): Incident {
+	const checked = IncidentSchema.safeParse(incident);
+	if (checked.success) return checked.data;
+	const problems = checked.error.issues.map(
+		(issue) => `${issue.path.join('.') || 'incident'}: ${issue.message}`
+	);
+	throw new TypeError(`The incident was not changed: ${problems.join('; ')}`);
+}
+
 /** What a user is told when a new team would exceed the account limit and no team is idle. */
 export const DEMO_FULL =
 	'The demo is full: every team on it is in use. Try again in a few minutes.';
@@ -123,6 +162,8 @@ export class Dashboard {
 	readonly #store: DashboardStore;
 	readonly #sockets: RoomPublisher;
 	readonly #accounts: DemoAccounts;
+	/** Per account, the end of its latest incident change: the next one starts after it. */
+	readonly #queues = new Map<string, Promise<void>>();
 
 	constructor(store: DashboardStore, sockets: RoomPublisher, accounts: DemoAccounts) {
 		this.#store = store;
@@ -130,9 +171,17 @@ export class Dashboard {
 		this.#accounts = accounts;
 	}
 
-	/** Opens the account for a signed-in user (creating it if needed); false when the demo is full. */
-	admit(account: string): Promise<boolean> {
-		return this.#accounts.admit(account, () => seedMonitors(account));
+	/**
+	 * Opens the account for a signed-in user, creating it if needed; false when the demo is full, or
+	 * when the client at address `from` has created as many teams as it may for now (`newTeamWait`).
+	 */
+	admit(account: string, from?: string): Promise<boolean> {
+		return this.#accounts.admit(account, () => seedMonitors(account), from);
+	}
+
+	/** Milliseconds until the client at address `from` may create a new team: 0 when it may now. */
+	newTeamWait(from: string): number {
+		return this.#accounts.newTeamWait(from);
 	}
 
 	/** The accounts someone is using right now: the only ones the simulator changes. */
@@ -162,74 +211,119 @@ export class Dashboard {
 		};
 	}
 
-	/** Opens an incident; `undefined` when the account has `MAX_OPEN_INCIDENTS` open already. */
-	async openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
-		if ((await this.#store.countIncidents(user.account)) >= MAX_OPEN_INCIDENTS) return undefined;
-		const now = Date.now();
-		const incident: Incident = {
-			uuid: randomUUID(),
-			account: user.account,
-			project: request.project,
-			title: request.title,
-			severity: request.severity,
-			status: 'open',
-			createdAt: now,
-			createdBy: user.name,
-			timeline: [{ kind: 'opened', at: now, by: user.name }]
-		};
-		await this.#store.addIncident(incident);
-		await this.#announce(incident);
-		await this.#log(user.account, 'incident.opened', `${user.name} opened “${incident.title}”`);
-		return incident;
+	/**
+	 * Opens an incident; `undefined` when the account has `MAX_OPEN_INCIDENTS` open already. Throws a
+	 * TypeError, writing nothing, when the request breaks the incident's schema (an unknown project,
+	 * an empty or too long title): the form checks these before it asks.
+	 */
+	openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
+		return this.#serially(user.account, async () => {
+			const now = Date.now();
+			const incident = valid({
+				uuid: randomUUID(),
+				account: user.account,
+				project: request.project,
+				title: request.title,
+				severity: request.severity,
+				status: 'open',
+				createdAt: now,
+				createdBy: user.name,
+				timeline: [{ kind: 'opened', at: now, by: user.name }]
+			});
+			if (!isProject(incident.project))
+				throw new TypeError(`No project is named ${JSON.stringify(incident.project)}`);
+			if (!(await this.#store.addIncident(incident, MAX_OPEN_INCIDENTS))) return undefined;
+			await this.#announce(incident);
+			await this.#log(user.account, 'incident.opened', `${user.name} opened “${incident.title}”`);
+			return incident;
+		});
 	}
 
 	/** Marks an open incident as being handled by `user`; refused once acknowledged or resolved. */
-	async acknowledgeIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
-		const result = await this.#changeIncident(user, uuid, { kind: 'acknowledged' }, (incident) =>
-			incident.status == 'open' ? 'acknowledged' : incident.status
-		);
-		if (typeof result == 'object')
+	acknowledgeIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
+		return this.#serially(user.account, async () => {
+			const result = await this.#changeIncident(user, uuid, { kind: 'acknowledged' }, (incident) =>
+				incident.status == 'open' ? 'acknowledged' : incident.status
+			);
+			if (typeof result != 'object') return result;
+			await this.#announce(result);
 			await this.#log(
 				user.account,
 				'incident.acknowledged',
 				`${user.name} is on “${result.title}”`
 			);
-		return result;
+			return result;
+		});
 	}
 
-	/** Adds an update to an unresolved incident's timeline. */
-	async updateIncident(
-		user: DemoUser,
-		uuid: string,
-		text: string
-	): Promise<Incident | IncidentRefusal> {
-		const result = await this.#changeIncident(
-			user,
-			uuid,
-			{ kind: 'update', text },
-			(incident) => incident.status
-		);
-		if (typeof result == 'object')
+	/**
+	 * Adds an update to an unresolved incident's timeline. Throws a TypeError, writing nothing, when
+	 * `text` is empty or longer than `MAX_UPDATE_LENGTH`.
+	 */
+	updateIncident(user: DemoUser, uuid: string, text: string): Promise<Incident | IncidentRefusal> {
+		return this.#serially(user.account, async () => {
+			const result = await this.#changeIncident(
+				user,
+				uuid,
+				{ kind: 'update', text },
+				(incident) => incident.status
+			);
+			if (typeof result != 'object') return result;
+			await this.#announce(result);
 			await this.#log(
 				user.account,
 				'incident.updated',
 				`${user.name} on “${result.title}”: ${text}`
 			);
-		return result;
+			return result;
+		});
 	}
 
-	/** Resolves an incident; refused when it is already resolved (or never was). */
-	async resolveIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
-		const result = await this.#changeIncident(user, uuid, { kind: 'resolved' }, () => 'resolved');
-		if (typeof result != 'object') return result;
-		await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${result.title}”`);
-		await this.#archiveResolved(user.account, result.uuid);
+	/**
+	 * Resolves an incident; refused when it is already resolved (or never was). The account then
+	 * keeps only the newest `RESOLVED_KEPT` resolved incidents.
+	 */
+	resolveIncident(user: DemoUser, uuid: string): Promise<Incident | IncidentRefusal> {
+		return this.#serially(user.account, async () => {
+			const result = await this.#changeIncident(user, uuid, { kind: 'resolved' }, () => 'resolved');
+			if (typeof result != 'object') return result;
+			// Archived in the store before anything is sent: a publish that fails must not leave the
+			// account over its limit for good.
+			const archived = await this.#archiveResolved(user.account, result.uuid);
+			await this.#announce(result);
+			for (const old of archived)
+				await this.#sockets
+					.to(accountRoom(user.account))
+					.emit(Validated.IncidentArchived, { uuid: old });
+			await this.#log(user.account, 'incident.resolved', `${user.name} resolved “${result.title}”`);
+			return result;
+		});
+	}
+
+	/**
+	 * Runs one account's incident changes one at a time, each from its write to its last publish:
+	 * the pages get the changes in the order the store made them (two changes of one incident sent
+	 * the other way round would leave the pages on the older one), and a resolve's archiving sees
+	 * every resolve before it.
+	 */
+	#serially<T>(account: string, task: () => Promise<T>): Promise<T> {
+		const result = (this.#queues.get(account) ?? Promise.resolve()).then(task);
+		const settled = result.then(
+			() => {},
+			() => {}
+		);
+		this.#queues.set(account, settled);
+		// The last change of an account clears its queue, so idle accounts leave nothing behind.
+		void settled.then(() => {
+			if (this.#queues.get(account) == settled) this.#queues.delete(account);
+		});
 		return result;
 	}
 
 	/**
 	 * Adds an entry to the incident's timeline and moves it to the status `next` gives (which may
-	 * refuse by naming the status it is in), then tells the account's pages.
+	 * refuse by naming the status it is in). The changed incident is checked against its schema
+	 * before it is written: nothing is stored that publishing it would then refuse.
 	 */
 	async #changeIncident(
 		user: DemoUser,
@@ -239,40 +333,36 @@ export class Dashboard {
 	): Promise<Incident | IncidentRefusal> {
 		let refusal: IncidentRefusal = 'not-found';
 		const changed = await this.#store.changeIncident(user.account, uuid, (incident) => {
-			const status = next(incident);
-			if (incident.status == 'resolved') refusal = 'resolved';
-			else if (entry.kind == 'acknowledged' && incident.status != 'open') refusal = 'acknowledged';
-			else if (incident.timeline.length >= MAX_TIMELINE - 1 && entry.kind == 'update')
-				refusal = 'full';
-			else
-				return {
-					...incident,
-					status,
-					timeline: [...incident.timeline, { ...entry, at: Date.now(), by: user.name }]
-				};
-			return undefined;
+			const refused = refusalOf(incident, entry.kind);
+			if (refused) {
+				refusal = refused;
+				return undefined;
+			}
+			return valid({
+				...incident,
+				status: next(incident),
+				timeline: [...incident.timeline, { ...entry, at: Date.now(), by: user.name }]
+			});
 		});
-		if (!changed) return refusal;
-		await this.#announce(changed);
-		return changed;
+		return changed ?? refusal;
 	}
 
 	/**
-	 * Keeps the newest `RESOLVED_KEPT` resolved incidents, `justResolved` always among them; the
-	 * pages drop the others. Several resolved within one millisecond tie on time, and without that
-	 * rule the one just resolved could go at once (seen in CI).
+	 * Keeps the newest `RESOLVED_KEPT` resolved incidents, `justResolved` always among them, and
+	 * returns the ids of those it removed. Several resolved within one millisecond tie on time, and
+	 * without that rule the one just resolved could go at once (seen in CI).
 	 */
-	async #archiveResolved(account: string, justResolved: string): Promise<void> {
+	async #archiveResolved(account: string, justResolved: string): Promise<string[]> {
 		const { incidents } = await this.#store.snapshot(account);
 		const others = incidents
 			.filter((incident) => incident.status == 'resolved' && incident.uuid != justResolved)
 			.sort((a, b) => b.timeline.at(-1)!.at - a.timeline.at(-1)!.at);
+		const archived: string[] = [];
 		for (const old of others.slice(RESOLVED_KEPT - 1)) {
-			if (!(await this.#store.removeIncident(account, old.uuid))) continue;
-			await this.#sockets
-				.to(accountRoom(account))
-				.emit(Validated.IncidentArchived, { uuid: old.uuid });
+			// Only the process whose removal took it tells the pages: two at once publish it once.
+			if (await this.#store.removeIncident(account, old.uuid)) archived.push(old.uuid);
 		}
+		return archived;
 	}
 
 	#announce(incident: Incident): Promise<unknown> {

@@ -13,6 +13,7 @@ import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
+import { requestAddress, UNKNOWN_CLIENT } from './team-quota.js';
 
 /** Rooms a user may join: their account's, and its projects'. */
 function mayJoin(user: DemoUser, room: string): boolean {
@@ -90,7 +91,9 @@ async function createRealtime() {
 	// arrives as live messages behind this reply.
 	sockets.on(Validated.SnapshotRequested, async (connection, _data, reply) => {
 		const user = connection.authData as DemoUser;
-		if (!(await dashboard.admit(user.account))) throw new Error(DEMO_FULL);
+		// An account that expired comes back here too: a new team, counted against the client.
+		const from = requestAddress(connection.req, process.env) ?? UNKNOWN_CLIENT;
+		if (!(await dashboard.admit(user.account, from))) throw new Error(DEMO_FULL);
 		reply(await dashboard.snapshot(user.account));
 	});
 	accounts.start();

@@ -21,6 +21,21 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
 /**
+ * HSET KEYS[1] ARGV[1] = ARGV[2] unless KEYS[1] holds ARGV[3] incidents or more that are not
+ * resolved; ARGV[4] is the key's lifetime. Counted and written in one step, so processes adding at
+ * once cannot pass the limit together.
+ */
+const ADD_UNLESS_FULL = `
+local open = 0
+for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
+  if cjson.decode(json).status ~= 'resolved' then open = open + 1 end
+end
+if open >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`;
+
+/**
  * The store several server processes share: one hash of incidents and one of monitors per account,
  * a capped list of activity, and the accounts by when each was last active. Every key of an account
  * also expires `retention` ms after its last write or activity, so whatever a race or a stopped
@@ -94,18 +109,17 @@ export class RedisDashboardStore implements DashboardStore {
 		};
 	}
 
-	async countIncidents(account: string): Promise<number> {
-		const incidents = await this.#redis.hvals(this.#key(account, 'incidents'));
-		return incidents.filter((json) => (JSON.parse(json) as Incident).status != 'resolved').length;
-	}
-
-	async addIncident(incident: Incident): Promise<void> {
-		const key = this.#key(incident.account, 'incidents');
-		await this.#redis
-			.multi()
-			.hset(key, incident.uuid, JSON.stringify(incident))
-			.pexpire(key, this.#retention)
-			.exec();
+	async addIncident(incident: Incident, maxOpen: number): Promise<boolean> {
+		const added = await this.#redis.eval(
+			ADD_UNLESS_FULL,
+			1,
+			this.#key(incident.account, 'incidents'),
+			incident.uuid,
+			JSON.stringify(incident),
+			maxOpen,
+			this.#retention
+		);
+		return Number(added) == 1;
 	}
 
 	async changeIncident(

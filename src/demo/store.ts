@@ -37,9 +37,11 @@ export interface DashboardStore {
 	/** Forgets the account and everything in it. */
 	removeAccount(account: string): Promise<void>;
 	snapshot(account: string): Promise<DashboardState>;
-	/** How many incidents of the account are not resolved. */
-	countIncidents(account: string): Promise<number>;
-	addIncident(incident: Incident): Promise<void>;
+	/**
+	 * Adds the incident unless its account already has `maxOpen` that are not resolved, in one step
+	 * (two processes adding at once cannot both take the last place); false when it was refused.
+	 */
+	addIncident(incident: Incident, maxOpen: number): Promise<boolean>;
 	/**
 	 * Replaces an incident with what `change` makes of it, atomically: a concurrent change (another
 	 * process resolving it) makes `change` run again on the newer incident. `change` returns
@@ -108,13 +110,13 @@ export class MemoryDashboardStore implements DashboardStore {
 		};
 	}
 
-	async countIncidents(account: string): Promise<number> {
-		const incidents = this.#accounts.get(account)?.incidents.values() ?? [];
-		return [...incidents].filter((incident) => incident.status != 'resolved').length;
-	}
-
-	async addIncident(incident: Incident): Promise<void> {
-		this.#accounts.get(incident.account)?.incidents.set(incident.uuid, incident);
+	async addIncident(incident: Incident, maxOpen: number): Promise<boolean> {
+		const incidents = this.#accounts.get(incident.account)?.incidents;
+		if (!incidents) return false;
+		const open = [...incidents.values()].filter((known) => known.status != 'resolved').length;
+		if (open >= maxOpen) return false;
+		incidents.set(incident.uuid, incident);
+		return true;
 	}
 
 	async changeIncident(

@@ -1,9 +1,16 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard } from '$demo/realtime';
-import { DEMO_FULL, MAX_OPEN_INCIDENTS, PROJECTS, type IncidentRefusal } from '$demo/dashboard';
+import {
+	DEMO_FULL,
+	isProject,
+	MAX_OPEN_INCIDENTS,
+	PROJECTS,
+	type IncidentRefusal
+} from '$demo/dashboard';
 import { MAX_UPDATE_LENGTH } from '$demo/messages';
 import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
+import { newTeamRefusal } from '$demo/team-quota';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 import dashboardScript from './dashboard-island.ts?island';
 
@@ -26,25 +33,45 @@ function currentUser({ cookies }: RequestEvent) {
 	return verifySession(cookies.get(SESSION_COOKIE));
 }
 
-export const load: PageServerLoad = async ({ cookies }) => {
-	const token = cookies.get(SESSION_COOKIE);
+/**
+ * Opens `account` for a request: `undefined` when it may, else the status and words of the refusal.
+ * A new team counts against the client's address (adapter-node's: behind a proxy, set ADDRESS_HEADER
+ * and XFF_DEPTH, or every client shares the proxy's address and its quota).
+ */
+async function admission(
+	account: string,
+	event: Pick<RequestEvent, 'getClientAddress'>
+): Promise<{ status: 429 | 503; message: string } | undefined> {
+	const from = event.getClientAddress();
+	if (await dashboard.admit(account, from)) return undefined;
+	const wait = dashboard.newTeamWait(from);
+	return wait > 0
+		? { status: 429, message: newTeamRefusal(wait) }
+		: { status: 503, message: DEMO_FULL };
+}
+
+export const load: PageServerLoad = async (event) => {
+	const token = event.cookies.get(SESSION_COOKIE);
 	const user = verifySession(token);
 	if (!user || !token) return { user: null };
 	// A session may outlive its account (expired while idle): it comes back, unless the demo is full.
-	if (!(await dashboard.admit(user.account))) return { user: null, notice: DEMO_FULL };
+	const refused = await admission(user.account, event);
+	if (refused) return { user: null, notice: refused.message };
 	const snapshot = await dashboard.snapshot(user.account);
 	return { user, token, projects: Object.keys(PROJECTS), ...snapshot, island: dashboardScript };
 };
 
 export const actions: Actions = {
-	signin: async ({ request, cookies, url }) => {
+	signin: async (event) => {
+		const { request, cookies, url } = event;
 		const form = await request.formData();
 		const name = String(form.get('name') ?? '').trim();
 		const team = String(form.get('team') ?? '').trim() || 'acme';
 		if (!name || name.length > 40)
 			return fail(400, { signin: 'Enter a name of up to 40 characters.' });
 		const account = slug(team);
-		if (!(await dashboard.admit(account))) return fail(503, { signin: DEMO_FULL });
+		const refused = await admission(account, event);
+		if (refused) return fail(refused.status, { signin: refused.message });
 		const token = signSession({ name, account });
 		cookies.set(SESSION_COOKIE, token, {
 			path: '/',
@@ -66,7 +93,8 @@ export const actions: Actions = {
 	create: async (event) => {
 		const user = currentUser(event);
 		if (!user) return fail(401, { create: 'Sign in first.' });
-		if (!(await dashboard.admit(user.account))) return fail(503, { create: DEMO_FULL });
+		const refused = await admission(user.account, event);
+		if (refused) return fail(refused.status, { create: refused.message });
 		const form = await event.request.formData();
 		const title = String(form.get('title') ?? '').trim();
 		const severity = Severity.safeParse(form.get('severity'));
@@ -74,7 +102,7 @@ export const actions: Actions = {
 		if (!title || title.length > 120)
 			return fail(400, { create: 'A title of 1 to 120 characters.' });
 		if (!severity.success) return fail(400, { create: 'Pick a severity.' });
-		if (!(project in PROJECTS)) return fail(400, { create: 'Pick a project.' });
+		if (!isProject(project)) return fail(400, { create: 'Pick a project.' });
 		const incident = await dashboard.openIncident(user, {
 			title,
 			severity: severity.data,

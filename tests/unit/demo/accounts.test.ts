@@ -8,7 +8,7 @@ import { startRedisServer } from '../../helpers/redis-server.js';
 // The demo's account bound and expiry, against both stores: the in-memory one and the Redis one
 // (a real redis-server of the test). Time is a hand-moved clock.
 
-const LIMITS: AccountLimits = { maxAccounts: 3, idleTimeout: 60_000 };
+const LIMITS: AccountLimits = { maxAccounts: 3, idleTimeout: 60_000, newTeamsPerClient: 2 };
 /** An account active this recently counts as in use (a viewer elsewhere, a page about to connect). */
 const IN_USE = 2 * sweepInterval(LIMITS);
 

@@ -1,7 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageDefinition } from '../../../src/lib/server/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
-import { Dashboard, RESOLVED_KEPT, type RoomPublisher } from '../../../src/demo/dashboard.js';
+import {
+	Dashboard,
+	MAX_OPEN_INCIDENTS,
+	RESOLVED_KEPT,
+	type RoomPublisher
+} from '../../../src/demo/dashboard.js';
+import { MAX_UPDATE_LENGTH } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
 import { MAX_TIMELINE } from '../../../src/demo/schemas.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
@@ -75,7 +81,9 @@ for (const [kind, createStore] of Object.entries(stores)) {
 			expect(changes().at(-1)).toEqual(resolved);
 			expect(published.every((message) => message.room == 'account:acme')).toBe(true);
 			expect((await store.snapshot('acme')).incidents).toEqual([resolved]);
-			expect(await store.countIncidents('acme')).toBe(0);
+			expect(
+				(await store.snapshot('acme')).incidents.filter(({ status }) => status != 'resolved')
+			).toEqual([]);
 		});
 
 		it('refuses what the incident’s state no longer allows, and tells nobody', async () => {
@@ -101,6 +109,41 @@ for (const [kind, createStore] of Object.entries(stores)) {
 			expect(typeof resolved == 'object' && resolved.timeline.length).toBe(MAX_TIMELINE);
 		});
 
+		it('never lets an acknowledgement take the last place: a full timeline still resolves, and the pages saw it', async () => {
+			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			while (typeof (await dashboard.updateIncident(ada, uuid, 'Still looking')) == 'object');
+			expect(await dashboard.acknowledgeIncident(grace, uuid)).toBe('full');
+			const resolved = await dashboard.resolveIncident(ada, uuid);
+			expect(typeof resolved == 'object' && resolved.timeline.length).toBe(MAX_TIMELINE);
+			expect((await store.snapshot('acme')).incidents).toEqual([resolved]);
+			expect(changes().at(-1)).toEqual(resolved);
+		});
+
+		it('refuses what breaks the schema with a TypeError, and writes and sends nothing', async () => {
+			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			const before = await store.snapshot('acme');
+			const sentBefore = published.length;
+			await expect(
+				dashboard.updateIncident(ada, uuid, 'x'.repeat(MAX_UPDATE_LENGTH + 1))
+			).rejects.toThrow(TypeError);
+			for (const project of ['constructor', '__proto__', 'toString', 'nowhere'])
+				await expect(dashboard.openIncident(ada, { ...request, project })).rejects.toThrow(
+					/No project is named/
+				);
+			await expect(dashboard.openIncident(ada, { ...request, title: '' })).rejects.toThrow(/title/);
+			expect(await store.snapshot('acme')).toEqual(before);
+			expect(published).toHaveLength(sentBefore);
+		});
+
+		it(`opens at most ${MAX_OPEN_INCIDENTS} even when many are opened at once`, async () => {
+			const opened = await Promise.all(
+				Array.from({ length: MAX_OPEN_INCIDENTS + 10 }, () => dashboard.openIncident(ada, request))
+			);
+			expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+			expect((await store.snapshot('acme')).incidents).toHaveLength(MAX_OPEN_INCIDENTS);
+			expect(changes()).toHaveLength(MAX_OPEN_INCIDENTS);
+		});
+
 		it(`keeps the newest ${RESOLVED_KEPT} resolved incidents and archives older ones`, async () => {
 			const uuids = [];
 			for (let index = 0; index < RESOLVED_KEPT + 2; index++) {
@@ -122,6 +165,29 @@ for (const [kind, createStore] of Object.entries(stores)) {
 }
 
 describe('two processes on one Redis store', () => {
+	it(`open incidents at the same moment: together never more than ${MAX_OPEN_INCIDENTS}`, async () => {
+		const redis = await startRedisServer();
+		const dashboards = [0, 1].map(() => {
+			const store = new RedisDashboardStore(redis.url, { retention: 60_000 });
+			const accounts = new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => ['acme']);
+			return { store, dashboard: new Dashboard(store, recordingPublisher([]), accounts) };
+		});
+		try {
+			await dashboards[0]!.dashboard.admit('acme');
+			const opened = await Promise.all(
+				Array.from({ length: MAX_OPEN_INCIDENTS + 10 }, (_, index) =>
+					dashboards[index % 2]!.dashboard.openIncident(ada, request)
+				)
+			);
+			expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+			expect((await dashboards[1]!.store.snapshot('acme')).incidents).toHaveLength(
+				MAX_OPEN_INCIDENTS
+			);
+		} finally {
+			await Promise.all(dashboards.map(({ store }) => store.close()));
+		}
+	});
+
 	it('resolve an incident at the same moment: one wins, the other is told it is resolved', async () => {
 		const redis = await startRedisServer();
 		const published: Published[] = [];
