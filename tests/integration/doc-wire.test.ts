@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage, type InboundMessage } from '../../src/lib/index.js';
+import { ReservedName } from '../../src/lib/protocol/envelope.js';
+import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../src/lib/protocol/presence.js';
 import { extractSamples } from '../helpers/doc-samples.js';
 import { makeClient } from '../helpers/clients.js';
-import { connectRaw } from '../helpers/raw-clients.js';
+import { connectRaw, type RawClient } from '../helpers/raw-clients.js';
 import { startSocketServer } from '../helpers/socket-server.js';
 import { reachState, within } from '../helpers/wait.js';
 
@@ -22,6 +24,37 @@ function tableRow(markdown: string, heading: string, field: string): string[] {
 	const row = section.split('\n').find((line) => line.startsWith(`| ${field} `));
 	if (!row) throw new Error(`No row ${field} under "## ${heading}"`);
 	return row.split('|').map((cell) => cell.trim());
+}
+
+/** The keys of an object, and of its `data`, with the type of each value: a message's shape. */
+function shapeOf(message: Record<string, unknown>): Record<string, string> {
+	const data = (message.data ?? {}) as Record<string, unknown>;
+	return Object.fromEntries([
+		...Object.entries(message).map(([key, value]) => [key, typeof value]),
+		...Object.entries(data).map(([key, value]) => [`data.${key}`, typeof value])
+	]);
+}
+
+/** Each `{"name":"…",…}` a document spells out in inline code, by its name. */
+function inlineMessages(markdown: string): Map<string, Record<string, unknown>> {
+	const messages = new Map<string, Record<string, unknown>>();
+	for (const [, json] of markdown.matchAll(/`(\{"name":[^`]+\})`/g)) {
+		try {
+			const message = JSON.parse(json) as Record<string, unknown>;
+			messages.set(String(message.name), message);
+		} catch {
+			// a pattern with a placeholder (`{"name":"auth","data":{"token":…}}`), not a whole message
+		}
+	}
+	return messages;
+}
+
+/** The error `raw` got for the frame it sends now. */
+async function errorFor(raw: RawClient, frame: unknown): Promise<Record<string, unknown>> {
+	const from = raw.messages.length;
+	raw.send(frame);
+	const answer = await raw.nextMessage('error', 5_000, from);
+	return answer.data as Record<string, unknown>;
 }
 
 async function serverWithMember(room: string) {
@@ -81,5 +114,34 @@ describe('the message fields the docs name are on the wire', () => {
 			(field) => (delivery as unknown as Record<string, unknown>)[field] === undefined
 		);
 		expect(missing).toEqual([]);
+	});
+
+	it('PROTOCOL.md: the `heartbeat` message of `serverHeartbeat` has the shape it spells out', async () => {
+		const documented = inlineMessages(await readDoc('PROTOCOL.md')).get('heartbeat');
+		expect(documented, 'PROTOCOL.md spells out the heartbeat message').toBeDefined();
+		const running = await startSocketServer({
+			routes: [{ path: '/ws', origins: 'any', serverHeartbeat: 20 }]
+		});
+		const raw = await connectRaw(running.url());
+		const sent = (await raw.nextMessage('heartbeat')) as unknown as Record<string, unknown>;
+		expect(shapeOf(sent)).toEqual(shapeOf(documented!));
+	});
+
+	it('PROTOCOL.md names every message only the server sends, which a client gets `malformed` for', async () => {
+		const running = await startSocketServer({ routes: [{ path: '/ws', origins: 'any' }] });
+		const raw = await connectRaw(running.url());
+		await raw.nextMessage('connected');
+		const names = [...Object.values(ReservedName), PRESENCE_STATE, PRESENCE_DIFF, PRESENCE_GET];
+		const serverOnly: string[] = [];
+		for (const name of names) {
+			if (name == ReservedName.Auth) continue; // ignored after authentication: no answer to wait for
+			const error = await errorFor(raw, { name, data: {} });
+			if (error.code == 'malformed' && /only the server/i.test(String(error.message))) {
+				serverOnly.push(name);
+			}
+		}
+		const sentence = /Names only the server\s+sends \(([^)]+)\)/.exec(await readDoc('PROTOCOL.md'));
+		const listed = [...(sentence?.[1] ?? '').matchAll(/`([^`]+)`/g)].map((match) => match[1]);
+		expect(listed.sort()).toEqual(serverOnly.sort());
 	});
 });
