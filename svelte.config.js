@@ -11,9 +11,11 @@ const config = {
 			runesocket: 'src/lib',
 			$demo: 'src/demo'
 		},
-		// Only the app's own files run, style and connect; SvelteKit adds a nonce for its inline
-		// start-up script. src/security-headers.ts adds ws:// and wss:// of the page's own host to
-		// connect-src for browsers where 'self' does not cover WebSockets yet.
+		// Only the app's own files run, style and connect. The demo's page has no inline script (csr =
+		// false: its one script is the island's file, its props a JSON data block); 'auto' would
+		// still give a page rendered with SvelteKit's client a nonce for its start-up script.
+		// src/security-headers.ts adds ws:// and wss:// of the page's own host to connect-src for
+		// browsers where 'self' does not cover WebSockets yet.
 		csp: {
 			mode: 'auto',
 			directives: {
