@@ -110,13 +110,14 @@ export function flatData(serialized: string): Record<string, unknown> {
 	const values: unknown = JSON.parse(serialized);
 	const root = Array.isArray(values) ? values[0] : undefined;
 	if (typeof root != 'object' || root === null || Array.isArray(root)) return {};
-	const data: Record<string, unknown> = {};
+	const plain: [string, unknown][] = [];
 	for (const [field, index] of Object.entries(root)) {
 		const value: unknown = typeof index == 'number' ? (values as unknown[])[index] : undefined;
 		if (value === null || ['string', 'number', 'boolean'].includes(typeof value))
-			data[field] = value;
+			plain.push([field, value]);
 	}
-	return data;
+	// fromEntries defines own fields: assigning a field named __proto__ would set the prototype.
+	return Object.fromEntries(plain);
 }
 
 function urlEncoded(formData: FormData): URLSearchParams {

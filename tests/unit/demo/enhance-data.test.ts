@@ -25,3 +25,12 @@ describe('flatData', () => {
 		expect(flatData(stringify({ resolve: message }))).toEqual({ resolve: message });
 	});
 });
+
+describe('flatData on hostile field names', () => {
+	it('keeps __proto__ an own field: the result’s prototype never changes', () => {
+		const data = flatData('[{"__proto__":1,"constructor":2},null,"text"]');
+		expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
+		expect(Object.getOwnPropertyDescriptor(data, '__proto__')?.value).toBeNull();
+		expect(Object.getOwnPropertyDescriptor(data, 'constructor')?.value).toBe('text');
+	});
+});
