@@ -4,8 +4,65 @@ export const DEFAULT_PREFIX = 'runesocket:';
 export const DEFAULT_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 /**
- * The Redis names of one room. They share the hash tag `{room}`, so a Redis Cluster keeps them in
- * one slot (the publish script touches them together).
+ * What a room name may not carry into its hash tag as it is: `}` (it would end the tag), `%` (the
+ * escape), and a lone UTF-16 surrogate, which goes to Redis as U+FFFD (so two such names would share
+ * keys) and which ioredis hashes to another slot than Redis does.
+ */
+const ESCAPED = /[%}]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NEEDS_ESCAPE = new RegExp(ESCAPED.source);
+/** The tag of the empty room name: a lone `%`, which no other name's tag contains. */
+const EMPTY_ROOM_TAG = '%';
+
+function escape(character: string): string {
+	if (character == '%') return '%25';
+	if (character == '}') return '%7D';
+	return `%u${character.charCodeAt(0).toString(16).toUpperCase()}`;
+}
+
+/**
+ * What goes between the braces of a room's keys: the hash tag that keeps them in one Redis Cluster
+ * slot. Redis hashes what lies between a key's first `{` and the next `}`, and the whole key when
+ * that is empty, so a name starting with `}` (or empty) would scatter its keys over several slots.
+ * A name without `}`, `%` or a lone surrogate is its own tag, as it always was (existing keys stay
+ * where they are); any other name has those percent-encoded (`%25`, `%7D`, `%uD800`), and the
+ * empty name is `%`. Every tag is non-empty, has no `}`, and belongs to one name only: a tag with a
+ * `%` came from a name that had one of those, and each of its `%` starts `25`, `7D` or `u` + four
+ * hex digits, except in `%` itself.
+ *
+ * @example
+ * ```ts
+ * roomTag('team:acme'); // 'team:acme'
+ * roomTag('}x'); // '%7Dx'
+ * roomTag('50%'); // '50%25'
+ * roomTag(''); // '%'
+ * ```
+ */
+export function roomTag(room: string): string {
+	if (room === '') return EMPTY_ROOM_TAG;
+	return NEEDS_ESCAPE.test(room) ? room.replace(ESCAPED, escape) : room;
+}
+
+/**
+ * `prefix`, checked: a string without `{` or `}`, which would move the hash tag of every key out of
+ * its room (`who` names the option's owner in the TypeError).
+ *
+ * @example
+ * ```ts
+ * this.#prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX, 'RedisEngine');
+ * ```
+ */
+export function checkPrefix(prefix: unknown, who: string): string {
+	if (typeof prefix != 'string' || /[{}]/.test(prefix)) {
+		throw new TypeError(
+			`${who} prefix must be a string without "{" or "}" (they would break the rooms' hash tags), not ${JSON.stringify(prefix)}`
+		);
+	}
+	return prefix;
+}
+
+/**
+ * The Redis names of one room. They share the hash tag of the room (see `roomTag`), so a Redis
+ * Cluster keeps them in one slot (the publish script touches them together).
  *
  * @example
  * ```ts
@@ -31,7 +88,7 @@ export interface RoomKeys {
  * ```
  */
 export function roomKeys(prefix: string, room: string): RoomKeys {
-	const base = `${prefix}{${room}}`;
+	const base = `${prefix}{${roomTag(room)}}`;
 	return {
 		position: `${base}:position`,
 		history: `${base}:history`,
@@ -66,7 +123,7 @@ export interface PresenceKeys {
  * ```
  */
 export function presenceKeys(prefix: string, room: string): PresenceKeys {
-	const base = `${prefix}{${room}}:presence`;
+	const base = `${prefix}{${roomTag(room)}}:presence`;
 	return {
 		connections: `${base}-connections`,
 		users: `${base}-users`,

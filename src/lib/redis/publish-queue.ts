@@ -11,6 +11,7 @@ import { isCluster, type RedisConnection } from './connections.js';
 import { keySlot, type RoomKeys } from './keys.js';
 import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
 import { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
+import { errorFrom } from './failures.js';
 import { within } from './within.js';
 
 type Resolve = (position: StreamPosition | undefined) => void;
@@ -65,11 +66,25 @@ export interface PublishQueueOptions {
  */
 interface Run {
 	readonly room: string;
+	readonly keys: RoomKeys;
 	/** The room's history policy, for a run of the publish script. */
 	readonly policy: HistoryPolicy | undefined;
 	readonly stamped: boolean;
 	readonly publishes: QueuedPublish[];
 	bytes: number;
+	/** Its publishes were resolved or rejected: it is not sent again. */
+	settled: boolean;
+}
+
+/**
+ * The client refused a pipeline as a whole, before sending any of it: ioredis does so with a
+ * cluster pipeline whose keys it cannot send to one node, or while the cluster cannot take commands.
+ * Nothing of it ran, so its commands may be sent again.
+ */
+class RefusedPipeline extends Error {
+	constructor(readonly reason: unknown) {
+		super(reason instanceof Error ? reason.message : String(reason));
+	}
 }
 
 /**
@@ -86,7 +101,8 @@ const RUN_MAX_BYTES = 128 * 1024;
  * others), and every command of the turn goes in one pipeline, so one write and one read carry
  * what took a round trip per publish. Each room's order is kept: its runs are sent in the order
  * their publishes came, and Redis runs a pipeline's commands in order. Runs of different rooms
- * share nothing but the pipeline, so each command still touches the keys of one room only.
+ * share nothing but the pipeline, so each command still touches the keys of one room only, and a
+ * pipeline refused whole is sent again room by room: one room's failure is never another's.
  *
  * @example
  * ```ts
@@ -152,7 +168,15 @@ export class PublishQueue {
 			run.publishes.length >= RUN_MAX_MESSAGES ||
 			run.bytes + bytes > RUN_MAX_BYTES
 		) {
-			run = { room, policy, stamped, publishes: [], bytes: 0 };
+			run = {
+				room,
+				keys: this.#options.keys(room),
+				policy,
+				stamped,
+				publishes: [],
+				bytes: 0,
+				settled: false
+			};
 			this.#open.set(room, run);
 			if (!this.#runs.length) process.nextTick(() => this.#flush());
 			this.#runs.push(run);
@@ -166,30 +190,69 @@ export class PublishQueue {
 		const runs = this.#runs;
 		this.#runs = [];
 		this.#open.clear();
-		for (const [node, nodeRuns] of this.#byNode(runs)) {
-			this.#send(node, nodeRuns).catch((error: unknown) => {
-				for (const run of nodeRuns) this.#settleRun(run, error);
-			});
-		}
+		for (const [nodes, group] of this.#byNodes(runs)) void this.#sendGroup(nodes, group);
 	}
 
 	/**
-	 * The runs grouped by the node that serves their room (one group, '', for a single Redis): a
-	 * cluster pipeline goes to one node. A room's runs stay in one group, in their order.
+	 * The runs grouped by the nodes that serve their room, as the cluster client groups slots (one
+	 * group, '', for a single Redis): ioredis sends a cluster pipeline only when every slot in it has
+	 * the same list of nodes, master and replicas (a slot moved by a MOVED reply is listed apart from
+	 * the other slots of its master until the next slots refresh). A room's runs stay in one group,
+	 * in their order.
 	 */
-	#byNode(runs: Run[]): Map<string, Run[]> {
-		const { redis, keys } = this.#options;
+	#byNodes(runs: Run[]): Map<string, Run[]> {
+		const { redis } = this.#options;
 		if (!isCluster(redis)) return new Map([['', runs]]);
 		const groups = new Map<string, Run[]>();
 		for (const run of runs) {
-			const slot = keySlot(keys(run.room).position);
+			const slot = keySlot(run.keys.position);
 			// Slots not known yet (the client still discovers the cluster) go one pipeline each.
-			const node = redis.slots[slot]?.[0] ?? `slot ${slot}`;
-			const group = groups.get(node);
+			const nodes = redis.slots[slot]?.join(';') || `slot ${slot}`;
+			const group = groups.get(nodes);
 			if (group) group.push(run);
-			else groups.set(node, [run]);
+			else groups.set(nodes, [run]);
 		}
 		return groups;
+	}
+
+	/**
+	 * Sends one group's runs in one pipeline. When the client refused that pipeline whole (so none
+	 * of it ran), the runs not settled yet go again, each room's in a pipeline of its own: a room
+	 * whose commands the client cannot send (keys it would put in different slots) fails alone,
+	 * and every other room of the group is published. Any other failure (a timeout: the commands
+	 * may have run) fails the runs it left unsettled.
+	 */
+	async #sendGroup(nodes: string, runs: readonly Run[]): Promise<void> {
+		let rooms: Run[][];
+		try {
+			return await this.#send(nodes, runs);
+		} catch (error) {
+			rooms = error instanceof RefusedPipeline ? this.#byRoom(runs) : [];
+			if (rooms.length < 2) return this.#fail(runs, error);
+		}
+		await Promise.all(
+			rooms.map((roomRuns) =>
+				this.#send(nodes, roomRuns).catch((error: unknown) => this.#fail(roomRuns, error))
+			)
+		);
+	}
+
+	/** The runs not settled yet, grouped by room, each room's in their order. */
+	#byRoom(runs: readonly Run[]): Run[][] {
+		const rooms = new Map<string, Run[]>();
+		for (const run of runs) {
+			if (run.settled) continue;
+			const room = rooms.get(run.room);
+			if (room) room.push(run);
+			else rooms.set(run.room, [run]);
+		}
+		return [...rooms.values()];
+	}
+
+	/** Fails the runs not settled yet with `error` (what the client refused with, if it did). */
+	#fail(runs: readonly Run[], error: unknown): void {
+		const reason = error instanceof RefusedPipeline ? error.reason : error;
+		for (const run of runs) if (!run.settled) this.#settleRun(run, errorFrom(reason));
 	}
 
 	/**
@@ -208,18 +271,17 @@ export class PublishQueue {
 	 * did not run: those runs are sent again, whole.
 	 */
 	async #send(node: string, runs: readonly Run[]): Promise<void> {
-		const { redis, timeout, keys } = this.#options;
 		const script = this.#script;
-		const pipeline = redis.pipeline();
+		const pipeline = this.#options.redis.pipeline();
 		const loading = !this.#scriptLoaded.has(node) && runs.some((run) => run.stamped);
 		if (loading) pipeline.script('LOAD', script.lua);
 		for (const run of runs) {
-			const { channel } = keys(run.room);
+			const { channel } = run.keys;
 			if (run.stamped) pipeline.evalsha(script.sha, script.keys, ...this.#scriptArguments(run));
 			else if (this.#cluster) pipeline.spublish(channel, this.#batchText(run));
 			else pipeline.publish(channel, this.#batchText(run));
 		}
-		const replies = (await within(pipeline.exec(), timeout)) ?? [];
+		const replies = await this.#exec(pipeline);
 		if (loading && !replies.shift()?.[0]) this.#scriptLoaded.add(node);
 		const unknownScript: Run[] = [];
 		runs.forEach((run, index) => {
@@ -235,17 +297,31 @@ export class PublishQueue {
 		for (const run of runs) {
 			pipeline.eval(this.#script.lua, this.#script.keys, ...this.#scriptArguments(run));
 		}
-		const replies = (await within(pipeline.exec(), this.#options.timeout)) ?? [];
+		const replies = await this.#exec(pipeline);
 		runs.forEach((run, index) => {
 			const [error, reply] = replies[index] ?? [new Error('Redis sent no reply')];
 			this.#settleRun(run, error ?? reply);
 		});
 	}
 
+	/**
+	 * The replies of `pipeline`, bounded by `timeout`; throws a `RefusedPipeline` when the client
+	 * refused it whole (ioredis rejects a pipeline only before sending it: once sent, each command
+	 * has its own reply, error or not).
+	 */
+	async #exec(
+		pipeline: ReturnType<RedisConnection['pipeline']>
+	): Promise<[Error | null, unknown][]> {
+		const execution = pipeline.exec().catch((error: unknown) => {
+			throw new RefusedPipeline(error);
+		});
+		return ((await within(execution, this.#options.timeout)) ?? []) as [Error | null, unknown][];
+	}
+
 	/** Keys and arguments of the publish script for `run` (see `PUBLISH_SCRIPT`). */
 	#scriptArguments(run: Run): (string | number)[] {
-		const { keys, retention } = this.#options;
-		const { position, history, channel } = keys(run.room);
+		const { retention } = this.#options;
+		const { position, history, channel } = run.keys;
 		const { size, ttl } = run.policy!;
 		const args: (string | number)[] = [
 			position,
@@ -269,6 +345,7 @@ export class PublishQueue {
 	 * gives each message its own offset; a PUBLISH's reply gives none; an error fails them all.
 	 */
 	#settleRun(run: Run, outcome: unknown): void {
+		run.settled = true;
 		if (outcome instanceof Error) {
 			const error = this.#options.failure(run.room, outcome);
 			for (const publish of run.publishes) publish.reject(error);

@@ -16,7 +16,7 @@ import {
 	type RedisTarget
 } from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
-import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, roomKeys } from './keys.js';
+import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { PublishQueue } from './publish-queue.js';
 import { HISTORY_SCRIPT, runScript } from './scripts.js';
 import { within } from './within.js';
@@ -114,7 +114,7 @@ export class RedisPublisher {
 			);
 		}
 		checkHistoryOptions(options.history);
-		this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+		this.#prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX, 'RedisPublisher');
 		this.#retention = positiveNumber('retention', options.retention ?? DEFAULT_RETENTION_MS);
 		this.#timeout = positiveNumber('timeout', options.timeout ?? DEFAULT_TIMEOUT_MS);
 		this.#maxMessageSize = positiveNumber(

@@ -6,8 +6,11 @@ import {
 	type InboundMessage,
 	type SocketClient
 } from '../../../src/lib/index.js';
+import { Cluster } from 'ioredis';
 import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
-import { roomKeys } from '../../../src/lib/redis/keys.js';
+import { keySlot, roomKeys } from '../../../src/lib/redis/keys.js';
+import { PublishQueue } from '../../../src/lib/redis/publish-queue.js';
+import type { StreamPosition } from '../../../src/lib/server/index.js';
 import { Fence, Gate, Seq, Signal } from '../../helpers/chaos.js';
 import { makeClient } from '../../helpers/clients.js';
 import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
@@ -276,5 +279,136 @@ describe('Redis Cluster', { timeout: 60_000 }, () => {
 			for (const room of ROOMS) expect(view.received.get(room), room).toEqual(range(1, 80));
 		}
 		expect(server.crashes, server.log).toEqual([]);
+	});
+});
+
+/** Room names that once scattered a room's keys over several slots, or could. */
+const HOSTILE_ROOMS = [
+	'}x',
+	'',
+	'}',
+	'{',
+	'}}',
+	'{}',
+	'%',
+	'%7D',
+	'50%',
+	'é😀}',
+	'\uD800}',
+	'}'.repeat(256)
+];
+const ORDINARY_ROOMS = Array.from({ length: 30 }, (_, index) => `ordinary-${index}`);
+
+/** Publishes `Seq` `n` to every room in one turn; resolves with each room's outcome. */
+function publishTurn(
+	publish: (room: string) => Promise<StreamPosition | undefined>,
+	rooms: readonly string[]
+): Promise<PromiseSettledResult<StreamPosition | undefined>[]> {
+	return Promise.allSettled(rooms.map(publish));
+}
+
+describe('Redis Cluster room names', { timeout: 60_000 }, () => {
+	// Issue 17 item 1: `}x` had an empty hash tag, so its keys went to several slots, and the pipeline
+	// of the turn it was published in was refused whole: 10 of 30 other rooms failed with it.
+	it('hostile names keep their keys in one slot, publish and recover through RedisEngine and RedisPublisher, and 30 ordinary rooms of the same turns never fail', async () => {
+		const cluster = await startRedisCluster();
+		const rooms = [...HOSTILE_ROOMS, ...ORDINARY_ROOMS];
+		const delivered = new Map<string, number[]>(rooms.map((room) => [room, []]));
+		const signal = new Signal();
+		const engine = new RedisEngine({
+			redis: { cluster: cluster.nodes },
+			history: { size: 100 },
+			onError: () => {}
+		});
+		closing.push(engine);
+		await engine.start({
+			deliver: (room, message) => {
+				delivered.get(room)?.push((message as { data: { n: number } }).data.n);
+				signal.changed();
+			}
+		});
+		await Promise.all(rooms.map((room) => engine.subscribe(room)));
+		const publisher = new RedisPublisher({ redis: cluster.url, history: { size: 100 } });
+		closing.push(publisher);
+
+		const epochs = new Map<string, string>();
+		for (let n = 1; n <= 6; n++) {
+			// Turns 1-3 from the engine, 4-6 from the publisher, which refuses an empty room name.
+			const outcomes = await publishTurn(
+				(room) =>
+					n <= 3 || room === ''
+						? engine.publish(room, seq(room, n))
+						: publisher.to(room).emit(Seq, { n }),
+				rooms
+			);
+			const failed = rooms.filter((_, index) => outcomes[index].status == 'rejected');
+			expect(failed, `rooms that failed in turn ${n}`).toEqual([]);
+			outcomes.forEach((outcome, index) => {
+				const room = rooms[index];
+				const position = (outcome as PromiseFulfilledResult<StreamPosition>).value;
+				expect(position, `${JSON.stringify(room)} turn ${n}`).toEqual({
+					offset: n,
+					epoch: epochs.get(room) ?? position.epoch
+				});
+				epochs.set(room, position.epoch);
+			});
+		}
+		await expect(publisher.to('').emit(Seq, { n: 7 })).rejects.toThrow(TypeError);
+		await signal.until(
+			() => rooms.every((room) => delivered.get(room)!.length == 6),
+			'6 messages in every room'
+		);
+		for (const room of rooms) {
+			expect(delivered.get(room), JSON.stringify(room)).toEqual(range(1, 6));
+			const { recovered, messages } = await engine.history(room, {
+				offset: 2,
+				epoch: epochs.get(room)!
+			});
+			expect(recovered, JSON.stringify(room)).toBe(true);
+			expect(messages.map((message) => (message.data as { n: number }).n)).toEqual(range(3, 6));
+		}
+		// Every key of a room in the slot Redis itself gives it, which is the one the queue groups by.
+		for (const room of HOSTILE_ROOMS) {
+			const keys = Object.values(roomKeys('runesocket:', room));
+			const slots = await Promise.all(
+				keys.map(async (key) =>
+					Number(await cluster.cli(cluster.nodes[0].port, 'cluster', 'keyslot', key))
+				)
+			);
+			expect(new Set(slots).size, JSON.stringify(room)).toBe(1);
+			expect(slots[0], JSON.stringify(room)).toBe(keySlot(keys[0]));
+		}
+	});
+
+	// Defence in depth: whatever a room's keys, one room must never fail another's publish.
+	it('a room whose keys cannot go in one pipeline fails alone: every other room of its turn is published', async () => {
+		const cluster = await startRedisCluster();
+		const redis = new Cluster([...cluster.nodes]);
+		redis.on('error', () => {});
+		closing.push({ close: () => redis.quit().then(() => undefined) });
+		await redis.ping();
+		// The keys of before the fix: `{}x}` has no tag, so its position and history part ways.
+		const legacyKeys = (room: string) => ({
+			position: `runesocket:{${room}}:position`,
+			history: `runesocket:{${room}}:history`,
+			channel: `runesocket:{${room}}:messages`
+		});
+		const queue = new PublishQueue({
+			redis,
+			keys: legacyKeys,
+			history: { size: 100 },
+			retention: 60_000,
+			timeout: 5_000,
+			failure: (room, error) => new Error(`${room}: ${String(error)}`)
+		});
+		const rooms = ['}x', ...ORDINARY_ROOMS];
+		for (let n = 1; n <= 3; n++) {
+			const outcomes = await Promise.allSettled(
+				rooms.map((room) => queue.publish(room, { name: 'seq', data: { n } }, undefined))
+			);
+			expect(outcomes[0].status).toBe('rejected');
+			const failed = rooms.filter((_, index) => index > 0 && outcomes[index].status != 'fulfilled');
+			expect(failed, `turn ${n}`).toEqual([]);
+		}
 	});
 });
