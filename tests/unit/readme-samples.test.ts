@@ -20,7 +20,9 @@ import {
 // TypeScript, and svelte-check with --fail-on-warnings for the Svelte sample. Each sample imports
 // what it uses from the library; the names that stand for the reader's own app (a token getter,
 // their session store, their message definitions, the `client` the API tour builds on) come from
-// the context below, written beside the samples.
+// the context below, written beside the samples. Compiling cannot tell whether a field the samples
+// read (`message.timestamp`) is on the message they read it from: tests/integration/doc-wire.test.ts
+// checks the fields README's samples and PROTOCOL.md name against frames a real server writes.
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DOCS = ['README.md', 'PROTOCOL.md'];
