@@ -2,15 +2,13 @@ import { isRecord, ReservedName } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { CALLBACK_TIMEOUT_MS, withDeadline } from './callbacks.js';
 import type { Connection } from './connection.js';
-import { EVERYONE_ROOM, isStreamPosition } from './engine.js';
+import { isStreamPosition } from './engine.js';
 import type { LocalRooms } from './local-rooms.js';
+import { clientRoomName, roomNameRule } from './room-name.js';
 import type { Session } from './session.js';
 
 /** What became of `authorizeJoin`. */
 type JoinVerdict = 'allowed' | 'refused' | 'failed';
-
-/** Longest room name a client may join. */
-const MAX_ROOM_LENGTH = 256;
 
 /**
  * The `room.join` and `room.leave` requests of clients, applied per connection in the order it sent
@@ -61,14 +59,9 @@ export class RoomRequests {
 
 	async #join(session: Session, data: unknown, id: number | undefined): Promise<void> {
 		const { connection, route } = session;
-		const room = isRecord(data) ? data.room : undefined;
-		if (
-			typeof room != 'string' ||
-			!room ||
-			room.length > MAX_ROOM_LENGTH ||
-			room == EVERYONE_ROOM
-		) {
-			return void connection.fail(ErrorCode.Malformed, 'room.join needs {"room": string}', id);
+		const room = clientRoomName(data);
+		if (room === undefined) {
+			return void connection.fail(ErrorCode.Malformed, roomNameRule('room.join'), id);
 		}
 		if (!connection.isOpen) return;
 		if (
@@ -113,9 +106,9 @@ export class RoomRequests {
 	}
 
 	#leave(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
-		const room = isRecord(data) ? data.room : undefined;
-		if (typeof room != 'string') {
-			return void connection.fail(ErrorCode.Malformed, 'room.leave needs {"room": string}', id);
+		const room = clientRoomName(data);
+		if (room === undefined) {
+			return void connection.fail(ErrorCode.Malformed, roomNameRule('room.leave'), id);
 		}
 		connection.leaveRoom(room);
 		if (id !== undefined) connection.sendReserved(ReservedName.Reply, { room }, id);

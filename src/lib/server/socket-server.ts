@@ -104,7 +104,6 @@ export class SocketServer {
 		this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
 		this.#presence = new PresenceRooms(this.#engine, this.#routes, {
 			routeOf: (connection) => this.#sessions.get(connection as Connection<unknown>)?.route,
-			membersOf: (room) => this.#rooms.membersOf(room),
 			report: (connection, error) => this.#report(connection, error)
 		});
 		this.#started = Promise.resolve()
