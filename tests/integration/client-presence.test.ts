@@ -134,6 +134,33 @@ describe('watchPresence', () => {
 		expect(names(await presence.reported(2))).toEqual({ bob: ['Bob', 1] });
 	});
 
+	it('shows a user whose id is __proto__, in the state and in changes, polluting nothing', async () => {
+		const { client, peer } = await connected();
+		const presence = recorder();
+		watchPresence<Member>(client, ROOM, presence.onChange);
+		await peer.waitForFrame((text) => text.includes('"room.join"') && text.includes(ROOM));
+		// Written as text: a JSON.stringify of an object literal would have no such key to write.
+		const entry = (name: string, connections: number) =>
+			`{"data":{"name":"${name}","__proto__":{"polluted":true}},"connections":${connections}}`;
+		peer.send(
+			`{"name":"presence.state","data":{"room":"${ROOM}","members":{"__proto__":${entry('Proto', 1)},"ada":${entry('Ada', 1)}}}}`
+		);
+		const state = await presence.reported(1);
+		expect(names(state)).toEqual({ ['__proto__']: ['Proto', 1], ada: ['Ada', 1] });
+		expect(Object.keys(state.get('__proto__')!.data)).toEqual(['name']);
+
+		peer.send(
+			`{"name":"presence.diff","data":{"room":"${ROOM}","set":{"__proto__":${entry('Proto', 2)}},"removed":[]}}`
+		);
+		expect(names(await presence.reported(2))).toEqual({
+			['__proto__']: ['Proto', 2],
+			ada: ['Ada', 1]
+		});
+		peer.deliver('presence.diff', { room: ROOM, set: {}, removed: ['__proto__'] });
+		expect(names(await presence.reported(3))).toEqual({ ada: ['Ada', 1] });
+		expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+	});
+
 	it('asks for the set with refresh(), and leaves the room once stopped', async () => {
 		const { client, peer } = await connected();
 		const presence = recorder();
