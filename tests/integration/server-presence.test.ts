@@ -12,6 +12,7 @@ import {
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
 import { makeClient } from '../helpers/clients.js';
+import { connectRaw, type Envelope, type RawClient } from '../helpers/raw-clients.js';
 import { startSocketServer } from '../helpers/socket-server.js';
 import { presentAs, tokenUserAuth, type TokenUser } from '../helpers/token-users.js';
 import { reachState, within } from '../helpers/wait.js';
@@ -31,9 +32,42 @@ const presenceRoute: RouteOptions<TokenUser> = {
 	authorizeJoin: (_connection, room) => room != 'team:secret'
 };
 
-async function serve(options: Partial<SocketServerOptions> = {}) {
-	return startSocketServer({ routes: [presenceRoute as RouteOptions], ...options });
+async function serve(
+	options: Partial<SocketServerOptions> = {},
+	route: Partial<RouteOptions<TokenUser>> = {}
+) {
+	const routes = [{ ...presenceRoute, ...route } as RouteOptions];
+	return startSocketServer({ routes, ...options });
 }
+
+/** A raw client signed in with `token`, sending and reading frames as they are. */
+async function rawUser(url: string, token: string): Promise<RawClient> {
+	const raw = await connectRaw(url);
+	raw.send({ name: 'auth', data: { token } });
+	await raw.nextMessage('connected');
+	return raw;
+}
+
+/** A raw client of `token` in `room`, its first `presence.state` received. */
+async function rawMember(url: string, token: string, room = ROOM): Promise<RawClient> {
+	const raw = await rawUser(url, token);
+	raw.send({ name: 'room.join', data: { room } });
+	await raw.nextMessage('presence.state');
+	return raw;
+}
+
+/** The answer (`reply` or `error`) to the request `id`, as sent (the frame) and decoded. */
+async function answerTo(raw: RawClient, id: number): Promise<{ frame: string; answer: Envelope }> {
+	for (;;) {
+		const frame = raw.frames.find((text) => text.startsWith('{') && JSON.parse(text).id === id);
+		if (frame) return { frame, answer: JSON.parse(frame) as Envelope };
+		await raw.waitForMessages(raw.messages.length + 1);
+	}
+}
+
+/** The frames `raw` received named `name`, from the `from`-th frame on. */
+const framesNamed = (raw: RawClient, name: string, from = 0) =>
+	raw.messages.slice(from).filter((message) => message.name == name);
 
 /** A connected client with `token`, watching `room`'s presence; `next(predicate)` waits for a view. */
 async function viewer(url: string, token: string, room = ROOM) {
@@ -153,6 +187,106 @@ describe('presence on the server', () => {
 		expect(onError.mock.calls[0][1]).toMatchObject({ message: 'no profile' });
 		expect(ada.client.joinedRooms).toContain(ROOM);
 		expect(ada.views).toEqual([]);
+	});
+
+	it('shows a user whose id is __proto__ to everyone, in the state, in changes and to presence.get', async () => {
+		const server = await serve();
+		const ada = await viewer(server.url(), 'ada:Ada');
+		await ada.next((members) => members.has('ada'), 'Ada to see herself');
+		const proto = await viewer(server.url(), '__proto__:Proto');
+		const both = (members: PresenceMembers<{ name: string }>) =>
+			members.get('__proto__')?.data.name == 'Proto' && members.has('ada');
+		await ada.next(both, 'Proto in a change');
+		await proto.next(both, 'Proto in its own state');
+
+		const raw = await rawMember(server.url(), 'bob:Bob');
+		raw.send({ name: 'presence.get', data: { room: ROOM }, id: 1 });
+		const { answer } = await answerTo(raw, 1);
+		expect(Object.keys((answer.data as { members: object }).members).sort()).toEqual([
+			'__proto__',
+			'ada',
+			'bob'
+		]);
+		proto.client.disconnect();
+		await ada.next((members) => !members.has('__proto__'), 'Proto gone');
+	});
+
+	it('keeps each route’s presence apart: a room of the same name on another route shows nobody of this one', async () => {
+		const other: RouteOptions<TokenUser> = { ...presenceRoute, path: '/other' };
+		const server = await startSocketServer({
+			routes: [presenceRoute as RouteOptions, other as RouteOptions]
+		});
+		const ada = await viewer(server.url(), 'ada:Ada');
+		const bob = await viewer(server.url('/other'), 'bob:Bob');
+		await ada.next((members) => members.has('ada'), 'Ada to see herself');
+		await bob.next((members) => members.has('bob'), 'Bob to see himself');
+		const cy = await viewer(server.url(), 'cy:Cy');
+		await ada.next((members) => members.has('cy'), 'Cy, on Ada’s route');
+		await cy.next((members) => members.has('ada'), 'Ada, on Cy’s route');
+
+		// Asked after Cy's change went out: an answer comes after any diff sent before it.
+		const state = await bob.client.request(PresenceGet, { room: ROOM });
+		expect(state).toEqual({
+			room: ROOM,
+			members: { bob: { data: { name: 'Bob' }, connections: 1 } }
+		});
+		expect(bob.views.every((members) => members.size == 1)).toBe(true);
+		expect(summary(cy.watch.members)).toEqual({ ada: 'Ada×1', cy: 'Cy×1' });
+	});
+
+	it('holds every request to one cap on room names, and echoes no long name back', async () => {
+		const server = await serve();
+		const raw = await rawMember(server.url(), 'ada:Ada');
+		const long = 'x'.repeat(60_000);
+		const requests = ['room.join', 'room.leave', 'presence.get'];
+		requests.forEach((name, index) => raw.send({ name, data: { room: long }, id: index + 1 }));
+		for (const [index, name] of requests.entries()) {
+			const { frame, answer } = await answerTo(raw, index + 1);
+			expect(answer.data).toMatchObject({ code: ErrorCode.Malformed });
+			expect((answer.data as { message: string }).message).toContain(`${name} needs`);
+			expect(frame.length).toBeLessThan(300);
+		}
+		// A name within the cap is echoed (bounded) when refused.
+		const unjoined = `team:${'y'.repeat(251)}`;
+		raw.send({ name: 'presence.get', data: { room: unjoined }, id: 4 });
+		const { answer } = await answerTo(raw, 4);
+		expect(answer.data).toMatchObject({ code: ErrorCode.Forbidden, room: unjoined });
+	});
+
+	it('merges a room’s changes: one member’s join/leave churn reaches an observer as a few diffs', async () => {
+		const server = await serve({}, { rateLimit: false });
+		const observer = await rawMember(server.url(), 'obs:Obs');
+		const churner = await rawUser(server.url(), 'bob:Bob');
+		const from = observer.messages.length;
+		const join = { name: 'room.join', data: { room: ROOM } };
+		const leave = { name: 'room.leave', data: { room: ROOM } };
+		for (let pair = 0; pair < 109; pair++) {
+			churner.send(join);
+			churner.send(leave);
+		}
+		churner.send(join);
+		churner.send({ ...leave, id: 1 });
+		await answerTo(churner, 1);
+		// Cy's join is a change after every one of the churn: once it arrived, so did they.
+		await rawMember(server.url(), 'cy:Cy');
+		const diffs = () => framesNamed(observer, 'presence.diff', from);
+		await within(
+			(async () => {
+				while (!diffs().some((diff) => 'cy' in (diff.data as { set: object }).set)) {
+					await observer.waitForMessages(observer.messages.length + 1);
+				}
+			})(),
+			'Cy in a diff'
+		);
+		const seen = new Map<string, unknown>([['obs', 1]]);
+		for (const { data } of diffs()) {
+			const { set, removed } = data as { set: Record<string, unknown>; removed: string[] };
+			for (const id of removed) seen.delete(id);
+			for (const [id, entry] of Object.entries(set)) seen.set(id, entry);
+		}
+		expect([...seen.keys()].sort()).toEqual(['cy', 'obs']);
+		// 220 frames of churn, handled within well under a second: a diff per 100 ms at most.
+		expect(diffs().length).toBeLessThanOrEqual(10);
 	});
 
 	it('refuses a route with presence on an engine that keeps none', async () => {

@@ -11,11 +11,14 @@ import { script, type LuaScript } from './scripts.js';
  *   process's entries atomically (a script may not read a key of another slot).
  *
  * Common ARGV: [1] the room's channel, [2] this process's id, [3] presence ttl ms, [4] retention
- * ms (how long the keys outlive their last write, should every process die). Each script first
- * drops the entries of processes whose time passed, then does its work, then publishes every user
- * it changed in one presence envelope (`{"p":{"set":…,"removed":…}}`) on the room's channel: the
- * changes of a room reach every process in the order Redis made them, so two processes never
- * announce different counts for one user.
+ * ms (how long the keys outlive their last write, should every process die), [5] the presence
+ * room's name as a JSON string (a route's scope of the room: several share the room's channel).
+ * Each script first drops the entries of processes whose time passed, then does its work, then
+ * publishes every user it changed in one presence envelope on the room's channel,
+ * `{"p":{"set":{},"removed":[…],"in":<name>,"put":[[<user id>,<entry>],…]}}`: user ids travel as
+ * strings, never as keys (`set` stays empty for the envelope's readers), so a user named
+ * `__proto__` reaches every process. The changes of a room reach every process in the order Redis
+ * made them, so two processes never announce different counts for one user.
  */
 const PRELUDE = `local connections, users, processes = KEYS[1], KEYS[2], KEYS[3]
 local process, ttl, retention = ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -61,18 +64,18 @@ local function renew()
 end
 local function finish(publish)
   if #order > 0 then
-    local set, removed = {}, {}
+    local put, removed = {}, {}
     for _, user in ipairs(order) do
       local count, data = entry(user)
       local id = cjson.encode(user)
       if count > 0 then
-        set[#set + 1] = id .. ':{"data":' .. data .. ',"connections":' .. count .. '}'
+        put[#put + 1] = '[' .. id .. ',{"data":' .. data .. ',"connections":' .. count .. '}]'
       else
         removed[#removed + 1] = id
       end
     end
-    redis.call(publish, ARGV[1], '[{"p":{"set":{' .. table.concat(set, ',') ..
-      '},"removed":[' .. table.concat(removed, ',') .. ']}}]')
+    redis.call(publish, ARGV[1], '[{"p":{"set":{},"removed":[' .. table.concat(removed, ',') ..
+      '],"in":' .. ARGV[5] .. ',"put":[' .. table.concat(put, ',') .. ']}}]')
   end
   if redis.call('HLEN', connections) == 0 and redis.call('HLEN', processes) == 0 then
     redis.call('DEL', connections, users, processes)
@@ -84,9 +87,13 @@ end
 
 /** The four scripts of one publish command (PUBLISH on one Redis, SPUBLISH on a cluster). */
 export interface PresenceScripts {
-	/** ARGV[5…]: triples of connection id, user id, data JSON. Tracks each, renews the process. */
+	/**
+	 * ARGV[6]: '1' to drop every entry of this process first (they are all written again: a
+	 * resync); ARGV[7…]: triples of connection id, user id, data JSON. Tracks each, renews the
+	 * process.
+	 */
 	readonly track: LuaScript;
-	/** ARGV[5]: connection id, ARGV[6]: '1' when it was the process's last one in the room. */
+	/** ARGV[6]: connection id, ARGV[7]: '1' when it was the process's last one in the room. */
 	readonly untrack: LuaScript;
 	/** Renews the process; returns 0 when Redis no longer had it (dropped, or Redis lost the room). */
 	readonly heartbeat: LuaScript;
@@ -98,8 +105,9 @@ function presenceScripts(publish: 'PUBLISH' | 'SPUBLISH'): PresenceScripts {
 	const finish = `finish('${publish}')`;
 	return {
 		track: script(
-			`${PRELUDE}renew()
-for index = 5, #ARGV, 3 do
+			`${PRELUDE}if ARGV[6] == '1' then drop(process) end
+renew()
+for index = 7, #ARGV, 3 do
   local field = process .. '/' .. ARGV[index]
   local previous = redis.call('HGET', connections, field)
   if previous then add(previous, -1) end
@@ -111,13 +119,13 @@ return 1`,
 			3
 		),
 		untrack: script(
-			`${PRELUDE}local field = process .. '/' .. ARGV[5]
+			`${PRELUDE}local field = process .. '/' .. ARGV[6]
 local user = redis.call('HGET', connections, field)
 if user then
   redis.call('HDEL', connections, field)
   add(user, -1)
 end
-if ARGV[6] == '1' then redis.call('HDEL', processes, process) else renew() end
+if ARGV[7] == '1' then redis.call('HDEL', processes, process) else renew() end
 ${finish}
 return 1`,
 			3
@@ -181,7 +189,7 @@ return reply`,
  *
  * @example
  * ```ts
- * await runScript(redis, PRESENCE_SCRIPTS.heartbeat, keys, [channel, process, 15_000, 86_400_000]);
+ * await runScript(redis, PRESENCE_SCRIPTS.heartbeat, keys, [channel, process, 15_000, 86_400_000, '"lobby"']);
  * ```
  */
 export const PRESENCE_SCRIPTS = presenceScripts('PUBLISH');

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { isRecord } from '../protocol/envelope.js';
 import type {
 	EnginePresence,
 	PresenceChange,
 	PresenceMember,
 	PresenceRecord
 } from '../server/engine.js';
+import { presenceScopeOf } from '../server/presence-scope.js';
 import type { RedisConnection } from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
-import { presenceKeys, roomKeys } from './keys.js';
+import { presenceKeys, roomKeys, type PresenceKeys } from './keys.js';
 import {
 	PRESENCE_MEMBERS_SCRIPT,
 	PRESENCE_SCRIPTS,
@@ -55,6 +57,21 @@ interface LocalRoom {
 	readonly entries: Map<string, LocalEntry>;
 	/** The users the room's changes announced as present, to tell which ones vanished after a gap. */
 	readonly seen: Set<string>;
+	/**
+	 * A track or untrack of it failed: Redis may hold other entries of this process than `entries`,
+	 * so the next heartbeat writes them all again.
+	 */
+	stale: boolean;
+}
+
+/**
+ * A change as the presence scripts publish it: `in`, the presence room's name (a route's scope of
+ * a room, see `presenceRoomOf`), and `put`, the entries as `[user id, entry]` pairs. User ids are
+ * never keys on the channel: the safe parse of channel messages would drop a user named `__proto__`.
+ */
+interface ChannelChange extends PresenceChange {
+	readonly in?: unknown;
+	readonly put?: unknown;
 }
 
 /** Reads of a room's set in flight, and the changes heard meanwhile (handed on after them). */
@@ -66,7 +83,9 @@ interface Reading {
 /**
  * Presence on Redis, shared by every process of the engine: each connection's entry lives in the
  * room's presence keys, tagged with this process's id; Lua scripts track and untrack atomically and
- * publish each change on the room's channel, where every subscribed process hears it.
+ * publish each change on the room's channel, where every subscribed process hears it. A presence
+ * room named by `presenceRoomOf` (the server scopes each room's presence by route) has keys of its
+ * own in the room's slot, and its changes travel on the room's channel, named.
  *
  * No ghosts: this process renews its time in each room it has entries in every `ttl / 3` ms (one
  * heartbeat script per room). A process that dies stops renewing; the next script any process runs
@@ -74,7 +93,7 @@ interface Reading {
  * `members()` leaves them out meanwhile. When a heartbeat finds that Redis no longer knows this
  * process in a room (Redis restarted and lost it, or this process stalled beyond its time), it
  * tracks its connections again and hands the server the room's whole current set, users gone
- * meanwhile as removed.
+ * meanwhile as removed; so does the heartbeat after a track or untrack failed, and `resync()`.
  *
  * @example
  * ```ts
@@ -109,10 +128,13 @@ export class RedisPresence implements EnginePresence {
 		if (this.#closed)
 			throw new Error(`runesocket/redis: cannot track in "${room}": the engine is closed`);
 		let local = this.#rooms.get(room);
-		if (!local) this.#rooms.set(room, (local = { entries: new Map(), seen: new Set() }));
+		if (!local) {
+			this.#rooms.set(room, (local = { entries: new Map(), seen: new Set(), stale: false }));
+		}
 		const entry = { user: member.id, data: JSON.stringify(member.data ?? null) ?? 'null' };
 		local.entries.set(connectionId, entry);
-		await this.#run(`track presence in "${room}"`, room, this.#scripts.track, [
+		await this.#write(local, `track presence in "${room}"`, room, this.#scripts.track, [
+			'0',
 			connectionId,
 			entry.user,
 			entry.data
@@ -125,10 +147,26 @@ export class RedisPresence implements EnginePresence {
 		if (this.#closed || !local?.entries.delete(connectionId)) return;
 		const last = local.entries.size == 0;
 		if (last) this.#rooms.delete(room);
-		await this.#run(`untrack presence in "${room}"`, room, this.#scripts.untrack, [
+		await this.#write(local, `untrack presence in "${room}"`, room, this.#scripts.untrack, [
 			connectionId,
 			last ? '1' : '0'
 		]);
+	}
+
+	/** Runs a track or untrack of `local`; when it fails, the next heartbeat writes the room again. */
+	async #write(
+		local: LocalRoom,
+		what: string,
+		room: string,
+		lua: LuaScript,
+		args: readonly string[]
+	): Promise<void> {
+		try {
+			await this.#run(what, room, lua, args);
+		} catch (error) {
+			local.stale = true;
+			throw error;
+		}
 	}
 
 	/**
@@ -137,7 +175,7 @@ export class RedisPresence implements EnginePresence {
 	 * made after the read must not reach a client before the older set, which would undo it.
 	 */
 	async members(room: string): Promise<PresenceRecord> {
-		await this.#options.subscription(room)?.catch(() => undefined);
+		await this.#options.subscription(roomOf(room))?.catch(() => undefined);
 		let reading = this.#reading.get(room);
 		if (!reading) this.#reading.set(room, (reading = { count: 0, held: [] }));
 		reading.count++;
@@ -149,8 +187,17 @@ export class RedisPresence implements EnginePresence {
 		}
 	}
 
-	/** A change heard on the room's channel: remembered for later resyncs, and handed on. */
+	/**
+	 * A change heard on `room`'s channel, handed on under the presence room it names (one of
+	 * `room`'s: a channel speaks only for its own room).
+	 */
 	received(room: string, change: PresenceChange): void {
+		const heard = channelChange(change);
+		if (heard && roomOf(heard.name) == room) this.#heard(heard.name, heard.change);
+	}
+
+	/** A change of a presence room: remembered for later resyncs, and handed on. */
+	#heard(room: string, change: PresenceChange): void {
 		const seen = this.#rooms.get(room)?.seen;
 		if (seen) {
 			for (const id of Object.keys(change.set)) seen.add(id);
@@ -169,7 +216,7 @@ export class RedisPresence implements EnginePresence {
 	}
 
 	async #read(room: string): Promise<PresenceRecord> {
-		const keys = presenceKeys(this.#options.prefix, room);
+		const keys = presenceRoomKeys(this.#options.prefix, room);
 		const flat = (await this.#command(`read the presence of "${room}"`, () =>
 			runScript(
 				this.#options.redis,
@@ -178,7 +225,8 @@ export class RedisPresence implements EnginePresence {
 				[]
 			)
 		)) as unknown[];
-		const members: PresenceRecord = {};
+		// User ids are anyone's to choose: a plain object would take `__proto__` for its prototype.
+		const members = Object.create(null) as PresenceRecord;
 		for (let index = 0; index + 2 < flat.length; index += 3) {
 			members[String(flat[index])] = {
 				data: JSON.parse(String(flat[index + 2])) as unknown,
@@ -219,8 +267,9 @@ export class RedisPresence implements EnginePresence {
 	}
 
 	/**
-	 * Renews this process in `room`; when Redis had lost it, tracks its connections again. Then, if
-	 * it was lost or `resync`, hands the server the room's whole set (users gone as removed).
+	 * Renews this process in `room`. When Redis had lost it, a write of it failed, or on `resync`,
+	 * writes every connection of this process in the room again (in place of whatever Redis held of
+	 * it) and hands the server the room's whole set (users gone as removed).
 	 */
 	#refresh(room: string, resync: boolean): void {
 		const refreshed = async () => {
@@ -231,29 +280,32 @@ export class RedisPresence implements EnginePresence {
 				[]
 			);
 			const local = this.#rooms.get(room);
-			if (!local || (known && !resync)) return;
-			if (!known && local.entries.size) {
-				const args = [...local.entries].flatMap(([id, entry]) => [id, entry.user, entry.data]);
-				await this.#run(`track presence in "${room}" again`, room, this.#scripts.track, args);
-			}
+			if (!local || (known && !resync && !local.stale)) return;
+			local.stale = false;
+			const args = [...local.entries].flatMap(([id, entry]) => [id, entry.user, entry.data]);
+			await this.#write(local, `track presence in "${room}" again`, room, this.#scripts.track, [
+				'1',
+				...args
+			]);
 			const members = await this.members(room);
 			const removed = [...local.seen].filter((id) => !Object.hasOwn(members, id));
-			this.received(room, { set: members, removed });
+			this.#heard(room, { set: members, removed });
 		};
 		refreshed().catch((error) => this.#options.report(errorFrom(error)));
 	}
 
 	/** Runs one of the presence scripts on `room` with the common arguments, then `args`. */
 	#run(what: string, room: string, lua: LuaScript, args: readonly string[]): Promise<unknown> {
-		const keys = presenceKeys(this.#options.prefix, room);
-		const { channel } = roomKeys(this.#options.prefix, room);
+		const keys = presenceRoomKeys(this.#options.prefix, room);
+		const { channel } = roomKeys(this.#options.prefix, roomOf(room));
 		const { ttl, retention } = this.#options;
+		const common = [channel, this.#process, Math.ceil(ttl), Math.ceil(retention)];
 		return this.#command(what, () =>
 			runScript(
 				this.#options.redis,
 				lua,
 				[keys.connections, keys.users, keys.processes],
-				[channel, this.#process, Math.ceil(ttl), Math.ceil(retention), ...args]
+				[...common, JSON.stringify(room), ...args]
 			)
 		);
 	}
@@ -267,4 +319,48 @@ export class RedisPresence implements EnginePresence {
 			throw commandFailure(what, error, redis);
 		}
 	}
+}
+
+/**
+ * The keys of a presence room: the room's presence keys, and for a route's scope of it
+ * (`presenceRoomOf`) the same names followed by `/` and the route's path URI-encoded (so with no
+ * `/`, `:`, `{` or `}`): no two scopes share a key, and every key keeps the room's hash tag, in the
+ * slot of the room's channel.
+ *
+ * @example
+ * ```ts
+ * presenceRoomKeys('runesocket:', presenceRoomOf('/ws', 'lobby')).users; // 'runesocket:{lobby}:presence-users/%2Fws'
+ * ```
+ */
+export function presenceRoomKeys(prefix: string, presenceRoom: string): PresenceKeys {
+	const scope = presenceScopeOf(presenceRoom);
+	const keys = presenceKeys(prefix, scope?.room ?? presenceRoom);
+	if (!scope) return keys;
+	const suffix = `/${encodeURIComponent(scope.path)}`;
+	return {
+		connections: keys.connections + suffix,
+		users: keys.users + suffix,
+		processes: keys.processes + suffix
+	};
+}
+
+/** The room whose channel carries a presence room's changes: its own, or the one it scopes. */
+function roomOf(presenceRoom: string): string {
+	return presenceScopeOf(presenceRoom)?.room ?? presenceRoom;
+}
+
+/** The presence room and change a channel's presence envelope carries, or undefined if malformed. */
+function channelChange(
+	change: ChannelChange
+): { name: string; change: PresenceChange } | undefined {
+	const { in: name, put, removed } = change;
+	if (typeof name != 'string' || !Array.isArray(put)) return undefined;
+	const set = Object.create(null) as PresenceRecord;
+	for (const pair of put as unknown[]) {
+		if (!Array.isArray(pair) || typeof pair[0] != 'string') return undefined;
+		const entry: unknown = pair[1];
+		if (!isRecord(entry) || typeof entry.connections != 'number') return undefined;
+		set[pair[0]] = { data: entry.data, connections: entry.connections };
+	}
+	return { name, change: { set, removed } };
 }

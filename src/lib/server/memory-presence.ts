@@ -41,7 +41,7 @@ export class MemoryPresence implements EnginePresence {
 		if (!user) presence.users.set(member.id, (user = { data: null, connections: new Set() }));
 		user.data = member.data ?? null;
 		user.connections.add(connectionId);
-		this.#changed(room, { set: { [member.id]: entryOf(user) }, removed: [] });
+		this.#changed(room, { set: recordOf(member.id, user), removed: [] });
 	}
 
 	untrack(room: string, connectionId: string): void {
@@ -52,18 +52,26 @@ export class MemoryPresence implements EnginePresence {
 		const user = presence.users.get(id)!;
 		user.connections.delete(connectionId);
 		if (user.connections.size) {
-			return this.#changed(room, { set: { [id]: entryOf(user) }, removed: [] });
+			return this.#changed(room, { set: recordOf(id, user), removed: [] });
 		}
 		presence.users.delete(id);
 		if (!presence.users.size) this.#rooms.delete(room);
-		this.#changed(room, { set: {}, removed: [id] });
+		this.#changed(room, { set: Object.create(null) as PresenceRecord, removed: [id] });
 	}
 
 	members(room: string): PresenceRecord {
-		const members: PresenceRecord = {};
+		// User ids are anyone's to choose: a plain object would take `__proto__` for its prototype.
+		const members = Object.create(null) as PresenceRecord;
 		for (const [id, user] of this.#rooms.get(room)?.users ?? []) members[id] = entryOf(user);
 		return members;
 	}
+}
+
+/** `{[id]: entry}` without a prototype, so that any user id is an ordinary key. */
+function recordOf(id: string, user: PresentUser): PresenceRecord {
+	const record = Object.create(null) as PresenceRecord;
+	record[id] = entryOf(user);
+	return record;
 }
 
 function entryOf(user: PresentUser): { data: unknown; connections: number } {

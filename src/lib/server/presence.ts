@@ -1,9 +1,18 @@
-import { isRecord, REPLY_MESSAGE } from '../protocol/envelope.js';
+import { REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { PRESENCE_DIFF, PRESENCE_STATE } from '../protocol/presence.js';
 import type { Connection } from './connection.js';
-import type { Engine, EnginePresence, PresenceChange, PresenceMember } from './engine.js';
+import type {
+	Engine,
+	EnginePresence,
+	PresenceChange,
+	PresenceMember,
+	PresenceRecord
+} from './engine.js';
 import type { RoomMember } from './local-rooms.js';
+import { PreparedMessage } from './outbound.js';
+import { presenceRoomOf } from './presence-scope.js';
+import { clientRoomName, roomNameRule } from './room-name.js';
 import type { Route } from './route.js';
 
 /**
@@ -32,26 +41,67 @@ export interface PresenceOptions<AuthData = unknown> {
 interface PresenceHost {
 	/** The route a connection came by (undefined once it is gone). */
 	routeOf(connection: RoomMember): Route | undefined;
-	/** The local members of a room. */
-	membersOf(room: string): Iterable<RoomMember>;
 	report(connection: Connection<unknown> | undefined, error: unknown): void;
 }
 
 /**
- * Presence for the rooms of routes that ask for it: every join tracks the connection in the engine
- * and sends it the room's whole presence (`presence.state`), every leave or close untracks it, and
- * the engine's changes go to the room's members here as `presence.diff`. Only members of a room see
- * its presence, so `authorizeJoin` decides who sees it as it decides who joins.
+ * How long a room's changes are gathered into one `presence.diff` after one was sent. Frames are
+ * handled one per connection per event-loop turn, so merging a turn's changes would merge nothing
+ * of one client's join/leave churn; 100 ms bounds a room's diffs to about 10 a second, whatever its
+ * churn, and is too short for anyone watching avatars to notice. A change after a quiet spell still
+ * goes out at the end of its own turn, without waiting.
+ */
+const COALESCE_MS = 100;
+/** The first wait before reading a room's set again, after a read failed (the engine is down)… */
+const FIRST_RETRY_MS = 100;
+/** …doubled after each failure up to this. */
+const MAX_RETRY_MS = 2_000;
+
+/** The presence of one room on one route, as this process serves it to its members there. */
+interface ServedRoom {
+	/** The engine's name for it (`presenceRoomOf`). */
+	readonly name: string;
+	readonly room: string;
+	/** Its members on this process. */
+	readonly members: Set<Connection<unknown>>;
+	/**
+	 * Members that have not had the whole set (`presence.state`) yet: a client applies a diff only
+	 * on top of a state, so they get the state once the engine can answer, and no diff before it.
+	 */
+	readonly unsynced: Set<Connection<unknown>>;
+	/** Changes not sent yet, merged by user: the newest entry, or null when the user left. */
+	readonly pending: Map<string, PresenceRecord[string] | null>;
+	/** A diff is due (at the end of this turn, or of the current window). */
+	flushing: boolean;
+	/** A read of the set for `unsynced` is in flight. */
+	reading: boolean;
+	retryTimer: ReturnType<typeof setTimeout> | undefined;
+	/** The wait before the next read after a failed one; 0 after a success. */
+	retryMs: number;
+	/** No member is left: its timers do nothing more. */
+	gone: boolean;
+}
+
+/**
+ * Presence for the rooms of routes that ask for it, scoped by route: every join tracks the
+ * connection in the engine, every leave or close untracks it. Each member gets the room's whole
+ * presence (`presence.state`) once the engine can answer, however often it failed before, and the
+ * changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of a room
+ * see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
  *
  * @example
  * ```ts
- * const presence = new PresenceRooms(engine, host);
+ * const presence = new PresenceRooms(engine, routes, host);
  * presence.joined(connection, 'team:acme');
  * ```
  */
 export class PresenceRooms {
 	#engine: EnginePresence | undefined;
 	#host: PresenceHost;
+	/** Every room served, by its engine name. */
+	#served = new Map<string, ServedRoom>();
+	/** Each connection's served rooms, by room name. */
+	#servedOf = new WeakMap<Connection<unknown>, Map<string, ServedRoom>>();
 
 	constructor(engine: Engine, routes: readonly Route[], host: PresenceHost) {
 		this.#engine = engine.presence;
@@ -65,64 +115,176 @@ export class PresenceRooms {
 
 	/** `connection` joined `room`: tracks it, then sends it who is there. */
 	joined(connection: Connection<unknown>, room: string): void {
-		const member = this.#memberOf(connection, room);
-		if (!member || !this.#engine) return;
+		const route = this.#host.routeOf(connection);
+		const member = route && this.#memberOf(connection, route, room);
+		if (!route || !member || !this.#engine) return;
+		const served = this.#serve(presenceRoomOf(route.options.path, room), room);
+		served.members.add(connection);
+		served.unsynced.add(connection);
+		let rooms = this.#servedOf.get(connection);
+		if (!rooms) this.#servedOf.set(connection, (rooms = new Map()));
+		rooms.set(room, served);
 		const engine = this.#engine;
 		Promise.resolve()
-			.then(() => engine.track(room, connection.id, member))
-			.then(() => this.#sendState(connection, room))
-			.catch((error) => this.#host.report(connection, error));
+			.then(() => engine.track(served.name, connection.id, member))
+			.catch((error) => this.#host.report(connection, error))
+			// Tracked or not, the member gets the set the engine has; a failed track is the engine's to
+			// repair (RedisEngine tracks its connections again once Redis is back).
+			.then(() => this.#sync(served));
 	}
 
 	/** `connection` left `room` (or closed): its presence there ends. */
 	left(connection: Connection<unknown>, room: string): void {
-		if (!this.#engine || !this.#enabled(connection, room)) return;
+		const rooms = this.#servedOf.get(connection);
+		const served = rooms?.get(room);
+		if (!rooms || !served || !this.#engine) return;
+		rooms.delete(room);
+		if (!rooms.size) this.#servedOf.delete(connection);
+		served.members.delete(connection);
+		served.unsynced.delete(connection);
+		if (!served.members.size) this.#forget(served);
 		const engine = this.#engine;
 		Promise.resolve()
-			.then(() => engine.untrack(room, connection.id))
+			.then(() => engine.untrack(served.name, connection.id))
 			.catch((error) => this.#host.report(connection, error));
 	}
 
 	/** `presence.get {room}`: the room's whole presence again, to a member of it. */
 	get(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
-		const room = isRecord(data) ? data.room : undefined;
-		if (typeof room != 'string') {
-			return void connection.fail(ErrorCode.Malformed, 'presence.get needs {"room": string}', id);
+		const room = clientRoomName(data);
+		if (room === undefined) {
+			return void connection.fail(ErrorCode.Malformed, roomNameRule('presence.get'), id);
 		}
-		if (!connection.joinedRooms.has(room) || !this.#enabled(connection, room)) {
+		const served = this.#servedOf.get(connection)?.get(room);
+		if (!served) {
 			const refusal = `No presence of "${room}" for this connection`;
 			return void connection.fail(ErrorCode.Forbidden, refusal, id, { room });
 		}
-		this.#sendState(connection, room, id).catch((error) => this.#host.report(connection, error));
+		this.#members(served)
+			.then((members) => {
+				if (!served.members.has(connection)) return;
+				if (id !== undefined)
+					return void connection.sendReserved(REPLY_MESSAGE, { room, members }, id);
+				served.unsynced.delete(connection);
+				connection.sendReserved(PRESENCE_STATE, { room, members });
+			})
+			.catch((error) => {
+				this.#host.report(connection, error);
+				connection.fail(ErrorCode.Internal, `The presence of "${room}" cannot be read now`, id, {
+					room
+				});
+			});
 	}
 
-	/** The engine's change of `room`: to every member here that sees the room's presence. */
-	changed(room: string, change: PresenceChange): void {
-		for (const member of this.#host.membersOf(room)) {
-			if (member.authenticated && this.#enabled(member, room)) {
-				member.sendReserved(PRESENCE_DIFF, { room, ...change });
-			}
+	/** The engine's change of a room's presence (by its engine name): to the members here, merged. */
+	changed(name: string, change: PresenceChange): void {
+		const served = this.#served.get(name);
+		if (!served) return;
+		for (const [user, entry] of Object.entries(change.set)) served.pending.set(user, entry);
+		for (const user of change.removed) served.pending.set(user, null);
+		if (!served.flushing) {
+			served.flushing = true;
+			setImmediate(() => this.#flush(served));
+		}
+		// A change means the engine answers again: members still waiting for the set get it now.
+		if (served.unsynced.size && !served.reading) {
+			clearTimeout(served.retryTimer);
+			served.retryMs = 0;
+			this.#sync(served);
 		}
 	}
 
-	/** The room's whole presence, as `presence.state`, or as the `reply` to a request (with `id`). */
-	async #sendState(connection: Connection<unknown>, room: string, id?: number): Promise<void> {
-		const members = await this.#engine!.members(room);
-		if (!connection.joinedRooms.has(room)) return;
-		connection.sendReserved(
-			id === undefined ? PRESENCE_STATE : REPLY_MESSAGE,
-			{ room, members },
-			id
+	#serve(name: string, room: string): ServedRoom {
+		let served = this.#served.get(name);
+		if (!served) {
+			served = {
+				name,
+				room,
+				members: new Set(),
+				unsynced: new Set(),
+				pending: new Map(),
+				flushing: false,
+				reading: false,
+				retryTimer: undefined,
+				retryMs: 0,
+				gone: false
+			};
+			this.#served.set(name, served);
+		}
+		return served;
+	}
+
+	#forget(served: ServedRoom): void {
+		served.gone = true;
+		clearTimeout(served.retryTimer);
+		served.pending.clear();
+		this.#served.delete(served.name);
+	}
+
+	/**
+	 * Sends the changes gathered so far as one diff to every member that has the set, then keeps the
+	 * window open for `COALESCE_MS`: what changes meanwhile goes out at its end, in one diff.
+	 */
+	#flush(served: ServedRoom): void {
+		if (served.gone || !served.pending.size) {
+			served.flushing = false;
+			return;
+		}
+		const set: Record<string, PresenceRecord[string]> = Object.create(null);
+		const removed: string[] = [];
+		for (const [user, entry] of served.pending) {
+			if (entry) set[user] = entry;
+			else removed.push(user);
+		}
+		served.pending.clear();
+		const diff = new PreparedMessage(
+			serverMessage(PRESENCE_DIFF, { room: served.room, set, removed })
+		);
+		for (const member of served.members) {
+			if (!served.unsynced.has(member)) member.deliver(diff);
+		}
+		setTimeout(() => this.#flush(served), COALESCE_MS).unref?.();
+	}
+
+	/**
+	 * Reads the room's set and sends it to every member still waiting for it; when the engine cannot
+	 * answer, tries again later (100 ms, doubling up to 2 s) until it can or nobody waits.
+	 */
+	#sync(served: ServedRoom): void {
+		if (served.gone || served.reading || !served.unsynced.size) return;
+		served.reading = true;
+		const waiting = [...served.unsynced];
+		this.#members(served).then(
+			(members) => {
+				served.reading = false;
+				served.retryMs = 0;
+				for (const member of waiting) {
+					if (served.unsynced.delete(member)) {
+						member.sendReserved(PRESENCE_STATE, { room: served.room, members });
+					}
+				}
+				// Members that joined during the read may not be in it: they get a read of their own.
+				this.#sync(served);
+			},
+			(error) => {
+				served.reading = false;
+				// One report per outage, not one per retry.
+				if (!served.retryMs) this.#host.report(waiting[0], error);
+				served.retryMs = Math.min(MAX_RETRY_MS, served.retryMs * 2 || FIRST_RETRY_MS);
+				clearTimeout(served.retryTimer);
+				served.retryTimer = setTimeout(() => this.#sync(served), served.retryMs);
+				served.retryTimer.unref?.();
+			}
 		);
 	}
 
-	#enabled(connection: RoomMember, room: string): boolean {
-		return !!this.#optionsFor(connection, room);
+	async #members(served: ServedRoom): Promise<PresenceRecord> {
+		return this.#engine!.members(served.name);
 	}
 
 	/** The route's presence options when `room` keeps presence there (a throwing `rooms` says no). */
-	#optionsFor(connection: RoomMember, room: string): PresenceOptions | undefined {
-		const presence = this.#host.routeOf(connection)?.options.presence;
+	#optionsFor(route: Route, room: string): PresenceOptions | undefined {
+		const presence = route.options.presence;
 		if (!presence) return undefined;
 		try {
 			return (presence.rooms?.(room) ?? true) ? presence : undefined;
@@ -133,8 +295,12 @@ export class PresenceRooms {
 	}
 
 	/** Who `connection` is present as in `room`, or undefined (no presence there, or `member` threw). */
-	#memberOf(connection: Connection<unknown>, room: string): PresenceMember | undefined {
-		const presence = this.#optionsFor(connection, room);
+	#memberOf(
+		connection: Connection<unknown>,
+		route: Route,
+		room: string
+	): PresenceMember | undefined {
+		const presence = this.#optionsFor(route, room);
 		if (!presence) return undefined;
 		try {
 			const member = presence.member(connection);

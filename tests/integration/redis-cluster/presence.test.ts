@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { watchPresence, type PresenceMembers, type PresenceWatch } from '../../../src/lib/index.js';
-import { presenceKeys, roomKeys } from '../../../src/lib/redis/keys.js';
+import { roomKeys } from '../../../src/lib/redis/keys.js';
+import { presenceRoomKeys } from '../../../src/lib/redis/redis-presence.js';
+import { presenceRoomOf } from '../../../src/lib/server/presence-scope.js';
 import { makeClient } from '../../helpers/clients.js';
 import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
@@ -89,11 +91,13 @@ function expectedOf(tabs: readonly Tab[]): Expected {
 	return expected;
 }
 
+/** The presence keys of `room` on the chaos server's route (presence is kept per route). */
+const keysOf = (room: string) => presenceRoomKeys(PREFIX, presenceRoomOf('/ws', room));
+
 /** The master (port) serving each room's presence keys now. */
 async function mastersOf(cluster: RedisClusterProcess): Promise<Map<string, number>> {
 	const masters = new Map<string, number>();
-	for (const room of ROOMS)
-		masters.set(room, await cluster.masterOf(presenceKeys(PREFIX, room).users));
+	for (const room of ROOMS) masters.set(room, await cluster.masterOf(keysOf(room).users));
 	return masters;
 }
 
@@ -123,7 +127,7 @@ describe('presence on a Redis Cluster', { timeout: 60_000 }, () => {
 
 		// Every room's state sits on its own master, and both processes hear it there (sharded).
 		for (const [room, port] of masters) {
-			const keys = presenceKeys(PREFIX, room);
+			const keys = keysOf(room);
 			expect(await cluster.cli(port, 'hlen', keys.processes), room).toBe('2\n');
 			const { channel } = roomKeys(PREFIX, room);
 			expect(await cluster.cli(port, 'pubsub', 'shardnumsub', channel), room).toBe(
@@ -138,7 +142,7 @@ describe('presence on a Redis Cluster', { timeout: 60_000 }, () => {
 		for (const tab of onB)
 			await tab.until(left, 'A’s users to vanish', PRESENCE_TTL_MS * 2 + 5_000);
 		for (const [room, port] of masters) {
-			const processes = presenceKeys(PREFIX, room).processes;
+			const { processes } = keysOf(room);
 			expect(await cluster.cli(port, 'hlen', processes), `${room}: B alone`).toBe('1\n');
 		}
 

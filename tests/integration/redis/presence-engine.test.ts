@@ -82,6 +82,21 @@ describe('RedisEngine presence', () => {
 		expect(b.errors).toEqual([]);
 	});
 
+	it('carries a user whose id is __proto__ to every process, and reads it back', async () => {
+		const redis = await startRedisServer();
+		const [a, b] = [await process(redis), await process(redis)];
+		await a.presence.track(ROOM, 'a1', { id: '__proto__', data: { name: 'Proto' } });
+		await b.presence.track(ROOM, 'b1', { id: 'ada' });
+		for (const side of [a, b]) {
+			await side.until(() => side.seen.has('__proto__') && side.seen.has('ada'), 'both users');
+		}
+		const members = await b.presence.members(ROOM);
+		expect(Object.keys(members).sort()).toEqual(['__proto__', 'ada']);
+		expect(members['__proto__']).toEqual({ data: { name: 'Proto' }, connections: 1 });
+		await a.presence.untrack(ROOM, 'a1');
+		await b.until(() => !b.seen.has('__proto__'), 'Proto gone');
+	});
+
 	it('removes a closed process’s entries and announces them to the others', async () => {
 		const redis = await startRedisServer();
 		const [a, b] = [await process(redis), await process(redis)];

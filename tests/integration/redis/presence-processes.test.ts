@@ -11,9 +11,9 @@ const PRESENCE_TTL_MS = 1_500;
 
 type Members = PresenceMembers<{ name: string }>;
 
-/** Two chaos-server processes with presence on one fresh redis-server. */
-async function twoServers() {
-	const redis = await startRedisServer();
+/** Two chaos-server processes with presence on one fresh redis-server (`persistent`: it keeps data). */
+async function twoServers(persistent = false) {
+	const redis = await startRedisServer({ persistent });
 	const env = { REDIS_URL: redis.url, PRESENCE: '1', PRESENCE_TTL_MS: String(PRESENCE_TTL_MS) };
 	const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
 	return { redis, a, b };
@@ -103,4 +103,29 @@ describe('presence across server processes on Redis', () => {
 		}
 		for (const each of [adaOnA, adaOnB, cy]) each.client.disconnect();
 	});
+
+	it.each([
+		['restarted empty', false],
+		['restarted with its data', true]
+	])(
+		'gives the whole set to tabs that joined while Redis was down and right after (%s)',
+		async (_, persistent) => {
+			const { redis, a, b } = await twoServers(persistent);
+			const ada = await tab(a, 'ada:Ada');
+			const bob = await tab(b, 'bob:Bob');
+			for (const each of [ada, bob]) await each.until(matches({ ada: 1, bob: 1 }), 'both');
+
+			await redis.kill();
+			// Cy's track and first state both fail: the engine cannot answer until Redis is back.
+			const cy = await tab(a, 'cy:Cy');
+			await redis.restart();
+			// Dan and Eve join while the processes are still reconnecting to Redis.
+			const late = await Promise.all([tab(b, 'dan:Dan'), tab(a, 'eve:Eve')]);
+			const everyone = { ada: 1, bob: 1, cy: 1, dan: 1, eve: 1 };
+			for (const each of [ada, bob, cy, ...late]) {
+				await each.until(matches(everyone), 'every tab to see the whole set', 10_000);
+			}
+			for (const each of [ada, bob, cy, ...late]) each.client.disconnect();
+		}
+	);
 });
