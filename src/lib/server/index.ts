@@ -20,6 +20,8 @@ export type {
 	StreamPosition
 } from './engine.js';
 export type { PresenceOptions } from './presence.js';
+export { presenceRoomOf, presenceScopeOf } from './presence-scope.js';
+export type { PresenceScope } from './presence-scope.js';
 export {
 	defineRoute,
 	ROUTE_DEFAULTS,
