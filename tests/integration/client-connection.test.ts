@@ -161,6 +161,27 @@ describe('authentication', () => {
 		expect((await failure).message).toMatch(/session store unavailable/);
 		expect((await (await server.connection(0)).waitForFrames(1))[0]).toBe(AUTH('ok'));
 	});
+
+	it('gives up on a token getter or URL function that never answers after connectionTimeout, then retries', async () => {
+		const server = track(await TestServer.start());
+		let tokens = 0;
+		let urls = 0;
+		const never = new Promise<never>(() => {});
+		const client = makeClient(() => (++urls == 2 ? never : server.url), {
+			reconnectDelay: 1,
+			connectionTimeout: 100,
+			auth: () => (++tokens == 1 ? never : 'ok')
+		});
+		const timeouts: string[] = [];
+		client.onError((error) => error.kind == 'timeout' && timeouts.push(error.message));
+		client.connect();
+		expect(client.connectionState).toBe('connecting');
+		// The first attempt waits on its token, the second on its URL, the third connects.
+		expect((await (await server.connection(0)).waitForFrames(1))[0]).toBe(AUTH('ok'));
+		await reachState(client, 'connected');
+		expect(timeouts).toEqual(['Connection timeout', 'Connection timeout']);
+		expect([tokens, urls]).toEqual([3, 3]);
+	});
 });
 
 describe('close codes', () => {

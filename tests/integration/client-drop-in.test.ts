@@ -250,4 +250,17 @@ describe('Connected after rejoins from a position', () => {
 		expect(await connected).toEqual({ reconnected: false, recovered: true });
 		expect(onConnected).toHaveBeenCalledTimes(1);
 	});
+	it('does not wait for the answers of rooms cleared before they came', async () => {
+		const server = track(await TestServer.start());
+		const client = makeClient(server.url);
+		client.joinRoom('project:7', { offset: 3, epoch: 'e1' });
+		client.joinRoom('project:8', { offset: 1, epoch: 'e1' });
+		client.connect();
+		const peer = await server.connection(0);
+		await peer.waitForFrames(2);
+		const connected = nextEvent(client, Connected);
+		client.clearRooms();
+		expect(await connected).toEqual({ reconnected: false, recovered: true });
+		expect(errorsOf(client)).toEqual([]);
+	});
 });

@@ -2,21 +2,23 @@
 // hostile input is reported through onError or ignored, never thrown into the app (no unhandled
 // rejection, no uncaught exception), never makes the client reconnect faster than its backoff,
 // and good messages sent after bad ones are still served.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
 	ClientMessage,
+	Connected,
 	Disconnected,
 	ReconnectAttempt,
 	SocketClient,
 	type SocketClientOptions,
 	type SocketError,
-	type StandardSchema
+	type StandardSchema,
+	Unrecoverable
 } from '../../src/lib/index.js';
 import { errorsOf, makeClient } from '../helpers/clients.js';
 import { HostileServer, type HostilePeer } from '../helpers/hostile-server.js';
 import { encodeFrame, Opcode } from '../helpers/raw-frames.js';
-import { reachState, within } from '../helpers/wait.js';
+import { nextEvent, reachState, within } from '../helpers/wait.js';
 
 const Marker = ClientMessage.define('test.marker', z.number());
 
@@ -29,6 +31,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+	vi.useRealTimers();
 	process.off('unhandledRejection', recordFailure);
 	process.off('uncaughtException', recordFailure);
 	expect(processFailures.splice(0), 'unhandled rejections and uncaught exceptions').toEqual([]);
@@ -272,6 +275,76 @@ describe('a client against a hostile server', () => {
 		expect(errorsOf(client)).toHaveLength(2_000);
 		expect(client.connectionState).toBe('connected');
 		expect(server.attempts).toHaveLength(1);
+	});
+
+	describe('never answers a rejoin', () => {
+		const positions = { r: { offset: 3, epoch: 'e1' }, s: { offset: 5, epoch: 'e1' } };
+
+		/** A client (no heartbeat: its only timer is the rejoin deadline) holding `r` and `s` from a position. */
+		function rejoining(server: HostileServer) {
+			const client = makeClient(server.url, { heartbeatInterval: 0, reconnectDelay: 1 });
+			client.joinRoom('r', positions.r);
+			client.joinRoom('s', positions.s);
+			client.joinRoom('plain');
+			const announced: unknown[] = [];
+			client.on(Connected, (event) => announced.push(event));
+			return { client, announced };
+		}
+
+		function joinsOf(peer: HostilePeer): Promise<string[]> {
+			return peer.frames.waitForCount(3, (frame) => frame.includes('room.join'), 'three joins');
+		}
+
+		it('announces Connected once the request timeout passed, each unanswered room reported, and still takes a late answer', async () => {
+			vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+			const server = await HostileServer.start();
+			const { client, announced } = rejoining(server);
+			client.connect();
+			const peer = await server.connection(0);
+			await joinsOf(peer);
+			await reachState(client, 'connected');
+			vi.advanceTimersByTime(9_999); // the default requestTimeout is 10 s
+			expect(announced).toEqual([]);
+			const connected = nextEvent(client, Connected);
+			vi.advanceTimersByTime(1);
+			expect(await connected).toEqual({ reconnected: false, recovered: false });
+			expect(errorsOf(client).map(({ kind, message, detail }) => [kind, message, detail])).toEqual([
+				['timeout', 'No answer to the rejoin of "r" in 10000 ms', { room: 'r' }],
+				['timeout', 'No answer to the rejoin of "s" in 10000 ms', { room: 's' }]
+			]);
+
+			// An answer that comes after the deadline still moves the room on.
+			const unrecoverable = nextEvent(client, Unrecoverable);
+			peer.deliver('room.joined', { room: 'r', offset: 9, epoch: 'e2', recovered: false });
+			expect(await unrecoverable).toEqual({ room: 'r' });
+			await stillServes(client, peer);
+			expect(announced).toHaveLength(1);
+			expect(client.connectionState).toBe('connected');
+			expect(server.attempts).toHaveLength(1);
+			expect(vi.getTimerCount()).toBe(0);
+		});
+
+		it('bounds each connection on its own: a drop ends the deadline, answers before it end it too', async () => {
+			vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+			const server = await HostileServer.start();
+			const { client, announced } = rejoining(server);
+			client.connect();
+			await joinsOf(await server.connection(0));
+			vi.advanceTimersByTime(9_000);
+			(await server.connection(0)).destroy(); // gone before its deadline
+			await reachState(client, 'reconnecting');
+			vi.advanceTimersByTime(1); // the reconnect delay
+			const peer = await server.connection(1);
+			await joinsOf(peer);
+			vi.advanceTimersByTime(9_000); // 18 s since the first rejoin: no deadline left from it
+			expect(errorsOf(client).filter(({ kind }) => kind == 'timeout')).toEqual([]);
+			const connected = nextEvent(client, Connected);
+			peer.deliver('room.joined', { room: 'r', ...positions.r, recovered: true });
+			peer.deliver('room.joined', { room: 's', ...positions.s, recovered: true });
+			expect(await connected).toEqual({ reconnected: false, recovered: true });
+			expect(vi.getTimerCount()).toBe(0); // answered: the deadline is gone
+			expect(announced).toHaveLength(1);
+		});
 	});
 
 	describe('reconnects within its backoff schedule', () => {

@@ -1,6 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { ClientMessage, Connected, SocketError, type InboundMessage } from '../../src/lib/index.js';
+import {
+	ClientMessage,
+	Connected,
+	Disconnected,
+	SocketError,
+	type InboundMessage,
+	type StandardSchema
+} from '../../src/lib/index.js';
 import { errorsOf, makeClient, track } from '../helpers/clients.js';
 import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
@@ -143,6 +150,92 @@ describe('typed messages', () => {
 		peer.deliver('nobody.listens', { x: 1 });
 		await roundTrip(client, peer);
 		expect(names).toEqual(['nobody.listens', 'test.marker']);
+	});
+});
+
+describe('async schemas and the end of a client', () => {
+	/**
+	 * A message whose schema answers only once `release()` is called (numbers are valid, anything
+	 * else is not), and `validated`, which resolves once every answer it gave has been handed on.
+	 */
+	function gatedMessage() {
+		let release = () => {};
+		const gate = new Promise<void>((resolve) => (release = resolve));
+		const answers: Promise<unknown>[] = [];
+		const numberLater: StandardSchema<unknown, number> = {
+			'~standard': {
+				version: 1,
+				vendor: 'test',
+				validate: (value) => {
+					const answer = gate.then(() =>
+						typeof value == 'number' ? { value } : { issues: [{ message: 'not a number' }] }
+					);
+					answers.push(answer);
+					return answer;
+				}
+			}
+		};
+		const Gated = ClientMessage.define('gated', numberLater);
+		// A macrotask after the answers: every microtask the client chained on them has run.
+		const validated = async () => {
+			await Promise.all(answers);
+			await new Promise((resolve) => setImmediate(resolve));
+		};
+		return { Gated, release, validated };
+	}
+
+	it('calls no handler and reports nothing after dispose(), whatever was still being validated', async () => {
+		const { client, peer } = await connectedPair();
+		const { Gated, release, validated } = gatedMessage();
+		const handled: unknown[] = [];
+		client.on(Gated, (data) => handled.push(data));
+		client.on(Typing, (data) => handled.push(data)); // queued behind the gated one
+		const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+		const arrived = new Promise<void>((resolve) => {
+			let count = 0;
+			client.onMessage(() => ++count == 3 && resolve());
+		});
+		peer.deliver('gated', 1);
+		peer.deliver('gated', 'invalid');
+		peer.deliver('typing', { user: 'ada' });
+		await within(arrived, 'three messages');
+
+		client.dispose();
+		release();
+		await validated();
+		expect(handled).toEqual([]);
+		expect(errorsOf(client)).toEqual([]);
+		expect(warned).not.toHaveBeenCalled();
+	});
+
+	it('calls no further handler of a message once one of them disposed the client', async () => {
+		const { client, peer } = await connectedPair();
+		const handled: string[] = [];
+		client.on(Typing, () => {
+			handled.push('first');
+			client.dispose();
+		});
+		client.on(Typing, () => handled.push('second'));
+		client.on(ClientMessage.define('typing'), () => handled.push('another definition'));
+		const disposed = new Promise<void>((resolve) => client.on(Disconnected, () => resolve()));
+		peer.deliver('typing', { user: 'ada' });
+		await within(disposed, 'the client to dispose itself');
+		expect(handled).toEqual(['first']);
+	});
+
+	it('calls no handler unsubscribed while its message was being validated', async () => {
+		const { client, peer } = await connectedPair();
+		const { Gated, release, validated } = gatedMessage();
+		const handled: string[] = [];
+		const off = client.on(Gated, () => handled.push('unsubscribed'));
+		client.on(Gated, () => handled.push('kept'));
+		const arrived = new Promise<void>((resolve) => client.onMessage(() => resolve()));
+		peer.deliver('gated', 1);
+		await within(arrived, 'the message');
+		off();
+		release();
+		await validated();
+		expect(handled).toEqual(['kept']);
 	});
 });
 

@@ -25,8 +25,10 @@ function clientEvent<Payload>(description?: string): ClientEvent<Payload> {
 /**
  * A connection opened and is ready: authenticated (if `auth` is set), rooms rejoined, buffer flushed.
  * `reconnected` is true for every connection after this client's first. When rooms were rejoined
- * from a known position, it fires once the server answered every rejoin, and `recovered` says
- * whether all of them were caught up exactly (otherwise `Unrecoverable` fired for the others).
+ * from a known position, it fires once the server answered every rejoin, or once `requestTimeout`
+ * passed: `recovered` says whether all of them were caught up exactly (otherwise `Unrecoverable`
+ * fired for the rooms whose history was lost, and an error for those the server refused, or did not
+ * answer in time: a `timeout` whose `detail` is `{ room }`; an answer that comes later still counts).
  *
  * @example
  * ```ts
@@ -106,7 +108,7 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'rec
 
 /**
  * What went wrong, by kind: `connect` (an attempt failed, or the URL or token getter threw),
- * `timeout` (connecting or a request took too long), `heartbeat` (no answer to a ping), `closed`
+ * `timeout` (connecting, a request, or a rejoin's answer took too long), `heartbeat` (no answer to a ping), `closed`
  * (the server closed with a code that stops reconnection, or a send needed a connection there was
  * not), `malformed` (an inbound frame was not a message), `validation` (inbound data failed its
  * schema, or the schema threw or rejected), `overflow` / `expired` (buffered messages dropped),

@@ -1,6 +1,7 @@
 // The phases of a SocketClient's connection, in order, so that `phase > WAITING` means "owns a
 // socket or is getting one". Each phase owns what `#enter` tears down when it is left: WAITING the
-// reconnect timer, OPENING the socket and the connection timer, OPEN the socket and the heartbeat.
+// reconnect timer, OPENING the socket and the connection timer, OPEN the socket, the heartbeat and
+// the rejoin deadline.
 // Plain numeric constants, so bundlers inline them.
 
 /**
@@ -45,7 +46,7 @@ export const WAITING = 2;
 export const OPENING = 3;
 
 /**
- * Connected; owns the socket and the heartbeat.
+ * Connected; owns the socket, the heartbeat and the deadline for rejoin answers.
  *
  * @example
  * ```ts

@@ -123,7 +123,10 @@ export interface SocketClientOptions {
 	maxReconnectDelay?: number;
 	/** Give up (and emit `ReconnectFailed`) after this many attempts in a row. Default `Infinity`. */
 	maxReconnectAttempts?: number;
-	/** Abandon a connection attempt that has not opened after this many ms; 0 waits forever. Default 5 000. */
+	/**
+	 * Abandon a connection attempt that has not opened after this many ms, counted from when the URL
+	 * and the token are asked for; 0 waits forever. Default 5 000.
+	 */
 	connectionTimeout?: number;
 	/** Ping every this many ms while connected; 0 turns the heartbeat off. Default 25 000. */
 	heartbeatInterval?: number;
@@ -137,7 +140,10 @@ export interface SocketClientOptions {
 	maxBufferSize?: number;
 	/** Buffered messages older than this many ms are dropped (and reported) instead of sent. Default 30 000. */
 	maxBufferAge?: number;
-	/** Default `request()` timeout in ms. Default 10 000. */
+	/**
+	 * Default `request()` timeout in ms; also how long `Connected` waits for the answers to rejoins
+	 * from a position. Default 10 000.
+	 */
 	requestTimeout?: number;
 	/** The wire dialect. Default `envelopeDialect`, runesocket's own protocol. */
 	protocol?: Dialect;
@@ -194,13 +200,12 @@ const STABLE_CONNECTION_MS = 5_000;
 const STATES = ['disconnected', 'disconnected', 'reconnecting', 'connecting', 'connected'] as const;
 
 /**
- * One room this client is in: how many parts of the app hold it, the last message seen (a rejoin
- * asks for what followed), and whether a rejoin from that position still awaits the server's answer.
+ * One room this client is in: how many parts of the app hold it, and the last message seen (a
+ * rejoin asks for what followed).
  */
 interface Room {
 	holders: number;
 	position?: StreamPosition;
-	awaiting?: boolean;
 }
 
 type Handler = (data: unknown, message?: InboundMessage) => void;
@@ -238,7 +243,10 @@ export class SocketClient {
 	#entered = 0;
 	/** Owned by OPENING and OPEN. */
 	#socket: WebSocketLike | null = null;
-	/** Owned by WAITING (the reconnect delay) and OPENING (the connection timeout). */
+	/**
+	 * Owned by WAITING (the reconnect delay), OPENING (the connection timeout) and OPEN (the deadline
+	 * for rejoin answers).
+	 */
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	/** The state and pause reason last published, so each change is announced once. */
 	#published = 'disconnected';
@@ -253,6 +261,8 @@ export class SocketClient {
 	#pending = new Map<number, Settle>();
 	#listeners = new Map<string | symbol, Map<Subscribable, Set<Handler>>>();
 	#rooms = new Map<string, Room>();
+	/** Rooms rejoined from a position whose answer the connection still awaits: Connected waits too. */
+	#awaited = new Set<string>();
 	#recovered = true;
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
@@ -471,6 +481,8 @@ export class SocketClient {
 
 	/** Forgets every room without sending leaves (e.g. the server dropped them at sign-out). */
 	clearRooms(): void {
+		// Their rejoins' answers no longer matter either.
+		for (const room of this.#awaited) this.#answered(room, true);
 		this.#rooms.clear();
 	}
 
@@ -532,13 +544,6 @@ export class SocketClient {
 			} catch (error) {
 				return fail(error);
 			}
-			const { connectionTimeout } = this.#options;
-			if (connectionTimeout) {
-				this.#timer = setTimeout(() => {
-					this.#error('timeout', 'Connection timeout');
-					this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
-				}, connectionTimeout);
-			}
 			socket.onopen = () => this.#opened(socket, token);
 			socket.onmessage = (event) => this.#receive(event.data);
 			socket.onclose = ({ code, reason }) => {
@@ -550,6 +555,15 @@ export class SocketClient {
 			};
 			socket.onerror = noop;
 		};
+		// From the start: a URL function or a token getter that never settles is an attempt that
+		// never opens.
+		const { connectionTimeout } = this.#options;
+		if (connectionTimeout) {
+			this.#timer = setTimeout(() => {
+				this.#error('timeout', 'Connection timeout');
+				this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
+			}, connectionTimeout);
+		}
 		let parts: [UrlSource | Promise<string | URL>, unknown];
 		try {
 			parts = [
@@ -572,7 +586,7 @@ export class SocketClient {
 		if (token != null && this.#dialect.auth) socket.send(this.#dialect.auth(token));
 		this.#recovered = true;
 		for (const [room, entry] of this.#rooms) {
-			entry.awaiting = !!entry.position;
+			if (entry.position) this.#awaited.add(room);
 			socket.send(this.#dialect.join(room, entry.position));
 		}
 		const now = (this.#openedAt = Date.now());
@@ -584,21 +598,32 @@ export class SocketClient {
 		this.#buffer = [];
 		for (const [frame] of fresh) socket.send(frame);
 		this.#enter(OPEN, socket);
+		// A server that never answers a rejoin (a hung one, another dialect's) must not hold
+		// Connected back for good: a rejoin is a request, and gets a request's deadline. A room
+		// unanswered by then counts as refused; an answer that comes later still counts.
+		const { requestTimeout } = this.#options;
+		this.#timer = setTimeout(() => {
+			for (const room of this.#awaited) {
+				this.#error('timeout', `No answer to the rejoin of "${room}" in ${requestTimeout} ms`, {
+					room
+				});
+				this.#answered(room, false);
+			}
+		}, requestTimeout);
 		this.#announce();
 	}
 
 	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
 	#answered(room: unknown, recovered: unknown): void {
-		const entry = this.#rooms.get(room as string);
-		if (!entry?.awaiting) return;
-		entry.awaiting = false;
+		if (!this.#awaited.delete(room as string)) return;
 		if (recovered === false) this.#recovered = false;
 		this.#announce();
 	}
 
 	/** Announces the connection once no rejoin awaits the server's answer any more. */
 	#announce(): void {
-		if (this.#phase != OPEN || [...this.#rooms.values()].some((room) => room.awaiting)) return;
+		if (this.#phase != OPEN || this.#awaited.size) return;
+		clearTimeout(this.#timer); // the rejoin deadline
 		const reconnected = this.#hasConnected;
 		this.#hasConnected = true;
 		this.#emit(Connected, { reconnected, recovered: this.#recovered });
@@ -763,6 +788,9 @@ export class SocketClient {
 	}
 
 	#call(handlers: Set<Handler>, result: StandardResult<unknown>, message?: InboundMessage): void {
+		// A delivery that waited on an async schema can outlive the client: once disposed, the app
+		// is done with it, and its handlers (and its errors) must not hear from it again.
+		if (this.#disposed) return;
 		if (result.issues) {
 			const problem = describeIssues(result.issues);
 			return this.#error('validation', `Invalid "${message?.name}": ${problem}`, {
@@ -771,6 +799,8 @@ export class SocketClient {
 			});
 		}
 		for (const handler of handlers) {
+			// A handler before this one may have disposed the client.
+			if (this.#disposed) return;
 			try {
 				if (message) handler(result.value, message);
 				else handler(result.value);
