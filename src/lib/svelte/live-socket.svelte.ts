@@ -142,11 +142,15 @@ export class LiveSocket {
 		schedule: (publish) => this.#batch.add(publish),
 		watchPresence: (room, onChange) => {
 			if (this.#lifecycle == 'disposed') return () => {};
-			const watch = watchPresence(this.#client, room, onChange);
+			const { stop } = watchPresence(this.#client, room, onChange);
+			// Its handlers and its hold on the room are this LiveSocket's: dispose() ends them too,
+			// also on a client it was given, which outlives it.
+			this.#handlers.add(stop);
 			const release = this.#retain();
 			this.#roomsChanged();
 			return () => {
-				watch.stop();
+				stop();
+				this.#handlers.delete(stop);
 				release();
 				this.#roomsChanged();
 			};
@@ -429,6 +433,8 @@ export class LiveSocket {
 
 	/** Publishes a new `joinedRooms` Set when membership differs from the published one. */
 	#roomsChanged(): void {
+		// A reader let go after dispose(): nothing is published any more.
+		if (this.#lifecycle == 'disposed') return;
 		const rooms = this.#client.joinedRooms; // a snapshot, new on every read
 		// Untracked: `$effect(() => socket.joinRoom(room))` must not depend on the rooms it changes.
 		const published = untrack(() => this.#joinedRooms);

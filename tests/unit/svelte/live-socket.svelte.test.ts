@@ -4,7 +4,12 @@ import { flushSync, tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type WebSocket from 'ws';
 import { z } from 'zod';
-import { ClientMessage, ReconnectAttempt } from '../../../src/lib/index.js';
+import {
+	ClientMessage,
+	Connected,
+	ReconnectAttempt,
+	type StandardSchema
+} from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
 import { track } from '../../helpers/clients.js';
 import { nextError, nextEvent, reachState, within } from '../../helpers/wait.js';
@@ -67,6 +72,34 @@ async function connected(
 	socket.connect();
 	await reachState(socket.client, 'connected');
 	return { socket, server, peer: await server.connection(0) };
+}
+
+/**
+ * A message whose schema answers only once `release()` is called, and `validated`, which resolves
+ * once every answer it gave has been handed on.
+ */
+function gatedMessage() {
+	let release = () => {};
+	const gate = new Promise<void>((resolve) => (release = resolve));
+	const answers: Promise<{ value: number }>[] = [];
+	const numberLater: StandardSchema<unknown, number> = {
+		'~standard': {
+			version: 1,
+			vendor: 'test',
+			validate: (value) => {
+				const answer = gate.then(() => ({ value: value as number }));
+				answers.push(answer);
+				return answer;
+			}
+		}
+	};
+	const Gated = ClientMessage.define('gated', numberLater);
+	// A macrotask after the answers: every microtask the client chained on them has run.
+	const validated = async () => {
+		await Promise.all(answers);
+		await new Promise((resolve) => setTimeout(resolve, 0));
+	};
+	return { Gated, release, validated };
 }
 
 /** The frames `peer` received that are room joins or leaves, as `join a` / `leave a`. */
@@ -201,6 +234,26 @@ describe('LiveSocket: reactive fields', () => {
 		await server.connection(1);
 		flushSync();
 		expect(seen.at(-1)).toEqual(['connected', true, 0]);
+	});
+
+	it('attempt is 0 again once the deadline for rejoin answers passed, when the server never answers', async () => {
+		const { socket, server, peer } = await connected();
+		socket.joinRoom('project:7', { offset: 3, epoch: 'e1' });
+		const { seen } = watch(() => [socket.state, socket.attempt]);
+		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+		const attempt = nextEvent(socket.client, ReconnectAttempt);
+		peer.socket.terminate();
+		vi.advanceTimersByTime((await attempt).delay);
+		await (await server.connection(1)).waitForFrame((frame) => frame.includes('room.join'));
+		await reachState(socket.client, 'connected');
+		flushSync();
+		expect(seen.at(-1)).toEqual(['connected', 1]); // the rejoin is not answered yet
+
+		const announced = nextEvent(socket.client, Connected);
+		vi.advanceTimersByTime(10_000); // the default requestTimeout: this server never answers
+		expect(await announced).toEqual({ reconnected: true, recovered: false });
+		flushSync();
+		expect(seen.at(-1)).toEqual(['connected', 0]);
 	});
 
 	it('pausedBy tells a connection the page paused (offline, hidden) from a stopped one', async () => {
@@ -445,6 +498,55 @@ describe('LiveSocket: cleanup', () => {
 		expect(vi.getTimerCount()).toBe(0);
 		expect(listening()).toBe(0);
 		expect(socket.client.socket).toBeNull();
+	});
+
+	it('dispose() lets no feed publish a message whose async schema answers after it', async () => {
+		const server = track(await TestServer.start());
+		const frames = new Frames();
+		const socket = live(server.url, { schedule: frames.schedule });
+		const { Gated, release, validated } = gatedMessage();
+		const latest = socket.latest(Gated);
+		const stream = socket.stream(Gated);
+		const collection = socket.collection(Gated, { key: (n) => n });
+		const { seen } = watch(() => [latest.current, stream.current, collection.values]);
+		await reachState(socket.client, 'connected');
+		const arrived = arrival(socket.client, 1);
+		(await server.connection(0)).deliver('gated', 1);
+		await arrived;
+
+		socket.dispose();
+		release();
+		await validated();
+		frames.run(); // the flush asked for on arrival, and any asked for since
+		expect(seen).toEqual([[undefined, [], []]]);
+	});
+
+	it('dispose() ends the presence it watches on a given client: no handler, no room, no publish', async () => {
+		const server = track(await TestServer.start());
+		const given = client(server.url, { reconnectDelay: 1 });
+		const handlers = countHandlers(given);
+		const frames = new Frames();
+		const socket = live(given, { schedule: frames.schedule });
+		const viewers = socket.presence('team:acme');
+		const { seen } = watch(() => viewers.current.size);
+		const peer = await server.connection(0);
+		await peer.waitForFrame((frame) => frame.includes('team:acme'), 'the join');
+
+		socket.dispose();
+		expect(handlers()).toBe(0);
+		expect(given.joinedRooms).toEqual(new Set());
+		// The owner of the client goes on with it: nothing of the LiveSocket's comes back.
+		given.connect();
+		const again = await server.connection(1);
+		const arrived = arrival(given, 1);
+		again.deliver('presence.state', {
+			room: 'team:acme',
+			members: { ada: { data: {}, connections: 1 } }
+		});
+		await arrived;
+		expect(again.frames.filter((frame) => frame.includes('room.join'))).toEqual([]);
+		expect(frames.pending).toBe(0);
+		expect(seen).toEqual([0]);
 	});
 
 	it('a LiveSocket made while a component initialises is disposed with the component', async () => {
