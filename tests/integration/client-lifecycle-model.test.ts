@@ -41,6 +41,8 @@ interface Real {
 	sockets: WebSocket[];
 	/** Tags of the connections the client announced with `Connected`. */
 	announced: Set<string>;
+	/** How many times `Connected` fired: once per announced connection, never twice for one. */
+	announcements: number;
 	/** Connections the server dropped: frames the client sent may never have been read. */
 	dropped: Set<ServerPeer>;
 	reconnectAttempts: number;
@@ -79,6 +81,7 @@ function checkInvariants(model: Model, real: Real): void {
 	const serverOpen = real.server.peers.filter(({ socket }) => socket.readyState == OPEN);
 	expect(serverOpen.length, 'connections open on the server').toBeLessThanOrEqual(1);
 	expect(real.client.isConnected).toBe(live.some((socket) => socket.readyState == OPEN));
+	expect(real.announcements, 'Connected twice for one connection').toBe(real.announced.size);
 	if (!model.stopped) return;
 	expect(real.sockets.length, 'sockets created after disconnect()').toBe(real.stoppedAt.sockets);
 	expect(real.reconnectAttempts, 'reconnects after disconnect()').toBe(real.stoppedAt.attempts);
@@ -231,15 +234,20 @@ async function setup(): Promise<Real> {
 		document,
 		sockets,
 		announced: new Set(),
+		announcements: 0,
 		dropped: new Set(),
 		reconnectAttempts: 0,
 		stoppedAt: { sockets: 0, attempts: 0 }
 	};
 	client.on(ReconnectAttempt, () => real.reconnectAttempts++);
-	client.on(Connected, () =>
-		real.announced.add(new URL((client.socket as WebSocket).url).searchParams.get('n')!)
-	);
-	for (const room of ROOMS) client.joinRoom(room);
+	client.on(Connected, () => {
+		real.announcements++;
+		real.announced.add(new URL((client.socket as WebSocket).url).searchParams.get('n')!);
+	});
+	// From a position: this server never answers a rejoin, so every connection is announced only
+	// once the deadline for rejoin answers passed (a Tick).
+	client.joinRoom(ROOMS[0]);
+	client.joinRoom(ROOMS[1], { offset: 0, epoch: 'e' });
 	return real;
 }
 
