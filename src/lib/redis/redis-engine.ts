@@ -27,11 +27,11 @@ import {
 } from './connections.js';
 import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
-import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, roomKeys } from './keys.js';
+import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
-import { HISTORY_SCRIPT, runScript } from './scripts.js';
+import { HISTORY_SCRIPT, isUnpublished, runScript } from './scripts.js';
 import { within } from './within.js';
 
 /**
@@ -179,7 +179,7 @@ export class RedisEngine implements Engine {
 		}
 		checkHistoryOptions(options.history);
 		this.#history = options.history;
-		this.#prefix = options.prefix ?? DEFAULT_PREFIX;
+		this.#prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX, 'RedisEngine');
 		this.#retention = checkMs('retention', options.retention ?? DEFAULT_RETENTION_MS, false);
 		this.#timeout = checkMs('timeout', options.timeout ?? DEFAULT_TIMEOUT_MS, false);
 		this.#pingInterval = checkMs(
@@ -349,8 +349,9 @@ export class RedisEngine implements Engine {
 
 	/**
 	 * The room's position and, when `since` is recoverable, every message after it (see
-	 * `Engine.history`). Reading a room Redis does not know creates it at offset 0, so the position
-	 * handed out is the one later publishes continue from.
+	 * `Engine.history`). Reading writes nothing: a room never published to is at offset 0 of an
+	 * "unpublished" epoch (`~<Redis ms>`), and a position read so is recovered from the first
+	 * message of the epoch its first publish begins (see `HISTORY_SCRIPT`).
 	 */
 	async history(
 		room: string,
@@ -378,7 +379,9 @@ export class RedisEngine implements Engine {
 			)
 		)) as [number, string, unknown?];
 		const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
-		const answer = historyWithoutMessages(position, since);
+		// The script answers entries for a position of before the first publish only when they follow it.
+		const answer =
+			valid && isUnpublished(since) ? undefined : historyWithoutMessages(position, since);
 		if (answer) return answer;
 		const messages = this.#consecutive(reply[2], since!.offset, position.offset);
 		return messages ? { recovered: true, position, messages } : notRecovered(position);

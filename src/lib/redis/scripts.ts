@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { StreamPosition } from '../server/engine.js';
 import type { RedisConnection } from './connections.js';
 
 /**
@@ -59,7 +60,9 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 /**
  * Publishes one or more object messages to a room, atomically, in the order given:
  * - takes the room's epoch, or creates it (ARGV[2], made by the caller) when the position key is
- *   missing, i.e. the room's history was lost or never existed: its stale history goes too;
+ *   missing, i.e. the room's history was lost or never existed: its stale history goes too, and
+ *   the position keeps when the epoch was born (`born`, Redis ms), which tells whether a position
+ *   read before the room's first publish is followed by this epoch (see `HISTORY_SCRIPT`);
  * - raises the room's offset by the number of messages: they get the next offsets, in order;
  * - splices `"offset":N,"epoch":"E"}` onto each message's JSON (its message head: the JSON without
  *   its closing brace, a comma already added when it has fields): a message is never decoded here,
@@ -81,11 +84,12 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
  */
 function publishScript(publish: 'PUBLISH' | 'SPUBLISH'): LuaScript {
 	return script(
-		`local epoch = redis.call('HGET', KEYS[1], 'epoch')
+		`${NOW}
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[2]
   redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'born', string.format('%d', now))
 end
 local count = (#ARGV - 5) / 2
 local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
@@ -104,7 +108,6 @@ for index = 1, count do
   envelopes[index] = ARGV[5 + index * 2] .. message .. '}'
 end
 if keep then
-  ${NOW}
   redis.call('XTRIM', KEYS[2], 'MINID', '~', string.format('%d', math.max(now - ttl + 1, 0)))
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
 else
@@ -140,14 +143,20 @@ export const PUBLISH_SCRIPT = publishScript('PUBLISH');
 export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
 
 /**
- * Reads a room's position and, when the caller's position may be recoverable, the messages after it:
- * - takes the room's epoch, or creates the room at offset 0 with ARGV[1] as epoch (living
- *   `retention` ms), so the position handed out now is the one the next publish continues;
- * - when ARGV[3] (the caller's epoch) is the room's and 0 < missed = offset − ARGV[4] ≤ size, returns
+ * Reads a room's position and, when the caller's position may be recoverable, the messages after it.
+ * It writes nothing for a room never published to: that room stands at offset 0 of no epoch yet,
+ * answered as `~<Redis ms now>` (an "unpublished" epoch: no real epoch starts with `~`), so joins
+ * and reads leave no key behind.
+ * - When ARGV[3] (the caller's epoch) is the room's and 0 < missed = offset − ARGV[4] ≤ size, returns
  *   the newest `missed` stream entries no older than ttl, newest first; the caller checks they are
  *   exactly the offsets it missed (anything trimmed, expired or lost shows as a gap).
- *
- * - when ARGV[7] is '1' (the position is one the server delivered) and the room is behind it in the
+ * - A caller at offset 0 of an unpublished epoch `~T` saw the room before its first message: it
+ *   missed exactly the room's current epoch from its offset 1 when that epoch was born at or after
+ *   T, and less than `retention` ms after it (so no earlier epoch can have begun and expired
+ *   between); a room still never published to needs nothing, while T is less than `retention` ago.
+ *   Then the entries are returned as if the caller were at offset 0 of the room's epoch (an empty
+ *   list when there is nothing to send); otherwise none.
+ * - When ARGV[7] is '1' (the position is one the server delivered) and the room is behind it in the
  *   same epoch, history was lost (a failover to a replica that missed writes): the room gets the
  *   new epoch and loses its stream, so its next publishes cannot reuse offsets clients have seen.
  *
@@ -161,30 +170,53 @@ export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
  * ```
  */
 export const HISTORY_SCRIPT = script(
-	`local epoch = redis.call('HGET', KEYS[1], 'epoch')
+	`${NOW}
+local retention = tonumber(ARGV[2])
+local since = ARGV[3]
+local sinceOffset = tonumber(ARGV[4])
+local before = sinceOffset == 0 and tonumber(string.match(since, '^~(%d+)$') or '')
+if before and (before > now or now - before >= retention) then before = nil end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[1], KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local unpublished = '~' .. string.format('%d', now)
+  if before then return {0, unpublished, {}} end
+  return {0, unpublished}
 end
 local offset = tonumber(redis.call('HGET', KEYS[1], 'offset') or '0')
-if ARGV[7] == '1' and ARGV[3] == epoch and tonumber(ARGV[4]) > offset then
+if ARGV[7] == '1' and since == epoch and sinceOffset > offset then
   epoch = ARGV[1]
   redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'born', string.format('%d', now))
 end
-local missed = offset - tonumber(ARGV[4])
+if before then
+  local born = tonumber(redis.call('HGET', KEYS[1], 'born') or '')
+  if not born or born < before or born - before >= retention then return {offset, epoch} end
+  since = epoch
+end
+local missed = offset - sinceOffset
 local size = tonumber(ARGV[5])
 local ttl = tonumber(ARGV[6])
-if ARGV[3] ~= epoch or missed <= 0 or missed > size or ttl <= 0 then
+if since ~= epoch or missed < 0 or missed > size or (missed > 0 and ttl <= 0) then
   return {offset, epoch}
 end
-${NOW}
+if missed == 0 then return {offset, epoch, {}} end
 local oldest = string.format('%d', math.max(now - ttl + 1, 0))
 return {offset, epoch, redis.call('XREVRANGE', KEYS[2], '+', oldest, 'COUNT', missed)}`,
 	2
 );
+
+/**
+ * Whether `position` was read before its room's first publish (offset 0 of an epoch `~<ms>`, see
+ * `HISTORY_SCRIPT`): history may then recover the room's first epoch for it.
+ *
+ * @example
+ * ```ts
+ * isUnpublished({ offset: 0, epoch: '~1765108800000' }); // true
+ * ```
+ */
+export function isUnpublished(position: StreamPosition): boolean {
+	return position.offset == 0 && position.epoch.startsWith('~');
+}
 
 /**
  * Whether Redis refused to run a script because it does not know its SHA1 (the script did not run).

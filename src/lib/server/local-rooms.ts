@@ -264,6 +264,9 @@ export class LocalRooms {
 			if (position.offset <= last.offset) return;
 			if (position.offset > last.offset + 1) return this.#startFill(room, state, [pending]);
 		} else if (position && last) {
+			// Nothing delivered yet (a room read before its first publish is at offset 0 of no epoch
+			// of its own): the engine's history tells whether this epoch follows from there.
+			if (!last.offset) return this.#startFill(room, state, [pending]);
 			// A new epoch: the room's history was lost, so whatever came in between is gone for good.
 			this.#reset(state, room, { offset: position.offset - 1, epoch: position.epoch });
 		}
@@ -321,7 +324,9 @@ export class LocalRooms {
 		const last = state.last;
 		for (const { position } of waiting) {
 			if (!position) continue;
-			if (!last || position.epoch != last.epoch) return false;
+			if (!last) return false;
+			// After offset 0, another epoch follows only through history.
+			if (position.epoch != last.epoch) return !last.offset;
 			if (position.offset <= last.offset) continue;
 			return position.offset > last.offset + 1;
 		}

@@ -246,14 +246,18 @@ describe('RedisEngine history', () => {
 		const fresh = await b.engine.history('h');
 		expect(fresh).toEqual({
 			recovered: true,
-			position: { offset: 0, epoch: expect.any(String) },
+			position: { offset: 0, epoch: expect.stringMatching(/^~\d+$/) },
 			messages: []
 		});
 		let position: StreamPosition | undefined;
 		for (let i = 1; i <= 5; i++) position = await a.engine.publish('h', { name: 'h', data: i });
-		// The position handed out before any publish is the one publishing continued.
-		expect(position).toEqual({ offset: 5, epoch: fresh.position.epoch });
 		const delivered = await a.received(inRoom('h'), 5);
+		// The position handed out before any publish recovers everything from the first message.
+		expect(await b.engine.history('h', fresh.position)).toEqual({
+			recovered: true,
+			position,
+			messages: delivered.map((d) => d.message)
+		});
 
 		const since2 = await b.engine.history('h', { offset: 2, epoch: position!.epoch });
 		expect(since2).toEqual({
@@ -307,6 +311,50 @@ describe('RedisEngine history', () => {
 			recovered: true,
 			messages: [expect.objectContaining({ data: 6, offset: 4 })]
 		});
+	});
+
+	// Issue 17 item 11: every read of a room created its position key (24 h), published to or not.
+	it('reads a room never published to without writing, and recovers its first epoch only for a position read before it began', async () => {
+		const redis = await startRedisServer();
+		const retention = 60_000;
+		const a = await process(redis, { retention });
+		const look = admin(redis);
+		const redisNow = async () => {
+			const [seconds, micros] = await look.time();
+			return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+		};
+		const before = (await a.engine.history('quiet')).position;
+		expect(before).toEqual({ offset: 0, epoch: expect.stringMatching(/^~\d+$/) });
+		// Still nothing published: a position read then needs nothing, and nothing was written.
+		expect(await a.engine.history('quiet', before)).toMatchObject({
+			recovered: true,
+			messages: []
+		});
+		expect(await look.dbsize()).toBe(0);
+
+		const now = await redisNow();
+		const tooOld = { offset: 0, epoch: `~${now - retention}` };
+		const future = { offset: 0, epoch: `~${now + 60_000}` };
+		for (const since of [tooOld, future]) {
+			// Too old (an epoch may have begun and expired since) or forged from the future.
+			expect((await a.engine.history('quiet', since)).recovered).toBe(false);
+		}
+
+		for (let i = 1; i <= 3; i++) await a.engine.publish('quiet', { name: 'q', data: i });
+		const recovered = await a.engine.history('quiet', before);
+		expect(recovered.recovered).toBe(true);
+		expect(recovered.messages.map((message) => message.data)).toEqual([1, 2, 3]);
+		// Read after the epoch began (as no read can be, unless forged) or too long before it: not its.
+		const later = { offset: 0, epoch: `~${(await redisNow()) + 1}` };
+		for (const since of [later, tooOld, { offset: 1, epoch: before.epoch }]) {
+			expect(await a.engine.history('quiet', since)).toMatchObject({
+				recovered: false,
+				messages: []
+			});
+		}
+		// An epoch that began more than `retention` after the read may have followed a lost one.
+		await look.hset(roomKeys('runesocket:', 'quiet').position, 'born', now + retention + 1);
+		expect((await a.engine.history('quiet', before)).recovered).toBe(false);
 	});
 
 	it('keeps the last `size` messages per room, trimming the stream', async () => {
