@@ -27,7 +27,20 @@ const sockets = sharedSocketServer();
 if (!sockets) throw new Error('No shared socket server: does src/hooks.server.ts import it?');
 const serveMetrics = metricsRequestHandler(sockets, { token: process.env.METRICS_TOKEN });
 
+// What every response carries, whoever answers it. Pages get these and their own CSP from
+// src/security-headers.ts, but static files (the island's JS, CSS, favicons), SvelteKit's own
+// refusals (the cross-site 403) and /metrics never pass through that hook. Set before the handler
+// runs, so a response that names one of these itself (a page's CSP) keeps its own.
+const BASELINE_HEADERS = {
+	'X-Content-Type-Options': 'nosniff',
+	'X-Frame-Options': 'DENY',
+	'Referrer-Policy': 'same-origin',
+	// Nothing but a page needs to load or run anything: an SVG opened on its own runs no script.
+	'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'"
+};
+
 const server = createServer((request, response) => {
+	for (const [name, value] of Object.entries(BASELINE_HEADERS)) response.setHeader(name, value);
 	if (serveMetrics(request, response)) return;
 	request.headers['x-forwarded-proto'] ??= 'http';
 	handler(request, response);

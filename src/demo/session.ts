@@ -12,19 +12,51 @@ const PUBLIC_SECRET = 'runesocket-demo-secret';
 const MIN_PRODUCTION_SECRET_LENGTH = 32;
 
 /**
+ * What a server signing with the public secret prints when it starts: a demo deployed without
+ * NODE_ENV=production would otherwise accept sessions anyone can forge, without a word.
+ */
+export const PUBLIC_SECRET_WARNING = [
+	'',
+	'#'.repeat(78),
+	'# runesocket demo: WARNING: sessions are signed with the PUBLIC secret in src/demo/session.ts.',
+	'# Anyone can forge a session for any name on any team. Fine on your own machine only.',
+	'# Anywhere else: set DEMO_SECRET to a random string of at least 32 characters',
+	'# (e.g. `openssl rand -base64 32`) and NODE_ENV=production.',
+	'#'.repeat(78),
+	''
+].join('\n');
+
+let warnedOfPublicSecret = false;
+
+/** Warns on stderr, once per process however often the secret is asked for. */
+function warnOnce(message: string): void {
+	if (warnedOfPublicSecret) return;
+	warnedOfPublicSecret = true;
+	console.warn(message);
+}
+
+/**
  * The secret that signs sessions: DEMO_SECRET, the same in every process serving one dashboard.
- * Outside production it falls back to a public one; with NODE_ENV=production it throws instead,
- * saying what to set, unless DEMO_SECRET is a long secret of its own.
+ * Outside production it falls back to a public one, and `warn`s (`PUBLIC_SECRET_WARNING`, by
+ * default once per process on stderr); with NODE_ENV=production it throws instead, saying what to
+ * set, unless DEMO_SECRET is a long secret of its own.
  *
  * @example
  * ```ts
- * sessionSecret({ NODE_ENV: 'development' }); // the public fallback
+ * sessionSecret({ NODE_ENV: 'development' }); // the public fallback, and a warning
  * sessionSecret({ NODE_ENV: 'production' }); // throws: set DEMO_SECRET
  * ```
  */
-export function sessionSecret(env: Record<string, string | undefined> = process.env): string {
+export function sessionSecret(
+	env: Record<string, string | undefined> = process.env,
+	warn: (message: string) => void = warnOnce
+): string {
 	const configured = env.DEMO_SECRET || undefined;
-	if (env.NODE_ENV != 'production') return configured ?? PUBLIC_SECRET;
+	if (env.NODE_ENV != 'production') {
+		const secret = configured ?? PUBLIC_SECRET;
+		if (secret == PUBLIC_SECRET) warn(PUBLIC_SECRET_WARNING);
+		return secret;
+	}
 	const problem = weakness(configured);
 	if (!problem) return configured!;
 	throw new Error(

@@ -11,6 +11,7 @@ import { MAX_UPDATE_LENGTH } from '$demo/messages';
 import { Severity } from '$demo/schemas';
 import { signSession, slug, verifySession } from '$demo/session';
 import { newTeamRefusal } from '$demo/team-quota';
+import { invisibleTextRefusal, visibleText } from '$demo/text';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 import dashboardScript from './dashboard-island.ts?island';
 
@@ -65,8 +66,9 @@ export const actions: Actions = {
 	signin: async (event) => {
 		const { request, cookies, url } = event;
 		const form = await request.formData();
-		const name = String(form.get('name') ?? '').trim();
+		const name = visibleText(String(form.get('name') ?? ''));
 		const team = String(form.get('team') ?? '').trim() || 'acme';
+		if (name === undefined) return fail(400, { signin: invisibleTextRefusal('name') });
 		if (!name || name.length > 40)
 			return fail(400, { signin: 'Enter a name of up to 40 characters.' });
 		const account = slug(team);
@@ -96,9 +98,10 @@ export const actions: Actions = {
 		const refused = await admission(user.account, event);
 		if (refused) return fail(refused.status, { create: refused.message });
 		const form = await event.request.formData();
-		const title = String(form.get('title') ?? '').trim();
+		const title = visibleText(String(form.get('title') ?? ''));
 		const severity = Severity.safeParse(form.get('severity'));
 		const project = String(form.get('project') ?? '');
+		if (title === undefined) return fail(400, { create: invisibleTextRefusal('title') });
 		if (!title || title.length > 120)
 			return fail(400, { create: 'A title of 1 to 120 characters.' });
 		if (!severity.success) return fail(400, { create: 'Pick a severity.' });
@@ -129,7 +132,8 @@ export const actions: Actions = {
 		if (!user) return fail(401, { update: 'Sign in first.' });
 		const form = await event.request.formData();
 		const uuid = String(form.get('uuid') ?? '');
-		const text = String(form.get('text') ?? '').trim();
+		const text = visibleText(String(form.get('text') ?? ''));
+		if (text === undefined) return fail(400, { update: invisibleTextRefusal('update') });
 		if (!text || text.length > MAX_UPDATE_LENGTH)
 			return fail(400, { update: `An update of 1 to ${MAX_UPDATE_LENGTH} characters.` });
 		const result = await dashboard.updateIncident(user, uuid, text);

@@ -40,8 +40,9 @@ function runServer(env: Record<string, string | undefined>) {
 		if (output.includes('Listening on')) child.kill('SIGTERM');
 	});
 	child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+	// 'close', not 'exit': the process may be gone before its last output was read.
 	return new Promise<{ code: number | null; output: string }>((resolve) =>
-		child.once('exit', (code) => resolve({ code, output }))
+		child.once('close', (code) => resolve({ code, output }))
 	);
 }
 
@@ -135,6 +136,27 @@ test.describe('server.js', () => {
 			expect(output).toContain('Set DEMO_SECRET to a random string of at least 32 characters');
 			expect(output).not.toContain('Listening on');
 		}
+	});
+
+	test('warns loudly at start when outside production it signs with the public secret', async () => {
+		const port = String(await freePort());
+		const warning = /WARNING: sessions are signed with the PUBLIC secret[^]*set DEMO_SECRET/;
+		const outside = await runServer({
+			NODE_ENV: 'development',
+			DEMO_SECRET: '',
+			PORT: port,
+			HOST: '127.0.0.1'
+		});
+		expect(outside.output).toContain('Listening on');
+		expect(outside.output).toMatch(warning);
+		const ownSecret = await runServer({
+			NODE_ENV: 'development',
+			DEMO_SECRET: 'a-secret-of-this-laptop',
+			PORT: port,
+			HOST: '127.0.0.1'
+		});
+		expect(ownSecret.output).toContain('Listening on');
+		expect(ownSecret.output).not.toMatch(warning);
 	});
 
 	test('says where a browser finds it when it listens on every interface', async () => {

@@ -54,6 +54,8 @@ function answer(
 		.writeHead(status, {
 			'Content-Type': 'text/plain; charset=utf-8',
 			'Cache-Control': 'no-store',
+			// Text, whatever a browser that opened it would guess.
+			'X-Content-Type-Options': 'nosniff',
 			...headers
 		})
 		.end(body);

@@ -20,9 +20,11 @@ export function refuseUpgrade(socket: Duplex, status: number, reason?: unknown):
 	const text = STATUS_CODES[status] ?? '';
 	const body = typeof reason == 'string' ? reason : text;
 	if (socket.writable) {
+		// nosniff: the reason may echo what the client sent, and must never be read as HTML or script.
 		socket.write(
 			`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n` +
-				`Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+				`Content-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\n` +
+				`Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
 		);
 	}
 	socket.destroy();

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { sessionSecret, signSession, verifySession } from '../../../src/demo/session.js';
+import {
+	PUBLIC_SECRET_WARNING,
+	sessionSecret,
+	signSession,
+	verifySession
+} from '../../../src/demo/session.js';
 
 // The demo's session secret. That a production server really refuses to start without one is
 // checked by spawning it: tests/e2e/dashboard-security.test.ts.
@@ -7,12 +12,19 @@ import { sessionSecret, signSession, verifySession } from '../../../src/demo/ses
 const STRONG = 'k3Jq9w0x7b2Vn8rT5yLm4Zp1Hs6Dc0Ga';
 
 describe('the session secret', () => {
-	it('falls back to the public one outside production', () => {
-		expect(sessionSecret({})).toBe('runesocket-demo-secret');
-		expect(sessionSecret({ NODE_ENV: 'development', DEMO_SECRET: '' })).toBe(
+	it('falls back to the public one outside production, and says so loudly', () => {
+		const warnings: string[] = [];
+		const warn = (message: string) => warnings.push(message);
+		expect(sessionSecret({}, warn)).toBe('runesocket-demo-secret');
+		expect(sessionSecret({ NODE_ENV: 'development', DEMO_SECRET: '' }, warn)).toBe(
 			'runesocket-demo-secret'
 		);
-		expect(sessionSecret({ NODE_ENV: 'test', DEMO_SECRET: 'short' })).toBe('short');
+		expect(warnings).toEqual([PUBLIC_SECRET_WARNING, PUBLIC_SECRET_WARNING]);
+		expect(PUBLIC_SECRET_WARNING).toMatch(/WARNING: sessions are signed with the PUBLIC secret/);
+		expect(PUBLIC_SECRET_WARNING).toMatch(/set DEMO_SECRET/);
+		expect(sessionSecret({ NODE_ENV: 'test', DEMO_SECRET: 'short' }, warn)).toBe('short');
+		expect(sessionSecret({ NODE_ENV: 'production', DEMO_SECRET: STRONG }, warn)).toBe(STRONG);
+		expect(warnings).toHaveLength(2);
 	});
 
 	it('is refused in production when missing, public or short, with what to set', () => {
