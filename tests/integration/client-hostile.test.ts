@@ -2,8 +2,10 @@
 // hostile input is reported through onError or ignored, never thrown into the app (no unhandled
 // rejection, no uncaught exception), never makes the client reconnect faster than its backoff,
 // and good messages sent after bad ones are still served.
+import { once } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
+import type WebSocket from 'ws';
 import {
 	ClientMessage,
 	Connected,
@@ -322,6 +324,27 @@ describe('a client against a hostile server', () => {
 			expect(client.connectionState).toBe('connected');
 			expect(server.attempts).toHaveLength(1);
 			expect(vi.getTimerCount()).toBe(0);
+		});
+
+		it('leaves no deadline behind when a state handler ends the connection as it opens', async () => {
+			vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+			const server = await HostileServer.start();
+			const { client, announced } = rejoining(server);
+			let opened: WebSocket | undefined;
+			client.onStateChange((state) => {
+				if (state != 'connected') return;
+				opened = client.socket as WebSocket;
+				client.disconnect();
+			});
+			client.connect();
+			const peer = await server.connection(0);
+			await peer.ended;
+			// `ws` keeps a timer of its own until its closing handshake is over.
+			if (opened!.readyState != opened!.CLOSED) await within(once(opened!, 'close'), 'the close');
+			expect(client.connectionState).toBe('disconnected');
+			expect(vi.getTimerCount()).toBe(0);
+			expect(announced).toEqual([]);
+			expect(errorsOf(client)).toEqual([]);
 		});
 
 		it('bounds each connection on its own: a drop ends the deadline, answers before it end it too', async () => {

@@ -598,6 +598,8 @@ export class SocketClient {
 		this.#buffer = [];
 		for (const [frame] of fresh) socket.send(frame);
 		this.#enter(OPEN, socket);
+		// A state handler may have ended the connection already: the deadline would be nobody's.
+		if (this.#phase != OPEN) return;
 		// A server that never answers a rejoin (a hung one, another dialect's) must not hold
 		// Connected back for good: a rejoin is a request, and gets a request's deadline. A room
 		// unanswered by then counts as refused; an answer that comes later still counts.
