@@ -377,9 +377,10 @@ export class LiveSocket {
 	}
 
 	/**
-	 * Removes every handler this LiveSocket added, cancels its waiting flush and disposes the client
-	 * it created. A client it was given is only disconnected (if the LiveSocket had connected it) and
-	 * left to its owner. Called by itself when the component that created it is destroyed.
+	 * Removes every handler this LiveSocket added (its presences' too, releasing their rooms), cancels
+	 * its waiting flush and disposes the client it created. A client it was given is only
+	 * disconnected (if the LiveSocket had connected it) and left to its owner. Nothing of it publishes
+	 * after this. Called by itself when the component that created it is destroyed.
 	 */
 	dispose(): void {
 		this.#enter('disposed');
