@@ -24,7 +24,12 @@ export const ErrorCode = {
 	/** A handler, schema or `onMessage` failed, or `authorizeJoin` failed or hung; details stay on the server. */
 	Internal: 'internal_error',
 	/** The connection is in as many rooms as its route allows (`maxRoomsPerConnection`). */
-	TooManyRooms: 'too_many_rooms'
+	TooManyRooms: 'too_many_rooms',
+	/**
+	 * No handler answered the request within 5 s. Unlike `internal_error`, nothing is known to have
+	 * failed: a handler may still be at work, and what it does may still happen.
+	 */
+	NoReply: 'no_reply'
 } as const;
 
 /**

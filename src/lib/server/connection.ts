@@ -3,9 +3,10 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { closeReason } from '../protocol/close-reason.js';
-import { ReservedName, serverMessage } from '../protocol/envelope.js';
+import { isRecord, ReservedName, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
+import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import type { ServerMetrics } from './metrics.js';
 import { Outbox, PreparedMessage } from './outbound.js';
 
@@ -48,6 +49,26 @@ interface HeldDelivery {
 	position: StreamPosition | undefined;
 }
 
+/** A close the server decided while requests were unanswered: sent once they are. */
+interface DeferredClose {
+	readonly code: number;
+	readonly reason: string;
+	readonly timer: ReturnType<typeof setTimeout>;
+}
+
+/** Whether `ws` may send `code` in a close frame (RFC 6455 §7.4: not 1004–1006 nor 1015). */
+function isSendableCloseCode(code: number): boolean {
+	const standard = code >= 1000 && code <= 1014 && (code < 1004 || code > 1006);
+	return Number.isInteger(code) && (standard || (code >= 3000 && code <= 4999));
+}
+
+/** The id of a `reply` or `error` an application wrote itself (`connection.send`), if it is one. */
+function answeredRequestId(message: unknown): number | undefined {
+	if (!isRecord(message) || typeof message.id != 'number') return undefined;
+	const { name } = message;
+	return name == ReservedName.Reply || name == ReservedName.Error ? message.id : undefined;
+}
+
 /** The `params` of every connection whose route path captures nothing: one object, not one each. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -63,8 +84,10 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 /**
  * One client connection on the server: who it is (`id`, `authData`, `req`), which rooms it is in,
  * and how to talk to it. Every send goes through a per-connection outbox written once per event-loop
- * turn; a connection whose backlog grows past `maxBufferedBytes` is closed with 1013. Once a close is
- * decided, a peer that does not finish the close handshake within 3 s is dropped.
+ * turn; a connection whose backlog grows past `maxBufferedBytes` is closed with 1013. A close the
+ * server decides while requests handed to application handlers are unanswered waits for their
+ * answers (at most 5 s, by when each has one) and sends them before the close frame. Once the close
+ * frame is sent, a peer that does not finish the close handshake within 3 s is dropped.
  *
  * @example
  * ```ts
@@ -97,6 +120,15 @@ export class Connection<AuthData = unknown> {
 	#closeTimer: ReturnType<typeof setTimeout> | undefined;
 	/** What `closed` returns, made on first use (see there). */
 	#closed: Promise<void> | undefined;
+	/**
+	 * Requests handed to application handlers and not answered yet: how many per id (a client may
+	 * reuse one). Made by the first and dropped with the last: most connections have none open.
+	 */
+	#unanswered: Map<number, number> | undefined;
+	/** The close decided while requests were unanswered, until it is sent. */
+	#deferredClose: DeferredClose | undefined;
+	/** The code the server closed (or decided to close) with, when it did so before the peer. */
+	#closeCodeDecided: number | undefined;
 	/** @internal Set by heartbeat pongs and any inbound frame; cleared by every heartbeat tick. */
 	alive = true;
 
@@ -144,7 +176,15 @@ export class Connection<AuthData = unknown> {
 
 	/** Whether the socket is open: false as soon as a close is decided, by either end. */
 	get isOpen(): boolean {
-		return this.#socket.readyState == WebSocket.OPEN;
+		return this.#socket.readyState == WebSocket.OPEN && !this.#deferredClose;
+	}
+
+	/**
+	 * @internal The close code the server decided on, when it decided to close before the peer did:
+	 * what the metrics count the close by, whatever code the peer answers with.
+	 */
+	get closeCodeDecided(): number | undefined {
+		return this.#closeCodeDecided;
 	}
 
 	/** Outbound bytes not yet handed to the kernel. */
@@ -158,9 +198,16 @@ export class Connection<AuthData = unknown> {
 		this.#authenticated = true;
 	}
 
-	/** Sends any JSON value (or a string as is). False when the connection is closed or too slow. */
+	/**
+	 * Sends any JSON value (or a string as is). False when the connection is closed or too slow. A
+	 * `reply` or `error` object carrying the id of a request still unanswered is that request's
+	 * answer, as if its handler had replied.
+	 */
 	send(message: unknown): boolean {
-		return this.deliver(new PreparedMessage(message));
+		const prepared = new PreparedMessage(message);
+		const id = this.#unanswered && answeredRequestId(message);
+		if (id !== undefined && this.#settle(id)) return this.#deliverAnswer(prepared);
+		return this.deliver(prepared);
 	}
 
 	/** Sends a typed runesocket message. */
@@ -171,6 +218,46 @@ export class Connection<AuthData = unknown> {
 	/** @internal Sends a protocol message (`connected`, `room.joined`, `reply`, `error`). */
 	sendReserved(name: string, data: unknown, id?: number): boolean {
 		return this.send(serverMessage(name, data, { id }));
+	}
+
+	/**
+	 * @internal A request (a message with an `id`) was handed to application handlers: until it is
+	 * answered (`answer`), a close the server decides waits for its answer.
+	 */
+	openRequest(id: number): void {
+		const unanswered = (this.#unanswered ??= new Map());
+		unanswered.set(id, (unanswered.get(id) ?? 0) + 1);
+	}
+
+	/**
+	 * @internal Answers open request `id` with a `reply` or an `error`, also while a close waits for
+	 * it. True when the answer was queued; false when the request was answered already (or the socket
+	 * is gone). Throws, leaving the request open, when `data` cannot be serialised.
+	 */
+	answer(name: string, data: unknown, id: number): boolean {
+		const message = new PreparedMessage(serverMessage(name, data, { id }));
+		return this.#settle(id) && this.#deliverAnswer(message);
+	}
+
+	/** Marks one request of `id` answered; false when none was open. */
+	#settle(id: number): boolean {
+		const unanswered = this.#unanswered;
+		const open = unanswered?.get(id);
+		if (!unanswered || !open) return false;
+		if (open > 1) unanswered.set(id, open - 1);
+		else if (unanswered.size == 1) this.#unanswered = undefined;
+		else unanswered.delete(id);
+		return true;
+	}
+
+	/** Queues an answer; when it was the last one a deferred close waited for, the close follows it. */
+	#deliverAnswer(message: PreparedMessage): boolean {
+		const deferred = this.#deferredClose;
+		if (!deferred) return this.deliver(message);
+		const queued = this.#hasRoom();
+		if (queued) this.#outbox.push(message);
+		if (!this.#unanswered && this.#deferredClose) this.#sendClose(deferred.code, deferred.reason);
+		return queued;
 	}
 
 	/** @internal Answers with an `error` message; `details` (e.g. the room) go beside code and message. */
@@ -208,7 +295,7 @@ export class Connection<AuthData = unknown> {
 
 	/** @internal Queues a message prepared once for many connections. */
 	deliver(message: PreparedMessage): boolean {
-		if (!this.#hasRoom()) return false;
+		if (this.#deferredClose || !this.#hasRoom()) return false;
 		this.#outbox.push(message);
 		return true;
 	}
@@ -255,12 +342,37 @@ export class Connection<AuthData = unknown> {
 
 	/**
 	 * Sends what is queued, then closes with `code` and `reason` (cut to the 123 bytes a close frame
-	 * holds). A peer that does not answer the close within 3 s is dropped.
+	 * holds). While requests handed to application handlers are unanswered, the close frame waits
+	 * for their answers (at most 5 s) and follows them; nothing else is sent meanwhile, and `isOpen`
+	 * is already false. The first close decided is the one sent. A peer that does not answer the
+	 * close frame within 3 s is dropped. Throws a `TypeError` for a code no close frame may carry.
 	 */
 	close(code = 1000, reason = ''): void {
+		if (!isSendableCloseCode(code)) {
+			throw new TypeError(`connection.close: ${code} is not a close code a server may send`);
+		}
+		if (this.#deferredClose) return;
+		const frameReason = closeReason(String(reason));
+		const open = this.#socket.readyState == WebSocket.OPEN;
+		if (open) this.#closeCodeDecided ??= code;
+		if (!open || !this.#unanswered) return this.#sendClose(code, frameReason);
+		// Every open request has its own deadline of the same length, set earlier: this one is a
+		// backstop that keeps the rule whatever opened a request.
+		const timer = setTimeout(() => this.#sendClose(code, frameReason), CALLBACK_TIMEOUT_MS);
+		timer.unref();
+		this.#deferredClose = { code, reason: frameReason, timer };
+	}
+
+	#sendClose(code: number, reason: string): void {
+		this.#cancelDeferredClose();
 		this.#outbox.flush();
-		this.#socket.close(code, closeReason(String(reason)));
+		this.#socket.close(code, reason);
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
+	}
+
+	#cancelDeferredClose(): void {
+		clearTimeout(this.#deferredClose?.timer);
+		this.#deferredClose = undefined;
 	}
 
 	/**
@@ -273,6 +385,7 @@ export class Connection<AuthData = unknown> {
 
 	/** Drops the connection at once, without a close handshake. */
 	terminate(): void {
+		this.#cancelDeferredClose();
 		this.#outbox.clear();
 		this.#socket.terminate();
 	}
@@ -282,7 +395,7 @@ export class Connection<AuthData = unknown> {
 	 * of the message at hand: one big message must not close a room's readers whose buffers are empty.
 	 */
 	#hasRoom(): boolean {
-		if (!this.isOpen) return false;
+		if (this.#socket.readyState != WebSocket.OPEN) return false;
 		if (this.#outbox.bufferedBytes <= this.#limits.maxBufferedBytes) return true;
 		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
 		this.#outbox.flush();
@@ -293,7 +406,9 @@ export class Connection<AuthData = unknown> {
 
 	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
 	#closeSlowConsumer(): void {
+		this.#cancelDeferredClose();
 		this.#outbox.clear();
+		this.#closeCodeDecided = TRY_AGAIN_LATER;
 		this.#limits.metrics.slowConsumerCloses++;
 		this.#socket.close(TRY_AGAIN_LATER, 'Slow consumer');
 		this.#dropUnlessClosedWithin(SLOW_CONSUMER_GRACE_MS);

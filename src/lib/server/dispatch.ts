@@ -8,36 +8,21 @@ import {
 	LEAVE_MESSAGE,
 	PING_FRAME,
 	PONG_FRAME,
-	REPLY_MESSAGE,
-	ReservedName
+	REPLY_MESSAGE
 } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../protocol/presence.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
-import type { StandardResult } from '../protocol/standard-schema.js';
 import { contain } from './callbacks.js';
 import type { Connection } from './connection.js';
+import { HandledRequest, type Reply } from './handled-request.js';
 import { PreparedMessage } from './outbound.js';
 import type { PresenceRooms } from './presence.js';
 import type { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 
-/**
- * How a typed handler answers a request: call it with the reply data, or `reply.error(code, message)`.
- * For a message that is not a request (no `id`), answering does nothing.
- *
- * @example
- * ```ts
- * server.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
- * ```
- */
-export interface Reply {
-	(data?: unknown): void;
-	error(code: string, message: string): void;
-	/** Whether an answer was sent. */
-	readonly sent: boolean;
-}
+export type { Reply } from './handled-request.js';
 
 /**
  * A typed message handler: the connection, the validated data, and `reply` for requests.
@@ -56,6 +41,12 @@ export type MessageHandler<Data> = (
 /** The handlers of one message name, by definition (each definition validates with its own schema). */
 type HandlersByDefinition = Map<MessageDefinition<unknown>, Set<MessageHandler<unknown>>>;
 
+/** A message handed to application handlers: its connection, and the request its handlers answer. */
+interface Handling {
+	readonly connection: Connection<unknown>;
+	readonly request: HandledRequest;
+}
+
 /** What a reserved message does when a client sends it. */
 type ReservedHandler = (session: Session, data: unknown, id: number | undefined) => void;
 
@@ -65,6 +56,9 @@ const TYPED_PONG = new PreparedMessage({ type: 'pong' });
 
 /** How much of an unknown name an error echoes back: the client sent it, it need not get it all again. */
 const ECHOED_NAME_LENGTH = 64;
+
+/** The answer to an `auth` request on a connection that is already authenticated. */
+const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the first frame';
 
 /**
  * Where an authenticated connection's frames go: heartbeats are answered, reserved names go through
@@ -91,8 +85,12 @@ export class Dispatcher {
 		this.#report = report;
 		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
 			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
+		// A token sent again after authentication is not read: as a request, it is told so.
+		const authAgain: ReservedHandler = ({ connection }, _data, id) => {
+			if (id !== undefined) connection.fail(ErrorCode.Malformed, ALREADY_AUTHENTICATED, id);
+		};
 		this.#reserved = new Map<string, ReservedHandler>([
-			[AUTH_MESSAGE, () => {}], // a token sent again after authentication: nothing to do
+			[AUTH_MESSAGE, authAgain],
 			[JOIN_MESSAGE, (session, data, id) => roomRequests.join(session, data, id)],
 			[LEAVE_MESSAGE, (session, data, id) => roomRequests.leave(session, data, id)],
 			[CONNECTED_MESSAGE, serverOnly],
@@ -107,7 +105,8 @@ export class Dispatcher {
 
 	/**
 	 * Adds a handler for one message, as the client's `on` does: several handlers of a name all run
-	 * (in the order they were added) and share one `reply`. Returns the function that removes it.
+	 * (in the order they were added) and share one `reply`; when one definition of the name refuses
+	 * the data, none runs. Returns the function that removes it.
 	 */
 	on<Data>(definition: MessageDefinition<Data>, handler: MessageHandler<Data>): () => void {
 		if (typeof definition?.name != 'string' || typeof handler != 'function') {
@@ -152,18 +151,17 @@ export class Dispatcher {
 		if (reserved) return reserved(session, data, id);
 		const byDefinition = this.#handlers.get(name);
 		if (byDefinition) {
-			return void this.#handle(connection, [...byDefinition], data, id).catch((error) =>
-				this.#report(connection, error)
+			const handling = this.#handling(session, name, id);
+			return void this.#handle(handling, [...byDefinition], data).catch((error) =>
+				this.#failed(handling, error)
 			);
 		}
 		const { onMessage } = session.route.options;
 		if (onMessage) {
+			const handling = this.#handling(session, name, id);
 			return contain(
-				() => onMessage(connection, { name, data, id }),
-				(error) => {
-					this.#report(connection, error);
-					if (id !== undefined) connection.fail(ErrorCode.Internal, 'Internal error', id);
-				}
+				() => onMessage(connection, { name, data, id }, handling.request.reply),
+				(error) => this.#failed(handling, error)
 			);
 		}
 		const echoed =
@@ -171,66 +169,54 @@ export class Dispatcher {
 		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${echoed}"`, id);
 	}
 
+	/** The message `name` (a request when it has an `id`) as it is handed to application handlers. */
+	#handling({ connection, route }: Session, name: string, id: number | undefined): Handling {
+		const request = new HandledRequest(connection, name, id, {
+			metrics: route.metrics,
+			report: (error) => this.#report(connection, error)
+		});
+		return { connection, request };
+	}
+
+	/** A schema or handler failed: reported, and the request answered `internal_error` unless it was. */
+	#failed({ connection, request }: Handling, error: unknown): void {
+		this.#report(connection, error);
+		request.fail();
+	}
+
 	/**
-	 * Validates with each definition of the name, then runs its handlers; a schema or handler that
-	 * throws is answered `internal_error` (once: every handler of the message shares its `reply`).
+	 * Validates the data with every definition of its name before any handler runs: a message that
+	 * one of them refuses is answered `invalid_data` and handled by none (a request gets one answer,
+	 * and it must be true: "refused" after some handlers acted would not be). Then runs each
+	 * definition's handlers with its own parsed value; they share one once-only `reply`.
 	 */
 	async #handle(
-		connection: Connection<unknown>,
+		handling: Handling,
 		definitions: [MessageDefinition<unknown>, Set<MessageHandler<unknown>>][],
-		data: unknown,
-		id: number | undefined
+		data: unknown
 	): Promise<void> {
-		const reply = createReply(connection, id);
-		const failed = (error: unknown) => {
-			this.#report(connection, error);
-			if (!reply.sent) reply.error(ErrorCode.Internal, 'Internal error');
-		};
-		let refused = false;
+		const { connection, request } = handling;
+		const accepted: [Set<MessageHandler<unknown>>, unknown][] = [];
 		for (const [definition, handlers] of definitions) {
+			const result = await validateMessage(definition, data);
 			const { name } = definition;
-			let result: StandardResult<unknown>;
-			try {
-				result = await validateMessage(definition, data);
-				if (!isRecord(result)) throw new TypeError(`The schema of "${name}" gave no result`);
-			} catch (error) {
-				failed(error);
-				continue;
-			}
+			if (!isRecord(result)) throw new TypeError(`The schema of "${name}" gave no result`);
 			if (result.issues) {
-				if (!refused) {
-					const invalid = `Invalid "${name}": ${describeIssues(result.issues)}`;
-					connection.fail(ErrorCode.InvalidData, invalid, id);
-				}
-				refused = true;
-				continue;
+				const invalid = `Invalid "${name}": ${describeIssues(result.issues)}`;
+				return request.refuse(ErrorCode.InvalidData, invalid);
 			}
-			const { value } = result;
+			accepted.push([handlers, result.value]);
+		}
+		for (const [handlers, value] of accepted) {
 			await Promise.all(
 				[...handlers].map(async (handler) => {
 					try {
-						await handler(connection, value, reply);
+						await handler(connection, value, request.reply);
 					} catch (error) {
-						failed(error);
+						this.#failed(handling, error);
 					}
 				})
 			);
 		}
 	}
-}
-
-/** The `reply` of one request: answers once, under the request's id; nothing without an id. */
-function createReply(connection: Connection<unknown>, id: number | undefined): Reply {
-	let sent = false;
-	const answer = (name: string, data: unknown) => {
-		if (sent || id === undefined) return;
-		// Marked only once sent: a reply that cannot be serialised throws, and the request is then
-		// answered internal_error instead of never.
-		connection.sendReserved(name, data, id);
-		sent = true;
-	};
-	const reply = (data?: unknown) => answer(ReservedName.Reply, data ?? null);
-	reply.error = (code: string, message: string) => answer(ReservedName.Error, { code, message });
-	Object.defineProperty(reply, 'sent', { get: () => sent });
-	return reply as Reply;
 }

@@ -57,7 +57,10 @@ export interface ServerMetricsSnapshot {
 	readonly connectionsOpen: Readonly<Record<string, number>>;
 	/** Connections accepted since the server started, by route path. */
 	readonly connectionsOpened: Readonly<Record<string, number>>;
-	/** Connections closed, by WebSocket close code. */
+	/**
+	 * Connections closed, by WebSocket close code: the code the server closed with, or the peer's when
+	 * the peer closed first; a peer's code that is not one runesocket knows is counted as `other`.
+	 */
 	readonly connectionsClosed: Readonly<Record<string, number>>;
 	/** Refused authentications, by code: the HTTP status of `authenticate`, the close code of `firstMessageAuth`. */
 	readonly authRefused: Readonly<Record<string, number>>;
@@ -85,6 +88,8 @@ export interface ServerMetricsSnapshot {
 	readonly publishDuration: HistogramSnapshot;
 	/** `server.publish` calls the engine rejected. */
 	readonly publishFailures: number;
+	/** Requests no handler answered within 5 s, answered `no_reply` instead. */
+	readonly requestsUnanswered: number;
 }
 
 /**
@@ -131,6 +136,47 @@ function increment(counts: Map<string, number>, key: string): void {
 }
 
 /**
+ * Close codes that are labelled as themselves whoever sent them: the RFC 6455 codes a close can end
+ * with (1004 is reserved and 1015 never travels in a frame; 1005 and 1006 are what `ws` reports for a
+ * close frame without a code and for no close frame at all) and runesocket's own 4001–4003.
+ */
+const KNOWN_CLOSE_CODES: ReadonlySet<number> = new Set([
+	1000, 1001, 1002, 1003, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 4001, 4002,
+	4003
+]);
+
+/**
+ * The label of every close code a peer chose that is not one of `KNOWN_CLOSE_CODES`: a client picks
+ * its close code freely (3000–4999), and one series per code would let it grow the scrape at will.
+ *
+ * @example
+ * ```ts
+ * server.metricsSnapshot().connectionsClosed[OTHER_CLOSE_CODE]; // closes with codes clients made up
+ * ```
+ */
+export const OTHER_CLOSE_CODE = 'other';
+
+/**
+ * The `code` label of a closed connection. A code the server closed with itself is labelled as it
+ * is when it is one of the known codes or an application's own 4000–4999 code (an `authenticate` or
+ * `verify` refusal, `connection.close(4xxx)`): those are the server's choice, so their number is
+ * bounded by the application. A code only the peer chose is labelled as it is only when it is known;
+ * every other one is `other`.
+ *
+ * @example
+ * ```ts
+ * closeCodeLabel(1008, false); // '1008'
+ * closeCodeLabel(4321, false); // 'other': the client picked it
+ * closeCodeLabel(4321, true); // '4321': the server closed with it
+ * ```
+ */
+export function closeCodeLabel(code: number, sentByServer: boolean): string {
+	if (KNOWN_CLOSE_CODES.has(code)) return String(code);
+	const applicationCode = Number.isInteger(code) && code >= 4000 && code <= 4999;
+	return sentByServer && applicationCode ? String(code) : OTHER_CLOSE_CODE;
+}
+
+/**
  * The tallies one socket server keeps while it runs: plain numbers bumped where the event happens,
  * and small maps for the labelled ones, whose keys are bounded (route paths, codes, reasons). Gauges
  * (open connections, engine health) are not kept here: they are read when the metrics are.
@@ -153,6 +199,7 @@ export class ServerMetrics {
 	unrecoverableAtJoin = 0;
 	unrecoverableWhileStreaming = 0;
 	publishFailures = 0;
+	requestsUnanswered = 0;
 	readonly publishDuration = new Histogram(PUBLISH_DURATION_BUCKETS);
 	readonly opened = new Map<string, number>();
 	readonly closed = new Map<string, number>();
@@ -163,8 +210,9 @@ export class ServerMetrics {
 		increment(this.opened, route);
 	}
 
-	connectionClosed(code: number): void {
-		increment(this.closed, String(code));
+	/** A connection closed with `code`: the server's own when it closed first, else the peer's. */
+	connectionClosed(code: number, sentByServer: boolean): void {
+		increment(this.closed, closeCodeLabel(code, sentByServer));
 	}
 
 	authRefused(code: number): void {
@@ -196,7 +244,8 @@ export class ServerMetrics {
 			},
 			engineHealthy,
 			publishDuration: this.publishDuration.snapshot(),
-			publishFailures: this.publishFailures
+			publishFailures: this.publishFailures,
+			requestsUnanswered: this.requestsUnanswered
 		};
 	}
 }
@@ -248,7 +297,7 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 		},
 		{
 			name: 'runesocket_connections_closed_total',
-			help: 'WebSocket connections closed, by close code.',
+			help: "WebSocket connections closed, by close code: the server's, or the peer's when it closed first (\"other\" for a peer's code runesocket does not know).",
 			type: 'counter',
 			samples: counts(snapshot.connectionsClosed, 'code')
 		},
@@ -329,6 +378,12 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 			help: 'server.publish calls the engine rejected.',
 			type: 'counter',
 			samples: single(snapshot.publishFailures)
+		},
+		{
+			name: 'runesocket_requests_unanswered_total',
+			help: 'Requests no handler answered within 5 s, answered no_reply instead.',
+			type: 'counter',
+			samples: single(snapshot.requestsUnanswered)
 		}
 	];
 }

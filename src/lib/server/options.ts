@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Connection } from './connection.js';
+import type { Reply } from './handled-request.js';
 import type { Engine } from './engine.js';
 import type { OriginPolicy } from './origin.js';
 import type { PresenceOptions } from './presence.js';
@@ -121,9 +122,15 @@ export interface RouteOptions<AuthData = unknown> {
 	presence?: PresenceOptions<AuthData>;
 	compression?: CompressionOptions;
 	onConnect?: (connection: Connection<AuthData>) => void | Promise<void>;
+	/**
+	 * Every message no typed handler knows (and no protocol name). A request (`message.id`) is
+	 * answered with `reply`, as a typed handler's is: once, and `no_reply` when nothing answered it
+	 * within 5 s.
+	 */
 	onMessage?: (
 		connection: Connection<AuthData>,
-		message: IncomingMessageFrame
+		message: IncomingMessageFrame,
+		reply: Reply
 	) => void | Promise<void>;
 	onClose?: (connection: Connection<AuthData>, code: number, reason: string) => void;
 	onError?: (connection: Connection<AuthData>, error: Error) => void;

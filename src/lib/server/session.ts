@@ -6,8 +6,9 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../protocol/close-codes.js';
-import { isRecord } from '../protocol/envelope.js';
+import { isRecord, REPLY_MESSAGE } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import { safeJsonParse } from '../protocol/safe-json.js';
 import type { Connection } from './connection.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
 import type { AuthResult } from './options.js';
@@ -100,6 +101,21 @@ function trailingRequestId(frame: string): number | undefined {
 	return match ? Number(match[1]) : undefined;
 }
 
+/**
+ * The id of a first frame sent as a request (`{"name":"auth","data":{…},"id":1}`): it is answered
+ * with a `reply` once the token passed (a refusal closes the connection, which ends every request).
+ */
+function authRequestId(frame: string): number | undefined {
+	if (!/^\s*\{/.test(frame)) return undefined; // a bare token, or a JSON string
+	let message: unknown;
+	try {
+		message = safeJsonParse(frame);
+	} catch {
+		return undefined; // a bare token that happens to start with "{"
+	}
+	return isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;
+}
+
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 	return typeof (value as PromiseLike<unknown> | undefined)?.then == 'function';
 }
@@ -156,6 +172,8 @@ export class Session {
 	#heldBytes = 0;
 	#holdsAuthSlot = false;
 	#deadline: ReturnType<typeof setTimeout> | undefined;
+	/** The id of a first-frame `auth` sent as a request, answered once it passed. */
+	#authRequestId: number | undefined;
 
 	constructor(connection: Connection<unknown>, route: Route, host: SessionHost) {
 		this.connection = connection;
@@ -281,6 +299,7 @@ export class Session {
 	#verify(frame: string): void {
 		const token = tokenFromFirstFrame(frame);
 		if (!token) return this.#settle({ success: false, reason: 'Expected an auth message first' });
+		this.#authRequestId = authRequestId(frame);
 		let answer: unknown;
 		try {
 			answer = this.route.options.firstMessageAuth!.verify(token, this.connection.req);
@@ -326,6 +345,10 @@ export class Session {
 		const held = this.#held;
 		this.#enter(Phase.Ready);
 		this.#host.ready(this, authData);
+		const authRequest = this.#authRequestId;
+		if (authRequest !== undefined && this.connection.isOpen) {
+			this.connection.sendReserved(REPLY_MESSAGE, null, authRequest);
+		}
 		for (const frame of held ?? []) {
 			if (this.#phase != Phase.Ready || !this.connection.isOpen) return;
 			this.#host.dispatch(this, frame);

@@ -1,0 +1,146 @@
+import { ERROR_MESSAGE, REPLY_MESSAGE } from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import type { Connection } from './connection.js';
+import type { ServerMetrics } from './metrics.js';
+
+/**
+ * How a typed handler (or a route's `onMessage`) answers a request: call it with the reply data, or
+ * `reply.error(code, message)`. A request is answered once: every handler of the message shares
+ * one `reply`, and whatever answers after the first (another handler, a second call) is dropped.
+ * A request no handler answered within 5 s is answered `no_reply` (and reported to `onError`); an
+ * answer after that is dropped and reported too. For a message that is not a request (no `id`),
+ * answering does nothing.
+ *
+ * @example
+ * ```ts
+ * server.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
+ * ```
+ */
+export interface Reply {
+	(data?: unknown): void;
+	error(code: string, message: string): void;
+	/** Whether the request was answered (by a handler, or by the server for it). */
+	readonly sent: boolean;
+}
+
+/**
+ * What a handled request needs from its server.
+ *
+ * @example
+ * ```ts
+ * const host: HandledRequestHost = { metrics, report: (error) => onError(connection, error) };
+ * ```
+ */
+export interface HandledRequestHost {
+	readonly metrics: ServerMetrics;
+	/** A handler's mistake: a late or second answer, no answer at all. */
+	report(error: Error): void;
+}
+
+/**
+ * One message handed to application handlers (typed handlers or the route's `onMessage`), and the
+ * promise PROTOCOL.md makes for it when it is a request: exactly one answer. The first answer wins,
+ * from the handlers or from the server (`invalid_data`, `internal_error`); when none came within
+ * `CALLBACK_TIMEOUT_MS` the server answers `no_reply`. A close the server decides meanwhile waits
+ * for that answer (see `Connection.close`).
+ *
+ * @example
+ * ```ts
+ * const request = new HandledRequest(connection, 'incident.create', 7, { metrics, report });
+ * await handler(connection, data, request.reply);
+ * ```
+ */
+export class HandledRequest {
+	readonly reply: Reply;
+	#connection: Connection<unknown>;
+	#name: string;
+	#id: number | undefined;
+	#host: HandledRequestHost;
+	#answered = false;
+	/** Whether the answer was the server's `no_reply`: a handler's answer after it is lost work. */
+	#expired = false;
+	#deadline: ReturnType<typeof setTimeout> | undefined;
+
+	constructor(
+		connection: Connection<unknown>,
+		name: string,
+		id: number | undefined,
+		host: HandledRequestHost
+	) {
+		this.#connection = connection;
+		this.#name = name;
+		this.#id = id;
+		this.#host = host;
+		if (id !== undefined) {
+			connection.openRequest(id);
+			this.#deadline = setTimeout(() => this.#expire(), CALLBACK_TIMEOUT_MS);
+			this.#deadline.unref();
+		}
+		const reply = (data?: unknown) => this.#answerForHandler(REPLY_MESSAGE, data ?? null);
+		reply.error = (code: string, message: string) =>
+			this.#answerForHandler(ERROR_MESSAGE, { code, message });
+		Object.defineProperty(reply, 'sent', { get: () => this.#answered });
+		this.reply = reply as Reply;
+	}
+
+	/**
+	 * Refuses the message with a protocol error (`invalid_data`): the answer when it is a request,
+	 * else an `error` without an id, as for any refused frame.
+	 */
+	refuse(code: string, message: string): void {
+		if (this.#id === undefined) return void this.#connection.fail(code, message);
+		this.#answer(ERROR_MESSAGE, { code, message });
+	}
+
+	/** A schema or handler failed (already reported): `internal_error`, unless it was answered. */
+	fail(): void {
+		this.#answer(ERROR_MESSAGE, { code: ErrorCode.Internal, message: 'Internal error' });
+	}
+
+	/**
+	 * A handler's answer: the request's, unless it had one. A second answer is dropped (handlers of
+	 * a name share their `reply`: the first wins); one after the deadline's `no_reply` is reported
+	 * too, since the client never learns what the handler did.
+	 */
+	#answerForHandler(name: string, data: unknown): void {
+		if (this.#id === undefined) return;
+		if (!this.#answered) return void this.#answer(name, data);
+		if (!this.#expired) return;
+		this.#host.report(
+			new Error(
+				`Request ${this.#id} ("${this.#name}") was answered no_reply after ${CALLBACK_TIMEOUT_MS} ms: its later ${name} was dropped`
+			)
+		);
+	}
+
+	/**
+	 * Answers once. Marked answered only once the answer is serialised: one that cannot be throws
+	 * (into the handler, whose failure is then answered `internal_error`) instead of leaving the
+	 * request unanswered.
+	 */
+	#answer(name: string, data: unknown): boolean {
+		if (this.#answered || this.#id === undefined) return false;
+		const queued = this.#connection.answer(name, data, this.#id);
+		this.#answered = true;
+		clearTimeout(this.#deadline);
+		return queued;
+	}
+
+	/** No handler answered in time: the client is told, and so is the application. */
+	#expire(): void {
+		const answer = {
+			code: ErrorCode.NoReply,
+			message: `No answer within ${CALLBACK_TIMEOUT_MS} ms`
+		};
+		// Not queued: answered meanwhile by a `reply` the application sent itself, or the socket is gone.
+		if (!this.#answer(ERROR_MESSAGE, answer)) return;
+		this.#expired = true;
+		this.#host.metrics.requestsUnanswered++;
+		this.#host.report(
+			new Error(
+				`No handler answered request ${this.#id} ("${this.#name}") within ${CALLBACK_TIMEOUT_MS} ms: answered no_reply`
+			)
+		);
+	}
+}
