@@ -11,6 +11,7 @@ import {
 	type SocketServer
 } from '../../src/lib/server/index.js';
 import { connectRaw, refusedUpgrade, type RawClient } from '../helpers/raw-clients.js';
+import { Opcode, RawClient as RawFrameClient } from '../helpers/raw-frames.js';
 import { within } from '../helpers/wait.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +147,7 @@ async function start(): Promise<Running> {
 					request.headers['x-user'] ? { success: true, data: {} } : { success: false }
 			},
 			{ path: '/strict' },
+			{ path: '/room/:name', origins: 'any' },
 			{
 				path: '/first',
 				origins: 'any',
@@ -334,5 +336,100 @@ describe('GET /metrics', () => {
 		expect(value(text, 'runesocket_publish_failures_total')).toBe(1);
 		expect(value(text, 'runesocket_publish_duration_seconds_count')).toBe(1);
 		await sockets.close();
+	});
+});
+
+// Issue 17, item 4: a client chose the close code, and each code became a series (2,000 sockets,
+// 2,001 series, a scrape of 3.8 → 106 KB). Nothing a client sends may add a series.
+describe('series a client cannot grow', () => {
+	/** Resolves once `check` holds, checked every turn (the server counts a close after the client saw it). */
+	async function until(check: () => boolean, what: string): Promise<void> {
+		await within(
+			(async () => {
+				while (!check()) await new Promise((resolve) => setImmediate(resolve));
+			})(),
+			what
+		);
+	}
+
+	function closedTotal(sockets: SocketServer): number {
+		const { connectionsClosed } = sockets.metricsSnapshot();
+		return Object.values(connectionsClosed).reduce((sum, count) => sum + count, 0);
+	}
+
+	/**
+	 * What client `index` controls, all at once and each time different: the close code it sends (a
+	 * private 3000–3999 one, an application 4xxx one, a standard one no client should send), the
+	 * route parameter and the unrouted path it asks for, the message names it sends, the token it
+	 * authenticates with and the Origin it claims. Returns how many connections it opened.
+	 */
+	async function hostileClient(server: Running, index: number): Promise<number> {
+		const own = await connected(server.url('/ws'));
+		own.send({ name: `made.up.${index}`, data: index, id: index });
+		own.send({ name: 'room.join', data: { room: `room-${index}` }, id: index + 1 });
+		await own.nextMessage('room.joined');
+		own.socket.close(3000 + (index % 1000));
+		const param = await connected(server.url(`/room/r${index}`));
+		param.socket.close(4100 + (index % 800));
+		const standard = await connected(server.url('/ws'));
+		standard.socket.close(1003);
+		const token = await connectRaw(server.url('/first'));
+		token.send({ name: 'auth', data: { token: `forged-${index}` } });
+		await token.closedWithin();
+		await refusedUpgrade(server.url(`/nowhere/${index}`));
+		await refusedUpgrade(server.url('/strict'), { Origin: `http://evil-${index}.example` });
+		await Promise.all([own.closedWithin(), param.closedWithin(), standard.closedWithin()]);
+		return 4;
+	}
+
+	async function run(server: Running, from: number, count: number): Promise<number> {
+		const opened = await Promise.all(
+			Array.from({ length: count }, (_, offset) => hostileClient(server, from + offset))
+		);
+		return opened.reduce((sum, each) => sum + each, 0);
+	}
+
+	it('keeps every label bounded however many clients close with codes of their own', async () => {
+		const server = await start();
+		let expectedCloses = await run(server, 0, 2);
+		await until(() => closedTotal(server.sockets) == expectedCloses, 'the first closes counted');
+		const baseline = await scrape(server);
+		const baselineText = server.sockets.metrics().length;
+
+		const clients = 62;
+		for (let from = 2; from < clients; from += 30) expectedCloses += await run(server, from, 30);
+		await until(() => closedTotal(server.sockets) == expectedCloses, 'every close counted');
+		const after = await scrape(server);
+		const afterText = server.sockets.metrics().length;
+		console.log(
+			`[series] ${expectedCloses} hostile connections: ${baseline.samples.size} → ${after.samples.size} series, scrape ${baselineText} → ${afterText} B`
+		);
+
+		expect([...after.samples.keys()].sort()).toEqual([...baseline.samples.keys()].sort());
+		const closedCodes = [...after.samples.keys()]
+			.filter((key) => key.startsWith('runesocket_connections_closed_total'))
+			.map((key) => /code="([^"]*)"/.exec(key)![1])
+			.sort();
+		// 1003 is a standard code, 4001 the server's own refusal; every code a client picked is "other".
+		expect(closedCodes).toEqual(['1003', '4001', 'other']);
+		expect(value(after, 'runesocket_connections_closed_total{code="other"}')).toBe(2 * clients);
+		expect(value(after, 'runesocket_connections_opened_total{route="/room/:name"}')).toBe(clients);
+		expect(value(after, 'runesocket_upgrades_refused_total{reason="origin"}')).toBe(clients);
+		expect(value(after, 'runesocket_auth_refused_total{code="4001"}')).toBe(clients);
+	});
+
+	it("labels a code the server closed with as the server's, whatever code the peer answers with", async () => {
+		const server = await start();
+		const peer = await RawFrameClient.connect(server.port, { path: '/ws' });
+		await peer.waitForText((text) => text.includes('"connected"'), 'connected');
+		const [connection] = server.sockets.connections;
+		connection.close(4321, 'Kicked');
+		expect(await peer.waitForClose()).toEqual({ code: 4321, reason: 'Kicked' });
+		const answer = Buffer.alloc(2);
+		answer.writeUInt16BE(3999);
+		peer.send(Opcode.Close, answer);
+		await within(peer.ended, 'the server to end the connection');
+		await until(() => closedTotal(server.sockets) == 1, 'the close counted');
+		expect(server.sockets.metricsSnapshot().connectionsClosed).toEqual({ '4321': 1 });
 	});
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+	closeCodeLabel,
 	Histogram,
 	metricFamilies,
 	ServerMetrics,
@@ -100,5 +101,23 @@ describe('metricFamilies', () => {
 		expect(text).toContain('runesocket_publish_duration_seconds_bucket{le="+Inf"} 1\n');
 		expect(text).toContain('runesocket_publish_duration_seconds_count 1\n');
 		expect(text).toContain('# TYPE runesocket_publish_duration_seconds histogram\n');
+	});
+});
+
+describe('closeCodeLabel', () => {
+	it('labels the codes runesocket knows as they are, and a peer\'s own codes as "other"', () => {
+		for (const code of [1000, 1001, 1002, 1003, 1005, 1006, 1008, 1009, 1011, 1013, 4001, 4003]) {
+			expect(closeCodeLabel(code, false)).toBe(String(code));
+		}
+		for (const code of [1004, 1015, 2999, 3000, 3999, 4000, 4004, 4999, 5000, 1000.5, NaN]) {
+			expect(closeCodeLabel(code, false)).toBe('other');
+		}
+	});
+
+	it("labels an application's 4xxx code as it is when the server closed with it", () => {
+		expect(closeCodeLabel(4321, true)).toBe('4321');
+		expect(closeCodeLabel(4000, true)).toBe('4000');
+		expect(closeCodeLabel(3000, true)).toBe('other');
+		expect(closeCodeLabel(1013, true)).toBe('1013');
 	});
 });

@@ -427,7 +427,8 @@ export class SocketServer {
 		connection.leaveAllRooms();
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
-		this.#metrics.connectionClosed(code);
+		const decided = connection.closeCodeDecided;
+		this.#metrics.connectionClosed(decided ?? code, decided !== undefined);
 		if (connection.authenticated) {
 			contain(
 				() => route.options.onClose?.(connection, code, reason),
