@@ -13,7 +13,7 @@ import { verifySession, type DemoUser } from './session.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
-import { requestAddress, UNKNOWN_CLIENT } from './team-quota.js';
+import { newTeamRefusal, requestAddress, UNKNOWN_CLIENT } from './team-quota.js';
 
 /** Rooms a user may join: their account's, and its projects'. */
 function mayJoin(user: DemoUser, room: string): boolean {
@@ -93,7 +93,10 @@ async function createRealtime() {
 		const user = connection.authData as DemoUser;
 		// An account that expired comes back here too: a new team, counted against the client.
 		const from = requestAddress(connection.req, process.env) ?? UNKNOWN_CLIENT;
-		if (!(await dashboard.admit(user.account, from))) throw new Error(DEMO_FULL);
+		if (!(await dashboard.admit(user.account, from))) {
+			const wait = dashboard.newTeamWait(from);
+			throw new Error(wait > 0 ? newTeamRefusal(wait) : DEMO_FULL);
+		}
 		reply(await dashboard.snapshot(user.account));
 	});
 	accounts.start();
