@@ -1,6 +1,7 @@
 /**
  * How long an application callback that decides something (`authenticate`, `authorizeJoin`) may
- * take before the server decides without it.
+ * take before the server decides without it, and how long handlers have to answer a request before
+ * the server answers it `no_reply` (a close the server decides meanwhile waits as long at most).
  */
 export const CALLBACK_TIMEOUT_MS = 5_000;
 
