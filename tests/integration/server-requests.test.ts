@@ -119,8 +119,9 @@ describe('every request is answered exactly once (item 16)', () => {
 
 	it("answers requests only the route's onMessage sees: its reply, a reply it wrote itself, or no_reply", async () => {
 		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+		const reported: string[] = [];
 		const server = await serve({
-			onError: () => {},
+			onError: (_connection, error) => reported.push(error.message),
 			onMessage: (connection, message, reply) => {
 				if (message.name == 'ask') reply({ asked: message.data });
 				if (message.name == 'write.own') {
@@ -134,13 +135,18 @@ describe('every request is answered exactly once (item 16)', () => {
 		client.send({ name: 'ignore', data: null, id: 2 });
 		client.send({ name: 'write.own', data: null, id: 3 });
 		client.send({ name: 'fail', data: null, id: 4 });
+		client.send({ name: 'x'.repeat(10_000), data: null, id: 6 });
 		expect(await answerTo(client, 1)).toMatchObject({ name: 'reply', data: { asked: 'a' } });
 		expect(await answerTo(client, 3)).toMatchObject({ name: 'reply', data: 'own' });
 		expect(errorCode(await answerTo(client, 4))).toBe('internal_error');
 		vi.advanceTimersByTime(CALLBACK_TIMEOUT_MS);
 		expect(errorCode(await answerTo(client, 2))).toBe('no_reply');
+		expect(errorCode(await answerTo(client, 6))).toBe('no_reply');
 		await barrier(client, 5);
-		for (const id of [1, 2, 3, 4]) expect(answersTo(client, id)).toHaveLength(1);
+		for (const id of [1, 2, 3, 4, 6]) expect(answersTo(client, id)).toHaveLength(1);
+		// The report names the request, but a name the client made up only so far.
+		expect(reported.filter((message) => message.startsWith('No handler answered'))).toHaveLength(2);
+		expect(Math.max(...reported.map((message) => message.length))).toBeLessThan(200);
 	});
 
 	it('answers an auth request: a reply after connected on a first-message route, malformed once authenticated', async () => {

@@ -16,7 +16,7 @@ import { describeIssues, validateMessage, type MessageDefinition } from '../prot
 import { safeJsonParse } from '../protocol/safe-json.js';
 import { contain } from './callbacks.js';
 import type { Connection } from './connection.js';
-import { HandledRequest, type Reply } from './handled-request.js';
+import { HandledRequest, shownName, type Reply } from './handled-request.js';
 import { PreparedMessage } from './outbound.js';
 import type { PresenceRooms } from './presence.js';
 import type { RoomRequests } from './room-requests.js';
@@ -53,9 +53,6 @@ type ReservedHandler = (session: Session, data: unknown, id: number | undefined)
 /** The heartbeat answers, prepared once: a burst of pings costs no allocation per ping. */
 const PONG = new PreparedMessage(PONG_FRAME);
 const TYPED_PONG = new PreparedMessage({ type: 'pong' });
-
-/** How much of an unknown name an error echoes back: the client sent it, it need not get it all again. */
-const ECHOED_NAME_LENGTH = 64;
 
 /** The answer to an `auth` request on a connection that is already authenticated. */
 const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the first frame';
@@ -164,9 +161,7 @@ export class Dispatcher {
 				(error) => this.#failed(handling, error)
 			);
 		}
-		const echoed =
-			name.length > ECHOED_NAME_LENGTH ? `${name.slice(0, ECHOED_NAME_LENGTH)}…` : name;
-		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${echoed}"`, id);
+		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${shownName(name)}"`, id);
 	}
 
 	/** The message `name` (a request when it has an `id`) as it is handed to application handlers. */

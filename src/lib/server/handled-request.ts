@@ -24,6 +24,21 @@ export interface Reply {
 	readonly sent: boolean;
 }
 
+/** How much of a message name the server repeats: the client sent it, it need not get it all again. */
+const SHOWN_NAME_LENGTH = 64;
+
+/**
+ * A message name as errors and reports show it: cut to 64 characters, since a client chooses it.
+ *
+ * @example
+ * ```ts
+ * shownName('x'.repeat(100)); // 64 × 'x' then '…'
+ * ```
+ */
+export function shownName(name: string): string {
+	return name.length > SHOWN_NAME_LENGTH ? `${name.slice(0, SHOWN_NAME_LENGTH)}…` : name;
+}
+
 /**
  * What a handled request needs from its server.
  *
@@ -69,7 +84,7 @@ export class HandledRequest {
 		host: HandledRequestHost
 	) {
 		this.#connection = connection;
-		this.#name = name;
+		this.#name = shownName(name);
 		this.#id = id;
 		this.#host = host;
 		if (id !== undefined) {
