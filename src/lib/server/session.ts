@@ -230,7 +230,7 @@ export class Session {
 		}
 		const frame = data.toString();
 		if (this.#phase == Phase.Ready) return this.#host.dispatch(this, frame);
-		if (this.#phase == Phase.Verifying) return this.#hold(frame);
+		if (this.#phase == Phase.Verifying) return this.#hold(frame, data.length);
 		try {
 			this.#verify(frame);
 		} catch (error) {
@@ -332,9 +332,10 @@ export class Session {
 		this.#becomeReady(result.data);
 	}
 
-	#hold(frame: string): void {
+	/** Keeps a frame until the token is checked; the cap counts the bytes that came in, not UTF-16 units. */
+	#hold(frame: string, bytes: number): void {
 		const held = (this.#held ??= []);
-		this.#heldBytes += frame.length;
+		this.#heldBytes += bytes;
 		if (held.length >= MAX_FRAMES_BEFORE_AUTH || this.#heldBytes > MAX_BYTES_BEFORE_AUTH) {
 			return this.#shutOut('Too many messages before authentication');
 		}

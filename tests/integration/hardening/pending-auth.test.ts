@@ -105,6 +105,19 @@ describe('sockets that never authenticate', () => {
 		});
 		expectUnharmed(outcome);
 	}, 30_000);
+
+	it('more than 256 KiB of UTF-8 before authentication completes closes with 1008', async () => {
+		const outcome = await underAttack(server(), 'bytes piled up before auth', async () => {
+			const [client] = await openRaw(1);
+			client.sendText({ name: 'auth', data: { token: Token.hangs } });
+			// 60 KB on the wire but 20,000 UTF-16 units: six of them pass the byte cap, not a unit cap.
+			const text = JSON.stringify({ name: 'probe', data: '€'.repeat(20_000) });
+			for (let index = 0; index < 6; index++) client.sendText(text);
+			expect(await closeOf(client)).toBe(1008);
+			return 7;
+		});
+		expectUnharmed(outcome);
+	}, 30_000);
 });
 
 describe("the app's first-message callbacks failing", () => {
