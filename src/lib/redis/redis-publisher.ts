@@ -188,8 +188,9 @@ export class RedisPublisher {
 	}
 
 	/**
-	 * The room's current position: the offset of its last message and its epoch (a room Redis does
-	 * not know starts at offset 0, as with `SocketServer.position`).
+	 * The room's current position: the offset of its last message and its epoch (a room never
+	 * published to is at offset 0 of an epoch `~<Redis ms>` that nothing stores, as with
+	 * `SocketServer.position`; a client joining with it gets the room's first messages).
 	 *
 	 * @example
 	 * ```ts
