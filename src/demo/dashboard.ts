@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket/server';
 import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
+import type { z } from 'zod';
 import {
 	IncidentSchema,
+	MAX_SPANS,
 	MAX_TIMELINE,
+	MonitorSchema,
 	Validated,
 	type Activity,
 	type Incident,
@@ -98,11 +101,14 @@ function appendKept<T>(items: readonly T[], item: T, limit: number): T[] {
 	return [...items, item].slice(-limit);
 }
 
-/** The status spans still needed to draw the last `UPTIME_WINDOW`: those in it, and the one it began in. */
+/**
+ * The status spans still needed to draw the last `UPTIME_WINDOW`: those in it, and the one it began
+ * in; of a monitor flapping faster than `MAX_SPANS` in the window, the newest `MAX_SPANS`.
+ */
 function withinUptimeWindow(spans: Span[], now: number): Span[] {
 	const firstInWindow = spans.findIndex((span) => span.at > now - UPTIME_WINDOW);
 	if (firstInWindow == -1) return spans.slice(-1);
-	return spans.slice(Math.max(0, firstInWindow - 1));
+	return spans.slice(Math.max(0, firstInWindow - 1, spans.length - MAX_SPANS));
 }
 
 /** Why an incident change was refused, in words for the person who asked. */
@@ -120,16 +126,16 @@ function refusalOf(incident: Incident, kind: TimelineEntry['kind']): IncidentRef
 }
 
 /**
- * `incident` when its schema accepts it: checked before it is written, so nothing is stored that
+ * `value` when `schema` accepts it: checked before it is written, so nothing is stored that
  * publishing (which checks the same schema) would then refuse. A TypeError says what is wrong.
  */
-function valid(incident: Incident): Incident {
-	const checked = IncidentSchema.safeParse(incident);
+function valid<T>(schema: z.ZodType<T>, value: T): T {
+	const checked = schema.safeParse(value);
 	if (checked.success) return checked.data;
 	const problems = checked.error.issues.map(
-		(issue) => `${issue.path.join('.') || 'incident'}: ${issue.message}`
+		(issue) => `${issue.path.join('.') || 'value'}: ${issue.message}`
 	);
-	throw new TypeError(`The incident was not changed: ${problems.join('; ')}`);
+	throw new TypeError(`Nothing was changed: ${problems.join('; ')}`);
 }
 
 /** What a user is told when a new team would exceed the account limit and no team is idle. */
@@ -219,7 +225,7 @@ export class Dashboard {
 	openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
 		return this.#serially(user.account, async () => {
 			const now = Date.now();
-			const incident = valid({
+			const incident = valid(IncidentSchema, {
 				uuid: randomUUID(),
 				account: user.account,
 				project: request.project,
@@ -338,7 +344,7 @@ export class Dashboard {
 				refusal = refused;
 				return undefined;
 			}
-			return valid({
+			return valid(IncidentSchema, {
 				...incident,
 				status: next(incident),
 				timeline: [...incident.timeline, { ...entry, at: Date.now(), by: user.name }]
@@ -374,12 +380,12 @@ export class Dashboard {
 	/** Moves a monitor to `status`, remembering the change for its uptime bar. */
 	async setMonitorStatus(monitor: Monitor, status: Monitor['status']): Promise<Monitor> {
 		const now = Date.now();
-		const changed: Monitor = {
+		const changed = valid(MonitorSchema, {
 			...monitor,
 			status,
 			changedAt: now,
 			spans: withinUptimeWindow([...monitor.spans, { at: now, status }], now)
-		};
+		});
 		await this.#store.putMonitor(changed);
 		await this.#sockets
 			.to(projectRoom(monitor.account, monitor.project))

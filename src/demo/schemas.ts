@@ -56,6 +56,9 @@ export type Check = z.infer<typeof CheckSchema>;
 export const SpanSchema = z.object({ at: z.number(), status: MonitorStatus });
 export type Span = z.infer<typeof SpanSchema>;
 
+/** How many status changes a monitor carries at most: a fast flapping one drops its oldest. */
+export const MAX_SPANS = 500;
+
 export const MonitorSchema = z.object({
 	uuid: z.string(),
 	account: z.string(),
@@ -66,7 +69,7 @@ export const MonitorSchema = z.object({
 	/** The newest checks, oldest first. */
 	checks: z.array(CheckSchema).max(CHECKS_KEPT),
 	/** Status changes over the last `UPTIME_WINDOW`, oldest first, with the one in force when it began. */
-	spans: z.array(SpanSchema).min(1).max(500)
+	spans: z.array(SpanSchema).min(1).max(MAX_SPANS)
 });
 export type Monitor = z.infer<typeof MonitorSchema>;
 

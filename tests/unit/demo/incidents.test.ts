@@ -9,7 +9,7 @@ import {
 } from '../../../src/demo/dashboard.js';
 import { MAX_UPDATE_LENGTH } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
-import { MAX_TIMELINE } from '../../../src/demo/schemas.js';
+import { MAX_SPANS, MAX_TIMELINE, MonitorSchema } from '../../../src/demo/schemas.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
 import { startRedisServer } from '../../helpers/redis-server.js';
 
@@ -163,6 +163,29 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		});
 	});
 }
+
+describe('a monitor that flaps fast', () => {
+	it(`keeps at most ${MAX_SPANS} status spans, so every change is stored and sent`, async () => {
+		const store = new MemoryDashboardStore();
+		const published: Published[] = [];
+		const accounts = new DemoAccounts(store, DEFAULT_ACCOUNT_LIMITS, () => ['acme']);
+		const dashboard = new Dashboard(store, recordingPublisher(published), accounts);
+		await dashboard.admit('acme');
+		let [monitor] = (await store.snapshot('acme')).monitors;
+		// A change every few seconds for an hour: more than the schema lets a monitor carry.
+		for (let flap = 0; flap < MAX_SPANS + 50; flap++)
+			monitor = await dashboard.setMonitorStatus(monitor!, monitor!.status == 'up' ? 'down' : 'up');
+		const stored = (await store.snapshot('acme')).monitors.find(
+			({ uuid }) => uuid == monitor!.uuid
+		);
+		expect(stored!.spans).toHaveLength(MAX_SPANS);
+		expect(stored!.spans.at(-1)!.status).toBe(monitor!.status);
+		expect(MonitorSchema.parse(stored)).toEqual(stored);
+		const sent = published.filter((message) => message.name == 'monitor.status-changed');
+		expect(sent).toHaveLength(MAX_SPANS + 50);
+		expect(sent.at(-1)!.data).toEqual(stored);
+	});
+});
 
 describe('two processes on one Redis store', () => {
 	it(`open incidents at the same moment: together never more than ${MAX_OPEN_INCIDENTS}`, async () => {
