@@ -213,6 +213,36 @@ function createSubscriber(redis: RedisTarget, commands: RedisConnection): RedisC
 		: new Redis({ ...(redis as RedisOptions), ...SUBSCRIBER_SETTINGS });
 }
 
+/** ioredis' own record of a cluster client's sharded subscriptions: slot → channels. */
+function shardChannelLists(redis: RedisConnection): Map<number, string[]> | undefined {
+	const group = (redis as { shardedSubscribers?: { channels?: unknown } }).shardedSubscribers;
+	return group?.channels instanceof Map ? (group.channels as Map<number, string[]>) : undefined;
+}
+
+/**
+ * Makes ioredis' record of a cluster client's sharded subscriptions list each of `wanted` once, and
+ * nothing else. ioredis 6 appends a command's channels to that record at every SSUBSCRIBE (a
+ * channel subscribed again is listed again), keeps a channel Redis refused, and subscribes the whole
+ * record again, slot by slot, whenever a node changes: since the engine subscribes every room again
+ * after an outage, the record would grow by the number of rooms at each one, and a refused channel
+ * would fail the resubscription of its slot's other rooms. A no-op on a client without that record
+ * (a single Redis, or another ioredis).
+ *
+ * @example
+ * ```ts
+ * keepShardChannels(subscriber, new Set(['runesocket:{lobby}:channel']));
+ * ```
+ */
+export function keepShardChannels(redis: RedisConnection, wanted: ReadonlySet<string>): void {
+	const lists = shardChannelLists(redis);
+	if (!lists) return;
+	for (const [slot, channels] of lists) {
+		const kept = [...new Set(channels)].filter((channel) => wanted.has(channel));
+		if (kept.length) lists.set(slot, kept);
+		else lists.delete(slot);
+	}
+}
+
 /**
  * Connects `redis` unless it is connected, and resolves once it is ready; rejects when the attempt
  * fails (ioredis then keeps retrying unless the connection is ended).

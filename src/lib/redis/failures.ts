@@ -47,3 +47,23 @@ export function throwUnlessReady(redis: RedisConnection, what: string, notStarte
 	const state = redis.status == 'wait' ? notStarted : `connection ${redis.status}`;
 	throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);
 }
+
+/**
+ * What Redis answers when an ACL does not allow a channel (7.0: "…access one of the channels…",
+ * 7.2: "…access the 'x' channel"); a user denied the command itself ("…run the 'subscribe'
+ * command") is refused for every room alike, which is not about a channel.
+ */
+const CHANNEL_REFUSED = /^NOPERM\b.*\bchannel/i;
+
+/**
+ * Whether `error` is Redis refusing a channel (an ACL): that room cannot be subscribed however
+ * often it is tried, unlike a lost connection or a node that moved.
+ *
+ * @example
+ * ```ts
+ * isChannelRefusal(new Error('NOPERM this user has no permissions to access one of the channels used as arguments')); // true
+ * ```
+ */
+export function isChannelRefusal(error: unknown): boolean {
+	return CHANNEL_REFUSED.test(errorFrom(error).message);
+}

@@ -21,11 +21,12 @@ import {
 	connect,
 	createConnections,
 	isCluster,
+	keepShardChannels,
 	quit,
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
+import { commandFailure, errorFrom, isChannelRefusal, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
@@ -90,6 +91,22 @@ const DEFAULT_PRESENCE_TTL_MS = 15_000;
  */
 const RESUBSCRIBE_RETRY_FIRST_MS = 100;
 const RESUBSCRIBE_RETRY_MAX_MS = 5_000;
+/**
+ * A room whose channel Redis refused (an ACL) is not asked for again before this long; each next
+ * refusal in a row waits twice as long, up to the max: joins meanwhile are refused at once, so a
+ * room that can never be subscribed costs Redis one SUBSCRIBE per delay, whoever asks.
+ */
+const REFUSED_RETRY_FIRST_MS = 1_000;
+const REFUSED_RETRY_MAX_MS = 30_000;
+/** Refused rooms remembered at most (the oldest go first): room names may come from clients. */
+const MAX_REMEMBERED_REFUSALS = 1_000;
+
+/** A room Redis refused: why, how many times in a row, and when it may be asked for again. */
+interface Refusal {
+	readonly error: Error;
+	readonly refusals: number;
+	readonly retryAt: number;
+}
 
 function checkMs(name: string, value: number, allowZero: boolean): number {
 	if (typeof value != 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && !value)) {
@@ -145,6 +162,8 @@ export class RedisEngine implements Engine {
 	readonly #rooms = new Map<string, string>();
 	/** Room → its subscription in progress (a presence read waits for it). */
 	readonly #subscriptions = new Map<string, Promise<void>>();
+	/** Channel → Redis' refusal of it: asked for again only after its `retryAt`. */
+	readonly #refusals = new Map<string, Refusal>();
 	/** Listeners put on the app's own client, taken off by `close()`. */
 	readonly #detach: (() => void)[] = [];
 	#handlers: EngineHandlers | undefined;
@@ -154,8 +173,12 @@ export class RedisEngine implements Engine {
 	#subscribed = false;
 	/** The subscriber was up before: its next `ready` is a recovery, worth a resync. */
 	#wasSubscribed = false;
-	/** The subscriber's current (re)subscription, awaited by `start()`. */
+	/** The subscriber's current (re)subscription, awaited by `start()`; never rejects. */
 	#resubscribing: Promise<void> = Promise.resolve();
+	/** A resubscription waits to run after the current one (they never overlap). */
+	#resubscribeQueued = false;
+	/** Subscriber nodes a cluster lost so far: a resubscription that saw one go is not complete. */
+	#shardLosses = 0;
 	/**
 	 * Resolves at the subscriber's first `ready` event, which a cluster client emits only after its
 	 * `connect()` resolved: `start()` waits for the subscription that event begins.
@@ -238,10 +261,8 @@ export class RedisEngine implements Engine {
 		this.#firstSession = new Promise((resolve) => (this.#firstSessionBegan = resolve));
 		subscriber.on('ready', () => {
 			this.#subscriberSessions++;
-			this.#resubscribing = this.#resubscribe();
+			this.#queueResubscribe();
 			this.#firstSessionBegan();
-			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
-			this.#resubscribing.catch((error) => this.#report(errorFrom(error)));
 		});
 		subscriber.on('close', () => {
 			this.#subscribed = false;
@@ -293,18 +314,24 @@ export class RedisEngine implements Engine {
 	/**
 	 * Subscribes the room's channel; resolves once Redis confirmed it. While Redis is down it rejects
 	 * at once, but the room is remembered: it is subscribed as soon as Redis is back (then `resync`).
+	 * When Redis refuses the channel (an ACL) the room is given up: the server's `refused` handler is
+	 * called, and the room is not asked for again for a while (1 s, doubling up to 30 s): subscribing
+	 * it meanwhile is refused at once.
 	 */
 	async subscribe(room: string): Promise<void> {
 		if (this.#closed)
 			throw new Error(`runesocket/redis: cannot subscribe "${room}": the engine is closed`);
 		const { channel } = roomKeys(this.#prefix, room);
+		this.#throwIfRefused(room, channel);
 		this.#rooms.set(channel, room);
 		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
 		const subscription = within(this.#subscribeChannels([channel]), this.#timeout);
 		this.#subscriptions.set(room, subscription);
 		try {
 			await subscription;
+			this.#refusals.delete(channel);
 		} catch (error) {
+			if (isChannelRefusal(error)) throw this.#refuse(room, channel, error);
 			throw this.#failure(`subscribe "${room}"`, error, this.#subscriber);
 		} finally {
 			if (this.#subscriptions.get(room) === subscription) this.#subscriptions.delete(room);
@@ -397,6 +424,7 @@ export class RedisEngine implements Engine {
 		await this.#presence.close();
 		this.#handlers = undefined;
 		this.#rooms.clear();
+		this.#refusals.clear();
 		this.#stopPinging();
 		clearTimeout(this.#resubscribeRetryTimer);
 		this.#health.set(false);
@@ -424,12 +452,29 @@ export class RedisEngine implements Engine {
 		}
 	}
 
+	/**
+	 * Runs a resubscription after the current one (at once when none runs): two at a time would both
+	 * subscribe every room, and the first to end would report the engine healthy while the other may
+	 * still fail. Requests made while one waits are that one.
+	 */
+	#queueResubscribe(): void {
+		if (this.#resubscribeQueued) return;
+		this.#resubscribeQueued = true;
+		this.#resubscribing = this.#resubscribing
+			.then(() => {
+				this.#resubscribeQueued = false;
+				return this.#resubscribe();
+			})
+			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
+			.catch((error) => this.#report(errorFrom(error)));
+	}
+
 	/** The subscriber (re)connected: subscribe every wanted room, then report healthy and resync. */
 	async #resubscribe(): Promise<void> {
 		const recovering = this.#wasSubscribed;
-		const channels = [...this.#rooms.keys()];
+		const shardLosses = this.#shardLosses;
 		try {
-			if (channels.length) await within(this.#subscribeChannels(channels), this.#timeout);
+			await within(this.#subscribeWanted(), this.#timeout);
 		} catch (error) {
 			this.#report(this.#failure('resubscribe after reconnecting', error));
 			// A lost connection reconnects by itself; a refusal needs a fresh one, later. A cluster
@@ -438,6 +483,8 @@ export class RedisEngine implements Engine {
 			return;
 		}
 		if (this.#closed || this.#subscriber.status != 'ready') return;
+		// A node lost meanwhile took some of these subscriptions with it: not done yet.
+		if (shardLosses != this.#shardLosses) return this.#reconnectSubscriberLater();
 		this.#refusedResubscriptions = 0;
 		this.#subscribed = this.#wasSubscribed = true;
 		this.#updateHealth();
@@ -472,6 +519,82 @@ export class RedisEngine implements Engine {
 	}
 
 	/**
+	 * Subscribes every wanted room again, in one SUBSCRIBE on one Redis. A room whose channel Redis
+	 * refuses (an ACL) must not keep the others from their messages: when Redis refuses, each room is
+	 * subscribed on its own, the refused ones are given up (`refused`) and the others go on. Rejects
+	 * when any other room failed (the connection was lost): the whole resubscription is retried.
+	 */
+	async #subscribeWanted(): Promise<void> {
+		const channels = [...this.#rooms.keys()];
+		try {
+			if (!channels.length) return;
+			if (!this.#sharded) {
+				try {
+					return await this.#subscribeChannels(channels);
+				} catch (error) {
+					if (!isChannelRefusal(error)) throw error;
+				}
+			}
+			await this.#subscribeEach(channels);
+		} finally {
+			if (this.#sharded) keepShardChannels(this.#subscriber, new Set(this.#rooms.keys()));
+		}
+	}
+
+	/** Subscribes each channel on its own; gives up those Redis refuses, rejects if another failed. */
+	async #subscribeEach(channels: readonly string[]): Promise<void> {
+		const outcomes = await Promise.allSettled(
+			channels.map((channel) => this.#subscribeChannels([channel]))
+		);
+		let failure: unknown;
+		outcomes.forEach((outcome, index) => {
+			if (outcome.status == 'fulfilled') return;
+			const channel = channels[index];
+			const room = this.#rooms.get(channel);
+			if (!isChannelRefusal(outcome.reason)) failure ??= outcome.reason;
+			else if (room !== undefined) this.#report(this.#refuse(room, channel, outcome.reason));
+		});
+		if (failure !== undefined) throw failure;
+	}
+
+	/**
+	 * Redis refused the room's channel: the room is given up (no resubscription asks for it), the
+	 * server is told (`refused`), and it is not asked for again before a delay that doubles with each
+	 * refusal in a row. Returns the error that says so.
+	 */
+	#refuse(room: string, channel: string, cause: unknown): Error {
+		if (this.#rooms.get(channel) === room) this.#rooms.delete(channel);
+		if (this.#sharded) keepShardChannels(this.#subscriber, new Set(this.#rooms.keys()));
+		const refusals = (this.#refusals.get(channel)?.refusals ?? 0) + 1;
+		const delay = Math.min(REFUSED_RETRY_FIRST_MS * 2 ** (refusals - 1), REFUSED_RETRY_MAX_MS);
+		const error = new Error(
+			`runesocket/redis: cannot subscribe "${room}": Redis refused its channel (${errorFrom(cause).message}); asked again after ${delay} ms`,
+			{ cause }
+		);
+		this.#refusals.delete(channel);
+		this.#refusals.set(channel, { error, refusals, retryAt: Date.now() + delay });
+		if (this.#refusals.size > MAX_REMEMBERED_REFUSALS) {
+			this.#refusals.delete(this.#refusals.keys().next().value!);
+		}
+		return this.#tellRefused(room, error);
+	}
+
+	/** Refuses at once a room Redis refused less than its delay ago (telling the server again). */
+	#throwIfRefused(room: string, channel: string): void {
+		const refusal = this.#refusals.get(channel);
+		if (refusal && Date.now() < refusal.retryAt) throw this.#tellRefused(room, refusal.error);
+	}
+
+	#tellRefused(room: string, error: Error): Error {
+		try {
+			this.#handlers?.refused?.(room, error);
+		} catch (handlerError) {
+			this.#report(errorFrom(handlerError));
+		}
+		return error;
+	}
+
+	/**
 	 * Subscribes `channels`: SUBSCRIBE on one Redis; on a cluster one SSUBSCRIBE per channel, since
 	 * one SSUBSCRIBE may only name channels of one slot.
 	 */
@@ -493,6 +616,7 @@ export class RedisEngine implements Engine {
 	 */
 	#watchShards(subscriber: RedisConnection, commands: RedisConnection): void {
 		const lost = () => {
+			this.#shardLosses++;
 			if (!this.#subscribed || this.#closed) return;
 			this.#subscribed = false;
 			this.#updateHealth();
@@ -511,8 +635,7 @@ export class RedisEngine implements Engine {
 	/** Subscribes every room again on a cluster whose subscriber lost a node. */
 	#resubscribeShards(): void {
 		if (this.#closed || this.#subscribed || this.#subscriber.status != 'ready') return;
-		this.#resubscribing = this.#resubscribe();
-		this.#resubscribing.catch((error) => this.#report(errorFrom(error)));
+		this.#queueResubscribe();
 	}
 
 	#receive(channel: string, text: string): void {

@@ -61,6 +61,13 @@ export interface EngineHandlers {
 	resync?(): void;
 	/** Who is in `room` changed (engines that keep presence call it for rooms this process is in). */
 	presence?(room: string, change: PresenceChange): void;
+	/**
+	 * The engine gave `room` up: its backend refuses the room (e.g. a Redis ACL that does not allow
+	 * its channel), when it was subscribed or resubscribed after an outage. This process gets none of
+	 * its messages: the server tells the room's members and drops them from it (a later join asks the
+	 * engine again). Other rooms are not affected.
+	 */
+	refused?(room: string, error: Error): void;
 }
 
 /**

@@ -1,35 +1,169 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
-import { Signal, redisAdmin } from '../../helpers/chaos.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
+import { DEFAULT_PREFIX, roomKeys } from '../../../src/lib/redis/keys.js';
+import { Signal, publisherEngine, redisAdmin } from '../../helpers/chaos.js';
+import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 const engines: RedisEngine[] = [];
 
 afterEach(async () => {
+	vi.useRealTimers();
 	await Promise.all(engines.splice(0).map((engine) => engine.close()));
 });
 
+const channelOf = (room: string) => roomKeys(DEFAULT_PREFIX, room).channel;
+
+/** Lets the user `limited` (password `secret`) use every key and command, and only these rooms' channels. */
+async function allowOnly(admin: Redis, rooms: readonly string[]): Promise<void> {
+	const channels = rooms.map((room) => `&${channelOf(room)}`);
+	await admin.call('ACL', 'SETUSER', 'limited', 'on', '>secret', '~*', '+@all');
+	await admin.call('ACL', 'SETUSER', 'limited', 'resetchannels', ...channels);
+}
+
+/** How many SUBSCRIBE commands Redis was sent so far, refused ones included. */
+async function subscribeCalls(admin: Redis): Promise<number> {
+	const stats = (await admin.call('INFO', 'commandstats')) as string;
+	const line = stats.split('\n').find((entry) => entry.startsWith('cmdstat_subscribe:'));
+	if (!line) return 0;
+	const field = (name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(line)?.[1] ?? 0);
+	return field('calls') + field('rejected_calls') + field('failed_calls');
+}
+
+/** An engine logged in as `limited`, recording deliveries, refused rooms, resyncs and errors. */
+async function limitedEngine(redis: RedisServer) {
+	const signal = new Signal();
+	const delivered: string[] = [];
+	const refused: string[] = [];
+	const errors: Error[] = [];
+	let resyncs = 0;
+	const engine = new RedisEngine({
+		redis: `redis://limited:secret@127.0.0.1:${redis.port}`,
+		onError: (error) => {
+			errors.push(error);
+			signal.changed();
+		}
+	});
+	engines.push(engine);
+	engine.onHealthChange(() => signal.changed());
+	await engine.start({
+		deliver: (room) => {
+			delivered.push(room);
+			signal.changed();
+		},
+		resync: () => {
+			resyncs++;
+			signal.changed();
+		},
+		refused: (room) => {
+			refused.push(room);
+			signal.changed();
+		}
+	});
+	return {
+		engine,
+		signal,
+		delivered,
+		refused,
+		errors,
+		get resyncs() {
+			return resyncs;
+		}
+	};
+}
+
+describe('RedisEngine and a room whose channel Redis refuses', { timeout: 30_000 }, () => {
+	it('gives up only that room: rooms subscribed before and after it are resubscribed after an outage and keep receiving', async () => {
+		const redis = await startRedisServer();
+		const admin = redisAdmin(redis);
+		await allowOnly(admin, ['before', 'after']);
+		const limited = await limitedEngine(redis);
+		const publisher = await publisherEngine(redis);
+
+		await limited.engine.subscribe('before');
+		await expect(limited.engine.subscribe('forbidden')).rejects.toThrow(/NOPERM/);
+		await limited.engine.subscribe('after');
+
+		await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+		await limited.signal.until(() => limited.resyncs == 1, 'the resync after the outage');
+		expect(limited.engine.healthy).toBe(true);
+		for (const room of ['before', 'forbidden', 'after']) {
+			await publisher.publish(room, { name: 'news', data: room });
+		}
+		await limited.signal.until(
+			() => limited.delivered.includes('before') && limited.delivered.includes('after'),
+			'the messages of both allowed rooms'
+		);
+		expect(limited.delivered).not.toContain('forbidden');
+		expect(limited.refused).toEqual(['forbidden']);
+	});
+
+	it('a room refused when resubscribing after an outage is given up and reported; the others resync and keep receiving', async () => {
+		const redis = await startRedisServer();
+		const admin = redisAdmin(redis);
+		await allowOnly(admin, ['one', 'two', 'three']);
+		const limited = await limitedEngine(redis);
+		const publisher = await publisherEngine(redis);
+		for (const room of ['one', 'two', 'three']) await limited.engine.subscribe(room);
+
+		// The ACL changes while the engine is subscribed: only its next SUBSCRIBE meets it.
+		await allowOnly(admin, ['one', 'three']);
+		await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+		await limited.signal.until(() => limited.resyncs == 1, 'the resync after the outage');
+
+		expect(limited.refused).toEqual(['two']);
+		expect(limited.errors.map((error) => error.message).join('\n')).toMatch(
+			/cannot subscribe "two": Redis refused its channel/
+		);
+		expect(limited.engine.healthy).toBe(true);
+		for (const room of ['one', 'two', 'three']) {
+			await publisher.publish(room, { name: 'news', data: room });
+		}
+		await limited.signal.until(
+			() => limited.delivered.includes('one') && limited.delivered.includes('three'),
+			'the messages of the rooms still allowed'
+		);
+		expect(limited.delivered).not.toContain('two');
+	});
+
+	it('is asked for again only after a delay that doubles, not at every subscribe', async () => {
+		vi.useFakeTimers({ toFake: ['Date'] });
+		const redis = await startRedisServer();
+		const admin = redisAdmin(redis);
+		await allowOnly(admin, ['allowed']);
+		const limited = await limitedEngine(redis);
+		await limited.engine.subscribe('allowed');
+		const calls = await subscribeCalls(admin);
+
+		await expect(limited.engine.subscribe('forbidden')).rejects.toThrow(/after 1000 ms/);
+		for (let attempt = 0; attempt < 50; attempt++) {
+			await expect(limited.engine.subscribe('forbidden')).rejects.toThrow(/refused its channel/);
+		}
+		expect(await subscribeCalls(admin)).toBe(calls + 1);
+		expect(limited.refused).toHaveLength(51);
+
+		vi.setSystemTime(Date.now() + 1_000);
+		await expect(limited.engine.subscribe('forbidden')).rejects.toThrow(/after 2000 ms/);
+		expect(await subscribeCalls(admin)).toBe(calls + 2);
+
+		// Allowed again: the next attempt after the delay subscribes it.
+		await allowOnly(admin, ['allowed', 'forbidden']);
+		vi.setSystemTime(Date.now() + 2_000);
+		await limited.engine.subscribe('forbidden');
+	});
+});
+
 // The engine resubscribes every room in one SUBSCRIBE when its subscriber (re)connects, and
-// reconnects when that fails. A Redis that refuses it every time (here an ACL that does not allow
-// one room's channel) must not be asked again every few milliseconds: ioredis starts its own
-// reconnection delay from the bottom after every successful connection, so only the engine can
-// make the retries back off.
+// reconnects when that fails for another reason than a refused channel (which only gives that room
+// up). A Redis that refuses it every time (here a user no longer allowed to SUBSCRIBE at all) must
+// not be asked again every few milliseconds: ioredis starts its own reconnection delay from the
+// bottom after every successful connection, so only the engine can make the retries back off.
 
 describe('RedisEngine resubscription refused by Redis', { timeout: 30_000 }, () => {
 	it('is retried with growing delays, not at ioredis’s first reconnection delay every time', async () => {
 		const redis = await startRedisServer();
 		const admin = redisAdmin(redis);
-		await admin.call(
-			'ACL',
-			'SETUSER',
-			'limited',
-			'on',
-			'>secret',
-			'~*',
-			'resetchannels',
-			'&runesocket:{allowed}:*',
-			'+@all'
-		);
+		await allowOnly(admin, ['allowed']);
 		const failedAt: number[] = [];
 		const signal = new Signal();
 		const engine = new RedisEngine({
@@ -43,8 +177,7 @@ describe('RedisEngine resubscription refused by Redis', { timeout: 30_000 }, () 
 		engines.push(engine);
 		await engine.start({ deliver: () => {} });
 		await engine.subscribe('allowed');
-		// Refused, but remembered: the room still has members, so every resubscription asks for it.
-		await expect(engine.subscribe('forbidden')).rejects.toThrow(/NOPERM|permission/i);
+		await admin.call('ACL', 'SETUSER', 'limited', '-subscribe');
 		await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
 
 		await signal.until(() => failedAt.length >= 5, '5 refused resubscriptions', 25_000);
