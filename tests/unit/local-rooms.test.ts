@@ -110,7 +110,8 @@ function member(id: string): StubMember {
 		},
 		holdRoom: () => {},
 		releaseRoom: () => {},
-		joinRoom: (room: string) => void rooms.add(room)
+		joinRoom: (room: string) => void rooms.add(room),
+		leaveRoom: (room: string) => void rooms.delete(room)
 	};
 }
 

@@ -19,6 +19,7 @@ function member(id: string): RoomMember & { readonly received: string[] } {
 		sendReserved: (name, data) => (received.push(JSON.stringify({ name, data })), true),
 		holdRoom: () => {},
 		joinRoom: (room) => void joinedRooms.add(room),
+		leaveRoom: (room) => void joinedRooms.delete(room),
 		releaseRoom: () => {}
 	};
 }

@@ -1,9 +1,11 @@
 import {
+	ERROR_MESSAGE,
 	isRecord,
 	JOINED_MESSAGE,
 	roomDeliveryFrame,
 	type StreamPosition
 } from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
 import { ServerMetrics } from './metrics.js';
 import { PreparedMessage } from './outbound.js';
@@ -26,6 +28,7 @@ export interface RoomMember {
 	sendReserved(name: string, data: unknown, id?: number): boolean;
 	holdRoom(room: string): void;
 	joinRoom(room: string): void;
+	leaveRoom(room: string): void;
 	releaseRoom(room: string, replayedUpTo?: StreamPosition): void;
 }
 
@@ -79,6 +82,10 @@ interface RoomState {
 	last: StreamPosition | undefined;
 	/** Set while missing history is being fetched: deliveries wait in it, in order. */
 	fill: Fill | undefined;
+	/** Members whose join waits for the subscription: their join answers them. */
+	joining: Set<RoomMember>;
+	/** The engine refused the room: whoever still joins it is told so. */
+	refused: boolean;
 }
 
 /** The fields of an envelope as engines stamp it: what the compact room delivery can carry. */
@@ -103,6 +110,18 @@ function inRoom(message: unknown, room: string): unknown {
 		return roomDeliveryFrame(message as { name: string }, room);
 	}
 	return message.room != room ? { ...message, room } : message;
+}
+
+/**
+ * What a member of a room the engine refused is told: the `error` of a refused join, with the room
+ * (the details, e.g. Redis' ACL, stay on the server).
+ */
+function unavailable(room: string) {
+	return {
+		room,
+		code: ErrorCode.Internal,
+		message: `Room "${room}" is unavailable: this server cannot receive its messages`
+	};
 }
 
 /** Where a room stands when nothing is known: its members accept whatever comes next. */
@@ -165,7 +184,14 @@ export class LocalRooms {
 		if (!state) {
 			const subscribed = this.#started.then(() => this.#engine.subscribe(room));
 			subscribed.catch(this.#report);
-			state = { members: new Set(), subscribed, last: undefined, fill: undefined };
+			state = {
+				members: new Set(),
+				subscribed,
+				last: undefined,
+				fill: undefined,
+				joining: new Set(),
+				refused: false
+			};
 			this.#rooms.set(room, state);
 		}
 		state.members.add(connection);
@@ -202,8 +228,11 @@ export class LocalRooms {
 	): Promise<void> {
 		connection.holdRoom(room);
 		connection.joinRoom(room);
+		const state = this.#rooms.get(room);
+		// Still in a room the engine refused (its earlier join is being answered): refused again.
+		if (!state) return this.#refuseMember(connection, room, id);
+		state.joining.add(connection);
 		try {
-			const state = this.#rooms.get(room)!;
 			await state.subscribed;
 			const { recovered, position, messages } = await this.#engine.history(room, since);
 			if (!connection.joinedRooms.has(room)) return;
@@ -219,11 +248,35 @@ export class LocalRooms {
 		} catch (error) {
 			this.#report(error);
 			if (!connection.joinedRooms.has(room)) return;
+			if (state.refused) return this.#refuseMember(connection, room, id);
 			this.#metrics.unrecoverableAtJoin++;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
 			connection.sendReserved(JOINED_MESSAGE, { room, ...UNKNOWN_POSITION, recovered: false }, id);
 			connection.releaseRoom(room);
+		} finally {
+			state.joining.delete(connection);
 		}
+	}
+
+	/**
+	 * The engine gave `room` up (e.g. Redis refuses its channel): no message of it reaches this
+	 * process, so its members are told (an `error` naming the room; a pending join is answered with
+	 * it) and dropped from it. The next join subscribes again.
+	 */
+	refused(room: string): void {
+		const state = this.#rooms.get(room);
+		if (!state) return;
+		state.refused = true;
+		this.#rooms.delete(room);
+		this.#stopFilling(state);
+		for (const member of [...state.members]) {
+			if (!state.joining.has(member)) this.#refuseMember(member, room, undefined);
+		}
+	}
+
+	#refuseMember(member: RoomMember, room: string, id: number | undefined): void {
+		member.sendReserved(ERROR_MESSAGE, unavailable(room), id);
+		member.leaveRoom(room);
 	}
 
 	#countJoin(recovered: boolean, replayed: number): void {

@@ -111,6 +111,7 @@ export class SocketServer {
 				this.#engine.start({
 					deliver: (room, message, except) => this.#deliver(room, message, except),
 					resync: () => this.#rooms.resync(),
+					refused: (room) => this.#rooms.refused(room),
 					presence: (room, change) => this.#presence.changed(room, change)
 				})
 			)
