@@ -1,15 +1,19 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { DEFAULT_PREFIX, roomKeys } from '../../../src/lib/redis/keys.js';
 import { Signal, publisherEngine, redisAdmin } from '../../helpers/chaos.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
 
 const engines: RedisEngine[] = [];
+const clusters: Cluster[] = [];
 
 afterEach(async () => {
 	vi.useRealTimers();
+	vi.restoreAllMocks();
 	await Promise.all(engines.splice(0).map((engine) => engine.close()));
+	for (const cluster of clusters.splice(0)) cluster.disconnect();
 });
 
 const channelOf = (room: string) => roomKeys(DEFAULT_PREFIX, room).channel;
@@ -152,6 +156,74 @@ describe('RedisEngine and a room whose channel Redis refuses', { timeout: 30_000
 		await limited.engine.subscribe('forbidden');
 	});
 });
+
+describe(
+	'RedisEngine on a Redis Cluster and a room whose channel Redis refuses',
+	{ timeout: 30_000 },
+	() => {
+		it('gives up only that room after an outage: the others are subscribed again and ioredis no longer lists it', async () => {
+			const cluster = await startRedisCluster();
+			const allow = async (rooms: readonly string[]) => {
+				const channels = rooms.map((room) => `&${channelOf(room)}`);
+				for (const { port } of cluster.nodes) {
+					await cluster.cli(port, 'acl', 'setuser', 'limited', 'on', '>secret', '~*', '+@all');
+					await cluster.cli(port, 'acl', 'setuser', 'limited', 'resetchannels', ...channels);
+				}
+			};
+			await allow(['one', 'two', 'three']);
+			const duplicates = vi.spyOn(Cluster.prototype, 'duplicate');
+			const commands = new Cluster([...cluster.nodes], {
+				lazyConnect: true,
+				redisOptions: { username: 'limited', password: 'secret' }
+			});
+			commands.on('error', () => {});
+			clusters.push(commands);
+			const signal = new Signal();
+			const delivered: string[] = [];
+			const refused: string[] = [];
+			let resyncs = 0;
+			const engine = new RedisEngine({ redis: commands, onError: () => {} });
+			engines.push(engine);
+			const subscriber = duplicates.mock.results[0].value as Cluster;
+			await commands.connect();
+			await engine.start({
+				deliver: (room) => void (delivered.push(room), signal.changed()),
+				resync: () => void (resyncs++, signal.changed()),
+				refused: (room) => void refused.push(room)
+			});
+			for (const room of ['one', 'two', 'three']) await engine.subscribe(room);
+			await expect(engine.subscribe('vault')).rejects.toThrow(/NOPERM/);
+
+			await allow(['one', 'three']);
+			for (const { port } of cluster.nodes) {
+				await cluster.cli(port, 'client', 'kill', 'type', 'pubsub');
+			}
+			await signal.until(() => resyncs >= 1 && engine.healthy, 'the resync after the outage');
+			expect(refused).toEqual(['vault', 'two']);
+
+			const publisher = new RedisEngine({
+				redis: { cluster: [...cluster.nodes] },
+				onError: () => {}
+			});
+			engines.push(publisher);
+			await publisher.start({ deliver: () => {} });
+			for (const room of ['one', 'two', 'three']) {
+				await publisher.publish(room, { name: 'news', data: room });
+			}
+			await signal.until(
+				() => delivered.includes('one') && delivered.includes('three'),
+				'the messages of the rooms still allowed'
+			);
+			expect(delivered).not.toContain('two');
+			const record = (
+				subscriber as unknown as { shardedSubscribers: { channels: Map<number, string[]> } }
+			).shardedSubscribers.channels;
+			expect([...record.values()].flat().sort()).toEqual(
+				[channelOf('one'), channelOf('three')].sort()
+			);
+		});
+	}
+);
 
 // The engine resubscribes every room in one SUBSCRIBE when its subscriber (re)connects, and
 // reconnects when that fails for another reason than a refused channel (which only gives that room
