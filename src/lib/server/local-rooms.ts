@@ -133,6 +133,15 @@ function positionOf(message: unknown): StreamPosition | undefined {
 	return isStreamPosition(position) ? position : undefined;
 }
 
+/** The messages waiting behind a fill, by offset (one per offset: the feed is in order). */
+function waitingByOffset(waiting: readonly Pending[]): Map<number, Pending> {
+	const byOffset = new Map<number, Pending>();
+	for (const pending of waiting) {
+		if (pending.position) byOffset.set(pending.position.offset, pending);
+	}
+	return byOffset;
+}
+
 function pendingOf(room: string, message: unknown, except: string | undefined): Pending {
 	return {
 		prepared: new PreparedMessage(inRoom(message, room)),
@@ -358,12 +367,17 @@ export class LocalRooms {
 		if (!history.recovered) {
 			this.#reset(state, room, history.position);
 		} else {
+			const waiting = waitingByOffset(fill.waiting);
 			for (const message of history.messages) {
 				const position = positionOf(message);
 				const last = state.last;
 				const seen =
 					position && last && position.epoch == last.epoch && position.offset <= last.offset;
-				if (!seen) this.#send(room, state, pendingOf(room, message, undefined));
+				if (seen) continue;
+				// History keeps no `except`: the message that waited for this fill has it.
+				const held = position && waiting.get(position.offset);
+				const same = held && held.position!.epoch == position.epoch;
+				this.#send(room, state, same ? held : pendingOf(room, message, undefined));
 			}
 		}
 		// History read before a message the feed already delivered can stop short of it: try again

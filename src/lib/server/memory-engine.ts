@@ -33,6 +33,8 @@ export interface MemoryEngineOptions {
 interface RoomState {
 	offset: number;
 	readonly epoch: string;
+	/** When its first publish made it (ms). */
+	readonly born: number;
 	/** The kept messages, oldest first, with when each was published (ms). */
 	readonly kept: { readonly at: number; readonly message: Record<string, unknown> }[];
 }
@@ -42,10 +44,12 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * The default engine: one process, no network. Publishing delivers synchronously to this process's
- * members. Each room gets an offset counter and a random epoch when it is first used, and keeps its
- * recent messages (by default the last 100, for 5 minutes) so clients can recover what they missed.
- * A room with no history left and no subscriber may be forgotten: it then starts over with a new
- * epoch. It keeps presence too (`presence`), for routes that ask for it.
+ * members. Each room gets an offset counter and a random epoch when it is first published to, and
+ * keeps its recent messages (by default the last 100, for 5 minutes) so clients can recover what
+ * they missed. A room with no history left and no subscriber may be forgotten: it then starts over
+ * with a new epoch. Before its first publish a room is at offset 0 of an epoch `~<ms>:<engine>` that
+ * nothing keeps, and a position read then recovers the first epoch from its first message. It keeps
+ * presence too (`presence`), for routes that ask for it.
  *
  * @example
  * ```ts
@@ -56,7 +60,10 @@ export class MemoryEngine implements Engine {
 	#handlers: EngineHandlers | undefined;
 	#history: HistoryOptions | undefined;
 	#rooms = new Map<string, RoomState>();
-	#subscribed = new Set<string>();
+	/** The rooms subscribed, with since when (ms). */
+	#subscribed = new Map<string, number>();
+	/** Tells this engine's unpublished epochs from another's (another process, or before a restart). */
+	readonly #tag = newEpoch();
 	#lastSweep = 0;
 	/** Who is in which room, merged by user; changes go to the server's `presence` handler. */
 	readonly presence = new MemoryPresence((room, change) =>
@@ -73,7 +80,7 @@ export class MemoryEngine implements Engine {
 	}
 
 	subscribe(room: string): void {
-		this.#subscribed.add(room);
+		if (!this.#subscribed.has(room)) this.#subscribed.set(room, Date.now());
 	}
 
 	unsubscribe(room: string): void {
@@ -94,7 +101,7 @@ export class MemoryEngine implements Engine {
 		const policy = historyPolicy(this.#history, room);
 		const now = Date.now();
 		this.#sweep(now);
-		const state = this.#state(room);
+		const state = this.#state(room, now);
 		const offset = ++state.offset;
 		const stamped = { ...message, offset, epoch: state.epoch };
 		if (policy.size > 0 && policy.ttl > 0) state.kept.push({ at: now, message: stamped });
@@ -108,12 +115,21 @@ export class MemoryEngine implements Engine {
 		const policy = historyPolicy(this.#history, room);
 		const now = Date.now();
 		this.#sweep(now);
-		const state = this.#state(room);
+		const state = this.#rooms.get(room);
+		if (!state) {
+			// Never published to (or forgotten): reading it leaves nothing behind.
+			const position = { offset: 0, epoch: `~${now}:${this.#tag}` };
+			const from = this.#follows(room, since, now, policy, now) ? position : since;
+			return historyWithoutMessages(position, from) ?? notRecovered(position);
+		}
 		trim(state, policy, now);
 		const position = { offset: state.offset, epoch: state.epoch };
-		const answer = historyWithoutMessages(position, since);
+		const from = this.#follows(room, since, state.born, policy, now)
+			? { offset: 0, epoch: state.epoch }
+			: since;
+		const answer = historyWithoutMessages(position, from);
 		if (answer) return answer;
-		const missed = state.offset - since!.offset;
+		const missed = state.offset - from!.offset;
 		if (missed > state.kept.length) return notRecovered(position);
 		const messages = state.kept.slice(state.kept.length - missed).map((entry) => entry.message);
 		return { recovered: true, position, messages };
@@ -125,10 +141,37 @@ export class MemoryEngine implements Engine {
 		this.#subscribed.clear();
 	}
 
-	#state(room: string): RoomState {
+	#state(room: string, now: number): RoomState {
 		let state = this.#rooms.get(room);
-		if (!state) this.#rooms.set(room, (state = { offset: 0, epoch: newEpoch(), kept: [] }));
+		if (!state) {
+			state = { offset: 0, epoch: newEpoch(), born: now, kept: [] };
+			this.#rooms.set(room, state);
+		}
 		return state;
+	}
+
+	/**
+	 * Whether `since` is a position read on this engine before the room's first publish that the
+	 * room's epoch begun at `began` (now, for a room still not published to) follows: read before
+	 * then, with no other epoch of the room begun and forgotten in between. None was when the room
+	 * stayed subscribed since the read (a subscribed room is never forgotten), or when less than the
+	 * room's history ttl passed (a room is forgotten only once its last message expired).
+	 */
+	#follows(
+		room: string,
+		since: StreamPosition | undefined,
+		began: number,
+		policy: HistoryPolicy,
+		now: number
+	): boolean {
+		if (since?.offset !== 0 || typeof since.epoch != 'string') return false;
+		const unpublished = /^~(\d+):(.+)$/.exec(since.epoch);
+		if (!unpublished || unpublished[2] != this.#tag) return false;
+		const readAt = Number(unpublished[1]);
+		if (readAt > now || began < readAt) return false;
+		const subscribedAt = this.#subscribed.get(room);
+		if (subscribedAt !== undefined && subscribedAt <= readAt) return true;
+		return began - readAt < (policy.size > 0 ? policy.ttl : 0);
 	}
 
 	#forgetIfIdle(room: string, state: RoomState, now: number): void {
