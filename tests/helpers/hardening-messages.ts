@@ -116,6 +116,7 @@ export const ERROR_CODES: readonly string[] = [
 	'rate_limited',
 	'forbidden',
 	'internal_error',
+	'no_reply',
 	'too_many_rooms'
 ];
 
