@@ -176,6 +176,24 @@ describe('RedisEngine between two processes', () => {
 		expect(delivered.map((d) => (d.message as { offset: number }).offset)).toEqual(offsets);
 	});
 
+	// A lone surrogate goes to Redis as U+FFFD: such rooms shared keys, and their channel never
+	// matched the name subscribed, so nothing was delivered. Their names are escaped now.
+	it('keeps rooms apart whose names differ only in lone surrogates, and delivers to them', async () => {
+		const redis = await startRedisServer();
+		const a = await process(redis);
+		const rooms = ['\uD800', '\uD801', 'x\uDFFF'];
+		for (const room of rooms) await a.engine.subscribe(room);
+		for (const room of rooms) {
+			expect(await a.engine.publish(room, { name: 'lone', data: room })).toMatchObject({
+				offset: 1
+			});
+		}
+		const delivered = await a.received(named('lone'), rooms.length);
+		expect(
+			delivered.map(({ room, message }) => [room, (message as { data: string }).data])
+		).toEqual(rooms.map((room) => [room, room]));
+	});
+
 	it('carries the JSON untouched: empty arrays, large numbers, unicode', async () => {
 		const redis = await startRedisServer();
 		const a = await process(redis);
