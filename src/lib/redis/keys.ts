@@ -70,7 +70,10 @@ export function checkPrefix(prefix: unknown, who: string): string {
  * ```
  */
 export interface RoomKeys {
-	/** A hash: `offset` (the last offset handed out) and `epoch`. */
+	/**
+	 * A hash: `offset` (the last offset handed out), `epoch`, and `born` (when its first publish made
+	 * the epoch, Redis ms). Made by the first publish: reading a room writes nothing.
+	 */
 	readonly position: string;
 	/** A stream of the kept messages: fields `offset` and `message` (its JSON). */
 	readonly history: string;
