@@ -58,8 +58,8 @@ interface LocalRoom {
 	/** The users the room's changes announced as present, to tell which ones vanished after a gap. */
 	readonly seen: Set<string>;
 	/**
-	 * A track or untrack of it failed: Redis may hold other entries of this process than `entries`,
-	 * so the next heartbeat writes them all again.
+	 * A write or refresh of it failed: Redis may hold other entries of this process than `entries`,
+	 * so they are all written again soon (`#markStale`).
 	 */
 	stale: boolean;
 }
@@ -73,6 +73,12 @@ interface ChannelChange extends PresenceChange {
 	readonly in?: unknown;
 	readonly put?: unknown;
 }
+
+/**
+ * How soon a room whose write or refresh failed is written again (and again, while Redis is not
+ * ready): a heartbeat may be seconds away, and until then the room's members may miss a user.
+ */
+const REPAIR_MS = 250;
 
 /** Reads of a room's set in flight, and the changes heard meanwhile (handed on after them). */
 interface Reading {
@@ -93,7 +99,8 @@ interface Reading {
  * `members()` leaves them out meanwhile. When a heartbeat finds that Redis no longer knows this
  * process in a room (Redis restarted and lost it, or this process stalled beyond its time), it
  * tracks its connections again and hands the server the room's whole current set, users gone
- * meanwhile as removed; so does the heartbeat after a track or untrack failed, and `resync()`.
+ * meanwhile as removed; so does `resync()`, and so does a repair 250 ms after a write or refresh
+ * of the room failed (then again, less and less often, until one succeeds).
  *
  * @example
  * ```ts
@@ -110,6 +117,8 @@ export class RedisPresence implements EnginePresence {
 	readonly #rooms = new Map<string, LocalRoom>();
 	readonly #reading = new Map<string, Reading>();
 	#timer: ReturnType<typeof setInterval> | undefined;
+	#repairTimer: ReturnType<typeof setTimeout> | undefined;
+	#repairDelay = REPAIR_MS;
 	#closed = false;
 
 	constructor(options: RedisPresenceOptions) {
@@ -153,7 +162,7 @@ export class RedisPresence implements EnginePresence {
 		]);
 	}
 
-	/** Runs a track or untrack of `local`; when it fails, the next heartbeat writes the room again. */
+	/** Runs a write of `room`; when it fails, the room is written again soon (`#markStale`). */
 	async #write(
 		local: LocalRoom,
 		what: string,
@@ -164,9 +173,42 @@ export class RedisPresence implements EnginePresence {
 		try {
 			await this.#run(what, room, lua, args);
 		} catch (error) {
-			local.stale = true;
+			this.#markStale(room, local);
 			throw error;
 		}
+	}
+
+	/**
+	 * A write of `room` failed: Redis may hold other entries of this process there than the local
+	 * ones. The room is kept, even with no connection left (its last untrack failed), until it is
+	 * written again: a later track would otherwise renew this process in the room and bring the
+	 * entry that failed to go back to life, for good.
+	 */
+	#markStale(room: string, local: LocalRoom): void {
+		if (this.#closed) return;
+		let current = this.#rooms.get(room);
+		if (!current) this.#rooms.set(room, (current = local));
+		current.stale = true;
+		this.#repairSoon();
+	}
+
+	/**
+	 * Refreshes every stale room after `#repairDelay` (or later, when Redis is not ready by then).
+	 * The delay doubles with each round up to a heartbeat's, and is back at `REPAIR_MS` once a
+	 * refresh succeeds: a Redis that keeps refusing is not asked four times a second for good.
+	 */
+	#repairSoon(): void {
+		if (this.#repairTimer || this.#closed) return;
+		this.#repairTimer = setTimeout(() => {
+			this.#repairTimer = undefined;
+			if (this.#options.redis.status != 'ready') return this.#repairSoon();
+			this.#repairDelay = Math.min(
+				this.#repairDelay * 2,
+				Math.max(REPAIR_MS, this.#options.ttl / 3)
+			);
+			for (const [room, local] of this.#rooms) if (local.stale) this.#refresh(room, false);
+		}, this.#repairDelay);
+		this.#repairTimer.unref?.();
 	}
 
 	/**
@@ -249,6 +291,7 @@ export class RedisPresence implements EnginePresence {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#timer);
+		clearTimeout(this.#repairTimer);
 		const rooms = [...this.#rooms.keys()];
 		this.#rooms.clear();
 		if (this.#options.redis.status != 'ready') return;
@@ -282,16 +325,37 @@ export class RedisPresence implements EnginePresence {
 			const local = this.#rooms.get(room);
 			if (!local || (known && !resync && !local.stale)) return;
 			local.stale = false;
-			const args = [...local.entries].flatMap(([id, entry]) => [id, entry.user, entry.data]);
-			await this.#write(local, `track presence in "${room}" again`, room, this.#scripts.track, [
-				'1',
-				...args
-			]);
+			await this.#writeAgain(room, local);
 			const members = await this.members(room);
 			const removed = [...local.seen].filter((id) => !Object.hasOwn(members, id));
-			this.#heard(room, { set: members, removed });
+			for (const id of Object.keys(members)) local.seen.add(id);
+			// Straight to the server, not through #heard: the changes heard during the read are newer
+			// than it and are handed on after it; queued behind them, the set would undo them.
+			this.#options.changed(room, { set: members, removed });
+			// Kept only for this write (its last untrack had failed): nothing of it is left to renew.
+			if (!local.entries.size && this.#rooms.get(room) === local) this.#rooms.delete(room);
+			this.#repairDelay = REPAIR_MS;
 		};
-		refreshed().catch((error) => this.#options.report(errorFrom(error)));
+		refreshed().catch((error) => {
+			this.#options.report(errorFrom(error));
+			const local = this.#rooms.get(room);
+			if (local) this.#markStale(room, local);
+		});
+	}
+
+	/**
+	 * Writes every connection of this process in `room` again, in place of whatever Redis held of
+	 * it; with none left (the last untrack failed), drops what Redis held.
+	 */
+	async #writeAgain(room: string, local: LocalRoom): Promise<void> {
+		const args = [...local.entries].flatMap(([id, entry]) => [id, entry.user, entry.data]);
+		if (!args.length) {
+			return this.#write(local, `leave the presence of "${room}"`, room, this.#scripts.leave, []);
+		}
+		await this.#write(local, `track presence in "${room}" again`, room, this.#scripts.track, [
+			'1',
+			...args
+		]);
 	}
 
 	/** Runs one of the presence scripts on `room` with the common arguments, then `args`. */

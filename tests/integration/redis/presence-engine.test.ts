@@ -7,7 +7,7 @@ import {
 	type RedisEngineOptions
 } from '../../../src/lib/redis/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { Signal } from '../../helpers/chaos.js';
+import { redisAdmin, Signal } from '../../helpers/chaos.js';
 import { within } from '../../helpers/wait.js';
 
 const ROOM = 'team:acme';
@@ -95,6 +95,59 @@ describe('RedisEngine presence', () => {
 		expect(members['__proto__']).toEqual({ data: { name: 'Proto' }, connections: 1 });
 		await a.presence.untrack(ROOM, 'a1');
 		await b.until(() => !b.seen.has('__proto__'), 'Proto gone');
+	});
+
+	it('hands over the whole set after each gap, consistent with the changes that keep coming', async () => {
+		const redis = await startRedisServer();
+		const [a, b] = [await process(redis), await process(redis)];
+		const admin = redisAdmin(redis);
+		await a.presence.track(ROOM, 'a1', { id: 'ada' });
+		// B tracks a new user at a time while the subscribers are cut again and again: each cut makes
+		// A read the whole set, and B's changes keep coming while it does.
+		let cutting = true;
+		let tracked = 0;
+		const tracking = (async () => {
+			for (; cutting; tracked++) {
+				await b.presence.track(ROOM, `b${tracked}`, { id: `user${tracked}` }).catch(() => {});
+			}
+		})();
+		for (let cut = 0; cut < 10; cut++) {
+			const back = within(
+				new Promise<void>((resolve) => {
+					const off = a.engine.onHealthChange((healthy) => healthy && (off(), resolve()));
+				}),
+				'A’s subscriber back'
+			);
+			await admin.client('KILL', 'TYPE', 'pubsub');
+			await back;
+		}
+		cutting = false;
+		await tracking;
+		const users = Object.keys(await a.presence.members(ROOM));
+		expect(users).toHaveLength(tracked + 1);
+		await a.until(() => a.seen.size == users.length, `all ${users.length} users, as A heard them`);
+	});
+
+	it('drops an entry whose untrack failed while Redis was down, though a later track renews the process', async () => {
+		const redis = await startRedisServer({ persistent: true });
+		// Long: the entry left behind must go because the engine removes it, not because it expired.
+		const a = await process(redis, { presenceTtl: 60_000 });
+		await a.presence.track(ROOM, 'a1', { id: 'ada' });
+		await a.until(() => a.seen.has('ada'), 'Ada');
+
+		await redis.kill();
+		await expect(a.presence.untrack(ROOM, 'a1')).rejects.toThrow();
+		const back = within(
+			new Promise<void>((resolve) => {
+				const off = a.engine.onHealthChange((healthy) => healthy && (off(), resolve()));
+			}),
+			'the engine back'
+		);
+		await redis.restart();
+		await back;
+		await a.presence.track(ROOM, 'a2', { id: 'bob' });
+		await a.until(() => !a.seen.has('ada') && a.seen.has('bob'), 'Ada gone, Bob there');
+		expect(Object.keys(await a.presence.members(ROOM))).toEqual(['bob']);
 	});
 
 	it('removes a closed process’s entries and announces them to the others', async () => {
