@@ -55,7 +55,10 @@ async function openTab(server: ServerProcess, user: string): Promise<Tab> {
 				what,
 				CONVERGE_MS
 			).catch((error: Error) => {
-				throw new Error(`${error.message}: ${user} on ${server.port} saw ${shown(watch.members)}`);
+				const saw = shown(watch.members);
+				throw new Error(
+					`${error.message}: ${user} on ${server.port} saw ${saw}, not ${shown(expected)}`
+				);
 			}),
 		close: () => client.disconnect()
 	};
