@@ -15,7 +15,9 @@ interface RoomPresence {
 /**
  * Presence kept in this process's memory, for `MemoryEngine`: connections by room, merged by user.
  * A connection that leaves (or closes) is gone at once: there is no other process to outlive.
- * `changed` hears every change, as the entry to put or the user id to drop.
+ * `changed` hears every change, as the entry to put or the user id to drop. A room here is any name:
+ * the server gives each room's presence on each route its own (`presenceRoomOf`), so two routes'
+ * rooms of one name are two presences. User ids are keys of Maps and of records without prototype.
  *
  * @example
  * ```ts
