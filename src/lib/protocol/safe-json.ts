@@ -31,9 +31,9 @@ export function safeJsonParse(text: string): unknown {
 		// object, an array or a string: no other JSON value can contain a quote or a backslash.
 		const pending = [value as Record<string, unknown>];
 		const users = presenceUsers(value);
-		if (users) Object.setPrototypeOf(users, null);
 		for (const item of pending) {
-			if (item !== users) dropPollutingKeys(item);
+			if (item === users) Object.setPrototypeOf(item, null);
+			else dropPollutingKeys(item);
 			for (const child of Object.values(item)) {
 				if (typeof child == 'object' && child) pending.push(child as Record<string, unknown>);
 			}
@@ -54,14 +54,8 @@ function dropPollutingKeys(item: Record<string, unknown>): void {
 }
 
 /** The object of a presence message whose keys are user ids (see `safeJsonParse`), if `value` is one. */
-function presenceUsers(value: unknown): object | undefined {
-	if (!isObject(value) || Array.isArray(value) || !isObject(value.data)) return undefined;
-	const field =
-		value.name === PRESENCE_STATE ? 'members' : value.name === PRESENCE_DIFF ? 'set' : undefined;
-	const users = field && (value.data as Record<string, unknown>)[field];
-	return isObject(users) && !Array.isArray(users) ? users : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-	return typeof value == 'object' && value !== null;
+function presenceUsers(value: unknown): unknown {
+	const { name, data } = value as { name?: unknown; data?: Record<string, unknown> };
+	const users = name == PRESENCE_STATE ? data?.members : name == PRESENCE_DIFF ? data?.set : 0;
+	return typeof users == 'object' && !Array.isArray(users) && users;
 }
