@@ -55,7 +55,10 @@ interface LocalEntry {
 /** A room this process has present connections in. */
 interface LocalRoom {
 	readonly entries: Map<string, LocalEntry>;
-	/** The users the room's changes announced as present, to tell which ones vanished after a gap. */
+	/**
+	 * The users announced as present (by the room's changes, or by a read of its set), to tell which
+	 * ones vanished after a gap.
+	 */
 	readonly seen: Set<string>;
 	/**
 	 * A write or refresh of it failed: Redis may hold other entries of this process than `entries`,
@@ -217,12 +220,33 @@ export class RedisPresence implements EnginePresence {
 	 * made after the read must not reach a client before the older set, which would undo it.
 	 */
 	async members(room: string): Promise<PresenceRecord> {
+		return this.#readHolding(room, () => undefined);
+	}
+
+	/**
+	 * Reads the room's set, holding the changes heard meanwhile (see `members`). `changeOf` turns the
+	 * set into a change to hand on in its place in the room's order: after the changes held before
+	 * this read began (another read's: older than this one), before those heard since (newer).
+	 */
+	async #readHolding(
+		room: string,
+		changeOf: (members: PresenceRecord) => PresenceChange | undefined
+	): Promise<PresenceRecord> {
 		await this.#options.subscription(roomOf(room))?.catch(() => undefined);
 		let reading = this.#reading.get(room);
 		if (!reading) this.#reading.set(room, (reading = { count: 0, held: [] }));
 		reading.count++;
+		// Nothing held is released while this read counts, so this place stays where it began.
+		const place = reading.held.length;
 		try {
-			return await this.#read(room);
+			const members = await this.#read(room);
+			// Its users may reach members of the room here (a state): a later resync must be able to
+			// tell them gone, so they count as announced.
+			const seen = this.#rooms.get(room)?.seen;
+			const change = changeOf(members);
+			if (seen) for (const id of Object.keys(members)) seen.add(id);
+			if (change) reading.held.splice(place, 0, change);
+			return members;
 		} finally {
 			reading.count--;
 			if (!reading.count) setImmediate(() => this.#release(room, reading));
@@ -326,12 +350,12 @@ export class RedisPresence implements EnginePresence {
 			if (!local || (known && !resync && !local.stale)) return;
 			local.stale = false;
 			await this.#writeAgain(room, local);
-			const members = await this.members(room);
-			const removed = [...local.seen].filter((id) => !Object.hasOwn(members, id));
-			for (const id of Object.keys(members)) local.seen.add(id);
-			// Straight to the server, not through #heard: the changes heard during the read are newer
-			// than it and are handed on after it; queued behind them, the set would undo them.
-			this.#options.changed(room, { set: members, removed });
+			// The whole set goes where its read began in the room's order: a change held before it is
+			// older and must not undo it, one heard since is newer and must not be undone by it.
+			await this.#readHolding(room, (members) => {
+				const removed = [...local.seen].filter((id) => !Object.hasOwn(members, id));
+				return { set: members, removed };
+			});
 			// Kept only for this write (its last untrack had failed): nothing of it is left to renew.
 			if (!local.entries.size && this.#rooms.get(room) === local) this.#rooms.delete(room);
 			this.#repairDelay = REPAIR_MS;

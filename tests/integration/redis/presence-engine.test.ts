@@ -150,6 +150,23 @@ describe('RedisEngine presence', () => {
 		expect(Object.keys(await a.presence.members(ROOM))).toEqual(['bob']);
 	});
 
+	it('tells a user gone after a gap though this process only ever read it (a state), never heard it', async () => {
+		const redis = await startRedisServer();
+		const b = await process(redis);
+		await b.presence.track(ROOM, 'b1', { id: 'bob' });
+		// A starts after Bob came: its members learn of him from the set it reads, as a state.
+		const a = await process(redis);
+		await a.presence.track(ROOM, 'a1', { id: 'ada' });
+		for (const [id, entry] of Object.entries(await a.presence.members(ROOM))) a.seen.set(id, entry);
+		expect([...a.seen.keys()].sort()).toEqual(['ada', 'bob']);
+
+		await redis.kill();
+		// Bob leaves while Redis is down; Redis comes back empty.
+		await expect(b.presence.untrack(ROOM, 'b1')).rejects.toThrow();
+		await redis.restart();
+		await a.until(() => !a.seen.has('bob') && a.seen.has('ada'), 'Bob gone, Ada there');
+	});
+
 	it('removes a closed process’s entries and announces them to the others', async () => {
 		const redis = await startRedisServer();
 		const [a, b] = [await process(redis), await process(redis)];
