@@ -65,21 +65,21 @@ describe('watchPresence', () => {
 
 		peer.deliver('presence.state', {
 			room: ROOM,
-			members: { ada: { data: { name: 'Ada' }, connections: 2 } }
+			members: [['ada', { data: { name: 'Ada' }, connections: 2 }]]
 		});
 		expect(names(await presence.reported(1))).toEqual({ ada: ['Ada', 2] });
 
 		peer.deliver('presence.diff', {
 			room: ROOM,
-			set: {
-				bob: { data: { name: 'Bob' }, connections: 1 },
-				ada: { data: { name: 'Ada' }, connections: 1 }
-			},
+			set: [
+				['bob', { data: { name: 'Bob' }, connections: 1 }],
+				['ada', { data: { name: 'Ada' }, connections: 1 }]
+			],
 			removed: []
 		});
 		expect(names(await presence.reported(2))).toEqual({ ada: ['Ada', 1], bob: ['Bob', 1] });
 
-		peer.deliver('presence.diff', { room: ROOM, set: {}, removed: ['ada'] });
+		peer.deliver('presence.diff', { room: ROOM, set: [], removed: ['ada'] });
 		expect(names(await presence.reported(3))).toEqual({ bob: ['Bob', 1] });
 		expect(watch.members).toBe(presence.seen[2]);
 		// Every report is a new map: a reader comparing with === sees each change.
@@ -92,19 +92,21 @@ describe('watchPresence', () => {
 		watchPresence<Member>(client, ROOM, presence.onChange);
 		peer.deliver('presence.diff', {
 			room: ROOM,
-			set: { early: { data: { name: 'Early' }, connections: 1 } },
+			set: [['early', { data: { name: 'Early' }, connections: 1 }]],
 			removed: []
 		});
-		peer.deliver('presence.state', { room: 'team:other', members: {} });
-		peer.deliver('presence.state', { room: ROOM, members: { bad: { data: 1 } } });
-		peer.deliver('presence.state', { room: ROOM, members: [] });
+		peer.deliver('presence.state', { room: 'team:other', members: [] });
+		peer.deliver('presence.state', { room: ROOM, members: [['bad', { data: 1 }]] });
+		peer.deliver('presence.state', { room: ROOM, members: [[1, { data: 1, connections: 1 }]] });
+		// An object keyed by user id is not the wire's shape: a user called __proto__ would vanish.
+		peer.deliver('presence.state', { room: ROOM, members: {} });
 		await settled(peer, client);
 		expect(presence.seen).toEqual([]);
 
-		peer.deliver('presence.state', { room: ROOM, members: {} });
+		peer.deliver('presence.state', { room: ROOM, members: [] });
 		expect((await presence.reported(1)).size).toBe(0);
 		peer.deliver('presence.diff', { room: ROOM, set: 'nope', removed: [] });
-		peer.deliver('presence.diff', { room: ROOM, set: {}, removed: 'ada' });
+		peer.deliver('presence.diff', { room: ROOM, set: [], removed: 'ada' });
 		await settled(peer, client);
 		expect(presence.seen).toHaveLength(1);
 	});
@@ -115,7 +117,7 @@ describe('watchPresence', () => {
 		watchPresence<Member>(client, ROOM, presence.onChange);
 		peer.deliver('presence.state', {
 			room: ROOM,
-			members: { ada: { data: { name: 'Ada' }, connections: 1 } }
+			members: [['ada', { data: { name: 'Ada' }, connections: 1 }]]
 		});
 		await presence.reported(1);
 
@@ -123,13 +125,13 @@ describe('watchPresence', () => {
 		const again = await server.connection(1);
 		await again.waitForFrame((text) => text.includes('"room.join"') && text.includes(ROOM));
 		await reachState(client, 'connected');
-		again.deliver('presence.diff', { room: ROOM, set: {}, removed: ['ada'] });
+		again.deliver('presence.diff', { room: ROOM, set: [], removed: ['ada'] });
 		await settled(again, client);
 		expect(presence.seen).toHaveLength(1);
 
 		again.deliver('presence.state', {
 			room: ROOM,
-			members: { bob: { data: { name: 'Bob' }, connections: 1 } }
+			members: [['bob', { data: { name: 'Bob' }, connections: 1 }]]
 		});
 		expect(names(await presence.reported(2))).toEqual({ bob: ['Bob', 1] });
 	});
@@ -143,20 +145,20 @@ describe('watchPresence', () => {
 		const entry = (name: string, connections: number) =>
 			`{"data":{"name":"${name}","__proto__":{"polluted":true}},"connections":${connections}}`;
 		peer.send(
-			`{"name":"presence.state","data":{"room":"${ROOM}","members":{"__proto__":${entry('Proto', 1)},"ada":${entry('Ada', 1)}}}}`
+			`{"name":"presence.state","data":{"room":"${ROOM}","members":[["__proto__",${entry('Proto', 1)}],["ada",${entry('Ada', 1)}]]}}`
 		);
 		const state = await presence.reported(1);
 		expect(names(state)).toEqual({ ['__proto__']: ['Proto', 1], ada: ['Ada', 1] });
 		expect(Object.keys(state.get('__proto__')!.data)).toEqual(['name']);
 
 		peer.send(
-			`{"name":"presence.diff","data":{"room":"${ROOM}","set":{"__proto__":${entry('Proto', 2)}},"removed":[]}}`
+			`{"name":"presence.diff","data":{"room":"${ROOM}","set":[["__proto__",${entry('Proto', 2)}]],"removed":[]}}`
 		);
 		expect(names(await presence.reported(2))).toEqual({
 			['__proto__']: ['Proto', 2],
 			ada: ['Ada', 1]
 		});
-		peer.deliver('presence.diff', { room: ROOM, set: {}, removed: ['__proto__'] });
+		peer.deliver('presence.diff', { room: ROOM, set: [], removed: ['__proto__'] });
 		expect(names(await presence.reported(3))).toEqual({ ada: ['Ada', 1] });
 		expect(({} as Record<string, unknown>).polluted).toBeUndefined();
 	});
@@ -172,7 +174,7 @@ describe('watchPresence', () => {
 		watch.stop();
 		await peer.waitForFrame((text) => text.includes('"room.leave"') && text.includes(ROOM));
 		expect(client.joinedRooms).not.toContain(ROOM);
-		peer.deliver('presence.state', { room: ROOM, members: {} });
+		peer.deliver('presence.state', { room: ROOM, members: [] });
 		await settled(peer, client);
 		expect(presence.seen).toEqual([]);
 	});

@@ -159,7 +159,7 @@ describe('presence on the server', () => {
 		const state = await ada.client.request(PresenceGet, { room: ROOM });
 		expect(state).toEqual({
 			room: ROOM,
-			members: { ada: { data: { name: 'Ada' }, connections: 1 } }
+			members: [['ada', { data: { name: 'Ada' }, connections: 1 }]]
 		});
 		expect(lobby.views).toEqual([]);
 	});
@@ -202,11 +202,8 @@ describe('presence on the server', () => {
 		const raw = await rawMember(server.url(), 'bob:Bob');
 		raw.send({ name: 'presence.get', data: { room: ROOM }, id: 1 });
 		const { answer } = await answerTo(raw, 1);
-		expect(Object.keys((answer.data as { members: object }).members).sort()).toEqual([
-			'__proto__',
-			'ada',
-			'bob'
-		]);
+		const { members } = answer.data as { members: [string, unknown][] };
+		expect(members.map(([id]) => id).sort()).toEqual(['__proto__', 'ada', 'bob']);
 		proto.client.disconnect();
 		await ada.next((members) => !members.has('__proto__'), 'Proto gone');
 	});
@@ -228,7 +225,7 @@ describe('presence on the server', () => {
 		const state = await bob.client.request(PresenceGet, { room: ROOM });
 		expect(state).toEqual({
 			room: ROOM,
-			members: { bob: { data: { name: 'Bob' }, connections: 1 } }
+			members: [['bob', { data: { name: 'Bob' }, connections: 1 }]]
 		});
 		expect(bob.views.every((members) => members.size == 1)).toBe(true);
 		expect(summary(cy.watch.members)).toEqual({ ada: 'Ada×1', cy: 'Cy×1' });
@@ -272,7 +269,11 @@ describe('presence on the server', () => {
 		const diffs = () => framesNamed(observer, 'presence.diff', from);
 		await within(
 			(async () => {
-				while (!diffs().some((diff) => 'cy' in (diff.data as { set: object }).set)) {
+				while (
+					!diffs().some((diff) =>
+						(diff.data as { set: [string, unknown][] }).set.some(([id]) => id == 'cy')
+					)
+				) {
 					await observer.waitForMessages(observer.messages.length + 1);
 				}
 			})(),
@@ -280,9 +281,9 @@ describe('presence on the server', () => {
 		);
 		const seen = new Map<string, unknown>([['obs', 1]]);
 		for (const { data } of diffs()) {
-			const { set, removed } = data as { set: Record<string, unknown>; removed: string[] };
+			const { set, removed } = data as { set: [string, unknown][]; removed: string[] };
 			for (const id of removed) seen.delete(id);
-			for (const [id, entry] of Object.entries(set)) seen.set(id, entry);
+			for (const [id, entry] of set) seen.set(id, entry);
 		}
 		expect([...seen.keys()].sort()).toEqual(['cy', 'obs']);
 		// 220 frames of churn, handled within well under a second: a diff per 100 ms at most.

@@ -69,7 +69,7 @@ export function watchPresence<Data = unknown>(
 		client.on(PresenceDiff, (data) => {
 			const diff = forRoom(data);
 			if (!diff || !known) return;
-			const set = presenceEntries(diff.set ?? {});
+			const set = presenceEntries(diff.set ?? []);
 			const removed = diff.removed ?? [];
 			if (!set || !Array.isArray(removed)) return;
 			const next = new Map<string, unknown>(members);

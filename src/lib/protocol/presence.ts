@@ -1,8 +1,8 @@
 import { isRecord } from './envelope.js';
 
-/** Server → client: `{room, members}`, the whole presence of a room (after a join, or when asked). */
+/** Server → client: `{room, members}`, the whole presence of a room (after a join, or when asked); `members` is a list of `[userId, entry]` pairs. */
 export const PRESENCE_STATE = 'presence.state';
-/** Server → client: `{room, set, removed}`, what changed in a room's presence since the last state. */
+/** Server → client: `{room, set, removed}`, what changed in a room's presence since the last state; `set` is a list of `[userId, entry]` pairs. */
 export const PRESENCE_DIFF = 'presence.diff';
 /** Client → server: `{room}`, asks for the room's `presence.state`. */
 export const PRESENCE_GET = 'presence.get';
@@ -32,19 +32,24 @@ export interface PresenceEntry<Data = unknown> {
 export type PresenceMembers<Data = unknown> = ReadonlyMap<string, PresenceEntry<Data>>;
 
 /**
- * The entries of a `members` or `set` field, or undefined when it is not a record of entries: a
- * malformed presence message changes nothing.
+ * The entries of a `members` or `set` field — `[userId, entry]` pairs, so that no user id is ever a
+ * key of a parsed object (a user may be called `__proto__`) — or undefined when it is not a list of
+ * such pairs: a malformed presence message changes nothing.
  *
  * @example
  * ```ts
- * presenceEntries({ u1: { data: null, connections: 1 } }); // [['u1', { data: null, connections: 1 }]]
+ * presenceEntries([['u1', { data: null, connections: 1 }]]); // [['u1', { data: null, connections: 1 }]]
  * ```
  */
 export function presenceEntries(value: unknown): [string, PresenceEntry][] | undefined {
-	if (!isRecord(value)) return undefined;
-	const entries = Object.entries(value);
-	const valid = entries.every(
-		([, entry]) => isRecord(entry) && typeof entry.connections == 'number'
-	);
-	return valid ? (entries as [string, PresenceEntry][]) : undefined;
+	const valid =
+		Array.isArray(value) &&
+		value.every(
+			(pair) =>
+				Array.isArray(pair) &&
+				typeof pair[0] == 'string' &&
+				isRecord(pair[1]) &&
+				typeof pair[1].connections == 'number'
+		);
+	return valid ? (value as [string, PresenceEntry][]) : undefined;
 }

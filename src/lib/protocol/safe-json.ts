@@ -1,16 +1,9 @@
-import { PRESENCE_DIFF, PRESENCE_STATE } from './presence.js';
-
 /**
  * Parses JSON like `JSON.parse`, but drops, at any depth, the keys through which merging parsed input
  * into other objects would reach a prototype: every `__proto__`, and every `constructor` whose value
  * is an object with a `prototype` key. Other fields named `constructor` or `prototype` are data like
  * any other and are kept. Throws a `SyntaxError` on malformed JSON, like `JSON.parse`. Text that
  * cannot hold such a key (the usual case) costs one plain `JSON.parse` and a scan.
- *
- * One object is the exception: the users of a presence message (`members` of a `presence.state`,
- * `set` of a `presence.diff`), whose keys are user ids, anyone's to choose. It keeps every key, a
- * user named `__proto__` included, and has no prototype: a key there is only ever an own key, and
- * runesocket reads it into a `Map`. Its entries are cleaned like everything else.
  *
  * @example
  * ```ts
@@ -30,32 +23,19 @@ export function safeJsonParse(text: string): unknown {
 		// Only objects are queued, so a long array of numbers costs one loop over it. The root is an
 		// object, an array or a string: no other JSON value can contain a quote or a backslash.
 		const pending = [value as Record<string, unknown>];
-		const users = presenceUsers(value);
 		for (const item of pending) {
-			if (item === users) Object.setPrototypeOf(item, null);
-			else dropPollutingKeys(item);
+			// JSON.parse defines `__proto__` as an own data property, so deleting it touches no prototype.
+			delete item['__proto__'];
+			// Parsed JSON holds no functions: an object here is an own `constructor` field (the
+			// inherited one is a function), and `prototype` in it can only be its own key.
+			const constructor: unknown = item['constructor'];
+			if (typeof constructor == 'object' && constructor && 'prototype' in constructor) {
+				delete item['constructor'];
+			}
 			for (const child of Object.values(item)) {
 				if (typeof child == 'object' && child) pending.push(child as Record<string, unknown>);
 			}
 		}
 	}
 	return value;
-}
-
-function dropPollutingKeys(item: Record<string, unknown>): void {
-	// JSON.parse defines `__proto__` as an own data property, so deleting it touches no prototype.
-	delete item['__proto__'];
-	// Parsed JSON holds no functions: an object here is an own `constructor` field (the inherited
-	// one is a function), and `prototype` in it can only be its own key.
-	const constructor: unknown = item['constructor'];
-	if (typeof constructor == 'object' && constructor && 'prototype' in constructor) {
-		delete item['constructor'];
-	}
-}
-
-/** The object of a presence message whose keys are user ids (see `safeJsonParse`), if `value` is one. */
-function presenceUsers(value: unknown): unknown {
-	const { name, data } = value as { name?: unknown; data?: Record<string, unknown> };
-	const users = name == PRESENCE_STATE ? data?.members : name == PRESENCE_DIFF ? data?.set : 0;
-	return typeof users == 'object' && !Array.isArray(users) && users;
 }

@@ -1,14 +1,8 @@
 import { REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import { PRESENCE_DIFF, PRESENCE_STATE } from '../protocol/presence.js';
+import { PRESENCE_DIFF, PRESENCE_STATE, type PresenceEntry } from '../protocol/presence.js';
 import type { Connection } from './connection.js';
-import type {
-	Engine,
-	EnginePresence,
-	PresenceChange,
-	PresenceMember,
-	PresenceRecord
-} from './engine.js';
+import type { Engine, EnginePresence, PresenceChange, PresenceMember } from './engine.js';
 import type { RoomMember } from './local-rooms.js';
 import { PreparedMessage } from './outbound.js';
 import { presenceRoomOf } from './presence-scope.js';
@@ -70,7 +64,7 @@ interface ServedRoom {
 	 */
 	readonly unsynced: Set<Connection<unknown>>;
 	/** Changes not sent yet, merged by user: the newest entry, or null when the user left. */
-	readonly pending: Map<string, PresenceRecord[string] | null>;
+	readonly pending: Map<string, PresenceEntry | null>;
 	/** A diff is due (at the end of this turn, or of the current window). */
 	flushing: boolean;
 	/** A read of the set for `unsynced` is in flight. */
@@ -230,10 +224,10 @@ export class PresenceRooms {
 			served.flushing = false;
 			return;
 		}
-		const set: Record<string, PresenceRecord[string]> = Object.create(null);
+		const set: [string, PresenceEntry][] = [];
 		const removed: string[] = [];
 		for (const [user, entry] of served.pending) {
-			if (entry) set[user] = entry;
+			if (entry) set.push([user, entry]);
 			else removed.push(user);
 		}
 		served.pending.clear();
@@ -278,8 +272,12 @@ export class PresenceRooms {
 		);
 	}
 
-	async #members(served: ServedRoom): Promise<PresenceRecord> {
-		return this.#engine!.members(served.name);
+	/**
+	 * The room's set as it goes on the wire: `[userId, entry]` pairs, never an object keyed by user
+	 * id, which a client's safe JSON parse would strip of a user called `__proto__` (issue 17, item 5).
+	 */
+	async #members(served: ServedRoom): Promise<[string, PresenceEntry][]> {
+		return Object.entries(await this.#engine!.members(served.name));
 	}
 
 	/** The route's presence options when `room` keeps presence there (a throwing `rooms` says no). */

@@ -541,7 +541,7 @@ describe('LiveSocket: cleanup', () => {
 		const arrived = arrival(given, 1);
 		again.deliver('presence.state', {
 			room: 'team:acme',
-			members: { ada: { data: {}, connections: 1 } }
+			members: [['ada', { data: {}, connections: 1 }]]
 		});
 		await arrived;
 		expect(again.frames.filter((frame) => frame.includes('room.join'))).toEqual([]);

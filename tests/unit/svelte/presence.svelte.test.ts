@@ -30,11 +30,11 @@ describe('presence', () => {
 			peer,
 			[
 				'presence.state',
-				{ room: ROOM, members: { ada: { data: { name: 'Ada' }, connections: 1 } } }
+				{ room: ROOM, members: [['ada', { data: { name: 'Ada' }, connections: 1 }]] }
 			],
 			[
 				'presence.diff',
-				{ room: ROOM, set: { bob: { data: { name: 'Bob' }, connections: 2 } }, removed: [] }
+				{ room: ROOM, set: [['bob', { data: { name: 'Bob' }, connections: 2 }]], removed: [] }
 			]
 		);
 		expect(seen).toEqual([[]]); // nothing before the flush
