@@ -3,6 +3,12 @@
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 
+/**
+ * The most `SocketClient` alone may weigh, min+gz: under partysocket 1.3's `PartySocket` (4,047 B
+ * measured the same way), which does less — no heartbeat, rooms, recovery or schemas.
+ */
+export const CLIENT_BUDGET = 4_040;
+
 /** A bundle's text and its sizes in bytes. */
 export interface MeasuredBundle {
 	readonly text: string;

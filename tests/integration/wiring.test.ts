@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { measureBundle } from '../../bench/bundle.js';
+import { CLIENT_BUDGET, measureBundle } from '../../bench/bundle.js';
 import WebSocket from 'ws';
 import { Disconnected } from '../../src/lib/index.js';
 import { MonitorStatusChanged, Ping, projectRoom } from '../../src/demo/messages.js';
@@ -144,7 +144,7 @@ describe('production build', () => {
 		const size = (await measureBundle(`export { SocketClient } from './dist/index.js';`, root))
 			.gzipped;
 		console.log(`dist SocketClient: ${size} B min+gz`);
-		expect(size).toBeLessThanOrEqual(4_200);
+		expect(size).toBeLessThanOrEqual(CLIENT_BUDGET);
 	}, 60_000);
 
 	it('ships declarations a strict consumer compiles without skipLibCheck', async () => {

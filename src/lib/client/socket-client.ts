@@ -481,9 +481,12 @@ export class SocketClient {
 
 	/** Forgets every room without sending leaves (e.g. the server dropped them at sign-out). */
 	clearRooms(): void {
-		// Their rejoins' answers no longer matter either.
-		for (const room of this.#awaited) this.#answered(room, true);
 		this.#rooms.clear();
+		// Their rejoins' answers no longer matter either: Connected waits for none of them.
+		if (this.#awaited.size) {
+			this.#awaited.clear();
+			this.#announce();
+		}
 	}
 
 	/** The most telling reason the page gives not to connect, if any. */
@@ -603,15 +606,12 @@ export class SocketClient {
 		// A server that never answers a rejoin (a hung one, another dialect's) must not hold
 		// Connected back for good: a rejoin is a request, and gets a request's deadline. A room
 		// unanswered by then counts as refused; an answer that comes later still counts.
-		const { requestTimeout } = this.#options;
 		this.#timer = setTimeout(() => {
 			for (const room of this.#awaited) {
-				this.#error('timeout', `No answer to the rejoin of "${room}" in ${requestTimeout} ms`, {
-					room
-				});
+				this.#error('timeout', 'Rejoin timeout', { room });
 				this.#answered(room, false);
 			}
-		}, requestTimeout);
+		}, this.#options.requestTimeout);
 		this.#announce();
 	}
 
