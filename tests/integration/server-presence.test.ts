@@ -290,6 +290,41 @@ describe('presence on the server', () => {
 		expect(diffs().length).toBeLessThanOrEqual(10);
 	});
 
+	it('answers a join and a presence.get whose connection left before the engine answered', async () => {
+		// The engine answers reads only when told: the leave is handled while both reads are out.
+		let answer: () => void = () => {};
+		const answered = new Promise<void>((resolve) => (answer = resolve));
+		const engine = new MemoryEngine();
+		const history = engine.history.bind(engine);
+		const members = engine.presence.members.bind(engine.presence);
+		engine.history = async (room, since) => {
+			await answered;
+			return history(room, since);
+		};
+		engine.presence.members = async (room) => {
+			await answered;
+			return members(room);
+		};
+		const server = await serve({ engine });
+		const raw = await rawUser(server.url(), 'ada:Ada');
+		raw.send({ name: 'room.join', data: { room: 'lobby' }, id: 1 });
+		raw.send({ name: 'room.join', data: { room: ROOM } });
+		raw.send({ name: 'presence.get', data: { room: ROOM }, id: 2 });
+		raw.send({ name: 'room.leave', data: { room: 'lobby' } });
+		raw.send({ name: 'room.leave', data: { room: ROOM } });
+		// Answered in order: once the leave's answer came, the server handled every frame before it.
+		raw.send({ name: 'probe', data: null, id: 3 });
+		await answerTo(raw, 3);
+		answer();
+		const answers = await Promise.all([answerTo(raw, 1), answerTo(raw, 2)]);
+		for (const [index, room] of ['lobby', ROOM].entries()) {
+			expect(answers[index].answer).toMatchObject({
+				name: 'error',
+				data: { code: ErrorCode.Forbidden, room }
+			});
+		}
+	});
+
 	it('refuses a route with presence on an engine that keeps none', async () => {
 		const engine = new MemoryEngine() as Engine;
 		const withoutPresence: Engine = {

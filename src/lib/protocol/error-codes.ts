@@ -19,7 +19,10 @@ export const ErrorCode = {
 	InvalidData: 'invalid_data',
 	/** Too many messages too fast; the message was dropped. */
 	RateLimited: 'rate_limited',
-	/** The connection may not do this (`authorizeJoin` refused the room). */
+	/**
+	 * The connection may not do this (`authorizeJoin` refused the room), or is no longer in the room
+	 * its `room.join` or `presence.get` request named (it left before the answer).
+	 */
 	Forbidden: 'forbidden',
 	/** A handler, schema or `onMessage` failed, or `authorizeJoin` failed or hung; details stay on the server. */
 	Internal: 'internal_error',

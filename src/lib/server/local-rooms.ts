@@ -244,7 +244,7 @@ export class LocalRooms {
 		try {
 			await state.subscribed;
 			const { recovered, position, messages } = await this.#engine.history(room, since);
-			if (!connection.joinedRooms.has(room)) return;
+			if (!connection.joinedRooms.has(room)) return this.#leftBeforeAnswer(connection, room, id);
 			state.last ??= position;
 			const answer = { room, ...position, recovered: since ? recovered : true };
 			if (since) this.#countJoin(recovered, messages.length);
@@ -256,7 +256,7 @@ export class LocalRooms {
 			connection.releaseRoom(room, replayedUpTo);
 		} catch (error) {
 			this.#report(error);
-			if (!connection.joinedRooms.has(room)) return;
+			if (!connection.joinedRooms.has(room)) return this.#leftBeforeAnswer(connection, room, id);
 			if (state.refused) return this.#refuseMember(connection, room, id);
 			this.#metrics.unrecoverableAtJoin++;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
@@ -281,6 +281,16 @@ export class LocalRooms {
 		for (const member of [...state.members]) {
 			if (!state.joining.has(member)) this.#refuseMember(member, room, undefined);
 		}
+	}
+
+	/**
+	 * The connection left `room` while its join was being answered: a join sent as a request still
+	 * gets its one answer (PROTOCOL.md), a `forbidden` one, since it is not in the room.
+	 */
+	#leftBeforeAnswer(member: RoomMember, room: string, id: number | undefined): void {
+		if (id === undefined) return;
+		const message = 'The room was left before its join was answered';
+		member.sendReserved(ERROR_MESSAGE, { code: ErrorCode.Forbidden, message, room }, id);
 	}
 
 	#refuseMember(member: RoomMember, room: string, id: number | undefined): void {

@@ -149,14 +149,19 @@ export class PresenceRooms {
 		if (room === undefined) {
 			return void connection.fail(ErrorCode.Malformed, roomNameRule('presence.get'), id);
 		}
+		const refuse = () =>
+			connection.fail(ErrorCode.Forbidden, `No presence of "${room}" for this connection`, id, {
+				room
+			});
 		const served = this.#servedOf.get(connection)?.get(room);
-		if (!served) {
-			const refusal = `No presence of "${room}" for this connection`;
-			return void connection.fail(ErrorCode.Forbidden, refusal, id, { room });
-		}
+		if (!served) return void refuse();
 		this.#members(served)
 			.then((members) => {
-				if (!served.members.has(connection)) return;
+				// Left while the set was read: a request still gets its one answer, as any non-member's.
+				if (!served.members.has(connection)) {
+					if (id !== undefined) refuse();
+					return;
+				}
 				if (id !== undefined)
 					return void connection.sendReserved(REPLY_MESSAGE, { room, members }, id);
 				served.unsynced.delete(connection);
