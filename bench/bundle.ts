@@ -4,8 +4,8 @@ import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 
 /**
- * The most `SocketClient` alone may weigh, min+gz: under partysocket 1.3's `PartySocket` (4,047 B
- * measured the same way), which does less — no heartbeat, rooms, recovery or schemas.
+ * The most `SocketClient` alone may weigh, min+gz: under partysocket 1.3's `PartySocket` (4,059 B
+ * measured the same way, BENCHMARKS.md), which does less — no heartbeat, rooms, recovery or schemas.
  */
 export const CLIENT_BUDGET = 4_040;
 
