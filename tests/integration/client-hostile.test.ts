@@ -473,3 +473,27 @@ describe('a client against a hostile server', () => {
 		});
 	});
 });
+
+describe('waits longer than a timer can', () => {
+	it('takes Infinity as never: heartbeatInterval, timeouts and delays of Infinity send no ping storm', async () => {
+		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+		const server = await HostileServer.start();
+		// A timer set past 2^31 − 1 ms fires after 1 ms: each of these was a loop before.
+		const client = makeClient(server.url, {
+			heartbeatInterval: Infinity,
+			heartbeatTimeout: Infinity,
+			requestTimeout: Infinity,
+			connectionTimeout: Infinity,
+			maxReconnectDelay: Infinity
+		});
+		client.connect();
+		const peer = await server.connection(0);
+		await reachState(client, 'connected');
+		vi.advanceTimersByTime(60_000);
+		// Frames arrive in order: once this one is in, every ping sent before it is counted.
+		client.send('probe');
+		await peer.frames.waitFor((frame) => frame.includes('probe'), 'the probe');
+		expect(peer.pings).toBe(0);
+		expect(client.connectionState).toBe('connected');
+	});
+});

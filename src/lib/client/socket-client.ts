@@ -194,6 +194,13 @@ const DEFAULTS = {
 	requestTimeout: 10_000
 };
 
+/**
+ * The longest wait an option gives a timer: about 23 days, under the 2^31 − 1 ms past which Node and
+ * browsers fire a timer at once (`heartbeatInterval: Infinity` pinged every millisecond, issue 17).
+ * Numeric options are cut to it.
+ */
+const MAX_TIMER_MS = 2e9;
+
 /** A connection must stay up this long before the backoff starts from the bottom again. */
 const STABLE_CONNECTION_MS = 5_000;
 
@@ -280,10 +287,11 @@ export class SocketClient {
 		this.#url = url;
 		this.#options = { ...DEFAULTS, ...options };
 		for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
+			if (key == 'reconnect') continue;
 			const value = this.#options[key];
-			if (key != 'reconnect' && !((value as number) >= 0)) {
-				throw new TypeError(`${key} must be >= 0`);
-			}
+			if (!(value >= 0)) throw new TypeError(`${key} must be >= 0`);
+			// Infinity (or any wait past the timer limit) means "never", as far as a timer can say it.
+			this.#options[key] = Math.min(value, MAX_TIMER_MS);
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
 		this.#WebSocket = options.WebSocket;
@@ -432,11 +440,10 @@ export class SocketClient {
 	): Promise<Reply> {
 		return new Promise((resolve, reject) => {
 			const id = ++this.#nextRequestId;
-			const timeout = options?.timeout ?? this.#options.requestTimeout;
+			const timeout = Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS);
 			this.#transmit(this.#dialect.encode({ name: definition.name, data, id }), false);
 			const timer = setTimeout(
-				() =>
-					settle(new SocketError('timeout', `No reply to "${definition.name}" in ${timeout} ms`)),
+				() => settle(new SocketError('timeout', `No reply to "${definition.name}"`)),
 				timeout
 			);
 			const settle: Settle = (error, reply) => {

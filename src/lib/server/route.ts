@@ -6,6 +6,36 @@ import { ServerMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RoutePattern } from './route-pattern.js';
 
+/** Node fires a timer set for longer than this at once (after 1 ms), so no wait may be longer. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Throws a `TypeError` naming the first numeric option of the route that is not a number from 0
+ * up (or, for a wait, up to `MAX_TIMER_MS`): a `heartbeat` of `Infinity` became a liveness check
+ * every millisecond, dropping every client (issue 17), and `NaN` slipped past every `>` test.
+ */
+function checkNumbers(options: RouteOptions<unknown>): void {
+	const check = (name: string, value: number | undefined, most = Infinity) => {
+		if (value === undefined || (typeof value == 'number' && value >= 0 && value <= most)) return;
+		const range = most == Infinity ? 'a number from 0 up' : `0 to ${most} ms`;
+		throw new TypeError(`Route ${options.path}: ${name} must be ${range}, not ${String(value)}`);
+	};
+	const { firstMessageAuth, compression, rateLimit } = options;
+	check('heartbeat', options.heartbeat, MAX_TIMER_MS);
+	check('serverHeartbeat', options.serverHeartbeat, MAX_TIMER_MS);
+	check('firstMessageAuth.timeout', firstMessageAuth?.timeout, MAX_TIMER_MS);
+	check('firstMessageAuth.maxPending', firstMessageAuth?.maxPending);
+	check('maxPayload', options.maxPayload);
+	check('maxBufferedBytes', options.maxBufferedBytes);
+	check('maxRoomsPerConnection', options.maxRoomsPerConnection);
+	check('compression.threshold', compression?.threshold);
+	check('compression.concurrencyLimit', compression?.concurrencyLimit);
+	if (!rateLimit) return;
+	check('rateLimit.messagesPerSecond', rateLimit.messagesPerSecond);
+	check('rateLimit.burst', rateLimit.burst);
+	check('rateLimit.closeAfter', rateLimit.closeAfter);
+}
+
 /**
  * A route as the server runs it: its options with defaults applied, its own `ws` server (each route
  * has its own payload limit and compression), its connections and its timers.
@@ -38,6 +68,7 @@ export class Route {
 				`Route ${options.path}: choose authenticate or firstMessageAuth, not both`
 			);
 		}
+		checkNumbers(options);
 		this.options = options;
 		this.metrics = metrics;
 		this.pattern = new RoutePattern(options.path);
