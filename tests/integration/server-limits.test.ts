@@ -1255,7 +1255,7 @@ describe('route numbers', () => {
 			[{ heartbeat: Infinity }, /heartbeat must be 0 to 2147483647 ms, not Infinity/],
 			[{ serverHeartbeat: 2 ** 31 }, /serverHeartbeat must be 0 to 2147483647 ms/],
 			[
-				{ firstMessageAuth: { verify: () => ({ ok: true, data: {} }), timeout: Number.NaN } },
+				{ firstMessageAuth: { verify: () => ({ success: true, data: {} }), timeout: Number.NaN } },
 				/firstMessageAuth.timeout must be 0 to 2147483647 ms, not NaN/
 			],
 			[{ maxBufferedBytes: -1 }, /maxBufferedBytes must be a number from 0 up, not -1/],
