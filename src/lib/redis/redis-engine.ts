@@ -460,9 +460,15 @@ export class RedisEngine implements Engine {
 	#queueResubscribe(): void {
 		if (this.#resubscribeQueued) return;
 		this.#resubscribeQueued = true;
+		const session = this.#subscriberSessions;
+		const shardLosses = this.#shardLosses;
 		this.#resubscribing = this.#resubscribing
 			.then(() => {
 				this.#resubscribeQueued = false;
+				// The one before it subscribed every room and nothing was lost since: running again would
+				// only subscribe them all twice (and, on a cluster, list them twice in ioredis' record).
+				const unchanged = session == this.#subscriberSessions && shardLosses == this.#shardLosses;
+				if (this.#subscribed && unchanged) return;
 				return this.#resubscribe();
 			})
 			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
