@@ -186,7 +186,7 @@ describe('chaos on Redis', { timeout: 60_000 }, () => {
 		// What was published in the new epoch after the position the client was told to continue
 		// from arrives exactly once, in order; only messages before it may be missing.
 		const afterReset = publisher.sent
-			.filter(({ result }) => result?.epoch == resetEpoch && result.offset > reset.offset)
+			.filter(({ result }) => result && result.epoch == resetEpoch && result.offset > reset.offset)
 			.map(({ n }) => n);
 		const lostBefore = result.lost.filter((n) => n < (afterReset[0] ?? Infinity));
 		console.log(
