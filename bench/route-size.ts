@@ -12,23 +12,16 @@
 // What each file holds comes from the bundler's own record of every chunk's modules: for SvelteKit's
 // client chunks, captured by a plugin that a wrapper config adds to the project's vite.config.ts; for
 // an island (src/island/vite.ts), the islands manifest the server build writes.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import {
-	cpSync,
-	existsSync,
-	mkdtempSync,
-	readFileSync,
-	rmSync,
-	symlinkSync,
-	writeFileSync
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { parseAst } from 'vite';
+import { copySources } from './sources.js';
 import { freePort } from './throughput/redis-server.js';
 
 const { values: options } = parseArgs({
@@ -85,29 +78,6 @@ const recordChunkModules = {
 export default mergeConfig(project, { plugins: [recordChunkModules] });
 `;
 
-const git = (...args: string[]): string =>
-	execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
-
-/**
- * Puts the sources to build in `work`: the commit `ref` (its whole tree, from `git archive`), or the
- * project's files as they are now. Returns what was built, for the report.
- */
-function copySources(work: string, ref: string | undefined): string {
-	if (ref) {
-		const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
-		const archive = spawnSync('git', ['archive', '--format=tar', commit], {
-			cwd: repo,
-			maxBuffer: 512 * 2 ** 20
-		});
-		if (archive.status != 0) throw new Error(`git archive ${commit} failed`);
-		execFileSync('tar', ['-x', '-C', work], { input: archive.stdout });
-		return `commit ${commit.slice(0, 7)}`;
-	}
-	for (const entry of COPIED) cpSync(join(repo, entry), join(work, entry), { recursive: true });
-	const dirty = git('status', '--porcelain', '--', ...COPIED) != '';
-	return `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (+ local changes)' : ''}`;
-}
-
 /**
  * Copies the project (or commit `--ref`) to a temporary directory and builds it there; returns the
  * directory and what was built.
@@ -116,7 +86,7 @@ function buildCopy(): { work: string; source: string } {
 	const work = mkdtempSync(join(tmpdir(), 'runesocket-route-size-'));
 	let source: string;
 	try {
-		source = copySources(work, options.ref);
+		source = copySources(repo, work, COPIED, options.ref);
 	} catch (error) {
 		rmSync(work, { recursive: true, force: true });
 		throw error;

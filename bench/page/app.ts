@@ -4,13 +4,14 @@
 // The build runs in a temporary copy (of the working tree, or of a commit with --ref), with
 // node_modules linked, so that builds others start in the working tree meanwhile can neither change
 // nor break the one measured, and a commit can be measured while the working tree moves on.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { copySources } from '../sources.js';
 import { freePort } from '../throughput/redis-server.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,9 +49,6 @@ export interface BuiltApp {
 	remove(): void;
 }
 
-const git = (...args: string[]): string =>
-	execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
-
 /**
  * Copies the working tree (or the commit `ref`) to a temporary directory and runs `npm run build`
  * there; throws with the build's output when it fails.
@@ -63,22 +61,7 @@ export function buildApp({ ref }: { ref?: string }): BuiltApp {
 	const remove = () => rmSync(dir, { recursive: true, force: true });
 	let source: string;
 	try {
-		if (ref) {
-			const commit = git('rev-parse', '--verify', `${ref}^{commit}`);
-			const archive = spawnSync('git', ['archive', '--format=tar', commit], {
-				cwd: repo,
-				maxBuffer: 512 * 2 ** 20
-			});
-			if (archive.status != 0) throw new Error(`git archive ${commit} failed`);
-			execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
-			source = `commit ${commit.slice(0, 7)}`;
-		} else {
-			for (const entry of BUILD_INPUTS) {
-				cpSync(join(repo, entry), join(dir, entry), { recursive: true });
-			}
-			const dirty = git('status', '--porcelain', '--', ...BUILD_INPUTS) != '';
-			source = `the working tree at ${git('rev-parse', '--short', 'HEAD')}${dirty ? ' (+ local changes)' : ''}`;
-		}
+		source = copySources(repo, dir, BUILD_INPUTS, ref);
 		symlinkSync(join(repo, 'node_modules'), join(dir, 'node_modules'), 'dir');
 		const build = spawnSync('npm', ['run', 'build'], {
 			cwd: dir,
