@@ -2,6 +2,7 @@ import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
+import cycles from './scripts/eslint/no-import-cycle.js';
 import ts from 'typescript-eslint';
 import svelteConfig from './svelte.config.js';
 
@@ -23,18 +24,28 @@ export default ts.config(
 			]
 		}
 	},
-	// The dependency arrows of src/lib point one way: protocol ← client ← svelte, protocol ← server ← vite,
-	// protocol ← server ← redis.
+	// The dependency arrows of src/lib point one way (README: Layout): protocol ← client ← svelte,
+	// protocol ← engine ← server ← vite, engine ← redis; the demo uses only the public entries.
 	...[
-		['src/lib/protocol/**', ['**/client/**', '**/server/**', '**/vite/**', '**/svelte/**']],
-		['src/lib/client/**', ['**/server/**', '**/vite/**', '**/svelte/**', 'ws']],
-		['src/lib/server/**', ['**/client/**', '**/svelte/**', '**/vite/**']],
-		['src/lib/svelte/**', ['**/server/**', '**/vite/**']],
-		// runesocket/redis: engine types from ../server, helpers from ../protocol, and ioredis.
+		[
+			'src/lib/protocol/**',
+			['**/client/**', '**/engine/**', '**/server/**', '**/redis/**', '**/vite/**', '**/svelte/**']
+		],
+		[
+			'src/lib/client/**',
+			['**/engine/**', '**/server/**', '**/redis/**', '**/vite/**', '**/svelte/**', 'ws']
+		],
+		['src/lib/svelte/**', ['**/engine/**', '**/server/**', '**/redis/**', '**/vite/**']],
+		[
+			'src/lib/engine/**',
+			['**/client/**', '**/server/**', '**/redis/**', '**/vite/**', '**/svelte/**', 'ws']
+		],
+		['src/lib/server/**', ['**/client/**', '**/redis/**', '**/svelte/**', '**/vite/**']],
 		[
 			'src/lib/redis/**',
 			[
 				'**/client/**',
+				'**/server/**',
 				'**/svelte/**',
 				'**/vite/**',
 				'svelte',
@@ -57,6 +68,12 @@ export default ts.config(
 			]
 		}
 	})),
+	// No import cycles between files, type-only imports included, in the library and the demo.
+	{
+		files: ['src/**/*.ts', 'src/**/*.js'],
+		plugins: { project: cycles },
+		rules: { 'project/no-import-cycle': 'error' }
+	},
 	{
 		files: ['**/*.svelte', '**/*.svelte.ts', '**/*.svelte.js'],
 		languageOptions: {

@@ -2,18 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket/server';
 import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
 import type { z } from 'zod';
+import { MAX_SPANS, MAX_TIMELINE } from './limits.js';
 import {
 	IncidentSchema,
-	MAX_SPANS,
-	MAX_TIMELINE,
 	MonitorSchema,
-	Validated,
 	type Activity,
 	type Incident,
 	type Monitor,
 	type Span,
 	type TimelineEntry
-} from './schemas.js';
+} from './shapes.js';
+import { Validated } from './schemas.js';
 import type { DemoUser } from './session.js';
 import { slug } from './session.js';
 import type { DemoAccounts } from './accounts.js';

@@ -2,7 +2,7 @@
 // both ends always agree. The page takes these as they are, without a schema: everything it
 // receives was published by its own server, which validated it first against the schemas in
 // schemas.ts (the server's `Validated` definitions), as it validates whatever a page sends.
-// Only types come from schemas.ts, so this module costs the page no zod.
+// Only types come from shapes.ts, so this module costs the page no zod.
 import { ClientMessage } from 'runesocket';
 import type {
 	Activity,
@@ -14,7 +14,7 @@ import type {
 	PingData,
 	Span,
 	TimelineEntry
-} from './schemas.js';
+} from './shapes.js';
 
 export type {
 	Activity,
@@ -52,13 +52,7 @@ export const SnapshotRequested = ClientMessage.define<Record<string, never>>('da
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define<PingData>('demo.ping');
 
-/** How long an incident update's text may be. */
-export const MAX_UPDATE_LENGTH = 280;
-
-/** How many checks a monitor keeps for its sparkline. */
-export const CHECKS_KEPT = 60;
-/** How much status history a monitor keeps for its uptime bar, in ms. */
-export const UPTIME_WINDOW = 60 * 60 * 1000;
+export { CHECKS_KEPT, MAX_UPDATE_LENGTH, UPTIME_WINDOW } from './limits.js';
 
 /** The rooms of one account: its own, and one per project. */
 export const accountRoom = (account: string) => `account:${account}`;

@@ -8,7 +8,7 @@ import {
 	type IncidentRefusal
 } from '$demo/dashboard';
 import { MAX_UPDATE_LENGTH } from '$demo/messages';
-import { Severity } from '$demo/schemas';
+import { Severity } from '$demo/shapes';
 import { signSession, slug, verifySession } from '$demo/session';
 import { newTeamRefusal } from '$demo/team-quota';
 import { invisibleTextRefusal, visibleText } from '$demo/text';

@@ -26,7 +26,7 @@ import {
 	RawClient
 } from '../helpers/raw-frames.js';
 import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
-import { RateLimiter } from '../../src/lib/server/rate-limiter.js';
+import { RateLimiter } from '../../src/lib/server/session/rate-limiter.js';
 import { isPolluting } from '../helpers/fuzz-json.js';
 import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
 import { within } from '../helpers/wait.js';

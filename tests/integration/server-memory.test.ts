@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { defineRoute, type Connection } from '../../src/lib/server/index.js';
 import { Connection as ServerConnection } from '../../src/lib/server/connection.js';
 import { Route } from '../../src/lib/server/route.js';
-import { Session, type SessionHost } from '../../src/lib/server/session.js';
+import { Session, type SessionHost } from '../../src/lib/server/session/session.js';
 import {
 	connectRaw,
 	deferred,

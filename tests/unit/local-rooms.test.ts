@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envelopeDialect, JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
-import { LocalRooms, type RoomMember } from '../../src/lib/server/local-rooms.js';
+import { LocalRooms, type RoomMember } from '../../src/lib/server/rooms/local-rooms.js';
 import type { PreparedMessage } from '../../src/lib/server/outbound.js';
 import type {
 	Engine,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LocalRooms, type RoomMember } from '../../src/lib/server/local-rooms.js';
-import { MemoryEngine } from '../../src/lib/server/memory-engine.js';
-import { ServerMetrics } from '../../src/lib/server/metrics.js';
+import { LocalRooms, type RoomMember } from '../../src/lib/server/rooms/local-rooms.js';
+import { MemoryEngine } from '../../src/lib/engine/memory-engine.js';
+import { ServerMetrics } from '../../src/lib/server/metrics/metrics.js';
 import type { PreparedMessage } from '../../src/lib/server/outbound.js';
 
 /** A member that records what it is sent, as text. */

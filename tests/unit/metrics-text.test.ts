@@ -5,13 +5,13 @@ import {
 	metricFamilies,
 	ServerMetrics,
 	type ServerMetricsSnapshot
-} from '../../src/lib/server/metrics.js';
+} from '../../src/lib/server/metrics/metrics.js';
 import {
 	escapeHelp,
 	escapeLabelValue,
 	formatValue,
 	prometheusText
-} from '../../src/lib/server/prometheus-text.js';
+} from '../../src/lib/server/metrics/prometheus-text.js';
 
 describe('Prometheus text format', () => {
 	it('escapes backslashes and line feeds in help texts, and leaves double quotes alone', () => {

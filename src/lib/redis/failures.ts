@@ -1,20 +1,9 @@
+import { errorFrom } from '../engine/errors.js';
 import type { RedisConnection } from './connections.js';
 
 /** What ioredis says of a command that failed because its connection was lost or not writable. */
 const CONNECTION_LOST =
 	/Stream isn't writeable|Connection is closed|max retries per request|connection close|ECONNRESET|ECONNREFUSED|EPIPE/i;
-
-/**
- * `value` as an Error (a thrown non-Error becomes its text).
- *
- * @example
- * ```ts
- * errorFrom('boom').message; // 'boom'
- * ```
- */
-export function errorFrom(value: unknown): Error {
-	return value instanceof Error ? value : new Error(String(value));
-}
 
 /**
  * The error of a command that failed with `error`: "Redis is unavailable" when it failed because

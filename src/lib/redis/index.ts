@@ -35,4 +35,4 @@ export type {
 	PresenceRecord,
 	PublishOptions,
 	StreamPosition
-} from '../server/engine.js';
+} from '../engine/engine.js';

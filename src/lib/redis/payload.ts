@@ -1,6 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import { safeJsonParse } from '../protocol/safe-json.js';
-import type { PresenceChange } from '../server/engine.js';
+import type { PresenceChange } from '../engine/engine.js';
 
 /**
  * One message as it travels on a room's channel: `{"x":<except or null>,"m":<message>}`. A channel

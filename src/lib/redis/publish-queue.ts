@@ -1,18 +1,17 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
-	historyPolicy,
-	newEpoch,
 	type HistoryOptions,
 	type HistoryPolicy,
 	type StreamPosition
-} from '../server/engine.js';
+} from '../engine/engine.js';
+import { historyPolicy, newEpoch } from '../engine/history.js';
 import { isCluster, type RedisConnection } from './connections.js';
 import { keySlot, type RoomKeys } from './keys.js';
 import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
 import { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
-import { errorFrom } from './failures.js';
-import { within } from './within.js';
+import { errorFrom } from '../engine/errors.js';
+import { withDeadline } from '../engine/errors.js';
 
 type Resolve = (position: StreamPosition | undefined) => void;
 type Reject = (error: Error) => void;
@@ -315,7 +314,10 @@ export class PublishQueue {
 		const execution = pipeline.exec().catch((error: unknown) => {
 			throw new RefusedPipeline(error);
 		});
-		return ((await within(execution, this.#options.timeout)) ?? []) as [Error | null, unknown][];
+		return ((await withDeadline(execution, this.#options.timeout, 'Redis')) ?? []) as [
+			Error | null,
+			unknown
+		][];
 	}
 
 	/** Keys and arguments of the publish script for `run` (see `PUBLISH_SCRIPT`). */

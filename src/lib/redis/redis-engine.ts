@@ -1,13 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
-	checkHistoryOptions,
-	everyoneHistory,
-	historyWithoutMessages,
-	historyPolicy,
-	isStreamPosition,
-	newEpoch,
-	notRecovered,
 	type Engine,
 	type EngineHandlers,
 	type EnginePresence,
@@ -16,7 +9,16 @@ import {
 	type HistoryResult,
 	type PublishOptions,
 	type StreamPosition
-} from '../server/engine.js';
+} from '../engine/engine.js';
+import {
+	checkHistoryOptions,
+	everyoneHistory,
+	historyWithoutMessages,
+	historyPolicy,
+	isStreamPosition,
+	newEpoch,
+	notRecovered
+} from '../engine/history.js';
 import {
 	connect,
 	createConnections,
@@ -26,14 +28,15 @@ import {
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, errorFrom, isChannelRefusal, throwUnlessReady } from './failures.js';
+import { commandFailure, isChannelRefusal, throwUnlessReady } from './failures.js';
+import { errorFrom } from '../engine/errors.js';
 import { HealthSignal } from './health.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
 import { HISTORY_SCRIPT, isUnpublished, runScript } from './scripts.js';
-import { within } from './within.js';
+import { withDeadline } from '../engine/errors.js';
 
 /**
  * Options of a `RedisEngine`.
@@ -325,7 +328,7 @@ export class RedisEngine implements Engine {
 		this.#throwIfRefused(room, channel);
 		this.#rooms.set(channel, room);
 		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
-		const subscription = within(this.#subscribeChannels([channel]), this.#timeout);
+		const subscription = withDeadline(this.#subscribeChannels([channel]), this.#timeout, 'Redis');
 		this.#subscriptions.set(room, subscription);
 		try {
 			await subscription;
@@ -344,9 +347,10 @@ export class RedisEngine implements Engine {
 		if (!this.#rooms.delete(channel) || this.#subscriber.status != 'ready') return;
 		try {
 			const subscriber = this.#subscriber;
-			await within(
+			await withDeadline(
 				this.#sharded ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel),
-				this.#timeout
+				this.#timeout,
+				'Redis'
 			);
 		} catch (error) {
 			throw this.#failure(`unsubscribe "${room}"`, error, this.#subscriber);
@@ -437,9 +441,10 @@ export class RedisEngine implements Engine {
 
 	async #connect(): Promise<void> {
 		try {
-			await within(
+			await withDeadline(
 				Promise.all([connect(this.#commands), connect(this.#subscriber), this.#firstSession]),
-				Math.max(this.#timeout, 10_000)
+				Math.max(this.#timeout, 10_000),
+				'Redis'
 			);
 			await this.#resubscribing;
 			if (!this.#subscribed) throw new Error('the subscriber connection dropped while starting');
@@ -480,7 +485,7 @@ export class RedisEngine implements Engine {
 		const recovering = this.#wasSubscribed;
 		const shardLosses = this.#shardLosses;
 		try {
-			await within(this.#subscribeWanted(), this.#timeout);
+			await withDeadline(this.#subscribeWanted(), this.#timeout, 'Redis');
 		} catch (error) {
 			this.#report(this.#failure('resubscribe after reconnecting', error));
 			// A lost connection reconnects by itself; a refusal needs a fresh one, later. A cluster
@@ -697,7 +702,7 @@ export class RedisEngine implements Engine {
 	async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
 		this.#checkCommands(undefined, what);
 		try {
-			return await within(run(), this.#timeout);
+			return await withDeadline(run(), this.#timeout, 'Redis');
 		} catch (error) {
 			throw this.#failure(what, error, this.#commands);
 		}
@@ -742,7 +747,7 @@ export class RedisEngine implements Engine {
 		const subscriber = this.#subscriber;
 		if (this.#closed || subscriber.status != 'ready') return;
 		try {
-			await within(subscriber.ping(), this.#pingInterval);
+			await withDeadline(subscriber.ping(), this.#pingInterval, 'Redis');
 		} catch (error) {
 			if (this.#closed || subscriber.status != 'ready') return;
 			this.#report(this.#failure('keep the subscriber alive, reconnecting it', error));

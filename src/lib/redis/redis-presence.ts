@@ -5,10 +5,11 @@ import type {
 	PresenceChange,
 	PresenceMember,
 	PresenceRecord
-} from '../server/engine.js';
-import { presenceScopeOf } from '../server/presence-scope.js';
+} from '../engine/engine.js';
+import { presenceScopeOf } from '../engine/presence-scope.js';
 import type { RedisConnection } from './connections.js';
-import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
+import { commandFailure, throwUnlessReady } from './failures.js';
+import { errorFrom } from '../engine/errors.js';
 import { presenceKeys, roomKeys, type PresenceKeys } from './keys.js';
 import {
 	PRESENCE_MEMBERS_SCRIPT,
@@ -17,7 +18,7 @@ import {
 	type PresenceScripts
 } from './presence-scripts.js';
 import { runScript, type LuaScript } from './scripts.js';
-import { within } from './within.js';
+import { withDeadline } from '../engine/errors.js';
 
 /**
  * What `RedisPresence` needs of its engine.
@@ -402,7 +403,7 @@ export class RedisPresence implements EnginePresence {
 		const redis = this.#options.redis;
 		throwUnlessReady(redis, what, 'the engine is not started');
 		try {
-			return await within(run(), this.#options.timeout);
+			return await withDeadline(run(), this.#options.timeout, 'Redis');
 		} catch (error) {
 			throw commandFailure(what, error, redis);
 		}

@@ -1,13 +1,7 @@
 import type { MessageDefinition } from '../protocol/message.js';
-import {
-	EVERYONE_ROOM,
-	checkHistoryOptions,
-	newEpoch,
-	type HistoryOptions,
-	type StreamPosition
-} from '../server/engine.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../server/options.js';
-import { typedMessage } from '../server/typed-publish.js';
+import { EVERYONE_ROOM, type HistoryOptions, type StreamPosition } from '../engine/engine.js';
+import { checkHistoryOptions, newEpoch } from '../engine/history.js';
+import { DEFAULT_MAX_MESSAGE_SIZE, typedMessage } from '../engine/message-typing.js';
 import {
 	connect,
 	createCommandConnection,
@@ -15,11 +9,12 @@ import {
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, errorFrom, throwUnlessReady } from './failures.js';
+import { commandFailure, throwUnlessReady } from './failures.js';
+import { errorFrom } from '../engine/errors.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { PublishQueue } from './publish-queue.js';
 import { HISTORY_SCRIPT, runScript } from './scripts.js';
-import { within } from './within.js';
+import { withDeadline } from '../engine/errors.js';
 
 /**
  * Options of a `RedisPublisher`. `prefix`, `history` and `retention` must be those of the
@@ -203,14 +198,15 @@ export class RedisPublisher {
 		await this.#connected(what);
 		const { position, history } = roomKeys(this.#prefix, room);
 		try {
-			const reply = (await within(
+			const reply = (await withDeadline(
 				runScript(
 					this.#commands,
 					HISTORY_SCRIPT,
 					[position, history],
 					[newEpoch(), this.#retention, '', 0, 0, 0]
 				),
-				this.#timeout
+				this.#timeout,
+				'Redis'
 			)) as [number, string];
 			return { offset: Number(reply[0]), epoch: String(reply[1]) };
 		} catch (error) {
@@ -244,9 +240,11 @@ export class RedisPublisher {
 		if (this.#commands.status == 'ready') return;
 		if (!this.#firstConnection && this.#commands.status == 'wait') {
 			this.#connecting = true;
-			this.#firstConnection = within(connect(this.#commands), this.#timeout).finally(() => {
-				this.#connecting = false;
-			});
+			this.#firstConnection = withDeadline(connect(this.#commands), this.#timeout, 'Redis').finally(
+				() => {
+					this.#connecting = false;
+				}
+			);
 		}
 		if (this.#connecting) {
 			try {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { StreamPosition } from '../server/engine.js';
+import type { StreamPosition } from '../engine/engine.js';
 import type { RedisConnection } from './connections.js';
 
 /**

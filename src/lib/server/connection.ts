@@ -6,8 +6,8 @@ import { closeReason } from '../protocol/close-reason.js';
 import { isRecord, ReservedName, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
-import type { ServerMetrics } from './metrics.js';
+import { CALLBACK_TIMEOUT_MS } from './session/callbacks.js';
+import type { ServerMetrics } from './metrics/metrics.js';
 import { Outbox, PreparedMessage } from './outbound.js';
 
 /**

@@ -1,10 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Connection } from './connection.js';
-import type { Reply } from './handled-request.js';
-import type { Engine } from './engine.js';
-import type { OriginPolicy } from './origin.js';
-import type { PresenceOptions } from './presence.js';
-import type { RateLimit } from './rate-limiter.js';
+import type { Reply } from './session/handled-request.js';
+import type { Engine, PresenceMember } from '../engine/engine.js';
+import type { OriginPolicy } from './upgrade/origin.js';
+import type { RateLimit } from './session/rate-limiter.js';
 
 /**
  * The answer of an authentication check: the user data the connection carries from now on, or a
@@ -70,6 +69,28 @@ export interface IncomingMessageFrame {
 	readonly name: string;
 	readonly data: unknown;
 	readonly id?: number;
+}
+
+/**
+ * A route's presence: who each connection is present as, and in which rooms. Presence costs the
+ * engine a write per join and leave, so a route asks for it.
+ *
+ * @example
+ * ```ts
+ * const presence: PresenceOptions<User> = {
+ * 	member: (connection) => ({ id: connection.authData.id, data: { name: connection.authData.name } }),
+ * 	rooms: (room) => room.startsWith('team:')
+ * };
+ * ```
+ */
+export interface PresenceOptions<AuthData = unknown> {
+	/**
+	 * The user a connection is present as: an `id` that the user's tabs and devices share (they are
+	 * merged into one entry with a connection count) and the public `data` the room's members see.
+	 */
+	member: (connection: Connection<AuthData>) => PresenceMember;
+	/** Which rooms keep presence. Default: every room of the route. */
+	rooms?: (room: string) => boolean;
 }
 
 /**
@@ -194,6 +215,3 @@ export const ROUTE_DEFAULTS = {
 
 /** The server-wide default connection cap. */
 export const DEFAULT_MAX_CONNECTIONS = 10_000;
-
-/** The server-wide default of `maxMessageSize`: half the default `maxBufferedBytes`. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;

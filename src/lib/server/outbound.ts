@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
 import * as ws from 'ws';
 import { WebSocket } from 'ws';
-import type { ServerMetrics } from './metrics.js';
+import type { ServerMetrics } from './metrics/metrics.js';
 
 interface FrameOptions {
 	fin: boolean;

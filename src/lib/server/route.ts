@@ -2,9 +2,9 @@ import { WebSocketServer } from 'ws';
 import { serverMessage } from '../protocol/envelope.js';
 import { deliverToAll, type Connection } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
-import { ServerMetrics } from './metrics.js';
-import { RateLimiter } from './rate-limiter.js';
-import { RoutePattern } from './route-pattern.js';
+import { ServerMetrics } from './metrics/metrics.js';
+import { RateLimiter } from './session/rate-limiter.js';
+import { RoutePattern } from './upgrade/route-pattern.js';
 
 /** Node fires a timer set for longer than this at once (after 1 ms), so no wait may be longer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -4,39 +4,39 @@ import type { WebSocket } from 'ws';
 import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
 import { ReservedName } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { CALLBACK_TIMEOUT_MS, contain, withDeadline } from './callbacks.js';
+import { CALLBACK_TIMEOUT_MS, contain } from './session/callbacks.js';
+import { DeadlineError, errorFrom, withDeadline } from '../engine/errors.js';
 import {
 	Connection,
 	deliverToAll,
 	type BroadcastOptions,
 	type ConnectionHost
 } from './connection.js';
-import { Dispatcher, type MessageHandler } from './dispatch.js';
-import { EVERYONE_ROOM, type Engine, type StreamPosition } from './engine.js';
-import { LocalRooms } from './local-rooms.js';
-import { MemoryEngine } from './memory-engine.js';
+import { Dispatcher, type MessageHandler } from './session/dispatch.js';
+import { EVERYONE_ROOM, type Engine, type StreamPosition } from '../engine/engine.js';
+import { LocalRooms } from './rooms/local-rooms.js';
+import { MemoryEngine } from '../engine/memory-engine.js';
 import {
 	metricFamilies,
 	ServerMetrics,
 	type ServerMetricsSnapshot,
 	type UpgradeRefusal
-} from './metrics.js';
+} from './metrics/metrics.js';
+import { DEFAULT_MAX_CONNECTIONS, type AuthResult, type SocketServerOptions } from './options.js';
+import { isOriginAllowed } from './upgrade/origin.js';
+import { PresenceRooms } from './rooms/presence.js';
 import {
-	DEFAULT_MAX_CONNECTIONS,
+	checkMessageSize,
 	DEFAULT_MAX_MESSAGE_SIZE,
-	type AuthResult,
-	type SocketServerOptions
-} from './options.js';
-import { isOriginAllowed } from './origin.js';
-import { PresenceRooms } from './presence.js';
-import { checkMessageSize, typedMessage } from './typed-publish.js';
-import { prometheusText } from './prometheus-text.js';
-import { RoomRequests } from './room-requests.js';
+	typedMessage
+} from '../engine/message-typing.js';
+import { prometheusText } from './metrics/prometheus-text.js';
+import { RoomRequests } from './session/room-requests.js';
 import { Route } from './route.js';
-import { authResult, Session } from './session.js';
-import { refusalStatus, refuseUpgrade, UnclaimedUpgrades } from './upgrade.js';
+import { authResult, Session } from './session/session.js';
+import { refusalStatus, refuseUpgrade, UnclaimedUpgrades } from './upgrade/upgrade.js';
 
-export type { MessageHandler, Reply } from './dispatch.js';
+export type { MessageHandler, Reply } from './session/dispatch.js';
 
 /** The room every connection is in: what `publish` without a room reaches. Clients cannot join it. */
 export const EVERYONE = EVERYONE_ROOM;
@@ -52,10 +52,6 @@ export const EVERYONE = EVERYONE_ROOM;
 export interface ServerPublishOptions {
 	/** The room to publish to. Default: every connection. */
 	room?: string;
-}
-
-function errorFrom(value: unknown): Error {
-	return value instanceof Error ? value : new Error(String(value));
 }
 
 /**
@@ -370,8 +366,7 @@ export class SocketServer {
 			return authResult(answer);
 		} catch (error) {
 			this.#report(undefined, error);
-			const late = /did not answer within/.test(errorFrom(error).message);
-			return late
+			return error instanceof DeadlineError
 				? { success: false, code: 503, reason: 'Authentication took too long' }
 				: { success: false, code: 500, reason: 'Authentication failed' };
 		}

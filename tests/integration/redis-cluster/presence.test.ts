@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { watchPresence, type PresenceMembers, type PresenceWatch } from '../../../src/lib/index.js';
 import { roomKeys } from '../../../src/lib/redis/keys.js';
 import { presenceRoomKeys } from '../../../src/lib/redis/redis-presence.js';
-import { presenceRoomOf } from '../../../src/lib/server/presence-scope.js';
+import { presenceRoomOf } from '../../../src/lib/engine/presence-scope.js';
 import { makeClient } from '../../helpers/clients.js';
 import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
 import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';

@@ -14,7 +14,8 @@ import {
 } from '../../../src/demo/dashboard.js';
 import { accountRoom, MAX_UPDATE_LENGTH, type Incident } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
-import { IncidentSchema, MAX_TIMELINE } from '../../../src/demo/schemas.js';
+import { MAX_TIMELINE } from '../../../src/demo/limits.js';
+import { IncidentSchema } from '../../../src/demo/shapes.js';
 import {
 	ACTIVITY_KEPT,
 	MemoryDashboardStore,

@@ -9,7 +9,8 @@ import {
 } from '../../../src/demo/dashboard.js';
 import { MAX_UPDATE_LENGTH } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
-import { MAX_SPANS, MAX_TIMELINE, MonitorSchema } from '../../../src/demo/schemas.js';
+import { MAX_SPANS, MAX_TIMELINE } from '../../../src/demo/limits.js';
+import { MonitorSchema } from '../../../src/demo/shapes.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
 import { startRedisServer } from '../../helpers/redis-server.js';
 

@@ -1,5 +1,5 @@
-import { isRecord } from '../protocol/envelope.js';
-import { EVERYONE_ROOM } from './engine.js';
+import { isRecord } from '../../protocol/envelope.js';
+import { EVERYONE_ROOM } from '../../engine/engine.js';
 
 /** Longest room name a client may name in any request (join, leave, presence.get). */
 export const MAX_ROOM_LENGTH = 256;

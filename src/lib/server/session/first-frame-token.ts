@@ -1,5 +1,5 @@
-import { isRecord, ReservedName } from '../protocol/envelope.js';
-import { safeJsonParse } from '../protocol/safe-json.js';
+import { isRecord, ReservedName } from '../../protocol/envelope.js';
+import { safeJsonParse } from '../../protocol/safe-json.js';
 
 /**
  * The token in a connection's first frame: `{"name":"auth","data":{"token":"…"}}`, or the frame

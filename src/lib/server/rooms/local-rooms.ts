@@ -4,11 +4,12 @@ import {
 	JOINED_MESSAGE,
 	roomDeliveryFrame,
 	type StreamPosition
-} from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { isStreamPosition, type Engine, type HistoryResult } from './engine.js';
-import { ServerMetrics } from './metrics.js';
-import { PreparedMessage } from './outbound.js';
+} from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { type Engine, type HistoryResult } from '../../engine/engine.js';
+import { isStreamPosition } from '../../engine/history.js';
+import { ServerMetrics } from '../metrics/metrics.js';
+import { PreparedMessage } from '../outbound.js';
 
 /**
  * What `LocalRooms` needs of a connection: a `Connection` is one. Spelled out rather than picked from

@@ -1,35 +1,19 @@
-import { REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { PRESENCE_DIFF, PRESENCE_STATE, type PresenceEntry } from '../protocol/presence.js';
-import type { Connection } from './connection.js';
-import type { Engine, EnginePresence, PresenceChange, PresenceMember } from './engine.js';
+import { REPLY_MESSAGE, serverMessage } from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { PRESENCE_DIFF, PRESENCE_STATE, type PresenceEntry } from '../../protocol/presence.js';
+import type { Connection } from '../connection.js';
+import type {
+	Engine,
+	EnginePresence,
+	PresenceChange,
+	PresenceMember
+} from '../../engine/engine.js';
 import type { RoomMember } from './local-rooms.js';
-import { PreparedMessage } from './outbound.js';
-import { presenceRoomOf } from './presence-scope.js';
-import { clientRoomName, roomNameRule } from './room-name.js';
-import type { Route } from './route.js';
-
-/**
- * A route's presence: who each connection is present as, and in which rooms. Presence costs the
- * engine a write per join and leave, so a route asks for it.
- *
- * @example
- * ```ts
- * const presence: PresenceOptions<User> = {
- * 	member: (connection) => ({ id: connection.authData.id, data: { name: connection.authData.name } }),
- * 	rooms: (room) => room.startsWith('team:')
- * };
- * ```
- */
-export interface PresenceOptions<AuthData = unknown> {
-	/**
-	 * The user a connection is present as: an `id` that the user's tabs and devices share (they are
-	 * merged into one entry with a connection count) and the public `data` the room's members see.
-	 */
-	member: (connection: Connection<AuthData>) => PresenceMember;
-	/** Which rooms keep presence. Default: every room of the route. */
-	rooms?: (room: string) => boolean;
-}
+import { PreparedMessage } from '../outbound.js';
+import { presenceRoomOf } from '../../engine/presence-scope.js';
+import { clientRoomName, roomNameRule } from '../session/room-name.js';
+import type { PresenceOptions } from '../options.js';
+import type { Route } from '../route.js';
 
 /** What `PresenceRooms` needs of the server around it. */
 interface PresenceHost {

@@ -3,6 +3,17 @@ import { describeIssues, validateMessage, type MessageDefinition } from '../prot
 import { EVERYONE_ROOM } from './engine.js';
 
 /**
+ * The default of `maxMessageSize` for a server and a publisher: half a route's default
+ * `maxBufferedBytes`, so one message never fills a reader's buffer alone.
+ *
+ * @example
+ * ```ts
+ * checkMessageSize(message, 'Broadcast', DEFAULT_MAX_MESSAGE_SIZE);
+ * ```
+ */
+export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
+
+/**
  * The message a typed publish sends (`server.publish`, `RedisPublisher.publish`): the data checked by
  * the definition's schema (a `TypeError` when it fails), the room name checked (not the reserved
  * everyone room, not empty), and the whole message at most `maxMessageSize` bytes as JSON (a

@@ -1,9 +1,10 @@
-import { isRecord, ReservedName } from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { CALLBACK_TIMEOUT_MS, withDeadline } from './callbacks.js';
-import type { Connection } from './connection.js';
-import { isStreamPosition } from './engine.js';
-import type { LocalRooms } from './local-rooms.js';
+import { isRecord, ReservedName } from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import { withDeadline } from '../../engine/errors.js';
+import type { Connection } from '../connection.js';
+import { isStreamPosition } from '../../engine/history.js';
+import type { LocalRooms } from '../rooms/local-rooms.js';
 import { clientRoomName, roomNameRule } from './room-name.js';
 import type { Session } from './session.js';
 

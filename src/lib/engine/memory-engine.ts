@@ -1,12 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE_ROOM,
-	checkHistoryOptions,
-	everyoneHistory,
-	historyPolicy,
-	historyWithoutMessages,
-	newEpoch,
-	notRecovered,
 	type Engine,
 	type EngineHandlers,
 	type HistoryOptions,
@@ -15,6 +9,14 @@ import {
 	type PublishOptions,
 	type StreamPosition
 } from './engine.js';
+import {
+	checkHistoryOptions,
+	everyoneHistory,
+	historyPolicy,
+	historyWithoutMessages,
+	newEpoch,
+	notRecovered
+} from './history.js';
 import { MemoryPresence } from './memory-presence.js';
 
 /**

@@ -22,25 +22,3 @@ export function contain(callback: () => unknown, report: (error: unknown) => voi
 		report(error);
 	}
 }
-
-/**
- * The answer of an application callback, awaited at most `ms`: rejects with an Error naming `what`
- * when it throws, rejects or takes longer.
- *
- * @example
- * ```ts
- * const allowed = await withDeadline(() => authorizeJoin(connection, room), CALLBACK_TIMEOUT_MS, 'authorizeJoin');
- * ```
- */
-export function withDeadline<T>(
-	callback: () => T | Promise<T>,
-	ms: number,
-	what: string
-): Promise<T> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const late = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-	});
-	const answer = new Promise<T>((resolve) => resolve(callback()));
-	return Promise.race([answer, late]).finally(() => clearTimeout(timer));
-}

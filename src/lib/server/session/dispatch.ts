@@ -9,16 +9,16 @@ import {
 	PING_FRAME,
 	PONG_FRAME,
 	REPLY_MESSAGE
-} from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../protocol/presence.js';
-import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
-import { safeJsonParse } from '../protocol/safe-json.js';
+} from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../protocol/presence.js';
+import { describeIssues, validateMessage, type MessageDefinition } from '../../protocol/message.js';
+import { safeJsonParse } from '../../protocol/safe-json.js';
 import { contain } from './callbacks.js';
-import type { Connection } from './connection.js';
+import type { Connection } from '../connection.js';
 import { HandledRequest, shownName, type Reply } from './handled-request.js';
-import { PreparedMessage } from './outbound.js';
-import type { PresenceRooms } from './presence.js';
+import { PreparedMessage } from '../outbound.js';
+import type { PresenceRooms } from '../rooms/presence.js';
 import type { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 

@@ -1,8 +1,8 @@
-import { ERROR_MESSAGE, REPLY_MESSAGE } from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
+import { ERROR_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
-import type { Connection } from './connection.js';
-import type { ServerMetrics } from './metrics.js';
+import type { Connection } from '../connection.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
 
 /**
  * How a typed handler (or a route's `onMessage`) answers a request: call it with the reply data, or

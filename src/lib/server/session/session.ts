@@ -5,15 +5,15 @@ import {
 	INVALID_TOKEN,
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
-} from '../protocol/close-codes.js';
-import { isRecord, REPLY_MESSAGE } from '../protocol/envelope.js';
-import { ErrorCode } from '../protocol/error-codes.js';
-import { safeJsonParse } from '../protocol/safe-json.js';
-import type { Connection } from './connection.js';
+} from '../../protocol/close-codes.js';
+import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
+import { ErrorCode } from '../../protocol/error-codes.js';
+import { safeJsonParse } from '../../protocol/safe-json.js';
+import type { Connection } from '../connection.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
-import type { AuthResult } from './options.js';
+import type { AuthResult } from '../options.js';
 import type { RateLimiter } from './rate-limiter.js';
-import type { Route } from './route.js';
+import type { Route } from '../route.js';
 
 /**
  * Where a connection is on its way in. Every change goes through `Session.#enter`, which tears down
