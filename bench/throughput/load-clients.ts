@@ -1,6 +1,6 @@
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
-import { envelopeDialect, ReservedName } from '../../src/lib/protocol/envelope.js';
+import { envelopeDialect, ERROR_MESSAGE, JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
 import type { ClientProtocol } from './contenders.js';
 import type { TickData } from './messages.js';
 
@@ -65,10 +65,10 @@ function connectRunesocket(port: number, room: string, listener: ClientListener)
 			if (!message) return;
 			if (message.name == 'tick') listener.tick(message.data as TickData);
 			else if (joined) listener.other(describe(message.name, message.data));
-			else if (message.name == ReservedName.Joined) {
+			else if (message.name == JOINED_MESSAGE) {
 				joined = true;
 				resolve();
-			} else if (message.name == ReservedName.Error) reject(new Error(raw.toString()));
+			} else if (message.name == ERROR_MESSAGE) reject(new Error(raw.toString()));
 		});
 	});
 }

@@ -2,7 +2,7 @@
 // as the client receives it (header + payload; no extension is negotiated), against the payload's
 // own JSON.
 import WebSocket from 'ws';
-import { envelopeDialect, ReservedName } from '../../src/lib/protocol/envelope.js';
+import { envelopeDialect, JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
 import { Child } from '../child.js';
 import type { ClientProtocol, Contender } from './contenders.js';
 import type { RunPlan, ServerCommand, ServerReport, TickData } from './messages.js';
@@ -51,7 +51,7 @@ const probes: Record<ClientProtocol, ProbeProtocol> = {
 	},
 	runesocket: {
 		path: '/ws',
-		handshake: (text) => ({ joined: envelopeDialect.decode(text)?.name == ReservedName.Joined }),
+		handshake: (text) => ({ joined: envelopeDialect.decode(text)?.name == JOINED_MESSAGE }),
 		tick: (text) => {
 			const message = envelopeDialect.decode(text);
 			return message?.name == 'tick' ? (message.data as TickData) : undefined;

@@ -2,7 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage, type InboundMessage } from '../../src/lib/index.js';
-import { ReservedName } from '../../src/lib/protocol/envelope.js';
+import {
+	AUTH_MESSAGE,
+	CONNECTED_MESSAGE,
+	ERROR_MESSAGE,
+	JOINED_MESSAGE,
+	JOIN_MESSAGE,
+	LEAVE_MESSAGE,
+	REPLY_MESSAGE
+} from '../../src/lib/protocol/envelope.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../src/lib/protocol/presence.js';
 import { extractSamples } from '../helpers/doc-samples.js';
 import { makeClient } from '../helpers/clients.js';
@@ -131,10 +139,21 @@ describe('the message fields the docs name are on the wire', () => {
 		const running = await startSocketServer({ routes: [{ path: '/ws', origins: 'any' }] });
 		const raw = await connectRaw(running.url());
 		await raw.nextMessage('connected');
-		const names = [...Object.values(ReservedName), PRESENCE_STATE, PRESENCE_DIFF, PRESENCE_GET];
+		const names = [
+			AUTH_MESSAGE,
+			JOIN_MESSAGE,
+			LEAVE_MESSAGE,
+			CONNECTED_MESSAGE,
+			JOINED_MESSAGE,
+			REPLY_MESSAGE,
+			ERROR_MESSAGE,
+			PRESENCE_STATE,
+			PRESENCE_DIFF,
+			PRESENCE_GET
+		];
 		const serverOnly: string[] = [];
 		for (const name of names) {
-			if (name == ReservedName.Auth) continue; // ignored after authentication: no answer to wait for
+			if (name == AUTH_MESSAGE) continue; // ignored after authentication: no answer to wait for
 			const error = await errorFor(raw, { name, data: {} });
 			if (error.code == 'malformed' && /only the server/i.test(String(error.message))) {
 				serverOnly.push(name);

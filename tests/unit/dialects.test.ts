@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Heartbeat } from '../../src/lib/protocol/envelope.js';
+import { PING_FRAME, PONG_FRAME } from '../../src/lib/protocol/envelope.js';
 import {
 	envelopeDialect,
 	eventKeyedDialect,
@@ -78,9 +78,9 @@ describe('every dialect', () => {
 describe('envelopeDialect', () => {
 	it('pings with "2" and decodes the "3" pong to null', () => {
 		expect(envelopeDialect.ping).toBe('2');
-		expect(envelopeDialect.ping).toBe(Heartbeat.Ping);
+		expect(envelopeDialect.ping).toBe(PING_FRAME);
 		expect(envelopeDialect.decode('3')).toBeNull();
-		expect(envelopeDialect.decode(Heartbeat.Pong)).toBeNull();
+		expect(envelopeDialect.decode(PONG_FRAME)).toBeNull();
 	});
 
 	it('decodes {name, data, timestamp, room, id} as is', () => {

@@ -1,4 +1,5 @@
 import type { StreamPosition } from '../protocol/envelope.js';
+import type { PresenceEntry } from '../protocol/presence.js';
 
 // Where a room's stream stands is part of the protocol: the same type the client tracks.
 export type { StreamPosition };
@@ -70,20 +71,6 @@ export interface EngineHandlers {
 }
 
 /**
- * Who is in a room: each user id with the public data of that user and the number of connections
- * (tabs, devices, processes) they are in the room with.
- *
- * @example
- * ```ts
- * const members: PresenceRecord = { ada: { data: { name: 'Ada' }, connections: 2 } };
- * ```
- */
-export type PresenceRecord = Record<
-	string,
-	{ readonly data: unknown; readonly connections: number }
->;
-
-/**
  * A change in a room's presence: entries to put (a new user, or another connection count) and user
  * ids to drop.
  *
@@ -93,7 +80,7 @@ export type PresenceRecord = Record<
  * ```
  */
 export interface PresenceChange {
-	readonly set: PresenceRecord;
+	readonly set: Record<string, PresenceEntry>;
 	readonly removed: readonly string[];
 }
 
@@ -143,7 +130,7 @@ export interface HistoryReadOptions {
 export interface EnginePresence {
 	track(room: string, connectionId: string, member: PresenceMember): void | Promise<void>;
 	untrack(room: string, connectionId: string): void | Promise<void>;
-	members(room: string): PresenceRecord | Promise<PresenceRecord>;
+	members(room: string): Record<string, PresenceEntry> | Promise<Record<string, PresenceEntry>>;
 }
 
 /**
@@ -229,11 +216,12 @@ export interface Engine {
 }
 
 /**
- * The room every connection is in (`EVERYONE` of the server): it has no offsets and no history.
+ * The room every connection is in: what a publish without a room reaches. Clients cannot join it,
+ * and it has no offsets and no history.
  *
  * @example
  * ```ts
- * await engine.publish(EVERYONE_ROOM, { name: 'maintenance' }); // undefined: no position
+ * await sockets.publish(Maintenance, { at: Date.now() }, { room: EVERYONE }); // same as no room
  * ```
  */
-export const EVERYONE_ROOM = '*';
+export const EVERYONE = '*';

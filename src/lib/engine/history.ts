@@ -116,7 +116,7 @@ export function notRecovered(position: StreamPosition): HistoryResult {
  *
  * @example
  * ```ts
- * if (room == EVERYONE_ROOM) return everyoneHistory(since);
+ * if (room == EVERYONE) return everyoneHistory(since);
  * ```
  */
 export function everyoneHistory(since: StreamPosition | undefined): HistoryResult {

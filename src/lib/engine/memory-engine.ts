@@ -1,6 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
-	EVERYONE_ROOM,
+	EVERYONE,
 	type Engine,
 	type EngineHandlers,
 	type HistoryOptions,
@@ -96,7 +96,7 @@ export class MemoryEngine implements Engine {
 		message: unknown,
 		options: PublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		if (room == EVERYONE_ROOM || !isRecord(message)) {
+		if (room == EVERYONE || !isRecord(message)) {
 			this.#handlers?.deliver(room, message, options.except);
 			return undefined;
 		}
@@ -113,7 +113,7 @@ export class MemoryEngine implements Engine {
 	}
 
 	async history(room: string, since?: StreamPosition): Promise<HistoryResult> {
-		if (room == EVERYONE_ROOM) return everyoneHistory(since);
+		if (room == EVERYONE) return everyoneHistory(since);
 		const policy = historyPolicy(this.#history, room);
 		const now = Date.now();
 		this.#sweep(now);

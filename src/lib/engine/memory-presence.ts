@@ -1,4 +1,5 @@
-import type { EnginePresence, PresenceChange, PresenceMember, PresenceRecord } from './engine.js';
+import type { EnginePresence, PresenceChange, PresenceMember } from './engine.js';
+import type { PresenceEntry } from '../protocol/presence.js';
 
 /** One user in a room: the data of their latest connection, and their connections there. */
 interface PresentUser {
@@ -58,20 +59,23 @@ export class MemoryPresence implements EnginePresence {
 		}
 		presence.users.delete(id);
 		if (!presence.users.size) this.#rooms.delete(room);
-		this.#changed(room, { set: Object.create(null) as PresenceRecord, removed: [id] });
+		this.#changed(room, {
+			set: Object.create(null) as Record<string, PresenceEntry>,
+			removed: [id]
+		});
 	}
 
-	members(room: string): PresenceRecord {
+	members(room: string): Record<string, PresenceEntry> {
 		// User ids are anyone's to choose: a plain object would take `__proto__` for its prototype.
-		const members = Object.create(null) as PresenceRecord;
+		const members = Object.create(null) as Record<string, PresenceEntry>;
 		for (const [id, user] of this.#rooms.get(room)?.users ?? []) members[id] = entryOf(user);
 		return members;
 	}
 }
 
 /** `{[id]: entry}` without a prototype, so that any user id is an ordinary key. */
-function recordOf(id: string, user: PresentUser): PresenceRecord {
-	const record = Object.create(null) as PresenceRecord;
+function recordOf(id: string, user: PresentUser): Record<string, PresenceEntry> {
+	const record = Object.create(null) as Record<string, PresenceEntry>;
 	record[id] = entryOf(user);
 	return record;
 }

@@ -1,6 +1,6 @@
 import { serverMessage, type ServerMessage } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
-import { EVERYONE_ROOM } from './engine.js';
+import { EVERYONE } from './engine.js';
 
 /**
  * The default of `maxMessageSize` for a server and a publisher: half a route's default
@@ -35,7 +35,7 @@ export async function typedMessage<Data>(
 	if (result.issues) {
 		throw new TypeError(`Cannot publish "${definition.name}": ${describeIssues(result.issues)}`);
 	}
-	if (room === EVERYONE_ROOM) throw new TypeError('Publish without a room to reach everyone');
+	if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
 	if (room === '') throw new TypeError('Cannot publish to an empty room name');
 	const message = serverMessage(definition.name, data, { room });
 	checkMessageSize(message, `"${definition.name}"`, maxMessageSize);

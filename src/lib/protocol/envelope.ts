@@ -148,6 +148,8 @@ export interface Dialect {
 export const PING_FRAME = '2';
 /** The heartbeat pong frame, the server's answer. */
 export const PONG_FRAME = '3';
+// The message names the protocol itself uses; an application's messages never take these names.
+
 /** First frame of a token-authenticated connection: `{token}`. */
 export const AUTH_MESSAGE = 'auth';
 /** Client → server: `{room, since?}`. */
@@ -162,34 +164,6 @@ export const JOINED_MESSAGE = 'room.joined';
 export const REPLY_MESSAGE = 'reply';
 /** Server → client: `{code, message}`, with the request's `id` when it answers one. */
 export const ERROR_MESSAGE = 'error';
-
-/**
- * Heartbeat frames of runesocket's protocol: the client sends `"2"`, the server answers `"3"`.
- *
- * @example
- * ```ts
- * socket.send(Heartbeat.Ping);
- * ```
- */
-export const Heartbeat = { Ping: PING_FRAME, Pong: PONG_FRAME } as const;
-
-/**
- * Message names the protocol itself uses. Applications should not define messages with these names.
- *
- * @example
- * ```ts
- * if (message.name === ReservedName.Error) showError(message.data);
- * ```
- */
-export const ReservedName = {
-	Auth: AUTH_MESSAGE,
-	Join: JOIN_MESSAGE,
-	Leave: LEAVE_MESSAGE,
-	Connected: CONNECTED_MESSAGE,
-	Joined: JOINED_MESSAGE,
-	Reply: REPLY_MESSAGE,
-	Error: ERROR_MESSAGE
-} as const;
 
 /**
  * Whether a value is a plain JSON object (not null, not an array).

@@ -32,7 +32,6 @@ export type {
 	HistoryResult,
 	PresenceChange,
 	PresenceMember,
-	PresenceRecord,
 	PublishOptions,
 	StreamPosition
 } from '../engine/engine.js';

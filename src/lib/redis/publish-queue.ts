@@ -1,6 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
-	EVERYONE_ROOM,
+	EVERYONE,
 	type HistoryOptions,
 	type HistoryPolicy,
 	type StreamPosition
@@ -140,7 +140,7 @@ export class PublishQueue {
 		message: unknown,
 		except: string | undefined
 	): Promise<StreamPosition | undefined> {
-		const head = room != EVERYONE_ROOM && isRecord(message) ? messageHead(message) : undefined;
+		const head = room != EVERYONE && isRecord(message) ? messageHead(message) : undefined;
 		if (head === undefined) return this.add(room, undefined, envelope(message, except));
 		return this.add(room, head, envelopeHead(except), historyPolicy(this.#options.history, room));
 	}

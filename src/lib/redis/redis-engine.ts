@@ -1,6 +1,6 @@
 import { isRecord } from '../protocol/envelope.js';
 import {
-	EVERYONE_ROOM,
+	EVERYONE,
 	type Engine,
 	type EngineHandlers,
 	type EnginePresence,
@@ -389,7 +389,7 @@ export class RedisEngine implements Engine {
 		since?: StreamPosition,
 		options: HistoryReadOptions = {}
 	): Promise<HistoryResult> {
-		if (room == EVERYONE_ROOM) return everyoneHistory(since);
+		if (room == EVERYONE) return everyoneHistory(since);
 		const valid = since !== undefined && isStreamPosition(since);
 		const policy = historyPolicy(this.#history, room);
 		const keys = roomKeys(this.#prefix, room);

@@ -1,11 +1,7 @@
+import type { PresenceEntry } from '../protocol/presence.js';
 import { randomBytes } from 'node:crypto';
 import { isRecord } from '../protocol/envelope.js';
-import type {
-	EnginePresence,
-	PresenceChange,
-	PresenceMember,
-	PresenceRecord
-} from '../engine/engine.js';
+import type { EnginePresence, PresenceChange, PresenceMember } from '../engine/engine.js';
 import { presenceScopeOf } from '../engine/presence-scope.js';
 import type { RedisConnection } from './connections.js';
 import { commandFailure, throwUnlessReady } from './failures.js';
@@ -220,7 +216,7 @@ export class RedisPresence implements EnginePresence {
 	 * read are handed on only after the caller got it (the server sends the set first): a change
 	 * made after the read must not reach a client before the older set, which would undo it.
 	 */
-	async members(room: string): Promise<PresenceRecord> {
+	async members(room: string): Promise<Record<string, PresenceEntry>> {
 		return this.#readHolding(room, () => undefined);
 	}
 
@@ -231,8 +227,8 @@ export class RedisPresence implements EnginePresence {
 	 */
 	async #readHolding(
 		room: string,
-		changeOf: (members: PresenceRecord) => PresenceChange | undefined
-	): Promise<PresenceRecord> {
+		changeOf: (members: Record<string, PresenceEntry>) => PresenceChange | undefined
+	): Promise<Record<string, PresenceEntry>> {
 		await this.#options.subscription(roomOf(room))?.catch(() => undefined);
 		let reading = this.#reading.get(room);
 		if (!reading) this.#reading.set(room, (reading = { count: 0, held: [] }));
@@ -282,7 +278,7 @@ export class RedisPresence implements EnginePresence {
 		for (const change of reading.held) this.#options.changed(room, change);
 	}
 
-	async #read(room: string): Promise<PresenceRecord> {
+	async #read(room: string): Promise<Record<string, PresenceEntry>> {
 		const keys = presenceRoomKeys(this.#options.prefix, room);
 		const flat = (await this.#command(`read the presence of "${room}"`, () =>
 			runScript(
@@ -293,7 +289,7 @@ export class RedisPresence implements EnginePresence {
 			)
 		)) as unknown[];
 		// User ids are anyone's to choose: a plain object would take `__proto__` for its prototype.
-		const members = Object.create(null) as PresenceRecord;
+		const members = Object.create(null) as Record<string, PresenceEntry>;
 		for (let index = 0; index + 2 < flat.length; index += 3) {
 			members[String(flat[index])] = {
 				data: JSON.parse(String(flat[index + 2])) as unknown,
@@ -444,7 +440,7 @@ function channelChange(
 ): { name: string; change: PresenceChange } | undefined {
 	const { in: name, put, removed } = change;
 	if (typeof name != 'string' || !Array.isArray(put)) return undefined;
-	const set = Object.create(null) as PresenceRecord;
+	const set = Object.create(null) as Record<string, PresenceEntry>;
 	for (const pair of put as unknown[]) {
 		if (!Array.isArray(pair) || typeof pair[0] != 'string') return undefined;
 		const entry: unknown = pair[1];

@@ -1,5 +1,5 @@
 import type { MessageDefinition } from '../protocol/message.js';
-import { EVERYONE_ROOM, type HistoryOptions, type StreamPosition } from '../engine/engine.js';
+import { EVERYONE, type HistoryOptions, type StreamPosition } from '../engine/engine.js';
 import { checkHistoryOptions, newEpoch } from '../engine/history.js';
 import { DEFAULT_MAX_MESSAGE_SIZE, typedMessage } from '../engine/message-typing.js';
 import {
@@ -160,7 +160,7 @@ export class RedisPublisher {
 	): Promise<StreamPosition | undefined> {
 		const { room } = options;
 		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
-		const target = room ?? EVERYONE_ROOM;
+		const target = room ?? EVERYONE;
 		await this.#connected(`publish to "${target}"`);
 		return this.#publishes.publish(target, message, undefined);
 	}
@@ -193,7 +193,7 @@ export class RedisPublisher {
 	 * ```
 	 */
 	async position(room: string): Promise<StreamPosition> {
-		if (room == EVERYONE_ROOM) return { offset: 0, epoch: '' };
+		if (room == EVERYONE) return { offset: 0, epoch: '' };
 		const what = `read the position of "${room}"`;
 		await this.#connected(what);
 		const { position, history } = roomKeys(this.#prefix, room);

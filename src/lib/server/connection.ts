@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { closeReason } from '../protocol/close-reason.js';
-import { isRecord, ReservedName, serverMessage } from '../protocol/envelope.js';
+import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS } from './session/callbacks.js';
@@ -66,7 +66,7 @@ function isSendableCloseCode(code: number): boolean {
 function answeredRequestId(message: unknown): number | undefined {
 	if (!isRecord(message) || typeof message.id != 'number') return undefined;
 	const { name } = message;
-	return name == ReservedName.Reply || name == ReservedName.Error ? message.id : undefined;
+	return name == REPLY_MESSAGE || name == ERROR_MESSAGE ? message.id : undefined;
 }
 
 /** The `params` of every connection whose route path captures nothing: one object, not one each. */
@@ -262,7 +262,7 @@ export class Connection<AuthData = unknown> {
 
 	/** @internal Answers with an `error` message; `details` (e.g. the room) go beside code and message. */
 	fail(code: string, message: string, id?: number, details?: Record<string, unknown>): boolean {
-		return this.sendReserved(ReservedName.Error, { ...details, code, message }, id);
+		return this.sendReserved(ERROR_MESSAGE, { ...details, code, message }, id);
 	}
 
 	/** @internal Delivers a message published to `room`, or holds it while that room replays. */

@@ -1,4 +1,5 @@
-export { createSocketServer, SocketServer, EVERYONE } from './socket-server.js';
+export { createSocketServer, SocketServer } from './socket-server.js';
+export { EVERYONE } from '../engine/engine.js';
 export type { MessageHandler, Reply, ServerPublishOptions } from './socket-server.js';
 export { Connection } from './connection.js';
 export type { BroadcastOptions } from './connection.js';
@@ -15,7 +16,6 @@ export type {
 	HistoryResult,
 	PresenceChange,
 	PresenceMember,
-	PresenceRecord,
 	PublishOptions,
 	StreamPosition
 } from '../engine/engine.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
-import { ReservedName } from '../protocol/envelope.js';
+import { CONNECTED_MESSAGE } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS, contain } from './session/callbacks.js';
 import { DeadlineError, errorFrom, withDeadline } from '../engine/errors.js';
@@ -13,7 +13,7 @@ import {
 	type ConnectionHost
 } from './connection.js';
 import { Dispatcher, type MessageHandler } from './session/dispatch.js';
-import { EVERYONE_ROOM, type Engine, type StreamPosition } from '../engine/engine.js';
+import { EVERYONE, type Engine, type StreamPosition } from '../engine/engine.js';
 import { LocalRooms } from './rooms/local-rooms.js';
 import { MemoryEngine } from '../engine/memory-engine.js';
 import {
@@ -37,9 +37,6 @@ import { authResult, Session } from './session/session.js';
 import { refusalStatus, refuseUpgrade, UnclaimedUpgrades } from './upgrade/upgrade.js';
 
 export type { MessageHandler, Reply } from './session/dispatch.js';
-
-/** The room every connection is in: what `publish` without a room reaches. Clients cannot join it. */
-export const EVERYONE = EVERYONE_ROOM;
 
 /**
  * Options of `publish`.
@@ -410,7 +407,7 @@ export class SocketServer {
 			this.#report(connection, error);
 			return session.close(INTERNAL_ERROR, 'Could not prepare the connection');
 		}
-		connection.sendReserved(ReservedName.Connected, { ...shown, id: connection.id });
+		connection.sendReserved(CONNECTED_MESSAGE, { ...shown, id: connection.id });
 		contain(
 			() => route.options.onConnect?.(connection),
 			(error) => this.#report(connection, error)

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { PresenceEntry } from '../../../src/lib/protocol/presence.js';
 import {
 	RedisEngine,
 	type EnginePresence,
 	type PresenceChange,
-	type PresenceRecord,
 	type RedisEngineOptions
 } from '../../../src/lib/redis/index.js';
 import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
@@ -22,14 +22,14 @@ interface Process {
 	engine: RedisEngine;
 	presence: EnginePresence;
 	/** The room's presence as its changes built it (what a member of the room here sees). */
-	seen: Map<string, PresenceRecord[string]>;
+	seen: Map<string, PresenceEntry>;
 	errors: Error[];
 	/** Resolves once `condition` holds on what this process heard. */
 	until(condition: () => boolean, what: string): Promise<void>;
 }
 
 async function process(redis: RedisServer, options: Partial<RedisEngineOptions> = {}) {
-	const seen = new Map<string, PresenceRecord[string]>();
+	const seen = new Map<string, PresenceEntry>();
 	const errors: Error[] = [];
 	const signal = new Signal();
 	const engine = new RedisEngine({
@@ -51,7 +51,7 @@ async function process(redis: RedisServer, options: Partial<RedisEngineOptions> 
 	return result;
 }
 
-const counts = (seen: Map<string, PresenceRecord[string]>) =>
+const counts = (seen: Map<string, PresenceEntry>) =>
 	Object.fromEntries([...seen].map(([id, entry]) => [id, entry.connections]));
 
 describe('RedisEngine presence', () => {

@@ -1,4 +1,4 @@
-import { isRecord, ReservedName } from '../../protocol/envelope.js';
+import { isRecord, AUTH_MESSAGE } from '../../protocol/envelope.js';
 import { safeJsonParse } from '../../protocol/safe-json.js';
 
 /**
@@ -20,8 +20,7 @@ export function tokenFromFirstFrame(frame: string): string | undefined {
 		return frame.trim() || undefined;
 	}
 	if (typeof parsed == 'string') return parsed || undefined;
-	if (!isRecord(parsed) || parsed.name != ReservedName.Auth || !isRecord(parsed.data))
-		return undefined;
+	if (!isRecord(parsed) || parsed.name != AUTH_MESSAGE || !isRecord(parsed.data)) return undefined;
 	const { token } = parsed.data;
 	return typeof token == 'string' && token ? token : undefined;
 }

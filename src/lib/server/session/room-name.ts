@@ -1,5 +1,5 @@
 import { isRecord } from '../../protocol/envelope.js';
-import { EVERYONE_ROOM } from '../../engine/engine.js';
+import { EVERYONE } from '../../engine/engine.js';
 
 /** Longest room name a client may name in any request (join, leave, presence.get). */
 export const MAX_ROOM_LENGTH = 256;
@@ -18,7 +18,7 @@ export const MAX_ROOM_LENGTH = 256;
  */
 export function clientRoomName(data: unknown): string | undefined {
 	const room = isRecord(data) ? data.room : undefined;
-	if (typeof room != 'string' || !room || room.length > MAX_ROOM_LENGTH || room == EVERYONE_ROOM) {
+	if (typeof room != 'string' || !room || room.length > MAX_ROOM_LENGTH || room == EVERYONE) {
 		return undefined;
 	}
 	return room;
@@ -34,5 +34,5 @@ export function clientRoomName(data: unknown): string | undefined {
  * ```
  */
 export function roomNameRule(request: string): string {
-	return `${request} needs {"room": string} of 1 to ${MAX_ROOM_LENGTH} characters, not "${EVERYONE_ROOM}"`;
+	return `${request} needs {"room": string} of 1 to ${MAX_ROOM_LENGTH} characters, not "${EVERYONE}"`;
 }

@@ -1,4 +1,4 @@
-import { isRecord, ReservedName } from '../../protocol/envelope.js';
+import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import { withDeadline } from '../../engine/errors.js';
@@ -112,6 +112,6 @@ export class RoomRequests {
 			return void connection.fail(ErrorCode.Malformed, roomNameRule('room.leave'), id);
 		}
 		connection.leaveRoom(room);
-		if (id !== undefined) connection.sendReserved(ReservedName.Reply, { room }, id);
+		if (id !== undefined) connection.sendReserved(REPLY_MESSAGE, { room }, id);
 	}
 }
