@@ -839,6 +839,7 @@ describe('slow consumer', () => {
 			sample(); // written: what the kernel did not take is in the socket's buffer
 		}
 		expect(slowConnection.isOpen).toBe(false);
+		expect(slowConnection.closeCodeDecided).toBe(1013);
 		const droppedAfter = Date.now();
 		await within(slowConnection.closed, 'the slow consumer to be dropped', 3_000);
 		const dropMs = Date.now() - droppedAfter;
@@ -885,6 +886,8 @@ describe('slow consumer', () => {
 				`${closeFrame ? `a close frame ${closeFrame.code} ${closeFrame.reason}` : 'no close frame'}`
 		);
 		expect(slowTicks).toBeLessThan(published);
+		// It read again only after the server had dropped it: the close frame, behind what the kernel
+		// held, was usually lost with the socket (the decision itself is checked above).
 		if (closeFrame) expect(closeFrame).toEqual({ code: 1013, reason: 'Slow consumer' });
 	});
 
