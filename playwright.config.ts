@@ -31,8 +31,8 @@ export default defineConfig({
 	outputDir: 'tests/e2e/output',
 	timeout: 30_000,
 	workers: 1,
-	// In CI a failed test gets one more try; one that passes then is reported as flaky by name
-	// (.ci/summarize.mjs), not counted as passed. Locally a failure stays a failure.
+	// In CI a failed test gets one more try, which tells a flaky test from a broken one: either fails
+	// the run unless .ci/quarantine.json names it (.ci/summarize.mjs). Locally a failure stays a failure.
 	retries: process.env.CI ? 1 : 0,
 	reporter: process.env.CI
 		? [['list'], ['json', { outputFile: 'test-results/playwright.json' }]]

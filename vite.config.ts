@@ -19,8 +19,12 @@ export default defineConfig({
 		environment: 'node',
 		testTimeout: 15_000,
 		hookTimeout: 15_000,
-		// In CI a test that fails once is tried again; .ci/summarize.mjs names it as flaky.
+		// In CI a test that fails once is tried again, which tells a flaky test from a broken one;
+		// either fails the run unless .ci/quarantine.json names it (.ci/summarize.mjs).
 		retry: process.env.CI ? 1 : 0,
+		// One fast-check seed per run (FC_SEED picks it): a retry meets the same cases again.
+		globalSetup: ['tests/setup/property-seed.global.ts'],
+		setupFiles: ['tests/setup/property-seed.ts'],
 		reporters: process.env.CI ? ['default', 'json'] : ['default'],
 		outputFile: { json: 'test-results/vitest.json' }
 	}

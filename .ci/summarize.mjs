@@ -1,15 +1,19 @@
 // Counts what `npm test` ran: the typecheck and lint steps (one each) and every vitest and
-// Playwright test, read from their JSON reports. A step that never ran counts as failed. A test that
-// failed and then passed on a retry is flaky: it counts neither as passed nor as failed, and the
-// line before the last names each one, so a retry never hides it.
+// Playwright test, read from their JSON reports. A step that never ran counts as failed.
+//
+// A test that failed and then passed on its retry failed the run: a retry only tells a flaky test
+// from one that fails every time, it never hides either. The one exception is a test named in
+// .ci/quarantine.json, `[{ "test": "<its full name, as printed here>", "reason": "…" }]`: its pass
+// on a retry is excused (counted neither passed nor failed) and printed with the reason, every run,
+// until someone fixes it and takes it off the list. A quarantined test that fails its retry too fails.
 //
 //   node .ci/summarize.mjs <npm test's log> <npm test's exit status>
 //
-// Prints `N flaky (passed only on retry): name, name` and, last, `N passed, N failed`; exits 1 unless
-// npm test succeeded and nothing failed.
+// Prints a line naming the tests that passed only on a retry, one per quarantined test excused, and,
+// last, `N passed, N failed`; exits 1 unless npm test succeeded and nothing failed.
 import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
  * @typedef {object} VitestAssertion
@@ -32,10 +36,16 @@ import { pathToFileURL } from 'node:url';
  * @property {{ expected: number, unexpected: number, flaky: number }} stats
  * @property {PlaywrightSuite[]} suites
  *
+ * @typedef {object} Quarantined A test whose pass on a retry does not fail the run, and why.
+ * @property {string} test Its full name: `file > describe > title` (vitest),
+ *   `[project] file > describe > title` (Playwright).
+ * @property {string} reason
+ *
  * @typedef {object} Summary
  * @property {number} passed
- * @property {number} failed
- * @property {string[]} flaky Names of the tests that passed only on a retry.
+ * @property {number} failed Includes each test in `retried`.
+ * @property {string[]} retried Tests that failed once and passed on the retry, not quarantined.
+ * @property {Quarantined[]} excused Quarantined tests that failed once and passed on the retry.
  * @property {boolean} ok Whether CI passes: npm test succeeded and nothing failed.
  */
 
@@ -47,18 +57,35 @@ import { pathToFileURL } from 'node:url';
  * @param {string} run.status npm test's exit status.
  * @param {VitestReport} [run.vitest] Missing when vitest never ran.
  * @param {PlaywrightReport} [run.playwright] Missing when Playwright never ran.
+ * @param {Quarantined[]} [run.quarantine]
  * @param {string} [run.root] Test file paths are shown relative to it.
  * @returns {Summary}
- * @example
- * summarize({ log, status: '0', vitest, playwright }).flaky; // ['tests/unit/a.test.ts > a > b']
  */
-export function summarize({ log, status, vitest, playwright, root = process.cwd() }) {
+export function summarize({
+	log,
+	status,
+	vitest,
+	playwright,
+	quarantine = [],
+	root = process.cwd()
+}) {
 	let passed = 0;
 	let failed = 0;
 	/** @type {string[]} */
-	const flaky = [];
+	const retried = [];
+	/** @type {Quarantined[]} */
+	const excused = [];
 	/** @param {boolean} ok */
 	const count = (ok) => (ok ? passed++ : failed++);
+	/** @param {string} name A test that failed once, then passed. */
+	const passedOnRetry = (name) => {
+		const entry = quarantine.find((candidate) => candidate.test == name);
+		if (entry) excused.push(entry);
+		else {
+			retried.push(name);
+			failed++;
+		}
+	};
 
 	// `npm test` chains check && lint && vitest && playwright: vitest only runs once lint has passed.
 	count(/svelte-check found 0 errors and 0 warnings/.test(log));
@@ -69,7 +96,9 @@ export function summarize({ log, status, vitest, playwright, root = process.cwd(
 			for (const test of file.assertionResults) {
 				// vitest keeps the errors of earlier attempts on a test that passed on a retry.
 				if (test.status == 'passed' && test.failureMessages.length) {
-					flaky.push([relative(root, file.name), ...test.ancestorTitles, test.title].join(' > '));
+					passedOnRetry(
+						[relative(root, file.name), ...test.ancestorTitles, test.title].join(' > ')
+					);
 				} else if (test.status == 'passed') passed++;
 				else if (test.status == 'failed') failed++;
 			}
@@ -82,11 +111,13 @@ export function summarize({ log, status, vitest, playwright, root = process.cwd(
 		passed += playwright.stats.expected;
 		failed += playwright.stats.unexpected;
 		// The top-level suites are the files, which every spec names already.
-		flaky.push(...playwright.suites.flatMap((file) => flakyPlaywrightTests(file, [])));
+		for (const name of playwright.suites.flatMap((file) => flakyPlaywrightTests(file, []))) {
+			passedOnRetry(name);
+		}
 	} else count(false);
 
 	if (status !== '0' && failed === 0) failed = 1;
-	return { passed, failed, flaky, ok: status === '0' && failed === 0 };
+	return { passed, failed, retried, excused, ok: status === '0' && failed === 0 };
 }
 
 /**
@@ -109,17 +140,42 @@ function flakyPlaywrightTests(suite, titles) {
 }
 
 /**
- * The summary's lines: the flaky tests, then `N passed, N failed`.
+ * The summary's lines: the tests that passed only on a retry, each quarantined one with its reason,
+ * then `N passed, N failed`.
  *
  * @param {Summary} summary
  * @returns {string[]}
  */
-export function summaryLines({ passed, failed, flaky }) {
-	const names = flaky.length ? `: ${flaky.join(', ')}` : '';
+export function summaryLines({ passed, failed, retried, excused }) {
 	return [
-		`${flaky.length} flaky (passed only on retry)${names}`,
+		...(retried.length
+			? [`${retried.length} failed once and passed on a retry: ${retried.join(', ')}`]
+			: []),
+		...excused.map(({ test, reason }) => `quarantined, failed once: ${test} (${reason})`),
 		`${passed} passed, ${failed} failed`
 	];
+}
+
+/**
+ * The quarantine list, checked: every entry names a test and says why it is there.
+ *
+ * @param {unknown} entries The parsed .ci/quarantine.json.
+ * @returns {Quarantined[]}
+ */
+export function quarantineList(entries) {
+	const valid = (/** @type {unknown} */ entry) =>
+		typeof entry == 'object' &&
+		entry !== null &&
+		'test' in entry &&
+		'reason' in entry &&
+		typeof entry.test == 'string' &&
+		typeof entry.reason == 'string' &&
+		entry.test != '' &&
+		entry.reason != '';
+	if (!Array.isArray(entries) || !entries.every(valid)) {
+		throw new Error('.ci/quarantine.json: a list of { "test": "<full name>", "reason": "…" }');
+	}
+	return entries;
 }
 
 /** @param {string} path */
@@ -133,7 +189,8 @@ if (process.argv[1] && import.meta.url == pathToFileURL(process.argv[1]).href) {
 		log: readFileSync(logPath, 'utf8'),
 		status,
 		vitest: readJson('test-results/vitest.json'),
-		playwright: readJson('test-results/playwright.json')
+		playwright: readJson('test-results/playwright.json'),
+		quarantine: quarantineList(readJson(fileURLToPath(new URL('quarantine.json', import.meta.url))))
 	});
 	for (const line of summaryLines(summary)) console.log(line);
 	process.exit(summary.ok ? 0 : 1);

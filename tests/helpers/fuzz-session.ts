@@ -222,8 +222,8 @@ function textProblem(payload: Buffer): string | undefined {
 }
 
 /**
- * fast-check parameters for one fuzz property: `numRuns` runs, reproducible with FUZZ_SEED, and
- * shrinking cut short after `budgetMs` (the runs left are skipped, which fails the property).
+ * fast-check parameters for one fuzz property: `numRuns` runs (from the run's seed, which FC_SEED
+ * picks: tests/setup/property-seed.global.ts), and shrinking cut short after `budgetMs` (the runs left are skipped, which fails the property).
  *
  * @example
  * ```ts
@@ -231,12 +231,7 @@ function textProblem(payload: Buffer): string | undefined {
  * ```
  */
 export function fuzzParameters(numRuns: number, budgetMs: number) {
-	const seed = process.env.FUZZ_SEED;
-	return {
-		numRuns,
-		skipAllAfterTimeLimit: budgetMs,
-		...(seed ? { seed: Number(seed) } : {})
-	};
+	return { numRuns, skipAllAfterTimeLimit: budgetMs };
 }
 
 /**

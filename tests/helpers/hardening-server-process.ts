@@ -20,6 +20,8 @@ export interface ServerStats {
 	readonly heapUsed: number;
 	readonly rss: number;
 	readonly connections: number;
+	/** Connections it closed with 1013 (too slow a reader) so far. */
+	readonly slowConsumerCloses: number;
 	/** Calls of the routes' `onError` so far. */
 	readonly errorsReported: number;
 	/** Whether `Object.prototype` is as it was at start. */

@@ -279,11 +279,16 @@ describe('reconnecting', () => {
 
 	it('gives up after maxReconnectAttempts and reports ReconnectFailed', async () => {
 		const server = await TestServer.start();
-		const client = makeClient(server.url, { reconnectDelay: 1, maxReconnectAttempts: 2 });
+		const client = makeClient(server.url, {
+			reconnectDelay: 1,
+			maxReconnectDelay: 10,
+			maxReconnectAttempts: 2
+		});
 		const attempts: number[] = [];
 		client.on(ReconnectAttempt, ({ attempt }) => attempts.push(attempt));
 		client.connect();
 		await reachState(client, 'connected');
+		const { port } = server;
 		const failed = nextEvent(client, ReconnectFailed);
 		await server.stop();
 		expect(await failed).toEqual({ attempts: 2 });
@@ -291,6 +296,12 @@ describe('reconnecting', () => {
 		expect(client.connectionState).toBe('disconnected');
 		// The dropped connection (1006), then each failed attempt.
 		expect(errorsOf(client).filter((error) => error.kind == 'connect')).toHaveLength(3);
+		// Given up: a server back on the port sees no third attempt over thirty reconnection windows.
+		const back = track(await TestServer.start(port));
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(back.peers).toHaveLength(0);
+		expect(attempts).toEqual([1, 2]);
+		expect(client.connectionState).toBe('disconnected');
 	});
 });
 

@@ -73,6 +73,10 @@ describe('createWebSocket', () => {
 		handle.close();
 		expect(handle.isOpen).toBe(false);
 		expect((await server.peers[1].closed).code).toBe(1000);
+		// For good: the server stays up, and over thirty reconnection delays nobody comes back.
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(server.peers).toHaveLength(2);
+		expect(handle.isOpen).toBe(false);
 	});
 
 	it('gives up after maxReconnectAttempts, reporting each failure through onError', async () => {
@@ -86,12 +90,19 @@ describe('createWebSocket', () => {
 		const gaveUp = new Promise<void>((resolve) =>
 			handle.onError((error) => {
 				failures.push(error.kind);
-				if (failures.length == 2) resolve();
+				if (failures.length == 3) resolve();
 			})
 		);
+		const { port } = server;
 		await server.stop();
-		await within(gaveUp, 'two failed attempts');
-		expect(failures).toEqual(['connect', 'connect']);
+		// The dropped connection, then each of the two attempts.
+		await within(gaveUp, 'the drop and two failed attempts');
+		expect(failures).toEqual(['connect', 'connect', 'connect']);
+		// Given up: a server back on the port sees no third attempt over sixty reconnection delays.
+		const back = track(await TestServer.start(port));
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(back.peers).toHaveLength(0);
+		expect(failures).toHaveLength(3);
 	});
 
 	it('needs a baseUrl or wsUrl', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { summarize, summaryLines } from '../../.ci/summarize.mjs';
+import { quarantineList, summarize, summaryLines } from '../../.ci/summarize.mjs';
 
 // .ci/summarize.mjs over JSON reports that vitest 4 (`--retry 1`) and Playwright 1.65
 // (`retries: 1`) wrote for a file with a test that passes only on its second try, one that passes,
@@ -48,35 +48,59 @@ function withoutFailures({ vitest, playwright }: Reports): Reports {
 	};
 }
 
-const FLAKY = [
+const RETRIED = [
 	'tests/unit/reconnect.test.ts > reconnect > passes on its second try',
 	'[dashboard] dashboard.test.ts > incidents > resolve shows everywhere'
 ];
 
 describe('the CI summary', () => {
-	it('names the tests that passed only on a retry and counts them neither passed nor failed', async () => {
-		const summary = summarize({
-			log: CHECKED,
-			status: '1',
-			root: '/repo',
-			...(await retriedReports())
-		});
-		// Passed: the check, the lint step, one vitest and one Playwright test; failed: one of each.
-		expect(summary).toEqual({ passed: 4, failed: 2, flaky: FLAKY, ok: false });
+	it('fails the run for a test that passed only on its retry, and names it', async () => {
+		const reports = withoutFailures(await retriedReports());
+		const summary = summarize({ log: CHECKED, status: '0', root: '/repo', ...reports });
+		// Passed: the check, the lint step, one vitest and one Playwright test; failed: the two retried.
+		expect(summary).toEqual({ passed: 4, failed: 2, retried: RETRIED, excused: [], ok: false });
 		expect(summaryLines(summary)).toEqual([
-			`2 flaky (passed only on retry): ${FLAKY.join(', ')}`,
+			`2 failed once and passed on a retry: ${RETRIED.join(', ')}`,
 			'4 passed, 2 failed'
 		]);
 	});
 
-	it('lets a run whose only trouble was flaky tests pass, and still names them', async () => {
+	it('lets a quarantined test pass on its retry, and prints it with its reason', async () => {
 		const reports = withoutFailures(await retriedReports());
-		const summary = summarize({ log: CHECKED, status: '0', root: '/repo', ...reports });
-		expect(summary).toEqual({ passed: 4, failed: 0, flaky: FLAKY, ok: true });
-		expect(summaryLines(summary).at(-1)).toBe('4 passed, 0 failed');
+		const quarantine = RETRIED.map((test, index) => ({ test, reason: `reason ${index}` }));
+		const summary = summarize({ log: CHECKED, status: '0', root: '/repo', quarantine, ...reports });
+		expect(summary).toEqual({ passed: 4, failed: 0, retried: [], excused: quarantine, ok: true });
+		expect(summaryLines(summary)).toEqual([
+			`quarantined, failed once: ${RETRIED[0]} (reason 0)`,
+			`quarantined, failed once: ${RETRIED[1]} (reason 1)`,
+			'4 passed, 0 failed'
+		]);
 	});
 
-	it('says 0 flaky when no test needed a retry', async () => {
+	it('fails the run for a test that failed every try, quarantined or not', async () => {
+		const quarantine = [
+			{ test: 'tests/unit/reconnect.test.ts > reconnect > fails every time', reason: 'flaky' },
+			{ test: '[dashboard] dashboard.test.ts > fails every time', reason: 'flaky' }
+		];
+		const summary = summarize({
+			log: CHECKED,
+			status: '1',
+			root: '/repo',
+			quarantine,
+			...(await retriedReports())
+		});
+		// The two retried tests fail too; the two that failed every try fail whatever the list says.
+		expect(summary).toMatchObject({
+			passed: 4,
+			failed: 4,
+			retried: RETRIED,
+			excused: [],
+			ok: false
+		});
+		expect(summaryLines(summary).at(-1)).toBe('4 passed, 4 failed');
+	});
+
+	it('prints only the count when no test needed a retry', async () => {
 		const { vitest, playwright } = withoutFailures(await retriedReports());
 		const steady: Reports = {
 			vitest: {
@@ -93,14 +117,30 @@ describe('the CI summary', () => {
 			}
 		};
 		const summary = summarize({ log: CHECKED, status: '0', root: '/repo', ...steady });
-		expect(summaryLines(summary)).toEqual(['0 flaky (passed only on retry)', '6 passed, 0 failed']);
+		expect(summaryLines(summary)).toEqual(['6 passed, 0 failed']);
+		expect(summary.ok).toBe(true);
 	});
 
 	it('counts a step that never ran as failed', () => {
 		const summary = summarize({ log: 'svelte-check found 3 errors', status: '1' });
 		// The check failed; lint, vitest and Playwright never ran.
-		expect(summaryLines(summary)).toEqual(['0 flaky (passed only on retry)', '0 passed, 4 failed']);
+		expect(summaryLines(summary)).toEqual(['0 passed, 4 failed']);
 		expect(summary.ok).toBe(false);
+	});
+});
+
+describe('the quarantine list', () => {
+	it('is a list of tests, each with its reason', () => {
+		const entries = [{ test: 'a.test.ts > b', reason: 'why' }];
+		expect(quarantineList(entries)).toEqual(entries);
+		expect(() => quarantineList([{ test: 'a.test.ts > b' }])).toThrow(/reason/);
+		expect(() => quarantineList([{ test: 'a.test.ts > b', reason: '' }])).toThrow(/reason/);
+		expect(() => quarantineList({})).toThrow(/reason/);
+	});
+
+	it('in .ci/ is valid', async () => {
+		const entries = JSON.parse(await readFile(join(ROOT, '.ci/quarantine.json'), 'utf8'));
+		expect(() => quarantineList(entries)).not.toThrow();
 	});
 });
 
@@ -112,31 +152,48 @@ describe('.ci/summarize.mjs as .ci/run calls it', () => {
 		directory = undefined;
 	});
 
-	it('reads test-results/ and prints the flaky line, then `N passed, N failed` last; exit 0', async () => {
+	/** Runs the script in a directory holding `reports` as .ci/run leaves them. */
+	async function runScript(reports: Partial<Reports>, status: string) {
 		directory = await mkdtemp(join(tmpdir(), 'ci-summary-'));
-		const { vitest, playwright } = withoutFailures(await retriedReports());
 		await mkdir(join(directory, 'test-results'));
-		await writeFile(join(directory, 'test-results/vitest.json'), JSON.stringify(vitest));
-		await writeFile(join(directory, 'test-results/playwright.json'), JSON.stringify(playwright));
+		for (const [tool, report] of Object.entries(reports)) {
+			await writeFile(join(directory, `test-results/${tool}.json`), JSON.stringify(report));
+		}
 		await writeFile(join(directory, 'test-results.log'), CHECKED);
-		const { stdout } = await promisify(execFile)(
+		return promisify(execFile)(
 			process.execPath,
-			[join(ROOT, '.ci/summarize.mjs'), 'test-results.log', '0'],
+			[join(ROOT, '.ci/summarize.mjs'), 'test-results.log', status],
 			{ cwd: directory }
 		);
-		const lines = stdout.trimEnd().split('\n');
-		expect(lines.at(-2)).toMatch(/^2 flaky \(passed only on retry\): .*resolve shows everywhere$/);
-		expect(lines.at(-1)).toBe('4 passed, 0 failed');
+	}
+
+	it('reads test-results/ and prints `N passed, N failed` last; exit 0', async () => {
+		const { vitest, playwright } = withoutFailures(await retriedReports());
+		const clean: Reports = {
+			vitest: {
+				...vitest,
+				testResults: vitest.testResults.map((file) => ({
+					...file,
+					assertionResults: file.assertionResults.filter((test) => !test.failureMessages.length)
+				}))
+			},
+			playwright: { ...playwright, stats: { ...playwright.stats, flaky: 0 }, suites: [] }
+		};
+		const { stdout } = await runScript(clean, '0');
+		// The check, the lint step, one vitest and one Playwright test.
+		expect(stdout).toBe('4 passed, 0 failed\n');
+	});
+
+	it('exits 1 for a test that passed only on its retry, naming it', async () => {
+		const run = runScript(withoutFailures(await retriedReports()), '0');
+		await expect(run).rejects.toMatchObject({
+			code: 1,
+			stdout: expect.stringMatching(/resolve shows everywhere\n4 passed, 2 failed\n$/)
+		});
 	});
 
 	it('exits 1 when npm test failed', async () => {
-		directory = await mkdtemp(join(tmpdir(), 'ci-summary-'));
-		await writeFile(join(directory, 'test-results.log'), CHECKED);
-		const run = promisify(execFile)(
-			process.execPath,
-			[join(ROOT, '.ci/summarize.mjs'), 'test-results.log', '1'],
-			{ cwd: directory }
-		);
+		const run = runScript({}, '1');
 		await expect(run).rejects.toMatchObject({
 			code: 1,
 			stdout: expect.stringMatching(/1 passed, 3 failed\n$/)

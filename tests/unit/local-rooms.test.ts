@@ -180,6 +180,9 @@ describe('LocalRooms gap fill when history cannot be read', () => {
 		expect(attempts).toBeLessThanOrEqual(12);
 		const waits = engine.reads.slice(1).map((at, index) => at - engine.reads[index]);
 		expect(waits[0]).toBe(100);
+		// Growing: never shorter than the wait before (a cap may flatten the last ones), and longer
+		// from the second on, so a constant delay fails.
+		expect(waits[1]).toBeGreaterThan(waits[0]);
 		for (let index = 1; index < waits.length; index++) {
 			expect(waits[index]).toBeGreaterThanOrEqual(waits[index - 1]);
 		}

@@ -102,7 +102,7 @@ async function mastersOf(cluster: RedisClusterProcess): Promise<Map<string, numb
 }
 
 describe('presence on a Redis Cluster', { timeout: 60_000 }, () => {
-	it('merges tabs on two processes in rooms over three masters; a killed process’s users vanish within the TTL', async () => {
+	it('merges tabs on two processes in rooms over three masters; a killed process’s users vanish once their entries expire', async () => {
 		const cluster = await startRedisCluster();
 		const masters = await mastersOf(cluster);
 		expect(new Set(masters.values()).size, 'rooms on every master').toBe(3);

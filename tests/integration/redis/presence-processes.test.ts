@@ -53,7 +53,7 @@ const matches = (expected: Record<string, number>) => (members: Members) =>
 	Object.entries(expected).every(([id, count]) => members.get(id)?.connections == count);
 
 describe('presence across server processes on Redis', () => {
-	it('merges tabs on two processes; a killed process’s users vanish within the TTL; reconnects resync', async () => {
+	it('merges tabs on two processes; a killed process’s users vanish once their entries expire; reconnects resync', async () => {
 		const { a, b } = await twoServers();
 		const tabs = [
 			await tab(a, 'ada:Ada'),

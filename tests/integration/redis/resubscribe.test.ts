@@ -255,9 +255,13 @@ describe('RedisEngine resubscription refused by Redis', { timeout: 30_000 }, () 
 		await signal.until(() => failedAt.length >= 5, '5 refused resubscriptions', 25_000);
 		const waits = failedAt.slice(1).map((at, index) => Math.round(at - failedAt[index]));
 		console.log(`resubscribe retries (ms between refusals): ${waits.join(', ')}`);
-		// Each wait at least doubles the engine's own delay (100, 200, 400, 800 ms …) on top of
-		// ioredis's reconnection: without backoff every wait is ioredis's first delay (50–250 ms).
+		// Each wait is the engine's own delay (100, 200, 400, 800 ms …) plus ioredis's reconnection
+		// and the refused SUBSCRIBE: without backoff every wait is that same overhead. The overhead
+		// cancels out of the difference between two waits, so the growth shows however slow the
+		// machine: the fourth wait is 700 ms longer than the first (500 leaves room for noise).
 		expect(waits[3]).toBeGreaterThanOrEqual(800);
+		expect(waits[3] - waits[0]).toBeGreaterThanOrEqual(500);
+		expect(waits[2] - waits[0]).toBeGreaterThanOrEqual(150);
 		expect(engine.healthy).toBe(false);
 	});
 });

@@ -91,6 +91,11 @@ describe('the simulator', () => {
 		expect((await store.accounts()).map((known) => known.account)).toEqual(['watched']);
 		expect(await lastChange('left')).toBe(0);
 		expect(await lastChange('watched')).toBeGreaterThan(Date.now() - 2 * MONITOR_INTERVAL);
+
+		// For good: many rounds later the expired account has neither come back nor changed.
+		await vi.advanceTimersByTimeAsync(20 * MONITOR_INTERVAL);
+		expect((await store.accounts()).map((known) => known.account)).toEqual(['watched']);
+		expect(await lastChange('left')).toBe(0);
 	});
 
 	it('does not start a round while the previous one still runs', async () => {
