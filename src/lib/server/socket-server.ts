@@ -37,10 +37,11 @@ export interface ServerPublishOptions {
 }
 
 /**
- * The server end of runesocket, on `ws`. Read in the order a connection meets it: upgrade checks
- * (route, origin, capacity, `authenticate`), then its `Session` (rate limit, first-message token),
- * then the `Dispatcher` (heartbeats, reserved names, typed handlers), room requests and `LocalRooms`,
- * and last the per-connection outbox. Create it with `createSocketServer`.
+ * The server end of runesocket (on `ws`, through `transport/`). Read in the order a connection meets
+ * it: the `UpgradeGate` (route, origin, capacity, `authenticate`), then its `Session` (rate limit,
+ * first-message token), then the `Dispatcher` (heartbeats, reserved names, typed handlers), room
+ * requests and `Memberships` (`LocalRooms`, presence), the `Publisher`, and last the per-connection
+ * outbox. Create it with `createSocketServer`.
  *
  * @example
  * ```ts

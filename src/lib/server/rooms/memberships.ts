@@ -8,12 +8,6 @@ import type { PresenceRooms } from './presence.js';
  * application's `joinRoom`/`leaveRoom`, a close) all come here, and change three things together: the
  * connection's room set, the room's engine subscription (the room's first member here retains it,
  * its last releases it) and the connection's presence there.
- *
- * @example
- * ```ts
- * const memberships = new Memberships(localRooms, presence);
- * memberships.join(connection, 'project:1');
- * ```
  */
 export class Memberships {
 	#local: LocalRooms;

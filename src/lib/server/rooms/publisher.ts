@@ -9,12 +9,6 @@ import type { LocalRooms } from './local-rooms.js';
  * The publish path, both ways: what the application publishes and connections broadcast goes to the
  * engine, and what the engine delivers goes to this process's members (every connection for
  * `EVERYONE`, else the room's members, in stream order).
- *
- * @example
- * ```ts
- * const publisher = new Publisher(engine, started, { connections, rooms, metrics, maxMessageSize });
- * await engine.start({ deliver: (room, message, except) => publisher.deliver(room, message, except) });
- * ```
  */
 export class Publisher {
 	#engine: Engine;

@@ -48,11 +48,6 @@ function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
  * TCP socket directly, which is exactly what `ws` itself would write, and corked writes gather a
  * turn's frames into one syscall; with compression each message goes through `ws.send`, so that
  * `ws` keeps its per-connection deflate context and order.
- *
- * @example
- * ```ts
- * wss.handleUpgrade(request, socket, head, (ws) => new Session(connectionOf(new WsTransport(ws, 1024))));
- * ```
  */
 export class WsTransport implements Transport {
 	#socket: WebSocket;
@@ -140,12 +135,6 @@ export class WsTransport implements Transport {
 /**
  * A route's handshakes on `ws`: its own `WebSocketServer` without an HTTP server of its own (each
  * route has its own payload limit and compression).
- *
- * @example
- * ```ts
- * const server = new WsTransportServer({ maxPayload: 65_536, compression: undefined });
- * server.upgrade(request, socket, head, (transport) => accept(transport));
- * ```
  */
 export class WsTransportServer implements TransportServer {
 	#wss: WebSocketServer;

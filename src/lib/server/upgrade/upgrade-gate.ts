@@ -31,12 +31,6 @@ export interface UpgradeGateOptions {
  * The way in, up to an open socket: the route, the origin, the connection cap and `authenticate`,
  * each refusal answered with an HTTP status and counted; the upgrade requests of other paths on a
  * shared HTTP server; and the HTTP servers it listens to.
- *
- * @example
- * ```ts
- * const gate = new UpgradeGate(routes, metrics, { maxConnections, connections, accept });
- * gate.attach(httpServer);
- * ```
  */
 export class UpgradeGate {
 	#routes: readonly Route[];
