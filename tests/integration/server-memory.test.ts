@@ -9,6 +9,7 @@ import { defineRoute, type Connection } from '../../src/lib/server/index.js';
 import { Connection as ServerConnection } from '../../src/lib/server/connection.js';
 import { Route } from '../../src/lib/server/route.js';
 import { Session, type SessionHost } from '../../src/lib/server/session/session.js';
+import { WsTransport } from '../../src/lib/server/transport/ws-transport.js';
 import {
 	connectRaw,
 	deferred,
@@ -67,7 +68,7 @@ describe('connection.closed', () => {
 	});
 });
 
-describe('Session.listen', () => {
+describe('WsTransport.listen', () => {
 	const cleanups: (() => Promise<void> | void)[] = [];
 	afterEach(async () => {
 		for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -80,9 +81,10 @@ describe('Session.listen', () => {
 		const sessions: { socket: WebSocket; session: Session }[] = [];
 		const accepted: (() => void)[] = [];
 		wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-			const connection = new ServerConnection(socket, request, {}, noHost, route);
+			const transport = new WsTransport(socket, 0);
+			const connection = new ServerConnection(transport, request, {}, route, noHost, noHost);
 			const session = new Session(connection, route, host);
-			session.listen(socket);
+			transport.listen(session);
 			session.start(undefined);
 			sessions.push({ socket, session });
 			accepted.shift()?.();

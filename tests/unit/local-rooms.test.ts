@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envelopeDialect, JOINED_MESSAGE } from '../../src/lib/protocol/envelope.js';
 import { LocalRooms, type RoomMember } from '../../src/lib/server/rooms/local-rooms.js';
-import type { PreparedMessage } from '../../src/lib/server/outbound.js';
+import type { PreparedMessage } from '../../src/lib/server/transport/prepared-message.js';
 import type {
 	Engine,
 	HistoryReadOptions,
@@ -100,7 +100,7 @@ function member(id: string): StubMember {
 			return log.flatMap((entry) => ('joined' in entry ? [entry.joined] : []));
 		},
 		deliverToRoom: (_room: string, prepared: PreparedMessage) => record(prepared),
-		deliver: (prepared: PreparedMessage) => {
+		sendPrepared: (prepared: PreparedMessage) => {
 			record(prepared);
 			return true;
 		},
@@ -108,9 +108,8 @@ function member(id: string): StubMember {
 			if (name == JOINED_MESSAGE) log.push({ joined: data as Record<string, unknown> });
 			return true;
 		},
-		holdRoom: () => {},
-		releaseRoom: () => {},
-		joinRoom: (room: string) => void rooms.add(room),
+		startReplay: () => {},
+		endReplay: () => {},
 		leaveRoom: (room: string) => void rooms.delete(room)
 	};
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { LocalRooms, type RoomMember } from '../../src/lib/server/rooms/local-rooms.js';
 import { MemoryEngine } from '../../src/lib/engine/memory-engine.js';
 import { ServerMetrics } from '../../src/lib/server/metrics/metrics.js';
-import type { PreparedMessage } from '../../src/lib/server/outbound.js';
+import type { PreparedMessage } from '../../src/lib/server/transport/prepared-message.js';
 
 /** A member that records what it is sent, as text. */
 function member(id: string): RoomMember & { readonly received: string[] } {
@@ -14,13 +14,12 @@ function member(id: string): RoomMember & { readonly received: string[] } {
 		authenticated: true,
 		joinedRooms,
 		received,
-		deliver: (message) => (record(message), true),
+		sendPrepared: (message) => (record(message), true),
 		deliverToRoom: (_room, message) => record(message),
 		sendReserved: (name, data) => (received.push(JSON.stringify({ name, data })), true),
-		holdRoom: () => {},
-		joinRoom: (room) => void joinedRooms.add(room),
+		startReplay: () => {},
 		leaveRoom: (room) => void joinedRooms.delete(room),
-		releaseRoom: () => {}
+		endReplay: () => {}
 	};
 }
 

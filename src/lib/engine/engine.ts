@@ -148,7 +148,7 @@ export interface PublishOptions {
 
 /**
  * What `Engine.history` answers: the room's current `position`, and whether every message after the
- * asked position could be `recovered` (then `messages` holds them, oldest first).
+ * asked position could be `recovered` (then `messages` has them, oldest first).
  *
  * @example
  * ```ts
@@ -202,7 +202,7 @@ export interface Engine {
 		options?: PublishOptions
 	): Promise<StreamPosition | undefined>;
 	/**
-	 * The room's current position, and when `since` is given and history still holds EVERY message
+	 * The room's current position, and when `since` is given and history still keeps EVERY message
 	 * after it (same epoch, nothing trimmed by size or age), those messages in order with
 	 * recovered: true; otherwise recovered: false and no messages. No `since` → recovered: true, no
 	 * messages. The room '*' answers offset 0, epoch '' and recovers nothing.

@@ -17,7 +17,7 @@ export interface PresenceScope {
 
 /**
  * The name of `room`'s presence on the route of `path`, for `engine.presence`: the JSON of
- * `[path, room]`, so no two pairs share a name whatever characters they hold. Engines may treat it
+ * `[path, room]`, so no two pairs share a name whatever characters they contain. Engines may treat it
  * as an opaque room name (MemoryEngine does); one that needs the room itself (RedisEngine, for its
  * channel) reads it back with `presenceScopeOf`.
  *

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { WebSocket } from 'ws';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { closeReason } from '../protocol/close-reason.js';
 import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
@@ -8,7 +7,9 @@ import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS } from './session/callbacks.js';
 import type { ServerMetrics } from './metrics/metrics.js';
-import { Outbox, PreparedMessage } from './outbound.js';
+import { Outbox } from './outbound.js';
+import { PreparedMessage } from './transport/prepared-message.js';
+import type { Transport } from './transport/transport.js';
 
 /**
  * Options of `connection.broadcast`.
@@ -25,10 +26,31 @@ export interface BroadcastOptions {
 	includeSelf?: boolean;
 }
 
-/** What a connection needs from its server. */
-export interface ConnectionHost {
+/**
+ * A connection's route as the connection and the server's core reach it (`Route` is one): its
+ * limits, the server's tallies, its connections, and its `onError`. Declared here rather than
+ * imported, since the route's options name `Connection` in turn.
+ */
+export interface ConnectionRoute {
+	readonly maxBufferedBytes: number;
+	readonly metrics: ServerMetrics;
+	/** Every connection of the route on this process: a broadcast without rooms goes to them. */
+	readonly connections: ReadonlySet<Connection<unknown>>;
+	/** Hands a failure to the route's `onError` (as an Error), or logs it when there is none. */
+	report(connection: Connection<unknown>, failure: unknown): void;
+}
+
+/**
+ * The one owner of every connection's rooms (`Memberships`): joining and leaving change the
+ * connection's room set, the room's engine subscription and its presence together.
+ */
+export interface ConnectionMemberships {
 	join(connection: Connection<unknown>, room: string): void;
 	leave(connection: Connection<unknown>, room: string): void;
+}
+
+/** Where a connection's broadcast goes out (`Publisher`). */
+export interface Broadcaster {
 	broadcast(
 		connection: Connection<unknown>,
 		message: unknown,
@@ -36,15 +58,8 @@ export interface ConnectionHost {
 	): Promise<void>;
 }
 
-/** Per-connection settings taken from its route, and the server's tallies it adds to. */
-export interface ConnectionLimits {
-	maxBufferedBytes: number;
-	compressionThreshold: number;
-	metrics: ServerMetrics;
-}
-
 /** A live room message that arrived while the room's history was being replayed to this connection. */
-interface HeldDelivery {
+interface BufferedDelivery {
 	message: PreparedMessage;
 	position: StreamPosition | undefined;
 }
@@ -104,18 +119,21 @@ export class Connection<AuthData = unknown> {
 	readonly req: IncomingMessage;
 	/** Parameters captured by the route path (`/ws/:project` → `{ project }`). */
 	readonly params: Readonly<Record<string, string>>;
+	/** @internal The route it came by. */
+	readonly route: ConnectionRoute;
+	/** @internal The rooms it is in: changed by `Memberships` only. */
+	readonly rooms = new Set<string>();
 	#authData: AuthData | undefined;
 	#authenticated = false;
-	#rooms = new Set<string>();
-	#socket: WebSocket;
+	#transport: Transport;
 	#outbox: Outbox;
-	#host: ConnectionHost;
-	#limits: ConnectionLimits;
+	#memberships: ConnectionMemberships;
+	#broadcaster: Broadcaster;
 	/**
-	 * Rooms whose history is being replayed: their live messages wait here, in order. Made by the
-	 * first replay and dropped when none is left: an idle connection should not carry an empty Map.
+	 * Rooms whose history is being replayed: their live messages are buffered here, in order. Made by
+	 * the first replay and dropped when none is left: an idle connection should not carry an empty Map.
 	 */
-	#held: Map<string, HeldDelivery[]> | undefined;
+	#buffered: Map<string, BufferedDelivery[]> | undefined;
 	/** Destroys the socket if the peer does not finish the close handshake in time; set once closing. */
 	#closeTimer: ReturnType<typeof setTimeout> | undefined;
 	/** What `closed` returns, made on first use (see there). */
@@ -133,18 +151,20 @@ export class Connection<AuthData = unknown> {
 	alive = true;
 
 	constructor(
-		socket: WebSocket,
+		transport: Transport,
 		req: IncomingMessage,
 		params: Record<string, string>,
-		host: ConnectionHost,
-		limits: ConnectionLimits
+		route: ConnectionRoute,
+		memberships: ConnectionMemberships,
+		broadcaster: Broadcaster
 	) {
-		this.#socket = socket;
+		this.#transport = transport;
 		this.req = req;
 		this.params = Object.keys(params).length ? params : NO_PARAMS;
-		this.#host = host;
-		this.#limits = limits;
-		this.#outbox = new Outbox(socket, limits.compressionThreshold, limits.metrics);
+		this.route = route;
+		this.#memberships = memberships;
+		this.#broadcaster = broadcaster;
+		this.#outbox = new Outbox(transport, route.metrics);
 	}
 
 	/**
@@ -152,10 +172,9 @@ export class Connection<AuthData = unknown> {
 	 * close listener cost every connection about half a kilobyte, and few are ever awaited.
 	 */
 	get closed(): Promise<void> {
-		this.#closed ??=
-			this.#socket.readyState == WebSocket.CLOSED
-				? Promise.resolve()
-				: new Promise((resolve) => this.#socket.once('close', () => resolve()));
+		this.#closed ??= this.#transport.isClosed
+			? Promise.resolve()
+			: new Promise((resolve) => this.#transport.onceClosed(resolve));
 		return this.#closed;
 	}
 
@@ -171,12 +190,12 @@ export class Connection<AuthData = unknown> {
 
 	/** The rooms it is in (named as on the client). */
 	get joinedRooms(): ReadonlySet<string> {
-		return this.#rooms;
+		return this.rooms;
 	}
 
 	/** Whether the socket is open: false as soon as a close is decided, by either end. */
 	get isOpen(): boolean {
-		return this.#socket.readyState == WebSocket.OPEN && !this.#deferredClose;
+		return this.#transport.isOpen && !this.#deferredClose;
 	}
 
 	/**
@@ -206,8 +225,8 @@ export class Connection<AuthData = unknown> {
 	send(message: unknown): boolean {
 		const prepared = new PreparedMessage(message);
 		const id = this.#unanswered && answeredRequestId(message);
-		if (id !== undefined && this.#settle(id)) return this.#deliverAnswer(prepared);
-		return this.deliver(prepared);
+		if (id !== undefined && this.#settle(id)) return this.#sendAnswer(prepared);
+		return this.sendPrepared(prepared);
 	}
 
 	/** Sends a typed runesocket message. */
@@ -236,7 +255,7 @@ export class Connection<AuthData = unknown> {
 	 */
 	answer(name: string, data: unknown, id: number): boolean {
 		const message = new PreparedMessage(serverMessage(name, data, { id }));
-		return this.#settle(id) && this.#deliverAnswer(message);
+		return this.#settle(id) && this.#sendAnswer(message);
 	}
 
 	/** Marks one request of `id` answered; false when none was open. */
@@ -251,9 +270,9 @@ export class Connection<AuthData = unknown> {
 	}
 
 	/** Queues an answer; when it was the last one a deferred close waited for, the close follows it. */
-	#deliverAnswer(message: PreparedMessage): boolean {
+	#sendAnswer(message: PreparedMessage): boolean {
 		const deferred = this.#deferredClose;
-		if (!deferred) return this.deliver(message);
+		if (!deferred) return this.sendPrepared(message);
 		const queued = this.#hasRoom();
 		if (queued) this.#outbox.push(message);
 		if (!this.#unanswered && this.#deferredClose) this.#sendClose(deferred.code, deferred.reason);
@@ -265,84 +284,82 @@ export class Connection<AuthData = unknown> {
 		return this.sendReserved(ERROR_MESSAGE, { ...details, code, message }, id);
 	}
 
-	/** @internal Delivers a message published to `room`, or holds it while that room replays. */
+	/** @internal Hands on a message the engine delivered to `room`, or buffers it while that room replays. */
 	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void {
-		const held = this.#held?.get(room);
-		if (held) held.push({ message, position });
-		else this.deliver(message);
+		const buffered = this.#buffered?.get(room);
+		if (buffered) buffered.push({ message, position });
+		else this.sendPrepared(message);
 	}
 
-	/** @internal Holds `room`'s live messages until `releaseRoom`: its history is about to be replayed. */
-	holdRoom(room: string): void {
-		(this.#held ??= new Map()).set(room, []);
+	/** @internal Buffers `room`'s live messages until `endReplay`: its history is about to be replayed. */
+	startReplay(room: string): void {
+		(this.#buffered ??= new Map()).set(room, []);
 	}
 
 	/**
-	 * @internal Ends a replay: delivers what was held, except what the replay already covered (up to
+	 * @internal Ends a replay: sends what was buffered, except what the replay already covered (up to
 	 * `replayedUpTo` in the same epoch), so nothing arrives twice and nothing is skipped.
 	 */
-	releaseRoom(room: string, replayedUpTo?: StreamPosition): void {
-		const held = this.#held?.get(room) ?? [];
-		this.#forgetHeld(room);
-		for (const { message, position } of held) {
+	endReplay(room: string, replayedUpTo?: StreamPosition): void {
+		const buffered = this.#buffered?.get(room) ?? [];
+		this.cancelReplay(room);
+		for (const { message, position } of buffered) {
 			const covered =
 				replayedUpTo &&
 				position?.epoch == replayedUpTo.epoch &&
 				position.offset <= replayedUpTo.offset;
-			if (!covered) this.deliver(message);
+			if (!covered) this.sendPrepared(message);
 		}
 	}
 
+	/** @internal Drops what `room`'s replay buffered (the room was left). */
+	cancelReplay(room: string): void {
+		const buffered = this.#buffered;
+		if (!buffered?.has(room)) return;
+		// The last entry goes with its Map: deleting it first would have V8 shrink a table to drop.
+		if (buffered.size == 1) this.#buffered = undefined;
+		else buffered.delete(room);
+	}
+
 	/** @internal Queues a message prepared once for many connections. */
-	deliver(message: PreparedMessage): boolean {
+	sendPrepared(message: PreparedMessage): boolean {
 		if (this.#deferredClose || !this.#hasRoom()) return false;
 		this.#outbox.push(message);
 		return true;
 	}
 
-	#forgetHeld(room: string): void {
-		const held = this.#held;
-		if (!held?.has(room)) return;
-		// The last entry goes with its Map: deleting it first would have V8 shrink a table to drop.
-		if (held.size == 1) this.#held = undefined;
-		else held.delete(room);
+	/** @internal Hands a failure to the route's `onError`, or logs it. */
+	report(failure: unknown): void {
+		this.route.report(this as Connection<unknown>, failure);
 	}
 
 	/** Sends to other connections: the given rooms (on every process) or this route's connections here. */
 	broadcast(message: unknown, options: BroadcastOptions = {}): Promise<void> {
-		return this.#host.broadcast(this as Connection<unknown>, message, options);
+		return this.#broadcaster.broadcast(this as Connection<unknown>, message, options);
 	}
 
+	/** Joins `room` (no `authorizeJoin`, no replay): its messages come from now on. */
 	joinRoom(room: string): void {
-		if (this.#rooms.has(room)) return;
-		this.#rooms.add(room);
-		this.#host.join(this as Connection<unknown>, room);
+		this.#memberships.join(this as Connection<unknown>, room);
 	}
 
 	leaveRoom(room: string): void {
-		this.#forgetHeld(room);
-		if (!this.#rooms.delete(room)) return;
-		this.#host.leave(this as Connection<unknown>, room);
-	}
-
-	/** @internal Leaves every room (the connection closed). */
-	leaveAllRooms(): void {
-		for (const room of this.#rooms) this.leaveRoom(room);
+		this.#memberships.leave(this as Connection<unknown>, room);
 	}
 
 	/** Sends a WebSocket ping frame. */
 	ping(data?: Buffer | string): void {
-		if (this.isOpen) this.#socket.ping(data);
+		if (this.isOpen) this.#transport.ping(data);
 	}
 
 	/** Sends a WebSocket pong frame. */
 	pong(data?: Buffer | string): void {
-		if (this.isOpen) this.#socket.pong(data);
+		if (this.isOpen) this.#transport.pong(data);
 	}
 
 	/**
 	 * Sends what is queued, then closes with `code` and `reason` (cut to the 123 bytes a close frame
-	 * holds). While requests handed to application handlers are unanswered, the close frame waits
+	 * carries). While requests handed to application handlers are unanswered, the close frame waits
 	 * for their answers (at most 5 s) and follows them; nothing else is sent meanwhile, and `isOpen`
 	 * is already false. The first close decided is the one sent. A peer that does not answer the
 	 * close frame within 3 s is dropped. Throws a `TypeError` for a code no close frame may carry.
@@ -353,7 +370,7 @@ export class Connection<AuthData = unknown> {
 		}
 		if (this.#deferredClose) return;
 		const frameReason = closeReason(String(reason));
-		const open = this.#socket.readyState == WebSocket.OPEN;
+		const open = this.#transport.isOpen;
 		if (open) this.#closeCodeDecided ??= code;
 		if (!open || !this.#unanswered) return this.#sendClose(code, frameReason);
 		// Every open request has its own deadline of the same length, set earlier: this one is a
@@ -366,7 +383,7 @@ export class Connection<AuthData = unknown> {
 	#sendClose(code: number, reason: string): void {
 		this.#cancelDeferredClose();
 		this.#outbox.flush();
-		this.#socket.close(code, reason);
+		this.#transport.close(code, reason);
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
 	}
 
@@ -380,14 +397,14 @@ export class Connection<AuthData = unknown> {
 	 * is not worth parsing the rest of its flood for. It is dropped when the close times out.
 	 */
 	stopReading(): void {
-		this.#socket.pause();
+		this.#transport.pause();
 	}
 
 	/** Drops the connection at once, without a close handshake. */
 	terminate(): void {
 		this.#cancelDeferredClose();
 		this.#outbox.clear();
-		this.#socket.terminate();
+		this.#transport.terminate();
 	}
 
 	/**
@@ -395,11 +412,12 @@ export class Connection<AuthData = unknown> {
 	 * of the message at hand: one big message must not close a room's readers whose buffers are empty.
 	 */
 	#hasRoom(): boolean {
-		if (this.#socket.readyState != WebSocket.OPEN) return false;
-		if (this.#outbox.bufferedBytes <= this.#limits.maxBufferedBytes) return true;
+		if (!this.#transport.isOpen) return false;
+		const { maxBufferedBytes } = this.route;
+		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
 		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
 		this.#outbox.flush();
-		if (this.#outbox.bufferedBytes <= this.#limits.maxBufferedBytes) return true;
+		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
 		this.#closeSlowConsumer();
 		return false;
 	}
@@ -409,36 +427,30 @@ export class Connection<AuthData = unknown> {
 		this.#cancelDeferredClose();
 		this.#outbox.clear();
 		this.#closeCodeDecided = TRY_AGAIN_LATER;
-		this.#limits.metrics.slowConsumerCloses++;
-		this.#socket.close(TRY_AGAIN_LATER, 'Slow consumer');
+		this.route.metrics.slowConsumerCloses++;
+		this.#transport.close(TRY_AGAIN_LATER, 'Slow consumer');
 		this.#dropUnlessClosedWithin(SLOW_CONSUMER_GRACE_MS);
 	}
 
 	#dropUnlessClosedWithin(ms: number): void {
-		if (this.#closeTimer || this.#socket.readyState == WebSocket.CLOSED) return;
-		const timer = setTimeout(() => this.#socket.terminate(), ms);
+		if (this.#closeTimer || this.#transport.isClosed) return;
+		const transport = this.#transport;
+		const timer = setTimeout(() => transport.terminate(), ms);
 		timer.unref();
 		this.#closeTimer = timer;
 		// Only a closing connection pays for this listener.
-		this.#socket.once('close', () => clearTimeout(timer));
+		transport.onceClosed(() => clearTimeout(timer));
 	}
 }
 
-/**
- * Serialises `message` once and queues it for every authenticated member but `except`.
- *
- * @example
- * ```ts
- * deliverToAll(route.connections, { name: 'maintenance', data: null, timestamp: Date.now() });
- * ```
- */
-export function deliverToAll(
+/** Serialises `message` once and queues it for every authenticated connection but `except`. */
+export function sendToAll(
 	members: Iterable<Connection<unknown>>,
 	message: unknown,
 	except?: string
 ): void {
 	const prepared = new PreparedMessage(message);
 	for (const member of members) {
-		if (member.authenticated && member.id != except) member.deliver(prepared);
+		if (member.authenticated && member.id != except) member.sendPrepared(prepared);
 	}
 }

@@ -35,7 +35,7 @@ export type {
 export type { OriginPolicy } from './upgrade/origin.js';
 export type { RateLimit } from './session/rate-limiter.js';
 export { tokenFromCookie, tokenFromHeader, tokenFromQuery } from './upgrade/http-auth.js';
-export { shareSocketServer, sharedSocketServer, forgetSocketServer } from './shared.js';
+export { shareSocketServer, sharedSocketServer, forgetSocketServer } from './shared-server.js';
 export { metricsRequestHandler } from './metrics/metrics-endpoint.js';
 export type { MetricsEndpointOptions, MetricsSource } from './metrics/metrics-endpoint.js';
 export { PUBLISH_DURATION_BUCKETS } from './metrics/metrics.js';

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Connection } from './connection.js';
-import type { Reply } from './session/handled-request.js';
+import type { Reply } from './session/reply.js';
 import type { Engine, PresenceMember } from '../engine/engine.js';
 import type { OriginPolicy } from './upgrade/origin.js';
 import type { RateLimit } from './session/rate-limiter.js';

@@ -1,10 +1,13 @@
-import { WebSocketServer } from 'ws';
 import { serverMessage } from '../protocol/envelope.js';
-import { deliverToAll, type Connection } from './connection.js';
+import { errorFrom } from '../engine/errors.js';
+import { sendToAll, type Connection, type ConnectionRoute } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
 import { ServerMetrics } from './metrics/metrics.js';
 import { RateLimiter } from './session/rate-limiter.js';
+import { logFailure } from './session/callbacks.js';
 import { RoutePattern } from './upgrade/route-pattern.js';
+import type { TransportServer } from './transport/transport.js';
+import { WsTransportServer } from './transport/ws-transport.js';
 
 /** Node fires a timer set for longer than this at once (after 1 ms), so no wait may be longer. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -37,28 +40,21 @@ function checkNumbers(options: RouteOptions<unknown>): void {
 }
 
 /**
- * A route as the server runs it: its options with defaults applied, its own `ws` server (each route
- * has its own payload limit and compression), its connections and its timers.
- *
- * @example
- * ```ts
- * const route = new Route({ path: '/ws' });
- * route.pattern.match('/ws'); // {}
- * ```
+ * A route as the server runs it: its options with defaults applied, its own transport server (each
+ * route has its own payload limit and compression), its connections, its timers and its `onError`.
  */
-export class Route {
+export class Route implements ConnectionRoute {
 	readonly options: RouteOptions<unknown>;
 	readonly pattern: RoutePattern;
-	readonly wss: WebSocketServer;
+	readonly transports: TransportServer;
 	readonly connections = new Set<Connection<unknown>>();
 	readonly maxBufferedBytes: number;
 	readonly maxRoomsPerConnection: number;
-	readonly compressionThreshold: number;
 	readonly authTimeout: number;
 	readonly maxPendingAuth: number;
 	/** The tallies of the server it belongs to, which its connections and sessions bump. */
 	readonly metrics: ServerMetrics;
-	/** Connections holding a pending-authentication slot (awaiting or verifying their token). */
+	/** Connections with a pending-authentication slot (awaiting or verifying their token). */
 	pendingAuth = 0;
 	#timers: ReturnType<typeof setInterval>[] = [];
 
@@ -78,23 +74,27 @@ export class Route {
 		this.authTimeout = options.firstMessageAuth?.timeout ?? ROUTE_DEFAULTS.authTimeout;
 		this.maxPendingAuth = options.firstMessageAuth?.maxPending ?? ROUTE_DEFAULTS.maxPendingAuth;
 		const compression = options.compression;
-		this.compressionThreshold = compression?.threshold ?? ROUTE_DEFAULTS.compressionThreshold;
-		this.wss = new WebSocketServer({
-			noServer: true,
-			// Pings count against the rate limit like any frame: the session answers them itself.
-			autoPong: false,
-			// One inbound message per connection per event-loop turn: a socket read can hold megabytes
-			// of frames, and handling them all at once let one flooding client stall everyone (a turn
-			// of 64 KiB frames took 80 ms). Later frames wait in ws, whose backpressure pauses the socket.
-			allowSynchronousEvents: false,
+		this.transports = new WsTransportServer({
 			maxPayload: options.maxPayload ?? ROUTE_DEFAULTS.maxPayload,
-			perMessageDeflate: compression?.enabled
+			compression: compression?.enabled
 				? {
-						threshold: this.compressionThreshold,
+						threshold: compression.threshold ?? ROUTE_DEFAULTS.compressionThreshold,
 						concurrencyLimit: compression.concurrencyLimit ?? ROUTE_DEFAULTS.compressionConcurrency
 					}
-				: false
+				: undefined
 		});
+	}
+
+	/** Hands a failure to the route's `onError` (as an Error), or logs it when there is none. */
+	report(connection: Connection<unknown>, failure: unknown): void {
+		let error = errorFrom(failure);
+		const { onError } = this.options;
+		try {
+			if (onError) return onError(connection, error);
+		} catch (handlerError) {
+			error = errorFrom(handlerError);
+		}
+		logFailure(error);
 	}
 
 	/** A fresh rate limiter for one connection, or none when the route has no limit. */
@@ -132,6 +132,6 @@ export class Route {
 	#sendServerHeartbeat(): void {
 		const timestamp = Date.now();
 		const data = { server_time: new Date(timestamp).toISOString() };
-		deliverToAll(this.connections, serverMessage('heartbeat', data, { timestamp }));
+		sendToAll(this.connections, serverMessage('heartbeat', data, { timestamp }));
 	}
 }

@@ -1,40 +1,25 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
 import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
 import { CONNECTED_MESSAGE } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { CALLBACK_TIMEOUT_MS, contain } from './session/callbacks.js';
-import { DeadlineError, errorFrom, withDeadline } from '../engine/errors.js';
-import {
-	Connection,
-	deliverToAll,
-	type BroadcastOptions,
-	type ConnectionHost
-} from './connection.js';
-import { Dispatcher, type MessageHandler } from './session/dispatch.js';
 import { EVERYONE, type Engine, type StreamPosition } from '../engine/engine.js';
-import { LocalRooms } from './rooms/local-rooms.js';
 import { MemoryEngine } from '../engine/memory-engine.js';
-import {
-	metricFamilies,
-	ServerMetrics,
-	type ServerMetricsSnapshot,
-	type UpgradeRefusal
-} from './metrics/metrics.js';
-import { DEFAULT_MAX_CONNECTIONS, type AuthResult, type SocketServerOptions } from './options.js';
-import { isOriginAllowed } from './upgrade/origin.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../engine/message-typing.js';
+import { contain, logFailure } from './session/callbacks.js';
+import { Connection } from './connection.js';
+import { Dispatcher, type MessageHandler } from './session/dispatch.js';
+import { LocalRooms } from './rooms/local-rooms.js';
+import { Memberships } from './rooms/memberships.js';
 import { PresenceRooms } from './rooms/presence.js';
-import {
-	checkMessageSize,
-	DEFAULT_MAX_MESSAGE_SIZE,
-	typedMessage
-} from '../engine/message-typing.js';
+import { Publisher } from './rooms/publisher.js';
+import { metricFamilies, ServerMetrics, type ServerMetricsSnapshot } from './metrics/metrics.js';
 import { prometheusText } from './metrics/prometheus-text.js';
+import { DEFAULT_MAX_CONNECTIONS, type SocketServerOptions } from './options.js';
 import { RoomRequests } from './session/room-requests.js';
 import { Route } from './route.js';
-import { authResult, Session } from './session/session.js';
-import { refusalStatus, refuseUpgrade, UnclaimedUpgrades } from './upgrade/upgrade.js';
+import { Session, type SessionHost } from './session/session.js';
+import { UpgradeGate, type AcceptedUpgrade } from './upgrade/upgrade-gate.js';
 
 export type { MessageHandler, Reply } from './session/dispatch.js';
 
@@ -52,10 +37,11 @@ export interface ServerPublishOptions {
 }
 
 /**
- * The server end of runesocket, on `ws`. Read in the order a connection meets it: upgrade checks
- * (route, origin, capacity, `authenticate`), then its `Session` (rate limit, first-message token),
- * then the `Dispatcher` (heartbeats, reserved names, typed handlers), room requests and `LocalRooms`,
- * and last the per-connection outbox. Create it with `createSocketServer`.
+ * The server end of runesocket (on `ws`, through `transport/`). Read in the order a connection meets
+ * it: the `UpgradeGate` (route, origin, capacity, `authenticate`), then its `Session` (rate limit,
+ * first-message token), then the `Dispatcher` (heartbeats, reserved names, typed handlers), room
+ * requests and `Memberships` (`LocalRooms`, presence), the `Publisher`, and last the per-connection
+ * outbox. Create it with `createSocketServer`.
  *
  * @example
  * ```ts
@@ -68,20 +54,12 @@ export interface ServerPublishOptions {
 export class SocketServer {
 	#routes: Route[];
 	#engine: Engine;
-	#maxConnections: number;
-	#maxMessageSize: number;
-	#upgrading = 0;
-	#unclaimed = new UnclaimedUpgrades();
 	#connections = new Set<Connection<unknown>>();
-	#sessions = new WeakMap<Connection<unknown>, Session>();
-	#rooms: LocalRooms;
-	#dispatcher: Dispatcher;
-	#listeners = new Map<
-		HttpServer,
-		(request: IncomingMessage, socket: Duplex, head: Buffer) => void
-	>();
 	#metrics = new ServerMetrics();
-	#presence: PresenceRooms;
+	#gate: UpgradeGate;
+	#memberships: Memberships;
+	#publisher: Publisher;
+	#dispatcher: Dispatcher;
 	#started: Promise<void>;
 	#closing: Promise<void> | undefined;
 
@@ -92,37 +70,33 @@ export class SocketServer {
 			);
 		}
 		this.#routes = options.routes.map((route) => new Route(route, this.#metrics));
-		this.#engine = options.engine ?? new MemoryEngine();
-		this.#maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-		this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-		this.#presence = new PresenceRooms(this.#engine, this.#routes, {
-			routeOf: (connection) => this.#sessions.get(connection as Connection<unknown>)?.route,
-			report: (connection, error) => this.#report(connection, error)
-		});
+		const engine = (this.#engine = options.engine ?? new MemoryEngine());
+		const presence = new PresenceRooms(engine, this.#routes);
 		this.#started = Promise.resolve()
 			.then(() =>
-				this.#engine.start({
-					deliver: (room, message, except) => this.#deliver(room, message, except),
-					resync: () => this.#rooms.resync(),
-					refused: (room) => this.#rooms.refused(room),
-					presence: (room, change) => this.#presence.changed(room, change)
+				engine.start({
+					deliver: (room, message, except) => this.#publisher.deliver(room, message, except),
+					resync: () => rooms.resync(),
+					refused: (room) => rooms.refused(room),
+					presence: (room, change) => presence.changed(room, change)
 				})
 			)
-			.then(() => this.#engine.subscribe(EVERYONE));
-		this.#started.catch((error) => this.#report(undefined, error));
-		this.#rooms = new LocalRooms(
-			this.#engine,
-			this.#started,
-			(error) => this.#report(undefined, error),
-			this.#metrics
-		);
-		const report = (connection: Connection<unknown>, error: unknown) =>
-			this.#report(connection, error);
-		this.#dispatcher = new Dispatcher(
-			new RoomRequests(this.#rooms, report),
-			this.#presence,
-			report
-		);
+			.then(() => engine.subscribe(EVERYONE));
+		this.#started.catch(logFailure);
+		const rooms = new LocalRooms(engine, this.#started, logFailure, this.#metrics);
+		this.#memberships = new Memberships(rooms, presence);
+		this.#publisher = new Publisher(engine, this.#started, {
+			connections: this.#connections,
+			rooms,
+			metrics: this.#metrics,
+			maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+		});
+		this.#dispatcher = new Dispatcher(new RoomRequests(this.#memberships), presence);
+		this.#gate = new UpgradeGate(this.#routes, this.#metrics, {
+			maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+			connections: this.#connections,
+			accept: (upgrade) => this.#accept(upgrade)
+		});
 		for (const route of this.#routes) route.startTimers();
 	}
 
@@ -138,7 +112,7 @@ export class SocketServer {
 
 	/** Whether an upgrade request is for one of this server's routes. */
 	matches(request: IncomingMessage): boolean {
-		return this.#routes.some((route) => route.pattern.test(request.url ?? ''));
+		return this.#gate.matches(request);
 	}
 
 	/**
@@ -147,13 +121,7 @@ export class SocketServer {
 	 * none takes them (at once when there is no other listener).
 	 */
 	attach(httpServer: HttpServer): this {
-		if (this.#listeners.has(httpServer)) return this;
-		const listener = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-			if (this.matches(request)) void this.handleUpgrade(request, socket, head);
-			else this.handleUnroutedUpgrade(socket, httpServer.listenerCount('upgrade') == 1);
-		};
-		this.#listeners.set(httpServer, listener);
-		httpServer.on('upgrade', listener);
+		this.#gate.attach(httpServer);
 		return this;
 	}
 
@@ -161,16 +129,8 @@ export class SocketServer {
 	 * Takes over one upgrade request: checks origin, limits and authentication, then accepts or
 	 * refuses it with an HTTP status. Never rejects: whatever goes wrong is answered and reported.
 	 */
-	async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-		// A client that resets mid-handshake must not crash the process with an unhandled 'error'.
-		const ignore = () => {};
-		socket.on('error', ignore);
-		try {
-			await this.#upgrade(request, socket, head, () => socket.off('error', ignore));
-		} catch (error) {
-			this.#report(undefined, error);
-			this.#refuse(socket, 500, 'error');
-		}
+	handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+		return this.#gate.handle(request, socket, head);
 	}
 
 	/**
@@ -187,7 +147,7 @@ export class SocketServer {
 	 * ```
 	 */
 	handleUnroutedUpgrade(socket: Duplex, alone: boolean): void {
-		this.#unclaimed.watch(socket, alone || this.#atCapacity());
+		this.#gate.handleUnrouted(socket, alone);
 	}
 
 	/**
@@ -210,24 +170,7 @@ export class SocketServer {
 		data: Data,
 		options: ServerPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		const { room } = options;
-		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
-		await this.#started;
-		return this.#timedPublish(room ?? EVERYONE, message);
-	}
-
-	/** Publishes through the engine, timing it until it settles. */
-	async #timedPublish(room: string, message: unknown): Promise<StreamPosition | undefined> {
-		const start = performance.now();
-		let position: StreamPosition | undefined;
-		try {
-			position = await this.#engine.publish(room, message);
-		} catch (error) {
-			this.#metrics.publishFailures++;
-			throw error;
-		}
-		this.#metrics.publishDuration.observe((performance.now() - start) / 1000);
-		return position;
+		return this.#publisher.publish(definition, data, options.room);
 	}
 
 	/** `server.to(room).emit(def, data)`: the same as `publish(def, data, { room })`. */
@@ -246,14 +189,16 @@ export class SocketServer {
 	 * the engine.
 	 */
 	close(): Promise<void> {
-		this.#closing ??= this.#shutDown();
+		if (!this.#closing) {
+			this.#gate.refuseAll();
+			this.#closing = this.#shutDown();
+		}
 		return this.#closing;
 	}
 
 	/** Where `room`'s stream stands now: what a page loaded now should pass as `since` when it joins. */
-	async position(room: string): Promise<StreamPosition> {
-		await this.#started;
-		return (await this.#engine.history(room)).position;
+	position(room: string): Promise<StreamPosition> {
+		return this.#publisher.position(room);
 	}
 
 	/**
@@ -288,113 +233,31 @@ export class SocketServer {
 		return this.#metrics.snapshot(connectionsOpen, this.#engine.healthy ?? true);
 	}
 
-	// Upgrade checks.
-
-	async #upgrade(
-		request: IncomingMessage,
-		socket: Duplex,
-		head: Buffer,
-		handedOver: () => void
-	): Promise<void> {
-		const url = request.url ?? '';
-		const route = this.#routes.find((candidate) => candidate.pattern.test(url));
-		if (!route) return this.#refuse(socket, 404, 'not_found');
-		let params: Record<string, string>;
-		try {
-			params = route.pattern.match(url) ?? {};
-		} catch {
-			return this.#refuse(socket, 400, 'malformed_path', 'Malformed path');
-		}
-		if (this.#closing) return this.#refuse(socket, 503, 'shutting_down', 'Server shutting down');
-		if (!this.#originAllowed(route, request)) {
-			return this.#refuse(socket, 403, 'origin', 'Origin not allowed');
-		}
-		if (this.#atCapacity()) return this.#refuse(socket, 503, 'capacity', 'Too many connections');
-		this.#upgrading++;
-		try {
-			let authData: unknown;
-			if (route.options.authenticate) {
-				const result = await this.#authenticateUpgrade(route, request);
-				if (!result.success) {
-					const status = refusalStatus(result.code);
-					this.#metrics.authRefused(status);
-					return refuseUpgrade(socket, status, result.reason);
-				}
-				authData = result.data;
-			}
-			if (socket.destroyed || this.#closing) return void socket.destroy();
-			route.wss.handleUpgrade(request, socket, head, (ws) => {
-				handedOver();
-				this.#accept(route, ws, request, params, authData);
-			});
-		} finally {
-			this.#upgrading--;
-		}
-	}
-
-	/** Refuses an upgrade before authentication, counted by `why`. */
-	#refuse(socket: Duplex, status: number, why: UpgradeRefusal, reason?: string): void {
-		this.#metrics.upgradeRefused(why);
-		refuseUpgrade(socket, status, reason);
-	}
-
-	#atCapacity(): boolean {
-		const open = this.#connections.size + this.#upgrading + this.#unclaimed.size;
-		return open >= this.#maxConnections;
-	}
-
-	#originAllowed(route: Route, request: IncomingMessage): boolean {
-		try {
-			return isOriginAllowed(request, route.options.origins ?? 'same-host');
-		} catch (error) {
-			this.#report(undefined, error);
-			return false;
-		}
-	}
-
-	/** `authenticate`'s answer: one that throws is a 500, one that hangs past 5 s a 503. */
-	async #authenticateUpgrade(route: Route, request: IncomingMessage): Promise<AuthResult<unknown>> {
-		try {
-			const answer = await withDeadline(
-				() => route.options.authenticate!(request),
-				CALLBACK_TIMEOUT_MS,
-				'authenticate'
-			);
-			return authResult(answer);
-		} catch (error) {
-			this.#report(undefined, error);
-			return error instanceof DeadlineError
-				? { success: false, code: 503, reason: 'Authentication took too long' }
-				: { success: false, code: 500, reason: 'Authentication failed' };
-		}
-	}
-
 	// Sessions.
 
-	#accept(
-		route: Route,
-		ws: WebSocket,
-		request: IncomingMessage,
-		params: Record<string, string>,
-		authData: unknown
-	): void {
-		// The route is the connection's limits (maxBufferedBytes, compressionThreshold): no copy each.
-		const connection = new Connection<unknown>(ws, request, params, this.#host, route);
+	#accept({ route, transport, request, params, authData }: AcceptedUpgrade): void {
+		const connection = new Connection<unknown>(
+			transport,
+			request,
+			params,
+			route,
+			this.#memberships,
+			this.#publisher
+		);
 		const session = new Session(connection, route, this.#sessionHost);
-		this.#sessions.set(connection, session);
 		this.#connections.add(connection);
 		route.connections.add(connection);
 		this.#metrics.connectionOpened(route.options.path);
-		session.listen(ws);
+		transport.listen(session);
 		session.start(authData);
 	}
 
 	/** What sessions ask of their server. */
-	#sessionHost = {
-		ready: (session: Session, authData: unknown) => this.#ready(session, authData),
-		dispatch: (session: Session, frame: string) => this.#dispatcher.dispatch(session, frame),
-		report: (connection: Connection<unknown>, error: unknown) => this.#report(connection, error),
-		closed: (session: Session, code: number, reason: string) => this.#closed(session, code, reason)
+	#sessionHost: SessionHost = {
+		ready: (session, authData) => this.#ready(session, authData),
+		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
+		report: (connection, error) => connection.report(error),
+		closed: (session, code, reason) => this.#closed(session, code, reason)
 	};
 
 	#ready(session: Session, authData: unknown): void {
@@ -404,20 +267,20 @@ export class SocketServer {
 		try {
 			shown = route.options.connectedData?.(connection);
 		} catch (error) {
-			this.#report(connection, error);
+			connection.report(error);
 			return session.close(INTERNAL_ERROR, 'Could not prepare the connection');
 		}
 		connection.sendReserved(CONNECTED_MESSAGE, { ...shown, id: connection.id });
 		contain(
 			() => route.options.onConnect?.(connection),
-			(error) => this.#report(connection, error)
+			(error) => connection.report(error)
 		);
 	}
 
 	#closed(session: Session, code: number, reason: string): void {
 		const { connection, route } = session;
 		session.end();
-		connection.leaveAllRooms();
+		this.#memberships.leaveAll(connection);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
 		const decided = connection.closeCodeDecided;
@@ -425,55 +288,9 @@ export class SocketServer {
 		if (connection.authenticated) {
 			contain(
 				() => route.options.onClose?.(connection, code, reason),
-				(error) => this.#report(connection, error)
+				(error) => connection.report(error)
 			);
 		}
-	}
-
-	// Rooms and broadcasts.
-
-	/** What connections ask of their server: room membership and broadcasts. */
-	#host: ConnectionHost = {
-		join: (connection, room) => {
-			this.#rooms.add(connection, room);
-			this.#presence.joined(connection, room);
-		},
-		leave: (connection, room) => {
-			this.#rooms.remove(connection, room);
-			this.#presence.left(connection, room);
-		},
-		broadcast: (connection, message, options) => this.#broadcast(connection, message, options)
-	};
-
-	async #broadcast(
-		connection: Connection<unknown>,
-		message: unknown,
-		{ rooms, includeSelf = false }: BroadcastOptions
-	): Promise<void> {
-		checkMessageSize(message, 'Broadcast', this.#maxMessageSize);
-		const except = includeSelf ? undefined : connection.id;
-		if (rooms) {
-			await Promise.all(rooms.map((room) => this.#engine.publish(room, message, { except })));
-			return;
-		}
-		deliverToAll(this.#sessions.get(connection)?.route.connections ?? [], message, except);
-	}
-
-	#deliver(room: string, message: unknown, except?: string): void {
-		if (room == EVERYONE) deliverToAll(this.#connections, message, except);
-		else this.#rooms.deliver(room, message, except);
-	}
-
-	/** Hands a failure to the route's onError (as an Error), or logs it when there is none. */
-	#report(connection: Connection<unknown> | undefined, failure: unknown): void {
-		let error = errorFrom(failure);
-		const onError = connection && this.#sessions.get(connection)?.route.options.onError;
-		try {
-			if (onError) return onError(connection, error);
-		} catch (handlerError) {
-			error = errorFrom(handlerError);
-		}
-		console.error('[runesocket/server]', error);
 	}
 
 	// Shutting down.
@@ -485,9 +302,7 @@ export class SocketServer {
 			[...this.#connections].map((connection) => this.#closeGracefully(connection))
 		);
 		await this.#engine.close();
-		for (const route of this.#routes) route.wss.close();
-		for (const [httpServer, listener] of this.#listeners) httpServer.off('upgrade', listener);
-		this.#listeners.clear();
+		this.#gate.detach();
 	}
 
 	/** Closes with 1001; the connection itself drops a peer that does not answer within 3 s. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Plugin } from 'vite';
-import { sharedSocketServer } from '../server/shared.js';
+import { sharedSocketServer } from '../server/shared-server.js';
 
 /**
  * Options of the runesocket Vite plugin.

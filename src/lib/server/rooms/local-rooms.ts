@@ -9,28 +9,22 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { type Engine, type HistoryResult } from '../../engine/engine.js';
 import { isStreamPosition } from '../../engine/history.js';
 import { ServerMetrics } from '../metrics/metrics.js';
-import { PreparedMessage } from '../outbound.js';
+import { PreparedMessage } from '../transport/prepared-message.js';
 
 /**
  * What `LocalRooms` needs of a connection: a `Connection` is one. Spelled out rather than picked from
  * `Connection`, whose internal members are not in the published declarations.
- *
- * @example
- * ```ts
- * const member: RoomMember = connection;
- * ```
  */
 export interface RoomMember {
 	readonly id: string;
 	readonly authenticated: boolean;
 	readonly joinedRooms: ReadonlySet<string>;
-	deliver(message: PreparedMessage): boolean;
+	sendPrepared(message: PreparedMessage): boolean;
 	deliverToRoom(room: string, message: PreparedMessage, position?: StreamPosition): void;
 	sendReserved(name: string, data: unknown, id?: number): boolean;
-	holdRoom(room: string): void;
-	joinRoom(room: string): void;
+	startReplay(room: string): void;
+	endReplay(room: string, replayedUpTo?: StreamPosition): void;
 	leaveRoom(room: string): void;
-	releaseRoom(room: string, replayedUpTo?: StreamPosition): void;
 }
 
 /** A room message on its way to the members, serialised once (also while it waits behind a gap). */
@@ -162,12 +156,8 @@ function pendingOf(room: string, message: unknown, except: string | undefined): 
  * then the room is reset: an engine that rejects at once must not be asked again in the same
  * turn, or timers and I/O never run again and its connection can never come back.
  *
- * @example
- * ```ts
- * const rooms = new LocalRooms(engine, started, report);
- * rooms.add(connection, 'project:1');
- * rooms.deliver('project:1', { name: 'task', data: 1, timestamp: 0, offset: 7, epoch: 'e' });
- * ```
+ * Who is in which room is decided by `Memberships`, which calls `add` and `remove`; `replay`
+ * answers a client's join once it is a member.
  */
 export class LocalRooms {
 	#rooms = new Map<string, RoomState>();
@@ -188,7 +178,7 @@ export class LocalRooms {
 		this.#metrics = metrics;
 	}
 
-	/** Adds a member; the first one subscribes this process to the room. */
+	/** Adds a member; the first one retains the room's engine subscription for this process. */
 	add(connection: RoomMember, room: string): void {
 		let state = this.#rooms.get(room);
 		if (!state) {
@@ -212,7 +202,7 @@ export class LocalRooms {
 		return this.#rooms.get(room)?.members ?? [];
 	}
 
-	/** Removes a member; after the last one this process unsubscribes. */
+	/** Removes a member; the last one releases the room's engine subscription. */
 	remove(connection: RoomMember, room: string): void {
 		const state = this.#rooms.get(room);
 		if (!state?.members.delete(connection) || state.members.size) return;
@@ -224,20 +214,19 @@ export class LocalRooms {
 	}
 
 	/**
-	 * Joins `connection` to `room` and answers with `room.joined`: the room's position, and whether
-	 * what followed `since` was replayed (it follows the answer, then the live messages held
-	 * meanwhile, without duplicates). When the engine cannot answer (Redis is down), the member stays
-	 * in the room, whose live messages resume with the engine, and is told the room is unrecoverable:
-	 * what it missed cannot be known, let alone replayed.
+	 * Answers the join of `connection`, a member of `room` now, with `room.joined`: the room's
+	 * position, and whether what followed `since` was replayed (it follows the answer, then the live
+	 * messages buffered meanwhile, without duplicates). When the engine cannot answer (Redis is
+	 * down), the member stays in the room, whose live messages resume with the engine, and is told
+	 * the room is unrecoverable: what it missed cannot be known, let alone replayed.
 	 */
-	async join(
+	async replay(
 		connection: RoomMember,
 		room: string,
 		since: StreamPosition | undefined,
 		id: number | undefined
 	): Promise<void> {
-		connection.holdRoom(room);
-		connection.joinRoom(room);
+		connection.startReplay(room);
 		const state = this.#rooms.get(room);
 		// Still in a room the engine refused (its earlier join is being answered): refused again.
 		if (!state) return this.#refuseMember(connection, room, id);
@@ -251,10 +240,10 @@ export class LocalRooms {
 			if (since) this.#countJoin(recovered, messages.length);
 			connection.sendReserved(JOINED_MESSAGE, answer, id);
 			for (const message of messages) {
-				connection.deliver(new PreparedMessage(inRoom(message, room)));
+				connection.sendPrepared(new PreparedMessage(inRoom(message, room)));
 			}
 			const replayedUpTo = positionOf(messages.at(-1)) ?? (since && recovered ? since : position);
-			connection.releaseRoom(room, replayedUpTo);
+			connection.endReplay(room, replayedUpTo);
 		} catch (error) {
 			this.#report(error);
 			if (!connection.joinedRooms.has(room)) return this.#leftBeforeAnswer(connection, room, id);
@@ -262,7 +251,7 @@ export class LocalRooms {
 			this.#metrics.unrecoverableAtJoin++;
 			// No position is known: the client accepts whatever comes next, in whichever epoch.
 			connection.sendReserved(JOINED_MESSAGE, { room, ...UNKNOWN_POSITION, recovered: false }, id);
-			connection.releaseRoom(room);
+			connection.endReplay(room);
 		} finally {
 			state.joining.delete(connection);
 		}
@@ -306,7 +295,7 @@ export class LocalRooms {
 		metrics.replayedMessages += replayed;
 	}
 
-	/** Hands a message the engine delivered to the room's members, in stream order. */
+	/** Delivers a message the engine delivered to the room's members here, in stream order. */
 	deliver(room: string, message: unknown, except?: string): void {
 		const state = this.#rooms.get(room);
 		if (state) this.#offer(room, state, pendingOf(room, message, except));
@@ -319,7 +308,7 @@ export class LocalRooms {
 		}
 	}
 
-	/** Delivers `pending` now, or queues it behind a gap being filled. */
+	/** Delivers `pending` now, or lets it wait behind a gap being filled. */
 	#offer(room: string, state: RoomState, pending: Pending): void {
 		const fill = state.fill;
 		if (!fill) return this.#accept(room, state, pending);
@@ -343,10 +332,10 @@ export class LocalRooms {
 			// A new epoch: the room's history was lost, so whatever came in between is gone for good.
 			this.#reset(state, room, { offset: position.offset - 1, epoch: position.epoch });
 		}
-		this.#send(room, state, pending);
+		this.#deliverToMembers(room, state, pending);
 	}
 
-	#send(room: string, state: RoomState, { prepared, position, except }: Pending): void {
+	#deliverToMembers(room: string, state: RoomState, { prepared, position, except }: Pending): void {
 		if (position) state.last = position;
 		for (const member of state.members) {
 			if (member.authenticated && member.id != except) {
@@ -386,9 +375,9 @@ export class LocalRooms {
 					position && last && position.epoch == last.epoch && position.offset <= last.offset;
 				if (seen) continue;
 				// History keeps no `except`: the message that waited for this fill has it.
-				const held = position && waiting.get(position.offset);
-				const same = held && held.position!.epoch == position.epoch;
-				this.#send(room, state, same ? held : pendingOf(room, message, undefined));
+				const waited = position && waiting.get(position.offset);
+				const same = waited && waited.position!.epoch == position.epoch;
+				this.#deliverToMembers(room, state, same ? waited : pendingOf(room, message, undefined));
 			}
 		}
 		// History read before a message the feed already delivered can stop short of it: try again

@@ -1,26 +1,25 @@
 import { REPLY_MESSAGE, serverMessage } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { PRESENCE_DIFF, PRESENCE_STATE, type PresenceEntry } from '../../protocol/presence.js';
-import type { Connection } from '../connection.js';
+import {
+	PRESENCE_DIFF,
+	PRESENCE_GET,
+	PRESENCE_STATE,
+	type PresenceEntry
+} from '../../protocol/presence.js';
+import type { Connection, ConnectionRoute } from '../connection.js';
 import type {
 	Engine,
 	EnginePresence,
 	PresenceChange,
 	PresenceMember
 } from '../../engine/engine.js';
-import type { RoomMember } from './local-rooms.js';
-import { PreparedMessage } from '../outbound.js';
+import { PreparedMessage } from '../transport/prepared-message.js';
 import { presenceRoomOf } from '../../engine/presence-scope.js';
-import { clientRoomName, roomNameRule } from '../session/room-name.js';
+import { logFailure } from '../session/callbacks.js';
+import { requestedRoom } from '../session/client-input.js';
+import type { Session } from '../session/session.js';
 import type { PresenceOptions } from '../options.js';
 import type { Route } from '../route.js';
-
-/** What `PresenceRooms` needs of the server around it. */
-interface PresenceHost {
-	/** The route a connection came by (undefined once it is gone). */
-	routeOf(connection: RoomMember): Route | undefined;
-	report(connection: Connection<unknown> | undefined, error: unknown): void;
-}
 
 /**
  * How long a room's changes are gathered into one `presence.diff` after one was sent. Frames are
@@ -67,24 +66,21 @@ interface ServedRoom {
  * changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of a room
  * see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
  *
- * @example
- * ```ts
- * const presence = new PresenceRooms(engine, routes, host);
- * presence.joined(connection, 'team:acme');
- * ```
+ * Joins and leaves come from `Memberships`, the one owner of a connection's rooms.
  */
 export class PresenceRooms {
 	#engine: EnginePresence | undefined;
-	#host: PresenceHost;
+	/** The routes that keep presence, by the route their connections know. */
+	#routes = new Map<ConnectionRoute, Route>();
 	/** Every room served, by its engine name. */
 	#served = new Map<string, ServedRoom>();
 	/** Each connection's served rooms, by room name. */
 	#servedOf = new WeakMap<Connection<unknown>, Map<string, ServedRoom>>();
 
-	constructor(engine: Engine, routes: readonly Route[], host: PresenceHost) {
+	constructor(engine: Engine, routes: readonly Route[]) {
 		this.#engine = engine.presence;
-		this.#host = host;
-		if (!this.#engine && routes.some((route) => route.options.presence)) {
+		for (const route of routes) if (route.options.presence) this.#routes.set(route, route);
+		if (!this.#engine && this.#routes.size) {
 			throw new TypeError(
 				'A route asks for presence, and this engine does not keep presence (MemoryEngine does)'
 			);
@@ -93,7 +89,7 @@ export class PresenceRooms {
 
 	/** `connection` joined `room`: tracks it, then sends it who is there. */
 	joined(connection: Connection<unknown>, room: string): void {
-		const route = this.#host.routeOf(connection);
+		const route = this.#routes.get(connection.route);
 		const member = route && this.#memberOf(connection, route, room);
 		if (!route || !member || !this.#engine) return;
 		const served = this.#serve(presenceRoomOf(route.options.path, room), room);
@@ -105,7 +101,7 @@ export class PresenceRooms {
 		const engine = this.#engine;
 		Promise.resolve()
 			.then(() => engine.track(served.name, connection.id, member))
-			.catch((error) => this.#host.report(connection, error))
+			.catch((error) => connection.report(error))
 			// Tracked or not, the member gets the set the engine has; a failed track is the engine's to
 			// repair (RedisEngine tracks its connections again once Redis is back).
 			.then(() => this.#sync(served));
@@ -124,15 +120,14 @@ export class PresenceRooms {
 		const engine = this.#engine;
 		Promise.resolve()
 			.then(() => engine.untrack(served.name, connection.id))
-			.catch((error) => this.#host.report(connection, error));
+			.catch((error) => connection.report(error));
 	}
 
 	/** `presence.get {room}`: the room's whole presence again, to a member of it. */
-	get(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
-		const room = clientRoomName(data);
-		if (room === undefined) {
-			return void connection.fail(ErrorCode.Malformed, roomNameRule('presence.get'), id);
-		}
+	get(session: Session, data: unknown, id: number | undefined): void {
+		const room = requestedRoom(session, PRESENCE_GET, data, id);
+		if (room === undefined) return;
+		const { connection } = session;
 		const refuse = () =>
 			connection.fail(ErrorCode.Forbidden, `No presence of "${room}" for this connection`, id, {
 				room
@@ -152,7 +147,7 @@ export class PresenceRooms {
 				connection.sendReserved(PRESENCE_STATE, { room, members });
 			})
 			.catch((error) => {
-				this.#host.report(connection, error);
+				connection.report(error);
 				connection.fail(ErrorCode.Internal, `The presence of "${room}" cannot be read now`, id, {
 					room
 				});
@@ -224,7 +219,7 @@ export class PresenceRooms {
 			serverMessage(PRESENCE_DIFF, { room: served.room, set, removed })
 		);
 		for (const member of served.members) {
-			if (!served.unsynced.has(member)) member.deliver(diff);
+			if (!served.unsynced.has(member)) member.sendPrepared(diff);
 		}
 		setTimeout(() => this.#flush(served), COALESCE_MS).unref?.();
 	}
@@ -252,7 +247,7 @@ export class PresenceRooms {
 			(error) => {
 				served.reading = false;
 				// One report per outage, not one per retry.
-				if (!served.retryMs) this.#host.report(waiting[0], error);
+				if (!served.retryMs) waiting[0].report(error);
 				served.retryMs = Math.min(MAX_RETRY_MS, served.retryMs * 2 || FIRST_RETRY_MS);
 				clearTimeout(served.retryTimer);
 				served.retryTimer = setTimeout(() => this.#sync(served), served.retryMs);
@@ -276,7 +271,7 @@ export class PresenceRooms {
 		try {
 			return (presence.rooms?.(room) ?? true) ? presence : undefined;
 		} catch (error) {
-			this.#host.report(undefined, error);
+			logFailure(error);
 			return undefined;
 		}
 	}
@@ -294,7 +289,7 @@ export class PresenceRooms {
 			if (typeof member?.id == 'string') return member;
 			throw new TypeError(`presence.member returned no string id for "${room}"`);
 		} catch (error) {
-			this.#host.report(connection, error);
+			connection.report(error);
 			return undefined;
 		}
 	}

@@ -1,3 +1,5 @@
+import { errorFrom } from '../../engine/errors.js';
+
 /**
  * How long an application callback that decides something (`authenticate`, `authorizeJoin`) may
  * take before the server decides without it, and how long handlers have to answer a request before
@@ -21,4 +23,9 @@ export function contain(callback: () => unknown, report: (error: unknown) => voi
 	} catch (error) {
 		report(error);
 	}
+}
+
+/** Logs a failure that no route's `onError` takes (none was set, it threw, or no connection is concerned). */
+export function logFailure(failure: unknown): void {
+	console.error('[runesocket/server]', errorFrom(failure));
 }

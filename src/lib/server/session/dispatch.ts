@@ -15,14 +15,16 @@ import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../protocol/pres
 import { describeIssues, validateMessage, type MessageDefinition } from '../../protocol/message.js';
 import { safeJsonParse } from '../../protocol/safe-json.js';
 import { contain } from './callbacks.js';
+import { requestIdOf, shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
-import { HandledRequest, shownName, type Reply } from './handled-request.js';
-import { PreparedMessage } from '../outbound.js';
+import { HandledRequest } from './handled-request.js';
+import type { Reply } from './reply.js';
+import { PreparedMessage } from '../transport/prepared-message.js';
 import type { PresenceRooms } from '../rooms/presence.js';
 import type { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 
-export type { Reply } from './handled-request.js';
+export type { Reply } from './reply.js';
 
 /**
  * A typed message handler: the connection, the validated data, and `reply` for requests.
@@ -47,7 +49,7 @@ interface Handling {
 	readonly request: HandledRequest;
 }
 
-/** What a reserved message does when a client sends it. */
+/** What a reserved message does when a client sends it: every one takes the session that sent it. */
 type ReservedHandler = (session: Session, data: unknown, id: number | undefined) => void;
 
 /** The heartbeat answers, prepared once: a burst of pings costs no allocation per ping. */
@@ -64,7 +66,7 @@ const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the
  *
  * @example
  * ```ts
- * const dispatcher = new Dispatcher(roomRequests, presence, report);
+ * const dispatcher = new Dispatcher(roomRequests, presence);
  * dispatcher.on(Chat, (connection, data) => console.log(data));
  * dispatcher.dispatch(session, '{"name":"chat","data":"hi"}');
  * ```
@@ -72,14 +74,8 @@ const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the
 export class Dispatcher {
 	#handlers = new Map<string, HandlersByDefinition>();
 	#reserved: Map<string, ReservedHandler>;
-	#report: (connection: Connection<unknown>, error: unknown) => void;
 
-	constructor(
-		roomRequests: RoomRequests,
-		presence: PresenceRooms,
-		report: (connection: Connection<unknown>, error: unknown) => void
-	) {
-		this.#report = report;
+	constructor(roomRequests: RoomRequests, presence: PresenceRooms) {
 		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
 			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
 		// A token sent again after authentication is not read: as a request, it is told so.
@@ -94,7 +90,7 @@ export class Dispatcher {
 			[JOINED_MESSAGE, serverOnly],
 			[REPLY_MESSAGE, serverOnly],
 			[ERROR_MESSAGE, serverOnly],
-			[PRESENCE_GET, ({ connection }, data, id) => presence.get(connection, data, id)],
+			[PRESENCE_GET, (session, data, id) => presence.get(session, data, id)],
 			[PRESENCE_STATE, serverOnly],
 			[PRESENCE_DIFF, serverOnly]
 		]);
@@ -128,7 +124,7 @@ export class Dispatcher {
 	/** One text frame of an authenticated connection, already admitted by its rate limit. */
 	dispatch(session: Session, frame: string): void {
 		const { connection } = session;
-		if (frame == PING_FRAME) return void connection.deliver(PONG);
+		if (frame == PING_FRAME) return void connection.sendPrepared(PONG);
 		let message: unknown;
 		try {
 			message = safeJsonParse(frame);
@@ -136,10 +132,9 @@ export class Dispatcher {
 			return void connection.fail(ErrorCode.Malformed, 'Malformed JSON');
 		}
 		if (isRecord(message) && message.type == 'ping' && message.name === undefined) {
-			return void connection.deliver(TYPED_PONG);
+			return void connection.sendPrepared(TYPED_PONG);
 		}
-		const id =
-			isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;
+		const id = requestIdOf(message);
 		if (!isRecord(message) || typeof message.name != 'string') {
 			return void connection.fail(ErrorCode.Malformed, 'Expected {"name": string, "data": …}', id);
 		}
@@ -168,14 +163,14 @@ export class Dispatcher {
 	#handling({ connection, route }: Session, name: string, id: number | undefined): Handling {
 		const request = new HandledRequest(connection, name, id, {
 			metrics: route.metrics,
-			report: (error) => this.#report(connection, error)
+			report: (error) => connection.report(error)
 		});
 		return { connection, request };
 	}
 
 	/** A schema or handler failed: reported, and the request answered `internal_error` unless it was. */
 	#failed({ connection, request }: Handling, error: unknown): void {
-		this.#report(connection, error);
+		connection.report(error);
 		request.fail();
 	}
 

@@ -1,43 +1,10 @@
 import { ERROR_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import { shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
-
-/**
- * How a typed handler (or a route's `onMessage`) answers a request: call it with the reply data, or
- * `reply.error(code, message)`. A request is answered once: every handler of the message shares
- * one `reply`, and whatever answers after the first (another handler, a second call) is dropped.
- * A request no handler answered within 5 s is answered `no_reply` (and reported to `onError`); an
- * answer after that is dropped and reported too. For a message that is not a request (no `id`),
- * answering does nothing.
- *
- * @example
- * ```ts
- * server.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
- * ```
- */
-export interface Reply {
-	(data?: unknown): void;
-	error(code: string, message: string): void;
-	/** Whether the request was answered (by a handler, or by the server for it). */
-	readonly sent: boolean;
-}
-
-/** How much of a message name the server repeats: the client sent it, it need not get it all again. */
-const SHOWN_NAME_LENGTH = 64;
-
-/**
- * A message name as errors and reports show it: cut to 64 characters, since a client chooses it.
- *
- * @example
- * ```ts
- * shownName('x'.repeat(100)); // 64 × 'x' then '…'
- * ```
- */
-export function shownName(name: string): string {
-	return name.length > SHOWN_NAME_LENGTH ? `${name.slice(0, SHOWN_NAME_LENGTH)}…` : name;
-}
+import type { Reply } from './reply.js';
 
 /**
  * What a handled request needs from its server.

@@ -1,11 +1,10 @@
-import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
+import { JOIN_MESSAGE, LEAVE_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import { withDeadline } from '../../engine/errors.js';
 import type { Connection } from '../connection.js';
-import { isStreamPosition } from '../../engine/history.js';
-import type { LocalRooms } from '../rooms/local-rooms.js';
-import { clientRoomName, roomNameRule } from './room-name.js';
+import type { Memberships } from '../rooms/memberships.js';
+import { requestedRoom, requestedSince } from './client-input.js';
 import type { Session } from './session.js';
 
 /** What became of `authorizeJoin`. */
@@ -19,23 +18,18 @@ type JoinVerdict = 'allowed' | 'refused' | 'failed';
  *
  * @example
  * ```ts
- * const requests = new RoomRequests(rooms, report);
+ * const requests = new RoomRequests(memberships);
  * requests.join(session, { room: 'project:1' }, 7);
  * requests.leave(session, { room: 'project:1' }, 8);
  * ```
  */
 export class RoomRequests {
-	#rooms: LocalRooms;
-	#report: (connection: Connection<unknown>, error: unknown) => void;
+	#memberships: Memberships;
 	/** The last queued request of each connection: the next one starts after it. */
 	#queues = new WeakMap<Connection<unknown>, Promise<void>>();
 
-	constructor(
-		rooms: LocalRooms,
-		report: (connection: Connection<unknown>, error: unknown) => void
-	) {
-		this.#rooms = rooms;
-		this.#report = report;
+	constructor(memberships: Memberships) {
+		this.#memberships = memberships;
 	}
 
 	join(session: Session, data: unknown, id: number | undefined): void {
@@ -43,14 +37,14 @@ export class RoomRequests {
 	}
 
 	leave(session: Session, data: unknown, id: number | undefined): void {
-		this.#enqueue(session.connection, () => this.#leave(session.connection, data, id));
+		this.#enqueue(session.connection, () => this.#leave(session, data, id));
 	}
 
 	#enqueue(connection: Connection<unknown>, request: () => Promise<void> | void): void {
 		const previous = this.#queues.get(connection) ?? Promise.resolve();
 		const next: Promise<void> = previous
 			.then(request)
-			.catch((error) => this.#report(connection, error))
+			.catch((error) => connection.report(error))
 			// An idle connection keeps no settled queue: only one with requests in flight has an entry.
 			.finally(() => {
 				if (this.#queues.get(connection) === next) this.#queues.delete(connection);
@@ -60,11 +54,8 @@ export class RoomRequests {
 
 	async #join(session: Session, data: unknown, id: number | undefined): Promise<void> {
 		const { connection, route } = session;
-		const room = clientRoomName(data);
-		if (room === undefined) {
-			return void connection.fail(ErrorCode.Malformed, roomNameRule('room.join'), id);
-		}
-		if (!connection.isOpen) return;
+		const room = requestedRoom(session, JOIN_MESSAGE, data, id);
+		if (room === undefined || !connection.isOpen) return;
 		if (
 			!connection.joinedRooms.has(room) &&
 			connection.joinedRooms.size >= route.maxRoomsPerConnection
@@ -81,9 +72,10 @@ export class RoomRequests {
 			return void connection.fail(code, message, id, { room });
 		}
 		if (!connection.isOpen) return;
-		const since = isRecord(data) && isStreamPosition(data.since) ? data.since : undefined;
-		// Membership is applied synchronously inside join(); the replay after it need not hold the line.
-		this.#rooms.join(connection, room, since, id).catch((error) => this.#report(connection, error));
+		// The membership is applied at once; the replay after it need not keep the line waiting.
+		this.#memberships
+			.joinAndReplay(connection, room, requestedSince(data), id)
+			.catch((error) => connection.report(error));
 	}
 
 	/**
@@ -101,17 +93,15 @@ export class RoomRequests {
 			);
 			return (allowed ?? true) ? 'allowed' : 'refused';
 		} catch (error) {
-			this.#report(connection, error);
+			connection.report(error);
 			return 'failed';
 		}
 	}
 
-	#leave(connection: Connection<unknown>, data: unknown, id: number | undefined): void {
-		const room = clientRoomName(data);
-		if (room === undefined) {
-			return void connection.fail(ErrorCode.Malformed, roomNameRule('room.leave'), id);
-		}
-		connection.leaveRoom(room);
-		if (id !== undefined) connection.sendReserved(REPLY_MESSAGE, { room }, id);
+	#leave(session: Session, data: unknown, id: number | undefined): void {
+		const room = requestedRoom(session, LEAVE_MESSAGE, data, id);
+		if (room === undefined) return;
+		session.connection.leaveRoom(room);
+		if (id !== undefined) session.connection.sendReserved(REPLY_MESSAGE, { room }, id);
 	}
 }

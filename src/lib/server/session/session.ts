@@ -1,4 +1,3 @@
-import type { RawData, WebSocket } from 'ws';
 import {
 	AUTH_TIMEOUT,
 	INTERNAL_ERROR,
@@ -8,34 +7,29 @@ import {
 } from '../../protocol/close-codes.js';
 import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { safeJsonParse } from '../../protocol/safe-json.js';
 import type { Connection } from '../connection.js';
+import { authRequestId, trailingRequestId } from './client-input.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
 import type { AuthResult } from '../options.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Route } from '../route.js';
+import type { TransportReceiver } from '../transport/transport.js';
 
 /**
  * Where a connection is on its way in. Every change goes through `Session.#enter`, which tears down
- * what the previous phase owned (its deadline, its pending-auth slot).
+ * what the previous phase owned (its deadline, its pending-auth slot):
+ * - `awaiting-token`: first-message auth, the next frame is the token. Deadline: 4002. Takes a
+ *   pending-auth slot.
+ * - `verifying`: the token is being verified; frames arriving meanwhile are queued in order.
+ *   Deadline: 1011.
+ * - `ready`: authenticated, frames are dispatched.
+ * - `closed`: a close was decided, by either end; nothing more is parsed or dispatched.
  */
-export const Phase = {
-	/** First-message auth: the next frame is the token. Deadline: 4002. Holds a pending-auth slot. */
-	AwaitingToken: 'awaiting-token',
-	/** The token is being verified; frames arriving meanwhile are held in order. Deadline: 1011. */
-	Verifying: 'verifying',
-	/** Authenticated: frames are dispatched. */
-	Ready: 'ready',
-	/** A close was decided, by either end: nothing more is parsed or dispatched. */
-	Closed: 'closed'
-} as const;
-
-/** One of the `Phase` values. */
-export type PhaseValue = (typeof Phase)[keyof typeof Phase];
+export type Phase = 'awaiting-token' | 'verifying' | 'ready' | 'closed';
 
 /** Frames a connection may send while its first-message token is being checked… */
 const MAX_FRAMES_BEFORE_AUTH = 100;
-/** …and their bytes: 100 pending connections must not hold 100 full-size frames each. */
+/** …and their bytes: 100 pending connections must not queue 100 full-size frames each. */
 const MAX_BYTES_BEFORE_AUTH = 256 * 1024;
 
 /**
@@ -43,7 +37,7 @@ const MAX_BYTES_BEFORE_AUTH = 256 * 1024;
  *
  * @example
  * ```ts
- * const host: SessionHost = { ready: greet, dispatch: route, report: log };
+ * const host: SessionHost = { ready: greet, dispatch: route, report: log, closed: forget };
  * ```
  */
 export interface SessionHost {
@@ -55,65 +49,6 @@ export interface SessionHost {
 	report(connection: Connection<unknown>, error: unknown): void;
 	/** The socket closed with `code` and `reason`. */
 	closed(session: Session, code: number, reason: string): void;
-}
-
-/**
- * The session of each socket, for the socket listeners below: they are the same five functions for
- * every connection instead of five closures each (with the scope they keep), which an idle
- * connection would carry for its whole life.
- */
-const sessionOfSocket = new WeakMap<WebSocket, Session>();
-
-function onSocketMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
-	sessionOfSocket.get(this)?.receive(data as Buffer, isBinary);
-}
-
-function onSocketPing(this: WebSocket, data: Buffer): void {
-	sessionOfSocket.get(this)?.receivePing(data);
-}
-
-function onSocketPong(this: WebSocket): void {
-	sessionOfSocket.get(this)?.receivePong();
-}
-
-function onSocketError(this: WebSocket, error: Error): void {
-	sessionOfSocket.get(this)?.socketFailed(error);
-}
-
-function onSocketClose(this: WebSocket, code: number, reason: Buffer): void {
-	sessionOfSocket.get(this)?.socketClosed(code, reason.toString());
-}
-
-/** The id of a request frame as our clients write it (`…,"id":7}`), read without parsing it. */
-const TRAILING_ID = /"id":(\d{1,15})\}\s*$/;
-
-/**
- * The request id at the end of a frame, for answering a frame the rate limit refuses: refused frames
- * are never parsed, so that a flood costs no more than counting it.
- *
- * @example
- * ```ts
- * trailingRequestId('{"name":"x","data":1,"id":7}'); // 7
- * ```
- */
-function trailingRequestId(frame: string): number | undefined {
-	const match = TRAILING_ID.exec(frame.slice(-32));
-	return match ? Number(match[1]) : undefined;
-}
-
-/**
- * The id of a first frame sent as a request (`{"name":"auth","data":{…},"id":1}`): it is answered
- * with a `reply` once the token passed (a refusal closes the connection, which ends every request).
- */
-function authRequestId(frame: string): number | undefined {
-	if (!/^\s*\{/.test(frame)) return undefined; // a bare token, or a JSON string
-	let message: unknown;
-	try {
-		message = safeJsonParse(frame);
-	} catch {
-		return undefined; // a bare token that happens to start with "{"
-	}
-	return isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
@@ -151,26 +86,19 @@ export function authResult(value: unknown): AuthResult<unknown> {
 /**
  * One connection's way in and its inbound gate: every frame (text, binary, heartbeat, control) is
  * first counted by the rate limiter, unparsed; then the phase decides what it is — the token, a frame
- * held while the token is verified, or a message to dispatch. Once a close is decided nothing more
- * gets through.
- *
- * @example
- * ```ts
- * const session = new Session(connection, route, host);
- * session.listen(ws);
- * session.start(authDataFromUpgrade);
- * ```
+ * queued while the token is verified, or a message to dispatch. Once a close is decided nothing more
+ * gets through. It receives its socket's events from the transport (`transport.listen(session)`).
  */
-export class Session {
+export class Session implements TransportReceiver {
 	readonly connection: Connection<unknown>;
 	readonly route: Route;
 	#host: SessionHost;
 	#limiter: RateLimiter | undefined;
-	#phase: PhaseValue = Phase.Ready;
+	#phase: Phase = 'ready';
 	/** Frames that arrived while the token was verified; only then is there an array. */
-	#held: string[] | undefined;
-	#heldBytes = 0;
-	#holdsAuthSlot = false;
+	#queue: string[] | undefined;
+	#queuedBytes = 0;
+	#hasAuthSlot = false;
 	#deadline: ReturnType<typeof setTimeout> | undefined;
 	/** The id of a first-frame `auth` sent as a request, answered once it passed. */
 	#authRequestId: number | undefined;
@@ -180,23 +108,6 @@ export class Session {
 		this.route = route;
 		this.#host = host;
 		this.#limiter = route.rateLimiter();
-	}
-
-	/**
-	 * Takes `socket`'s frames, pings, pongs, errors and its close, which goes to the host.
-	 *
-	 * @example
-	 * ```ts
-	 * session.listen(ws);
-	 * ```
-	 */
-	listen(socket: WebSocket): void {
-		sessionOfSocket.set(socket, this);
-		socket.on('message', onSocketMessage);
-		socket.on('ping', onSocketPing);
-		socket.on('pong', onSocketPong);
-		socket.on('error', onSocketError);
-		socket.on('close', onSocketClose);
 	}
 
 	/** The socket failed (a protocol error, a reset): the close follows; the error is reported. */
@@ -217,8 +128,8 @@ export class Session {
 			return this.#refuse(TOO_MANY_PENDING, 'Too many pending connections');
 		}
 		route.pendingAuth++;
-		this.#holdsAuthSlot = true;
-		this.#enter(Phase.AwaitingToken, () => this.#refuse(AUTH_TIMEOUT, 'Authentication timeout'));
+		this.#hasAuthSlot = true;
+		this.#enter('awaiting-token', () => this.#refuse(AUTH_TIMEOUT, 'Authentication timeout'));
 	}
 
 	/** A data frame. */
@@ -229,17 +140,17 @@ export class Session {
 			return void this.connection.fail(ErrorCode.Malformed, 'Binary frames are not supported');
 		}
 		const frame = data.toString();
-		if (this.#phase == Phase.Ready) return this.#host.dispatch(this, frame);
-		if (this.#phase == Phase.Verifying) return this.#hold(frame, data.length);
+		if (this.#phase == 'ready') return this.#host.dispatch(this, frame);
+		if (this.#phase == 'verifying') return this.#enqueue(frame, data.length);
 		try {
 			this.#verify(frame);
 		} catch (error) {
-			// What the server does once a connection is ready must not throw into `ws`'s parser.
+			// What the server does once a connection is ready must not throw into the transport's parser.
 			this.#host.report(this.connection, error);
 		}
 	}
 
-	/** A WebSocket ping: answered only while the rate limit allows (`ws` would answer every one). */
+	/** A WebSocket ping: answered only while the rate limit allows (the transport never answers by itself). */
 	receivePing(data: Buffer): void {
 		if (this.#admit(undefined, { silently: true })) this.connection.pong(data);
 	}
@@ -251,7 +162,7 @@ export class Session {
 
 	/** Decides to close: from now on nothing is read; the pending-auth slot is free at once. */
 	close(code: number, reason: string): void {
-		this.#enter(Phase.Closed);
+		this.#enter('closed');
 		this.connection.close(code, reason);
 	}
 
@@ -267,9 +178,9 @@ export class Session {
 		this.connection.stopReading();
 	}
 
-	/** The socket closed (either end): release whatever the session still holds. */
+	/** The socket closed (either end): the pending-auth slot and the queue go. */
 	end(): void {
-		this.#enter(Phase.Closed);
+		this.#enter('closed');
 	}
 
 	/**
@@ -277,7 +188,7 @@ export class Session {
 	 * it ends with one) unless `silently`; too many refusals close the connection with 1008.
 	 */
 	#admit(data: Buffer | undefined, { silently = false } = {}): boolean {
-		if (this.#phase == Phase.Closed || !this.connection.isOpen) return false;
+		if (this.#phase == 'closed' || !this.connection.isOpen) return false;
 		this.connection.alive = true;
 		const verdict = this.#limiter?.take(Date.now()) ?? 'accept';
 		if (verdict == 'accept') return true;
@@ -292,7 +203,7 @@ export class Session {
 
 	/**
 	 * Checks the first frame's token. A verifier that answers at once is settled at once; one that
-	 * returns a promise puts the session in the Verifying phase (later frames held, a deadline) until
+	 * returns a promise puts the session in the `verifying` phase (later frames queued, a deadline) until
 	 * it settles. Skipping that phase when there is nothing to wait for spares every connection a
 	 * timer, a promise chain and a turn.
 	 */
@@ -307,14 +218,12 @@ export class Session {
 			return this.#settle(this.#verifyFailed(error));
 		}
 		if (!isPromiseLike(answer)) return this.#settle(authResult(answer));
-		this.#enter(Phase.Verifying, () =>
-			this.#refuse(INTERNAL_ERROR, 'Authentication took too long')
-		);
+		this.#enter('verifying', () => this.#refuse(INTERNAL_ERROR, 'Authentication took too long'));
 		Promise.resolve(answer)
 			.then(authResult, (error: unknown) => this.#verifyFailed(error))
 			.then((result) => {
 				// Closed meanwhile (deadline, rate limit, peer left): the answer is of no use any more.
-				if (this.#phase == Phase.Verifying) this.#settle(result);
+				if (this.#phase == 'verifying') this.#settle(result);
 			})
 			.catch((error: unknown) => this.#host.report(this.connection, error));
 	}
@@ -332,39 +241,39 @@ export class Session {
 		this.#becomeReady(result.data);
 	}
 
-	/** Keeps a frame until the token is checked; the cap counts the bytes that came in, not UTF-16 units. */
-	#hold(frame: string, bytes: number): void {
-		const held = (this.#held ??= []);
-		this.#heldBytes += bytes;
-		if (held.length >= MAX_FRAMES_BEFORE_AUTH || this.#heldBytes > MAX_BYTES_BEFORE_AUTH) {
+	/** Queues a frame until the token is checked; the cap counts the bytes that came in, not UTF-16 units. */
+	#enqueue(frame: string, bytes: number): void {
+		const queue = (this.#queue ??= []);
+		this.#queuedBytes += bytes;
+		if (queue.length >= MAX_FRAMES_BEFORE_AUTH || this.#queuedBytes > MAX_BYTES_BEFORE_AUTH) {
 			return this.#shutOut('Too many messages before authentication');
 		}
-		held.push(frame);
+		queue.push(frame);
 	}
 
 	#becomeReady(authData: unknown): void {
-		const held = this.#held;
-		this.#enter(Phase.Ready);
+		const queued = this.#queue;
+		this.#enter('ready');
 		this.#host.ready(this, authData);
 		const authRequest = this.#authRequestId;
 		if (authRequest !== undefined && this.connection.isOpen) {
 			this.connection.sendReserved(REPLY_MESSAGE, null, authRequest);
 		}
-		for (const frame of held ?? []) {
-			if (this.#phase != Phase.Ready || !this.connection.isOpen) return;
+		for (const frame of queued ?? []) {
+			if (this.#phase != 'ready' || !this.connection.isOpen) return;
 			this.#host.dispatch(this, frame);
 		}
 	}
 
 	/** The one phase transition: tears down the previous phase's deadline and auth slot. */
-	#enter(phase: PhaseValue, onDeadline?: () => void): void {
+	#enter(phase: Phase, onDeadline?: () => void): void {
 		clearTimeout(this.#deadline);
 		this.#deadline = undefined;
-		if (phase == Phase.Ready || phase == Phase.Closed) {
-			this.#held = undefined;
-			this.#heldBytes = 0;
-			if (this.#holdsAuthSlot) this.route.pendingAuth--;
-			this.#holdsAuthSlot = false;
+		if (phase == 'ready' || phase == 'closed') {
+			this.#queue = undefined;
+			this.#queuedBytes = 0;
+			if (this.#hasAuthSlot) this.route.pendingAuth--;
+			this.#hasAuthSlot = false;
 		}
 		this.#phase = phase;
 		if (onDeadline) this.#deadline = setTimeout(onDeadline, this.route.authTimeout);

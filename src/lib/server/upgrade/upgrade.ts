@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 
 /**
  * How long the HTTP server's other upgrade listeners (Vite's HMR, a proxy) have to take an upgrade
- * no route of ours serves before it is answered 404: left alone, it would hold its socket forever.
+ * no route of ours serves before it is answered 404: left alone, it would keep its socket forever.
  */
 export const UNCLAIMED_UPGRADE_MS = 3_000;
 
