@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { StreamPosition } from '../engine/engine.js';
+import { isRecord } from '../protocol/envelope.js';
 import type { RedisConnection } from './connections.js';
 
 /**
@@ -216,6 +217,39 @@ return {offset, epoch, redis.call('XREVRANGE', KEYS[2], '+', oldest, 'COUNT', mi
  */
 export function isUnpublished(position: StreamPosition): boolean {
 	return position.offset == 0 && position.epoch.startsWith('~');
+}
+
+/**
+ * The messages after offset `since` in the entries the history script answered (newest first),
+ * oldest first; undefined unless they are exactly the offsets `since + 1` to `current` (anything
+ * trimmed, expired or lost shows as a gap).
+ */
+export function historyMessages(
+	entries: unknown,
+	since: number,
+	current: number
+): Record<string, unknown>[] | undefined {
+	if (!Array.isArray(entries) || entries.length != current - since) return undefined;
+	const messages: Record<string, unknown>[] = [];
+	for (let index = entries.length - 1; index >= 0; index--) {
+		const fields = (entries[index] as [string, string[]] | undefined)?.[1];
+		if (!Array.isArray(fields)) return undefined;
+		let offset: number | undefined;
+		let text: string | undefined;
+		for (let field = 0; field + 1 < fields.length; field += 2) {
+			if (fields[field] == 'offset') offset = Number(fields[field + 1]);
+			else if (fields[field] == 'message') text = fields[field + 1];
+		}
+		if (offset !== since + messages.length + 1 || text === undefined) return undefined;
+		try {
+			const message = JSON.parse(text) as unknown;
+			if (!isRecord(message)) return undefined;
+			messages.push(message);
+		} catch {
+			return undefined;
+		}
+	}
+	return messages;
 }
 
 /**
