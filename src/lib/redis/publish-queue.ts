@@ -8,7 +8,7 @@ import {
 import { historyPolicy, newEpoch } from '../engine/history.js';
 import { isCluster, type RedisConnection } from './connections.js';
 import { keySlot, type RoomKeys } from './keys.js';
-import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
+import { envelope, envelopeBatch, envelopeHead, messageHead } from './channel-envelopes.js';
 import { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
 import { errorFrom } from '../engine/errors.js';
 import { withDeadline } from '../engine/errors.js';

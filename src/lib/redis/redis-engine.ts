@@ -28,9 +28,9 @@ import {
 	type RedisTarget
 } from './connections.js';
 import { commandFailure, throwUnlessReady } from './failures.js';
-import { HealthSignal } from './health.js';
+import { HealthSignal } from './health-signal.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
-import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
+import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './channel-envelopes.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
 import { RoomSubscriber } from './room-subscriber.js';
