@@ -67,24 +67,10 @@ export interface RedisClusterConfig {
  */
 export type RedisTarget = string | RedisOptions | Redis | Cluster | RedisClusterConfig;
 
-/**
- * A connection of the engine: one Redis, or a Redis Cluster.
- *
- * @example
- * ```ts
- * const connection: RedisConnection = new Redis();
- * ```
- */
+/** A connection of the engine: one Redis, or a Redis Cluster. */
 export type RedisConnection = Redis | Cluster;
 
-/**
- * Whether `redis` is a cluster client (duck-typed, as `isRedisClient`).
- *
- * @example
- * ```ts
- * isCluster(new Cluster([{ port: 7000 }])); // true
- * ```
- */
+/** Whether `redis` is a cluster client (duck-typed, as `isRedisClient`). */
 export function isCluster(redis: unknown): redis is Cluster {
 	return (
 		redis instanceof Cluster ||
@@ -102,12 +88,6 @@ const CLUSTER_SCHEME = /^redis-cluster:\/\//i;
  * The cluster a `redis-cluster://[user:password@]host:port,host:port` URL names (its startup
  * nodes, and the credentials every node connection uses), so a deployment configured by one
  * environment variable (`REDIS_URL`) can point at a Redis Cluster.
- *
- * @example
- * ```ts
- * clusterFromUrl('redis-cluster://:secret@10.0.0.1:7000,10.0.0.2:7000');
- * // { cluster: [{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7000 }], options: { redisOptions: { password: 'secret' } } }
- * ```
  */
 export function clusterFromUrl(url: string): RedisClusterConfig {
 	const rest = url.replace(CLUSTER_SCHEME, '').split('/')[0];
@@ -130,14 +110,8 @@ export function clusterFromUrl(url: string): RedisClusterConfig {
 }
 
 /**
- * Whether `value` is an ioredis client rather than its options (duck-typed: one install may hold
+ * Whether `value` is an ioredis client rather than its options (duck-typed: one install may have
  * two ioredis copies).
- *
- * @example
- * ```ts
- * isRedisClient(new Redis()); // true
- * isRedisClient({ host: 'redis' }); // false
- * ```
  */
 export function isRedisClient(value: unknown): value is Redis | Cluster {
 	return (
@@ -149,14 +123,7 @@ export function isRedisClient(value: unknown): value is Redis | Cluster {
 	);
 }
 
-/**
- * The two connections of an engine, and whether it owns the command one (and must quit it).
- *
- * @example
- * ```ts
- * const { commands, subscriber, ownsCommands }: EngineConnections = createConnections(url);
- * ```
- */
+/** The two connections of an engine, and whether it owns the command one (and must quit it). */
 export interface EngineConnections {
 	readonly commands: RedisConnection;
 	readonly subscriber: RedisConnection;
@@ -166,11 +133,6 @@ export interface EngineConnections {
 /**
  * The command connection from a URL, options, or a client of the app's (used as it is: the caller
  * must leave it open), and whether the caller owns it.
- *
- * @example
- * ```ts
- * const { commands, ownsCommands } = createCommandConnection('redis://127.0.0.1:6379');
- * ```
  */
 export function createCommandConnection(redis: RedisTarget): Omit<EngineConnections, 'subscriber'> {
 	if (isRedisClient(redis)) return { commands: redis, ownsCommands: false };
@@ -190,11 +152,6 @@ export function createCommandConnection(redis: RedisTarget): Omit<EngineConnecti
  * Creates the command and subscriber connections from a URL, options, or a client of the app's: the
  * app's client is used for commands as it is (and left open by `close()`); the subscriber is always
  * the engine's own.
- *
- * @example
- * ```ts
- * const { commands, subscriber } = createConnections('redis://127.0.0.1:6379');
- * ```
  */
 export function createConnections(redis: RedisTarget): EngineConnections {
 	const { commands, ownsCommands } = createCommandConnection(redis);
@@ -227,11 +184,6 @@ function shardChannelLists(redis: RedisConnection): Map<number, string[]> | unde
  * after an outage, the record would grow by the number of rooms at each one, and a refused channel
  * would fail the resubscription of its slot's other rooms. A no-op on a client without that record
  * (a single Redis, or another ioredis).
- *
- * @example
- * ```ts
- * keepShardChannels(subscriber, new Set(['runesocket:{lobby}:channel']));
- * ```
  */
 export function keepShardChannels(redis: RedisConnection, wanted: ReadonlySet<string>): void {
 	const lists = shardChannelLists(redis);
@@ -246,11 +198,6 @@ export function keepShardChannels(redis: RedisConnection, wanted: ReadonlySet<st
 /**
  * Connects `redis` unless it is connected, and resolves once it is ready; rejects when the attempt
  * fails (ioredis then keeps retrying unless the connection is ended).
- *
- * @example
- * ```ts
- * await connect(commands);
- * ```
  */
 export function connect(redis: RedisConnection): Promise<void> {
 	if (redis.status == 'ready') return Promise.resolve();
@@ -271,11 +218,6 @@ export function connect(redis: RedisConnection): Promise<void> {
 
 /**
  * Closes `redis` politely (QUIT), or at once when it is not connected or does not answer in time.
- *
- * @example
- * ```ts
- * await quit(subscriber, 5_000);
- * ```
  */
 export async function quit(redis: RedisConnection, ms: number): Promise<void> {
 	if (redis.status == 'end') return;

@@ -8,12 +8,6 @@ const CONNECTION_LOST =
 /**
  * The error of a command that failed with `error`: "Redis is unavailable" when it failed because
  * `redis` (the connection it ran on) was lost, else Redis' own message.
- *
- * @example
- * ```ts
- * throw commandFailure('publish to "lobby"', error, commands);
- * // runesocket/redis: cannot publish to "lobby": Redis is unavailable (connection lost: …)
- * ```
  */
 export function commandFailure(what: string, error: unknown, redis?: RedisConnection): Error {
 	const { message } = errorFrom(error);
@@ -25,11 +19,6 @@ export function commandFailure(what: string, error: unknown, redis?: RedisConnec
 /**
  * Throws "Redis is unavailable" unless `redis` is ready; `notStarted` says why when it never
  * connected.
- *
- * @example
- * ```ts
- * throwUnlessReady(commands, 'publish to "lobby"', 'the engine is not started');
- * ```
  */
 export function throwUnlessReady(redis: RedisConnection, what: string, notStarted: string): void {
 	if (redis.status == 'ready') return;
@@ -47,11 +36,6 @@ const CHANNEL_REFUSED = /^NOPERM\b.*\bchannel/i;
 /**
  * Whether `error` is Redis refusing a channel (an ACL): that room cannot be subscribed however
  * often it is tried, unlike a lost connection or a node that moved.
- *
- * @example
- * ```ts
- * isChannelRefusal(new Error('NOPERM this user has no permissions to access one of the channels used as arguments')); // true
- * ```
  */
 export function isChannelRefusal(error: unknown): boolean {
 	return CHANNEL_REFUSED.test(errorFrom(error).message);

@@ -28,14 +28,6 @@ function escape(character: string): string {
  * empty name is `%`. Every tag is non-empty, has no `}`, and belongs to one name only: a tag with a
  * `%` came from a name that had one of those, and each of its `%` starts `25`, `7D` or `u` + four
  * hex digits, except in `%` itself.
- *
- * @example
- * ```ts
- * roomTag('team:acme'); // 'team:acme'
- * roomTag('}x'); // '%7Dx'
- * roomTag('50%'); // '50%25'
- * roomTag(''); // '%'
- * ```
  */
 export function roomTag(room: string): string {
 	if (room === '') return EMPTY_ROOM_TAG;
@@ -45,11 +37,6 @@ export function roomTag(room: string): string {
 /**
  * `prefix`, checked: a string without `{` or `}`, which would move the hash tag of every key out of
  * its room (`who` names the option's owner in the TypeError).
- *
- * @example
- * ```ts
- * this.#prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX, 'RedisEngine');
- * ```
  */
 export function checkPrefix(prefix: unknown, who: string): string {
 	if (typeof prefix != 'string' || /[{}]/.test(prefix)) {
@@ -63,11 +50,6 @@ export function checkPrefix(prefix: unknown, who: string): string {
 /**
  * The Redis names of one room. They share the hash tag of the room (see `roomTag`), so a Redis
  * Cluster keeps them in one slot (the publish script touches them together).
- *
- * @example
- * ```ts
- * const { position, history, channel }: RoomKeys = roomKeys('runesocket:', 'lobby');
- * ```
  */
 export interface RoomKeys {
 	/**
@@ -81,15 +63,7 @@ export interface RoomKeys {
 	readonly channel: string;
 }
 
-/**
- * The keys and channel of `room` under `prefix`.
- *
- * @example
- * ```ts
- * roomKeys('runesocket:', 'lobby');
- * // { position: 'runesocket:{lobby}:position', history: 'runesocket:{lobby}:history', channel: 'runesocket:{lobby}:messages' }
- * ```
- */
+/** The keys and channel of `room` under `prefix`. */
 export function roomKeys(prefix: string, room: string): RoomKeys {
 	const base = `${prefix}{${roomTag(room)}}`;
 	return {
@@ -101,12 +75,7 @@ export function roomKeys(prefix: string, room: string): RoomKeys {
 
 /**
  * The Redis names of one room's presence, under the room's hash tag (so in the slot of its channel,
- * which carries the changes): see `presence-scripts.ts` for what each holds.
- *
- * @example
- * ```ts
- * presenceKeys('runesocket:', 'team:acme').users; // 'runesocket:{team:acme}:presence-users'
- * ```
+ * which carries the changes): see `presence-scripts.ts` for what each keeps.
  */
 export interface PresenceKeys {
 	/** A hash: `<process>/<connection id>` → user id. */
@@ -117,14 +86,7 @@ export interface PresenceKeys {
 	readonly processes: string;
 }
 
-/**
- * The presence keys of `room` under `prefix`.
- *
- * @example
- * ```ts
- * const { connections, users, processes } = presenceKeys('runesocket:', 'lobby');
- * ```
- */
+/** The presence keys of `room` under `prefix`. */
 export function presenceKeys(prefix: string, room: string): PresenceKeys {
 	const base = `${prefix}{${roomTag(room)}}:presence`;
 	return {
@@ -145,12 +107,6 @@ const CRC16_TABLE = Array.from({ length: 256 }, (_, byte) => {
  * The Redis Cluster slot of `key` (0–16383): the CRC16 of its hash tag — what lies between its
  * first `{` and the next `}`, when not empty — or of the whole key. The publish queue groups a
  * turn's commands by the node that serves their slot: a cluster pipeline goes to one node.
- *
- * @example
- * ```ts
- * keySlot('runesocket:{lobby}:position') == keySlot('runesocket:{lobby}:messages'); // true
- * keySlot('123456789'); // 12739
- * ```
  */
 export function keySlot(key: string): number {
 	let bytes = Buffer.from(key);

@@ -145,11 +145,6 @@ return known`,
  * Reads a room's presence, leaving out the entries of processes whose time passed (dead, and not
  * yet dropped by a survivor). KEYS: connections, users, processes. Returns a flat array: user id,
  * connections, data JSON, for each user.
- *
- * @example
- * ```ts
- * const flat = (await runScript(redis, PRESENCE_MEMBERS_SCRIPT, [keys.connections, keys.users, keys.processes], [])) as string[];
- * ```
  */
 export const PRESENCE_MEMBERS_SCRIPT = script(
 	`local time = redis.call('TIME')
@@ -184,23 +179,11 @@ return reply`,
 	3
 );
 
-/**
- * The presence scripts of a single Redis: changes go out with PUBLISH.
- *
- * @example
- * ```ts
- * await runScript(redis, PRESENCE_SCRIPTS.heartbeat, keys, [channel, process, 15_000, 86_400_000, '"lobby"']);
- * ```
- */
+/** The presence scripts of a single Redis: changes go out with PUBLISH. */
 export const PRESENCE_SCRIPTS = presenceScripts('PUBLISH');
 
 /**
  * The presence scripts of a Redis Cluster: changes go out with SPUBLISH, on the node of the room's
  * slot (its keys and channel share the room's hash tag).
- *
- * @example
- * ```ts
- * const scripts = sharded ? SHARDED_PRESENCE_SCRIPTS : PRESENCE_SCRIPTS;
- * ```
  */
 export const SHARDED_PRESENCE_SCRIPTS = presenceScripts('SPUBLISH');

@@ -8,7 +8,7 @@ import {
 import { historyPolicy, newEpoch } from '../engine/history.js';
 import { isCluster, type RedisConnection } from './connections.js';
 import { keySlot, type RoomKeys } from './keys.js';
-import { envelope, envelopeBatch, envelopeHead, messageHead } from './payload.js';
+import { envelope, envelopeBatch, envelopeHead, messageHead } from './channel-envelopes.js';
 import { PUBLISH_SCRIPT, SHARDED_PUBLISH_SCRIPT, isNoScript, type LuaScript } from './scripts.js';
 import { errorFrom } from '../engine/errors.js';
 import { withDeadline } from '../engine/errors.js';
@@ -37,14 +37,7 @@ function capture(resolve: Resolve, reject: Reject): void {
 	capturedReject = reject;
 }
 
-/**
- * What a `PublishQueue` needs of its engine.
- *
- * @example
- * ```ts
- * const needs: PublishQueueOptions = { redis, keys: (room) => roomKeys(prefix, room), history, retention, timeout, failure };
- * ```
- */
+/** What a `PublishQueue` needs of its engine. */
 export interface PublishQueueOptions {
 	/** One Redis, or a Redis Cluster: then each node gets its own pipeline, and batches go out with SPUBLISH. */
 	readonly redis: RedisConnection;
@@ -102,12 +95,6 @@ const RUN_MAX_BYTES = 128 * 1024;
  * their publishes came, and Redis runs a pipeline's commands in order. Runs of different rooms
  * share nothing but the pipeline, so each command still touches the keys of one room only, and a
  * pipeline refused whole is sent again room by room: one room's failure is never another's.
- *
- * @example
- * ```ts
- * const queue = new PublishQueue({ redis, keys, history, retention, timeout, failure });
- * const position = await queue.publish('lobby', { name: 'hi', data: 1 }, undefined);
- * ```
  */
 export class PublishQueue {
 	readonly #options: PublishQueueOptions;
@@ -189,7 +176,7 @@ export class PublishQueue {
 		const runs = this.#runs;
 		this.#runs = [];
 		this.#open.clear();
-		for (const [nodes, group] of this.#byNodes(runs)) void this.#sendGroup(nodes, group);
+		for (const [nodes, group] of this.#byNodes(runs)) void this.#publishGroup(nodes, group);
 	}
 
 	/**
@@ -221,17 +208,17 @@ export class PublishQueue {
 	 * and every other room of the group is published. Any other failure (a timeout: the commands
 	 * may have run) fails the runs it left unsettled.
 	 */
-	async #sendGroup(nodes: string, runs: readonly Run[]): Promise<void> {
+	async #publishGroup(nodes: string, runs: readonly Run[]): Promise<void> {
 		let rooms: Run[][];
 		try {
-			return await this.#send(nodes, runs);
+			return await this.#publishRuns(nodes, runs);
 		} catch (error) {
 			rooms = error instanceof RefusedPipeline ? this.#byRoom(runs) : [];
 			if (rooms.length < 2) return this.#fail(runs, error);
 		}
 		await Promise.all(
 			rooms.map((roomRuns) =>
-				this.#send(nodes, roomRuns).catch((error: unknown) => this.#fail(roomRuns, error))
+				this.#publishRuns(nodes, roomRuns).catch((error: unknown) => this.#fail(roomRuns, error))
 			)
 		);
 	}
@@ -269,7 +256,7 @@ export class PublishQueue {
 	 * after the plain ones. A script Redis forgot all the same (SCRIPT FLUSH on a live connection)
 	 * did not run: those runs are sent again, whole.
 	 */
-	async #send(node: string, runs: readonly Run[]): Promise<void> {
+	async #publishRuns(node: string, runs: readonly Run[]): Promise<void> {
 		const script = this.#script;
 		const pipeline = this.#options.redis.pipeline();
 		const loading = !this.#scriptLoaded.has(node) && runs.some((run) => run.stamped);
@@ -288,10 +275,10 @@ export class PublishQueue {
 			if (run.stamped && isNoScript(error)) unknownScript.push(run);
 			else this.#settleRun(run, error ?? reply);
 		});
-		if (unknownScript.length) await this.#sendScriptText(unknownScript);
+		if (unknownScript.length) await this.#publishScriptText(unknownScript);
 	}
 
-	async #sendScriptText(runs: readonly Run[]): Promise<void> {
+	async #publishScriptText(runs: readonly Run[]): Promise<void> {
 		const pipeline = this.#options.redis.pipeline();
 		for (const run of runs) {
 			pipeline.eval(this.#script.lua, this.#script.keys, ...this.#scriptArguments(run));

@@ -1,4 +1,3 @@
-import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE,
 	type Engine,
@@ -10,6 +9,7 @@ import {
 	type PublishOptions,
 	type StreamPosition
 } from '../engine/engine.js';
+import { errorFrom, withDeadline } from '../engine/errors.js';
 import {
 	checkHistoryOptions,
 	everyoneHistory,
@@ -23,20 +23,18 @@ import {
 	connect,
 	createConnections,
 	isCluster,
-	keepShardChannels,
 	quit,
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, isChannelRefusal, throwUnlessReady } from './failures.js';
-import { errorFrom } from '../engine/errors.js';
-import { HealthSignal } from './health.js';
+import { commandFailure, throwUnlessReady } from './failures.js';
+import { HealthSignal } from './health-signal.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
-import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './payload.js';
+import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './channel-envelopes.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
-import { HISTORY_SCRIPT, isUnpublished, runScript } from './scripts.js';
-import { withDeadline } from '../engine/errors.js';
+import { RoomSubscriber } from './room-subscriber.js';
+import { HISTORY_SCRIPT, historyMessages, isUnpublished, runScript } from './scripts.js';
 
 /**
  * Options of a `RedisEngine`.
@@ -85,31 +83,6 @@ export interface RedisEngineOptions {
 const DEFAULT_TIMEOUT_MS = 5_000;
 const DEFAULT_PING_INTERVAL_MS = 15_000;
 const DEFAULT_PRESENCE_TTL_MS = 15_000;
-/**
- * After Redis refused to resubscribe a (re)connected subscriber, the engine drops it this long
- * later, so it reconnects and tries again; each next refusal in a row waits twice as long, up to
- * the max. ioredis restarts its own reconnection delay from the bottom after every successful
- * connection, so without these a refusal that lasts (an ACL, a Redis out of memory) would be
- * retried every 50–250 ms, for good.
- */
-const RESUBSCRIBE_RETRY_FIRST_MS = 100;
-const RESUBSCRIBE_RETRY_MAX_MS = 5_000;
-/**
- * A room whose channel Redis refused (an ACL) is not asked for again before this long; each next
- * refusal in a row waits twice as long, up to the max: joins meanwhile are refused at once, so a
- * room that can never be subscribed costs Redis one SUBSCRIBE per delay, whoever asks.
- */
-const REFUSED_RETRY_FIRST_MS = 1_000;
-const REFUSED_RETRY_MAX_MS = 30_000;
-/** Refused rooms remembered at most (the oldest go first): room names may come from clients. */
-const MAX_REMEMBERED_REFUSALS = 1_000;
-
-/** A room Redis refused: why, how many times in a row, and when it may be asked for again. */
-interface Refusal {
-	readonly error: Error;
-	readonly refusals: number;
-	readonly retryAt: number;
-}
 
 function checkMs(name: string, value: number, allowZero: boolean): number {
 	if (typeof value != 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && !value)) {
@@ -144,15 +117,11 @@ function checkMs(name: string, value: number, allowZero: boolean): number {
  */
 export class RedisEngine implements Engine {
 	readonly #commands: RedisConnection;
-	readonly #subscriber: RedisConnection;
-	/** A Redis Cluster: rooms are subscribed with SSUBSCRIBE, on the node serving their slot. */
-	readonly #sharded: boolean;
 	readonly #ownsCommands: boolean;
 	readonly #prefix: string;
 	readonly #history: HistoryOptions | undefined;
 	readonly #retention: number;
 	readonly #timeout: number;
-	readonly #pingInterval: number;
 	readonly #onError: ((error: Error) => void) | undefined;
 	readonly #health: HealthSignal;
 	readonly #publishes: PublishQueue;
@@ -161,39 +130,13 @@ export class RedisEngine implements Engine {
 	 * go to the `presence` handler of every process subscribed to the room.
 	 */
 	readonly #presence: RedisPresence;
-	/** Channel → room, for every room this process wants (even while Redis is down). */
-	readonly #rooms = new Map<string, string>();
-	/** Room → its subscription in progress (a presence read waits for it). */
-	readonly #subscriptions = new Map<string, Promise<void>>();
-	/** Channel → Redis' refusal of it: asked for again only after its `retryAt`. */
-	readonly #refusals = new Map<string, Refusal>();
+	/** The subscriber connection and the rooms it subscribes. */
+	readonly #subscriber: RoomSubscriber;
 	/** Listeners put on the app's own client, taken off by `close()`. */
 	readonly #detach: (() => void)[] = [];
 	#handlers: EngineHandlers | undefined;
 	#started: Promise<void> | undefined;
 	#closed: Promise<void> | undefined;
-	/** The subscriber is connected and has (re)subscribed every room. */
-	#subscribed = false;
-	/** The subscriber was up before: its next `ready` is a recovery, worth a resync. */
-	#wasSubscribed = false;
-	/** The subscriber's current (re)subscription, awaited by `start()`; never rejects. */
-	#resubscribing: Promise<void> = Promise.resolve();
-	/** A resubscription waits to run after the current one (they never overlap). */
-	#resubscribeQueued = false;
-	/** Subscriber nodes a cluster lost so far: a resubscription that saw one go is not complete. */
-	#shardLosses = 0;
-	/**
-	 * Resolves at the subscriber's first `ready` event, which a cluster client emits only after its
-	 * `connect()` resolved: `start()` waits for the subscription that event begins.
-	 */
-	readonly #firstSession: Promise<void>;
-	#firstSessionBegan: () => void = () => {};
-	/** How many times the subscriber became ready: tells a delayed retry whether it is still current. */
-	#subscriberSessions = 0;
-	/** Resubscriptions Redis refused in a row. */
-	#refusedResubscriptions = 0;
-	#resubscribeRetryTimer: ReturnType<typeof setTimeout> | undefined;
-	#pingTimer: ReturnType<typeof setTimeout> | undefined;
 	/** Connection errors are logged once per outage when there is no `onError`. */
 	#loggedOutage = false;
 
@@ -208,7 +151,7 @@ export class RedisEngine implements Engine {
 		this.#prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX, 'RedisEngine');
 		this.#retention = checkMs('retention', options.retention ?? DEFAULT_RETENTION_MS, false);
 		this.#timeout = checkMs('timeout', options.timeout ?? DEFAULT_TIMEOUT_MS, false);
-		this.#pingInterval = checkMs(
+		const pingInterval = checkMs(
 			'pingInterval',
 			options.pingInterval ?? DEFAULT_PING_INTERVAL_MS,
 			true
@@ -218,63 +161,42 @@ export class RedisEngine implements Engine {
 
 		const { commands, subscriber, ownsCommands } = createConnections(options.redis);
 		this.#commands = commands;
-		this.#subscriber = subscriber;
 		this.#ownsCommands = ownsCommands;
-		this.#sharded = isCluster(subscriber);
+		const sharded = isCluster(subscriber);
 		this.#publishes = new PublishQueue({
 			redis: commands,
 			keys: (room) => roomKeys(this.#prefix, room),
 			history: this.#history,
 			retention: this.#retention,
 			timeout: this.#timeout,
-			failure: (room, error) => this.#failure(`publish to "${room}"`, error, this.#commands)
+			failure: (room, error) => commandFailure(`publish to "${room}"`, error, this.#commands)
 		});
-
 		this.#presence = new RedisPresence({
 			redis: commands,
-			sharded: this.#sharded,
+			sharded,
 			prefix: this.#prefix,
 			ttl: checkMs('presenceTtl', options.presenceTtl ?? DEFAULT_PRESENCE_TTL_MS, false),
 			retention: this.#retention,
 			timeout: this.#timeout,
 			changed: (room, change) => this.#handlers?.presence?.(room, change),
-			subscription: (room) => this.#subscriptions.get(room),
+			subscription: (room) => this.#subscriber.subscription(room),
 			report: (error) => this.#report(error)
 		});
 
+		this.#watchCommands(commands);
 		// Every client gets an 'error' listener: an ioredis client without one crashes the process.
-		const onCommandsError = (error: Error) => this.#connectionError('commands', error);
-		const onCommandsStatus = () => this.#updateHealth();
-		const onCommandsReady = () => this.#publishes.reconnected();
-		commands.on('error', onCommandsError);
-		commands.on('ready', onCommandsReady);
-		for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
-			commands.on(status, onCommandsStatus);
-		}
-		if (!ownsCommands) {
-			this.#detach.push(() => {
-				commands.off('error', onCommandsError);
-				commands.off('ready', onCommandsReady);
-				for (const status of ['ready', 'close', 'reconnecting', 'end'] as const) {
-					commands.off(status, onCommandsStatus);
-				}
-			});
-		}
 		subscriber.on('error', (error: Error) => this.#connectionError('subscriber', error));
-		this.#firstSession = new Promise((resolve) => (this.#firstSessionBegan = resolve));
-		subscriber.on('ready', () => {
-			this.#subscriberSessions++;
-			this.#queueResubscribe();
-			this.#firstSessionBegan();
+		this.#subscriber = new RoomSubscriber({
+			connection: subscriber,
+			prefix: this.#prefix,
+			timeout: this.#timeout,
+			pingInterval,
+			received: (room, text) => this.#deliver(room, text),
+			refused: (room, error) => this.#tellRefused(room, error),
+			changed: () => this.#updateHealth(),
+			recovered: () => this.#resync(),
+			report: (error) => this.#report(error)
 		});
-		subscriber.on('close', () => {
-			this.#subscribed = false;
-			this.#stopPinging();
-			this.#updateHealth();
-		});
-		const messageEvent = this.#sharded ? 'smessage' : 'message';
-		subscriber.on(messageEvent, (channel: string, text: string) => this.#receive(channel, text));
-		if (this.#sharded) this.#watchShards(subscriber, commands);
 	}
 
 	/**
@@ -321,40 +243,13 @@ export class RedisEngine implements Engine {
 	 * called, and the room is not asked for again for a while (1 s, doubling up to 30 s): subscribing
 	 * it meanwhile is refused at once.
 	 */
-	async subscribe(room: string): Promise<void> {
-		if (this.#closed)
-			throw new Error(`runesocket/redis: cannot subscribe "${room}": the engine is closed`);
-		const { channel } = roomKeys(this.#prefix, room);
-		this.#throwIfRefused(room, channel);
-		this.#rooms.set(channel, room);
-		this.#unavailable(this.#subscriber, `subscribe "${room}"`);
-		const subscription = withDeadline(this.#subscribeChannels([channel]), this.#timeout, 'Redis');
-		this.#subscriptions.set(room, subscription);
-		try {
-			await subscription;
-			this.#refusals.delete(channel);
-		} catch (error) {
-			if (isChannelRefusal(error)) throw this.#refuse(room, channel, error);
-			throw this.#failure(`subscribe "${room}"`, error, this.#subscriber);
-		} finally {
-			if (this.#subscriptions.get(room) === subscription) this.#subscriptions.delete(room);
-		}
+	subscribe(room: string): Promise<void> {
+		return this.#subscriber.subscribe(room);
 	}
 
 	/** Unsubscribes the room's channel (at once while Redis is down: its subscriptions are gone anyway). */
-	async unsubscribe(room: string): Promise<void> {
-		const { channel } = roomKeys(this.#prefix, room);
-		if (!this.#rooms.delete(channel) || this.#subscriber.status != 'ready') return;
-		try {
-			const subscriber = this.#subscriber;
-			await withDeadline(
-				this.#sharded ? subscriber.sunsubscribe(channel) : subscriber.unsubscribe(channel),
-				this.#timeout,
-				'Redis'
-			);
-		} catch (error) {
-			throw this.#failure(`unsubscribe "${room}"`, error, this.#subscriber);
-		}
+	unsubscribe(room: string): Promise<void> {
+		return this.#subscriber.unsubscribe(room);
 	}
 
 	/**
@@ -414,7 +309,7 @@ export class RedisEngine implements Engine {
 		const answer =
 			valid && isUnpublished(since) ? undefined : historyWithoutMessages(position, since);
 		if (answer) return answer;
-		const messages = this.#consecutive(reply[2], since!.offset, position.offset);
+		const messages = historyMessages(reply[2], since!.offset, position.offset);
 		return messages ? { recovered: true, position, messages } : notRecovered(position);
 	}
 
@@ -425,15 +320,12 @@ export class RedisEngine implements Engine {
 	}
 
 	async #shutDown(): Promise<void> {
+		this.#subscriber.stop();
 		await this.#presence.close();
 		this.#handlers = undefined;
-		this.#rooms.clear();
-		this.#refusals.clear();
-		this.#stopPinging();
-		clearTimeout(this.#resubscribeRetryTimer);
 		this.#health.set(false);
 		await Promise.all([
-			quit(this.#subscriber, this.#timeout),
+			this.#subscriber.quit(),
 			this.#ownsCommands ? quit(this.#commands, this.#timeout) : undefined
 		]);
 		for (const detach of this.#detach.splice(0)) detach();
@@ -442,12 +334,11 @@ export class RedisEngine implements Engine {
 	async #connect(): Promise<void> {
 		try {
 			await withDeadline(
-				Promise.all([connect(this.#commands), connect(this.#subscriber), this.#firstSession]),
+				Promise.all([connect(this.#commands), this.#subscriber.connect()]),
 				Math.max(this.#timeout, 10_000),
 				'Redis'
 			);
-			await this.#resubscribing;
-			if (!this.#subscribed) throw new Error('the subscriber connection dropped while starting');
+			await this.#subscriber.resubscribed();
 			this.#presence.start();
 		} catch (error) {
 			await this.close();
@@ -458,201 +349,32 @@ export class RedisEngine implements Engine {
 	}
 
 	/**
-	 * Runs a resubscription after the current one (at once when none runs): two at a time would both
-	 * subscribe every room, and the first to end would report the engine healthy while the other may
-	 * still fail. Requests made while one waits are that one.
+	 * Listens to the command connection: its status makes `healthy`, and a (re)connection or, on a
+	 * cluster, a new node may not know the publish script.
 	 */
-	#queueResubscribe(): void {
-		if (this.#resubscribeQueued) return;
-		this.#resubscribeQueued = true;
-		const session = this.#subscriberSessions;
-		const shardLosses = this.#shardLosses;
-		this.#resubscribing = this.#resubscribing
-			.then(() => {
-				this.#resubscribeQueued = false;
-				// The one before it subscribed every room and nothing was lost since: running again would
-				// only subscribe them all twice (and, on a cluster, list them twice in ioredis' record).
-				const unchanged = session == this.#subscriberSessions && shardLosses == this.#shardLosses;
-				if (this.#subscribed && unchanged) return;
-				return this.#resubscribe();
-			})
-			// Awaited only by start(): a failure here must not end the process as an unhandled rejection.
-			.catch((error) => this.#report(errorFrom(error)));
-	}
-
-	/** The subscriber (re)connected: subscribe every wanted room, then report healthy and resync. */
-	async #resubscribe(): Promise<void> {
-		const recovering = this.#wasSubscribed;
-		const shardLosses = this.#shardLosses;
-		try {
-			await withDeadline(this.#subscribeWanted(), this.#timeout, 'Redis');
-		} catch (error) {
-			this.#report(this.#failure('resubscribe after reconnecting', error));
-			// A lost connection reconnects by itself; a refusal needs a fresh one, later. A cluster
-			// stays ready while one of its nodes is lost: it is tried again, later.
-			if (!this.#closed && this.#subscriber.status == 'ready') this.#reconnectSubscriberLater();
-			return;
-		}
-		if (this.#closed || this.#subscriber.status != 'ready') return;
-		// A node lost meanwhile took some of these subscriptions with it: not done yet.
-		if (shardLosses != this.#shardLosses) return this.#reconnectSubscriberLater();
-		this.#refusedResubscriptions = 0;
-		this.#subscribed = this.#wasSubscribed = true;
-		this.#updateHealth();
-		this.#schedulePing();
-		if (!recovering) return;
-		try {
-			this.#handlers?.resync?.();
-		} catch (error) {
-			this.#report(errorFrom(error));
-		}
-		this.#presence.resync();
-	}
-
-	/** Drops the subscriber after a delay that grows with every refusal in a row, so it reconnects. */
-	#reconnectSubscriberLater(): void {
-		const delay = Math.min(
-			RESUBSCRIBE_RETRY_FIRST_MS * 2 ** this.#refusedResubscriptions,
-			RESUBSCRIBE_RETRY_MAX_MS
-		);
-		this.#refusedResubscriptions++;
-		const session = this.#subscriberSessions;
-		clearTimeout(this.#resubscribeRetryTimer);
-		this.#resubscribeRetryTimer = setTimeout(() => {
-			this.#resubscribeRetryTimer = undefined;
-			// Reconnected meanwhile: that session resubscribes on its own.
-			if (this.#closed || session != this.#subscriberSessions) return;
-			if (this.#subscriber.status != 'ready') return;
-			if (this.#sharded) this.#resubscribeShards();
-			else this.#subscriber.disconnect(true);
-		}, delay);
-		this.#resubscribeRetryTimer.unref?.();
-	}
-
-	/**
-	 * Subscribes every wanted room again, in one SUBSCRIBE on one Redis. A room whose channel Redis
-	 * refuses (an ACL) must not keep the others from their messages: when Redis refuses, each room is
-	 * subscribed on its own, the refused ones are given up (`refused`) and the others go on. Rejects
-	 * when any other room failed (the connection was lost): the whole resubscription is retried.
-	 */
-	async #subscribeWanted(): Promise<void> {
-		const channels = [...this.#rooms.keys()];
-		try {
-			if (!channels.length) return;
-			if (!this.#sharded) {
-				try {
-					return await this.#subscribeChannels(channels);
-				} catch (error) {
-					if (!isChannelRefusal(error)) throw error;
-				}
-			}
-			await this.#subscribeEach(channels);
-		} finally {
-			if (this.#sharded) keepShardChannels(this.#subscriber, new Set(this.#rooms.keys()));
-		}
-	}
-
-	/** Subscribes each channel on its own; gives up those Redis refuses, rejects if another failed. */
-	async #subscribeEach(channels: readonly string[]): Promise<void> {
-		const outcomes = await Promise.allSettled(
-			channels.map((channel) => this.#subscribeChannels([channel]))
-		);
-		let failure: unknown;
-		outcomes.forEach((outcome, index) => {
-			if (outcome.status == 'fulfilled') return;
-			const channel = channels[index];
-			const room = this.#rooms.get(channel);
-			if (!isChannelRefusal(outcome.reason)) failure ??= outcome.reason;
-			else if (room !== undefined) this.#report(this.#refuse(room, channel, outcome.reason));
-		});
-		if (failure !== undefined) throw failure;
-	}
-
-	/**
-	 * Redis refused the room's channel: the room is given up (no resubscription asks for it), the
-	 * server is told (`refused`), and it is not asked for again before a delay that doubles with each
-	 * refusal in a row. Returns the error that says so.
-	 */
-	#refuse(room: string, channel: string, cause: unknown): Error {
-		if (this.#rooms.get(channel) === room) this.#rooms.delete(channel);
-		if (this.#sharded) keepShardChannels(this.#subscriber, new Set(this.#rooms.keys()));
-		const refusals = (this.#refusals.get(channel)?.refusals ?? 0) + 1;
-		const delay = Math.min(REFUSED_RETRY_FIRST_MS * 2 ** (refusals - 1), REFUSED_RETRY_MAX_MS);
-		const error = new Error(
-			`runesocket/redis: cannot subscribe "${room}": Redis refused its channel (${errorFrom(cause).message}); asked again after ${delay} ms`,
-			{ cause }
-		);
-		this.#refusals.delete(channel);
-		this.#refusals.set(channel, { error, refusals, retryAt: Date.now() + delay });
-		if (this.#refusals.size > MAX_REMEMBERED_REFUSALS) {
-			this.#refusals.delete(this.#refusals.keys().next().value!);
-		}
-		return this.#tellRefused(room, error);
-	}
-
-	/** Refuses at once a room Redis refused less than its delay ago (telling the server again). */
-	#throwIfRefused(room: string, channel: string): void {
-		const refusal = this.#refusals.get(channel);
-		if (refusal && Date.now() < refusal.retryAt) throw this.#tellRefused(room, refusal.error);
-	}
-
-	#tellRefused(room: string, error: Error): Error {
-		try {
-			this.#handlers?.refused?.(room, error);
-		} catch (handlerError) {
-			this.#report(errorFrom(handlerError));
-		}
-		return error;
-	}
-
-	/**
-	 * Subscribes `channels`: SUBSCRIBE on one Redis; on a cluster one SSUBSCRIBE per channel, since
-	 * one SSUBSCRIBE may only name channels of one slot.
-	 */
-	async #subscribeChannels(channels: readonly string[]): Promise<void> {
-		const subscriber = this.#subscriber;
-		if (!this.#sharded) {
-			await subscriber.subscribe(...channels);
-			return;
-		}
-		await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel)));
-	}
-
-	/**
-	 * On a cluster, each master's slots have their own subscriber connection, which ends with its
-	 * node (a crash, a failover, a reshard) while the cluster client stays ready: what was published
-	 * on that node meanwhile never reached this process. The engine then reports itself unhealthy,
-	 * subscribes every room again once ioredis has a subscriber for each slot (retrying until it
-	 * does), and resyncs. The command client's new nodes may not know the publish script.
-	 */
-	#watchShards(subscriber: RedisConnection, commands: RedisConnection): void {
-		const lost = () => {
-			this.#shardLosses++;
-			if (!this.#subscribed || this.#closed) return;
-			this.#subscribed = false;
-			this.#updateHealth();
-			this.#reconnectSubscriberLater();
-		};
-		subscriber.on('-node', lost);
-		subscriber.on('-subscriber', lost);
-		subscriber.on('subscribersReady', () => {
-			if (!this.#subscribed && this.#wasSubscribed) this.#resubscribeShards();
-		});
+	#watchCommands(commands: RedisConnection): void {
+		const onError = (error: Error) => this.#connectionError('commands', error);
+		const onStatus = () => this.#updateHealth();
 		const forgetScript = () => this.#publishes.reconnected();
-		commands.on('+node', forgetScript);
-		if (!this.#ownsCommands) this.#detach.push(() => commands.off('+node', forgetScript));
+		const statuses = ['ready', 'close', 'reconnecting', 'end'] as const;
+		const nodeEvents = isCluster(commands) ? (['+node'] as const) : [];
+		commands.on('error', onError);
+		commands.on('ready', forgetScript);
+		for (const status of statuses) commands.on(status, onStatus);
+		for (const event of nodeEvents) commands.on(event, forgetScript);
+		if (this.#ownsCommands) return;
+		this.#detach.push(() => {
+			commands.off('error', onError);
+			commands.off('ready', forgetScript);
+			for (const status of statuses) commands.off(status, onStatus);
+			for (const event of nodeEvents) commands.off(event, forgetScript);
+		});
 	}
 
-	/** Subscribes every room again on a cluster whose subscriber lost a node. */
-	#resubscribeShards(): void {
-		if (this.#closed || this.#subscribed || this.#subscriber.status != 'ready') return;
-		this.#queueResubscribe();
-	}
-
-	#receive(channel: string, text: string): void {
-		const room = this.#rooms.get(channel);
+	/** Delivers the messages of a channel message to the server, and hands its presence changes on. */
+	#deliver(room: string, text: string): void {
 		const handlers = this.#handlers;
-		if (room === undefined || !handlers) return;
+		if (!handlers) return;
 		let envelopes: (Envelope | PresenceEnvelope)[];
 		try {
 			envelopes = parseEnvelopes(text);
@@ -669,33 +391,23 @@ export class RedisEngine implements Engine {
 		}
 	}
 
-	/** The stream entries (newest first) as messages after `since`, or undefined if any is missing. */
-	#consecutive(
-		entries: unknown,
-		since: number,
-		current: number
-	): Record<string, unknown>[] | undefined {
-		if (!Array.isArray(entries) || entries.length != current - since) return undefined;
-		const messages: Record<string, unknown>[] = [];
-		for (let index = entries.length - 1; index >= 0; index--) {
-			const fields = (entries[index] as [string, string[]] | undefined)?.[1];
-			if (!Array.isArray(fields)) return undefined;
-			let offset: number | undefined;
-			let text: string | undefined;
-			for (let field = 0; field + 1 < fields.length; field += 2) {
-				if (fields[field] == 'offset') offset = Number(fields[field + 1]);
-				else if (fields[field] == 'message') text = fields[field + 1];
-			}
-			if (offset !== since + messages.length + 1 || text === undefined) return undefined;
-			try {
-				const message = JSON.parse(text) as unknown;
-				if (!isRecord(message)) return undefined;
-				messages.push(message);
-			} catch {
-				return undefined;
-			}
+	/** Tells the server (its `refused` handler) that Redis refused the room's channel. */
+	#tellRefused(room: string, error: Error): void {
+		try {
+			this.#handlers?.refused?.(room, error);
+		} catch (handlerError) {
+			this.#report(errorFrom(handlerError));
 		}
-		return messages;
+	}
+
+	/** Every room is subscribed again after a gap: the server and presence recover what they missed. */
+	#resync(): void {
+		try {
+			this.#handlers?.resync?.();
+		} catch (error) {
+			this.#report(errorFrom(error));
+		}
+		this.#presence.resync();
 	}
 
 	/** Runs a command on the command connection: at once rejected while down, bounded by `timeout`. */
@@ -704,7 +416,7 @@ export class RedisEngine implements Engine {
 		try {
 			return await withDeadline(run(), this.#timeout, 'Redis');
 		} catch (error) {
-			throw this.#failure(what, error, this.#commands);
+			throw commandFailure(what, error, this.#commands);
 		}
 	}
 
@@ -716,49 +428,12 @@ export class RedisEngine implements Engine {
 		if (!this.#closed && this.#commands.status == 'ready') return;
 		const what = room === undefined ? action : `${action} "${room}"`;
 		if (this.#closed) throw new Error(`runesocket/redis: cannot ${what}: the engine is closed`);
-		this.#unavailable(this.#commands, what);
-	}
-
-	#unavailable(redis: RedisConnection, what: string): void {
-		throwUnlessReady(redis, what, 'the engine is not started');
-	}
-
-	/** The error of a failed command; "Redis is unavailable" when it failed because the connection was lost. */
-	#failure(what: string, error: unknown, redis?: RedisConnection): Error {
-		return commandFailure(what, error, redis);
-	}
-
-	#schedulePing(): void {
-		this.#stopPinging();
-		if (!this.#pingInterval || this.#closed || this.#sharded) return;
-		this.#pingTimer = setTimeout(
-			() => this.#ping().catch((error) => this.#report(errorFrom(error))),
-			this.#pingInterval
-		);
-		this.#pingTimer.unref?.();
-	}
-
-	#stopPinging(): void {
-		clearTimeout(this.#pingTimer);
-		this.#pingTimer = undefined;
-	}
-
-	async #ping(): Promise<void> {
-		const subscriber = this.#subscriber;
-		if (this.#closed || subscriber.status != 'ready') return;
-		try {
-			await withDeadline(subscriber.ping(), this.#pingInterval, 'Redis');
-		} catch (error) {
-			if (this.#closed || subscriber.status != 'ready') return;
-			this.#report(this.#failure('keep the subscriber alive, reconnecting it', error));
-			subscriber.disconnect(true);
-			return;
-		}
-		if (this.#subscribed) this.#schedulePing();
+		throwUnlessReady(this.#commands, what, 'the engine is not started');
 	}
 
 	#updateHealth(): void {
-		const healthy = !this.#closed && this.#commands.status == 'ready' && this.#subscribed;
+		const healthy =
+			!this.#closed && this.#commands.status == 'ready' && this.#subscriber.subscribed;
 		if (healthy) this.#loggedOutage = false;
 		this.#health.set(healthy);
 	}

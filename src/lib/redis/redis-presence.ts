@@ -16,14 +16,7 @@ import {
 import { runScript, type LuaScript } from './scripts.js';
 import { withDeadline } from '../engine/errors.js';
 
-/**
- * What `RedisPresence` needs of its engine.
- *
- * @example
- * ```ts
- * const options: RedisPresenceOptions = { redis, sharded: false, prefix: 'runesocket:', ttl: 15_000, retention, timeout, changed, report };
- * ```
- */
+/** What `RedisPresence` needs of its engine. */
 export interface RedisPresenceOptions {
 	/** The engine's command connection. */
 	readonly redis: RedisConnection;
@@ -58,7 +51,7 @@ interface LocalRoom {
 	 */
 	readonly seen: Set<string>;
 	/**
-	 * A write or refresh of it failed: Redis may hold other entries of this process than `entries`,
+	 * A write or refresh of it failed: Redis may have other entries of this process than `entries`,
 	 * so they are all written again soon (`#markStale`).
 	 */
 	stale: boolean;
@@ -83,7 +76,7 @@ const REPAIR_MS = 250;
 /** Reads of a room's set in flight, and the changes heard meanwhile (handed on after them). */
 interface Reading {
 	count: number;
-	readonly held: PresenceChange[];
+	readonly buffered: PresenceChange[];
 }
 
 /**
@@ -101,13 +94,6 @@ interface Reading {
  * tracks its connections again and hands the server the room's whole current set, users gone
  * meanwhile as removed; so does `resync()`, and so does a repair 250 ms after a write or refresh
  * of the room failed (then again, less and less often, until one succeeds).
- *
- * @example
- * ```ts
- * const presence = new RedisPresence({ redis: commands, sharded: false, prefix: 'runesocket:', ttl: 15_000, retention: 86_400_000, timeout: 5_000, changed, report });
- * presence.start();
- * await presence.track('team:acme', 'c1', { id: 'ada', data: { name: 'Ada' } });
- * ```
  */
 export class RedisPresence implements EnginePresence {
 	/** This process's id in every room's presence. */
@@ -179,7 +165,7 @@ export class RedisPresence implements EnginePresence {
 	}
 
 	/**
-	 * A write of `room` failed: Redis may hold other entries of this process there than the local
+	 * A write of `room` failed: Redis may have other entries of this process there than the local
 	 * ones. The room is kept, even with no connection left (its last untrack failed), until it is
 	 * written again: a later track would otherwise renew this process in the room and bring the
 	 * entry that failed to go back to life, for good.
@@ -217,24 +203,24 @@ export class RedisPresence implements EnginePresence {
 	 * made after the read must not reach a client before the older set, which would undo it.
 	 */
 	async members(room: string): Promise<Record<string, PresenceEntry>> {
-		return this.#readHolding(room, () => undefined);
+		return this.#readBuffering(room, () => undefined);
 	}
 
 	/**
-	 * Reads the room's set, holding the changes heard meanwhile (see `members`). `changeOf` turns the
-	 * set into a change to hand on in its place in the room's order: after the changes held before
-	 * this read began (another read's: older than this one), before those heard since (newer).
+	 * Reads the room's set, buffering the changes heard meanwhile (see `members`). `changeOf` turns
+	 * the set into a change to hand on in its place in the room's order: after the changes buffered
+	 * before this read began (another read's: older than this one), before those heard since (newer).
 	 */
-	async #readHolding(
+	async #readBuffering(
 		room: string,
 		changeOf: (members: Record<string, PresenceEntry>) => PresenceChange | undefined
 	): Promise<Record<string, PresenceEntry>> {
 		await this.#options.subscription(roomOf(room))?.catch(() => undefined);
 		let reading = this.#reading.get(room);
-		if (!reading) this.#reading.set(room, (reading = { count: 0, held: [] }));
+		if (!reading) this.#reading.set(room, (reading = { count: 0, buffered: [] }));
 		reading.count++;
-		// Nothing held is released while this read counts, so this place stays where it began.
-		const place = reading.held.length;
+		// Nothing buffered is handed on while this read counts, so this place stays where it began.
+		const place = reading.buffered.length;
 		try {
 			const members = await this.#read(room);
 			// Its users may reach members of the room here (a state): a later resync must be able to
@@ -242,11 +228,11 @@ export class RedisPresence implements EnginePresence {
 			const seen = this.#rooms.get(room)?.seen;
 			const change = changeOf(members);
 			if (seen) for (const id of Object.keys(members)) seen.add(id);
-			if (change) reading.held.splice(place, 0, change);
+			if (change) reading.buffered.splice(place, 0, change);
 			return members;
 		} finally {
 			reading.count--;
-			if (!reading.count) setImmediate(() => this.#release(room, reading));
+			if (!reading.count) setImmediate(() => this.#handOnBuffered(room, reading));
 		}
 	}
 
@@ -267,15 +253,18 @@ export class RedisPresence implements EnginePresence {
 			for (const id of change.removed) seen.delete(id);
 		}
 		const reading = this.#reading.get(room);
-		if (reading) reading.held.push(change);
+		if (reading) reading.buffered.push(change);
 		else this.#options.changed(room, change);
 	}
 
-	/** After the reads of `room`: the changes held meanwhile, in order (unless a new read began). */
-	#release(room: string, reading: Reading): void {
+	/**
+	 * After the reads of `room`: hands on the changes buffered meanwhile, in order (unless a new read
+	 * began).
+	 */
+	#handOnBuffered(room: string, reading: Reading): void {
 		if (reading.count || this.#reading.get(room) !== reading) return;
 		this.#reading.delete(room);
-		for (const change of reading.held) this.#options.changed(room, change);
+		for (const change of reading.buffered) this.#options.changed(room, change);
 	}
 
 	async #read(room: string): Promise<Record<string, PresenceEntry>> {
@@ -332,7 +321,7 @@ export class RedisPresence implements EnginePresence {
 
 	/**
 	 * Renews this process in `room`. When Redis had lost it, a write of it failed, or on `resync`,
-	 * writes every connection of this process in the room again (in place of whatever Redis held of
+	 * writes every connection of this process in the room again (in place of whatever Redis had of
 	 * it) and hands the server the room's whole set (users gone as removed).
 	 */
 	#refresh(room: string, resync: boolean): void {
@@ -347,9 +336,9 @@ export class RedisPresence implements EnginePresence {
 			if (!local || (known && !resync && !local.stale)) return;
 			local.stale = false;
 			await this.#writeAgain(room, local);
-			// The whole set goes where its read began in the room's order: a change held before it is
+			// The whole set goes where its read began in the room's order: a change buffered before it is
 			// older and must not undo it, one heard since is newer and must not be undone by it.
-			await this.#readHolding(room, (members) => {
+			await this.#readBuffering(room, (members) => {
 				const removed = [...local.seen].filter((id) => !Object.hasOwn(members, id));
 				return { set: members, removed };
 			});
@@ -365,8 +354,8 @@ export class RedisPresence implements EnginePresence {
 	}
 
 	/**
-	 * Writes every connection of this process in `room` again, in place of whatever Redis held of
-	 * it; with none left (the last untrack failed), drops what Redis held.
+	 * Writes every connection of this process in `room` again, in place of whatever Redis had of
+	 * it; with none left (the last untrack failed), drops what Redis had.
 	 */
 	async #writeAgain(room: string, local: LocalRoom): Promise<void> {
 		const args = [...local.entries].flatMap(([id, entry]) => [id, entry.user, entry.data]);
@@ -411,11 +400,6 @@ export class RedisPresence implements EnginePresence {
  * (`presenceRoomOf`) the same names followed by `/` and the route's path URI-encoded (so with no
  * `/`, `:`, `{` or `}`): no two scopes share a key, and every key keeps the room's hash tag, in the
  * slot of the room's channel.
- *
- * @example
- * ```ts
- * presenceRoomKeys('runesocket:', presenceRoomOf('/ws', 'lobby')).users; // 'runesocket:{lobby}:presence-users/%2Fws'
- * ```
  */
 export function presenceRoomKeys(prefix: string, presenceRoom: string): PresenceKeys {
 	const scope = presenceScopeOf(presenceRoom);

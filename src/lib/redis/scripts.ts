@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { StreamPosition } from '../engine/engine.js';
+import { isRecord } from '../protocol/envelope.js';
 import type { RedisConnection } from './connections.js';
 
 /**
  * A Lua script run by its SHA1 (`EVALSHA`), sent whole (`EVAL`) when Redis does not know it yet,
  * e.g. after a restart emptied its script cache. A `NOSCRIPT` answer means the script did not run,
  * so sending it again cannot run it twice.
- *
- * @example
- * ```ts
- * const { sha, keys }: LuaScript = PUBLISH_SCRIPT; // keys: 2
- * ```
  */
 export interface LuaScript {
 	readonly lua: string;
@@ -18,26 +14,12 @@ export interface LuaScript {
 	readonly keys: number;
 }
 
-/**
- * A script of `lua` taking `keys` keys, with its SHA1.
- *
- * @example
- * ```ts
- * const GET = script("return redis.call('GET', KEYS[1])", 1);
- * ```
- */
+/** A script of `lua` taking `keys` keys, with its SHA1. */
 export function script(lua: string, keys: number): LuaScript {
 	return { lua, sha: createHash('sha1').update(lua).digest('hex'), keys };
 }
 
-/**
- * Runs `lua` on `redis` with its keys and arguments.
- *
- * @example
- * ```ts
- * const [offset, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [position, history], args)) as [number, string];
- * ```
- */
+/** Runs `lua` on `redis` with its keys and arguments. */
 export async function runScript(
 	redis: RedisConnection,
 	lua: LuaScript,
@@ -75,12 +57,6 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
  *
  * KEYS: position hash, history stream. ARGV: channel, new epoch, size, ttl ms, retention ms, then
  * per message its message head and its envelope head. Returns [first offset, epoch].
- *
- * @example
- * ```ts
- * const [first, epoch] = (await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history],
- * 	[keys.channel, newEpoch(), 100, 300_000, 86_400_000, '{"name":"hi",', envelopeHead(undefined)])) as [number, string];
- * ```
  */
 function publishScript(publish: 'PUBLISH' | 'SPUBLISH'): LuaScript {
 	return script(
@@ -120,25 +96,13 @@ return {first, epoch}`,
 	);
 }
 
-/**
- * The publish script of a single Redis (see `publishScript`): the batch goes out with PUBLISH.
- *
- * @example
- * ```ts
- * await runScript(redis, PUBLISH_SCRIPT, [keys.position, keys.history], args);
- * ```
- */
+/** The publish script of a single Redis (see `publishScript`): the batch goes out with PUBLISH. */
 export const PUBLISH_SCRIPT = publishScript('PUBLISH');
 
 /**
  * `PUBLISH_SCRIPT` for a Redis Cluster: the batch goes out with SPUBLISH (sharded pub/sub), so only
  * the node that serves the room's slot carries it, to the processes subscribed there; the channel
  * shares the room's hash tag, so the script may publish it atomically with its writes.
- *
- * @example
- * ```ts
- * const script = sharded ? SHARDED_PUBLISH_SCRIPT : PUBLISH_SCRIPT;
- * ```
  */
 export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
 
@@ -162,12 +126,6 @@ export const SHARDED_PUBLISH_SCRIPT = publishScript('SPUBLISH');
  *
  * KEYS: position hash, history stream. ARGV: new epoch, retention ms, since epoch ('' for none),
  * since offset, size, ttl ms, delivered ('1' or '0'). Returns [offset, epoch] or [offset, epoch, entries].
- *
- * @example
- * ```ts
- * const [offset, epoch, entries] = (await runScript(redis, HISTORY_SCRIPT, [keys.position, keys.history],
- * 	[newEpoch(), 86_400_000, since.epoch, since.offset, 100, 300_000, '0'])) as [number, string, unknown?];
- * ```
  */
 export const HISTORY_SCRIPT = script(
 	`${NOW}
@@ -208,23 +166,46 @@ return {offset, epoch, redis.call('XREVRANGE', KEYS[2], '+', oldest, 'COUNT', mi
 /**
  * Whether `position` was read before its room's first publish (offset 0 of an epoch `~<ms>`, see
  * `HISTORY_SCRIPT`): history may then recover the room's first epoch for it.
- *
- * @example
- * ```ts
- * isUnpublished({ offset: 0, epoch: '~1765108800000' }); // true
- * ```
  */
 export function isUnpublished(position: StreamPosition): boolean {
 	return position.offset == 0 && position.epoch.startsWith('~');
 }
 
 /**
+ * The messages after offset `since` in the entries the history script answered (newest first),
+ * oldest first; undefined unless they are exactly the offsets `since + 1` to `current` (anything
+ * trimmed, expired or lost shows as a gap).
+ */
+export function historyMessages(
+	entries: unknown,
+	since: number,
+	current: number
+): Record<string, unknown>[] | undefined {
+	if (!Array.isArray(entries) || entries.length != current - since) return undefined;
+	const messages: Record<string, unknown>[] = [];
+	for (let index = entries.length - 1; index >= 0; index--) {
+		const fields = (entries[index] as [string, string[]] | undefined)?.[1];
+		if (!Array.isArray(fields)) return undefined;
+		let offset: number | undefined;
+		let text: string | undefined;
+		for (let field = 0; field + 1 < fields.length; field += 2) {
+			if (fields[field] == 'offset') offset = Number(fields[field + 1]);
+			else if (fields[field] == 'message') text = fields[field + 1];
+		}
+		if (offset !== since + messages.length + 1 || text === undefined) return undefined;
+		try {
+			const message = JSON.parse(text) as unknown;
+			if (!isRecord(message)) return undefined;
+			messages.push(message);
+		} catch {
+			return undefined;
+		}
+	}
+	return messages;
+}
+
+/**
  * Whether Redis refused to run a script because it does not know its SHA1 (the script did not run).
- *
- * @example
- * ```ts
- * if (isNoScript(error)) await redis.eval(PUBLISH_SCRIPT.lua, PUBLISH_SCRIPT.keys, ...args);
- * ```
  */
 export function isNoScript(error: unknown): boolean {
 	return error instanceof Error && error.message.includes('NOSCRIPT');

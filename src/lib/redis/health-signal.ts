@@ -1,13 +1,6 @@
 /**
  * A boolean that tells its listeners when it changes. A throwing listener does not stop the others
  * (its error goes to `onListenerError`).
- *
- * @example
- * ```ts
- * const health = new HealthSignal(console.error);
- * const off = health.listen((healthy) => console.log(healthy));
- * health.set(true); // logs true
- * ```
  */
 export class HealthSignal {
 	#value = false;

@@ -7,11 +7,6 @@ import type { PresenceChange } from '../engine/engine.js';
  * message is a JSON array of them (every message one process published to the room in one turn).
  * The message's JSON is written once, by the publisher (with offset and epoch spliced in by the
  * publish script), and each channel message is parsed once by each subscribed process.
- *
- * @example
- * ```ts
- * const [{ message, except }]: Envelope[] = parseEnvelopes('[{"x":null,"m":{"name":"hi"}}]');
- * ```
  */
 export interface Envelope {
 	readonly message: unknown;
@@ -22,36 +17,17 @@ export interface Envelope {
  * A change of the room's presence as it travels on the room's channel: `{"p":{"set":…,"removed":…}}`,
  * written by the presence scripts in the same channel messages as published messages, so every
  * process subscribed to the room hears both in the order Redis made them.
- *
- * @example
- * ```ts
- * const [{ presence }] = parseEnvelopes('[{"p":{"set":{},"removed":["ada"]}}]') as PresenceEnvelope[];
- * ```
  */
 export interface PresenceEnvelope {
 	readonly presence: PresenceChange;
 }
 
-/**
- * The envelope's text up to where the message starts.
- *
- * @example
- * ```ts
- * envelopeHead('c1') + '{"name":"hi"}' + '}'; // '{"x":"c1","m":{"name":"hi"}}'
- * ```
- */
+/** The envelope's text up to where the message starts. */
 export function envelopeHead(except: string | undefined): string {
 	return `{"x":${except === undefined ? 'null' : JSON.stringify(except)},"m":`;
 }
 
-/**
- * The whole envelope of a message published as-is (non-object messages, the room '*').
- *
- * @example
- * ```ts
- * envelope('text', undefined); // '{"x":null,"m":"text"}'
- * ```
- */
+/** The whole envelope of a message published as-is (non-object messages, the room '*'). */
 export function envelope(message: unknown, except: string | undefined): string {
 	return `${envelopeHead(except)}${JSON.stringify(message) ?? 'null'}}`;
 }
@@ -61,12 +37,6 @@ export function envelope(message: unknown, except: string | undefined): string {
  * `"offset":N,"epoch":"E"}` (a comma added when it has fields). Its own `offset`/`epoch` fields are
  * left out: the engine's replace them. `undefined` when the message does not serialize to a JSON
  * object (a `toJSON` returning something else): it is then published as-is.
- *
- * @example
- * ```ts
- * messageHead({ name: 'hi' }); // '{"name":"hi",'
- * messageHead({}); // '{'
- * ```
  */
 export function messageHead(message: Record<string, unknown>): string | undefined {
 	let fields = message;
@@ -79,14 +49,7 @@ export function messageHead(message: Record<string, unknown>): string | undefine
 	return json == '{}' ? '{' : `${json.slice(0, -1)},`;
 }
 
-/**
- * The channel message that carries `envelopes` (each the text of one envelope).
- *
- * @example
- * ```ts
- * envelopeBatch([envelope('a', undefined), envelope('b', 'c1')]); // '[{"x":null,"m":"a"},{"x":"c1","m":"b"}]'
- * ```
- */
+/** The channel message that carries `envelopes` (each the text of one envelope). */
 export function envelopeBatch(envelopes: readonly string[]): string {
 	return `[${envelopes.join(',')}]`;
 }
@@ -94,12 +57,7 @@ export function envelopeBatch(envelopes: readonly string[]): string {
 /**
  * Reads the envelopes of a channel message (messages, and presence changes); throws a
  * `SyntaxError` or `TypeError` when it is not an array of them. Polluting keys (`__proto__`, and
- * `constructor` holding a `prototype`) are dropped, as everywhere in runesocket.
- *
- * @example
- * ```ts
- * parseEnvelopes('[{"x":"c1","m":[1]}]'); // [{ message: [1], except: 'c1' }]
- * ```
+ * `constructor` with a `prototype`) are dropped, as everywhere in runesocket.
  */
 export function parseEnvelopes(text: string): (Envelope | PresenceEnvelope)[] {
 	const parsed = safeJsonParse(text);
