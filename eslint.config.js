@@ -36,6 +36,7 @@ export default ts.config(
 			['**/engine/**', '**/server/**', '**/redis/**', '**/vite/**', '**/svelte/**', 'ws']
 		],
 		['src/lib/svelte/**', ['**/engine/**', '**/server/**', '**/redis/**', '**/vite/**']],
+		['src/lib/compat/**', ['**/engine/**', '**/server/**', '**/redis/**', '**/vite/**']],
 		[
 			'src/lib/engine/**',
 			['**/client/**', '**/server/**', '**/redis/**', '**/vite/**', '**/svelte/**', 'ws']

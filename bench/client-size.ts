@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { measureBundle } from './bundle.js';
 
 const library = fileURLToPath(new URL('../src/lib/index.ts', import.meta.url));
+const compat = fileURLToPath(new URL('../src/lib/compat/index.ts', import.meta.url));
 
 /** An installed package's version, read from node_modules (some packages' exports hide package.json). */
 function installedVersion(name: string): string {
@@ -15,7 +16,7 @@ function installedVersion(name: string): string {
 const entries: Record<string, string> = {
 	'runesocket SocketClient': `export { SocketClient } from ${JSON.stringify(library)};`,
 	'runesocket SocketClient + ClientMessage + events': `export { SocketClient, ClientMessage, Connected, Disconnected, ReconnectAttempt, ReconnectFailed } from ${JSON.stringify(library)};`,
-	'runesocket createWebSocket (facade)': `export { createWebSocket } from ${JSON.stringify(library)};`,
+	'runesocket/compat createWebSocket': `export { createWebSocket } from ${JSON.stringify(compat)};`,
 	'runesocket everything': `export * from ${JSON.stringify(library)};`,
 	'partysocket PartySocket': `export { PartySocket } from 'partysocket';`,
 	'phoenix Socket': `export { Socket } from 'phoenix';`,

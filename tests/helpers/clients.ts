@@ -1,11 +1,7 @@
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
-import {
-	SocketClient,
-	type SocketClientOptions,
-	type SocketError,
-	type UrlSource
-} from '../../src/lib/index.js';
+import { SocketClient, type SocketClientOptions, type SocketError } from '../../src/lib/index.js';
+import { type UrlSource } from '../../src/lib/client/socket-client.js';
 import type { TestServer } from './ws-server.js';
 
 const clients: SocketClient[] = [];

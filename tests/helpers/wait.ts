@@ -1,9 +1,5 @@
-import type {
-	ClientEvent,
-	ConnectionState,
-	SocketClient,
-	SocketError
-} from '../../src/lib/index.js';
+import type { ConnectionState, SocketClient, SocketError } from '../../src/lib/index.js';
+import type { ClientEvent } from '../../src/lib/client/events.js';
 
 // Captured at import, so tests that fake timers still time out for real.
 const realSetTimeout = globalThis.setTimeout;

@@ -8,9 +8,9 @@ import {
 	ErrorCode,
 	SocketClient,
 	SocketError,
-	type StandardSchema,
-	type WebSocketConstructor
+	type StandardSchema
 } from '../../src/lib/index.js';
+import { type WebSocketConstructor } from '../../src/lib/client/socket-client.js';
 import { errorsOf, makeClient, track } from '../helpers/clients.js';
 import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
 import { TestServer } from '../helpers/ws-server.js';

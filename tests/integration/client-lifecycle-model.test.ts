@@ -5,12 +5,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import {
-	Connected,
-	ReconnectAttempt,
-	SocketClient,
-	type WebSocketConstructor
-} from '../../src/lib/index.js';
+import { Connected, ReconnectAttempt, SocketClient } from '../../src/lib/index.js';
+import { type WebSocketConstructor } from '../../src/lib/client/socket-client.js';
 import { within } from '../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
 

@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createWebSocket, type CloseInfo, type WebSocketClient } from '../../src/lib/index.js';
+import {
+	createWebSocket,
+	type CloseInfo,
+	type WebSocketClient
+} from '../../src/lib/compat/index.js';
 import { track } from '../helpers/clients.js';
 import { within } from '../helpers/wait.js';
 import { TestServer } from '../helpers/ws-server.js';

@@ -2,12 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocketServer } from 'ws';
-import {
-	Disconnected,
-	type AuthContext,
-	type InboundMessage,
-	type SocketClient
-} from '../../src/lib/index.js';
+import { Disconnected, type InboundMessage, type SocketClient } from '../../src/lib/index.js';
+import { type AuthContext } from '../../src/lib/client/socket-client.js';
 import {
 	ClientMessage,
 	defineRoute,

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { PING_FRAME, PONG_FRAME } from '../../src/lib/protocol/envelope.js';
 import {
-	envelopeDialect,
 	eventKeyedDialect,
 	typeKeyedDialect,
 	type Dialect,
 	type InboundMessage
 } from '../../src/lib/index.js';
+import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
 
 const dialects: [string, Dialect][] = [
 	['envelopeDialect', envelopeDialect],

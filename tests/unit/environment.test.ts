@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watchEnvironment, type EnvironmentHandlers } from '../../src/lib/client/environment.js';
-import type { DocumentLike, WindowLike } from '../../src/lib/index.js';
+import type { DocumentLike, WindowLike } from '../../src/lib/client/environment.js';
 
 /** A `window` stand-in: a real EventTarget with a settable `navigator.onLine`. */
 class FakeWindow extends EventTarget implements WindowLike {

@@ -3,12 +3,11 @@ import { z } from 'zod';
 import { validateMessage } from '../../src/lib/protocol/message.js';
 import {
 	ClientMessage,
-	type InferOutput,
 	type MessageData,
 	type MessageDefinition,
-	type StandardResult,
 	type StandardSchema
 } from '../../src/lib/index.js';
+import { type InferOutput, type StandardResult } from '../../src/lib/protocol/standard-schema.js';
 
 const IncidentSchema = z.object({ uuid: z.string(), title: z.string() });
 const IncidentCreated = ClientMessage.define('incident.created', IncidentSchema);

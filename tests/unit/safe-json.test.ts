@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { safeJsonParse } from '../../src/lib/index.js';
+import { safeJsonParse } from '../../src/lib/protocol/safe-json.js';
 import { isPolluting } from '../helpers/fuzz-json.js';
 
 /** Words the generators use as keys: only some uses of them are dangerous (`isPolluting`). */

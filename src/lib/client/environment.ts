@@ -99,9 +99,10 @@ export function watchEnvironment(
 	handlers: EnvironmentHandlers,
 	blockers = new Set<PauseReason>()
 ): () => void {
-	const block = (blocker: PauseReason, close: boolean) => {
+	// Offline or frozen, no connection can work; hidden, the current one may stay.
+	const block = (blocker: PauseReason) => {
 		blockers.add(blocker);
-		handlers.pause(close);
+		handlers.pause(blocker != 'hidden');
 	};
 	const unblock = (blocker: PauseReason) => {
 		blockers.delete(blocker);
@@ -113,18 +114,18 @@ export function watchEnvironment(
 		string,
 		(event: EnvironmentEvent) => void
 	][] = [
-		[window, 'offline', () => block('offline', true)],
+		[window, 'offline', () => block('offline')],
 		[window, 'online', () => unblock('offline')],
-		[window, 'pagehide', (event) => event.persisted && block('frozen', true)],
+		[window, 'pagehide', (event) => event.persisted && block('frozen')],
 		[window, 'pageshow', (event) => event.persisted && unblock('frozen')],
 		[
 			document,
 			'visibilitychange',
-			() => (document?.visibilityState == 'hidden' ? block('hidden', false) : unblock('hidden'))
+			() => (document?.visibilityState == 'hidden' ? block('hidden') : unblock('hidden'))
 		]
 	];
-	if (window?.navigator?.onLine === false) block('offline', true);
-	if (document?.visibilityState == 'hidden') block('hidden', false);
+	if (window?.navigator?.onLine === false) block('offline');
+	if (document?.visibilityState == 'hidden') block('hidden');
 	for (const [target, type, listener] of listeners) target?.addEventListener(type, listener);
 	return () => {
 		for (const [target, type, listener] of listeners) target?.removeEventListener(type, listener);

@@ -131,7 +131,7 @@ export type SocketErrorKind =
 	| 'server';
 
 /**
- * The one error type the client reports and rejects with. `detail` holds what it is about: the
+ * The one error type the client reports and rejects with. `detail` carries what it is about: the
  * close event, the invalid message and its issues, the dropped frame, the server's `{code, message}`.
  * On `kind: 'server'`, `code` is the server's error code (an `ErrorCode` value, or an app's own).
  *

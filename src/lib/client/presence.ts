@@ -28,7 +28,7 @@ export interface PresenceWatch<Data = unknown> {
 	readonly members: PresenceMembers<Data>;
 	/** Asks the server for the whole set again. */
 	refresh(): void;
-	/** Stops watching and releases the room (it is left when no one else holds it). */
+	/** Stops watching and releases the room (it is left when no other join retains it). */
 	stop(): void;
 }
 

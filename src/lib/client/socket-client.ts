@@ -207,11 +207,11 @@ const STABLE_CONNECTION_MS = 5_000;
 const STATES = ['disconnected', 'disconnected', 'reconnecting', 'connecting', 'connected'] as const;
 
 /**
- * One room this client is in: how many parts of the app hold it, and the last message seen (a
- * rejoin asks for what followed).
+ * One room this client is in: how many joins retain it (its leave goes out when the last is
+ * released), and the last message seen (a rejoin asks for what followed).
  */
 interface Room {
-	holders: number;
+	joins: number;
 	position?: StreamPosition;
 }
 
@@ -276,9 +276,9 @@ export class SocketClient {
 	#heartbeat: HeartbeatTimer;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
-	/** Message deliveries waiting behind an async schema; later messages queue behind them. */
+	/** Messages waiting behind an async schema; later messages queue behind them. */
 	#backlog = 0;
-	#delivered: Promise<unknown> = Promise.resolve();
+	#queue: Promise<unknown> = Promise.resolve();
 
 	constructor(url: UrlSource, options: SocketClientOptions = {}) {
 		if (typeof url != 'string' && typeof url != 'function' && !(url instanceof URL)) {
@@ -349,7 +349,7 @@ export class SocketClient {
 		this.#stopWatching ??= this.#watchEnvironment();
 		if (this.#phase) return;
 		this.#attempt = 0;
-		// Hidden alone does not hold back a first connection: only a reconnect waits to be seen.
+		// Hidden alone does not keep back a first connection: only a reconnect waits to be seen.
 		if (this.#blocker && this.#blocker != 'hidden') this.#enter(PAUSED);
 		else this.#open();
 	}
@@ -464,11 +464,11 @@ export class SocketClient {
 		if (typeof room != 'string' || !room) throw new TypeError('Room name required');
 		let entry = this.#rooms.get(room);
 		if (!entry) {
-			this.#rooms.set(room, (entry = { holders: 0 }));
+			this.#rooms.set(room, (entry = { joins: 0 }));
 			this.#sendNow(this.#dialect.join(room, since));
 		}
 		if (since) entry.position = since;
-		entry.holders++;
+		entry.joins++;
 		let joined = true;
 		return () => {
 			if (joined) this.leaveRoom(room);
@@ -476,10 +476,10 @@ export class SocketClient {
 		};
 	}
 
-	/** Drops one hold on a room; the leave goes out when the last holder leaves. */
+	/** Releases one join of a room; the leave goes out when the last join is released. */
 	leaveRoom(room: string): void {
 		const entry = this.#rooms.get(room);
-		if (!entry || --entry.holders) return;
+		if (!entry || --entry.joins) return;
 		// Its rejoin's answer no longer matters: Connected must not wait for it.
 		this.#answered(room, true);
 		this.#rooms.delete(room);
@@ -610,8 +610,8 @@ export class SocketClient {
 		this.#enter(OPEN, socket);
 		// A state handler may have ended the connection already: the deadline would be nobody's.
 		if (this.#phase != OPEN) return;
-		// A server that never answers a rejoin (a hung one, another dialect's) must not hold
-		// Connected back for good: a rejoin is a request, and gets a request's deadline. A room
+		// A server that never answers a rejoin (a hung one, another dialect's) must not keep
+		// Connected waiting for good: a rejoin is a request, and gets a request's deadline. A room
 		// unanswered by then counts as refused; an answer that comes later still counts.
 		this.#timer = setTimeout(() => {
 			for (const room of this.#awaited) {
@@ -672,7 +672,7 @@ export class SocketClient {
 		}
 		if (!message || !this.#advance(message)) return;
 		const { name, data, id } = message;
-		const settle = id === undefined ? undefined : this.#pending.get(id);
+		const settle = this.#pending.get(id!);
 		if (name == ERROR_MESSAGE) {
 			const reason =
 				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
@@ -683,7 +683,7 @@ export class SocketClient {
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
-		this.#deliver(name, data, message);
+		this.#notify(name, data, message);
 	}
 
 	/**
@@ -770,11 +770,11 @@ export class SocketClient {
 	}
 
 	#emit<Payload>(event: ClientEvent<Payload>, payload: Payload): void {
-		this.#deliver(event.name, payload);
+		this.#notify(event.name, payload);
 	}
 
 	/** Validates once per definition, then calls that definition's handlers; async schemas resolve first. */
-	#deliver(name: string | symbol, data: unknown, message?: InboundMessage): void {
+	#notify(name: string | symbol, data: unknown, message?: InboundMessage): void {
 		for (const [definition, handlers] of this.#listeners.get(name) ?? []) {
 			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
@@ -784,7 +784,7 @@ export class SocketClient {
 				// Handlers see messages in arrival order, however long each one's schema takes.
 				if (result instanceof Promise || (message && this.#backlog)) {
 					this.#backlog++;
-					this.#delivered = this.#delivered
+					this.#queue = this.#queue
 						.then(() => result)
 						.then(call)
 						.catch(fail)
@@ -797,7 +797,7 @@ export class SocketClient {
 	}
 
 	#call(handlers: Set<Handler>, result: StandardResult<unknown>, message?: InboundMessage): void {
-		// A delivery that waited on an async schema can outlive the client: once disposed, the app
+		// A message that waited on an async schema can outlive the client: once disposed, the app
 		// is done with it, and its handlers (and its errors) must not hear from it again.
 		if (this.#disposed) return;
 		if (result.issues) {

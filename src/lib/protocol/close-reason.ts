@@ -1,4 +1,4 @@
-/** The most bytes a close frame's reason may hold (RFC 6455: 125 bytes of payload minus the 2-byte code). */
+/** The most bytes a close frame's reason may carry (RFC 6455: 125 bytes of payload minus the 2-byte code). */
 export const MAX_CLOSE_REASON_BYTES = 123;
 
 /**

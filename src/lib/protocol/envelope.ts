@@ -15,13 +15,13 @@ export interface InboundMessage {
 	readonly data: unknown;
 	/** When the server emitted it, in ms since the epoch, if the dialect says. */
 	readonly timestamp?: number;
-	/** The room this delivery was published to, if any. */
+	/** The room this message was published to, if any. */
 	readonly room?: string;
 	/** The id of the request this answers, if any. */
 	readonly id?: number;
-	/** On room deliveries: the message's place in the room's stream (previous + 1). */
+	/** On room messages: the message's place in the room's stream (previous + 1). */
 	readonly offset?: number;
-	/** On room deliveries: the room stream's epoch, which changes whenever its history was lost. */
+	/** On room messages: the room stream's epoch, which changes whenever its history was lost. */
 	readonly epoch?: string;
 }
 

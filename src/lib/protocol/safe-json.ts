@@ -3,7 +3,7 @@
  * into other objects would reach a prototype: every `__proto__`, and every `constructor` whose value
  * is an object with a `prototype` key. Other fields named `constructor` or `prototype` are data like
  * any other and are kept. Throws a `SyntaxError` on malformed JSON, like `JSON.parse`. Text that
- * cannot hold such a key (the usual case) costs one plain `JSON.parse` and a scan.
+ * cannot contain such a key (the usual case) costs one plain `JSON.parse` and a scan.
  *
  * @example
  * ```ts
@@ -13,7 +13,7 @@
  */
 export function safeJsonParse(text: string): unknown {
 	const value: unknown = JSON.parse(text);
-	// Text can only hold a dangerous key spelled out, or with a `\u` escape hiding one of its
+	// Text can only contain a dangerous key spelled out, or with a `\u` escape hiding one of its
 	// letters (`\/` and the other one-letter escapes stand for characters neither key contains).
 	// Three substring searches cost 3% of `JSON.parse` on a 2.5 KB frame; a regular expression with
 	// the quotes cost 13%: a search for a word that starts with `"` stops at every string in the JSON.
@@ -26,7 +26,7 @@ export function safeJsonParse(text: string): unknown {
 		for (const item of pending) {
 			// JSON.parse defines `__proto__` as an own data property, so deleting it touches no prototype.
 			delete item['__proto__'];
-			// Parsed JSON holds no functions: an object here is an own `constructor` field (the
+			// Parsed JSON has no functions: an object here is an own `constructor` field (the
 			// inherited one is a function), and `prototype` in it can only be its own key.
 			const constructor: unknown = item['constructor'];
 			if (typeof constructor == 'object' && constructor && 'prototype' in constructor) {

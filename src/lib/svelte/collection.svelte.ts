@@ -70,7 +70,7 @@ export interface CollectionSetup<T, K> {
 /**
  * Items kept by key, from `socket.collection(definition, options)`: each message adds its item or
  * replaces the one with the same key, and `remove` messages delete. Reading `current` or `values`
- * in an effect or a template listens for both (and holds the connection); the items stay between
+ * in an effect or a template listens for both (and retains the connection); the items stay between
  * readers.
  *
  * @example

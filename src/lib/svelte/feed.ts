@@ -18,7 +18,7 @@ import type { PresenceMembers } from '../protocol/presence.js';
 export interface FeedHost {
 	/**
 	 * Calls `handler` with every valid `definition` message (only those published to `room`, when
-	 * given) and holds the connection, until the returned function is called.
+	 * given) and retains the connection, until the returned function is called.
 	 */
 	follow<Data>(
 		definition: MessageDefinition<Data>,
@@ -28,14 +28,14 @@ export interface FeedHost {
 	/**
 	 * Calls `reset` whenever the server says `room` (any room, when not given) could not be replayed:
 	 * what the feed built from its messages is no longer the truth. Until the returned function is
-	 * called: a feed asks only while it follows, so that the host never holds a feed nobody reads.
+	 * called: a feed asks only while it follows, so that the host never keeps a feed nobody reads.
 	 */
 	onReset(room: string | undefined, reset: () => void): () => void;
 	/** Calls `publish` at the next flush: once, however often it is asked before then. */
 	schedule(publish: () => void): void;
 	/**
 	 * Joins `room` and calls `onChange` with its members whenever they change (`watchPresence`), and
-	 * holds the connection, until the returned function is called.
+	 * retains the connection, until the returned function is called.
 	 */
 	watchPresence<Data>(room: string, onChange: (members: PresenceMembers<Data>) => void): () => void;
 }

@@ -1,10 +1,9 @@
+// The runes entry: a LiveSocket, the context that shares it, and the feed types a component names
+// when it takes a feed as a prop. Feed options are reached from the LiveSocket method they belong to.
 export { LiveSocket } from './live-socket.svelte.js';
 export type { LiveSocketOptions } from './live-socket.svelte.js';
-export type { Latest, LatestOptions } from './latest.svelte.js';
+export type { Latest } from './latest.svelte.js';
 export type { Presence } from './presence.svelte.js';
-export type { Stream, StreamOptions } from './stream.svelte.js';
-export type { Collection, CollectionOptions } from './collection.svelte.js';
-export type { Schedule } from './batch.js';
+export type { Stream } from './stream.svelte.js';
+export type { Collection } from './collection.svelte.js';
 export { getSocket, setSocket } from './context.js';
-export { useWebSocket } from './use-websocket.svelte.js';
-export type { UseWebSocketOptions, UseWebSocketReturn } from './use-websocket.svelte.js';

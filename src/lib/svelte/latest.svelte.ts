@@ -17,7 +17,7 @@ export interface LatestOptions {
 
 /**
  * The newest message of one kind, from `socket.latest(definition)`. Reading `current` in an effect
- * or a template listens for it (and holds the connection); the value stays between readers.
+ * or a template listens for it (and retains the connection); the value stays between readers.
  *
  * @example
  * ```svelte

@@ -48,7 +48,7 @@ export interface LiveSocketOptions extends SocketClientOptions {
 
 /**
  * What a `LiveSocket` does with its client: leaves it alone (`idle`: nothing reads and `connect()`
- * does not hold it), keeps it connected (`driving`), or is done with it for good (`disposed`).
+ * does not keep it open), keeps it connected (`driving`), or is done with it for good (`disposed`).
  */
 type Lifecycle = 'idle' | 'driving' | 'disposed';
 
@@ -73,9 +73,9 @@ function onComponentDestroy(teardown: () => void): void {
 
 /**
  * A `SocketClient` as runes. Its fields and the feeds it makes (`latest`, `stream`, `collection`)
- * are reactive, and reading any of them in an effect or a template holds the connection: it opens
- * with the first reader and closes one tick after the last one leaves, unless `connect()` holds it
- * too. Nothing connects on the server. Incoming messages reach the feeds at once but are published
+ * are reactive, and reading any of them in an effect or a template retains the connection: it opens
+ * with the first reader and closes one tick after the last one leaves, unless `connect()` keeps it
+ * open too. Nothing connects on the server. Incoming messages reach the feeds at once but are published
  * at most once per flush (an animation frame by default), however many arrive in between.
  *
  * The `LiveSocket` drives its client's connection, also when it was given one. Created while a
@@ -115,8 +115,8 @@ export class LiveSocket {
 	#batch: Batch;
 	/** Subscribers (fields or feeds) read in at least one effect. */
 	#readers = 0;
-	/** `connect()` was called, and `disconnect()` not since. */
-	#held = false;
+	/** `connect()` was called, and `disconnect()` not since: the connection stays open unread. */
+	#connectCalled = false;
 	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
 	#handlers = new Set<() => void>();
 	#subscribe = createSubscriber(() => this.#retain());
@@ -124,7 +124,7 @@ export class LiveSocket {
 	#resets = new Set<{ room: string | undefined; reset: () => void }>();
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
 
-	/** What the feeds get: subscriptions that hold the connection, and the shared batch. */
+	/** What the feeds get: subscriptions that retain the connection, and the shared batch. */
 	#host: FeedHost = {
 		follow: (definition, handler, room) => {
 			if (this.#lifecycle == 'disposed') return () => {};
@@ -143,7 +143,7 @@ export class LiveSocket {
 		watchPresence: (room, onChange) => {
 			if (this.#lifecycle == 'disposed') return () => {};
 			const { stop } = watchPresence(this.#client, room, onChange);
-			// Its handlers and its hold on the room are this LiveSocket's: dispose() ends them too,
+			// Its handlers and its join of the room are this LiveSocket's: dispose() ends them too,
 			// also on a client it was given, which outlives it.
 			this.#handlers.add(stop);
 			const release = this.#retain();
@@ -195,7 +195,7 @@ export class LiveSocket {
 		]) {
 			this.#handlers.add(off);
 		}
-		// Those handlers make the client hold this LiveSocket (and its feeds) for as long as the
+		// Those handlers make the client keep this LiveSocket (and its feeds) for as long as the
 		// client lives: a component that made one and forgot it would leak both for good.
 		onComponentDestroy(() => this.dispose());
 	}
@@ -255,21 +255,21 @@ export class LiveSocket {
 	}
 
 	/**
-	 * Holds the connection open even with no reader (e.g. before a `send` from a click handler),
+	 * Keeps the connection open even with no reader (e.g. before a `send` from a click handler),
 	 * and starts over a client that gave up. Does nothing on the server.
 	 */
 	connect(): void {
 		// A socket opened during SSR would outlive the request it was rendered for.
 		if (typeof window == 'undefined') return;
-		this.#held = true;
+		this.#connectCalled = true;
 		// Already driving, the client may have given up (ReconnectFailed): connect() starts it over.
 		if (this.#lifecycle == 'driving') this.#client.connect();
 		else this.#sync();
 	}
 
-	/** Releases the hold of `connect()`: the connection closes unless something still reads. */
+	/** Undoes `connect()`: the connection closes unless something still reads. */
 	disconnect(): void {
-		this.#held = false;
+		this.#connectCalled = false;
 		this.#sync();
 	}
 
@@ -299,8 +299,8 @@ export class LiveSocket {
 	}
 
 	/**
-	 * Drops one hold on `room`, as `client.leaveRoom`: the leave goes out when the last holder
-	 * leaves. For a hold without its function at hand; the function `joinRoom` returned leaves once.
+	 * Releases one join of `room`, as `client.leaveRoom`: the leave goes out when the last join is
+	 * released. For a join without its function at hand; the function `joinRoom` returned leaves once.
 	 */
 	leaveRoom(room: string): void {
 		this.#client.leaveRoom(room);
@@ -396,9 +396,9 @@ export class LiveSocket {
 		};
 	}
 
-	/** Drives the client while anything reads or `connect()` holds; leaves it alone otherwise. */
+	/** Drives the client while anything reads or `connect()` was called; leaves it alone otherwise. */
 	#sync(): void {
-		this.#enter(this.#held || this.#readers > 0 ? 'driving' : 'idle');
+		this.#enter(this.#connectCalled || this.#readers > 0 ? 'driving' : 'idle');
 	}
 
 	/** The one place the lifecycle changes: undoes what the phase left did, then starts the next. */

@@ -8,7 +8,7 @@ const NOBODY: PresenceMembers<never> = new Map();
  * Who is in a room, from `socket.presence(room)`: a `ReadonlyMap` from user id to `{data,
  * connections}`, replaced (never changed in place) at the next flush after the server's state or
  * changes arrive. Reading `current` in an effect or a template joins the room and watches it (and
- * holds the connection); when the last reader goes, the room is released.
+ * retains the connection); when the last reader goes, the room is released.
  *
  * @example
  * ```svelte

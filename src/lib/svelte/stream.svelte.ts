@@ -26,7 +26,7 @@ const DEFAULT_LIMIT = 50;
 
 /**
  * The newest messages of one kind, newest first, from `socket.stream(definition)`. Reading
- * `current` in an effect or a template listens for them (and holds the connection); the items
+ * `current` in an effect or a template listens for them (and retains the connection); the items
  * stay between readers.
  *
  * @example

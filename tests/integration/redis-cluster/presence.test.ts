@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { watchPresence, type PresenceMembers, type PresenceWatch } from '../../../src/lib/index.js';
+import { watchPresence, type PresenceMembers } from '../../../src/lib/index.js';
+import { type PresenceWatch } from '../../../src/lib/client/presence.js';
 import { roomKeys } from '../../../src/lib/redis/keys.js';
 import { presenceRoomKeys } from '../../../src/lib/redis/redis-presence.js';
 import { presenceRoomOf } from '../../../src/lib/engine/presence-scope.js';

@@ -8,11 +8,8 @@ import { reachState, within } from '../../helpers/wait.js';
 import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
 import { SocketClient, type SocketClientOptions } from '../../../src/lib/index.js';
 import Reader from './fixtures/Reader.svelte';
-import {
-	LiveSocket,
-	type LiveSocketOptions,
-	type Schedule
-} from '../../../src/lib/svelte/index.js';
+import { LiveSocket, type LiveSocketOptions } from '../../../src/lib/svelte/index.js';
+import { type Schedule } from '../../../src/lib/svelte/batch.js';
 
 const sockets: LiveSocket[] = [];
 const clients: SocketClient[] = [];

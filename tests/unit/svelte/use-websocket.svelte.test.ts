@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { flushSync, tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { UseWebSocketReturn } from '../../../src/lib/svelte/index.js';
+import type { UseWebSocketReturn } from '../../../src/lib/compat/index.js';
 import { track } from '../../helpers/clients.js';
 import { within } from '../../helpers/wait.js';
 import { TestServer } from '../../helpers/ws-server.js';

@@ -1,8 +1,11 @@
-import { safeJsonParse } from '../protocol/safe-json.js';
+import { Connected, Disconnected, type SocketError } from '../client/events.js';
+import {
+	SocketClient,
+	type WebSocketConstructor,
+	type WebSocketLike
+} from '../client/socket-client.js';
 import type { Dialect } from '../protocol/envelope.js';
-import type { SocketError } from './events.js';
-import { Connected, Disconnected } from './events.js';
-import { SocketClient, type WebSocketConstructor, type WebSocketLike } from './socket-client.js';
+import { safeJsonParse } from '../protocol/safe-json.js';
 
 /**
  * Where the API lives: `wsUrl` if given, else `baseUrl` with `http`→`ws` and `/v1/ws` appended.
@@ -102,18 +105,11 @@ function socketUrl({ baseUrl, wsUrl }: ApiClientConfig): string {
 }
 
 /**
- * The `SocketClient` behind `createWebSocket` (and the runes layer's `useWebSocket`), not yet
- * connected: raw JSON frames, the access token as the first frame, `createWebSocket`'s reconnect
- * defaults. Shared so both handles speak exactly alike; not part of the public entry.
- *
- * @example
- * ```ts
- * const client = createFacadeClient({ baseUrl: 'https://api.example.com' }, { accessToken });
- * client.onMessage(({ data }) => console.log(data));
- * client.connect();
- * ```
+ * The `SocketClient` behind `createWebSocket` and `useWebSocket`, not yet connected: raw JSON
+ * frames, the access token as the first frame, `createWebSocket`'s reconnect defaults. Shared so
+ * both handles speak exactly alike; not part of the public entry.
  */
-export function createFacadeClient(
+export function createCompatClient(
 	config: ApiClientConfig,
 	options: WebSocketConfig = {}
 ): SocketClient {
@@ -137,7 +133,7 @@ export function createFacadeClient(
  *
  * @example
  * ```ts
- * import { createWebSocket } from 'runesocket';
+ * import { createWebSocket } from 'runesocket/compat';
  * const ws = createWebSocket({ baseUrl: 'https://api.example.com' }, { accessToken });
  * ws.onMessage((data) => console.log(data));
  * ws.send({ type: 'subscribe', channel: 'updates' });
@@ -148,7 +144,7 @@ export function createWebSocket(
 	config: ApiClientConfig,
 	options: WebSocketConfig = {}
 ): WebSocketClient {
-	const client = createFacadeClient(config, options);
+	const client = createCompatClient(config, options);
 	client.connect();
 	return {
 		get socket() {

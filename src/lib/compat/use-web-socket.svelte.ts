@@ -1,8 +1,8 @@
 import {
-	createFacadeClient,
+	createCompatClient,
 	type ApiClientConfig,
 	type WebSocketConfig
-} from '../client/facade.js';
+} from './create-web-socket.js';
 
 /**
  * Options of `useWebSocket`: those of `createWebSocket`, and whether to connect at once.
@@ -47,7 +47,7 @@ export interface UseWebSocketReturn {
  * @example
  * ```svelte
  * <script lang="ts">
- * 	import { useWebSocket } from 'runesocket/svelte';
+ * 	import { useWebSocket } from 'runesocket/compat';
  * 	const ws = useWebSocket({ baseUrl: 'https://api.example.com' }, { accessToken });
  * </script>
  *
@@ -60,7 +60,7 @@ export function useWebSocket(
 	options: UseWebSocketOptions = {}
 ): UseWebSocketReturn {
 	const { immediate = true, ...socketOptions } = options;
-	const client = createFacadeClient(config, socketOptions);
+	const client = createCompatClient(config, socketOptions);
 	let isConnected = $state(false);
 	let lastMessage = $state.raw<unknown>();
 	client.onStateChange((state) => (isConnected = state == 'connected'));
