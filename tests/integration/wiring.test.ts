@@ -151,7 +151,7 @@ describe('production build', () => {
 		const consumer = join(await mkdtemp(join(tmpdir(), 'runesocket-consumer-')), 'consumer.ts');
 		await writeFile(
 			consumer,
-			['', '/server', '/svelte', '/redis', '/vite']
+			['', '/server', '/svelte', '/redis', '/vite', '/compat']
 				.map(
 					(entry, index) => `export * as entry${index} from '${root}dist${entry || ''}/index.js';`
 				)

@@ -3,11 +3,6 @@
  * uniformly random delay in `[0, min(maxDelay, minDelay · 2^attempt))`. The cap is applied before the
  * randomness, so clients that lost their server together spread their retries over the whole window
  * instead of meeting again at the cap.
- *
- * @example
- * ```ts
- * reconnectDelay(3, 500, 20_000); // somewhere in [0, 4000)
- * ```
  */
 export function reconnectDelay(
 	attempt: number,

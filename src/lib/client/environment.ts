@@ -1,10 +1,5 @@
 /**
  * The part of a DOM event runesocket reads.
- *
- * @example
- * ```ts
- * const event: EnvironmentEvent = { type: 'pageshow', persisted: true };
- * ```
  */
 export interface EnvironmentEvent {
 	readonly type: string;
@@ -14,11 +9,6 @@ export interface EnvironmentEvent {
 
 /**
  * The part of `window` or `document` runesocket listens to. Pass your own in tests.
- *
- * @example
- * ```ts
- * const target: EnvironmentTarget = new EventTarget();
- * ```
  */
 export interface EnvironmentTarget {
 	addEventListener(type: string, listener: (event: EnvironmentEvent) => void): void;
@@ -27,11 +17,6 @@ export interface EnvironmentTarget {
 
 /**
  * The part of `window` runesocket uses: network and back/forward-cache events.
- *
- * @example
- * ```ts
- * new SocketClient(url, { window });
- * ```
  */
 export interface WindowLike extends EnvironmentTarget {
 	readonly navigator?: { readonly onLine?: boolean };
@@ -39,11 +24,6 @@ export interface WindowLike extends EnvironmentTarget {
 
 /**
  * The part of `document` runesocket uses: visibility.
- *
- * @example
- * ```ts
- * new SocketClient(url, { document });
- * ```
  */
 export interface DocumentLike extends EnvironmentTarget {
 	readonly visibilityState?: string;
@@ -52,22 +32,12 @@ export interface DocumentLike extends EnvironmentTarget {
 /**
  * Why the page keeps the client from connecting: no network (`offline`), a hidden tab (`hidden`), or
  * a page kept in the back/forward cache (`frozen`).
- *
- * @example
- * ```ts
- * const label: Record<PauseReason, string> = { offline: 'Offline', hidden: 'Paused', frozen: 'Paused' };
- * ```
  */
 export type PauseReason = 'offline' | 'hidden' | 'frozen';
 
 /**
  * What the page's environment tells the client: whether it may reconnect now, and when it should
  * check or drop its connection.
- *
- * @example
- * ```ts
- * const stop = watchEnvironment(window, document, { pause, resume, check: () => heartbeat.check() });
- * ```
  */
 export interface EnvironmentHandlers {
 	/**
@@ -86,12 +56,6 @@ export interface EnvironmentHandlers {
  * pause/resume/check calls. Each blocker is tracked on its own (in `blockers`, which the caller may
  * read), so coming online while the tab is still hidden does not resume. Returns a function that
  * removes every listener it added.
- *
- * @example
- * ```ts
- * const stop = watchEnvironment(window, document, handlers);
- * stop();
- * ```
  */
 export function watchEnvironment(
 	window: WindowLike | null | undefined,

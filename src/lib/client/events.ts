@@ -4,11 +4,6 @@ import type { ErrorCodeValue } from '../protocol/error-codes.js';
 /**
  * A lifecycle event of the client, subscribed to with `client.on(event, handler)` like a message.
  * Its name is a symbol, so no message from the wire can ever be mistaken for it.
- *
- * @example
- * ```ts
- * const off = client.on(Connected, ({ reconnected }) => console.log({ reconnected }));
- * ```
  */
 export interface ClientEvent<Payload> {
 	readonly name: symbol;
@@ -113,11 +108,6 @@ export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'rec
  * not), `malformed` (an inbound frame was not a message), `validation` (inbound data failed its
  * schema, or the schema threw or rejected), `overflow` / `expired` (buffered messages dropped),
  * `server` (the server sent an `error`).
- *
- * @example
- * ```ts
- * client.onError((error) => error.kind == 'validation' && console.warn(error.detail));
- * ```
  */
 export type SocketErrorKind =
 	| 'connect'

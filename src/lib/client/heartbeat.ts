@@ -3,13 +3,6 @@
  * arrives within `timeout` ms of a ping. Timers that fire far later than they were due (a laptop
  * that slept, a frozen tab) prove nothing about the connection, so a late deadline does not close
  * it: it starts a fresh liveness check instead (a new ping with a new deadline).
- *
- * @example
- * ```ts
- * const heartbeat = new HeartbeatTimer(25_000, 5_000, () => socket.send('2'), () => socket.close());
- * heartbeat.start();
- * socket.onmessage = () => heartbeat.alive();
- * ```
  */
 export class HeartbeatTimer {
 	#interval: number;

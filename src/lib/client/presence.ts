@@ -15,13 +15,6 @@ const PresenceDiff = ClientMessage.define<unknown>(PRESENCE_DIFF);
 
 /**
  * A room's presence as one client sees it, from `watchPresence`.
- *
- * @example
- * ```ts
- * const presence = watchPresence(client, 'team:acme', (members) => render(members));
- * presence.refresh();
- * presence.stop();
- * ```
  */
 export interface PresenceWatch<Data = unknown> {
 	/** Who is in the room now (empty until the server's first `presence.state`). */

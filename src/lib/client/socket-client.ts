@@ -46,12 +46,6 @@ type EventHandler<Event> = { bivarianceHack(event: Event): void }['bivarianceHac
 
 /**
  * The part of a WebSocket the client uses: the browser's `WebSocket` and the `ws` package's both fit.
- *
- * @example
- * ```ts
- * import WebSocket from 'ws';
- * const socket: WebSocketLike = new WebSocket('ws://127.0.0.1:3000/ws');
- * ```
  */
 export interface WebSocketLike {
 	readonly readyState: number;
@@ -65,33 +59,17 @@ export interface WebSocketLike {
 
 /**
  * A WebSocket class: `globalThis.WebSocket` in browsers, `ws`'s default export in Node 20.
- *
- * @example
- * ```ts
- * import WebSocket from 'ws';
- * new SocketClient('ws://127.0.0.1:3000/ws', { WebSocket });
- * ```
  */
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 /**
  * Where to connect: a URL, or a function (sync or async) asked before every connection attempt.
- *
- * @example
- * ```ts
- * const url: UrlSource = async () => `wss://${await pickRegion()}.example.com/ws`;
- * ```
  */
 export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>);
 
 /**
  * What a token getter learns about the connection it is asked for: the attempt number (0 for a
  * first connection) and whether the server just refused the previous token as invalid (4001).
- *
- * @example
- * ```ts
- * const auth = ({ expired }: AuthContext) => (expired ? refreshToken() : currentToken());
- * ```
  */
 export interface AuthContext {
 	readonly attempt: number;
@@ -157,11 +135,6 @@ export interface SocketClientOptions {
 
 /**
  * Options of a single send.
- *
- * @example
- * ```ts
- * client.emit(Typing, { user: 'ada' }, { buffer: false });
- * ```
  */
 export interface SendOptions {
 	/** Queue the message while disconnected (default), or throw `Not connected` when `false`. */
@@ -170,11 +143,6 @@ export interface SendOptions {
 
 /**
  * Options of a single request.
- *
- * @example
- * ```ts
- * await client.request(CreateIncident, { title: 'DB down' }, { timeout: 3_000 });
- * ```
  */
 export interface RequestOptions {
 	/** Reject when no reply came within this many ms. Default: the client's `requestTimeout`. */

@@ -7,11 +7,6 @@ export type { StreamPosition };
 /**
  * How much of a room's history an engine keeps: the last `size` messages, each for `ttl` ms. `size`
  * 0 keeps none (offsets are still assigned).
- *
- * @example
- * ```ts
- * const policy: HistoryPolicy = { size: 100, ttl: 300_000 }; // the defaults
- * ```
  */
 export interface HistoryPolicy {
 	/** Messages kept per room (default 100; 0 = no history). */
@@ -23,12 +18,6 @@ export interface HistoryPolicy {
 /**
  * The history an engine keeps: one policy for every room, or a function choosing per room (its
  * `undefined`, and every field it leaves out, take the defaults: size 100, ttl 5 min).
- *
- * @example
- * ```ts
- * new MemoryEngine({ history: { size: 500 } });
- * new MemoryEngine({ history: (room) => (room.startsWith('chat:') ? { size: 1_000, ttl: 3_600_000 } : { size: 0 }) });
- * ```
  */
 export type HistoryOptions =
 	Partial<HistoryPolicy> | ((room: string) => Partial<HistoryPolicy> | undefined);
@@ -36,11 +25,6 @@ export type HistoryOptions =
 /**
  * How an engine hands a message published to `room` to this process's members. `except` names a
  * connection id that must not receive it (a sender that broadcast without `includeSelf`).
- *
- * @example
- * ```ts
- * const deliver: Deliver = (room, message, except) => rooms.get(room)?.forEach((c) => c.id != except && c.send(message));
- * ```
  */
 export type Deliver = (room: string, message: unknown, except?: string) => void;
 
@@ -49,11 +33,6 @@ export type Deliver = (room: string, message: unknown, except?: string) => void;
  * subscribed, and `resync` when the engine lost its feed and got it back (e.g. Redis reconnected):
  * messages published in between never reached `deliver`, so local rooms may have gaps to recover
  * from history.
- *
- * @example
- * ```ts
- * await engine.start({ deliver: (room, message, except) => fanOut(room, message, except), resync: () => recoverAllRooms() });
- * ```
  */
 export interface EngineHandlers {
 	deliver: Deliver;
@@ -73,11 +52,6 @@ export interface EngineHandlers {
 /**
  * A change in a room's presence: entries to put (a new user, or another connection count) and user
  * ids to drop.
- *
- * @example
- * ```ts
- * const change: PresenceChange = { set: { bob: { data: null, connections: 1 } }, removed: ['ada'] };
- * ```
  */
 export interface PresenceChange {
 	readonly set: Record<string, PresenceEntry>;
@@ -86,11 +60,6 @@ export interface PresenceChange {
 
 /**
  * One connection present in a room, as an engine tracks it: which user it is, and what others see.
- *
- * @example
- * ```ts
- * engine.presence?.track('team:acme', connection.id, { id: 'ada', data: { name: 'Ada' } });
- * ```
  */
 export interface PresenceMember {
 	readonly id: string;
@@ -99,11 +68,6 @@ export interface PresenceMember {
 
 /**
  * Options of `engine.history`.
- *
- * @example
- * ```ts
- * await engine.history('project:1', lastDelivered, { delivered: true });
- * ```
  */
 export interface HistoryReadOptions {
 	/**
@@ -120,12 +84,6 @@ export interface HistoryReadOptions {
  * How an engine keeps presence: which connections are in which rooms as which user, merged by user
  * across connections (and processes, for engines shared by several). Changes go to the `presence`
  * handler of every process with members in the room.
- *
- * @example
- * ```ts
- * await engine.presence.track('team:acme', connection.id, { id: 'ada' });
- * const members = await engine.presence.members('team:acme');
- * ```
  */
 export interface EnginePresence {
 	track(room: string, connectionId: string, member: PresenceMember): void | Promise<void>;
@@ -135,11 +93,6 @@ export interface EnginePresence {
 
 /**
  * Options of one publish.
- *
- * @example
- * ```ts
- * await engine.publish('project:1', message, { except: connection.id });
- * ```
  */
 export interface PublishOptions {
 	/** A connection id that must not receive the message. */
@@ -149,13 +102,6 @@ export interface PublishOptions {
 /**
  * What `Engine.history` answers: the room's current `position`, and whether every message after the
  * asked position could be `recovered` (then `messages` has them, oldest first).
- *
- * @example
- * ```ts
- * const { recovered, position, messages } = await engine.history('project:7', { offset: 40, epoch });
- * if (recovered) messages.forEach(send); // offsets 41 … position.offset
- * else tellClientToReload(position);
- * ```
  */
 export interface HistoryResult {
 	readonly recovered: boolean;

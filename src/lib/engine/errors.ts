@@ -1,10 +1,5 @@
 /**
  * `value` as an Error (a thrown non-Error becomes its text).
- *
- * @example
- * ```ts
- * errorFrom('boom').message; // 'boom'
- * ```
  */
 export function errorFrom(value: unknown): Error {
 	return value instanceof Error ? value : new Error(String(value));
@@ -13,15 +8,6 @@ export function errorFrom(value: unknown): Error {
 /**
  * The error a wait past its deadline rejects with: a callback that did not answer, or Redis that did
  * not. Recognised by its class, never by its text.
- *
- * @example
- * ```ts
- * try {
- * 	await withDeadline(() => authenticate(request), 5_000, 'authenticate');
- * } catch (error) {
- * 	if (error instanceof DeadlineError) return refuse(503);
- * }
- * ```
  */
 export class DeadlineError extends Error {
 	override name = 'DeadlineError';
@@ -39,12 +25,6 @@ export class DeadlineError extends Error {
  * The answer of `work`, awaited at most `ms`: rejects with a `DeadlineError` naming `what` when it
  * takes longer, and with the work's own error when it throws or rejects. `work` is a promise already
  * under way or a callback, which is called here so that a synchronous throw rejects too.
- *
- * @example
- * ```ts
- * const allowed = await withDeadline(() => authorizeJoin(connection, room), 5_000, 'authorizeJoin');
- * const reply = await withDeadline(redis.ping(), 5_000, 'Redis');
- * ```
  */
 export function withDeadline<T>(
 	work: Promise<T> | (() => T | Promise<T>),

@@ -7,22 +7,12 @@ import type { HistoryOptions, HistoryPolicy, HistoryResult, StreamPosition } fro
 
 /**
  * What a room keeps when the options say nothing: the last 100 messages, 5 minutes each.
- *
- * @example
- * ```ts
- * new MemoryEngine({ history: { size: HISTORY_DEFAULTS.size * 2 } });
- * ```
  */
 export const HISTORY_DEFAULTS: Readonly<HistoryPolicy> = Object.freeze({ size: 100, ttl: 300_000 });
 
 /**
  * The history policy of `room` under `options`, defaults filled in. Throws a `TypeError` naming the
  * room when a value is not a whole number ≥ 0 (size) or a finite number ≥ 0 (ttl).
- *
- * @example
- * ```ts
- * historyPolicy({ size: 10 }, 'lobby'); // { size: 10, ttl: 300_000 }
- * ```
  */
 export function historyPolicy(options: HistoryOptions | undefined, room: string): HistoryPolicy {
 	const chosen = typeof options == 'function' ? options(room) : options;
@@ -44,11 +34,6 @@ export function historyPolicy(options: HistoryOptions | undefined, room: string)
 /**
  * Throws a `TypeError` when a fixed (non-function) history policy is invalid; engines call it in
  * their constructor so a bad option fails at once.
- *
- * @example
- * ```ts
- * checkHistoryOptions({ size: -1 }); // throws TypeError
- * ```
  */
 export function checkHistoryOptions(options: HistoryOptions | undefined): void {
 	if (typeof options != 'function') historyPolicy(options, '(every room)');
@@ -60,11 +45,6 @@ export function checkHistoryOptions(options: HistoryOptions | undefined): void {
  * are cut from a pool of random bytes refilled once every 256: the Redis publish script takes a new
  * epoch with every call (it keeps it only when the room is new), and one call to the system's random
  * source per publish cost about 2 µs, a third of the engine's own work on a publish.
- *
- * @example
- * ```ts
- * newEpoch(); // 'Xk3_pQ9a'
- * ```
  */
 export function newEpoch(): string {
 	if (epochsUsed == EPOCHS_PER_FILL) {
@@ -85,12 +65,6 @@ let epochsUsed = EPOCHS_PER_FILL;
 /**
  * Whether `since` looks like a position an engine handed out (it may come from a client): a whole
  * `offset` ≥ 0 and a string `epoch`.
- *
- * @example
- * ```ts
- * isStreamPosition({ offset: 3, epoch: 'abc' }); // true
- * isStreamPosition({ offset: '3' }); // false
- * ```
  */
 export function isStreamPosition(since: unknown): since is StreamPosition {
 	if (!isRecord(since)) return false;
@@ -100,11 +74,6 @@ export function isStreamPosition(since: unknown): since is StreamPosition {
 
 /**
  * The answer to `history(room, since)` when it cannot be recovered.
- *
- * @example
- * ```ts
- * if (since.epoch !== position.epoch) return notRecovered(position);
- * ```
  */
 export function notRecovered(position: StreamPosition): HistoryResult {
 	return { recovered: false, position, messages: [] };
@@ -113,11 +82,6 @@ export function notRecovered(position: StreamPosition): HistoryResult {
 /**
  * The answer to `history('*', since)`: that room keeps no history, so only "nothing to recover"
  * succeeds.
- *
- * @example
- * ```ts
- * if (room == EVERYONE) return everyoneHistory(since);
- * ```
  */
 export function everyoneHistory(since: StreamPosition | undefined): HistoryResult {
 	return { recovered: since === undefined, position: { offset: 0, epoch: '' }, messages: [] };
@@ -127,12 +91,6 @@ export function everyoneHistory(since: StreamPosition | undefined): HistoryResul
  * The answers to `history` that need no stored message, the same for every engine: no `since`; a
  * `since` that is malformed, of another epoch or beyond the room's position; and a `since` that is
  * the position itself. `undefined` when the messages after `since` must be read.
- *
- * @example
- * ```ts
- * const answer = historyWithoutMessages(position, since);
- * if (answer) return answer;
- * ```
  */
 export function historyWithoutMessages(
 	position: StreamPosition,

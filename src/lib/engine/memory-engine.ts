@@ -21,11 +21,6 @@ import { MemoryPresence } from './memory-presence.js';
 
 /**
  * Options of a `MemoryEngine`.
- *
- * @example
- * ```ts
- * const options: MemoryEngineOptions = { history: { size: 50, ttl: 60_000 } };
- * ```
  */
 export interface MemoryEngineOptions {
 	/** How much history each room keeps (default: the last 100 messages, 5 minutes each). */

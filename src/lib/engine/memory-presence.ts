@@ -19,12 +19,6 @@ interface RoomPresence {
  * `changed` hears every change, as the entry to put or the user id to drop. A room here is any name:
  * the server gives each room's presence on each route its own (`presenceRoomOf`), so two routes'
  * rooms of one name are two presences. User ids are keys of Maps and of records without prototype.
- *
- * @example
- * ```ts
- * const presence = new MemoryPresence((room, change) => handlers.presence?.(room, change));
- * presence.track('team:acme', 'c1', { id: 'ada', data: { name: 'Ada' } });
- * ```
  */
 export class MemoryPresence implements EnginePresence {
 	#rooms = new Map<string, RoomPresence>();

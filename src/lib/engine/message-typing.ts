@@ -5,11 +5,6 @@ import { EVERYONE } from './engine.js';
 /**
  * The default of `maxMessageSize` for a server and a publisher: half a route's default
  * `maxBufferedBytes`, so one message never fills a reader's buffer alone.
- *
- * @example
- * ```ts
- * checkMessageSize(message, 'Broadcast', DEFAULT_MAX_MESSAGE_SIZE);
- * ```
  */
 export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
 
@@ -18,12 +13,6 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
  * the definition's schema (a `TypeError` when it fails), the room name checked (not the reserved
  * everyone room, not empty), and the whole message at most `maxMessageSize` bytes as JSON (a
  * `RangeError` past it). One place, so a process without sockets refuses exactly what a server does.
- *
- * @example
- * ```ts
- * const message = await typedMessage(MonitorChanged, monitor, 'project:web', 512 * 1024);
- * await engine.publish('project:web', message);
- * ```
  */
 export async function typedMessage<Data>(
 	definition: MessageDefinition<Data>,
@@ -44,11 +33,6 @@ export async function typedMessage<Data>(
 
 /**
  * Refuses up front, with a `RangeError` naming `what`, a message no reader could take in one piece.
- *
- * @example
- * ```ts
- * checkMessageSize(message, 'Broadcast', 512 * 1024);
- * ```
  */
 export function checkMessageSize(message: unknown, what: string, maxMessageSize: number): void {
 	const text = typeof message == 'string' ? message : JSON.stringify(message);

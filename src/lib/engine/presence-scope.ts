@@ -2,11 +2,6 @@
  * A room's presence on one route, as the server names it to its engine. Presence belongs to the
  * route: two routes may share room names (and so their published messages) while showing different
  * people, or different data about them (one route's member data may be private to it).
- *
- * @example
- * ```ts
- * const scope: PresenceScope = { path: '/ws', room: 'team:acme' };
- * ```
  */
 export interface PresenceScope {
 	/** The route's `path`, as its options give it. */
@@ -33,12 +28,6 @@ export function presenceRoomOf(path: string, room: string): string {
 /**
  * The route and room of a presence name from `presenceRoomOf`, or undefined when it is not one (a
  * room name given to `engine.presence` directly, unscoped).
- *
- * @example
- * ```ts
- * presenceScopeOf('["/ws","team:acme"]'); // { path: '/ws', room: 'team:acme' }
- * presenceScopeOf('team:acme'); // undefined
- * ```
  */
 export function presenceScopeOf(presenceRoom: string): PresenceScope | undefined {
 	if (!presenceRoom.startsWith('["')) return undefined;

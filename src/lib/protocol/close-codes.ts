@@ -54,10 +54,5 @@ export const CloseCode = {
 
 /**
  * A close code runesocket knows by name.
- *
- * @example
- * ```ts
- * const code: CloseCodeValue = CloseCode.AuthTimeout;
- * ```
  */
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];

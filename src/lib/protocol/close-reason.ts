@@ -4,12 +4,6 @@ export const MAX_CLOSE_REASON_BYTES = 123;
 /**
  * `reason` cut to at most 123 UTF-8 bytes without splitting a character, so it fits a close frame:
  * `ws` throws a RangeError for a longer one, and browsers a SyntaxError.
- *
- * @example
- * ```ts
- * closeReason('x'.repeat(500)).length; // 123
- * closeReason('é'.repeat(100)); // 61 × 'é' (122 bytes)
- * ```
  */
 export function closeReason(reason: string): string {
 	if (reason.length * 3 <= MAX_CLOSE_REASON_BYTES) return reason;

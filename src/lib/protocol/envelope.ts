@@ -41,11 +41,6 @@ export interface StreamPosition {
 
 /**
  * A message as a runesocket server sends it: every server message has a name, data and a timestamp.
- *
- * @example
- * ```ts
- * const message: ServerMessage = { name: 'room.joined', data: { room: 'a' }, timestamp: Date.now() };
- * ```
  */
 export interface ServerMessage {
 	readonly name: string;
@@ -62,11 +57,6 @@ export interface ServerMessage {
  * Builds a message as a runesocket server sends it, stamped now (or at `timestamp`): the one place the
  * server's envelope is spelled out. `room` and `id` are left out when not given (JSON drops
  * `undefined` fields).
- *
- * @example
- * ```ts
- * serverMessage('room.joined', { room: 'a', offset: 3, epoch: 'k3x9', recovered: true }, { id: 7 });
- * ```
  */
 export function serverMessage(
 	name: string,
@@ -81,12 +71,6 @@ export function serverMessage(
  * the array `[name, data, room, offset, epoch]` (PROTOCOL.md, "Room deliveries"), a third of the
  * bytes of the same message as an object, which matters because it is the frame a server writes
  * most, once per member. Room deliveries carry no timestamp: put one in `data` when it matters.
- *
- * @example
- * ```ts
- * roomDeliveryFrame({ name: 'tick', data: 1, offset: 7, epoch: 'k3x9Ab0_' }, 'room-1');
- * // '["tick",1,"room-1",7,"k3x9Ab0_"]'
- * ```
  */
 export function roomDeliveryFrame(
 	message: {
@@ -102,11 +86,6 @@ export function roomDeliveryFrame(
 
 /**
  * A message as the client sends it.
- *
- * @example
- * ```ts
- * const message: OutboundMessage = { name: 'incident.create', data: { title: 'DB down' }, id: 7 };
- * ```
  */
 export interface OutboundMessage {
 	readonly name: string;
@@ -167,11 +146,6 @@ export const ERROR_MESSAGE = 'error';
 
 /**
  * Whether a value is a plain JSON object (not null, not an array).
- *
- * @example
- * ```ts
- * isRecord({ a: 1 }); // true
- * ```
  */
 export function isRecord(value: unknown): value is Record<string, unknown> {
 	return typeof value == 'object' && value !== null && !Array.isArray(value);
@@ -179,11 +153,6 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 
 /**
  * Parses a JSON text frame safely into an object, or throws a `TypeError` that says what was wrong.
- *
- * @example
- * ```ts
- * parseObjectFrame('{"type":"pong"}'); // { type: 'pong' }
- * ```
  */
 export function parseObjectFrame(frame: string): Record<string, unknown> {
 	const value = safeJsonParse(frame);
@@ -195,11 +164,6 @@ export function parseObjectFrame(frame: string): Record<string, unknown> {
  * runesocket's own protocol, the default: `{name, data, timestamp, room?, id?}` from the server and
  * room deliveries as `[name, data, room, offset, epoch]`, `{name, data, id?}` from the client, `"2"`/`"3"` heartbeats, first-frame `auth`, and
  * `room.join`/`room.leave` messages. PROTOCOL.md is its full description.
- *
- * @example
- * ```ts
- * envelopeDialect.encode({ name: 'typing', data: { user: 'ada' } }); // '{"name":"typing","data":{"user":"ada"}}'
- * ```
  */
 export const envelopeDialect: Dialect = {
 	ping: PING_FRAME,

@@ -37,10 +37,5 @@ export const ErrorCode = {
 
 /**
  * One of the server's error codes.
- *
- * @example
- * ```ts
- * const code: ErrorCodeValue = ErrorCode.Forbidden;
- * ```
  */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -66,12 +66,6 @@ export const ClientMessage = { define };
 /**
  * Runs a definition's schema (if any) over inbound data. Returns the result as the schema gives it,
  * which may be a promise for schemas with async refinements.
- *
- * @example
- * ```ts
- * const result = await validateMessage(IncidentCreated, data);
- * if (result.issues) console.warn(result.issues);
- * ```
  */
 export function validateMessage<Data>(
 	definition: Pick<MessageDefinition<Data>, 'schema'>,
@@ -84,11 +78,6 @@ export function validateMessage<Data>(
 
 /**
  * The problems a schema found, in one line: what both ends put in their validation errors.
- *
- * @example
- * ```ts
- * describeIssues([{ message: 'Required' }, { message: 'Expected a number' }]); // 'Required; Expected a number'
- * ```
  */
 export function describeIssues(issues: ReadonlyArray<StandardIssue>): string {
 	return issues.map((issue) => issue.message).join('; ');

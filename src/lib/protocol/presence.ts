@@ -10,11 +10,6 @@ export const PRESENCE_GET = 'presence.get';
 /**
  * One user present in a room: the public data the server chose for them, and how many
  * connections (tabs, devices, processes) they are there with.
- *
- * @example
- * ```ts
- * const entry: PresenceEntry<{ name: string }> = { data: { name: 'Ada' }, connections: 2 };
- * ```
  */
 export interface PresenceEntry<Data = unknown> {
 	readonly data: Data;
@@ -35,11 +30,6 @@ export type PresenceMembers<Data = unknown> = ReadonlyMap<string, PresenceEntry<
  * The entries of a `members` or `set` field — `[userId, entry]` pairs, so that no user id is ever a
  * key of a parsed object (a user may be called `__proto__`) — or undefined when it is not a list of
  * such pairs: a malformed presence message changes nothing.
- *
- * @example
- * ```ts
- * presenceEntries([['u1', { data: null, connections: 1 }]]); // [['u1', { data: null, connections: 1 }]]
- * ```
  */
 export function presenceEntries(value: unknown): [string, PresenceEntry][] | undefined {
 	const valid =

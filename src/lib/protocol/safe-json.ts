@@ -4,12 +4,6 @@
  * is an object with a `prototype` key. Other fields named `constructor` or `prototype` are data like
  * any other and are kept. Throws a `SyntaxError` on malformed JSON, like `JSON.parse`. Text that
  * cannot contain such a key (the usual case) costs one plain `JSON.parse` and a scan.
- *
- * @example
- * ```ts
- * safeJsonParse('{"a":1,"__proto__":{"admin":true}}'); // { a: 1 }
- * safeJsonParse('{"constructor":"Ada","prototype":2}'); // kept as they are
- * ```
  */
 export function safeJsonParse(text: string): unknown {
 	const value: unknown = JSON.parse(text);

@@ -19,11 +19,6 @@ export interface StandardSchema<Input = unknown, Output = Input> {
 
 /**
  * What a Standard Schema's `validate` returns: the parsed value, or the issues found.
- *
- * @example
- * ```ts
- * const result: StandardResult<number> = { value: 1 };
- * ```
  */
 export type StandardResult<Output> =
 	| { readonly value: Output; readonly issues?: undefined }
@@ -31,11 +26,6 @@ export type StandardResult<Output> =
 
 /**
  * One problem a schema found in a value.
- *
- * @example
- * ```ts
- * const issue: StandardIssue = { message: 'Expected a string', path: ['title'] };
- * ```
  */
 export interface StandardIssue {
 	readonly message: string;
@@ -44,11 +34,6 @@ export interface StandardIssue {
 
 /**
  * The type a Standard Schema produces.
- *
- * @example
- * ```ts
- * type Incident = InferOutput<typeof IncidentSchema>;
- * ```
  */
 export type InferOutput<Schema extends StandardSchema> = NonNullable<
 	Schema['~standard']['types']

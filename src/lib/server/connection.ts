@@ -13,11 +13,6 @@ import type { Transport } from './transport/transport.js';
 
 /**
  * Options of `connection.broadcast`.
- *
- * @example
- * ```ts
- * connection.broadcast({ type: 'typing' }, { rooms: ['chat:1'], includeSelf: false });
- * ```
  */
 export interface BroadcastOptions {
 	/** Rooms to send to, across every server process. Default: every connection of this route on this process. */

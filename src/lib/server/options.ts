@@ -21,11 +21,6 @@ export type AuthResult<AuthData> =
 
 /**
  * First-message authentication: the first frame is `{name:'auth', data:{token}}` or the bare token.
- *
- * @example
- * ```ts
- * const auth: FirstMessageAuth<User> = { verify: async (token) => ({ success: true, data: await users.byToken(token) }) };
- * ```
  */
 export interface FirstMessageAuth<AuthData> {
 	/** Checks a token; a refusal closes with `code` (default 4001 invalid token). */
@@ -42,11 +37,6 @@ export interface FirstMessageAuth<AuthData> {
 /**
  * Per-route permessage-deflate. Off unless `enabled`: compressing costs CPU and, under many concurrent
  * compressions, fragments Node's memory.
- *
- * @example
- * ```ts
- * const compression: CompressionOptions = { enabled: true, threshold: 4096 };
- * ```
  */
 export interface CompressionOptions {
 	enabled: boolean;
@@ -59,11 +49,6 @@ export interface CompressionOptions {
 /**
  * An application message a route's `onMessage` receives: anything that is not part of the protocol
  * and has no typed handler.
- *
- * @example
- * ```ts
- * onMessage: (connection, message: IncomingMessageFrame) => console.log(message.name, message.data)
- * ```
  */
 export interface IncomingMessageFrame {
 	readonly name: string;
@@ -74,14 +59,6 @@ export interface IncomingMessageFrame {
 /**
  * A route's presence: who each connection is present as, and in which rooms. Presence costs the
  * engine a write per join and leave, so a route asks for it.
- *
- * @example
- * ```ts
- * const presence: PresenceOptions<User> = {
- * 	member: (connection) => ({ id: connection.authData.id, data: { name: connection.authData.name } }),
- * 	rooms: (room) => room.startsWith('team:')
- * };
- * ```
  */
 export interface PresenceOptions<AuthData = unknown> {
 	/**

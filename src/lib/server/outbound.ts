@@ -14,12 +14,6 @@ function flushAll(): void {
 /**
  * A connection's outgoing queue, written once per event-loop turn: every message queued in one turn
  * goes out in a single corked write (one syscall instead of one per message).
- *
- * @example
- * ```ts
- * const outbox = new Outbox(transport, new ServerMetrics());
- * outbox.push(new PreparedMessage({ name: 'hello', data: null, timestamp: Date.now() }));
- * ```
  */
 export class Outbox {
 	#transport: Transport;

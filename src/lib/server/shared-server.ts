@@ -42,12 +42,6 @@ export function sharedSocketServer(key = 'default'): SocketServer | undefined {
 /**
  * Forgets the server shared under `key` (after closing it), so the next `shareSocketServer` creates
  * a new one.
- *
- * @example
- * ```ts
- * await sharedSocketServer()?.close();
- * forgetSocketServer();
- * ```
  */
 export function forgetSocketServer(key = 'default'): void {
 	registry().delete(key);

@@ -25,11 +25,6 @@ export type { MessageHandler, Reply } from './session/dispatch.js';
 
 /**
  * Options of `publish`.
- *
- * @example
- * ```ts
- * await server.publish(IncidentCreated, incident, { room: 'account:42' });
- * ```
  */
 export interface ServerPublishOptions {
 	/** The room to publish to. Default: every connection. */

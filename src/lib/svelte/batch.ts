@@ -2,15 +2,6 @@
  * How a `LiveSocket` batches its updates: called with a `flush` function whenever updates are
  * waiting, it decides when `flush` runs. Each call expects exactly one `flush()` later, unless the
  * function it may return is called: that cancels the flush (the LiveSocket was disposed).
- *
- * @example
- * ```ts
- * const everyTenthOfASecond: Schedule = (flush) => {
- * 	const timer = setTimeout(flush, 100);
- * 	return () => clearTimeout(timer);
- * };
- * new LiveSocket('wss://example.com/ws', { schedule: everyTenthOfASecond });
- * ```
  */
 export type Schedule = (flush: () => void) => void | (() => void);
 
@@ -18,11 +9,6 @@ export type Schedule = (flush: () => void) => void | (() => void);
  * The next animation frame where the window has one, else the next microtask (SSR, Node, workers).
  * A frame bounds updates to the display rate, and a background tab, which gets no frames, does
  * no reactive work at all until it is shown again.
- *
- * @example
- * ```ts
- * nextFrame(() => console.log('painted soon'));
- * ```
  */
 export const nextFrame: Schedule = (flush) => {
 	if (typeof window != 'undefined' && typeof window.requestAnimationFrame == 'function') {
@@ -35,13 +21,6 @@ export const nextFrame: Schedule = (flush) => {
 /**
  * Publish functions waiting for the next flush. Each runs once per flush however often it was
  * added, so N messages between two frames cost one reactive update per feed.
- *
- * @example
- * ```ts
- * const batch = new Batch(nextFrame);
- * batch.add(publishStream); // schedules a flush
- * batch.add(publishStream); // already waiting: nothing more
- * ```
  */
 export class Batch {
 	#schedule: Schedule;

@@ -8,16 +8,6 @@ import type { FeedHost } from './feed.js';
 /**
  * Options of `socket.collection`. Without `removeKey`, `key` is applied to the `remove` message's
  * data, which must then share fields with an item (e.g. both carry `uuid`).
- *
- * @example
- * ```ts
- * const options: CollectionOptions<Incident, string, { uuid: string }> = {
- * 	key: (incident) => incident.uuid,
- * 	remove: IncidentDeleted,
- * 	removeKey: ({ uuid }) => uuid,
- * 	initial: data.incidents
- * };
- * ```
  */
 export type CollectionOptions<T, K, R = T> = {
 	/** The identity of an item: a message whose key is already there replaces that item. */
@@ -49,14 +39,6 @@ export type CollectionOptions<T, K, R = T> = {
 
 /**
  * How a `Collection` is built, with the type of the removal messages hidden inside `removals`.
- *
- * @example
- * ```ts
- * const setup: CollectionSetup<Incident, string> = {
- * 	key: (incident) => incident.uuid,
- * 	removals: (drop) => host.follow(IncidentDeleted, ({ uuid }) => drop(uuid))
- * };
- * ```
  */
 export interface CollectionSetup<T, K> {
 	key: (item: T) => K;

@@ -5,15 +5,6 @@ import type { PresenceMembers } from '../protocol/presence.js';
  * What a feed (`Latest`, `Stream`, `Collection`) needs from the `LiveSocket` that made it. Feeds
  * keep their data; the host owns the client, the connection and the batch. A feed registers with
  * the host only while something reads it, so one that is dropped is garbage at once.
- *
- * @example
- * ```ts
- * const stopFollowing = host.follow(IncidentCreated, (incident) => {
- * 	shadow.push(incident);
- * 	host.schedule(publish);
- * });
- * const stopResetting = host.onReset(undefined, () => (shadow = []));
- * ```
  */
 export interface FeedHost {
 	/**

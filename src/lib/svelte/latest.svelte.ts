@@ -4,11 +4,6 @@ import type { FeedHost } from './feed.js';
 
 /**
  * Options of `socket.latest`.
- *
- * @example
- * ```ts
- * const options: LatestOptions = { room: 'project:1' };
- * ```
  */
 export interface LatestOptions {
 	/** Only messages published to this room; forgotten when it turns out unrecoverable while read. */

@@ -4,11 +4,6 @@ import type { FeedHost } from './feed.js';
 
 /**
  * Options of `socket.stream`.
- *
- * @example
- * ```ts
- * const options: StreamOptions = { limit: 200 };
- * ```
  */
 export interface StreamOptions {
 	/** Most items kept; older ones are dropped as new ones arrive. Default 50. */

@@ -5,11 +5,6 @@ import { PROMETHEUS_CONTENT_TYPE } from './prometheus-text.js';
 /**
  * What `metricsRequestHandler` serves: anything with a `metrics()` that returns the exposition text
  * (a `SocketServer`).
- *
- * @example
- * ```ts
- * const source: MetricsSource = sockets;
- * ```
  */
 export interface MetricsSource {
 	metrics(): string;
@@ -17,11 +12,6 @@ export interface MetricsSource {
 
 /**
  * Options of `metricsRequestHandler`.
- *
- * @example
- * ```ts
- * const options: MetricsEndpointOptions = { token: process.env.METRICS_TOKEN, path: '/metrics' };
- * ```
  */
 export interface MetricsEndpointOptions {
 	/** The bearer token a scraper must send. Without one (undefined or empty) the path answers 404. */

@@ -4,11 +4,6 @@ import type { MetricFamily, MetricSample } from './prometheus-text.js';
  * Upper bounds (seconds) of the publish latency histogram's buckets: from half a millisecond (a
  * `MemoryEngine` publish) to five seconds (a Redis that is failing over). Fixed, so that series from
  * every process and every version add up.
- *
- * @example
- * ```ts
- * PUBLISH_DURATION_BUCKETS.at(-1); // 5
- * ```
  */
 export const PUBLISH_DURATION_BUCKETS: readonly number[] = Object.freeze([
 	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
@@ -16,11 +11,6 @@ export const PUBLISH_DURATION_BUCKETS: readonly number[] = Object.freeze([
 
 /**
  * Why an upgrade request to one of the server's routes was refused before authentication.
- *
- * @example
- * ```ts
- * const reason: UpgradeRefusal = 'origin'; // HTTP 403
- * ```
  */
 export type UpgradeRefusal =
 	'not_found' | 'malformed_path' | 'shutting_down' | 'origin' | 'capacity' | 'error';
@@ -28,12 +18,6 @@ export type UpgradeRefusal =
 /**
  * A histogram as read at one moment: cumulative counts per upper bound (the last is `Infinity`),
  * the sum of the observed values and their count.
- *
- * @example
- * ```ts
- * const { buckets, count } = server.metricsSnapshot().publishDuration;
- * const underTenMs = buckets.find((bucket) => bucket.le == 0.01)!.count / count;
- * ```
  */
 export interface HistogramSnapshot {
 	readonly buckets: readonly { readonly le: number; readonly count: number }[];
@@ -45,12 +29,6 @@ export interface HistogramSnapshot {
  * The socket server's numbers at one moment, as `server.metricsSnapshot()` returns them: what
  * `server.metrics()` writes in Prometheus' format, for tests and applications that want the values.
  * Records are keyed by the label value (route path, code, reason).
- *
- * @example
- * ```ts
- * const { connectionsOpen, messagesReceived } = server.metricsSnapshot();
- * console.log(connectionsOpen['/ws'], messagesReceived);
- * ```
  */
 export interface ServerMetricsSnapshot {
 	/** Open connections (authenticated or not), by route path. */
@@ -94,12 +72,6 @@ export interface ServerMetricsSnapshot {
 
 /**
  * A histogram with fixed buckets: one observation is a short scan and two additions, no allocation.
- *
- * @example
- * ```ts
- * const histogram = new Histogram(PUBLISH_DURATION_BUCKETS);
- * histogram.observe(0.002);
- * ```
  */
 export class Histogram {
 	readonly bounds: readonly number[];
@@ -148,11 +120,6 @@ const KNOWN_CLOSE_CODES: ReadonlySet<number> = new Set([
 /**
  * The label of every close code a peer chose that is not one of `KNOWN_CLOSE_CODES`: a client picks
  * its close code freely (3000–4999), and one series per code would let it grow the scrape at will.
- *
- * @example
- * ```ts
- * server.metricsSnapshot().connectionsClosed[OTHER_CLOSE_CODE]; // closes with codes clients made up
- * ```
  */
 export const OTHER_CLOSE_CODE = 'other';
 
@@ -162,13 +129,6 @@ export const OTHER_CLOSE_CODE = 'other';
  * `verify` refusal, `connection.close(4xxx)`): those are the server's choice, so their number is
  * bounded by the application. A code only the peer chose is labelled as it is only when it is known;
  * every other one is `other`.
- *
- * @example
- * ```ts
- * closeCodeLabel(1008, false); // '1008'
- * closeCodeLabel(4321, false); // 'other': the client picked it
- * closeCodeLabel(4321, true); // '4321': the server closed with it
- * ```
  */
 export function closeCodeLabel(code: number, sentByServer: boolean): string {
 	if (KNOWN_CLOSE_CODES.has(code)) return String(code);
@@ -180,13 +140,6 @@ export function closeCodeLabel(code: number, sentByServer: boolean): string {
  * The tallies one socket server keeps while it runs: plain numbers bumped where the event happens,
  * and small maps for the labelled ones, whose keys are bounded (route paths, codes, reasons). Gauges
  * (open connections, engine health) are not kept here: they are read when the metrics are.
- *
- * @example
- * ```ts
- * const metrics = new ServerMetrics();
- * metrics.messagesReceived++;
- * metrics.authRefused(4001);
- * ```
  */
 export class ServerMetrics {
 	messagesReceived = 0;
@@ -274,11 +227,6 @@ function histogramSamples({ buckets, sum, count }: HistogramSnapshot): MetricSam
 
 /**
  * The metric families of a snapshot, named `runesocket_…`, in the order an operator reads them.
- *
- * @example
- * ```ts
- * const text = prometheusText(metricFamilies(server.metricsSnapshot()));
- * ```
  */
 export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] {
 	const single = (value: number): MetricSample[] => [{ value }];

@@ -1,21 +1,11 @@
 /**
  * The kinds of metric the exporter writes.
- *
- * @example
- * ```ts
- * const type: MetricType = 'counter';
- * ```
  */
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 /**
  * One line of a metric family: an optional name suffix (`_bucket`, `_sum`, `_count`), its labels and
  * its value.
- *
- * @example
- * ```ts
- * const sample: MetricSample = { labels: { route: '/ws' }, value: 3 };
- * ```
  */
 export interface MetricSample {
 	readonly suffix?: string;
@@ -25,16 +15,6 @@ export interface MetricSample {
 
 /**
  * A metric with its help text, its type and its samples, as one block of the exposition.
- *
- * @example
- * ```ts
- * const family: MetricFamily = {
- * 	name: 'runesocket_messages_received_total',
- * 	help: 'Data frames received from clients.',
- * 	type: 'counter',
- * 	samples: [{ value: 42 }]
- * };
- * ```
  */
 export interface MetricFamily {
 	readonly name: string;
@@ -45,21 +25,11 @@ export interface MetricFamily {
 
 /**
  * The `Content-Type` of Prometheus' text exposition format 0.0.4.
- *
- * @example
- * ```ts
- * response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(server.metrics());
- * ```
  */
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
  * A `# HELP` text as the format wants it: backslashes and line feeds escaped.
- *
- * @example
- * ```ts
- * escapeHelp('one\\two\nthree'); // 'one\\\\two\\nthree'
- * ```
  */
 export function escapeHelp(text: string): string {
 	return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -68,11 +38,6 @@ export function escapeHelp(text: string): string {
 /**
  * A label value as the format wants it between double quotes: backslashes, double quotes and line
  * feeds escaped.
- *
- * @example
- * ```ts
- * escapeLabelValue('/ws/"a"'); // '/ws/\\"a\\"'
- * ```
  */
 export function escapeLabelValue(value: string): string {
 	return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -80,11 +45,6 @@ export function escapeLabelValue(value: string): string {
 
 /**
  * A sample value as the format spells it: `+Inf`, `-Inf` and `NaN` for the non-finite ones.
- *
- * @example
- * ```ts
- * formatValue(Infinity); // '+Inf'
- * ```
  */
 export function formatValue(value: number): string {
 	if (Number.isNaN(value)) return 'NaN';
@@ -104,12 +64,6 @@ function formatLabels(labels: Readonly<Record<string, string>> | undefined): str
 /**
  * Writes metric families in Prometheus' text exposition format 0.0.4: per family a `# HELP` and a
  * `# TYPE` line, then one line per sample; the text ends with a line feed.
- *
- * @example
- * ```ts
- * prometheusText([{ name: 'up', help: 'Whether it runs.', type: 'gauge', samples: [{ value: 1 }] }]);
- * // '# HELP up Whether it runs.\n# TYPE up gauge\nup 1\n'
- * ```
  */
 export function prometheusText(families: readonly MetricFamily[]): string {
 	const lines: string[] = [];

@@ -10,11 +10,6 @@ export const CALLBACK_TIMEOUT_MS = 5_000;
 /**
  * Runs an application callback that returns nothing the server needs: an exception or a rejection
  * goes to `report`, never up (in Node 20 an unhandled rejection ends the process).
- *
- * @example
- * ```ts
- * contain(() => route.options.onConnect?.(connection), (error) => report(connection, error));
- * ```
  */
 export function contain(callback: () => unknown, report: (error: unknown) => void): void {
 	try {

@@ -63,13 +63,6 @@ const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the
  * Where an authenticated connection's frames go: heartbeats are answered, reserved names go through
  * one table (auth, room requests, and names only the server sends), typed handlers validate first,
  * and whatever is left goes to the route's `onMessage` or is answered `unknown_message`.
- *
- * @example
- * ```ts
- * const dispatcher = new Dispatcher(roomRequests, presence);
- * dispatcher.on(Chat, (connection, data) => console.log(data));
- * dispatcher.dispatch(session, '{"name":"chat","data":"hi"}');
- * ```
  */
 export class Dispatcher {
 	#handlers = new Map<string, HandlersByDefinition>();

@@ -4,13 +4,6 @@ import { safeJsonParse } from '../../protocol/safe-json.js';
 /**
  * The token in a connection's first frame: `{"name":"auth","data":{"token":"…"}}`, or the frame
  * itself when it is a bare token (not JSON, or a JSON string). `undefined` for anything else.
- *
- * @example
- * ```ts
- * tokenFromFirstFrame('{"name":"auth","data":{"token":"abc"}}'); // 'abc'
- * tokenFromFirstFrame('eyJhbGciOi…'); // 'eyJhbGciOi…'
- * tokenFromFirstFrame('{"name":"chat","data":{}}'); // undefined
- * ```
  */
 export function tokenFromFirstFrame(frame: string): string | undefined {
 	let parsed: unknown;

@@ -8,11 +8,6 @@ import type { Reply } from './reply.js';
 
 /**
  * What a handled request needs from its server.
- *
- * @example
- * ```ts
- * const host: HandledRequestHost = { metrics, report: (error) => onError(connection, error) };
- * ```
  */
 export interface HandledRequestHost {
 	readonly metrics: ServerMetrics;
@@ -26,12 +21,6 @@ export interface HandledRequestHost {
  * from the handlers or from the server (`invalid_data`, `internal_error`); when none came within
  * `CALLBACK_TIMEOUT_MS` the server answers `no_reply`. A close the server decides meanwhile waits
  * for that answer (see `Connection.close`).
- *
- * @example
- * ```ts
- * const request = new HandledRequest(connection, 'incident.create', 7, { metrics, report });
- * await handler(connection, data, request.reply);
- * ```
  */
 export class HandledRequest {
 	readonly reply: Reply;

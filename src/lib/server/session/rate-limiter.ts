@@ -3,11 +3,6 @@
  * `messagesPerSecond`. Every inbound frame takes a token (heartbeats and binary frames too). A
  * connection that has `closeAfter` frames refused since its bucket was last full is closed: a flood
  * that lets a few frames through between refusals is still a flood.
- *
- * @example
- * ```ts
- * const limits: RateLimit = { messagesPerSecond: 20, burst: 40, closeAfter: 100 };
- * ```
  */
 export interface RateLimit {
 	/** Sustained rate. Default 50. */
@@ -23,12 +18,6 @@ export type RateVerdict = 'accept' | 'refuse' | 'close';
 
 /**
  * One connection's token bucket.
- *
- * @example
- * ```ts
- * const limiter = new RateLimiter({ messagesPerSecond: 10, burst: 20 });
- * if (limiter.take(Date.now()) != 'accept') refuse();
- * ```
  */
 export class RateLimiter {
 	#rate: number;

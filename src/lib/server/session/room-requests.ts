@@ -15,13 +15,6 @@ type JoinVerdict = 'allowed' | 'refused' | 'failed';
  * them: a join waits for `authorizeJoin`, and a leave sent right after it must not overtake it (the
  * client would stay in a room it left). Only the decision waits in line; the join's history replay
  * runs on its own once the membership is applied.
- *
- * @example
- * ```ts
- * const requests = new RoomRequests(memberships);
- * requests.join(session, { room: 'project:1' }, 7);
- * requests.leave(session, { room: 'project:1' }, 8);
- * ```
  */
 export class RoomRequests {
 	#memberships: Memberships;

@@ -34,11 +34,6 @@ const MAX_BYTES_BEFORE_AUTH = 256 * 1024;
 
 /**
  * What a session hands to its server: the moment it is ready, and each frame once it is.
- *
- * @example
- * ```ts
- * const host: SessionHost = { ready: greet, dispatch: route, report: log, closed: forget };
- * ```
  */
 export interface SessionHost {
 	/** The connection passed authentication with `authData`: greet it and run `onConnect`. */
@@ -66,11 +61,6 @@ function refusalCloseCode(code: unknown): number {
 /**
  * An application's answer as an `AuthResult`, whatever it returned: anything but
  * `{ success: true }` is a refusal.
- *
- * @example
- * ```ts
- * authResult(undefined); // { success: false }
- * ```
  */
 export function authResult(value: unknown): AuthResult<unknown> {
 	if (!isRecord(value)) return { success: false };

@@ -2,12 +2,6 @@
  * One outgoing message, serialised once and framed once however many sockets it goes to. Server
  * frames are never masked (RFC 6455 §5.1), so the same header and payload bytes are valid on every
  * connection without compression.
- *
- * @example
- * ```ts
- * const message = new PreparedMessage({ name: 'tick', data: 1, timestamp: Date.now() });
- * for (const connection of members) connection.sendPrepared(message);
- * ```
  */
 export class PreparedMessage {
 	readonly payload: Buffer;

@@ -5,22 +5,12 @@ import type { IncomingMessage } from 'node:http';
  * equal the request's `Host`), `'any'`, a list of origins (`https://app.example.com`), or a function.
  * Requests without an `Origin` header (non-browser clients) are allowed: the check exists against
  * cross-site WebSocket hijacking, which only browsers can be tricked into.
- *
- * @example
- * ```ts
- * const origins: OriginPolicy = ['https://app.example.com', 'https://admin.example.com'];
- * ```
  */
 export type OriginPolicy =
 	'same-host' | 'any' | readonly string[] | ((origin: string, request: IncomingMessage) => boolean);
 
 /**
  * Whether the upgrade request's `Origin` passes `policy`.
- *
- * @example
- * ```ts
- * if (!isOriginAllowed(request, 'same-host')) refuse(403);
- * ```
  */
 export function isOriginAllowed(request: IncomingMessage, policy: OriginPolicy): boolean {
 	const origin = request.headers.origin;

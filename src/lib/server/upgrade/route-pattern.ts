@@ -1,14 +1,6 @@
 /**
  * A compiled route path: `/ws` matches exactly, `/ws/:project` captures a segment, and a trailing
  * `/*` matches any rest. The query string is ignored.
- *
- * @example
- * ```ts
- * const pattern = new RoutePattern('/ws/:project');
- * pattern.match('/ws/p1?x=1'); // { project: 'p1' }
- * pattern.match('/other'); // undefined
- * pattern.test('/ws/%E0'); // true, but match() throws a URIError
- * ```
  */
 export class RoutePattern {
 	readonly source: string;

@@ -10,11 +10,6 @@ export const UNCLAIMED_UPGRADE_MS = 3_000;
 
 /**
  * Writes a bare HTTP error response on a socket that asked to upgrade, then closes it.
- *
- * @example
- * ```ts
- * refuseUpgrade(socket, 401, 'Invalid session');
- * ```
  */
 export function refuseUpgrade(socket: Duplex, status: number, reason?: unknown): void {
 	const text = STATUS_CODES[status] ?? '';
@@ -32,12 +27,6 @@ export function refuseUpgrade(socket: Duplex, status: number, reason?: unknown):
 
 /**
  * The HTTP status of an upgrade-time refusal: the app's own 4xx/5xx, else 401.
- *
- * @example
- * ```ts
- * refusalStatus(403); // 403
- * refusalStatus(4001); // 401
- * ```
  */
 export function refusalStatus(code: number | undefined): number {
 	return code !== undefined && Number.isInteger(code) && code >= 400 && code <= 599 ? code : 401;
@@ -57,12 +46,6 @@ function ignore(): void {}
  * upgrade listener they are answered 404 at once; otherwise the other listeners get 3 s to take
  * them. Meanwhile they count towards `maxConnections` (`size`): unanswered upgrades must not be a way
  * around the cap on open sockets.
- *
- * @example
- * ```ts
- * const unclaimed = new UnclaimedUpgrades();
- * httpServer.on('upgrade', (request, socket) => unclaimed.watch(socket, httpServer.listenerCount('upgrade') == 1));
- * ```
  */
 export class UnclaimedUpgrades {
 	#waiting = new Set<Duplex>();
