@@ -9,8 +9,8 @@ import {
 	signIn,
 	test,
 	twoOnOneTeam
-} from './fixtures/dashboard.js';
-import { freePort, killServer, startServer } from './fixtures/server.js';
+} from '../kit/e2e/dashboard.js';
+import { freePort, killServer, startServer } from '../kit/e2e/server.js';
 
 // The live dashboard in Chromium against the production build (`npm run build && npm start`, started
 // by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.

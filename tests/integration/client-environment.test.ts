@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Disconnected, ReconnectAttempt } from '../../src/lib/index.js';
-import { errorsOf, makeClient, track } from '../helpers/clients.js';
-import { nextEvent, reachState } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { errorsOf, makeClient, track } from '../kit/clients.js';
+import { nextEvent, reachState } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 // Browser events a Node test cannot cause for real are dispatched on stand-in targets; the socket
 // and the server stay real. The real-browser version of the offline case is in tests/e2e.

@@ -11,8 +11,8 @@ import {
 	SocketClient,
 	type WebSocketConstructor
 } from '../../src/lib/index.js';
-import { within } from '../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
+import { within } from '../kit/wait.js';
+import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const ROOMS = ['account:1', 'project:2'];
 const OPEN = 1;

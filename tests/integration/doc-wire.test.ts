@@ -12,11 +12,11 @@ import {
 	REPLY_MESSAGE
 } from '../../src/lib/protocol/envelope.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../src/lib/protocol/presence.js';
-import { extractSamples } from '../helpers/doc-samples.js';
-import { makeClient } from '../helpers/clients.js';
-import { connectRaw, type RawClient } from '../helpers/raw-clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { reachState, within } from '../helpers/wait.js';
+import { extractSamples } from '../kit/docs/doc-samples.js';
+import { makeClient } from '../kit/clients.js';
+import { connectRaw, type RawClient } from '../kit/peers/raw-clients.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { reachState, within } from '../kit/wait.js';
 
 // What PROTOCOL.md and README say a message carries, checked against the frames a real server
 // writes: a reader builds on these fields, so a field the docs name must be on the wire.

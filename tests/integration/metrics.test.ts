@@ -10,9 +10,9 @@ import {
 	PROMETHEUS_CONTENT_TYPE,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { connectRaw, refusedUpgrade, type RawClient } from '../helpers/raw-clients.js';
-import { Opcode, RawClient as RawFrameClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { connectRaw, refusedUpgrade, type RawClient } from '../kit/peers/raw-clients.js';
+import { Opcode, RawClient as RawFrameClient } from '../kit/peers/raw-frames.js';
+import { within } from '../kit/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // A small parser for the text exposition format 0.0.4: it fails on any line the format does not

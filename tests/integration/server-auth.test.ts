@@ -19,7 +19,7 @@ import {
 	type IncomingMessageFrame,
 	type RouteOptions
 } from '../../src/lib/server/index.js';
-import { makeClient } from '../helpers/clients.js';
+import { makeClient } from '../kit/clients.js';
 import {
 	attemptUpgrade,
 	connectRaw,
@@ -29,9 +29,9 @@ import {
 	serverConnection,
 	tagged,
 	upgradeRequest
-} from '../helpers/raw-clients.js';
-import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
-import { nextEvent, within } from '../helpers/wait.js';
+} from '../kit/peers/raw-clients.js';
+import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
+import { nextEvent, within } from '../kit/wait.js';
 
 interface User {
 	name: string;

@@ -19,17 +19,17 @@ import {
 	deferred,
 	refusedUpgrade,
 	type Envelope
-} from '../helpers/raw-clients.js';
+} from '../kit/peers/raw-clients.js';
 import {
 	destroyRawClients,
 	encodeFrame,
 	EventLog,
 	Opcode,
 	RawClient
-} from '../helpers/raw-frames.js';
+} from '../kit/peers/raw-frames.js';
 import type { StandardSchema } from '../../src/lib/protocol/standard-schema.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 afterEach(() => destroyRawClients());
 

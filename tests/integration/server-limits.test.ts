@@ -24,12 +24,12 @@ import {
 	EventLog,
 	Opcode,
 	RawClient
-} from '../helpers/raw-frames.js';
+} from '../kit/peers/raw-frames.js';
 import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
 import { RateLimiter } from '../../src/lib/server/session/rate-limiter.js';
-import { isPolluting } from '../helpers/fuzz-json.js';
-import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { isPolluting } from '../kit/fuzz/fuzz-json.js';
+import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // A `ws` client that logs what it receives, so tests wait on events, never on a clock.

@@ -12,11 +12,11 @@ import {
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
-import { makeClient } from '../helpers/clients.js';
-import { connectRaw, type Envelope, type RawClient } from '../helpers/raw-clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { presentAs, tokenUserAuth, type TokenUser } from '../helpers/token-users.js';
-import { reachState, within } from '../helpers/wait.js';
+import { makeClient } from '../kit/clients.js';
+import { connectRaw, type Envelope, type RawClient } from '../kit/peers/raw-clients.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { presentAs, tokenUserAuth, type TokenUser } from '../kit/token-users.js';
+import { reachState, within } from '../kit/wait.js';
 
 const ROOM = 'team:acme';
 const PresenceGet = ClientMessage.define<{ room: string }>('presence.get');

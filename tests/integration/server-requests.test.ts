@@ -11,10 +11,10 @@ import {
 	type RouteOptions,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { connectRaw, deferred, type Envelope, type RawClient } from '../helpers/raw-clients.js';
-import { Opcode, RawClient as RawFrameClient } from '../helpers/raw-frames.js';
-import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { connectRaw, deferred, type Envelope, type RawClient } from '../kit/peers/raw-clients.js';
+import { Opcode, RawClient as RawFrameClient } from '../kit/peers/raw-frames.js';
+import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 afterEach(() => {
 	vi.useRealTimers();

@@ -6,9 +6,9 @@ import {
 	type PresenceChange,
 	type RedisEngineOptions
 } from '../../../src/lib/redis/index.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { redisAdmin, Signal } from '../../helpers/chaos.js';
-import { within } from '../../helpers/wait.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { redisAdmin, Signal } from '../../kit/chaos.js';
+import { within } from '../../kit/wait.js';
 
 const ROOM = 'team:acme';
 const engines: RedisEngine[] = [];

@@ -2,10 +2,10 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { DEFAULT_PREFIX, roomKeys } from '../../../src/lib/redis/keys.js';
-import { publisherEngine, redisAdmin } from '../../helpers/chaos.js';
-import { connectRaw, type Envelope, type RawClient } from '../../helpers/raw-clients.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startSocketServer } from '../../helpers/socket-server.js';
+import { publisherEngine, redisAdmin } from '../../kit/chaos.js';
+import { connectRaw, type Envelope, type RawClient } from '../../kit/peers/raw-clients.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startSocketServer } from '../../kit/servers/socket-server.js';
 
 // A room whose channel Redis refuses (an ACL) must cost only that room: its members are told, with
 // the `error` a refused join gets (naming the room), and leave it; every other room of the process
