@@ -11,7 +11,7 @@ import {
 	SocketClient,
 	type WebSocketConstructor
 } from '../../src/lib/index.js';
-import { within } from '../kit/wait.js';
+import { until, within } from '../kit/wait.js';
 import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const ROOMS = ['account:1', 'project:2'];
@@ -48,19 +48,6 @@ interface Real {
 	reconnectAttempts: number;
 	/** `sockets.length` and `reconnectAttempts` when the client was last stopped. */
 	stoppedAt: { sockets: number; attempts: number };
-}
-
-// Captured at import: polling on the faked setTimeout would wait forever, and vi.waitUntil
-// advances fake timers while it polls, which would fire reconnects no command asked for.
-const realSetTimeout = globalThis.setTimeout;
-
-/** Polls `done` on real timers until it holds, for at most 5 s. */
-async function until(done: () => boolean, what: string): Promise<void> {
-	const deadline = Date.now() + 5_000;
-	while (!done()) {
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((wake) => realSetTimeout(wake, 2));
-	}
 }
 
 /** Waits until no socket is half-way: each one is open or closed, and so is the server's end. */

@@ -12,7 +12,7 @@ import {
 } from '../../src/lib/server/index.js';
 import { connectRaw, refusedUpgrade, type RawClient } from '../kit/peers/raw-clients.js';
 import { Opcode, RawClient as RawFrameClient } from '../kit/peers/raw-frames.js';
-import { within } from '../kit/wait.js';
+import { until, within } from '../kit/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // A small parser for the text exposition format 0.0.4: it fails on any line the format does not
@@ -342,16 +342,6 @@ describe('GET /metrics', () => {
 // Issue 17, item 4: a client chose the close code, and each code became a series (2,000 sockets,
 // 2,001 series, a scrape of 3.8 → 106 KB). Nothing a client sends may add a series.
 describe('series a client cannot grow', () => {
-	/** Resolves once `check` holds, checked every turn (the server counts a close after the client saw it). */
-	async function until(check: () => boolean, what: string): Promise<void> {
-		await within(
-			(async () => {
-				while (!check()) await new Promise((resolve) => setImmediate(resolve));
-			})(),
-			what
-		);
-	}
-
 	function closedTotal(sockets: SocketServer): number {
 		const { connectionsClosed } = sockets.metricsSnapshot();
 		return Object.values(connectionsClosed).reduce((sum, count) => sum + count, 0);

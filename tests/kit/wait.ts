@@ -4,21 +4,59 @@ import type {
 	SocketClient,
 	SocketError
 } from '../../src/lib/index.js';
+import { withDeadline } from '../../src/lib/engine/errors.js';
 
-// Captured at import, so tests that fake timers still time out for real.
+// Captured at import, so tests that fake timers still time out, and poll, on the real clock.
 const realSetTimeout = globalThis.setTimeout;
-const realClearTimeout = globalThis.clearTimeout;
 
-/** Rejects after `ms` unless `promise` settles first; `what` names the awaited thing in the error. */
+/**
+ * Rejects with a `DeadlineError` after `ms` unless `promise` settles first; `what` names the awaited
+ * thing in the error. The project's one timeout, `withDeadline`, on the real clock: it reads the
+ * global `setTimeout` when called, which a test may have faked (vitest forwards the later
+ * `clearTimeout` of a real timer to the real one).
+ */
 export function within<T>(promise: Promise<T>, what: string, ms = 5_000): Promise<T> {
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	const timeout = new Promise<never>((_, reject) => {
-		timer = realSetTimeout(
-			() => reject(new Error(`Timed out after ${ms} ms waiting for ${what}`)),
-			ms
-		);
-	});
-	return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
+	const current = globalThis.setTimeout;
+	globalThis.setTimeout = realSetTimeout;
+	try {
+		return withDeadline(promise, ms, what);
+	} finally {
+		globalThis.setTimeout = current;
+	}
+}
+
+/** How long `until` waits, and how often it checks. */
+export interface UntilOptions {
+	/** Default 5 000. */
+	ms?: number;
+	/** Real milliseconds between checks; default 1 (every timer turn). */
+	everyMs?: number;
+}
+
+/**
+ * Resolves once `check` holds, checked now and then every `everyMs` on the real clock (so faked
+ * timers neither stall it nor fire anything while it waits). A check that rejects counts as not
+ * yet, for state read from a process that may still be starting.
+ */
+export function until(
+	check: () => boolean | Promise<boolean>,
+	what: string,
+	{ ms = 5_000, everyMs = 1 }: UntilOptions = {}
+): Promise<void> {
+	let waiting = true;
+	const holds = async () => {
+		const answer = check();
+		return typeof answer == 'boolean' ? answer : answer.catch(() => false);
+	};
+	return within(
+		(async () => {
+			while (waiting && !(await holds())) {
+				await new Promise((wake) => realSetTimeout(wake, everyMs));
+			}
+		})(),
+		what,
+		ms
+	).finally(() => (waiting = false));
 }
 
 /** The next time `client` emits `event`. */

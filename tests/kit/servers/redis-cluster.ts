@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
 import { freePort, spawnRedisServer } from './redis-server.js';
-import { within } from '../wait.js';
+import { until, within } from '../wait.js';
 
 const run = promisify(execFile);
 
@@ -14,6 +14,9 @@ const run = promisify(execFile);
  * waits about a second, long enough that a busy machine does not fail over a healthy master.
  */
 const NODE_TIMEOUT_MS = 1_000;
+
+/** How often the cluster's state is polled: it is a process of redis-server's, not ours to watch. */
+const POLL_MS = 50;
 
 /** One `redis-server --cluster-enabled yes` child process of the test. */
 export interface ClusterNodeProcess {
@@ -115,16 +118,6 @@ function nodeProcess(port: number, child: ChildProcess): ClusterNodeProcess {
 	};
 }
 
-/** Resolves once `check` returns true; checks every 50 ms (polling a process we do not own). */
-async function until(check: () => Promise<boolean>, what: string, ms: number): Promise<void> {
-	const deadline = Date.now() + ms;
-	for (;;) {
-		if (await check().catch(() => false)) return;
-		if (Date.now() > deadline) throw new Error(`Timed out after ${ms} ms waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
-
 /** `127.0.0.1:7000@17000` → 7000 */
 function portOf(address: string): number {
 	return Number(address.split(':')[1].split('@')[0]);
@@ -202,7 +195,7 @@ export async function startRedisCluster(
 					return true;
 				},
 				`the slots of ${port} to fail over`,
-				ms
+				{ ms, everyMs: POLL_MS }
 			);
 		},
 		async replicaOf(port) {
@@ -229,7 +222,7 @@ export async function startRedisCluster(
 					return true;
 				},
 				'every replica to have what its master wrote',
-				ms
+				{ ms, everyMs: POLL_MS }
 			);
 		},
 		async withholdReplication(port) {
@@ -259,7 +252,7 @@ export async function startRedisCluster(
 				return true;
 			},
 			'the cluster to be ok',
-			20_000
+			{ ms: 20_000, everyMs: POLL_MS }
 		);
 		if (replicas) await cluster.replicated();
 	} catch (error) {

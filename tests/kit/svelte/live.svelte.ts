@@ -117,22 +117,6 @@ export function arrival(client: SocketClient, count: number): Promise<void> {
 	).finally(() => off());
 }
 
-/** Resolves once `condition`, read in an effect, is true: a wait on reactive state. */
-export function until(condition: () => boolean, what: string): Promise<void> {
-	let stop = () => {};
-	return within(
-		new Promise<void>((resolve) => {
-			stop = $effect.root(() => {
-				$effect(() => {
-					if (condition()) resolve();
-				});
-			});
-			flushSync();
-		}),
-		what
-	).finally(() => stop());
-}
-
 /** A LiveSocket held connected whose flushes wait for `frames.run()`, and its server connection. */
 export async function connectedLive(): Promise<{
 	socket: LiveSocket;

@@ -12,7 +12,7 @@ import {
 } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
 import { track } from '../../kit/clients.js';
-import { nextError, nextEvent, reachState, within } from '../../kit/wait.js';
+import { nextError, nextEvent, reachState, until, within } from '../../kit/wait.js';
 import { TestServer, type ServerPeer } from '../../kit/servers/ws-server.js';
 import JoinRoom from '../../kit/svelte/components/JoinRoom.svelte';
 import Moving from '../../kit/svelte/components/Moving.svelte';
@@ -27,7 +27,6 @@ import {
 	Frames,
 	live,
 	render,
-	until,
 	watch
 } from '../../kit/svelte/live.svelte.js';
 

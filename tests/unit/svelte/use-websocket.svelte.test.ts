@@ -3,11 +3,11 @@ import { flushSync, tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { UseWebSocketReturn } from '../../../src/lib/svelte/index.js';
 import { track } from '../../kit/clients.js';
-import { within } from '../../kit/wait.js';
+import { until, within } from '../../kit/wait.js';
 import { TestServer } from '../../kit/servers/ws-server.js';
 import UseWebSocket from '../../kit/svelte/components/UseWebSocket.svelte';
 import { countListeners } from '../../kit/svelte/listeners.js';
-import { destroy, render, until } from '../../kit/svelte/live.svelte.js';
+import { destroy, render } from '../../kit/svelte/live.svelte.js';
 import { WebSocket } from '../../kit/svelte/node-ws.js';
 
 // The real `ws` (not its browser stub) for the test servers.
