@@ -7,7 +7,8 @@ import { expect, type Page } from '@playwright/test';
 import { MonitorChecked, projectRoom } from '../../src/demo/messages.js';
 import { RedisPublisher } from '../../src/lib/redis/index.js';
 import { newTeam, signIn, test } from '../kit/e2e/dashboard.js';
-import { freePort, killServer, startServer } from '../kit/e2e/server.js';
+import { killServer, startServer } from '../kit/e2e/server.js';
+import { freePort, startRedisProcess } from '../kit/servers/process.js';
 
 // The dashboard as users meet it under load (issue 12): the production build on Redis, a signed-in
 // page in Chromium, and 10,000 monitor checks a second published into the team's rooms as the
@@ -92,12 +93,7 @@ test.describe('the dashboard under 10,000 messages a second', () => {
 	}) => {
 		test.setTimeout(45_000);
 		const redisPort = await freePort();
-		const redis = spawn('redis-server', [
-			...['--port', String(redisPort), '--bind', '127.0.0.1'],
-			...['--save', '', '--appendonly', 'no']
-		]);
-		children.push(redis);
-		await printed(redis, 'Ready to accept connections');
+		children.push(await startRedisProcess(redisPort));
 		const redisUrl = `redis://127.0.0.1:${redisPort}`;
 		const port = await freePort();
 		const metricsToken = randomBytes(16).toString('hex');

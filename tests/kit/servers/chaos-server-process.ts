@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { Signal } from '../chaos.js';
-import { within } from '../wait.js';
+import { endProcess, startProcess } from './process.js';
 
 const SCRIPT = fileURLToPath(new URL('./chaos-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -80,40 +80,35 @@ export async function startServerProcess(
 	let starts = 0;
 	let listeningChild: ChildProcess | undefined;
 	const printedMore = new Signal();
-	const append = (chunk: Buffer) => {
-		log += chunk.toString();
+	const append = (text: string) => {
+		log += text;
 		printedMore.changed();
 	};
 
 	const spawnOne = async (): Promise<void> => {
-		const started = spawn(process.execPath, ['--import', 'tsx', SCRIPT], {
-			cwd: ROOT,
-			env: { ...process.env, ...env, PORT: String(currentPort) },
-			stdio: ['ignore', 'pipe', 'pipe']
-		});
-		child = started;
-		starts++;
-		started.once('exit', (code, signal) => {
-			if (child === started) {
-				child = undefined;
-				crashes.push(`exited with ${signal ?? code}`);
+		const { child: started, ready } = await startProcess(
+			process.execPath,
+			['--import', 'tsx', SCRIPT],
+			{
+				ready: /Listening on (\d+)/,
+				what: 'the chaos server',
+				ms: 20_000,
+				cwd: ROOT,
+				env: { ...env, PORT: String(currentPort) },
+				onOutput: append,
+				onSpawn: (spawned) => {
+					child = spawned;
+					starts++;
+					spawned.once('exit', (code, signal) => {
+						if (child === spawned) {
+							child = undefined;
+							crashes.push(`exited with ${signal ?? code}`);
+						}
+					});
+				}
 			}
-		});
-		started.stderr?.on('data', append);
-		const listening = new Promise<number>((resolve, reject) => {
-			let out = '';
-			started.stdout?.on('data', (chunk: Buffer) => {
-				out += chunk.toString();
-				append(chunk);
-				const match = /Listening on (\d+)/.exec(out);
-				if (match) resolve(Number(match[1]));
-			});
-			started.once('error', reject);
-			started.once('exit', (code, signal) =>
-				reject(new Error(`chaos-server exited (${signal ?? code}) before listening:\n${log}`))
-			);
-		});
-		currentPort = await within(listening, 'the chaos server to listen', 20_000);
+		);
+		currentPort = Number(ready[1]);
 		listeningChild = started;
 	};
 
@@ -122,16 +117,7 @@ export async function startServerProcess(
 		const current = child;
 		if (!current) return;
 		child = undefined;
-		if (current.exitCode !== null || current.signalCode !== null) return;
-		const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
-		current.kill(signal);
-		try {
-			await within(exited, `the chaos server to exit on ${signal}`, 10_000);
-		} catch (error) {
-			if (signal == 'SIGKILL') throw error;
-			current.kill('SIGKILL');
-			await within(exited, 'the chaos server to exit on SIGKILL');
-		}
+		await endProcess(current, 'the chaos server', signal);
 	};
 
 	await spawnOne();

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { within } from '../wait.js';
+import { endProcess, startProcess } from './process.js';
 
 const SCRIPT = fileURLToPath(new URL('./hardening-server.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -99,34 +99,27 @@ export async function startHardeningServer(
 
 	const spawnOne = async (): Promise<void> => {
 		crash = undefined;
-		const started = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', SCRIPT], {
-			cwd: ROOT,
-			env: { ...process.env, ...env, PORT: '0' },
-			stdio: ['ignore', 'pipe', 'pipe']
-		});
-		child = started;
-		started.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString()));
-		started.once('exit', (code, signal) => {
-			if (child !== started) return;
-			child = undefined;
-			crash = `exited with ${signal ?? code}`;
-		});
-		port = await within(
-			new Promise<number>((resolve, reject) => {
-				let out = '';
-				started.stdout?.on('data', (chunk: Buffer) => {
-					out += chunk.toString();
-					log += chunk.toString();
-					const match = /Listening on (\d+)/.exec(out);
-					if (match) resolve(Number(match[1]));
-				});
-				started.once('exit', (code, signal) =>
-					reject(new Error(`hardening-server exited (${signal ?? code}) before listening:\n${log}`))
-				);
-			}),
-			'the hardening server to listen',
-			30_000
+		const { ready } = await startProcess(
+			process.execPath,
+			['--expose-gc', '--import', 'tsx', SCRIPT],
+			{
+				ready: /Listening on (\d+)/,
+				what: 'the hardening server',
+				ms: 30_000,
+				cwd: ROOT,
+				env: { ...env, PORT: '0' },
+				onOutput: (text) => (log += text),
+				onSpawn: (started) => {
+					child = started;
+					started.once('exit', (code, signal) => {
+						if (child !== started) return;
+						child = undefined;
+						crash = `exited with ${signal ?? code}`;
+					});
+				}
+			}
 		);
+		port = Number(ready[1]);
 	};
 
 	const call = async <T>(method: 'GET' | 'POST', path: string): Promise<T> => {
@@ -141,15 +134,7 @@ export async function startHardeningServer(
 	const stop = async (): Promise<void> => {
 		const current = child;
 		child = undefined;
-		if (!current || current.exitCode !== null || current.signalCode !== null) return;
-		const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
-		current.kill('SIGTERM');
-		try {
-			await within(exited, 'the hardening server to exit', 10_000);
-		} catch {
-			current.kill('SIGKILL');
-			await within(exited, 'the hardening server to exit on SIGKILL');
-		}
+		if (current) await endProcess(current, 'the hardening server');
 	};
 
 	await spawnOne();

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
-import { freePort, spawnRedisServer } from './redis-server.js';
-import { until, within } from '../wait.js';
+import { endProcess, freePort, startRedisProcess } from './process.js';
+import { until } from '../wait.js';
 
 const run = promisify(execFile);
 
@@ -70,34 +70,17 @@ async function freePorts(count: number): Promise<number[]> {
 	return [...ports];
 }
 
-async function spawnNode(port: number, dir: string): Promise<ChildProcess> {
-	return spawnRedisServer(
-		[
-			'--port',
-			String(port),
-			'--bind',
-			'127.0.0.1',
-			'--cluster-enabled',
-			'yes',
-			'--cluster-config-file',
-			join(dir, `nodes-${port}.conf`),
-			'--cluster-node-timeout',
-			String(NODE_TIMEOUT_MS),
+function spawnNode(port: number, dir: string): Promise<ChildProcess> {
+	return startRedisProcess(port, {
+		dir,
+		extra: [
+			...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
+			...['--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
 			// A replica refuses to fail over until its first sync ended (it counts as disconnected since
 			// its start); Redis delays a diskless sync 5 s by default, hoping more replicas join.
-			'--repl-diskless-sync-delay',
-			'0',
-			'--save',
-			'',
-			'--appendonly',
-			'no',
-			'--dir',
-			dir,
-			'--daemonize',
-			'no'
-		],
-		`cluster node ${port} to listen`
-	);
+			...['--repl-diskless-sync-delay', '0']
+		]
+	});
 }
 
 function nodeProcess(port: number, child: ChildProcess): ClusterNodeProcess {
@@ -110,10 +93,7 @@ function nodeProcess(port: number, child: ChildProcess): ClusterNodeProcess {
 		async kill() {
 			const process = current;
 			current = undefined;
-			if (!process || process.exitCode !== null || process.signalCode !== null) return;
-			const exited = new Promise<void>((resolve) => process.once('exit', () => resolve()));
-			process.kill('SIGKILL');
-			await within(exited, `cluster node ${port} to exit`);
+			if (process) await endProcess(process, `cluster node ${port}`, 'SIGKILL', 5_000);
 		}
 	};
 }
