@@ -11,20 +11,13 @@ import {
 	SocketClient,
 	type WebSocketConstructor
 } from '../../src/lib/index.js';
+import { FakeDocument, FakeWindow } from '../kit/page.js';
 import { until, within } from '../kit/wait.js';
 import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const ROOMS = ['account:1', 'project:2'];
 const OPEN = 1;
 const CLOSED = 3;
-
-class FakeWindow extends EventTarget {
-	navigator = { onLine: true };
-}
-
-class FakeDocument extends EventTarget {
-	visibilityState = 'visible';
-}
 
 /** What the test knows for sure: whether the app stopped the client, and since when. */
 interface Model {

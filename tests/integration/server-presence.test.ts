@@ -7,12 +7,12 @@ import {
 } from '../../src/lib/index.js';
 import {
 	MemoryEngine,
-	type Engine,
 	type EnginePresence,
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
 import { makeClient } from '../kit/clients.js';
+import { StubEngine } from '../kit/engine-stub.js';
 import { connectRaw, type Envelope, type RawClient } from '../kit/peers/raw-clients.js';
 import { startSocketServer } from '../kit/servers/socket-server.js';
 import { presentAs, tokenUserAuth, type TokenUser } from '../kit/token-users.js';
@@ -329,15 +329,7 @@ describe('presence on the server', () => {
 	});
 
 	it('refuses a route with presence on an engine that keeps none', async () => {
-		const engine = new MemoryEngine() as Engine;
-		const withoutPresence: Engine = {
-			start: (handlers) => engine.start(handlers),
-			subscribe: (room) => engine.subscribe(room),
-			unsubscribe: (room) => engine.unsubscribe(room),
-			publish: (room, message, options) => engine.publish(room, message, options),
-			history: (room, since) => engine.history(room, since),
-			close: () => engine.close()
-		};
+		const withoutPresence = new StubEngine();
 		await expect(serve({ engine: withoutPresence })).rejects.toThrow(/does not keep presence/);
 	});
 });

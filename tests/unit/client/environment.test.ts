@@ -1,25 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { watchEnvironment, type EnvironmentHandlers } from '../../../src/lib/client/environment.js';
-import type { DocumentLike, WindowLike } from '../../../src/lib/index.js';
-
-/** A `window` stand-in: a real EventTarget with a settable `navigator.onLine`. */
-class FakeWindow extends EventTarget implements WindowLike {
-	navigator: { onLine?: boolean } = { onLine: true };
-}
-
-/** A `document` stand-in: a real EventTarget with a settable `visibilityState`. */
-class FakeDocument extends EventTarget implements DocumentLike {
-	visibilityState: string = 'visible';
-}
-
-/** `pagehide` / `pageshow` carry `persisted`. */
-class PageTransition extends Event {
-	readonly persisted: boolean;
-	constructor(type: 'pagehide' | 'pageshow', persisted: boolean) {
-		super(type);
-		this.persisted = persisted;
-	}
-}
+import { FakeDocument, FakeWindow, PageTransition } from '../../kit/page.js';
 
 function handlers() {
 	const calls: string[] = [];

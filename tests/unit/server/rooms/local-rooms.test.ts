@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envelopeDialect, JOINED_MESSAGE } from '../../../../src/lib/protocol/envelope.js';
 import { LocalRooms, type RoomMember } from '../../../../src/lib/server/rooms/local-rooms.js';
 import type { PreparedMessage } from '../../../../src/lib/server/outbound.js';
+import { StubEngine } from '../../../kit/engine-stub.js';
 import type {
-	Engine,
 	HistoryReadOptions,
 	HistoryResult,
 	StreamPosition
@@ -29,7 +29,7 @@ function numbered(n: number, epoch = EPOCH): Record<string, unknown> {
  * of what the feed already delivered. The Engine interface is the app's extension point, so a stub
  * is a legitimate engine here.
  */
-class StubEngine implements Engine {
+class HistoryStub extends StubEngine {
 	mode: 'failing' | 'answering' | 'behind' = 'failing';
 	/** Every message "published" so far, by offset. */
 	readonly stored: Record<string, unknown>[] = [];
@@ -38,19 +38,11 @@ class StubEngine implements Engine {
 	/** The options of every history read. */
 	readonly readOptions: (HistoryReadOptions | undefined)[] = [];
 
-	start(): void {}
-	subscribe(): void {}
-	unsubscribe(): void {}
-	async publish(): Promise<StreamPosition | undefined> {
-		return undefined;
-	}
-	async close(): Promise<void> {}
-
 	store(...numbers: number[]): void {
 		for (const n of numbers) this.stored[n] = numbered(n);
 	}
 
-	history(
+	override history(
 		_room: string,
 		since?: StreamPosition,
 		options?: HistoryReadOptions
@@ -120,7 +112,7 @@ async function settle(): Promise<void> {
 	for (let turn = 0; turn < 50; turn++) await Promise.resolve();
 }
 
-let engine: StubEngine;
+let engine: HistoryStub;
 let errors: unknown[];
 let rooms: LocalRooms;
 
@@ -138,7 +130,7 @@ async function roomAtTwo(): Promise<StubMember> {
 
 beforeEach(() => {
 	vi.useFakeTimers();
-	engine = new StubEngine();
+	engine = new HistoryStub();
 	errors = [];
 	rooms = new LocalRooms(engine, Promise.resolve(), (error) => errors.push(error));
 });
