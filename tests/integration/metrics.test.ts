@@ -10,8 +10,8 @@ import {
 	PROMETHEUS_CONTENT_TYPE,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { connectRaw, refusedUpgrade, type RawClient } from '../kit/peers/raw-clients.js';
-import { Opcode, RawClient as RawFrameClient } from '../kit/peers/raw-frames.js';
+import { connectRaw, refusedUpgrade, type WsPeer } from '../kit/peers/ws-peer.js';
+import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
 import { until, within } from '../kit/wait.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +188,7 @@ function value(exposition: Exposition, key: string): number {
 	return found;
 }
 
-async function connected(url: string): Promise<RawClient> {
+async function connected(url: string): Promise<WsPeer> {
 	const client = await connectRaw(url);
 	await client.nextMessage('connected');
 	return client;
@@ -410,7 +410,7 @@ describe('series a client cannot grow', () => {
 
 	it("labels a code the server closed with as the server's, whatever code the peer answers with", async () => {
 		const server = await start();
-		const peer = await RawFrameClient.connect(server.port, { path: '/ws' });
+		const peer = await RawClient.connect(server.port, { path: '/ws' });
 		await peer.waitForText((text) => text.includes('"connected"'), 'connected');
 		const [connection] = server.sockets.connections;
 		connection.close(4321, 'Kicked');

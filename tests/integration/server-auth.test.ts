@@ -29,7 +29,7 @@ import {
 	serverConnection,
 	tagged,
 	upgradeRequest
-} from '../kit/peers/raw-clients.js';
+} from '../kit/peers/ws-peer.js';
 import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
 import { nextEvent, within } from '../kit/wait.js';
 

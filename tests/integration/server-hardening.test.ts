@@ -13,13 +13,8 @@ import {
 	ROUTE_DEFAULTS,
 	type RouteOptions
 } from '../../src/lib/server/index.js';
-import {
-	attemptUpgrade,
-	connectRaw,
-	deferred,
-	refusedUpgrade,
-	type Envelope
-} from '../kit/peers/raw-clients.js';
+import { attemptUpgrade, connectRaw, deferred, refusedUpgrade } from '../kit/peers/ws-peer.js';
+import type { Envelope } from '../kit/envelope.js';
 import {
 	destroyRawClients,
 	encodeFrame,

@@ -15,7 +15,7 @@ import {
 	serverConnection,
 	tagged,
 	type Deferred
-} from '../kit/peers/raw-clients.js';
+} from '../kit/peers/ws-peer.js';
 import { startSocketServer } from '../kit/servers/socket-server.js';
 import { within } from '../kit/wait.js';
 

@@ -2,11 +2,11 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
-import { envelopeDialect } from '../../../src/lib/protocol/envelope.js';
 import type { Connection, SocketServer } from '../../../src/lib/server/index.js';
 // Imported first so its afterEach (stopping servers) is registered before ours: vitest runs
 // after-hooks as a stack, so raw clients are dropped before a server waits for its sockets to go.
 import '../servers/socket-server.js';
+import { parseEnvelope, type Envelope } from '../envelope.js';
 import { within } from '../wait.js';
 
 /** A promise with its settle functions, for callbacks a test releases when it wants. */
@@ -27,17 +27,6 @@ export function deferred<T = void>(): Deferred<T> {
 	return { promise, resolve, reject };
 }
 
-/** A runesocket envelope as a raw client receives it. */
-export interface Envelope {
-	readonly name: string;
-	readonly data: unknown;
-	readonly timestamp?: number;
-	readonly room?: string;
-	readonly id?: number;
-	readonly offset?: number;
-	readonly epoch?: string;
-}
-
 /** How a connection closed, as the client saw it. */
 export interface CloseInfo {
 	readonly code: number;
@@ -51,7 +40,7 @@ export interface Refusal {
 	readonly headers: IncomingHttpHeaders;
 }
 
-const open: RawClient[] = [];
+const open: WsPeer[] = [];
 const tcpSockets: Socket[] = [];
 
 afterEach(() => {
@@ -59,14 +48,8 @@ afterEach(() => {
 	for (const socket of tcpSockets.splice(0)) socket.destroy();
 });
 
-function isEnvelope(value: unknown): value is Envelope {
-	return (
-		typeof value == 'object' && value !== null && typeof Reflect.get(value, 'name') == 'string'
-	);
-}
-
 /** A plain `ws` client that records every frame; terminated after the test. */
-export class RawClient {
+export class WsPeer {
 	readonly socket: WebSocket;
 	/** Every text frame received, in order. */
 	readonly frames: string[] = [];
@@ -91,16 +74,7 @@ export class RawClient {
 
 	/** The frames that are runesocket envelopes (room deliveries included), decoded. */
 	get messages(): Envelope[] {
-		const messages: Envelope[] = [];
-		for (const frame of this.frames) {
-			try {
-				const parsed = envelopeDialect.decode(frame);
-				if (isEnvelope(parsed)) messages.push(parsed);
-			} catch {
-				// not JSON (e.g. a "3" heartbeat answer)
-			}
-		}
-		return messages;
+		return this.frames.map(parseEnvelope).filter((message) => message !== undefined);
 	}
 
 	/** The first envelope (from the `from`-th on) named `name`, waiting for it if needed. */
@@ -160,7 +134,7 @@ export class RawClient {
 
 /** What became of an upgrade request: an open socket, or an HTTP refusal. */
 export type UpgradeOutcome =
-	| { readonly opened: RawClient; readonly refused?: undefined }
+	| { readonly opened: WsPeer; readonly refused?: undefined }
 	| { readonly opened?: undefined; readonly refused: Refusal };
 
 /** Opens a raw `ws` client with extra request headers and reports whether the upgrade succeeded. */
@@ -170,7 +144,7 @@ export function attemptUpgrade(
 	ms = 5_000
 ): Promise<UpgradeOutcome> {
 	const socket = new WebSocket(url, { headers });
-	const client = new RawClient(socket);
+	const client = new WsPeer(socket);
 	return within(
 		new Promise<UpgradeOutcome>((resolve, reject) => {
 			const failed = (error: Error) => reject(error);
@@ -199,10 +173,7 @@ export function attemptUpgrade(
 }
 
 /** A raw client whose upgrade must succeed. */
-export async function connectRaw(
-	url: string,
-	headers: OutgoingHttpHeaders = {}
-): Promise<RawClient> {
+export async function connectRaw(url: string, headers: OutgoingHttpHeaders = {}): Promise<WsPeer> {
 	const outcome = await attemptUpgrade(url, headers);
 	if (!outcome.opened) {
 		throw new Error(
