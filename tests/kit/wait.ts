@@ -1,6 +1,7 @@
 import type {
 	ClientEvent,
 	ConnectionState,
+	InboundMessage,
 	SocketClient,
 	SocketError
 } from '../../src/lib/index.js';
@@ -108,6 +109,25 @@ export function nextError(
 			});
 		}),
 		`error ${kind ?? '(any)'}`,
+		ms
+	);
+}
+
+/** The next message named `name` that `client` receives from the server. */
+export function nextServerMessage(
+	client: SocketClient,
+	name: string,
+	ms?: number
+): Promise<InboundMessage> {
+	return within(
+		new Promise<InboundMessage>((resolve) => {
+			const off = client.onMessage((message) => {
+				if (message.name != name) return;
+				off();
+				resolve(message);
+			});
+		}),
+		`a "${name}" message from the server`,
 		ms
 	);
 }
