@@ -57,7 +57,7 @@ export default defineConfig({
 	],
 	webServer: [
 		{
-			command: `npx tsx tests/e2e/fixtures/client-lab-server.ts ${labPort}`,
+			command: `npx tsx tests/kit/e2e/client-lab-server.ts ${labPort}`,
 			url: `http://127.0.0.1:${labPort}/health`,
 			reuseExistingServer: !process.env.CI,
 			timeout: 60_000

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Prints the hardening suite's attacks (test-results/attacks.jsonl, one row per attack, written by
-// tests/helpers/attack-summary.ts) as one Markdown table with totals, and exits 1 when any attack
+// tests/kit/attack/attack-summary.ts) as one Markdown table with totals, and exits 1 when any attack
 // crashed the server or cost the well-behaved client a message.
 //
 //   node scripts/soak-summary.mjs          print the table

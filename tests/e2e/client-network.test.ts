@@ -6,7 +6,7 @@ import {
 	type BrowserContext,
 	type Page
 } from '@playwright/test';
-import type { LabEvent, LabStats } from './fixtures/lab.js';
+import type { LabEvent, LabStats } from '../kit/e2e/lab.js';
 
 /** A lab event without its timestamp, for comparing whole sequences. */
 type Untimed<Event> = Event extends unknown ? Omit<Event, 'at'> : never;

@@ -1,8 +1,9 @@
 import { connect } from 'node:net';
 import { parse } from 'devalue';
 import { expect, test as plainTest, type APIResponse, type Page } from '@playwright/test';
-import { newTeam, signIn, test } from './fixtures/dashboard.js';
-import { freePort, killServer, startServer } from './fixtures/server.js';
+import { newTeam, signIn, test } from '../kit/e2e/dashboard.js';
+import { killServer, startServer } from '../kit/e2e/server.js';
+import { freePort } from '../kit/servers/process.js';
 
 // Issue 17, found by attacking the built demo: its bounds under a scripted client (a full
 // timeline, resolve cycles), names and projects no form should take, one address taking every

@@ -7,7 +7,7 @@ import {
 	signIn,
 	test,
 	twoOnOneTeam
-} from './fixtures/dashboard.js';
+} from '../kit/e2e/dashboard.js';
 
 // The incidents panel in Chromium against the production build: timelines, acknowledge / update /
 // resolve live on every page of a team, the severity filter, Recently resolved, a lost race, and

@@ -6,8 +6,9 @@ import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { expect, type Page } from '@playwright/test';
 import { MonitorChecked, projectRoom } from '../../src/demo/messages.js';
 import { RedisPublisher } from '../../src/lib/redis/index.js';
-import { newTeam, signIn, test } from './fixtures/dashboard.js';
-import { freePort, killServer, startServer } from './fixtures/server.js';
+import { newTeam, signIn, test } from '../kit/e2e/dashboard.js';
+import { killServer, startServer } from '../kit/e2e/server.js';
+import { freePort, startRedisProcess } from '../kit/servers/process.js';
 
 // The dashboard as users meet it under load (issue 12): the production build on Redis, a signed-in
 // page in Chromium, and 10,000 monitor checks a second published into the team's rooms as the
@@ -20,7 +21,7 @@ import { freePort, killServer, startServer } from './fixtures/server.js';
 
 const RATE = 10_000;
 const LOAD_SECONDS = 3;
-const PUBLISHER = fileURLToPath(new URL('fixtures/check-publisher.ts', import.meta.url));
+const PUBLISHER = fileURLToPath(new URL('../kit/e2e/check-publisher.ts', import.meta.url));
 
 /** Resolves once `child` printed `ready`; rejects with its output if it exits first. */
 function printed(child: ChildProcess, ready: string): Promise<string> {
@@ -92,12 +93,7 @@ test.describe('the dashboard under 10,000 messages a second', () => {
 	}) => {
 		test.setTimeout(45_000);
 		const redisPort = await freePort();
-		const redis = spawn('redis-server', [
-			...['--port', String(redisPort), '--bind', '127.0.0.1'],
-			...['--save', '', '--appendonly', 'no']
-		]);
-		children.push(redis);
-		await printed(redis, 'Ready to accept connections');
+		children.push(await startRedisProcess(redisPort));
 		const redisUrl = `redis://127.0.0.1:${redisPort}`;
 		const port = await freePort();
 		const metricsToken = randomBytes(16).toString('hex');

@@ -7,8 +7,9 @@ import {
 	signIn,
 	test,
 	twoOnOneTeam
-} from './fixtures/dashboard.js';
-import { freePort, killServer, startServer } from './fixtures/server.js';
+} from '../kit/e2e/dashboard.js';
+import { killServer, startServer } from '../kit/e2e/server.js';
+import { freePort } from '../kit/servers/process.js';
 
 // The monitors as people look at them (sparklines, uptime bars, toasts), who else is looking, and
 // what the page shows before its script ran and after its server restarted (issue 12).

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { expect, test, type Page } from '@playwright/test';
 import { demoEnvironment } from '../../playwright.config.js';
+import { freePort } from '../kit/servers/process.js';
 
 // The production build's own defences, in Chromium: its Content-Security-Policy (kit.csp plus the
 // page's own socket host), its framing and sniffing headers, and server.js refusing to start in
@@ -19,14 +19,6 @@ async function recordViolations(page: Page): Promise<() => Promise<string[]>> {
 	});
 	return () =>
 		page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
-}
-
-async function freePort(): Promise<number> {
-	const probe = createServer();
-	await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-	const { port } = probe.address() as { port: number };
-	await new Promise<void>((resolve) => probe.close(() => resolve()));
-	return port;
 }
 
 /** Runs server.js until it prints that it listens (then stops it) or exits; returns what it said. */

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { expect } from '@playwright/test';
 import { demoEnvironment } from '../../playwright.config.js';
 import {
@@ -9,8 +9,9 @@ import {
 	signIn,
 	test,
 	twoOnOneTeam
-} from './fixtures/dashboard.js';
-import { freePort, killServer, startServer } from './fixtures/server.js';
+} from '../kit/e2e/dashboard.js';
+import { killServer, startServer } from '../kit/e2e/server.js';
+import { freePort, startRedisProcess } from '../kit/servers/process.js';
 
 // The live dashboard in Chromium against the production build (`npm run build && npm start`, started
 // by playwright.config.ts). Every test signs in to its own team, so tests never see each other's data.
@@ -188,21 +189,7 @@ test.describe('two processes on Redis', () => {
 		browser
 	}) => {
 		const redisPort = await freePort();
-		const redis = spawn('redis-server', [
-			'--port',
-			String(redisPort),
-			'--save',
-			'',
-			'--appendonly',
-			'no'
-		]);
-		children.push(redis);
-		await new Promise<void>((resolve) =>
-			redis.stdout.on(
-				'data',
-				(chunk: Buffer) => chunk.toString().includes('Ready to accept') && resolve()
-			)
-		);
+		children.push(await startRedisProcess(redisPort));
 		const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}` };
 		const [portA, portB] = [await freePort(), await freePort()];
 		children.push(await startServer(portA, env), await startServer(portB, env));

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Connected, Disconnected, ReconnectAttempt } from '../../src/lib/index.js';
-import { makeClient, track } from '../helpers/clients.js';
-import { nextEvent, reachState } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { makeClient, track } from '../kit/clients.js';
+import { nextEvent, reachState } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 // Sockets stay real; only the client's timers and clock are fake, so each backoff delay can be
 // read from its ReconnectAttempt event and skipped over instead of waited for.

@@ -8,9 +8,9 @@ import {
 	SocketClient,
 	type ConnectionState
 } from '../../src/lib/index.js';
-import { errorsOf, makeClient, track } from '../helpers/clients.js';
-import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { errorsOf, makeClient, track } from '../kit/clients.js';
+import { nextError, nextEvent, reachState, within } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 const AUTH = (token: string) => JSON.stringify({ name: 'auth', data: { token } });
 

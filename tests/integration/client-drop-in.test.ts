@@ -11,9 +11,9 @@ import {
 	type StandardSchema
 } from '../../src/lib/index.js';
 import { type WebSocketConstructor } from '../../src/lib/client/socket-client.js';
-import { errorsOf, makeClient, track } from '../helpers/clients.js';
-import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { errorsOf, makeClient, track } from '../kit/clients.js';
+import { nextError, nextEvent, reachState, within } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 afterEach(() => {
 	vi.restoreAllMocks();

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { Disconnected, ReconnectAttempt } from '../../src/lib/index.js';
-import { errorsOf, makeClient, track } from '../helpers/clients.js';
-import { nextEvent, reachState } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { errorsOf, makeClient, track } from '../kit/clients.js';
+import { nextEvent, reachState } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
+import { FakeDocument, FakeWindow, PageTransition } from '../kit/page.js';
 
 // Browser events a Node test cannot cause for real are dispatched on stand-in targets; the socket
 // and the server stay real. The real-browser version of the offline case is in tests/e2e.
-class FakeWindow extends EventTarget {
-	navigator = { onLine: true };
-}
-
-class FakeDocument extends EventTarget {
-	visibilityState = 'visible';
-}
-
-function pageEvent(type: string, persisted: boolean): Event {
-	return Object.assign(new Event(type), { persisted });
-}
 
 async function setup(options = {}) {
 	const server = track(await TestServer.start());
@@ -133,16 +123,16 @@ describe('visibility', () => {
 describe('back/forward cache', () => {
 	it('closes on pagehide into the cache and reconnects on pageshow from it', async () => {
 		const { server, window, client, attempts } = await setup();
-		window.dispatchEvent(pageEvent('pagehide', false));
+		window.dispatchEvent(new PageTransition('pagehide', false));
 		expect(client.connectionState).toBe('connected');
 
 		const disconnected = nextEvent(client, Disconnected);
-		window.dispatchEvent(pageEvent('pagehide', true));
+		window.dispatchEvent(new PageTransition('pagehide', true));
 		expect((await disconnected).code).toBe(1001);
 		await server.peers[0].closed;
 		expect(attempts).toEqual([]);
 
-		window.dispatchEvent(pageEvent('pageshow', true));
+		window.dispatchEvent(new PageTransition('pageshow', true));
 		expect(attempts).toEqual([{ attempt: 1, delay: 0 }]);
 		await reachState(client, 'connected');
 	});

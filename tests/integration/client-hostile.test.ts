@@ -17,10 +17,10 @@ import {
 	type StandardSchema,
 	Unrecoverable
 } from '../../src/lib/index.js';
-import { errorsOf, makeClient } from '../helpers/clients.js';
-import { HostileServer, type HostilePeer } from '../helpers/hostile-server.js';
-import { encodeFrame, Opcode } from '../helpers/raw-frames.js';
-import { nextEvent, reachState, within } from '../helpers/wait.js';
+import { errorsOf, makeClient } from '../kit/clients.js';
+import { HostileServer, type HostilePeer } from '../kit/servers/hostile-server.js';
+import { encodeFrame, Opcode } from '../kit/peers/raw-frames.js';
+import { nextEvent, reachState, within } from '../kit/wait.js';
 
 const Marker = ClientMessage.define('test.marker', z.number());
 

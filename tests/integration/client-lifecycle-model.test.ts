@@ -7,20 +7,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Connected, ReconnectAttempt, SocketClient } from '../../src/lib/index.js';
 import { type WebSocketConstructor } from '../../src/lib/client/socket-client.js';
-import { within } from '../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
+import { FakeDocument, FakeWindow } from '../kit/page.js';
+import { until, within } from '../kit/wait.js';
+import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const ROOMS = ['account:1', 'project:2'];
 const OPEN = 1;
 const CLOSED = 3;
-
-class FakeWindow extends EventTarget {
-	navigator = { onLine: true };
-}
-
-class FakeDocument extends EventTarget {
-	visibilityState = 'visible';
-}
 
 /** What the test knows for sure: whether the app stopped the client, and since when. */
 interface Model {
@@ -44,19 +37,6 @@ interface Real {
 	reconnectAttempts: number;
 	/** `sockets.length` and `reconnectAttempts` when the client was last stopped. */
 	stoppedAt: { sockets: number; attempts: number };
-}
-
-// Captured at import: polling on the faked setTimeout would wait forever, and vi.waitUntil
-// advances fake timers while it polls, which would fire reconnects no command asked for.
-const realSetTimeout = globalThis.setTimeout;
-
-/** Polls `done` on real timers until it holds, for at most 5 s. */
-async function until(done: () => boolean, what: string): Promise<void> {
-	const deadline = Date.now() + 5_000;
-	while (!done()) {
-		if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-		await new Promise((wake) => realSetTimeout(wake, 2));
-	}
 }
 
 /** Waits until no socket is half-way: each one is open or closed, and so is the server's end. */

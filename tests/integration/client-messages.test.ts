@@ -8,9 +8,9 @@ import {
 	type InboundMessage,
 	type StandardSchema
 } from '../../src/lib/index.js';
-import { errorsOf, makeClient, track } from '../helpers/clients.js';
-import { nextError, nextEvent, reachState, within } from '../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
+import { errorsOf, makeClient, track } from '../kit/clients.js';
+import { nextError, nextEvent, reachState, within } from '../kit/wait.js';
+import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const IncidentCreated = ClientMessage.define(
 	'incident.created',

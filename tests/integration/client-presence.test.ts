@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ClientMessage, watchPresence, type PresenceMembers } from '../../src/lib/index.js';
-import { makeClient, track } from '../helpers/clients.js';
-import { reachState, within } from '../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../helpers/ws-server.js';
+import { makeClient, track } from '../kit/clients.js';
+import { reachState, within } from '../kit/wait.js';
+import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
 
 const ROOM = 'team:acme';
 

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { forkSimulator } from '../../src/demo/simulator-fork.js';
-import { Signal } from '../helpers/chaos.js';
-import { watchDemoAccount } from '../helpers/demo-account.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { within } from '../helpers/wait.js';
+import { Signal } from '../kit/chaos.js';
+import { watchDemoAccount } from '../kit/demo-account.js';
+import { startRedisServer, type RedisServer } from '../kit/servers/redis-server.js';
+import { within } from '../kit/wait.js';
 
 // A production deploy has build/ and its production dependencies, but neither src/ nor tsx: the
 // demo's simulator must run there from what `npm run build` emits. These tests build it the way the

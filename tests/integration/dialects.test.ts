@@ -5,9 +5,9 @@ import {
 	typeKeyedDialect,
 	type Dialect
 } from '../../src/lib/index.js';
-import { makeClient, track } from '../helpers/clients.js';
-import { reachState, within } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { makeClient, track } from '../kit/clients.js';
+import { reachState, within } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 const Alert = ClientMessage.define<{ severity: string; message: string }>('alert');
 const OrderCreated = ClientMessage.define<{ id: number }>('order:created');

@@ -12,11 +12,11 @@ import {
 	REPLY_MESSAGE
 } from '../../src/lib/protocol/envelope.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../src/lib/protocol/presence.js';
-import { extractSamples } from '../helpers/doc-samples.js';
-import { makeClient } from '../helpers/clients.js';
-import { connectRaw, type RawClient } from '../helpers/raw-clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { reachState, within } from '../helpers/wait.js';
+import { extractSamples } from '../kit/docs/doc-samples.js';
+import { makeClient } from '../kit/clients.js';
+import { connectRaw, type WsPeer } from '../kit/peers/ws-peer.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { reachState, within } from '../kit/wait.js';
 
 // What PROTOCOL.md and README say a message carries, checked against the frames a real server
 // writes: a reader builds on these fields, so a field the docs name must be on the wire.
@@ -58,7 +58,7 @@ function inlineMessages(markdown: string): Map<string, Record<string, unknown>> 
 }
 
 /** The error `raw` got for the frame it sends now. */
-async function errorFor(raw: RawClient, frame: unknown): Promise<Record<string, unknown>> {
+async function errorFor(raw: WsPeer, frame: unknown): Promise<Record<string, unknown>> {
 	const from = raw.messages.length;
 	raw.send(frame);
 	const answer = await raw.nextMessage('error', 5_000, from);

@@ -5,9 +5,9 @@ import {
 	type CloseInfo,
 	type WebSocketClient
 } from '../../src/lib/compat/index.js';
-import { track } from '../helpers/clients.js';
-import { within } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+import { track } from '../kit/clients.js';
+import { within } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 const handles: WebSocketClient[] = [];
 

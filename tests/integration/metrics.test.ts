@@ -10,9 +10,9 @@ import {
 	PROMETHEUS_CONTENT_TYPE,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { connectRaw, refusedUpgrade, type RawClient } from '../helpers/raw-clients.js';
-import { Opcode, RawClient as RawFrameClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { connectRaw, refusedUpgrade, type WsPeer } from '../kit/peers/ws-peer.js';
+import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
+import { until, within } from '../kit/wait.js';
 
 // ---------------------------------------------------------------------------------------------
 // A small parser for the text exposition format 0.0.4: it fails on any line the format does not
@@ -188,7 +188,7 @@ function value(exposition: Exposition, key: string): number {
 	return found;
 }
 
-async function connected(url: string): Promise<RawClient> {
+async function connected(url: string): Promise<WsPeer> {
 	const client = await connectRaw(url);
 	await client.nextMessage('connected');
 	return client;
@@ -342,16 +342,6 @@ describe('GET /metrics', () => {
 // Issue 17, item 4: a client chose the close code, and each code became a series (2,000 sockets,
 // 2,001 series, a scrape of 3.8 → 106 KB). Nothing a client sends may add a series.
 describe('series a client cannot grow', () => {
-	/** Resolves once `check` holds, checked every turn (the server counts a close after the client saw it). */
-	async function until(check: () => boolean, what: string): Promise<void> {
-		await within(
-			(async () => {
-				while (!check()) await new Promise((resolve) => setImmediate(resolve));
-			})(),
-			what
-		);
-	}
-
 	function closedTotal(sockets: SocketServer): number {
 		const { connectionsClosed } = sockets.metricsSnapshot();
 		return Object.values(connectionsClosed).reduce((sum, count) => sum + count, 0);
@@ -420,7 +410,7 @@ describe('series a client cannot grow', () => {
 
 	it("labels a code the server closed with as the server's, whatever code the peer answers with", async () => {
 		const server = await start();
-		const peer = await RawFrameClient.connect(server.port, { path: '/ws' });
+		const peer = await RawClient.connect(server.port, { path: '/ws' });
 		await peer.waitForText((text) => text.includes('"connected"'), 'connected');
 		const [connection] = server.sockets.connections;
 		connection.close(4321, 'Kicked');

@@ -2,9 +2,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { metricsRequestHandler } from '../../src/lib/server/index.js';
-import { openSocket, upgradeRequestText } from '../helpers/upgrades.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { openSocket, upgradeRequestText } from '../kit/peers/upgrades.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 // The library's own plain-text answers (the metrics endpoint's, an upgrade refusal's) say
 // nosniff themselves, on a bare HTTP server that adds nothing: a browser that opens one reads text.

@@ -17,11 +17,11 @@ import {
 	few,
 	report,
 	watchStream as watch
-} from '../helpers/chaos.js';
-import { makeClient, track } from '../helpers/clients.js';
-import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
-import { nextEvent, reachState, within } from '../helpers/wait.js';
-import { TestServer } from '../helpers/ws-server.js';
+} from '../kit/chaos.js';
+import { makeClient, track } from '../kit/clients.js';
+import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
+import { nextEvent, reachState, within } from '../kit/wait.js';
+import { TestServer } from '../kit/servers/ws-server.js';
 
 afterEach(() => {
 	vi.useRealTimers();

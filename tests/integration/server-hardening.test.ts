@@ -13,23 +13,18 @@ import {
 	ROUTE_DEFAULTS,
 	type RouteOptions
 } from '../../src/lib/server/index.js';
-import {
-	attemptUpgrade,
-	connectRaw,
-	deferred,
-	refusedUpgrade,
-	type Envelope
-} from '../helpers/raw-clients.js';
+import { attemptUpgrade, connectRaw, deferred, refusedUpgrade } from '../kit/peers/ws-peer.js';
+import type { Envelope } from '../kit/envelope.js';
 import {
 	destroyRawClients,
 	encodeFrame,
 	EventLog,
 	Opcode,
 	RawClient
-} from '../helpers/raw-frames.js';
+} from '../kit/peers/raw-frames.js';
 import type { StandardSchema } from '../../src/lib/protocol/standard-schema.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 afterEach(() => destroyRawClients());
 

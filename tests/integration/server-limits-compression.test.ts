@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage } from '../../src/lib/server/index.js';
-import { parseEnvelope, Peer, serve, withEcho } from '../helpers/limits.js';
-import { Opcode, RawClient } from '../helpers/raw-frames.js';
+import { parseEnvelope, Peer, serve, withEcho } from '../kit/limits.js';
+import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
 
 describe('compression', () => {
 	const Big = ClientMessage.define<{ seq: number; text: string }>('big');

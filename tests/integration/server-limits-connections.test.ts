@@ -3,9 +3,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage } from '../../src/lib/server/index.js';
-import { parseEnvelope, Peer, serve, SpyEngine, connectionError } from '../helpers/limits.js';
-import { EventLog, RawClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { parseEnvelope, Peer, serve, SpyEngine, connectionError } from '../kit/limits.js';
+import { EventLog, RawClient } from '../kit/peers/raw-frames.js';
+import { within } from '../kit/wait.js';
 
 describe('liveness', () => {
 	it('terminates a client that never answers pings; a healthy one stays across intervals', async () => {

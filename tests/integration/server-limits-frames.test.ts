@@ -1,8 +1,8 @@
 // What the server does with frames no client may send: over maxPayload, breaking RFC 6455, malformed.
 import { describe, expect, it } from 'vitest';
-import { errorData, Peer, serve, withEcho, measureFrame } from '../helpers/limits.js';
-import { Opcode, RawClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { errorData, Peer, serve, withEcho, measureFrame } from '../kit/limits.js';
+import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
+import { within } from '../kit/wait.js';
 
 describe('maxPayload', () => {
 	it('accepts a 64 KiB frame by default (the limit itself) and closes with 1009 on a byte more', async () => {

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ClientMessage } from '../../src/lib/server/index.js';
-import { errorData, Peer, serve, withEcho, forbiddenKeysIn } from '../helpers/limits.js';
+import { errorData, Peer, serve, withEcho, forbiddenKeysIn } from '../kit/limits.js';
 
 describe('unknown message names', () => {
 	it('answers unknown_message with the request id when nothing handles the name', async () => {

@@ -2,16 +2,9 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ClientMessage } from '../../src/lib/server/index.js';
 import { RateLimiter } from '../../src/lib/server/session/rate-limiter.js';
-import {
-	type Envelope,
-	parseEnvelope,
-	errorData,
-	Peer,
-	serve,
-	withEcho
-} from '../helpers/limits.js';
-import { encodeFrame, EventLog, Opcode, RawClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { type Envelope, parseEnvelope, errorData, Peer, serve, withEcho } from '../kit/limits.js';
+import { encodeFrame, EventLog, Opcode, RawClient } from '../kit/peers/raw-frames.js';
+import { within } from '../kit/wait.js';
 
 describe('rate limit', () => {
 	const rateLimit = { messagesPerSecond: 5, burst: 5, closeAfter: 10 };

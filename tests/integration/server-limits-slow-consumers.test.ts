@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage } from '../../src/lib/server/index.js';
-import { parseEnvelope, Peer, serve, connectionOf } from '../helpers/limits.js';
-import { RawClient } from '../helpers/raw-frames.js';
-import { within } from '../helpers/wait.js';
+import { parseEnvelope, Peer, serve, connectionOf } from '../kit/limits.js';
+import { RawClient } from '../kit/peers/raw-frames.js';
+import { within } from '../kit/wait.js';
 
 describe('slow consumer', () => {
 	it('drops a client that stops reading once maxBufferedBytes is exceeded; readers keep everything', async () => {

@@ -16,9 +16,9 @@ import {
 	serverConnection,
 	tagged,
 	type Deferred
-} from '../helpers/raw-clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+} from '../kit/peers/ws-peer.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 describe('connection.closed', () => {
 	it('resolves whether it was first asked for before the socket closed or after', async () => {

@@ -7,16 +7,17 @@ import {
 } from '../../src/lib/index.js';
 import {
 	MemoryEngine,
-	type Engine,
 	type EnginePresence,
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
-import { makeClient } from '../helpers/clients.js';
-import { connectRaw, type Envelope, type RawClient } from '../helpers/raw-clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { presentAs, tokenUserAuth, type TokenUser } from '../helpers/token-users.js';
-import { reachState, within } from '../helpers/wait.js';
+import { makeClient } from '../kit/clients.js';
+import { StubEngine } from '../kit/engine-stub.js';
+import { connectRaw, type WsPeer } from '../kit/peers/ws-peer.js';
+import type { Envelope } from '../kit/envelope.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { presentAs, tokenUserAuth, type TokenUser } from '../kit/token-users.js';
+import { reachState, within } from '../kit/wait.js';
 
 const ROOM = 'team:acme';
 const PresenceGet = ClientMessage.define<{ room: string }>('presence.get');
@@ -42,7 +43,7 @@ async function serve(
 }
 
 /** A raw client signed in with `token`, sending and reading frames as they are. */
-async function rawUser(url: string, token: string): Promise<RawClient> {
+async function rawUser(url: string, token: string): Promise<WsPeer> {
 	const raw = await connectRaw(url);
 	raw.send({ name: 'auth', data: { token } });
 	await raw.nextMessage('connected');
@@ -50,7 +51,7 @@ async function rawUser(url: string, token: string): Promise<RawClient> {
 }
 
 /** A raw client of `token` in `room`, its first `presence.state` received. */
-async function rawMember(url: string, token: string, room = ROOM): Promise<RawClient> {
+async function rawMember(url: string, token: string, room = ROOM): Promise<WsPeer> {
 	const raw = await rawUser(url, token);
 	raw.send({ name: 'room.join', data: { room } });
 	await raw.nextMessage('presence.state');
@@ -58,7 +59,7 @@ async function rawMember(url: string, token: string, room = ROOM): Promise<RawCl
 }
 
 /** The answer (`reply` or `error`) to the request `id`, as sent (the frame) and decoded. */
-async function answerTo(raw: RawClient, id: number): Promise<{ frame: string; answer: Envelope }> {
+async function answerTo(raw: WsPeer, id: number): Promise<{ frame: string; answer: Envelope }> {
 	for (;;) {
 		const frame = raw.frames.find((text) => text.startsWith('{') && JSON.parse(text).id === id);
 		if (frame) return { frame, answer: JSON.parse(frame) as Envelope };
@@ -67,7 +68,7 @@ async function answerTo(raw: RawClient, id: number): Promise<{ frame: string; an
 }
 
 /** The frames `raw` received named `name`, from the `from`-th frame on. */
-const framesNamed = (raw: RawClient, name: string, from = 0) =>
+const framesNamed = (raw: WsPeer, name: string, from = 0) =>
 	raw.messages.slice(from).filter((message) => message.name == name);
 
 /** A connected client with `token`, watching `room`'s presence; `next(predicate)` waits for a view. */
@@ -329,15 +330,7 @@ describe('presence on the server', () => {
 	});
 
 	it('refuses a route with presence on an engine that keeps none', async () => {
-		const engine = new MemoryEngine() as Engine;
-		const withoutPresence: Engine = {
-			start: (handlers) => engine.start(handlers),
-			subscribe: (room) => engine.subscribe(room),
-			unsubscribe: (room) => engine.unsubscribe(room),
-			publish: (room, message, options) => engine.publish(room, message, options),
-			history: (room, since) => engine.history(room, since),
-			close: () => engine.close()
-		};
+		const withoutPresence = new StubEngine();
 		await expect(serve({ engine: withoutPresence })).rejects.toThrow(/does not keep presence/);
 	});
 });

@@ -11,10 +11,11 @@ import {
 	type RouteOptions,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { connectRaw, deferred, type Envelope, type RawClient } from '../helpers/raw-clients.js';
-import { Opcode, RawClient as RawFrameClient } from '../helpers/raw-frames.js';
-import { startSocketServer, type RunningServer } from '../helpers/socket-server.js';
-import { within } from '../helpers/wait.js';
+import { connectRaw, deferred, type WsPeer } from '../kit/peers/ws-peer.js';
+import type { Envelope } from '../kit/envelope.js';
+import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
+import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
+import { within } from '../kit/wait.js';
 
 afterEach(() => {
 	vi.useRealTimers();
@@ -33,7 +34,7 @@ async function serve(options: Partial<RouteOptions> = {}): Promise<RunningServer
 	return server;
 }
 
-async function connected(server: RunningServer): Promise<RawClient> {
+async function connected(server: RunningServer): Promise<WsPeer> {
 	const client = await connectRaw(server.url());
 	await client.nextMessage('connected');
 	return client;
@@ -44,12 +45,12 @@ function isAnswer(message: Envelope): boolean {
 }
 
 /** Every answer (`reply` or `error`) `client` received for request `id`. */
-function answersTo(client: RawClient, id: number): Envelope[] {
+function answersTo(client: WsPeer, id: number): Envelope[] {
 	return client.messages.filter((message) => message.id === id && isAnswer(message));
 }
 
 /** The first answer to request `id`, waiting for it. */
-function answerTo(client: RawClient, id: number): Promise<Envelope> {
+function answerTo(client: WsPeer, id: number): Promise<Envelope> {
 	return within(
 		(async () => {
 			for (;;) {
@@ -63,7 +64,7 @@ function answerTo(client: RawClient, id: number): Promise<Envelope> {
 }
 
 /** Resolves once everything the server queued for `client` before now has arrived. */
-async function barrier(client: RawClient, id: number): Promise<void> {
+async function barrier(client: WsPeer, id: number): Promise<void> {
 	client.send({ name: 'echo', data: 'barrier', id });
 	await answerTo(client, id);
 }
@@ -220,7 +221,7 @@ describe('replies to requests accepted before the server closes (item 23)', () =
 			rateLimit: { messagesPerSecond: 1, burst: 3, closeAfter: 3 }
 		});
 		// A client on a bare socket: it sees the close frame itself, where it stands among the frames.
-		const client = await RawFrameClient.connect(server.port);
+		const client = await RawClient.connect(server.port);
 		await client.waitForText((text) => text.includes('"connected"'), 'connected');
 		for (let id = 1; id <= 3; id++) client.sendText({ name: 'slow', data: id, id });
 		for (let flood = 0; flood < 3; flood++) client.sendText('2');

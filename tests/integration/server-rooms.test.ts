@@ -7,9 +7,9 @@ import {
 	type Connection,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
-import { makeClient } from '../helpers/clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { nextEvent, reachState, within } from '../helpers/wait.js';
+import { makeClient } from '../kit/clients.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { nextEvent, reachState, within } from '../kit/wait.js';
 
 const Chat = ClientMessage.define('chat', z.object({ text: z.string() }));
 const Announcement = ClientMessage.define<{ text: string }>('announcement');

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Connected, Disconnected } from '../../src/lib/index.js';
 import { MemoryEngine } from '../../src/lib/server/index.js';
-import { Fence, Seq, tally, watchStream, CHAOS_ROOM as ROOM } from '../helpers/chaos.js';
-import { makeClient } from '../helpers/clients.js';
-import { startSocketServer } from '../helpers/socket-server.js';
-import { nextEvent } from '../helpers/wait.js';
+import { Fence, Seq, tally, watchStream, CHAOS_ROOM as ROOM } from '../kit/chaos.js';
+import { makeClient } from '../kit/clients.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
+import { nextEvent } from '../kit/wait.js';
 
 // The sibling of issue 17 item 11 on the default engine: the MemoryEngine created a room's state
 // when a join read its position, and forgot it as soon as its last member left while it had no

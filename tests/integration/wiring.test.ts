@@ -12,8 +12,8 @@ import { Disconnected } from '../../src/lib/index.js';
 import { MonitorStatusChanged, Ping, projectRoom } from '../../src/demo/messages.js';
 import { PROJECTS } from '../../src/demo/dashboard.js';
 import { signSession } from '../../src/demo/session.js';
-import { errorsOf, makeClient } from '../helpers/clients.js';
-import { nextEvent, reachState, within } from '../helpers/wait.js';
+import { errorsOf, makeClient } from '../kit/clients.js';
+import { nextEvent, reachState, within } from '../kit/wait.js';
 
 // The socket server wired into real processes: `vite dev` and `vite preview` through the Vite
 // plugin, and the production `server.js` over adapter-node's build.

@@ -15,13 +15,13 @@ import {
 	type SocketClient
 } from '../../../src/lib/index.js';
 import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
-import { recordAttack } from '../../helpers/attack-summary.js';
-import { scaled } from '../../helpers/attack.js';
-import { Fence, Seq, Signal, few, tally } from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisCluster } from '../../helpers/redis-cluster.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { nextEvent } from '../../helpers/wait.js';
+import { recordAttack } from '../../kit/attack/attack-summary.js';
+import { scaled } from '../../kit/attack/attack.js';
+import { Fence, Seq, Signal, few, tally } from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisCluster } from '../../kit/servers/redis-cluster.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { nextEvent } from '../../kit/wait.js';
 
 /** What hostile names are made of: each piece means something to a hash tag or its escape. */
 const PIECES = ['}', '{', '%', '%7D', '%25', 'é', '😀', 'x', ':'];

@@ -4,20 +4,26 @@
  * well-behaved client receives the numbered feed. The fixture runs with `maxConnections` 60.
  */
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, MAX_STALL_MS, scaled, SOAK, underAttack } from '../../helpers/attack.js';
-import { HardeningRoute, UpgradeAuth } from '../../helpers/hardening-messages.js';
+import {
+	expectUnharmed,
+	MAX_STALL_MS,
+	scaled,
+	SOAK,
+	underAttack
+} from '../../kit/attack/attack.js';
+import { HardeningRoute, UpgradeAuth } from '../../kit/servers/hardening-messages.js';
 import {
 	useHardeningServer,
 	type HardeningServer
-} from '../../helpers/hardening-server-process.js';
+} from '../../kit/servers/hardening-server-process.js';
 import {
 	openSocket,
 	trickleUpgrade,
 	upgrade,
 	upgradeRequestText,
 	type UpgradeAnswer
-} from '../../helpers/upgrades.js';
-import { within } from '../../helpers/wait.js';
+} from '../../kit/peers/upgrades.js';
+import { within } from '../../kit/wait.js';
 
 const MAX_CONNECTIONS = 60;
 const server = useHardeningServer({ MAX_CONNECTIONS: String(MAX_CONNECTIONS) });

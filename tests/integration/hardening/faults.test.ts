@@ -1,14 +1,14 @@
 /**
  * Faults, as issue 8's suite asks: server processes SIGKILLed and Redis restarted in a loop under
  * load, with a detector for a process that stops answering; and a client whose network is cut
- * without a close frame. Servers are child processes (tests/fixtures/chaos-server.ts) on a private
+ * without a close frame. Servers are child processes (tests/kit/servers/chaos-server.ts) on a private
  * redis-server; the test publishes the numbered stream through its own RedisEngine, as another node
  * of the app would. `npm run soak` (SOAK=1) runs the long versions.
  */
 import { describe, expect, it } from 'vitest';
 import { Connected, type SocketClient } from '../../../src/lib/index.js';
-import { recordAttack } from '../../helpers/attack-summary.js';
-import { scaled } from '../../helpers/attack.js';
+import { recordAttack } from '../../kit/attack/attack-summary.js';
+import { scaled } from '../../kit/attack/attack.js';
 import {
 	CHAOS_ROOM as ROOM,
 	Publisher,
@@ -22,12 +22,12 @@ import {
 	watchServers,
 	watchStream,
 	type StreamView
-} from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { TcpProxy } from '../../helpers/tcp-proxy.js';
-import { nextEvent } from '../../helpers/wait.js';
+} from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { TcpProxy } from '../../kit/servers/tcp-proxy.js';
+import { nextEvent } from '../../kit/wait.js';
 
 /** Every other restart keeps Redis's data (same epochs: gaps are filled), the others wipe it. */
 const REDIS_RESTARTS = scaled(2, 20);

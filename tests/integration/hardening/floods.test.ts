@@ -7,12 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
-import { flood, signIn, textFrame, type FloodResult } from '../../helpers/flood.js';
-import { HardeningRoute, Token } from '../../helpers/hardening-messages.js';
-import { useHardeningServer } from '../../helpers/hardening-server-process.js';
-import { encodeFrame, Opcode, RawClient } from '../../helpers/raw-frames.js';
-import { within } from '../../helpers/wait.js';
+import { expectUnharmed, scaled, underAttack } from '../../kit/attack/attack.js';
+import { flood, signIn, textFrame, type FloodResult } from '../../kit/attack/flood.js';
+import { HardeningRoute, Token } from '../../kit/servers/hardening-messages.js';
+import { useHardeningServer } from '../../kit/servers/hardening-server-process.js';
+import { encodeFrame, Opcode, RawClient } from '../../kit/peers/raw-frames.js';
+import { within } from '../../kit/wait.js';
 
 const server = useHardeningServer();
 const FLOOD_MS = scaled(1_000, 20_000);

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { scaled } from '../../helpers/attack.js';
+import { scaled } from '../../kit/attack/attack.js';
 import {
 	anyFrame,
 	closePayload,
@@ -16,17 +16,17 @@ import {
 	invalidUtf8,
 	MAX_PAYLOAD,
 	oversizeHeader
-} from '../../helpers/fuzz-frames.js';
-import { expectedEcho, valueText } from '../../helpers/fuzz-json.js';
+} from '../../kit/fuzz/fuzz-frames.js';
+import { expectedEcho, valueText } from '../../kit/fuzz/fuzz-json.js';
 import {
 	freshId,
 	FUZZ_BUDGET_MS,
 	fuzzUnderAttack,
 	FuzzSession,
 	type FuzzTarget
-} from '../../helpers/fuzz-session.js';
-import { useHardeningServer } from '../../helpers/hardening-server-process.js';
-import { encodeFrame, Opcode } from '../../helpers/raw-frames.js';
+} from '../../kit/fuzz/fuzz-session.js';
+import { useHardeningServer } from '../../kit/servers/hardening-server-process.js';
+import { encodeFrame, Opcode } from '../../kit/peers/raw-frames.js';
 
 const server = useHardeningServer();
 const TEST_MS = FUZZ_BUDGET_MS + 30_000;

@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { scaled } from '../../helpers/attack.js';
+import { scaled } from '../../kit/attack/attack.js';
 import {
 	deepText,
 	envelope,
@@ -19,7 +19,7 @@ import {
 	pollutingKey,
 	valueText,
 	type FuzzMessage
-} from '../../helpers/fuzz-json.js';
+} from '../../kit/fuzz/fuzz-json.js';
 import {
 	freshId,
 	fuzzCounter,
@@ -28,10 +28,10 @@ import {
 	FuzzSession,
 	whileServing,
 	type FuzzTarget
-} from '../../helpers/fuzz-session.js';
-import { HardeningRoute, RoomPrefix } from '../../helpers/hardening-messages.js';
-import { useHardeningServer } from '../../helpers/hardening-server-process.js';
-import { encodeFrame, Opcode, RawClient } from '../../helpers/raw-frames.js';
+} from '../../kit/fuzz/fuzz-session.js';
+import { HardeningRoute, RoomPrefix } from '../../kit/servers/hardening-messages.js';
+import { useHardeningServer } from '../../kit/servers/hardening-server-process.js';
+import { encodeFrame, Opcode, RawClient } from '../../kit/peers/raw-frames.js';
 
 const server = useHardeningServer();
 /** A property predicate that stops testing once the server died (see `whileServing`). */

@@ -5,16 +5,16 @@
  * The fixture runs with a 1 s token deadline and `maxPending` 20.
  */
 import { describe, expect, it } from 'vitest';
-import { expectUnharmed, scaled, underAttack } from '../../helpers/attack.js';
-import { signIn } from '../../helpers/flood.js';
+import { expectUnharmed, scaled, underAttack } from '../../kit/attack/attack.js';
+import { signIn } from '../../kit/attack/flood.js';
 import {
 	ConnectionFlag,
 	HardeningRoute,
 	LONG_REASON,
 	Token
-} from '../../helpers/hardening-messages.js';
-import { useHardeningServer } from '../../helpers/hardening-server-process.js';
-import { encodeFrame, Opcode, RawClient } from '../../helpers/raw-frames.js';
+} from '../../kit/servers/hardening-messages.js';
+import { useHardeningServer } from '../../kit/servers/hardening-server-process.js';
+import { encodeFrame, Opcode, RawClient } from '../../kit/peers/raw-frames.js';
 
 const AUTH_TIMEOUT_MS = 1_000;
 const MAX_PENDING = 20;

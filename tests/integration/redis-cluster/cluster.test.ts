@@ -11,13 +11,13 @@ import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
 import { keySlot, roomKeys } from '../../../src/lib/redis/keys.js';
 import { PublishQueue } from '../../../src/lib/redis/publish-queue.js';
 import type { StreamPosition } from '../../../src/lib/server/index.js';
-import { Fence, Gate, Seq, Signal } from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { nextEvent } from '../../helpers/wait.js';
+import { Fence, Gate, Seq, Signal } from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisCluster, type RedisClusterProcess } from '../../kit/servers/redis-cluster.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { nextEvent } from '../../kit/wait.js';
 
-// Servers are child processes (tests/fixtures/chaos-server.ts) whose REDIS_URL names the cluster
+// Servers are child processes (tests/kit/servers/chaos-server.ts) whose REDIS_URL names the cluster
 // (`redis-cluster://…`); the test publishes through its own engine and publisher on the cluster.
 
 const RECONNECT = { reconnectDelay: 50, maxReconnectDelay: 250 };

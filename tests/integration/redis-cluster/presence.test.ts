@@ -4,12 +4,12 @@ import { type PresenceWatch } from '../../../src/lib/client/presence.js';
 import { roomKeys } from '../../../src/lib/redis/keys.js';
 import { presenceRoomKeys } from '../../../src/lib/redis/redis-presence.js';
 import { presenceRoomOf } from '../../../src/lib/engine/presence-scope.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisCluster, type RedisClusterProcess } from '../../helpers/redis-cluster.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { reachState, within } from '../../helpers/wait.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisCluster, type RedisClusterProcess } from '../../kit/servers/redis-cluster.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { reachState, within } from '../../kit/wait.js';
 
-// Two chaos-server processes (tests/fixtures/chaos-server.ts, PRESENCE=1) on a 3-master cluster:
+// Two chaos-server processes (tests/kit/servers/chaos-server.ts, PRESENCE=1) on a 3-master cluster:
 // each room's presence keys and channel live on the master of the room's hash tag, and changes go
 // out with SPUBLISH there, so both processes must hear every room from its own master.
 

@@ -12,13 +12,13 @@ import {
 	report,
 	seqThrough as seq,
 	watchStream
-} from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { nextEvent } from '../../helpers/wait.js';
+} from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { nextEvent } from '../../kit/wait.js';
 
-// Servers are child processes (tests/fixtures/chaos-server.ts) on a private redis-server; the
+// Servers are child processes (tests/kit/servers/chaos-server.ts) on a private redis-server; the
 // test process publishes through its own RedisEngine, as another node of the app would.
 
 function startServers(redis: RedisServer, count: number): Promise<ServerProcess[]> {

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Signal } from '../../helpers/chaos.js';
-import { watchDemoAccount } from '../../helpers/demo-account.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { within } from '../../helpers/wait.js';
+import { Signal } from '../../kit/chaos.js';
+import { watchDemoAccount } from '../../kit/demo-account.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { within } from '../../kit/wait.js';
 
 // With REDIS_URL the demo's simulator runs in a process of its own (src/demo/simulator-process.ts),
 // one per server process, and a Redis lease lets exactly one of them run: these tests start two

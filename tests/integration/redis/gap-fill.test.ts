@@ -11,11 +11,11 @@ import {
 	report,
 	seqThrough,
 	watchStream
-} from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess } from '../../helpers/server-process.js';
-import { TcpProxy } from '../../helpers/tcp-proxy.js';
+} from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { TcpProxy } from '../../kit/servers/tcp-proxy.js';
 
 // Defect 10 of issue 8: after Redis trouble the subscriber may be back before the command
 // connection. A gap-fill whose history read then failed was retried in a microtask loop (the read

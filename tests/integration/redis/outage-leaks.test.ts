@@ -2,9 +2,9 @@ import { Cluster, Redis } from 'ioredis';
 import type { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
-import { Signal } from '../../helpers/chaos.js';
-import { startRedisCluster } from '../../helpers/redis-cluster.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
+import { Signal } from '../../kit/chaos.js';
+import { startRedisCluster } from '../../kit/servers/redis-cluster.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
 
 // Every outage makes the engine subscribe all its rooms again. Whatever that leaves behind must not
 // add up: after many outages the listeners on the clients and ioredis' own records of what is

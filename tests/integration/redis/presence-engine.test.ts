@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { PresenceEntry } from '../../../src/lib/protocol/presence.js';
 import type { EnginePresence, PresenceChange } from '../../../src/lib/engine/engine.js';
 import { RedisEngine, type RedisEngineOptions } from '../../../src/lib/redis/index.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { redisAdmin, Signal } from '../../helpers/chaos.js';
-import { within } from '../../helpers/wait.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { redisAdmin, Signal } from '../../kit/chaos.js';
+import { within } from '../../kit/wait.js';
 
 const ROOM = 'team:acme';
 const engines: RedisEngine[] = [];

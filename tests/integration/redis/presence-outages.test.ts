@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { watchPresence, type PresenceMembers } from '../../../src/lib/index.js';
-import { makeClient } from '../../helpers/clients.js';
-import { SOAK, scaled } from '../../helpers/attack.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { reachState, within } from '../../helpers/wait.js';
+import { makeClient } from '../../kit/clients.js';
+import { SOAK, scaled } from '../../kit/attack/attack.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { reachState, within } from '../../kit/wait.js';
 
-// Presence across two chaos-server processes (tests/fixtures/chaos-server.ts, PRESENCE=1) while
+// Presence across two chaos-server processes (tests/kit/servers/chaos-server.ts, PRESENCE=1) while
 // Redis goes down again and again: during each outage some tabs leave and others join, more join
 // and leave the moment it is back, and every open tab must then show the true set. Half the
 // restarts come back empty (the data wiped), half with every acknowledged write (append-only file).

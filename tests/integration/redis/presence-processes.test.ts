@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { watchPresence, type PresenceMembers } from '../../../src/lib/index.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess, type ServerProcess } from '../../helpers/server-process.js';
-import { reachState, within } from '../../helpers/wait.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { reachState, within } from '../../kit/wait.js';
 
 const ROOM = 'team:acme';
 /** Short, so a killed process's users vanish quickly; long enough for a busy machine's heartbeats. */

@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClientMessage, watchPresence } from '../../../src/lib/index.js';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import type { RouteOptions } from '../../../src/lib/server/index.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { startSocketServer } from '../../helpers/socket-server.js';
-import { presentAs, tokenUserAuth, type TokenUser } from '../../helpers/token-users.js';
-import { reachState, within } from '../../helpers/wait.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { startSocketServer } from '../../kit/servers/socket-server.js';
+import { presentAs, tokenUserAuth, type TokenUser } from '../../kit/token-users.js';
+import { reachState, within } from '../../kit/wait.js';
 
 const ROOM = 'team:acme';
 const PresenceGet = ClientMessage.define<{ room: string }>('presence.get');

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisEngine, type RedisEngineOptions } from '../../../src/lib/redis/index.js';
 import type { StreamPosition } from '../../../src/lib/server/index.js';
-import { redisAdmin } from '../../helpers/chaos.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { within } from '../../helpers/wait.js';
+import { redisAdmin } from '../../kit/chaos.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { within } from '../../kit/wait.js';
 
 // RedisEngine sends the publishes of one event-loop turn together: consecutive publishes to a room
 // become one command (one publish-script run, or one PUBLISH for messages without offsets) and the

@@ -4,20 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ClientMessage, Connected, Disconnected } from '../../../src/lib/index.js';
 import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
-import {
-	CHAOS_ROOM as ROOM,
-	Fence,
-	Gate,
-	Seq,
-	few,
-	tally,
-	watchStream
-} from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess } from '../../helpers/server-process.js';
-import { startSocketServer } from '../../helpers/socket-server.js';
-import { nextEvent, within } from '../../helpers/wait.js';
+import { CHAOS_ROOM as ROOM, Fence, Gate, Seq, few, tally, watchStream } from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { startSocketServer } from '../../kit/servers/socket-server.js';
+import { nextEvent, within } from '../../kit/wait.js';
 
 // A RedisPublisher publishes from a process that runs no socket server. Its messages must reach
 // clients of the servers (other processes, here a child process) with offsets in one sequence with

@@ -2,10 +2,11 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { DEFAULT_PREFIX, roomKeys } from '../../../src/lib/redis/keys.js';
-import { publisherEngine, redisAdmin } from '../../helpers/chaos.js';
-import { connectRaw, type Envelope, type RawClient } from '../../helpers/raw-clients.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
-import { startSocketServer } from '../../helpers/socket-server.js';
+import { publisherEngine, redisAdmin } from '../../kit/chaos.js';
+import { connectRaw, type WsPeer } from '../../kit/peers/ws-peer.js';
+import type { Envelope } from '../../kit/envelope.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
+import { startSocketServer } from '../../kit/servers/socket-server.js';
 
 // A room whose channel Redis refuses (an ACL) must cost only that room: its members are told, with
 // the `error` a refused join gets (naming the room), and leave it; every other room of the process
@@ -36,7 +37,7 @@ async function subscribeCalls(admin: Redis): Promise<number> {
 
 /** The first envelope `client` got that `matches`, waiting for it (each arrival wakes the check). */
 async function firstMessage(
-	client: RawClient,
+	client: WsPeer,
 	matches: (message: Envelope) => boolean,
 	what: string
 ): Promise<Envelope> {
@@ -50,7 +51,7 @@ async function firstMessage(
 }
 
 /** The first `name` message whose data names `room`. */
-function answerFor(client: RawClient, name: string, room: string): Promise<Envelope> {
+function answerFor(client: WsPeer, name: string, room: string): Promise<Envelope> {
 	return firstMessage(
 		client,
 		(message) => message.name == name && (message.data as { room?: unknown }).room == room,
@@ -59,7 +60,7 @@ function answerFor(client: RawClient, name: string, room: string): Promise<Envel
 }
 
 /** Resolves once `client` got a message of `room` with data `data`. */
-async function deliveryOf(client: RawClient, room: string, data: string): Promise<void> {
+async function deliveryOf(client: WsPeer, room: string, data: string): Promise<void> {
 	await firstMessage(
 		client,
 		(message) => message.room == room && message.data == data,

@@ -2,9 +2,9 @@ import { Cluster, type Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { DEFAULT_PREFIX, roomKeys } from '../../../src/lib/redis/keys.js';
-import { Signal, publisherEngine, redisAdmin } from '../../helpers/chaos.js';
-import { startRedisCluster } from '../../helpers/redis-cluster.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { Signal, publisherEngine, redisAdmin } from '../../kit/chaos.js';
+import { startRedisCluster } from '../../kit/servers/redis-cluster.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
 
 const engines: RedisEngine[] = [];
 const clusters: Cluster[] = [];

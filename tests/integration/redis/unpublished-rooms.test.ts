@@ -2,12 +2,12 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connected, Disconnected } from '../../../src/lib/index.js';
 import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
-import { CHAOS_ROOM as ROOM, Fence, Seq, Signal, tally, watchStream } from '../../helpers/chaos.js';
-import { makeClient } from '../../helpers/clients.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
-import { startServerProcess } from '../../helpers/server-process.js';
-import { startSocketServer } from '../../helpers/socket-server.js';
-import { nextEvent } from '../../helpers/wait.js';
+import { CHAOS_ROOM as ROOM, Fence, Seq, Signal, tally, watchStream } from '../../kit/chaos.js';
+import { makeClient } from '../../kit/clients.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
+import { startServerProcess } from '../../kit/servers/chaos-server-process.js';
+import { startSocketServer } from '../../kit/servers/socket-server.js';
+import { nextEvent } from '../../kit/wait.js';
 
 // Issue 17 item 11: reading a room's position for a join created its Redis keys with a 24 h TTL,
 // so every room ever joined left a key, published to or not (5,400 joins → 5,400 keys). A room

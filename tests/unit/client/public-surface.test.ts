@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as root from '../../../src/lib/index.js';
-import { exportedNames } from '../../helpers/entry-names.js';
+import { exportedNames } from '../../kit/entry-names.js';
 
 const RUNTIME = [
 	'ClientMessage',

@@ -3,7 +3,7 @@ import { DemoAccounts, sweepInterval, type AccountLimits } from '../../../src/de
 import type { Monitor } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
 
 // The demo's account bound and expiry, against both stores: the in-memory one and the Redis one
 // (a real redis-server of the test). Time is a hand-moved clock.

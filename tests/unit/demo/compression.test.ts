@@ -7,7 +7,7 @@ import {
 	compressResponses,
 	isCompressible
 } from '../../../src/compression.js';
-import { within } from '../../helpers/wait.js';
+import { within } from '../../kit/wait.js';
 
 // The app's compression hook (src/hooks.server.ts) with real Request and Response objects; the
 // e2e test tests/e2e/dashboard-load.test.ts checks it on the built server over HTTP.

@@ -21,7 +21,7 @@ import {
 	MemoryDashboardStore,
 	type DashboardStore
 } from '../../../src/demo/store.js';
-import { startRedisServer, type RedisServer } from '../../helpers/redis-server.js';
+import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
 
 // The demo's documented bounds (MAX_TIMELINE entries, updates of MAX_UPDATE_LENGTH, RESOLVED_KEPT
 // resolved, MAX_OPEN_INCIDENTS open) must hold whatever people do, in whatever order, and what the

@@ -12,7 +12,7 @@ import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
 import { MAX_SPANS, MAX_TIMELINE } from '../../../src/demo/limits.js';
 import { MonitorSchema } from '../../../src/demo/shapes.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
-import { startRedisServer } from '../../helpers/redis-server.js';
+import { startRedisServer } from '../../kit/servers/redis-server.js';
 
 // An incident's life (opened → acknowledged → updates → resolved → archived) as the dashboard keeps
 // it, in both stores, and what it tells the pages at each step. The publisher records instead of

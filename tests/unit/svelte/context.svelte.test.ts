@@ -1,12 +1,12 @@
 // @vitest-environment jsdom
 import { describe, expect, it, vi } from 'vitest';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
-import Consumer from './fixtures/Consumer.svelte';
-import Provider from './fixtures/Provider.svelte';
-import { live, render } from './live.svelte.js';
+import Consumer from '../../kit/svelte/components/Consumer.svelte';
+import Provider from '../../kit/svelte/components/Provider.svelte';
+import { live, render } from '../../kit/svelte/live.svelte.js';
 
 // The real `ws`: its browser stub throws as soon as a socket is created.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 describe('setSocket / getSocket', () => {
 	it('hands the socket a parent set to the components below it', () => {

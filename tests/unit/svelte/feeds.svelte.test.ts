@@ -4,15 +4,23 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ClientMessage } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
-import { track } from '../../helpers/clients.js';
-import { nextError, reachState } from '../../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
-import Reader from './fixtures/Reader.svelte';
-import StreamList from './fixtures/StreamList.svelte';
-import { arrival, connectedLive, destroy, Frames, live, render, watch } from './live.svelte.js';
+import { track } from '../../kit/clients.js';
+import { nextError, reachState } from '../../kit/wait.js';
+import { TestServer, type ServerPeer } from '../../kit/servers/ws-server.js';
+import Reader from '../../kit/svelte/components/Reader.svelte';
+import StreamList from '../../kit/svelte/components/StreamList.svelte';
+import {
+	arrival,
+	connectedLive,
+	destroy,
+	Frames,
+	live,
+	render,
+	watch
+} from '../../kit/svelte/live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 afterEach(() => {
 	vi.restoreAllMocks();

@@ -3,16 +3,16 @@ import { tick } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
 import { ClientMessage } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
-import OwnSocket from './fixtures/OwnSocket.svelte';
-import Reader from './fixtures/Reader.svelte';
-import { reachable } from './gc.js';
-import { track } from '../../helpers/clients.js';
-import { reachState } from '../../helpers/wait.js';
-import { TestServer } from '../../helpers/ws-server.js';
-import { connectedLive, destroy, render } from './live.svelte.js';
+import OwnSocket from '../../kit/svelte/components/OwnSocket.svelte';
+import Reader from '../../kit/svelte/components/Reader.svelte';
+import { reachable } from '../../kit/svelte/gc.js';
+import { track } from '../../kit/clients.js';
+import { reachState } from '../../kit/wait.js';
+import { TestServer } from '../../kit/servers/ws-server.js';
+import { connectedLive, destroy, render } from '../../kit/svelte/live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 const Tick = ClientMessage.define<{ n: number }>('tick');
 const Removed = ClientMessage.define<{ n: number }>('removed');

@@ -5,13 +5,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { Connected } from '../../../src/lib/index.js';
 import { LiveSocket } from '../../../src/lib/svelte/index.js';
-import { nextEvent, reachState, within } from '../../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
-import Reader from './fixtures/Reader.svelte';
-import { countListeners } from './listeners.js';
+import { nextEvent, reachState, within } from '../../kit/wait.js';
+import { TestServer, type ServerPeer } from '../../kit/servers/ws-server.js';
+import Reader from '../../kit/svelte/components/Reader.svelte';
+import { countListeners } from '../../kit/svelte/listeners.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test server.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 afterEach(() => {
 	vi.restoreAllMocks();

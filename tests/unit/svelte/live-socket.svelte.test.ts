@@ -11,14 +11,14 @@ import {
 	type StandardSchema
 } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
-import { track } from '../../helpers/clients.js';
-import { nextError, nextEvent, reachState, within } from '../../helpers/wait.js';
-import { TestServer, type ServerPeer } from '../../helpers/ws-server.js';
-import JoinRoom from './fixtures/JoinRoom.svelte';
-import Moving from './fixtures/Moving.svelte';
-import OwnSocket from './fixtures/OwnSocket.svelte';
-import Reader from './fixtures/Reader.svelte';
-import { countListeners } from './listeners.js';
+import { track } from '../../kit/clients.js';
+import { nextError, nextEvent, reachState, until, within } from '../../kit/wait.js';
+import { TestServer, type ServerPeer } from '../../kit/servers/ws-server.js';
+import JoinRoom from '../../kit/svelte/components/JoinRoom.svelte';
+import Moving from '../../kit/svelte/components/Moving.svelte';
+import OwnSocket from '../../kit/svelte/components/OwnSocket.svelte';
+import Reader from '../../kit/svelte/components/Reader.svelte';
+import { countListeners } from '../../kit/svelte/listeners.js';
 import {
 	arrival,
 	client,
@@ -27,16 +27,15 @@ import {
 	Frames,
 	live,
 	render,
-	until,
 	watch
-} from './live.svelte.js';
+} from '../../kit/svelte/live.svelte.js';
 
 const Tick = ClientMessage.define('tick', z.object({ n: z.number() }));
 const Removed = ClientMessage.define<{ n: number }>('removed');
 const Ask = ClientMessage.define<{ q: string }>('ask');
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 afterEach(() => {
 	vi.useRealTimers();

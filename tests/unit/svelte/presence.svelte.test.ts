@@ -1,11 +1,11 @@
 // @vitest-environment jsdom
 import { describe, expect, it, vi } from 'vitest';
-import type { ServerPeer } from '../../helpers/ws-server.js';
+import type { ServerPeer } from '../../kit/servers/ws-server.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
-import { arrival, connectedLive, destroy, watch } from './live.svelte.js';
+import { arrival, connectedLive, destroy, watch } from '../../kit/svelte/live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 const ROOM = 'team:acme';
 

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import * as runes from '../../../src/lib/svelte/index.js';
-import { exportedNames } from '../../helpers/entry-names.js';
+import { exportedNames } from '../../kit/entry-names.js';
 
 const RUNTIME = ['LiveSocket', 'getSocket', 'setSocket'];
 const TYPES = ['Collection', 'Latest', 'LiveSocketOptions', 'Presence', 'Stream'];

@@ -2,11 +2,11 @@
 import { describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { ClientMessage, Unrecoverable } from '../../../src/lib/index.js';
-import { nextEvent } from '../../helpers/wait.js';
-import { arrival, connectedLive, watch } from './live.svelte.js';
+import { nextEvent } from '../../kit/wait.js';
+import { arrival, connectedLive, watch } from '../../kit/svelte/live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 const Tick = ClientMessage.define('tick', z.object({ n: z.number() }));
 const IncidentSaved = ClientMessage.define<{ uuid: string }>('incident.saved');

@@ -2,16 +2,16 @@
 import { flushSync, tick } from 'svelte';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { UseWebSocketReturn } from '../../../src/lib/compat/index.js';
-import { track } from '../../helpers/clients.js';
-import { within } from '../../helpers/wait.js';
-import { TestServer } from '../../helpers/ws-server.js';
-import UseWebSocket from './fixtures/UseWebSocket.svelte';
-import { countListeners } from './listeners.js';
-import { destroy, render, until } from './live.svelte.js';
-import { WebSocket } from './node-ws.js';
+import { track } from '../../kit/clients.js';
+import { until, within } from '../../kit/wait.js';
+import { TestServer } from '../../kit/servers/ws-server.js';
+import UseWebSocket from '../../kit/svelte/components/UseWebSocket.svelte';
+import { countListeners } from '../../kit/svelte/listeners.js';
+import { destroy, render } from '../../kit/svelte/live.svelte.js';
+import { WebSocket } from '../../kit/svelte/node-ws.js';
 
 // The real `ws` (not its browser stub) for the test servers.
-vi.mock('ws', () => import('./node-ws.js'));
+vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
 
 afterEach(() => {
 	vi.restoreAllMocks();
