@@ -3,7 +3,8 @@
 // runesocket server sends for a room delivery. It publishes a burst to one room when told to.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ClientMessage, createSocketServer, MemoryEngine } from '../../src/lib/server/index.js';
+import { createSocketServer, MemoryEngine } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import {
 	TICK,
 	tickData,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { MessageDefinition, StreamPosition } from 'runesocket/server';
+import type { MessageDefinition, StreamPosition } from 'runesocket';
 import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
 import type { z } from 'zod';
 import { MAX_SPANS, MAX_TIMELINE } from './limits.js';

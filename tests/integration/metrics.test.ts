@@ -3,13 +3,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-	ClientMessage,
 	createSocketServer,
 	MemoryEngine,
 	metricsRequestHandler,
-	PROMETHEUS_CONTENT_TYPE,
 	type SocketServer
 } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../../src/lib/server/metrics/prometheus-text.js';
 import { connectRaw, refusedUpgrade, type WsPeer } from '../kit/peers/ws-peer.js';
 import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
 import { until, within } from '../kit/wait.js';

@@ -7,7 +7,8 @@ import {
 	type SocketClient,
 	type StreamPosition
 } from '../../src/lib/index.js';
-import { MemoryEngine, type HistoryResult } from '../../src/lib/server/index.js';
+import { MemoryEngine } from '../../src/lib/server/index.js';
+import type { HistoryResult } from '../../src/lib/engine/engine.js';
 import {
 	CHAOS_ROOM as ROOM,
 	Fence,

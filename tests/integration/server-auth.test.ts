@@ -8,9 +8,9 @@ import {
 	tokenFromHeader,
 	tokenFromQuery,
 	type AuthResult,
-	type Connection,
-	type IncomingMessageFrame
+	type Connection
 } from '../../src/lib/server/index.js';
+import type { IncomingMessageFrame } from '../../src/lib/server/options.js';
 import { makeClient } from '../kit/clients.js';
 import {
 	answerEchoes,

@@ -7,12 +7,9 @@ import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import { z } from 'zod';
-import {
-	ClientMessage,
-	createSocketServer,
-	ROUTE_DEFAULTS,
-	type RouteOptions
-} from '../../src/lib/server/index.js';
+import { createSocketServer, type RouteOptions } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
+import { ROUTE_DEFAULTS } from '../../src/lib/server/options.js';
 import { attemptUpgrade, connectRaw, deferred, refusedUpgrade } from '../kit/peers/ws-peer.js';
 import type { Envelope } from '../kit/envelope.js';
 import {

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants as zlib, inflateRawSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { ClientMessage } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { parseEnvelope, Peer, serve, withEcho } from '../kit/limits.js';
 import { Opcode, RawClient } from '../kit/peers/raw-frames.js';
 

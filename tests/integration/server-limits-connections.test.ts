@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ClientMessage } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { parseEnvelope, Peer, serve, SpyEngine, connectionError } from '../kit/limits.js';
 import { EventLog, RawClient } from '../kit/peers/raw-frames.js';
 import { within } from '../kit/wait.js';

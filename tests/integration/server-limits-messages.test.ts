@@ -1,7 +1,7 @@
 // What the server does with messages it cannot take: unknown names, prototype pollution, data a typed handler’s schema refuses.
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ClientMessage } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { errorData, Peer, serve, withEcho, forbiddenKeysIn } from '../kit/limits.js';
 
 describe('unknown message names', () => {

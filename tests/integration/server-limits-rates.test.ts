@@ -1,6 +1,6 @@
 // The per-connection rate limit.
 import { describe, expect, it, vi } from 'vitest';
-import { ClientMessage } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { RateLimiter } from '../../src/lib/server/session/rate-limiter.js';
 import { type Envelope, parseEnvelope, errorData, Peer, serve, withEcho } from '../kit/limits.js';
 import { encodeFrame, EventLog, Opcode, RawClient } from '../kit/peers/raw-frames.js';

@@ -1,7 +1,7 @@
 // Clients that stop reading: dropped once their backlog passes maxBufferedBytes, readers untouched.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ClientMessage } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { parseEnvelope, Peer, serve, connectionOf } from '../kit/limits.js';
 import { RawClient } from '../kit/peers/raw-frames.js';
 import { within } from '../kit/wait.js';

@@ -7,10 +7,10 @@ import {
 } from '../../src/lib/index.js';
 import {
 	MemoryEngine,
-	type EnginePresence,
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
+import type { EnginePresence } from '../../src/lib/engine/engine.js';
 import { makeClient } from '../kit/clients.js';
 import { StubEngine } from '../kit/engine-stub.js';
 import { connectRaw, type WsPeer } from '../kit/peers/ws-peer.js';

@@ -5,12 +5,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/session/callbacks.js';
-import {
-	ClientMessage,
-	type Reply,
-	type RouteOptions,
-	type SocketServer
-} from '../../src/lib/server/index.js';
+import { type Reply, type RouteOptions, type SocketServer } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import { connectRaw, deferred, type WsPeer } from '../kit/peers/ws-peer.js';
 import type { Envelope } from '../kit/envelope.js';
 import { Opcode, RawClient } from '../kit/peers/raw-frames.js';

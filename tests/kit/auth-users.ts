@@ -1,5 +1,6 @@
 import type { AuthResult, RouteOptions } from '../../src/lib/server/index.js';
-import { ClientMessage, defineRoute } from '../../src/lib/server/index.js';
+import { defineRoute } from '../../src/lib/server/index.js';
+import { ClientMessage } from '../../src/lib/index.js';
 import type { RunningServer } from './servers/socket-server.js';
 
 // The users, tokens and routes of the authentication tests: what an app's check would do.

@@ -8,7 +8,7 @@ import {
 	type SocketClient
 } from '../../src/lib/index.js';
 import { RedisEngine } from '../../src/lib/redis/index.js';
-import type { StreamPosition } from '../../src/lib/server/index.js';
+import type { StreamPosition } from '../../src/lib/index.js';
 import type { RedisServer } from './servers/redis-server.js';
 import type { ServerProcess } from './servers/chaos-server-process.js';
 import { within } from './wait.js';

@@ -1,11 +1,7 @@
 import { MemoryEngine } from '../../src/lib/engine/memory-engine.js';
-import type {
-	Engine,
-	EngineHandlers,
-	HistoryResult,
-	PublishOptions,
-	StreamPosition
-} from '../../src/lib/server/index.js';
+import type { Engine } from '../../src/lib/server/index.js';
+import type { EngineHandlers, HistoryResult, PublishOptions } from '../../src/lib/engine/engine.js';
+import type { StreamPosition } from '../../src/lib/index.js';
 
 /**
  * An app's own engine, as the Engine contract lets an app write one: a MemoryEngine underneath,

@@ -4,17 +4,14 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, expect } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import {
-	ClientMessage,
 	MemoryEngine,
 	type Connection,
-	type EngineHandlers,
 	type Engine,
-	type HistoryResult,
-	type PublishOptions,
 	type RouteOptions,
-	type SocketServerOptions,
-	type StreamPosition
+	type SocketServerOptions
 } from '../../src/lib/server/index.js';
+import { ClientMessage, type StreamPosition } from '../../src/lib/index.js';
+import type { EngineHandlers, HistoryResult, PublishOptions } from '../../src/lib/engine/engine.js';
 import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
 import { isPolluting } from './fuzz/fuzz-json.js';
 import { destroyRawClients, EventLog } from './peers/raw-frames.js';

@@ -1,4 +1,5 @@
-import type { Connection, FirstMessageAuth } from '../../src/lib/server/index.js';
+import type { Connection } from '../../src/lib/server/index.js';
+import type { FirstMessageAuth } from '../../src/lib/server/options.js';
 
 /** A user of the presence tests: signed in by the token `id:name`. */
 export interface TokenUser {

@@ -1,12 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
-import {
-	ClientMessage,
-	createSocketServer,
-	MemoryEngine,
-	type Engine
-} from '../../../src/lib/server/index.js';
+import { createSocketServer, MemoryEngine, type Engine } from '../../../src/lib/server/index.js';
+import { ClientMessage } from '../../../src/lib/index.js';
 import type { TickData } from '../messages.js';
 import type { BenchServer } from './bench-server.js';
 import { packageVersion } from './package-version.js';

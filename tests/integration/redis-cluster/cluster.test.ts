@@ -10,7 +10,7 @@ import { Cluster } from 'ioredis';
 import { RedisEngine, RedisPublisher } from '../../../src/lib/redis/index.js';
 import { keySlot, roomKeys } from '../../../src/lib/redis/keys.js';
 import { PublishQueue } from '../../../src/lib/redis/publish-queue.js';
-import type { StreamPosition } from '../../../src/lib/server/index.js';
+import type { StreamPosition } from '../../../src/lib/index.js';
 import { Fence, Gate, Seq, Signal } from '../../kit/chaos.js';
 import { makeClient } from '../../kit/clients.js';
 import { startRedisCluster, type RedisClusterProcess } from '../../kit/servers/redis-cluster.js';

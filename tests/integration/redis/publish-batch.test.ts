@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisEngine, type RedisEngineOptions } from '../../../src/lib/redis/index.js';
-import type { StreamPosition } from '../../../src/lib/server/index.js';
+import type { StreamPosition } from '../../../src/lib/index.js';
 import { redisAdmin } from '../../kit/chaos.js';
 import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
 import { within } from '../../kit/wait.js';

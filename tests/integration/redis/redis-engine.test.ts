@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RedisEngine, type RedisEngineOptions } from '../../../src/lib/redis/index.js';
 import { roomKeys } from '../../../src/lib/redis/keys.js';
-import type { StreamPosition } from '../../../src/lib/server/index.js';
+import type { StreamPosition } from '../../../src/lib/index.js';
 import { startRedisServer, type RedisServer } from '../../kit/servers/redis-server.js';
 import { within } from '../../kit/wait.js';
 import { Signal } from '../../kit/chaos.js';

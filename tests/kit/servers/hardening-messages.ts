@@ -4,7 +4,7 @@
  * and its message definitions. No vitest import here: the fixture runs in a plain Node process.
  */
 import { z } from 'zod';
-import { ClientMessage } from '../../../src/lib/server/index.js';
+import { ClientMessage } from '../../../src/lib/index.js';
 
 /** The fixture's socket routes. */
 export const HardeningRoute = {

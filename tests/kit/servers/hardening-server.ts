@@ -23,9 +23,9 @@ import {
 	defineRoute,
 	type AuthResult,
 	type Connection,
-	type IncomingMessageFrame,
 	type RouteOptions
 } from '../../../src/lib/server/index.js';
+import type { IncomingMessageFrame } from '../../../src/lib/server/options.js';
 import {
 	BulkItem,
 	ConnectionFlag,

@@ -1,10 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-	createSocketServer,
-	type MessageDefinition,
-	type SocketServer
-} from '../../../src/lib/server/index.js';
+import { createSocketServer, type SocketServer } from '../../../src/lib/server/index.js';
+import type { MessageDefinition } from '../../../src/lib/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
 import {
 	Dashboard,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { MessageDefinition } from '../../../src/lib/server/index.js';
+import type { MessageDefinition } from '../../../src/lib/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
 import {
 	Dashboard,

@@ -1,9 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-	MemoryEngine,
-	type HistoryOptions,
-	type StreamPosition
-} from '../../../src/lib/server/index.js';
+import { MemoryEngine } from '../../../src/lib/server/index.js';
+import type { HistoryOptions } from '../../../src/lib/engine/engine.js';
+import type { StreamPosition } from '../../../src/lib/index.js';
 
 interface Delivery {
 	room: string;

@@ -3,11 +3,8 @@ import { envelopeDialect, JOINED_MESSAGE } from '../../../../src/lib/protocol/en
 import { LocalRooms, type RoomMember } from '../../../../src/lib/server/rooms/local-rooms.js';
 import type { PreparedMessage } from '../../../../src/lib/server/transport/prepared-message.js';
 import { StubEngine } from '../../../kit/engine-stub.js';
-import type {
-	HistoryReadOptions,
-	HistoryResult,
-	StreamPosition
-} from '../../../../src/lib/server/index.js';
+import type { HistoryReadOptions, HistoryResult } from '../../../../src/lib/engine/engine.js';
+import type { StreamPosition } from '../../../../src/lib/index.js';
 
 const ROOM = 'project:1';
 const EPOCH = 'epoch-1';
