@@ -4,7 +4,7 @@
 // 5 s reply deadline at once.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/session/callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/callbacks.js';
 import {
 	ClientMessage,
 	type Reply,

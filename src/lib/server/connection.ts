@@ -5,7 +5,7 @@ import { closeReason } from '../protocol/close-reason.js';
 import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { CALLBACK_TIMEOUT_MS } from './session/callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import { Outbox } from './outbound.js';
 import { PreparedMessage } from './transport/prepared-message.js';

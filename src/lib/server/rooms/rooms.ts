@@ -1,7 +1,7 @@
 import { EVERYONE, type Engine } from '../../engine/engine.js';
 import { MemoryEngine } from '../../engine/memory-engine.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../engine/message-typing.js';
-import { logFailure } from '../session/callbacks.js';
+import { logFailure } from '../callbacks.js';
 import type { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Route } from '../route.js';

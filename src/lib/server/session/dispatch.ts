@@ -14,7 +14,7 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../protocol/presence.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../../protocol/message.js';
 import { safeJsonParse } from '../../protocol/safe-json.js';
-import { contain } from './callbacks.js';
+import { contain } from '../callbacks.js';
 import { requestIdOf, shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
 import { HandledRequest } from './handled-request.js';

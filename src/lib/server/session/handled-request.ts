@@ -1,6 +1,6 @@
 import { ERROR_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from '../callbacks.js';
 import { shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';

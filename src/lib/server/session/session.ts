@@ -5,12 +5,12 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../../protocol/close-codes.js';
-import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
+import { REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import type { Connection } from '../connection.js';
 import { authRequestId, trailingRequestId } from './client-input.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
-import type { AuthResult } from '../options.js';
+import { authResult, type AuthResult } from '../options.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Route } from '../route.js';
 import type { TransportReceiver } from '../transport/transport.js';
@@ -56,21 +56,6 @@ function refusalCloseCode(code: unknown): number {
 	return typeof code == 'number' && Number.isInteger(code) && code >= 4000 && code <= 4999
 		? code
 		: INVALID_TOKEN;
-}
-
-/**
- * An application's answer as an `AuthResult`, whatever it returned: anything but
- * `{ success: true }` is a refusal.
- */
-export function authResult(value: unknown): AuthResult<unknown> {
-	if (!isRecord(value)) return { success: false };
-	if (value.success === true) return { success: true, data: value.data };
-	const { code, reason } = value;
-	return {
-		success: false,
-		code: typeof code == 'number' ? code : undefined,
-		reason: typeof reason == 'string' ? reason : undefined
-	};
 }
 
 /**

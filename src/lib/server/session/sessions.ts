@@ -4,7 +4,7 @@ import { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Rooms } from '../rooms/rooms.js';
 import type { AcceptedUpgrade } from '../upgrade/upgrade-gate.js';
-import { contain } from './callbacks.js';
+import { contain } from '../callbacks.js';
 import type { Dispatcher } from './dispatch.js';
 import { Session, type SessionHost } from './session.js';
 
