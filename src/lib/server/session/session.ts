@@ -24,6 +24,13 @@ import type { TransportReceiver } from '../transport/transport.js';
  *   Deadline: 1011.
  * - `ready`: authenticated, frames are dispatched.
  * - `closed`: a close was decided, by either end; nothing more is parsed or dispatched.
+ *
+ *     start ─┬─ no firstMessageAuth ──────────────────────────────────────► ready
+ *            └─► awaiting-token ── first frame ─┬─ verify answers at once ─► ready | closed
+ *                     │                         └─ verify returns a promise
+ *                     │                               └─► verifying ── settles ─► ready | closed
+ *                     └─ no token in time: 4002 ─► closed      (no answer in time: 1011 ─► closed)
+ *     any phase ── close decided, socket closed, flood ─► closed
  */
 export type Phase = 'awaiting-token' | 'verifying' | 'ready' | 'closed';
 
