@@ -23,8 +23,9 @@ export type HistoryOptions =
 	Partial<HistoryPolicy> | ((room: string) => Partial<HistoryPolicy> | undefined);
 
 /**
- * How an engine hands a message published to `room` to this process's members. `except` names a
- * connection id that must not receive it (a sender that broadcast without `includeSelf`).
+ * How an engine hands a message published to `room` to this process, which passes it on to its
+ * members there. `except` names a connection id that must not receive it (a sender that broadcast
+ * without `includeSelf`).
  */
 export type Deliver = (room: string, message: unknown, except?: string) => void;
 

@@ -6,7 +6,7 @@ import type { Rooms } from '../rooms/rooms.js';
 import type { AcceptedUpgrade } from '../upgrade/upgrade-gate.js';
 import { contain } from '../callbacks.js';
 import type { Dispatcher } from './dispatch.js';
-import { Session, type SessionHost } from './session.js';
+import { Session, type SessionHandlers } from './session.js';
 
 /**
  * Every connection's life on this process, from an accepted upgrade to its close: it makes the
@@ -43,7 +43,7 @@ export class Sessions {
 			memberships,
 			publisher
 		);
-		const session = new Session(connection, route, this.#host);
+		const session = new Session(connection, route, this.#handlers);
 		this.#connections.add(connection);
 		route.connections.add(connection);
 		this.#metrics.connectionOpened(route.options.path);
@@ -64,8 +64,8 @@ export class Sessions {
 		);
 	}
 
-	/** What sessions ask of their server. */
-	#host: SessionHost = {
+	/** What every session calls back. */
+	#handlers: SessionHandlers = {
 		ready: (session, authData) => this.#ready(session, authData),
 		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
 		report: (connection, error) => connection.report(error),
