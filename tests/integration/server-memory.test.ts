@@ -8,7 +8,7 @@ import WebSocket, { WebSocketServer } from 'ws';
 import { defineRoute, type Connection } from '../../src/lib/server/index.js';
 import { Connection as ServerConnection } from '../../src/lib/server/connection.js';
 import { Route } from '../../src/lib/server/route.js';
-import { Session, type SessionHost } from '../../src/lib/server/session/session.js';
+import { Session, type SessionHandlers } from '../../src/lib/server/session/session.js';
 import { WsTransport } from '../../src/lib/server/transport/ws-transport.js';
 import {
 	connectRaw,
@@ -75,7 +75,7 @@ describe('WsTransport.listen', () => {
 	});
 
 	/** A `ws` server whose sockets each get a Connection and a Session on `route`, with `host`. */
-	async function sessionServer(route: Route, host: SessionHost) {
+	async function sessionServer(route: Route, host: SessionHandlers) {
 		const http = createServer();
 		const wss = new WebSocketServer({ server: http, autoPong: false });
 		const sessions: { socket: WebSocket; session: Session }[] = [];
@@ -121,7 +121,7 @@ describe('WsTransport.listen', () => {
 		const framed: (() => void)[] = [];
 		const reported = deferred<Error>();
 		const closed = deferred<{ session: Session; code: number }>();
-		const host: SessionHost = {
+		const host: SessionHandlers = {
 			ready: vi.fn(),
 			dispatch: (session, frame) => {
 				frames.push({ session, frame });

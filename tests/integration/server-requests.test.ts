@@ -4,7 +4,7 @@
 // 5 s reply deadline at once.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/session/callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/callbacks.js';
 import { type Reply, type RouteOptions, type SocketServer } from '../../src/lib/server/index.js';
 import { ClientMessage } from '../../src/lib/index.js';
 import { connectRaw, deferred, type WsPeer } from '../kit/peers/ws-peer.js';

@@ -23,8 +23,9 @@ export type HistoryOptions =
 	Partial<HistoryPolicy> | ((room: string) => Partial<HistoryPolicy> | undefined);
 
 /**
- * How an engine hands a message published to `room` to this process's members. `except` names a
- * connection id that must not receive it (a sender that broadcast without `includeSelf`).
+ * How an engine hands a message published to `room` to this process, which passes it on to its
+ * members there. `except` names a connection id that must not receive it (a sender that broadcast
+ * without `includeSelf`).
  */
 export type Deliver = (room: string, message: unknown, except?: string) => void;
 
@@ -163,11 +164,13 @@ export interface Engine {
 
 /**
  * The room every connection is in: what a publish without a room reaches. Clients cannot join it,
- * and it has no offsets and no history.
+ * and it has no offsets and no history. A typed publish refuses it as a room name (leave the room
+ * out); an engine's own `publish` takes it.
  *
  * @example
  * ```ts
- * await sockets.publish(Maintenance, { at: Date.now() }, { room: EVERYONE }); // same as no room
+ * await sockets.publish(Maintenance, { at: Date.now() }); // no room: every connection
+ * await engine.publish(EVERYONE, { name: 'maintenance', data: {} }); // the same, through the engine
  * ```
  */
 export const EVERYONE = '*';

@@ -40,8 +40,8 @@ interface RoomState {
 const SWEEP_INTERVAL_MS = 60_000;
 
 /**
- * The default engine: one process, no network. Publishing delivers synchronously to this process's
- * members. Each room gets an offset counter and a random epoch when it is first published to, and
+ * The default engine: one process, no network. A publish is delivered synchronously, to this
+ * process. Each room gets an offset counter and a random epoch when it is first published to, and
  * keeps its recent messages (by default the last 100, for 5 minutes) so clients can recover what
  * they missed. A room with no history left and no subscriber may be forgotten: it then starts over
  * with a new epoch. Before its first publish a room is at offset 0 of an epoch `~<ms>:<engine>` that

@@ -10,9 +10,10 @@ export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
 
 /**
  * The message a typed publish sends (`server.publish`, `RedisPublisher.publish`): the data checked by
- * the definition's schema (a `TypeError` when it fails), the room name checked (not the reserved
- * everyone room, not empty), and the whole message at most `maxMessageSize` bytes as JSON (a
- * `RangeError` past it). One place, so a process without sockets refuses exactly what a server does.
+ * the definition's schema (a `TypeError` when it fails), the room name checked (not `EVERYONE`,
+ * which a publish without a room reaches, and not empty), and the whole message at most
+ * `maxMessageSize` bytes as JSON (a `RangeError` past it). One place, so a process without sockets
+ * refuses exactly what a server does.
  */
 export async function typedMessage<Data>(
 	definition: MessageDefinition<Data>,

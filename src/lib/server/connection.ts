@@ -5,7 +5,7 @@ import { closeReason } from '../protocol/close-reason.js';
 import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { CALLBACK_TIMEOUT_MS } from './session/callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import { Outbox } from './outbound.js';
 import { PreparedMessage } from './transport/prepared-message.js';
@@ -24,7 +24,8 @@ export interface BroadcastOptions {
 /**
  * A connection's route as the connection and the server's core reach it (`Route` is one): its
  * limits, the server's tallies, its connections, and its `onError`. Declared here rather than
- * imported, since the route's options name `Connection` in turn.
+ * imported: `Route` keeps its `Connection`s, and its options name `Connection` in every callback,
+ * so importing it would close an import cycle.
  */
 export interface ConnectionRoute {
 	readonly maxBufferedBytes: number;

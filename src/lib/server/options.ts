@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isRecord } from '../protocol/envelope.js';
 import type { Connection } from './connection.js';
 import type { Reply } from './session/reply.js';
 import type { Engine, PresenceMember } from '../engine/engine.js';
@@ -18,6 +19,21 @@ import type { RateLimit } from './session/rate-limiter.js';
  */
 export type AuthResult<AuthData> =
 	{ success: true; data: AuthData } | { success: false; code?: number; reason?: string };
+
+/**
+ * An application's answer as an `AuthResult`, whatever it returned: anything but
+ * `{ success: true }` is a refusal.
+ */
+export function authResult(value: unknown): AuthResult<unknown> {
+	if (!isRecord(value)) return { success: false };
+	if (value.success === true) return { success: true, data: value.data };
+	const { code, reason } = value;
+	return {
+		success: false,
+		code: typeof code == 'number' ? code : undefined,
+		reason: typeof reason == 'string' ? reason : undefined
+	};
+}
 
 /**
  * First-message authentication: the first frame is `{name:'auth', data:{token}}` or the bare token.

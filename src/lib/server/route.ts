@@ -4,7 +4,7 @@ import { sendToAll, type Connection, type ConnectionRoute } from './connection.j
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
 import { ServerMetrics } from './metrics/metrics.js';
 import { RateLimiter } from './session/rate-limiter.js';
-import { logFailure } from './session/callbacks.js';
+import { logFailure } from './callbacks.js';
 import { RoutePattern } from './upgrade/route-pattern.js';
 import type { TransportServer } from './transport/transport.js';
 import { WsTransportServer } from './transport/ws-transport.js';

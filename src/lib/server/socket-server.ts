@@ -1,25 +1,15 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GOING_AWAY, INTERNAL_ERROR } from '../protocol/close-codes.js';
-import { CONNECTED_MESSAGE } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
-import { EVERYONE, type Engine, type StreamPosition } from '../engine/engine.js';
-import { MemoryEngine } from '../engine/memory-engine.js';
-import { DEFAULT_MAX_MESSAGE_SIZE } from '../engine/message-typing.js';
-import { contain, logFailure } from './session/callbacks.js';
-import { Connection } from './connection.js';
-import { Dispatcher, type MessageHandler } from './session/dispatch.js';
-import { LocalRooms } from './rooms/local-rooms.js';
-import { Memberships } from './rooms/memberships.js';
-import { PresenceRooms } from './rooms/presence.js';
-import { Publisher } from './rooms/publisher.js';
-import { metricFamilies, ServerMetrics, type ServerMetricsSnapshot } from './metrics/metrics.js';
-import { prometheusText } from './metrics/prometheus-text.js';
+import type { StreamPosition } from '../engine/engine.js';
+import type { Connection } from './connection.js';
+import { metricsText, ServerMetrics, type ServerMetricsSnapshot } from './metrics/metrics.js';
 import { DEFAULT_MAX_CONNECTIONS, type SocketServerOptions } from './options.js';
-import { RoomRequests } from './session/room-requests.js';
 import { Route } from './route.js';
-import { Session, type SessionHost } from './session/session.js';
-import { UpgradeGate, type AcceptedUpgrade } from './upgrade/upgrade-gate.js';
+import { Rooms } from './rooms/rooms.js';
+import { Dispatcher, type MessageHandler } from './session/dispatch.js';
+import { Sessions } from './session/sessions.js';
+import { UpgradeGate } from './upgrade/upgrade-gate.js';
 
 export type { MessageHandler, Reply } from './session/dispatch.js';
 
@@ -33,10 +23,10 @@ export interface ServerPublishOptions {
 
 /**
  * The server end of runesocket (on `ws`, through `transport/`). Read in the order a connection meets
- * it: the `UpgradeGate` (route, origin, capacity, `authenticate`), then its `Session` (rate limit,
- * first-message token), then the `Dispatcher` (heartbeats, reserved names, typed handlers), room
- * requests and `Memberships` (`LocalRooms`, presence), the `Publisher`, and last the per-connection
- * outbox. Create it with `createSocketServer`.
+ * it: its `Route`, the `UpgradeGate` (route, origin, capacity, `authenticate`), then `Sessions`, which
+ * make its `Connection` and `Session` (rate limit, first-message token) and pass its frames to the
+ * `Dispatcher` (heartbeats, reserved names, typed handlers); `Rooms` owns the engine and what rides
+ * on it (memberships, local rooms, presence, the publish path). Create it with `createSocketServer`.
  *
  * @example
  * ```ts
@@ -48,14 +38,12 @@ export interface ServerPublishOptions {
  */
 export class SocketServer {
 	#routes: Route[];
-	#engine: Engine;
 	#connections = new Set<Connection<unknown>>();
 	#metrics = new ServerMetrics();
-	#gate: UpgradeGate;
-	#memberships: Memberships;
-	#publisher: Publisher;
+	#rooms: Rooms;
 	#dispatcher: Dispatcher;
-	#started: Promise<void>;
+	#sessions: Sessions;
+	#gate: UpgradeGate;
 	#closing: Promise<void> | undefined;
 
 	constructor(options: SocketServerOptions) {
@@ -64,35 +52,24 @@ export class SocketServer {
 				'createSocketServer needs at least one route: { routes: [{ path: "/ws" }] }'
 			);
 		}
-		this.#routes = options.routes.map((route) => new Route(route, this.#metrics));
-		const engine = (this.#engine = options.engine ?? new MemoryEngine());
-		const presence = new PresenceRooms(engine, this.#routes);
-		this.#started = Promise.resolve()
-			.then(() =>
-				engine.start({
-					deliver: (room, message, except) => this.#publisher.deliver(room, message, except),
-					resync: () => rooms.resync(),
-					refused: (room) => rooms.refused(room),
-					presence: (room, change) => presence.changed(room, change)
-				})
-			)
-			.then(() => engine.subscribe(EVERYONE));
-		this.#started.catch(logFailure);
-		const rooms = new LocalRooms(engine, this.#started, logFailure, this.#metrics);
-		this.#memberships = new Memberships(rooms, presence);
-		this.#publisher = new Publisher(engine, this.#started, {
-			connections: this.#connections,
-			rooms,
-			metrics: this.#metrics,
-			maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
+		const metrics = this.#metrics;
+		const connections = this.#connections;
+		const routes = (this.#routes = options.routes.map((route) => new Route(route, metrics)));
+		this.#rooms = new Rooms({
+			engine: options.engine,
+			routes,
+			connections,
+			metrics,
+			maxMessageSize: options.maxMessageSize
 		});
-		this.#dispatcher = new Dispatcher(new RoomRequests(this.#memberships), presence);
-		this.#gate = new UpgradeGate(this.#routes, this.#metrics, {
+		this.#dispatcher = new Dispatcher(this.#rooms);
+		this.#sessions = new Sessions(connections, metrics, this.#rooms, this.#dispatcher);
+		this.#gate = new UpgradeGate(routes, metrics, {
 			maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
-			connections: this.#connections,
-			accept: (upgrade) => this.#accept(upgrade)
+			connections,
+			accept: (upgrade) => this.#sessions.accept(upgrade)
 		});
-		for (const route of this.#routes) route.startTimers();
+		for (const route of routes) route.startTimers();
 	}
 
 	/** Every open connection on this process. */
@@ -102,7 +79,7 @@ export class SocketServer {
 
 	/** Resolves once the engine is ready (rejects if it could not start). */
 	ready(): Promise<void> {
-		return this.#started;
+		return this.#rooms.started;
 	}
 
 	/** Whether an upgrade request is for one of this server's routes. */
@@ -165,7 +142,7 @@ export class SocketServer {
 		data: Data,
 		options: ServerPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		return this.#publisher.publish(definition, data, options.room);
+		return this.#rooms.publisher.publish(definition, data, options.room);
 	}
 
 	/** `server.to(room).emit(def, data)`: the same as `publish(def, data, { room })`. */
@@ -193,7 +170,7 @@ export class SocketServer {
 
 	/** Where `room`'s stream stands now: what a page loaded now should pass as `since` when it joins. */
 	position(room: string): Promise<StreamPosition> {
-		return this.#publisher.position(room);
+		return this.#rooms.publisher.position(room);
 	}
 
 	/**
@@ -208,7 +185,7 @@ export class SocketServer {
 	 * ```
 	 */
 	metrics(): string {
-		return prometheusText(metricFamilies(this.metricsSnapshot()));
+		return metricsText(this.metricsSnapshot());
 	}
 
 	/**
@@ -225,67 +202,7 @@ export class SocketServer {
 			const path = route.options.path;
 			connectionsOpen[path] = (connectionsOpen[path] ?? 0) + route.connections.size;
 		}
-		return this.#metrics.snapshot(connectionsOpen, this.#engine.healthy ?? true);
-	}
-
-	// Sessions.
-
-	#accept({ route, transport, request, params, authData }: AcceptedUpgrade): void {
-		const connection = new Connection<unknown>(
-			transport,
-			request,
-			params,
-			route,
-			this.#memberships,
-			this.#publisher
-		);
-		const session = new Session(connection, route, this.#sessionHost);
-		this.#connections.add(connection);
-		route.connections.add(connection);
-		this.#metrics.connectionOpened(route.options.path);
-		transport.listen(session);
-		session.start(authData);
-	}
-
-	/** What sessions ask of their server. */
-	#sessionHost: SessionHost = {
-		ready: (session, authData) => this.#ready(session, authData),
-		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
-		report: (connection, error) => connection.report(error),
-		closed: (session, code, reason) => this.#closed(session, code, reason)
-	};
-
-	#ready(session: Session, authData: unknown): void {
-		const { connection, route } = session;
-		connection.authenticate(authData);
-		let shown: Record<string, unknown> | undefined;
-		try {
-			shown = route.options.connectedData?.(connection);
-		} catch (error) {
-			connection.report(error);
-			return session.close(INTERNAL_ERROR, 'Could not prepare the connection');
-		}
-		connection.sendReserved(CONNECTED_MESSAGE, { ...shown, id: connection.id });
-		contain(
-			() => route.options.onConnect?.(connection),
-			(error) => connection.report(error)
-		);
-	}
-
-	#closed(session: Session, code: number, reason: string): void {
-		const { connection, route } = session;
-		session.end();
-		this.#memberships.leaveAll(connection);
-		this.#connections.delete(connection);
-		route.connections.delete(connection);
-		const decided = connection.closeCodeDecided;
-		this.#metrics.connectionClosed(decided ?? code, decided !== undefined);
-		if (connection.authenticated) {
-			contain(
-				() => route.options.onClose?.(connection, code, reason),
-				(error) => connection.report(error)
-			);
-		}
+		return this.#metrics.snapshot(connectionsOpen, this.#rooms.healthy);
 	}
 
 	// Shutting down.
@@ -293,17 +210,9 @@ export class SocketServer {
 	/** Upgrades keep being answered (503) until the very end, so no client waits on a dead listener. */
 	async #shutDown(): Promise<void> {
 		for (const route of this.#routes) route.stopTimers();
-		await Promise.all(
-			[...this.#connections].map((connection) => this.#closeGracefully(connection))
-		);
-		await this.#engine.close();
+		await this.#sessions.closeAll();
+		await this.#rooms.close();
 		this.#gate.detach();
-	}
-
-	/** Closes with 1001; the connection itself drops a peer that does not answer within 3 s. */
-	async #closeGracefully(connection: Connection<unknown>): Promise<void> {
-		connection.close(GOING_AWAY, 'Server shutting down');
-		await connection.closed;
 	}
 }
 

@@ -1,4 +1,4 @@
-import type { MetricFamily, MetricSample } from './prometheus-text.js';
+import { prometheusText, type MetricFamily, type MetricSample } from './prometheus-text.js';
 
 /**
  * Upper bounds (seconds) of the publish latency histogram's buckets: from half a millisecond (a
@@ -334,4 +334,9 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 			samples: single(snapshot.requestsUnanswered)
 		}
 	];
+}
+
+/** A snapshot in Prometheus' text exposition format 0.0.4, as `server.metrics()` returns it. */
+export function metricsText(snapshot: ServerMetricsSnapshot): string {
+	return prometheusText(metricFamilies(snapshot));
 }

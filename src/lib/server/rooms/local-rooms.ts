@@ -158,6 +158,22 @@ function pendingOf(room: string, message: unknown, except: string | undefined): 
  *
  * Who is in which room is decided by `Memberships`, which calls `add` and `remove`; `replay`
  * answers a client's join once it is a member.
+ *
+ * A message the engine delivers (`deliver`, `#accept`), against `last`, the room's last position here:
+ *
+ *     (same epoch)
+ *     offset <= last ........ a duplicate: dropped
+ *     offset == last + 1 .... delivered to the members; last = offset
+ *     offset >  last + 1 .... a gap: #startFill reads history after `last`, and what arrives
+ *                             meanwhile waits behind it, in order
+ *         recovered ......... the missing messages go to the members, then what waited
+ *         read failed ....... read again after 100 ms, 200 ms … 2 s (#retry)
+ *         not recovered, 9 reads failed, or more than 1,000 messages / 4 MiB waiting
+ *                         ... every member gets `room.joined {recovered: false}` (#reset), then
+ *                             what waited after the new position
+ *     (another epoch)
+ *     nothing sent yet ...... a gap: history tells whether the new epoch follows from offset 0
+ *     else .................. the room's history was lost: #reset to just before it, then delivered
  */
 export class LocalRooms {
 	#rooms = new Map<string, RoomState>();
@@ -212,6 +228,25 @@ export class LocalRooms {
 		const unsubscribe = () => this.#engine.unsubscribe(room);
 		state.subscribed.then(unsubscribe, unsubscribe).catch(this.#report);
 	}
+
+	/*
+	 * A join with `since`, as `Memberships.joinAndReplay` runs it:
+	 *
+	 *     add(member) ............. the first member subscribes the room in the engine
+	 *     startReplay ............. from now on the connection buffers the room's live messages
+	 *     await subscribed
+	 *     history(room, since) .... { recovered, position, messages after since }
+	 *     send room.joined ........ { room, ...position, recovered }
+	 *     send replayed ........... messages, oldest first
+	 *     endReplay(replayedUpTo) . sends what was buffered past the last replayed position
+	 *                               (same epoch); what the replay covered is not sent twice
+	 *
+	 * History cannot cover the gap (`since` is older than what the room keeps, or of another
+	 * epoch): `recovered: false` at the room's position now, nothing replayed, and only what was
+	 * buffered after that position is sent. The engine fails: `recovered: false` at no position
+	 * (offset 0, no epoch), and everything buffered is sent (in a room the engine refused: an
+	 * `error`, and the member leaves it).
+	 */
 
 	/**
 	 * Answers the join of `connection`, a member of `room` now, with `room.joined`: the room's

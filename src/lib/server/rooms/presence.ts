@@ -15,9 +15,8 @@ import type {
 } from '../../engine/engine.js';
 import { PreparedMessage } from '../transport/prepared-message.js';
 import { presenceRoomOf } from '../../engine/presence-scope.js';
-import { logFailure } from '../session/callbacks.js';
-import { requestedRoom } from '../session/client-input.js';
-import type { Session } from '../session/session.js';
+import { logFailure } from '../callbacks.js';
+import { requestedRoom, type Sender } from '../session/client-input.js';
 import type { PresenceOptions } from '../options.js';
 import type { Route } from '../route.js';
 
@@ -124,10 +123,10 @@ export class PresenceRooms {
 	}
 
 	/** `presence.get {room}`: the room's whole presence again, to a member of it. */
-	get(session: Session, data: unknown, id: number | undefined): void {
-		const room = requestedRoom(session, PRESENCE_GET, data, id);
+	get(sender: Sender, data: unknown, id: number | undefined): void {
+		const room = requestedRoom(sender, PRESENCE_GET, data, id);
 		if (room === undefined) return;
-		const { connection } = session;
+		const { connection } = sender;
 		const refuse = () =>
 			connection.fail(ErrorCode.Forbidden, `No presence of "${room}" for this connection`, id, {
 				room

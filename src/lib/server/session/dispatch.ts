@@ -14,14 +14,14 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../protocol/presence.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../../protocol/message.js';
 import { safeJsonParse } from '../../protocol/safe-json.js';
-import { contain } from './callbacks.js';
+import { contain } from '../callbacks.js';
 import { requestIdOf, shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
 import { HandledRequest } from './handled-request.js';
 import type { Reply } from './reply.js';
 import { PreparedMessage } from '../transport/prepared-message.js';
-import type { PresenceRooms } from '../rooms/presence.js';
-import type { RoomRequests } from './room-requests.js';
+import type { Rooms } from '../rooms/rooms.js';
+import { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 
 export type { Reply } from './reply.js';
@@ -68,7 +68,8 @@ export class Dispatcher {
 	#handlers = new Map<string, HandlersByDefinition>();
 	#reserved: Map<string, ReservedHandler>;
 
-	constructor(roomRequests: RoomRequests, presence: PresenceRooms) {
+	constructor({ memberships, presence }: Rooms) {
+		const roomRequests = new RoomRequests(memberships);
 		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
 			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
 		// A token sent again after authentication is not read: as a request, it is told so.

@@ -1,15 +1,15 @@
 import { ERROR_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from '../callbacks.js';
 import { shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Reply } from './reply.js';
 
 /**
- * What a handled request needs from its server.
+ * Where a handled request counts and reports a handler's mistakes.
  */
-export interface HandledRequestHost {
+export interface HandledRequestContext {
 	readonly metrics: ServerMetrics;
 	/** A handler's mistake: a late or second answer, no answer at all. */
 	report(error: Error): void;
@@ -27,7 +27,7 @@ export class HandledRequest {
 	#connection: Connection<unknown>;
 	#name: string;
 	#id: number | undefined;
-	#host: HandledRequestHost;
+	#context: HandledRequestContext;
 	#answered = false;
 	/** Whether the answer was the server's `no_reply`: a handler's answer after it is lost work. */
 	#expired = false;
@@ -37,12 +37,12 @@ export class HandledRequest {
 		connection: Connection<unknown>,
 		name: string,
 		id: number | undefined,
-		host: HandledRequestHost
+		context: HandledRequestContext
 	) {
 		this.#connection = connection;
 		this.#name = shownName(name);
 		this.#id = id;
-		this.#host = host;
+		this.#context = context;
 		if (id !== undefined) {
 			connection.openRequest(id);
 			this.#deadline = setTimeout(() => this.#expire(), CALLBACK_TIMEOUT_MS);
@@ -78,7 +78,7 @@ export class HandledRequest {
 		if (this.#id === undefined) return;
 		if (!this.#answered) return void this.#answer(name, data);
 		if (!this.#expired) return;
-		this.#host.report(
+		this.#context.report(
 			new Error(
 				`Request ${this.#id} ("${this.#name}") was answered no_reply after ${CALLBACK_TIMEOUT_MS} ms: its later ${name} was dropped`
 			)
@@ -107,8 +107,8 @@ export class HandledRequest {
 		// Not queued: answered meanwhile by a `reply` the application sent itself, or the socket is gone.
 		if (!this.#answer(ERROR_MESSAGE, answer)) return;
 		this.#expired = true;
-		this.#host.metrics.requestsUnanswered++;
-		this.#host.report(
+		this.#context.metrics.requestsUnanswered++;
+		this.#context.report(
 			new Error(
 				`No handler answered request ${this.#id} ("${this.#name}") within ${CALLBACK_TIMEOUT_MS} ms: answered no_reply`
 			)

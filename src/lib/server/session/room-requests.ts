@@ -1,6 +1,6 @@
 import { JOIN_MESSAGE, LEAVE_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
+import { CALLBACK_TIMEOUT_MS } from '../callbacks.js';
 import { withDeadline } from '../../engine/errors.js';
 import type { Connection } from '../connection.js';
 import type { Memberships } from '../rooms/memberships.js';

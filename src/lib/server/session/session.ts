@@ -5,12 +5,12 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../../protocol/close-codes.js';
-import { isRecord, REPLY_MESSAGE } from '../../protocol/envelope.js';
+import { REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import type { Connection } from '../connection.js';
 import { authRequestId, trailingRequestId } from './client-input.js';
 import { tokenFromFirstFrame } from './first-frame-token.js';
-import type { AuthResult } from '../options.js';
+import { authResult, type AuthResult } from '../options.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Route } from '../route.js';
 import type { TransportReceiver } from '../transport/transport.js';
@@ -24,6 +24,13 @@ import type { TransportReceiver } from '../transport/transport.js';
  *   Deadline: 1011.
  * - `ready`: authenticated, frames are dispatched.
  * - `closed`: a close was decided, by either end; nothing more is parsed or dispatched.
+ *
+ *     start ─┬─ no firstMessageAuth ──────────────────────────────────────► ready
+ *            └─► awaiting-token ── first frame ─┬─ verify answers at once ─► ready | closed
+ *                     │                         └─ verify returns a promise
+ *                     │                               └─► verifying ── settles ─► ready | closed
+ *                     └─ no token in time: 4002 ─► closed      (no answer in time: 1011 ─► closed)
+ *     any phase ── close decided, socket closed, flood ─► closed
  */
 export type Phase = 'awaiting-token' | 'verifying' | 'ready' | 'closed';
 
@@ -33,14 +40,15 @@ const MAX_FRAMES_BEFORE_AUTH = 100;
 const MAX_BYTES_BEFORE_AUTH = 256 * 1024;
 
 /**
- * What a session hands to its server: the moment it is ready, and each frame once it is.
+ * What a session calls back (`Sessions` implements them): the moment it is ready, each frame once
+ * it is, a failure, and its close.
  */
-export interface SessionHost {
+export interface SessionHandlers {
 	/** The connection passed authentication with `authData`: greet it and run `onConnect`. */
 	ready(session: Session, authData: unknown): void;
 	/** One text frame of an authenticated connection, already admitted by the rate limit. */
 	dispatch(session: Session, frame: string): void;
-	/** A failure of an application callback. */
+	/** A failure: of the socket, or of an application callback. */
 	report(connection: Connection<unknown>, error: unknown): void;
 	/** The socket closed with `code` and `reason`. */
 	closed(session: Session, code: number, reason: string): void;
@@ -59,21 +67,6 @@ function refusalCloseCode(code: unknown): number {
 }
 
 /**
- * An application's answer as an `AuthResult`, whatever it returned: anything but
- * `{ success: true }` is a refusal.
- */
-export function authResult(value: unknown): AuthResult<unknown> {
-	if (!isRecord(value)) return { success: false };
-	if (value.success === true) return { success: true, data: value.data };
-	const { code, reason } = value;
-	return {
-		success: false,
-		code: typeof code == 'number' ? code : undefined,
-		reason: typeof reason == 'string' ? reason : undefined
-	};
-}
-
-/**
  * One connection's way in and its inbound gate: every frame (text, binary, heartbeat, control) is
  * first counted by the rate limiter, unparsed; then the phase decides what it is — the token, a frame
  * queued while the token is verified, or a message to dispatch. Once a close is decided nothing more
@@ -82,7 +75,7 @@ export function authResult(value: unknown): AuthResult<unknown> {
 export class Session implements TransportReceiver {
 	readonly connection: Connection<unknown>;
 	readonly route: Route;
-	#host: SessionHost;
+	#handlers: SessionHandlers;
 	#limiter: RateLimiter | undefined;
 	#phase: Phase = 'ready';
 	/** Frames that arrived while the token was verified; only then is there an array. */
@@ -93,21 +86,21 @@ export class Session implements TransportReceiver {
 	/** The id of a first-frame `auth` sent as a request, answered once it passed. */
 	#authRequestId: number | undefined;
 
-	constructor(connection: Connection<unknown>, route: Route, host: SessionHost) {
+	constructor(connection: Connection<unknown>, route: Route, handlers: SessionHandlers) {
 		this.connection = connection;
 		this.route = route;
-		this.#host = host;
+		this.#handlers = handlers;
 		this.#limiter = route.rateLimiter();
 	}
 
 	/** The socket failed (a protocol error, a reset): the close follows; the error is reported. */
 	socketFailed(error: Error): void {
-		this.#host.report(this.connection, error);
+		this.#handlers.report(this.connection, error);
 	}
 
-	/** The socket closed: the host forgets the connection. */
+	/** The socket closed: `Sessions` takes the connection out of its rooms and forgets it. */
 	socketClosed(code: number, reason: string): void {
-		this.#host.closed(this, code, reason);
+		this.#handlers.closed(this, code, reason);
 	}
 
 	/** Waits for the first-message token, or is ready at once with the upgrade's `authData`. */
@@ -130,13 +123,13 @@ export class Session implements TransportReceiver {
 			return void this.connection.fail(ErrorCode.Malformed, 'Binary frames are not supported');
 		}
 		const frame = data.toString();
-		if (this.#phase == 'ready') return this.#host.dispatch(this, frame);
+		if (this.#phase == 'ready') return this.#handlers.dispatch(this, frame);
 		if (this.#phase == 'verifying') return this.#enqueue(frame, data.length);
 		try {
 			this.#verify(frame);
 		} catch (error) {
 			// What the server does once a connection is ready must not throw into the transport's parser.
-			this.#host.report(this.connection, error);
+			this.#handlers.report(this.connection, error);
 		}
 	}
 
@@ -215,12 +208,12 @@ export class Session implements TransportReceiver {
 				// Closed meanwhile (deadline, rate limit, peer left): the answer is of no use any more.
 				if (this.#phase == 'verifying') this.#settle(result);
 			})
-			.catch((error: unknown) => this.#host.report(this.connection, error));
+			.catch((error: unknown) => this.#handlers.report(this.connection, error));
 	}
 
 	/** A verifier that threw or rejected is a failure of the server: reported, and closed with 1011. */
 	#verifyFailed(error: unknown): AuthResult<unknown> {
-		this.#host.report(this.connection, error);
+		this.#handlers.report(this.connection, error);
 		return { success: false, code: INTERNAL_ERROR, reason: 'Authentication failed' };
 	}
 
@@ -244,14 +237,14 @@ export class Session implements TransportReceiver {
 	#becomeReady(authData: unknown): void {
 		const queued = this.#queue;
 		this.#enter('ready');
-		this.#host.ready(this, authData);
+		this.#handlers.ready(this, authData);
 		const authRequest = this.#authRequestId;
 		if (authRequest !== undefined && this.connection.isOpen) {
 			this.connection.sendReserved(REPLY_MESSAGE, null, authRequest);
 		}
 		for (const frame of queued ?? []) {
 			if (this.#phase != 'ready' || !this.connection.isOpen) return;
-			this.#host.dispatch(this, frame);
+			this.#handlers.dispatch(this, frame);
 		}
 	}
 

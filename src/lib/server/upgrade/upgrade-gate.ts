@@ -1,10 +1,9 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DeadlineError, withDeadline } from '../../engine/errors.js';
-import { CALLBACK_TIMEOUT_MS, logFailure } from '../session/callbacks.js';
-import { authResult } from '../session/session.js';
+import { CALLBACK_TIMEOUT_MS, logFailure } from '../callbacks.js';
 import type { ServerMetrics, UpgradeRefusal } from '../metrics/metrics.js';
-import type { AuthResult } from '../options.js';
+import { authResult, type AuthResult } from '../options.js';
 import type { Route } from '../route.js';
 import type { Transport } from '../transport/transport.js';
 import { isOriginAllowed } from './origin.js';

@@ -1,4 +1,4 @@
-import { errorFrom } from '../../engine/errors.js';
+import { errorFrom } from '../engine/errors.js';
 
 /**
  * How long an application callback that decides something (`authenticate`, `authorizeJoin`) may

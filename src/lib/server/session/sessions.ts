@@ -1,0 +1,107 @@
+import { GOING_AWAY, INTERNAL_ERROR } from '../../protocol/close-codes.js';
+import { CONNECTED_MESSAGE } from '../../protocol/envelope.js';
+import { Connection } from '../connection.js';
+import type { ServerMetrics } from '../metrics/metrics.js';
+import type { Rooms } from '../rooms/rooms.js';
+import type { AcceptedUpgrade } from '../upgrade/upgrade-gate.js';
+import { contain } from '../callbacks.js';
+import type { Dispatcher } from './dispatch.js';
+import { Session, type SessionHandlers } from './session.js';
+
+/**
+ * Every connection's life on this process, from an accepted upgrade to its close: it makes the
+ * connection and its session, greets the connection once it is authenticated (`connected`,
+ * `onConnect`), hands its frames to the dispatcher, and on close takes it out of its rooms and runs
+ * `onClose`.
+ */
+export class Sessions {
+	#connections: Set<Connection<unknown>>;
+	#metrics: ServerMetrics;
+	#rooms: Rooms;
+	#dispatcher: Dispatcher;
+
+	constructor(
+		connections: Set<Connection<unknown>>,
+		metrics: ServerMetrics,
+		rooms: Rooms,
+		dispatcher: Dispatcher
+	) {
+		this.#connections = connections;
+		this.#metrics = metrics;
+		this.#rooms = rooms;
+		this.#dispatcher = dispatcher;
+	}
+
+	/** Makes the connection and session of an upgrade that passed the gate, and starts the session. */
+	accept({ route, transport, request, params, authData }: AcceptedUpgrade): void {
+		const { memberships, publisher } = this.#rooms;
+		const connection = new Connection<unknown>(
+			transport,
+			request,
+			params,
+			route,
+			memberships,
+			publisher
+		);
+		const session = new Session(connection, route, this.#handlers);
+		this.#connections.add(connection);
+		route.connections.add(connection);
+		this.#metrics.connectionOpened(route.options.path);
+		transport.listen(session);
+		session.start(authData);
+	}
+
+	/**
+	 * Closes every connection with 1001 (after what is queued for it was sent) and resolves once they
+	 * are gone; a connection drops a peer that does not answer its close within 3 s.
+	 */
+	async closeAll(): Promise<void> {
+		await Promise.all(
+			[...this.#connections].map((connection) => {
+				connection.close(GOING_AWAY, 'Server shutting down');
+				return connection.closed;
+			})
+		);
+	}
+
+	/** What every session calls back. */
+	#handlers: SessionHandlers = {
+		ready: (session, authData) => this.#ready(session, authData),
+		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
+		report: (connection, error) => connection.report(error),
+		closed: (session, code, reason) => this.#closed(session, code, reason)
+	};
+
+	#ready(session: Session, authData: unknown): void {
+		const { connection, route } = session;
+		connection.authenticate(authData);
+		let shown: Record<string, unknown> | undefined;
+		try {
+			shown = route.options.connectedData?.(connection);
+		} catch (error) {
+			connection.report(error);
+			return session.close(INTERNAL_ERROR, 'Could not prepare the connection');
+		}
+		connection.sendReserved(CONNECTED_MESSAGE, { ...shown, id: connection.id });
+		contain(
+			() => route.options.onConnect?.(connection),
+			(error) => connection.report(error)
+		);
+	}
+
+	#closed(session: Session, code: number, reason: string): void {
+		const { connection, route } = session;
+		session.end();
+		this.#rooms.memberships.leaveAll(connection);
+		this.#connections.delete(connection);
+		route.connections.delete(connection);
+		const decided = connection.closeCodeDecided;
+		this.#metrics.connectionClosed(decided ?? code, decided !== undefined);
+		if (connection.authenticated) {
+			contain(
+				() => route.options.onClose?.(connection, code, reason),
+				(error) => connection.report(error)
+			);
+		}
+	}
+}
