@@ -3,7 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ClientMessage } from '../../src/lib/server/index.js';
-import { parseEnvelope, Peer, serve, SpyEngine, connectionError } from '../kit/limits.js';
+import { StubEngine } from '../kit/engine-stub.js';
+import { parseEnvelope, Peer, serve, connectionError } from '../kit/limits.js';
 import { EventLog, RawClient } from '../kit/peers/raw-frames.js';
 import { within } from '../kit/wait.js';
 
@@ -192,7 +193,7 @@ describe('graceful close()', () => {
 		const order = new EventLog<string>();
 		const server = await serve(
 			{ onClose: (_connection, code) => order.push(`onClose ${code}`) },
-			{ engine: new SpyEngine(order) }
+			{ engine: new StubEngine((call) => order.push(call)) }
 		);
 		const stuck = await RawClient.connect(server.port);
 		await stuck.waitForText((text) => text.includes('"connected"'), 'connected');
