@@ -13,12 +13,11 @@ import {
 	attemptUpgrade,
 	connectRaw,
 	deferred,
-	openTcp,
 	refusedUpgrade,
 	serverConnection,
-	tagged,
-	upgradeRequest
+	tagged
 } from '../kit/peers/ws-peer.js';
+import { openSocket, upgradeRequestText } from '../kit/peers/upgrades.js';
 import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
 import { within } from '../kit/wait.js';
 
@@ -223,13 +222,12 @@ describe('a client that goes away mid-handshake', () => {
 				maxConnections: 2
 			});
 			try {
-				const tcp = await openTcp(server.port);
+				const tcp = openSocket(server.port);
 				const closed = new Promise<void>((resolve) => tcp.once('close', () => resolve()));
 				tcp.write(
-					upgradeRequest(server.port, '/ws', [
-						'Authorization: Bearer slow-token',
-						'X-Test-Client: gone'
-					])
+					upgradeRequestText(server.port, '/ws', {
+						headers: { Authorization: 'Bearer slow-token', 'X-Test-Client': 'gone' }
+					})
 				);
 				const request = await within(started.promise, 'authenticate to start');
 				if (end == 'reset') {
@@ -270,10 +268,10 @@ describe('a client that goes away mid-handshake', () => {
 		const authenticate = vi.fn((request: IncomingMessage) => userFor(tokenFromHeader(request)));
 		const server = await startSocketServer({ routes: [{ path: '/ws', authenticate }] });
 		const serverSide = new Promise<Socket>((resolve) => server.http.once('connection', resolve));
-		const tcp = await openTcp(server.port);
+		const tcp = openSocket(server.port);
 		const accepted = await within(serverSide, 'the server to accept the TCP connection');
 		const gone = new Promise<void>((resolve) => accepted.once('close', () => resolve()));
-		tcp.write(upgradeRequest(server.port).slice(0, 60), () => tcp.resetAndDestroy());
+		tcp.write(upgradeRequestText(server.port).slice(0, 60), () => tcp.resetAndDestroy());
 		await within(gone, 'the server to see the client go');
 		expect(authenticate).not.toHaveBeenCalled();
 

@@ -1,18 +1,15 @@
 // What the server-limits tests share (tests/integration/server-limits-*.test.ts): a `ws` peer that
-// logs every frame, a one-route server, an engine that logs its calls, and small frame helpers.
+// logs every frame, a one-route server, and small frame helpers.
 import type { IncomingMessage } from 'node:http';
 import { afterEach, expect } from 'vitest';
 import WebSocket, { type ClientOptions } from 'ws';
 import {
-	MemoryEngine,
 	type Connection,
-	type Engine,
 	type RouteOptions,
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
-import { ClientMessage, type StreamPosition } from '../../src/lib/index.js';
-import type { EngineHandlers, HistoryResult, PublishOptions } from '../../src/lib/engine/engine.js';
-import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
+import { ClientMessage } from '../../src/lib/index.js';
+import { parseEnvelope, type Envelope } from './envelope.js';
 import { isPolluting } from './fuzz/fuzz-json.js';
 import { destroyRawClients, EventLog } from './peers/raw-frames.js';
 import { startSocketServer, type RunningServer } from './servers/socket-server.js';
@@ -22,27 +19,12 @@ import { within } from './wait.js';
 // A `ws` client that logs what it receives, so tests wait on events, never on a clock.
 // ---------------------------------------------------------------------------------------------
 
-/** A server message as it arrives on the wire. */
-export interface Envelope {
-	name: string;
-	data: unknown;
-	timestamp?: number;
-	room?: string;
-	id?: number;
-}
+// The limits tests take the kit's envelope parsing from here too, with the rest of their helpers.
+export { parseEnvelope, type Envelope };
 
 export interface ErrorData {
 	code: string;
 	message: string;
-}
-
-/** A frame as runesocket's client decodes it (room deliveries' array form included). */
-export function parseEnvelope(frame: string): Envelope | undefined {
-	try {
-		return (envelopeDialect.decode(frame) ?? undefined) as Envelope | undefined;
-	} catch {
-		return undefined;
-	}
 }
 
 export function errorData(envelope: Envelope): ErrorData {
@@ -207,45 +189,6 @@ export function connectionOf(server: RunningServer, id: string): Connection<unkn
 	const connection = [...server.sockets.connections].find((candidate) => candidate.id == id);
 	if (!connection) throw new Error(`No server connection ${id}`);
 	return connection;
-}
-
-/** A MemoryEngine that logs every call the server makes to it. */
-export class SpyEngine implements Engine {
-	#engine = new MemoryEngine();
-	#log: EventLog<string>;
-
-	constructor(log: EventLog<string>) {
-		this.#log = log;
-	}
-
-	start(handlers: EngineHandlers): void {
-		this.#engine.start(handlers);
-	}
-
-	subscribe(room: string): void {
-		this.#log.push(`engine.subscribe ${room}`);
-	}
-
-	unsubscribe(room: string): void {
-		this.#log.push(`engine.unsubscribe ${room}`);
-	}
-
-	publish(
-		room: string,
-		message: unknown,
-		options?: PublishOptions
-	): Promise<StreamPosition | undefined> {
-		return this.#engine.publish(room, message, options);
-	}
-
-	history(room: string, since?: StreamPosition): Promise<HistoryResult> {
-		return this.#engine.history(room, since);
-	}
-
-	async close(): Promise<void> {
-		this.#log.push('engine.close');
-		await this.#engine.close();
-	}
 }
 
 /** The error a `ws` client gets when it cannot even connect (e.g. ECONNREFUSED). */

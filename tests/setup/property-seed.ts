@@ -13,8 +13,8 @@ fc.configureGlobal({
 	seed: inject('propertySeed'),
 	reporter(details) {
 		const outcome = details.failed ? 'failed after' : 'passed';
-		// Skipped cases include those a time limit (skipAllAfterTimeLimit) cut: a pass that ran
-		// fewer cases than asked for shows here.
+		// Skipped cases are those fc.pre rejected (fast-check drew others in their place); a property
+		// cut short by its time limit says so here.
 		const skipped = details.numSkips ? `, ${details.numSkips} skipped` : '';
 		const interrupted = details.interrupted ? ', interrupted by its time limit' : '';
 		console.log(

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import { within } from '../wait.js';
+import { openSocket, upgradeRequestText } from './upgrades.js';
 
 /** The GUID RFC 6455 appends to `Sec-WebSocket-Key` to compute `Sec-WebSocket-Accept`. */
 const WEBSOCKET_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
@@ -264,21 +265,9 @@ export class RawClient {
 	 * client whatever the status; `status == 101` (and a correct `Sec-WebSocket-Accept`) means upgraded.
 	 */
 	static async connect(port: number, options: RawHandshakeOptions = {}): Promise<RawClient> {
-		const socket = connect({ host: '127.0.0.1', port });
-		socket.on('error', () => {});
+		const socket = openSocket(port);
 		const key = randomBytes(16).toString('base64');
-		const extra = Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`);
-		const request = [
-			`GET ${options.path ?? '/ws'} HTTP/1.1`,
-			`Host: 127.0.0.1:${port}`,
-			'Upgrade: websocket',
-			'Connection: Upgrade',
-			`Sec-WebSocket-Key: ${key}`,
-			'Sec-WebSocket-Version: 13',
-			...extra,
-			'',
-			''
-		].join('\r\n');
+		const request = upgradeRequestText(port, options.path, { headers: options.headers, key });
 		const response = await within(
 			new Promise<{ head: string; rest: Buffer }>((resolve, reject) => {
 				let received = Buffer.alloc(0);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { connect, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
+// Imported first so its afterEach (stopping servers) is registered before ours: vitest runs
+// after-hooks as a stack, so these sockets are destroyed before a server waits for its sockets to go.
+import '../servers/socket-server.js';
 
 /** What became of one upgrade request. */
 export interface UpgradeAnswer {
@@ -19,15 +22,30 @@ afterEach(() => {
 	sockets.clear();
 });
 
-/** The text of an upgrade request for `path`. */
-export function upgradeRequestText(port: number, path: string): string {
+/** What an upgrade request carries besides its path. */
+export interface UpgradeRequestOptions {
+	/** Extra request headers, e.g. `Authorization`. */
+	readonly headers?: Readonly<Record<string, string>>;
+	/** The `Sec-WebSocket-Key`; a random one by default. */
+	readonly key?: string;
+}
+
+/** The text of a WebSocket upgrade request for `path`, headers complete. */
+export function upgradeRequestText(
+	port: number,
+	path = '/ws',
+	options: UpgradeRequestOptions = {}
+): string {
+	const key = options.key ?? randomBytes(16).toString('base64');
+	const extra = Object.entries(options.headers ?? {}).map(([name, value]) => `${name}: ${value}`);
 	return [
 		`GET ${path} HTTP/1.1`,
 		`Host: 127.0.0.1:${port}`,
 		'Upgrade: websocket',
 		'Connection: Upgrade',
-		`Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+		`Sec-WebSocket-Key: ${key}`,
 		'Sec-WebSocket-Version: 13',
+		...extra,
 		'',
 		''
 	].join('\r\n');

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { connect, type Socket } from 'node:net';
 import { afterEach } from 'vitest';
 import WebSocket from 'ws';
 import type { Connection, SocketServer } from '../../../src/lib/server/index.js';
@@ -41,11 +40,9 @@ export interface Refusal {
 }
 
 const open: WsPeer[] = [];
-const tcpSockets: Socket[] = [];
 
 afterEach(() => {
 	for (const client of open.splice(0)) client.socket.terminate();
-	for (const socket of tcpSockets.splice(0)) socket.destroy();
 });
 
 /** A plain `ws` client that records every frame; terminated after the test. */
@@ -205,31 +202,4 @@ export function serverConnection(sockets: SocketServer, tag: string): Connection
 /** Request headers that tag a raw client, for `serverConnection`. */
 export function tagged(tag: string, headers: OutgoingHttpHeaders = {}): OutgoingHttpHeaders {
 	return { ...headers, 'x-test-client': tag };
-}
-
-/** A plain TCP connection to 127.0.0.1:`port`, destroyed after the test. */
-export async function openTcp(port: number): Promise<Socket> {
-	const socket = connect(port, '127.0.0.1');
-	tcpSockets.push(socket);
-	socket.on('error', () => {});
-	await within(
-		new Promise<void>((resolve) => socket.once('connect', () => resolve())),
-		'a TCP connection'
-	);
-	return socket;
-}
-
-/** The text of a WebSocket upgrade request, headers complete, with `extra` header lines. */
-export function upgradeRequest(port: number, path = '/ws', extra: readonly string[] = []): string {
-	return [
-		`GET ${path} HTTP/1.1`,
-		`Host: 127.0.0.1:${port}`,
-		'Upgrade: websocket',
-		'Connection: Upgrade',
-		'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
-		'Sec-WebSocket-Version: 13',
-		...extra,
-		'',
-		''
-	].join('\r\n');
 }
