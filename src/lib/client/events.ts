@@ -135,17 +135,18 @@ export type SocketErrorKind =
  * ```
  */
 export class SocketError extends Error {
-	readonly kind: SocketErrorKind;
-	readonly detail: unknown;
+	// `declare`: set in the constructor alone, so the bundle spells no field declarations (bench/bundle.ts).
+	declare readonly kind: SocketErrorKind;
+	declare readonly detail: unknown;
 	/** The server's error code, on `kind: 'server'` only. */
-	readonly code: ErrorCodeValue | (string & {}) | undefined;
+	declare readonly code: ErrorCodeValue | (string & {}) | undefined;
 
 	constructor(kind: SocketErrorKind, message: string, detail?: unknown) {
 		super(message);
-		this.name = 'SocketError';
 		this.kind = kind;
 		this.detail = detail;
 		const code = (detail as { code?: unknown } | undefined)?.code;
 		this.code = kind == 'server' && typeof code == 'string' ? code : undefined;
+		this.name = 'SocketError';
 	}
 }

@@ -651,7 +651,7 @@ export class SocketClient {
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
-		this.#notify(name, data, message);
+		this.#emit(message, data, message);
 	}
 
 	/**
@@ -732,18 +732,21 @@ export class SocketClient {
 
 	#error(kind: SocketErrorKind, message: string, detail?: unknown): void {
 		const error = new SocketError(kind, message, detail);
-		if (this.#listeners.get(ErrorRaised.name)?.get(ErrorRaised)?.size)
-			this.#emit(ErrorRaised, error);
+		// ErrorRaised's symbol is its own, and its entry goes with its last handler: any entry is a handler.
+		if (this.#listeners.get(ErrorRaised.name)?.size) this.#emit(ErrorRaised, error);
 		else console.warn('[runesocket]', error);
 	}
 
-	#emit<Payload>(event: ClientEvent<Payload>, payload: Payload): void {
-		this.#notify(event.name, payload);
-	}
-
-	/** Validates once per definition, then calls that definition's handlers; async schemas resolve first. */
-	#notify(name: string | symbol, data: unknown, message?: InboundMessage): void {
-		for (const [definition, handlers] of this.#listeners.get(name) ?? []) {
+	/**
+	 * Calls the handlers of a lifecycle event, or of an inbound `message`'s definitions: validates once
+	 * per definition, then calls its handlers; async schemas resolve first.
+	 */
+	#emit<Payload>(
+		event: { readonly name: string | symbol; readonly payload?: Payload },
+		data: Payload,
+		message?: InboundMessage
+	): void {
+		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
 			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
