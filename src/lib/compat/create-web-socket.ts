@@ -50,7 +50,8 @@ export interface WebSocketConfig {
  *
  * @example
  * ```ts
- * ws.onClose(({ code, wasClean }) => wasClean || console.warn('dropped', code));
+ * const ws = createWebSocket({ baseUrl: 'https://api.example.com' });
+ * ws.onClose(({ code, wasClean }: CloseInfo) => wasClean || console.warn('dropped', code));
  * ```
  */
 export interface CloseInfo {
@@ -64,7 +65,7 @@ export interface CloseInfo {
  *
  * @example
  * ```ts
- * const ws: WebSocketClient = createWebSocket(config);
+ * const ws: WebSocketClient = createWebSocket({ baseUrl: 'https://api.example.com' });
  * if (!ws.send({ type: 'ping' })) console.warn('not connected yet');
  * ```
  */

@@ -22,7 +22,7 @@ export interface UseWebSocketOptions extends WebSocketConfig {
  *
  * @example
  * ```ts
- * const ws: UseWebSocketReturn = useWebSocket(getApiConfig(), { accessToken });
+ * const ws: UseWebSocketReturn = useWebSocket({ baseUrl: 'https://api.example.com' }, { accessToken });
  * $effect(() => console.log(ws.isConnected, ws.lastMessage));
  * ```
  */

@@ -33,7 +33,7 @@ export const TOO_MANY_PENDING = 4003;
  * ```ts
  * import { CloseCode, Disconnected } from 'runesocket';
  * client.on(Disconnected, ({ code }) => {
- * 	if (code === CloseCode.PolicyViolation) showSignIn();
+ * 	if (code === CloseCode.PolicyViolation) showSignIn(code);
  * });
  * ```
  */

@@ -102,7 +102,7 @@ export interface OutboundMessage {
  *
  * @example
  * ```ts
- * const dialect: Dialect = { ...envelopeDialect, ping: 'ping' };
+ * const dialect: Dialect = { ...typeKeyedDialect, ping: 'ping' };
  * new SocketClient(url, { protocol: dialect });
  * ```
  */

@@ -218,7 +218,7 @@ export class RedisEngine implements Engine {
 	 *
 	 * @example
 	 * ```ts
-	 * const off = engine.onHealthChange((healthy) => metrics.gauge('redis_up', healthy ? 1 : 0));
+	 * const off = engine.onHealthChange((healthy) => console.log(healthy ? 'Redis is back' : 'Redis is down'));
 	 * off();
 	 * ```
 	 */

@@ -102,10 +102,13 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
  *
  * @example
  * ```ts
- * onConnect(connection) {
- * 	connection.joinRoom(`user:${connection.authData.id}`);
- * 	connection.emit(Welcome, { name: connection.authData.name });
- * }
+ * const route: RouteOptions<User> = {
+ * 	path: '/ws',
+ * 	onConnect(connection) {
+ * 		connection.joinRoom(`user:${connection.authData.id}`);
+ * 		connection.emit(Welcome, { name: connection.authData.name });
+ * 	}
+ * };
  * ```
  */
 export class Connection<AuthData = unknown> {

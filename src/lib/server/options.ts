@@ -13,7 +13,7 @@ import type { RateLimit } from './session/rate-limiter.js';
  *
  * @example
  * ```ts
- * const ok: AuthResult<User> = { success: true, data: user };
+ * const ok: AuthResult<User> = { success: true, data: { id: 'u1', name: 'Ada', accountId: 'a1' } };
  * const no: AuthResult<User> = { success: false, reason: 'Session expired' };
  * ```
  */
@@ -93,7 +93,12 @@ export interface PresenceOptions<AuthData = unknown> {
  * ```ts
  * const route: RouteOptions<User> = {
  * 	path: '/ws',
- * 	firstMessageAuth: { verify: (token) => sessions.verify(token) },
+ * 	firstMessageAuth: {
+ * 		verify: async (token) => {
+ * 			const user = await sessions.find(token);
+ * 			return user ? { success: true, data: user } : { success: false };
+ * 		}
+ * 	},
  * 	authorizeJoin: (connection, room) => room == `account:${connection.authData.accountId}`,
  * 	onConnect: (connection) => console.log('hello', connection.authData.name)
  * };
@@ -181,9 +186,12 @@ export interface SocketServerOptions {
  *
  * @example
  * ```ts
- * const route = defineRoute({
+ * const route = defineRoute<User>({
  * 	path: '/ws',
- * 	authenticate: async (request) => ({ success: true, data: await userFrom(request) }),
+ * 	authenticate: async (request) => {
+ * 		const user = await sessions.find(tokenFromCookie(request, 'session'));
+ * 		return user ? { success: true, data: user } : { success: false };
+ * 	},
  * 	onConnect: (connection) => console.log(connection.authData.name)
  * });
  * createSocketServer({ routes: [route] });

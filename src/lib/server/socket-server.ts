@@ -174,14 +174,14 @@ export class SocketServer {
 	}
 
 	/**
-	 * The server's metrics in Prometheus' text exposition format 0.0.4 (serve it with
-	 * `PROMETHEUS_CONTENT_TYPE`, or let `metricsRequestHandler` do it): connections, refusals,
+	 * The server's metrics in Prometheus' text exposition format 0.0.4 (serve it as
+	 * `text/plain; version=0.0.4`, or let `metricsRequestHandler` do it): connections, refusals,
 	 * messages and bytes, rate-limit and slow-consumer closes, replays, unrecoverable rooms, engine
 	 * health and publish latency, all named `runesocket_…`.
 	 *
 	 * @example
 	 * ```ts
-	 * response.writeHead(200, { 'Content-Type': PROMETHEUS_CONTENT_TYPE }).end(server.metrics());
+	 * response.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }).end(sockets.metrics());
 	 * ```
 	 */
 	metrics(): string {
@@ -193,7 +193,7 @@ export class SocketServer {
 	 *
 	 * @example
 	 * ```ts
-	 * const { connectionsOpen, rateLimited } = server.metricsSnapshot();
+	 * const { connectionsOpen, rateLimited } = sockets.metricsSnapshot();
 	 * ```
 	 */
 	metricsSnapshot(): ServerMetricsSnapshot {

@@ -15,6 +15,11 @@ import {
 	type DocSample,
 	type SampleProblem
 } from '../../kit/docs/doc-samples.js';
+import {
+	jsdocExamples,
+	type JsdocExamples,
+	type PackageEntry
+} from '../../kit/docs/jsdoc-examples.js';
 
 // README's code samples are compiled the way `npm run check` compiles the project: strict
 // TypeScript, and svelte-check with --fail-on-warnings for the Svelte sample. Each sample imports
@@ -43,6 +48,10 @@ export const MonitorChanged = ClientMessage.define(
 	z.object({ uuid: z.string(), status: z.enum(['up', 'down']) })
 );
 export const ActivityLogged = ClientMessage.define('activity.logged', z.object({ text: z.string() }));
+export const Announcement = ClientMessage.define('announcement', z.object({ text: z.string() }));
+export const Chat = ClientMessage.define('chat', z.object({ text: z.string() }));
+export const Welcome = ClientMessage.define('welcome', z.object({ name: z.string() }));
+export const Maintenance = ClientMessage.define('maintenance', z.object({ at: z.number() }));
 `;
 
 /** What the samples take from the app around them, declared as the README's prose describes it. */
@@ -61,12 +70,36 @@ declare const jwt: string;
 declare const accessToken: string;
 declare const data: { positions: Record<string, import('runesocket').StreamPosition> };
 declare const app: import('node:http').RequestListener;
-declare const sessions: {
-	find(token: string | undefined): Promise<{ id: string; name: string; accountId: string } | undefined>;
-};
+interface User { id: string; name: string; accountId: string }
+declare const sessions: { find(token: string | undefined): Promise<User | undefined> };
 declare const incidents: { create(data: { title: string }): Promise<AppIncident> };
 declare const incident: AppIncident;
 declare const activity: { text: string };
+declare const monitor: { uuid: string; status: 'up' | 'down' };
+declare const members: import('runesocket').PresenceMembers<{ name: string }>;
+declare let avatars: string[];
+declare const session: { accessToken: string };
+declare const connection: import('runesocket/server').Connection<User>;
+declare const publisher: import('runesocket/redis').RedisPublisher;
+declare const engine: import('runesocket/redis').RedisEngine;
+declare const httpServer: import('node:http').Server;
+declare const response: import('node:http').ServerResponse;
+declare function verify(token: string | undefined): Promise<User | undefined>;
+declare function getToken(): Promise<string>;
+declare function refetch(): void;
+declare function reloadRoom(room: string): void;
+declare function showOfflineBanner(code: number, reason: string): void;
+declare function showRetryButton(attempts: number): void;
+declare function slowDown(): void;
+// The JSDoc examples name the app's message definitions without importing them.
+declare const IncidentCreated: typeof import('./messages').IncidentCreated;
+declare const CreateIncident: typeof import('./messages').CreateIncident;
+declare const MonitorChanged: typeof import('./messages').MonitorChanged;
+declare const ActivityLogged: typeof import('./messages').ActivityLogged;
+declare const Announcement: typeof import('./messages').Announcement;
+declare const Chat: typeof import('./messages').Chat;
+declare const Welcome: typeof import('./messages').Welcome;
+declare const Maintenance: typeof import('./messages').Maintenance;
 `;
 
 // The project's own aliases (as svelte.config.js gives them to svelte-check), and `$lib` as the
@@ -112,7 +145,19 @@ const BROKEN_DOC = [
 
 let directory: string;
 let samples: DocSample[];
+let examples: JsdocExamples;
 let problems: SampleProblem[];
+
+/** The package's entries, from package.json's `exports`: `.` and `./server` → src/lib/…/index.ts. */
+async function packageEntries(): Promise<PackageEntry[]> {
+	const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+		exports: Record<string, unknown>;
+	};
+	return Object.keys(manifest.exports).map((key) => ({
+		specifier: key == '.' ? 'runesocket' : `runesocket/${key.slice(2)}`,
+		file: join(ROOT, 'src/lib', key.slice(2), 'index.ts')
+	}));
+}
 
 beforeAll(async () => {
 	samples = (
@@ -124,7 +169,9 @@ beforeAll(async () => {
 	// git, the linters and the project's own check.
 	await mkdir(join(ROOT, '.svelte-kit'), { recursive: true });
 	directory = await mkdtemp(join(ROOT, '.svelte-kit/doc-samples-'));
-	problems = await checkSamples([...samples, ...extractSamples(BROKEN_DOC, 'broken.md')], {
+	examples = jsdocExamples(await packageEntries(), ROOT);
+	const broken = extractSamples(BROKEN_DOC, 'broken.md');
+	problems = await checkSamples([...samples, ...examples.samples, ...broken], {
 		root: ROOT,
 		directory,
 		paths: SAMPLE_PATHS,
@@ -134,7 +181,7 @@ beforeAll(async () => {
 			'app.d.ts': APP_GLOBALS
 		}
 	});
-}, 60_000);
+}, 90_000);
 
 afterAll(async () => {
 	if (directory) await rm(directory, { recursive: true, force: true });
@@ -156,6 +203,15 @@ describe('documentation samples', () => {
 			expect(problemsOf(doc)).toEqual([]);
 		}
 	);
+
+	it('every @example of an exported symbol compiles, in the same program as the documents', () => {
+		expect(examples.samples.length).toBeGreaterThan(40);
+		expect(problems.filter(({ where }) => where.startsWith('src/'))).toEqual([]);
+	});
+
+	it('@example is written only on what an entry exports (internal code keeps its prose)', () => {
+		expect(examples.sites.filter((site) => !site.exported)).toEqual([]);
+	});
 
 	it('the check reports broken samples at their lines, and leaves marked fragments out', () => {
 		expect(

@@ -60,6 +60,8 @@ function answer(
  *
  * @example
  * ```ts
+ * import { createServer } from 'node:http';
+ *
  * const serveMetrics = metricsRequestHandler(sockets, { token: process.env.METRICS_TOKEN });
  * const http = createServer((request, response) => {
  * 	if (!serveMetrics(request, response)) app(request, response);

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * server.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
+ * sockets.on(CreateIncident, async (connection, data, reply) => reply(await incidents.create(data)));
  * ```
  */
 export interface Reply {

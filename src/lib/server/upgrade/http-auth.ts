@@ -5,7 +5,13 @@ import type { IncomingMessage } from 'node:http';
  *
  * @example
  * ```ts
- * authenticate: (request) => verify(tokenFromHeader(request)) // Authorization: Bearer <token>
+ * defineRoute({
+ *	path: '/ws',
+ *	authenticate: async (request) => {
+ *		const user = await verify(tokenFromHeader(request)); // Authorization: Bearer <token>
+ *		return user ? { success: true, data: user } : { success: false, code: 401 };
+ *	}
+ * });
  * ```
  */
 export function tokenFromHeader(
@@ -22,7 +28,13 @@ export function tokenFromHeader(
  *
  * @example
  * ```ts
- * authenticate: (request) => sessions.verify(tokenFromCookie(request, 'session'))
+ * defineRoute({
+ *	path: '/ws',
+ *	authenticate: async (request) => {
+ *		const user = await sessions.find(tokenFromCookie(request, 'session'));
+ *		return user ? { success: true, data: user } : { success: false, code: 401 };
+ *	}
+ * });
  * ```
  */
 export function tokenFromCookie(request: IncomingMessage, name = 'session'): string | undefined {
@@ -44,7 +56,13 @@ export function tokenFromCookie(request: IncomingMessage, name = 'session'): str
  *
  * @example
  * ```ts
- * authenticate: (request) => verify(tokenFromQuery(request, 'token')) // /ws?token=…
+ * defineRoute({
+ *	path: '/ws',
+ *	authenticate: async (request) => {
+ *		const user = await verify(tokenFromQuery(request, 'token')); // /ws?token=…
+ *		return user ? { success: true, data: user } : { success: false, code: 401 };
+ *	}
+ * });
  * ```
  */
 export function tokenFromQuery(request: IncomingMessage, name = 'token'): string | undefined {
