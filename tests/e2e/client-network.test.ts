@@ -157,7 +157,8 @@ test.describe('SocketClient network awareness in Chromium', () => {
 		await context.setOffline(false);
 		await lab.expectState('connected');
 
-		// `online` reconnects with no delay: the 60 s backoff cannot explain this reconnection.
+		// `online` reconnects with no delay: the attempt says so (`delay: 0`), where the backoff would
+		// have waited up to 60 s.
 		const afterOnline = await lab.events(onlineMark);
 		expect(afterOnline.map(untimed)).toEqual([
 			{ type: 'online', onLine: true },
@@ -166,7 +167,6 @@ test.describe('SocketClient network awareness in Chromium', () => {
 			{ type: 'state', state: 'connected' },
 			{ type: 'Connected', reconnected: true, recovered: true }
 		]);
-		expect(afterOnline.at(-1)!.at - afterOnline[0].at).toBeLessThan(STATE_TIMEOUT);
 
 		// Chromium's offline emulation holds WebSocket frames, so the server only now receives the
 		// client's close of the first socket (1000 "Paused") and sees the second connection.

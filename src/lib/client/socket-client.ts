@@ -464,6 +464,10 @@ export class SocketClient {
 		}
 	}
 
+	// The connection machine: one phase, changed only by #enter (client/phases.ts draws it). The
+	// parts below would read well as modules of their own, but each split costs the bundle 35–111 B
+	// against a budget under PartySocket's (issue 18's note has the figures), so they are sections.
+
 	/** The most telling reason the page gives not to connect, if any. */
 	get #blocker(): PauseReason | undefined {
 		return (['offline', 'frozen', 'hidden'] as const).find((reason) => this.#blockers.has(reason));
@@ -590,70 +594,6 @@ export class SocketClient {
 		this.#announce();
 	}
 
-	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
-	#answered(room: unknown, recovered: unknown): void {
-		if (!this.#awaited.delete(room as string)) return;
-		if (recovered === false) this.#recovered = false;
-		this.#announce();
-	}
-
-	/** Announces the connection once no rejoin awaits the server's answer any more. */
-	#announce(): void {
-		if (this.#phase != OPEN || this.#awaited.size) return;
-		clearTimeout(this.#timer); // the rejoin deadline
-		const reconnected = this.#hasConnected;
-		this.#hasConnected = true;
-		this.#emit(Connected, { reconnected, recovered: this.#recovered });
-	}
-
-	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
-	#advance({ room, offset, epoch }: InboundMessage): boolean {
-		const entry = this.#rooms.get(room!);
-		if (!entry || typeof offset != 'number') return true;
-		const seen = entry.position;
-		if (seen && seen.epoch == epoch && offset <= seen.offset) return false;
-		entry.position = { offset, epoch: epoch! };
-		return true;
-	}
-
-	/** A join's answer: where the room stands, and whether what was missed was replayed. */
-	#joined(answer: Record<string, unknown>): void {
-		const { room, offset, epoch, recovered } = answer;
-		const entry = this.#rooms.get(room as string);
-		if (!entry || typeof offset != 'number') return;
-		// Replayed messages follow a recovered answer and advance the position themselves.
-		if (recovered === false || !entry.position) {
-			entry.position = { offset, epoch: epoch as string };
-		}
-		if (recovered === false) this.#emit(Unrecoverable, { room: room as string });
-		this.#answered(room, recovered);
-	}
-
-	#receive(frame: unknown): void {
-		this.#heartbeat.alive();
-		let message: InboundMessage | null;
-		try {
-			if (typeof frame != 'string') throw new TypeError('binary frame');
-			message = this.#dialect.decode(frame);
-		} catch (error) {
-			return this.#error('malformed', `Dropped a frame: ${(error as Error).message}`, frame);
-		}
-		if (!message || !this.#advance(message)) return;
-		const { name, data, id } = message;
-		const settle = this.#pending.get(id!);
-		if (name == ERROR_MESSAGE) {
-			const reason =
-				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
-			if (isRecord(data)) this.#answered(data.room, false);
-			if (settle) return settle(new SocketError('server', reason, data));
-			return this.#error('server', reason, data);
-		}
-		if (name == REPLY_MESSAGE && settle) return settle(null, data);
-		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
-		this.#emit(MessageReceived, message);
-		this.#emit(message, data, message);
-	}
-
 	/**
 	 * The connection ended (or never came, or is being ended): everything waiting on it fails, and
 	 * the client stops, pauses or waits to reconnect. `wanted` is false for `disconnect()`.
@@ -716,18 +656,73 @@ export class SocketClient {
 		);
 	}
 
-	/** Sends now if connected; otherwise nothing, because the caller's state is replayed on connect. */
-	#sendNow(frame: string): void {
-		if (this.#phase == OPEN) this.#socket!.send(frame);
+	// Rooms and their positions: which rooms are joined (reference-counted), where each stream
+	// stands, and the rejoins `Connected` waits for.
+
+	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
+	#answered(room: unknown, recovered: unknown): void {
+		if (!this.#awaited.delete(room as string)) return;
+		if (recovered === false) this.#recovered = false;
+		this.#announce();
 	}
 
-	#transmit(frame: string, buffer: boolean): void {
-		if (this.#phase == OPEN && this.#socket!.readyState == 1) return this.#socket!.send(frame);
-		if (!buffer) throw new SocketError('closed', 'Not connected');
-		// Past the bound, the oldest frame goes: a long outage must not grow memory without limit.
-		if (this.#buffer.push([frame, Date.now()]) > this.#options.maxBufferSize) {
-			this.#error('overflow', 'Buffer full', this.#buffer.shift()![0]);
+	/** Announces the connection once no rejoin awaits the server's answer any more. */
+	#announce(): void {
+		if (this.#phase != OPEN || this.#awaited.size) return;
+		clearTimeout(this.#timer); // the rejoin deadline
+		const reconnected = this.#hasConnected;
+		this.#hasConnected = true;
+		this.#emit(Connected, { reconnected, recovered: this.#recovered });
+	}
+
+	/** Drops what was seen already (at-least-once on the wire, once to handlers); true when new. */
+	#advance({ room, offset, epoch }: InboundMessage): boolean {
+		const entry = this.#rooms.get(room!);
+		if (!entry || typeof offset != 'number') return true;
+		const seen = entry.position;
+		if (seen && seen.epoch == epoch && offset <= seen.offset) return false;
+		entry.position = { offset, epoch: epoch! };
+		return true;
+	}
+
+	/** A join's answer: where the room stands, and whether what was missed was replayed. */
+	#joined(answer: Record<string, unknown>): void {
+		const { room, offset, epoch, recovered } = answer;
+		const entry = this.#rooms.get(room as string);
+		if (!entry || typeof offset != 'number') return;
+		// Replayed messages follow a recovered answer and advance the position themselves.
+		if (recovered === false || !entry.position) {
+			entry.position = { offset, epoch: epoch as string };
 		}
+		if (recovered === false) this.#emit(Unrecoverable, { room: room as string });
+		this.#answered(room, recovered);
+	}
+
+	// Inbound: decode a frame, drop what was seen, answer requests, validate and notify handlers.
+
+	#receive(frame: unknown): void {
+		this.#heartbeat.alive();
+		let message: InboundMessage | null;
+		try {
+			if (typeof frame != 'string') throw new TypeError('binary frame');
+			message = this.#dialect.decode(frame);
+		} catch (error) {
+			return this.#error('malformed', `Dropped a frame: ${(error as Error).message}`, frame);
+		}
+		if (!message || !this.#advance(message)) return;
+		const { name, data, id } = message;
+		const settle = this.#pending.get(id!);
+		if (name == ERROR_MESSAGE) {
+			const reason =
+				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
+			if (isRecord(data)) this.#answered(data.room, false);
+			if (settle) return settle(new SocketError('server', reason, data));
+			return this.#error('server', reason, data);
+		}
+		if (name == REPLY_MESSAGE && settle) return settle(null, data);
+		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
+		this.#emit(MessageReceived, message);
+		this.#emit(message, data, message);
 	}
 
 	#error(kind: SocketErrorKind, message: string, detail?: unknown): void {
@@ -789,6 +784,22 @@ export class SocketClient {
 				// error where the platform can (browsers); a rethrow on a timer would end a Node process.
 				(globalThis.reportError ?? console.error)(error);
 			}
+		}
+	}
+
+	// Outbound: send now when open, else buffer (bounded in count and age) until the next open.
+
+	/** Sends now if connected; otherwise nothing, because the caller's state is replayed on connect. */
+	#sendNow(frame: string): void {
+		if (this.#phase == OPEN) this.#socket!.send(frame);
+	}
+
+	#transmit(frame: string, buffer: boolean): void {
+		if (this.#phase == OPEN && this.#socket!.readyState == 1) return this.#socket!.send(frame);
+		if (!buffer) throw new SocketError('closed', 'Not connected');
+		// Past the bound, the oldest frame goes: a long outage must not grow memory without limit.
+		if (this.#buffer.push([frame, Date.now()]) > this.#options.maxBufferSize) {
+			this.#error('overflow', 'Buffer full', this.#buffer.shift()![0]);
 		}
 	}
 }
