@@ -62,13 +62,20 @@ export async function startProcess(
 	});
 	options.onSpawn?.(child);
 	let output = '';
+	let isReady = false;
 	const ready = new Promise<RegExpExecArray>((resolve, reject) => {
 		const read = (chunk: Buffer) => {
 			const text = chunk.toString();
-			output += text;
 			options.onOutput?.(text);
+			// Once ready, the output is the caller's (onOutput): matching a growing string on every
+			// chunk cost this process CPU that a measured child on the same two cores then missed.
+			if (isReady) return;
+			output += text;
 			const match = options.ready.exec(output);
-			if (match) resolve(match);
+			if (match) {
+				isReady = true;
+				resolve(match);
+			}
 		};
 		child.stdout?.on('data', read);
 		child.stderr?.on('data', read);
