@@ -1,4 +1,4 @@
-import { EVERYONE, type Engine } from '../../engine/engine.js';
+import { EVERYONE, type Engine, type EngineHandlers } from '../../engine/engine.js';
 import { MemoryEngine } from '../../engine/memory-engine.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../engine/message-typing.js';
 import { logFailure } from '../callbacks.js';
@@ -35,33 +35,39 @@ export class Rooms {
 	/** Settles once the engine is started and this process receives `EVERYONE`'s messages. */
 	readonly started: Promise<void>;
 	#engine: Engine;
+	#local: LocalRooms;
 
 	constructor(options: RoomsOptions) {
-		const engine = (this.#engine = options.engine ?? new MemoryEngine());
+		const engine = options.engine ?? new MemoryEngine();
 		const { metrics } = options;
-		const presence = (this.presence = new PresenceRooms(engine, options.routes));
-		const started = (this.started = Promise.resolve()
-			.then(() =>
-				engine.start({
-					deliver: (room, message, except) => publisher.deliver(room, message, except),
-					resync: () => local.resync(),
-					refused: (room) => local.refused(room),
-					presence: (room, change) => presence.changed(room, change)
-				})
-			)
-			.then(() => engine.subscribe(EVERYONE)));
-		started.catch(logFailure);
-		const local = new LocalRooms(engine, started, logFailure, metrics);
-		this.memberships = new Memberships(local, presence);
-		const publisher = (this.publisher = new Publisher(engine, started, {
+		this.#engine = engine;
+		this.presence = new PresenceRooms(engine, options.routes);
+		// The engine starts a microtask later, so the local rooms and the publisher built below exist
+		// by the time its handlers can be called.
+		this.started = Promise.resolve()
+			.then(() => engine.start(this.#engineHandlers()))
+			.then(() => engine.subscribe(EVERYONE));
+		this.started.catch(logFailure);
+		this.#local = new LocalRooms(engine, this.started, logFailure, metrics);
+		this.memberships = new Memberships(this.#local, this.presence);
+		this.publisher = new Publisher(engine, this.started, {
 			connections: options.connections,
-			rooms: local,
+			rooms: this.#local,
 			metrics,
 			maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE
-		}));
+		});
 	}
 
-	/** Whether the engine reaches its backend (an engine that does not say is taken as healthy). */
+	/** Where the engine hands what it receives: deliveries, resyncs, refusals, presence changes. */
+	#engineHandlers(): EngineHandlers {
+		return {
+			deliver: (room, message, except) => this.publisher.deliver(room, message, except),
+			resync: () => this.#local.resync(),
+			refused: (room) => this.#local.refused(room),
+			presence: (room, change) => this.presence.changed(room, change)
+		};
+	}
+
 	get healthy(): boolean {
 		return this.#engine.healthy ?? true;
 	}
