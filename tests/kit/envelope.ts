@@ -1,15 +1,7 @@
-import { envelopeDialect } from '../../src/lib/protocol/envelope.js';
+import { envelopeDialect, type InboundMessage } from '../../src/lib/protocol/envelope.js';
 
-/** A runesocket envelope as a test's peer receives it. */
-export interface Envelope {
-	readonly name: string;
-	readonly data: unknown;
-	readonly timestamp?: number;
-	readonly room?: string;
-	readonly id?: number;
-	readonly offset?: number;
-	readonly epoch?: string;
-}
+/** A runesocket envelope as a test's peer receives it: what the client decodes. */
+export type Envelope = InboundMessage;
 
 /**
  * A text frame as runesocket's client decodes it (room deliveries' array form included), or
