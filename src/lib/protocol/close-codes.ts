@@ -25,6 +25,13 @@ export const INVALID_TOKEN = 4001;
 export const AUTH_TIMEOUT = 4002;
 /** 4003: too many connections are waiting to authenticate: back off and retry. */
 export const TOO_MANY_PENDING = 4003;
+/**
+ * 4004: the server revoked the user's session (`disconnectUser`): the client stops reconnecting, as
+ * a signed-out user must sign in again.
+ */
+export const SESSION_REVOKED = 4004;
+/** 4005: the user has as many connections as the route allows (`maxConnectionsPerUser`): retry later. */
+export const TOO_MANY_USER_CONNECTIONS = 4005;
 
 /**
  * Every WebSocket close code either end of runesocket sends or acts on, by name.
@@ -49,7 +56,9 @@ export const CloseCode = {
 	TryAgainLater: TRY_AGAIN_LATER,
 	InvalidToken: INVALID_TOKEN,
 	AuthTimeout: AUTH_TIMEOUT,
-	TooManyPending: TOO_MANY_PENDING
+	TooManyPending: TOO_MANY_PENDING,
+	SessionRevoked: SESSION_REVOKED,
+	TooManyUserConnections: TOO_MANY_USER_CONNECTIONS
 } as const;
 
 /**

@@ -129,8 +129,13 @@ export const PING_FRAME = '2';
 export const PONG_FRAME = '3';
 // The message names the protocol itself uses; an application's messages never take these names.
 
-/** First frame of a token-authenticated connection: `{token}`. */
+/**
+ * Client → server: `{token}`. The first frame of a token-authenticated connection, and, on an open
+ * connection, a refreshed token (after `auth.refresh`, or whenever the client has a new one).
+ */
 export const AUTH_MESSAGE = 'auth';
+/** Server → client: `{expiresIn}` (ms): the connection's authentication expires; send a new token. */
+export const AUTH_REFRESH_MESSAGE = 'auth.refresh';
 /** Client → server: `{room, since?}`. */
 export const JOIN_MESSAGE = 'room.join';
 /** Client → server: `{room}`. */

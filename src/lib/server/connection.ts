@@ -34,6 +34,8 @@ export interface ConnectionRoute {
 	readonly connections: ReadonlySet<Connection<unknown>>;
 	/** Hands a failure to the route's `onError` (as an Error), or logs it when there is none. */
 	report(connection: Connection<unknown>, failure: unknown): void;
+	/** The user `authData` names, by the route's `userId`. */
+	userIdOf(connection: Connection<unknown>, authData: unknown): string | undefined;
 }
 
 /**
@@ -123,6 +125,7 @@ export class Connection<AuthData = unknown> {
 	/** @internal The rooms it is in: changed by `Memberships` only. */
 	readonly rooms = new Set<string>();
 	#authData: AuthData | undefined;
+	#userId: string | undefined;
 	#authenticated = false;
 	#transport: Transport;
 	#outbox: Outbox;
@@ -182,6 +185,14 @@ export class Connection<AuthData = unknown> {
 		return this.#authData as AuthData;
 	}
 
+	/**
+	 * The user it is (the route's `userId`, default `authData.id`): what `disconnectUser`,
+	 * `reauthorizeUser` and `maxConnectionsPerUser` go by. `undefined` when `authData` names none.
+	 */
+	get userId(): string | undefined {
+		return this.#userId;
+	}
+
 	/** Whether it passed authentication (always true after `onConnect`). */
 	get authenticated(): boolean {
 		return this.#authenticated;
@@ -210,9 +221,10 @@ export class Connection<AuthData = unknown> {
 		return this.#outbox.bufferedBytes;
 	}
 
-	/** @internal Marks the connection authenticated with `authData`. */
+	/** @internal Marks the connection authenticated with `authData` (again, after a refresh). */
 	authenticate(authData: AuthData): void {
 		this.#authData = authData;
+		this.#userId = this.route.userIdOf(this as Connection<unknown>, authData);
 		this.#authenticated = true;
 	}
 

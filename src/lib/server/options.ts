@@ -9,24 +9,33 @@ import type { RateLimit } from './session/rate-limiter.js';
 /**
  * The answer of an authentication check: the user data the connection carries from now on, or a
  * refusal. At upgrade, `code` is the HTTP status (default 401); after a first-message token, it is
- * the close code (default 4001).
+ * the close code (default 4001). `expiresAt` (ms since the epoch, as `Date.now()`) says when the
+ * answer stops being true: ahead of it the server asks the client for a new token (`tokenRefresh`),
+ * and at it a connection that sent none is closed with 4001.
  *
  * @example
  * ```ts
  * const ok: AuthResult<User> = { success: true, data: { id: 'u1', name: 'Ada', accountId: 'a1' } };
+ * const until: AuthResult<User> = { success: true, data: user, expiresAt: claims.exp * 1000 };
  * const no: AuthResult<User> = { success: false, reason: 'Session expired' };
  * ```
  */
 export type AuthResult<AuthData> =
-	{ success: true; data: AuthData } | { success: false; code?: number; reason?: string };
+	| { success: true; data: AuthData; expiresAt?: number }
+	| { success: false; code?: number; reason?: string };
 
 /**
  * An application's answer as an `AuthResult`, whatever it returned: anything but
- * `{ success: true }` is a refusal.
+ * `{ success: true }` is a refusal, and an `expiresAt` that is not a finite number is none.
  */
 export function authResult(value: unknown): AuthResult<unknown> {
 	if (!isRecord(value)) return { success: false };
-	if (value.success === true) return { success: true, data: value.data };
+	if (value.success === true) {
+		const { expiresAt } = value;
+		return Number.isFinite(expiresAt)
+			? { success: true, data: value.data, expiresAt: expiresAt as number }
+			: { success: true, data: value.data };
+	}
 	const { code, reason } = value;
 	return {
 		success: false,
@@ -84,6 +93,33 @@ export interface PresenceOptions<AuthData = unknown> {
 	member: (connection: Connection<AuthData>) => PresenceMember;
 	/** Which rooms keep presence. Default: every room of the route. */
 	rooms?: (room: string) => boolean;
+	/**
+	 * How long (ms) a connection that dropped stays listed while its user is expected back: a
+	 * reconnect within it never shows as a leave and a join. A leave the client asked for (`leaveRoom`,
+	 * closing the tab) is announced at once. Default 5 000; 0 announces every leave at once.
+	 */
+	grace?: number;
+}
+
+/**
+ * Renewing a connection's authentication on the open socket, for routes whose `AuthResult` carries
+ * `expiresAt` (PROTOCOL.md, "Token refresh").
+ */
+export interface TokenRefreshOptions<AuthData = unknown> {
+	/**
+	 * How long before `expiresAt` the server sends `auth.refresh`. Default 60 000, and never more than
+	 * half the time the answer had left when it was given.
+	 */
+	lead?: number;
+	/**
+	 * Checks a refreshed token. Default `firstMessageAuth.verify`. A route with `authenticate` and no
+	 * `verify` sends no `auth.refresh`: at `expiresAt` it closes with 4001 and the client reconnects
+	 * through `authenticate` again.
+	 */
+	verify?: (
+		token: string,
+		connection: Connection<AuthData>
+	) => AuthResult<AuthData> | Promise<AuthResult<AuthData>>;
 }
 
 /**
@@ -111,6 +147,19 @@ export interface RouteOptions<AuthData = unknown> {
 	authenticate?: (request: IncomingMessage) => AuthResult<AuthData> | Promise<AuthResult<AuthData>>;
 	/** Authenticates by the first frame instead. A route uses `authenticate` or this, not both. */
 	firstMessageAuth?: FirstMessageAuth<AuthData>;
+	/**
+	 * Which user a connection is: what `disconnectUser`, `reauthorizeUser` and
+	 * `maxConnectionsPerUser` go by, and what a refreshed token must still name. Default
+	 * `authData.id` when it is a string or a number; `undefined` is no user.
+	 */
+	userId?: (authData: AuthData) => string | undefined;
+	/** Renewing authentication in place before it expires. */
+	tokenRefresh?: TokenRefreshOptions<AuthData>;
+	/**
+	 * Connections one user (`userId`) may have open on this route, across every process on the same
+	 * engine; the next is closed with 4005, never an open one. Default: no limit.
+	 */
+	maxConnectionsPerUser?: number;
 	/** What of the connection the `connected` message shows besides its id. Default nothing. */
 	connectedData?: (connection: Connection<AuthData>) => Record<string, unknown>;
 	/** Whether a connection may join a room. Default: any room. */
@@ -211,7 +260,9 @@ export const ROUTE_DEFAULTS = {
 	authTimeout: 5_000,
 	maxPendingAuth: 100,
 	compressionThreshold: 1024,
-	compressionConcurrency: 10
+	compressionConcurrency: 10,
+	refreshLead: 60_000,
+	presenceGrace: 5_000
 } as const;
 
 /** The server-wide default connection cap. */

@@ -31,6 +31,9 @@ function checkNumbers(options: RouteOptions<unknown>): void {
 	check('maxPayload', options.maxPayload);
 	check('maxBufferedBytes', options.maxBufferedBytes);
 	check('maxRoomsPerConnection', options.maxRoomsPerConnection);
+	check('maxConnectionsPerUser', options.maxConnectionsPerUser);
+	check('tokenRefresh.lead', options.tokenRefresh?.lead, MAX_TIMER_MS);
+	check('presence.grace', options.presence?.grace, MAX_TIMER_MS);
 	check('compression.threshold', compression?.threshold);
 	check('compression.concurrencyLimit', compression?.concurrencyLimit);
 	if (!rateLimit) return;
@@ -95,6 +98,25 @@ export class Route implements ConnectionRoute {
 			error = errorFrom(handlerError);
 		}
 		logFailure(error);
+	}
+
+	/**
+	 * The user `authData` names (`userId`, default `authData.id`). A `userId` that throws names no
+	 * user; its error is reported.
+	 */
+	userIdOf(connection: Connection<unknown>, authData: unknown): string | undefined {
+		const { userId } = this.options;
+		if (!userId) {
+			const id = (authData as { id?: unknown } | null | undefined)?.id;
+			return typeof id == 'string' || typeof id == 'number' ? String(id) : undefined;
+		}
+		try {
+			const id = userId(authData);
+			return typeof id == 'string' ? id : undefined;
+		} catch (error) {
+			this.report(connection, error);
+			return undefined;
+		}
 	}
 
 	/** A fresh rate limiter for one connection, or none when the route has no limit. */
