@@ -6,6 +6,7 @@ import type { Rooms } from '../rooms/rooms.js';
 import type { AcceptedUpgrade } from '../upgrade/upgrade-gate.js';
 import { contain } from '../callbacks.js';
 import type { Dispatcher } from './dispatch.js';
+import { recheckRooms } from './room-recheck.js';
 import { Session, type SessionHandlers } from './session.js';
 
 /**
@@ -33,7 +34,7 @@ export class Sessions {
 	}
 
 	/** Makes the connection and session of an upgrade that passed the gate, and starts the session. */
-	accept({ route, transport, request, params, authData }: AcceptedUpgrade): void {
+	accept({ route, transport, request, params, authData, expiresAt }: AcceptedUpgrade): void {
 		const { memberships, publisher } = this.#rooms;
 		const connection = new Connection<unknown>(
 			transport,
@@ -48,7 +49,7 @@ export class Sessions {
 		route.connections.add(connection);
 		this.#metrics.connectionOpened(route.options.path);
 		transport.listen(session);
-		session.start(authData);
+		session.start(authData, expiresAt);
 	}
 
 	/**
@@ -69,7 +70,11 @@ export class Sessions {
 		ready: (session, authData) => this.#ready(session, authData),
 		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
 		report: (connection, error) => connection.report(error),
-		closed: (session, code, reason) => this.#closed(session, code, reason)
+		closed: (session, code, reason) => this.#closed(session, code, reason),
+		renewed: ({ connection, route }) =>
+			void recheckRooms(connection, route, this.#rooms.memberships).catch((error) =>
+				connection.report(error)
+			)
 	};
 
 	#ready(session: Session, authData: unknown): void {
