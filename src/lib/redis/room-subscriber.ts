@@ -41,6 +41,11 @@ export interface RoomSubscriberOptions {
 	readonly pingInterval: number;
 	/** A channel message of a room this process subscribed. */
 	readonly received: (room: string, text: string) => void;
+	/**
+	 * A channel subscribed besides the rooms, whenever the connection is (re)subscribed, for as long
+	 * as the engine runs (the control channel), and where its messages go.
+	 */
+	readonly control?: { readonly channel: string; readonly received: (text: string) => void };
 	/** Redis refused the room's channel (the room is given up): the server is told. */
 	readonly refused: (room: string, error: Error) => void;
 	/** `subscribed` may have changed. */
@@ -104,7 +109,9 @@ export class RoomSubscriber {
 			this.#options.changed();
 		});
 		const messageEvent = this.#sharded ? 'smessage' : 'message';
+		const control = options.control;
 		connection.on(messageEvent, (channel: string, text: string) => {
+			if (channel === control?.channel) return control.received(text);
 			const room = this.#rooms.get(channel);
 			if (room !== undefined) this.#options.received(room, text);
 		});
@@ -269,7 +276,8 @@ export class RoomSubscriber {
 	 * when any other room failed (the connection was lost): the whole resubscription is retried.
 	 */
 	async #subscribeWanted(): Promise<void> {
-		const channels = [...this.#rooms.keys()];
+		const control = this.#options.control?.channel;
+		const channels = [...this.#rooms.keys(), ...(control === undefined ? [] : [control])];
 		try {
 			if (!channels.length) return;
 			if (!this.#sharded) {
@@ -281,8 +289,16 @@ export class RoomSubscriber {
 			}
 			await this.#subscribeEach(channels);
 		} finally {
-			if (this.#sharded) keepShardChannels(this.#connection, new Set(this.#rooms.keys()));
+			if (this.#sharded) keepShardChannels(this.#connection, this.#wantedChannels());
 		}
+	}
+
+	/** Every channel this process wants: its rooms' and the control channel. */
+	#wantedChannels(): Set<string> {
+		const wanted = new Set(this.#rooms.keys());
+		const control = this.#options.control?.channel;
+		if (control !== undefined) wanted.add(control);
+		return wanted;
 	}
 
 	/** Subscribes each channel on its own; gives up those Redis refuses, rejects if another failed. */
@@ -296,6 +312,8 @@ export class RoomSubscriber {
 			const channel = channels[index];
 			const room = this.#rooms.get(channel);
 			if (!isChannelRefusal(outcome.reason)) failure ??= outcome.reason;
+			else if (channel === this.#options.control?.channel)
+				this.#options.report(commandFailure('subscribe the control channel', outcome.reason));
 			else if (room !== undefined)
 				this.#options.report(this.#refuse(room, channel, outcome.reason));
 		});
@@ -309,7 +327,7 @@ export class RoomSubscriber {
 	 */
 	#refuse(room: string, channel: string, cause: unknown): Error {
 		if (this.#rooms.get(channel) === room) this.#rooms.delete(channel);
-		if (this.#sharded) keepShardChannels(this.#connection, new Set(this.#rooms.keys()));
+		if (this.#sharded) keepShardChannels(this.#connection, this.#wantedChannels());
 		return this.#tellRefused(room, this.#refused.refuse(room, channel, cause));
 	}
 
