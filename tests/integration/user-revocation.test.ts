@@ -5,11 +5,11 @@ import {
 	type RouteOptions,
 	type SocketServer
 } from '../../src/lib/server/index.js';
-import { authFrame } from '../kit/auth-users.js';
 import { StubEngine } from '../kit/engine-stub.js';
-import { connectRaw, type WsPeer } from '../kit/peers/ws-peer.js';
+import { connectRaw } from '../kit/peers/ws-peer.js';
 import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
 import { tokenUserAuth, type TokenUser } from '../kit/token-users.js';
+import { stillOpen, userTab } from '../kit/user-tabs.js';
 import { within } from '../kit/wait.js';
 
 // disconnectUser, reauthorizeUser and maxConnectionsPerUser in one process (MemoryEngine, and an
@@ -26,17 +26,8 @@ async function server(routes: RouteOptions[], engine: Engine = new MemoryEngine(
 }
 
 /** A tab of user `token` (`id:name`) on `path`, greeted (`connected`) unless `greeted` is false. */
-async function tab(running: RunningServer, token: string, path = '/ws', greeted = true) {
-	const peer = await connectRaw(running.url(path));
-	peer.send(authFrame(token));
-	if (greeted) await peer.nextMessage('connected');
-	return peer;
-}
-
-/** Whether `peer` is still open: a ping answered by the server. */
-async function stillOpen(peer: WsPeer): Promise<void> {
-	await peer.roundTrip();
-	expect(peer.socket.readyState).toBe(peer.socket.OPEN);
+function tab(running: RunningServer, token: string, path = '/ws', greeted = true) {
+	return userTab(running.url(path), token, greeted);
 }
 
 function userConnections(sockets: SocketServer, userId: string) {

@@ -1,5 +1,6 @@
 import { authFrame } from './auth-users.js';
 import { connectRaw, type WsPeer } from './peers/ws-peer.js';
+import { until } from './wait.js';
 
 // Raw tabs of `id:name` users on the user-revocation tests' servers.
 
@@ -15,4 +16,24 @@ export async function userTab(url: string, token: string, greeted = true): Promi
 export async function stillOpen(peer: WsPeer): Promise<void> {
 	await peer.roundTrip();
 	if (peer.socket.readyState != peer.socket.OPEN) throw new Error('the tab closed');
+}
+
+/**
+ * A tab of `token` on `url` once one is admitted: tries again every 50 ms while they are closed
+ * (e.g. 4005 until a slot given back elsewhere reached the engine), for at most `ms`.
+ */
+export async function admittedTab(url: string, token: string, ms = 5_000): Promise<WsPeer> {
+	let admitted: WsPeer | undefined;
+	await until(
+		async () => {
+			const peer = await userTab(url, token, false);
+			const first = await Promise.race([peer.nextMessage('connected', ms), peer.closed]);
+			if ('code' in first) return false;
+			admitted = peer;
+			return true;
+		},
+		`a tab of ${token} to be admitted`,
+		{ ms, everyMs: 50 }
+	);
+	return admitted!;
 }
