@@ -6,11 +6,14 @@ import {
 	type SocketServer
 } from '../../src/lib/server/index.js';
 import { StubEngine } from '../kit/engine-stub.js';
+import type { EngineUserSlots } from '../../src/lib/engine/engine.js';
+import { deferred, type Deferred } from '../kit/peers/ws-peer.js';
 import { connectRaw } from '../kit/peers/ws-peer.js';
+import { Echo } from '../kit/auth-users.js';
 import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
 import { tokenUserAuth, type TokenUser } from '../kit/token-users.js';
 import { stillOpen, userTab } from '../kit/user-tabs.js';
-import { within } from '../kit/wait.js';
+import { until, within } from '../kit/wait.js';
 
 // disconnectUser, reauthorizeUser and maxConnectionsPerUser in one process (MemoryEngine, and an
 // app's engine without `command` or `userSlots`); tests/integration/redis/user-revocation.test.ts
@@ -182,5 +185,90 @@ describe('maxConnectionsPerUser in one process', () => {
 		const second = await connectRaw(running.url());
 		expect((await second.closedWithin()).code).toBe(4005);
 		await stillOpen(first);
+	});
+});
+
+/** An app's engine whose slot claims the test answers itself, one by one. */
+class ClaimsAnsweredByTest extends StubEngine {
+	readonly claims: { connectionId: string; answer: Deferred<boolean> }[] = [];
+	readonly released: string[] = [];
+	readonly userSlots: EngineUserSlots = {
+		claim: (_key, connectionId) => {
+			const answer = deferred<boolean>();
+			this.claims.push({ connectionId, answer });
+			return answer.promise;
+		},
+		release: (_key, connectionId) => void this.released.push(connectionId)
+	};
+
+	/** The next claim, once it was asked. */
+	async claim(index: number) {
+		await within(
+			(async () => {
+				while (this.claims.length <= index) await new Promise((r) => setImmediate(r));
+			})(),
+			`claim #${index}`
+		);
+		return this.claims[index];
+	}
+}
+
+describe('maxConnectionsPerUser with an engine that answers claims later', () => {
+	async function limited() {
+		const engine = new ClaimsAnsweredByTest();
+		const errors: Error[] = [];
+		const running = await server(
+			[route('/ws', { maxConnectionsPerUser: 1, onError: (_c, error) => void errors.push(error) })],
+			engine
+		);
+		running.sockets.on(Echo, (_connection, data, reply) => reply(data));
+		return { engine, running, errors };
+	}
+
+	it('holds the frames sent meanwhile and dispatches them after connected, in order', async () => {
+		const { engine, running } = await limited();
+		const peer = await tab(running, 'ada:Ada', '/ws', false);
+		for (const text of ['one', 'two']) peer.send({ name: 'echo', data: { text }, id: text.length });
+		const claim = await engine.claim(0);
+		await peer.roundTrip();
+		expect(peer.messages.map((message) => message.name)).not.toContain('connected');
+		claim.answer.resolve(true);
+		await peer.waitForMessages(3);
+		expect(peer.messages.map((message) => [message.name, message.data])).toEqual([
+			['connected', { id: expect.any(String) }],
+			['reply', { text: 'one' }],
+			['reply', { text: 'two' }]
+		]);
+	});
+
+	it('admits the connection when the claim fails (reported), and gives the slot back at its close', async () => {
+		const { engine, running, errors } = await limited();
+		const peer = await tab(running, 'ada:Ada', '/ws', false);
+		const claim = await engine.claim(0);
+		claim.answer.reject(new Error('the slots store is down'));
+		await peer.nextMessage('connected');
+		expect(errors.map((error) => error.message)).toEqual(['the slots store is down']);
+		peer.socket.close(1000);
+		await peer.closed;
+		await until(() => engine.released.length == 1, 'the slot to be given back');
+		expect(engine.released).toEqual([claim.connectionId]);
+	});
+
+	it('gives back a slot taken after its tab closed, and revokes a tab waiting on its claim', async () => {
+		const { engine, running } = await limited();
+		const gone = await tab(running, 'ada:Ada', '/ws', false);
+		const first = await engine.claim(0);
+		gone.socket.terminate();
+		await gone.closed;
+		await until(() => running.sockets.connections.size == 0, 'the server to see the tab gone');
+		first.answer.resolve(true);
+		await until(() => engine.released.length == 1, 'the late slot to be given back');
+		expect(engine.released).toEqual([first.connectionId]);
+
+		const waiting = await tab(running, 'ada:Ada', '/ws', false);
+		await engine.claim(1);
+		await running.sockets.disconnectUser('ada');
+		expect((await waiting.closedWithin()).code).toBe(4004);
+		expect(waiting.messages.map((message) => message.name)).not.toContain('connected');
 	});
 });
