@@ -91,6 +91,11 @@ export class RoomSubscriber {
 	/** Resubscriptions Redis refused in a row. */
 	#refusedResubscriptions = 0;
 	#resubscribeRetryTimer: ReturnType<typeof setTimeout> | undefined;
+	/**
+	 * Redis refused the control channel (an ACL) in the current resubscription: left out of ioredis'
+	 * record until the next one asks again, or it would fail the resubscription of its slot's rooms.
+	 */
+	#controlRefused = false;
 	#pingTimer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(options: RoomSubscriberOptions) {
@@ -276,8 +281,8 @@ export class RoomSubscriber {
 	 * when any other room failed (the connection was lost): the whole resubscription is retried.
 	 */
 	async #subscribeWanted(): Promise<void> {
-		const control = this.#options.control?.channel;
-		const channels = [...this.#rooms.keys(), ...(control === undefined ? [] : [control])];
+		this.#controlRefused = false;
+		const channels = [...this.#wantedChannels()];
 		try {
 			if (!channels.length) return;
 			if (!this.#sharded) {
@@ -293,11 +298,11 @@ export class RoomSubscriber {
 		}
 	}
 
-	/** Every channel this process wants: its rooms' and the control channel. */
+	/** Every channel this process wants: its rooms' and the control channel (unless refused). */
 	#wantedChannels(): Set<string> {
 		const wanted = new Set(this.#rooms.keys());
 		const control = this.#options.control?.channel;
-		if (control !== undefined) wanted.add(control);
+		if (control !== undefined && !this.#controlRefused) wanted.add(control);
 		return wanted;
 	}
 
@@ -312,9 +317,10 @@ export class RoomSubscriber {
 			const channel = channels[index];
 			const room = this.#rooms.get(channel);
 			if (!isChannelRefusal(outcome.reason)) failure ??= outcome.reason;
-			else if (channel === this.#options.control?.channel)
+			else if (channel === this.#options.control?.channel) {
+				this.#controlRefused = true;
 				this.#options.report(commandFailure('subscribe the control channel', outcome.reason));
-			else if (room !== undefined)
+			} else if (room !== undefined)
 				this.#options.report(this.#refuse(room, channel, outcome.reason));
 		});
 		if (failure !== undefined) throw failure;
