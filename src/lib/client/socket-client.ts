@@ -3,9 +3,11 @@ import {
 	GOING_AWAY,
 	INVALID_TOKEN,
 	NORMAL_CLOSURE,
-	POLICY_VIOLATION
+	POLICY_VIOLATION,
+	SESSION_REVOKED
 } from '../protocol/close-codes.js';
 import {
+	AUTH_REFRESH_MESSAGE,
 	envelopeDialect,
 	ERROR_MESSAGE,
 	isRecord,
@@ -38,7 +40,7 @@ import {
 	type ConnectionState,
 	type SocketErrorKind
 } from './events.js';
-import { HeartbeatTimer } from './heartbeat.js';
+import { heartbeat, type Heartbeat } from './heartbeat.js';
 import { OPEN, OPENING, PAUSED, STOPPED, WAITING, type Phase } from './phases.js';
 
 /** A handler type whose parameter is checked bivariantly, so DOM and `ws` sockets both fit. */
@@ -69,11 +71,14 @@ export type UrlSource = string | URL | (() => string | URL | Promise<string | UR
 
 /**
  * What a token getter learns about the connection it is asked for: the attempt number (0 for a
- * first connection) and whether the server just refused the previous token as invalid (4001).
+ * first connection), whether the server just refused the previous token as invalid (4001), and
+ * whether the token is for the open connection (the server sent `auth.refresh`) rather than for a
+ * new one.
  */
 export interface AuthContext {
 	readonly attempt: number;
 	readonly expired: boolean;
+	readonly refresh: boolean;
 }
 
 /**
@@ -110,9 +115,13 @@ export interface SocketClientOptions {
 	heartbeatInterval?: number;
 	/** Close and reconnect when nothing arrives this many ms after a ping. Default 5 000. */
 	heartbeatTimeout?: number;
-	/** Token getter, called before every connection; its token is the connection's first frame. */
+	/**
+	 * Token getter, called before every connection; its token is the connection's first frame. Also
+	 * called with `refresh: true` when a runesocket server asks for a fresh token (`auth.refresh`):
+	 * that token goes out on the open connection.
+	 */
 	auth?: (context: AuthContext) => string | null | undefined | Promise<string | null | undefined>;
-	/** Close codes that stop reconnection, besides 1008 which always does. Default none. */
+	/** Close codes that stop reconnection, besides 1008 and 4004 which always do. Default none. */
 	stopCloseCodes?: readonly number[];
 	/** Most messages kept while disconnected; the oldest is dropped (and reported) past it. Default 100. */
 	maxBufferSize?: number;
@@ -238,10 +247,16 @@ export class SocketClient {
 	#rooms = new Map<string, Room>();
 	/** Rooms rejoined from a position whose answer the connection still awaits: Connected waits too. */
 	#awaited = new Set<string>();
+	/**
+	 * Rooms whose join went out and is not answered yet: a `forbidden` naming one refuses that join
+	 * (the room is kept, and asked for again on reconnect), while one naming a room not awaiting an
+	 * answer says the server took it away (the room is dropped).
+	 */
+	#joining = new Set<string>();
 	#recovered = true;
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
-	#heartbeat: HeartbeatTimer;
+	#heartbeat: Heartbeat;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
 	/** Messages waiting behind an async schema; later messages queue behind them. */
@@ -263,7 +278,7 @@ export class SocketClient {
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
 		this.#WebSocket = options.WebSocket;
-		this.#heartbeat = new HeartbeatTimer(
+		this.#heartbeat = heartbeat(
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
 			() => this.#socket!.send(this.#dialect.ping),
@@ -433,6 +448,8 @@ export class SocketClient {
 		let entry = this.#rooms.get(room);
 		if (!entry) {
 			this.#rooms.set(room, (entry = { joins: 0 }));
+			// Also while disconnected: harmless, as #opened sends every join again.
+			this.#joining.add(room);
 			this.#sendNow(this.#dialect.join(room, since));
 		}
 		if (since) entry.position = since;
@@ -483,9 +500,9 @@ export class SocketClient {
 		this.#heartbeat.stop();
 		const previous = this.#socket;
 		if (previous && previous != socket) {
-			previous.onopen = previous.onmessage = previous.onclose = null;
-			// `ws` throws an unhandled 'error' when a connecting socket is closed with no listener.
-			previous.onerror = noop;
+			// A no-op rather than null: `ws` throws an unhandled 'error' when a connecting socket is
+			// closed with no listener.
+			previous.onopen = previous.onmessage = previous.onclose = previous.onerror = noop;
 			previous.close(NORMAL_CLOSURE, reason);
 		}
 		this.#socket = socket;
@@ -548,13 +565,7 @@ export class SocketClient {
 		}
 		let parts: [UrlSource | Promise<string | URL>, unknown];
 		try {
-			parts = [
-				typeof this.#url == 'function' ? this.#url() : this.#url,
-				this.#options.auth?.({
-					attempt: this.#attempt,
-					expired: this.#lastCloseCode == INVALID_TOKEN
-				})
-			];
+			parts = [typeof this.#url == 'function' ? this.#url() : this.#url, this.#token(false)];
 		} catch (error) {
 			return fail(error);
 		}
@@ -569,16 +580,16 @@ export class SocketClient {
 		this.#recovered = true;
 		for (const [room, entry] of this.#rooms) {
 			if (entry.position) this.#awaited.add(room);
+			this.#joining.add(room);
 			socket.send(this.#dialect.join(room, entry.position));
 		}
 		const now = (this.#openedAt = Date.now());
-		const fresh = this.#buffer.filter(([, at]) => now - at <= this.#options.maxBufferAge);
-		const expired = this.#buffer.length - fresh.length;
-		if (expired) {
-			this.#error('expired', `${expired} expired`);
+		let expired = 0;
+		for (const [frame, at] of this.#buffer.splice(0)) {
+			if (now - at > this.#options.maxBufferAge) expired++;
+			else socket.send(frame);
 		}
-		this.#buffer = [];
-		for (const [frame] of fresh) socket.send(frame);
+		if (expired) this.#error('expired', `${expired} expired`);
 		this.#enter(OPEN, socket);
 		// A state handler may have ended the connection already: the deadline would be nobody's.
 		if (this.#phase != OPEN) return;
@@ -606,7 +617,10 @@ export class SocketClient {
 		const refusedToken = code == INVALID_TOKEN && this.#lastCloseCode != code;
 		this.#lastCloseCode = code;
 		if (wasOpen && Date.now() - this.#openedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
-		const stop = code == POLICY_VIOLATION || this.#options.stopCloseCodes?.includes(code);
+		const stop =
+			code == POLICY_VIOLATION ||
+			code == SESSION_REVOKED ||
+			this.#options.stopCloseCodes?.includes(code);
 		if (stop && wanted) {
 			this.#error('closed', `Closed: ${code} ${reason}`, { code, reason });
 		}
@@ -620,6 +634,33 @@ export class SocketClient {
 		if (entered != this.#entered) return;
 		if (next == WAITING) this.#schedule(refusedToken);
 		else if (retry && !willReconnect) this.#emit(ReconnectFailed, { attempts: this.#attempt });
+	}
+
+	/** Asks the token getter: for the next connection, or (`refresh`) for the open one. */
+	#token(refresh: boolean): unknown {
+		return this.#options.auth?.({
+			attempt: this.#attempt,
+			expired: !refresh && this.#lastCloseCode == INVALID_TOKEN,
+			refresh
+		});
+	}
+
+	/**
+	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection.
+	 * A getter that fails, or has none, is reported; the server then closes at expiry (4001) and the
+	 * client reconnects with `expired: true`, as after any refused token.
+	 */
+	async #refresh(): Promise<void> {
+		const socket = this.#socket!;
+		try {
+			const token = await this.#token(true);
+			if (token == null) throw 'no token';
+			// A token that comes after this connection ended goes nowhere: a closed socket's send()
+			// drops it (the next connection asked for its own).
+			socket.send(this.#dialect.auth!(token as string));
+		} catch (error) {
+			this.#error('connect', `Token refresh: ${error}`, error);
+		}
 	}
 
 	#schedule(immediately: boolean): void {
@@ -689,6 +730,7 @@ export class SocketClient {
 	#joined(answer: Record<string, unknown>): void {
 		const { room, offset, epoch, recovered } = answer;
 		const entry = this.#rooms.get(room as string);
+		this.#joining.delete(room as string);
 		if (!entry || typeof offset != 'number') return;
 		// Replayed messages follow a recovered answer and advance the position themselves.
 		if (recovered === false || !entry.position) {
@@ -696,6 +738,18 @@ export class SocketClient {
 		}
 		if (recovered === false) this.#emit(Unrecoverable, { room: room as string });
 		this.#answered(room, recovered);
+	}
+
+	/**
+	 * An error naming a room: the answer to its join, or (`forbidden`, no join awaiting an answer)
+	 * the server took the room away (a refreshed token or a role change no longer allows it). Such a
+	 * room is dropped: never rejoined, gone from `joinedRooms`.
+	 */
+	#refused({ room, code }: Record<string, unknown>, native: boolean): void {
+		if (!this.#joining.delete(room as string) && native && code == 'forbidden') {
+			this.#rooms.delete(room as string);
+		}
+		this.#answered(room, false);
 	}
 
 	// Inbound: decode a frame, drop what was seen, answer requests, validate and notify handlers.
@@ -712,13 +766,16 @@ export class SocketClient {
 		if (!message || !this.#advance(message)) return;
 		const { name, data, id } = message;
 		const settle = this.#pending.get(id!);
+		// Only runesocket's own protocol gives these names their meaning: other servers' may differ.
+		const native = this.#dialect.decode == envelopeDialect.decode;
 		if (name == ERROR_MESSAGE) {
 			const reason =
 				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
-			if (isRecord(data)) this.#answered(data.room, false);
+			if (isRecord(data)) this.#refused(data, native);
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
+		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh();
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
