@@ -158,8 +158,8 @@ export interface RequestOptions {
 	timeout?: number;
 }
 
+/** The numeric options' defaults, checked alike; `reconnect` is true unless `false`. */
 const DEFAULTS = {
-	reconnect: true,
 	reconnectDelay: 500,
 	maxReconnectDelay: 5_000,
 	maxReconnectAttempts: Infinity,
@@ -270,7 +270,6 @@ export class SocketClient {
 		this.#url = url;
 		this.#options = { ...DEFAULTS, ...options };
 		for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-			if (key == 'reconnect') continue;
 			const value = this.#options[key];
 			if (!(value >= 0)) throw new TypeError(`${key} must be >= 0`);
 			// Infinity (or any wait past the timer limit) means "never", as far as a timer can say it.
@@ -565,7 +564,14 @@ export class SocketClient {
 		}
 		let parts: [UrlSource | Promise<string | URL>, unknown];
 		try {
-			parts = [typeof this.#url == 'function' ? this.#url() : this.#url, this.#token(false)];
+			parts = [
+				typeof this.#url == 'function' ? this.#url() : this.#url,
+				this.#options.auth?.({
+					attempt: this.#attempt,
+					expired: this.#lastCloseCode == INVALID_TOKEN,
+					refresh: false
+				})
+			];
 		} catch (error) {
 			return fail(error);
 		}
@@ -624,7 +630,7 @@ export class SocketClient {
 		if (stop && wanted) {
 			this.#error('closed', `Closed: ${code} ${reason}`, { code, reason });
 		}
-		const retry = wanted && !stop && this.#options.reconnect;
+		const retry = wanted && !stop && this.#options.reconnect !== false;
 		const willReconnect = retry && this.#attempt < this.#options.maxReconnectAttempts;
 		const next = !willReconnect ? STOPPED : this.#blocker ? PAUSED : WAITING;
 		this.#enter(next, null, reason);
@@ -636,15 +642,6 @@ export class SocketClient {
 		else if (retry && !willReconnect) this.#emit(ReconnectFailed, { attempts: this.#attempt });
 	}
 
-	/** Asks the token getter: for the next connection, or (`refresh`) for the open one. */
-	#token(refresh: boolean): unknown {
-		return this.#options.auth?.({
-			attempt: this.#attempt,
-			expired: !refresh && this.#lastCloseCode == INVALID_TOKEN,
-			refresh
-		});
-	}
-
 	/**
 	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection.
 	 * A getter that fails, or has none, is reported; the server then closes at expiry (4001) and the
@@ -653,7 +650,11 @@ export class SocketClient {
 	async #refresh(): Promise<void> {
 		const socket = this.#socket!;
 		try {
-			const token = await this.#token(true);
+			const token = await this.#options.auth?.({
+				attempt: this.#attempt,
+				expired: false,
+				refresh: true
+			});
 			if (token == null) throw 'no token';
 			// A token that comes after this connection ended goes nowhere: a closed socket's send()
 			// drops it (the next connection asked for its own).
@@ -700,11 +701,18 @@ export class SocketClient {
 	// Rooms and their positions: which rooms are joined (reference-counted), where each stream
 	// stands, and the rejoins `Connected` waits for.
 
-	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
-	#answered(room: unknown, recovered: unknown): void {
-		if (!this.#awaited.delete(room as string)) return;
-		if (recovered === false) this.#recovered = false;
-		this.#announce();
+	/**
+	 * The server answered a join of `room`: `room.joined`, or an error naming the room (or the client
+	 * stopped waiting: it left, or the rejoin deadline passed). False when no join of it was awaiting
+	 * an answer.
+	 */
+	#answered(room: unknown, recovered: unknown): boolean {
+		const joining = this.#joining.delete(room as string);
+		if (this.#awaited.delete(room as string)) {
+			if (recovered === false) this.#recovered = false;
+			this.#announce();
+		}
+		return joining;
 	}
 
 	/** Announces the connection once no rejoin awaits the server's answer any more. */
@@ -730,7 +738,6 @@ export class SocketClient {
 	#joined(answer: Record<string, unknown>): void {
 		const { room, offset, epoch, recovered } = answer;
 		const entry = this.#rooms.get(room as string);
-		this.#joining.delete(room as string);
 		if (!entry || typeof offset != 'number') return;
 		// Replayed messages follow a recovered answer and advance the position themselves.
 		if (recovered === false || !entry.position) {
@@ -738,18 +745,6 @@ export class SocketClient {
 		}
 		if (recovered === false) this.#emit(Unrecoverable, { room: room as string });
 		this.#answered(room, recovered);
-	}
-
-	/**
-	 * An error naming a room: the answer to its join, or (`forbidden`, no join awaiting an answer)
-	 * the server took the room away (a refreshed token or a role change no longer allows it). Such a
-	 * room is dropped: never rejoined, gone from `joinedRooms`.
-	 */
-	#refused({ room, code }: Record<string, unknown>, native: boolean): void {
-		if (!this.#joining.delete(room as string) && native && code == 'forbidden') {
-			this.#rooms.delete(room as string);
-		}
-		this.#answered(room, false);
 	}
 
 	// Inbound: decode a frame, drop what was seen, answer requests, validate and notify handlers.
@@ -771,7 +766,17 @@ export class SocketClient {
 		if (name == ERROR_MESSAGE) {
 			const reason =
 				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
-			if (isRecord(data)) this.#refused(data, native);
+			// An answer to a join of the room it names; or, `forbidden` with no join awaiting an answer,
+			// the server took the room away (a refreshed token or a role change no longer allows it):
+			// the room is dropped, never rejoined.
+			if (
+				isRecord(data) &&
+				!this.#answered(data.room, false) &&
+				native &&
+				data.code == 'forbidden'
+			) {
+				this.#rooms.delete(data.room as string);
+			}
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
