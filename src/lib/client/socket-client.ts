@@ -276,7 +276,6 @@ export class SocketClient {
 			this.#options[key] = Math.min(value, MAX_TIMER_MS);
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
-		this.#WebSocket = options.WebSocket;
 		this.#heartbeat = heartbeat(
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
@@ -324,7 +323,8 @@ export class SocketClient {
 	 */
 	connect(): void {
 		if (this.#disposed) throw new Error('SocketClient disposed');
-		this.#WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+		this.#WebSocket =
+			this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 		if (!this.#WebSocket) {
 			throw new TypeError('No WebSocket: pass options.WebSocket');
 		}
