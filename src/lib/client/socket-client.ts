@@ -234,7 +234,6 @@ export class SocketClient {
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	/** The state and pause reason last published, so each change is announced once. */
 	#published = 'disconnected';
-	#state: ConnectionState = 'disconnected';
 	/** What keeps the page from connecting now: filled by the environment watcher. */
 	#blockers = new Set<PauseReason>();
 	#attempt = 0;
@@ -289,7 +288,12 @@ export class SocketClient {
 
 	/** The current state. */
 	get connectionState(): ConnectionState {
-		return this.#state;
+		// Derived from the phase: every phase change publishes it at once (#enter), so it is always
+		// the state last announced.
+		const phase = this.#phase;
+		return phase == OPENING && (this.#hasConnected || this.#attempt)
+			? 'reconnecting'
+			: STATES[phase];
 	}
 
 	/**
@@ -512,13 +516,10 @@ export class SocketClient {
 
 	/** Announces the state once whenever it or `pausedBy` changed. */
 	#publish(): void {
-		const phase = this.#phase;
-		const state =
-			phase == OPENING && (this.#hasConnected || this.#attempt) ? 'reconnecting' : STATES[phase];
+		const state = this.connectionState;
 		const published = state + (this.pausedBy || '');
 		if (published == this.#published) return;
 		this.#published = published;
-		this.#state = state;
 		this.#emit(StateChanged, state);
 	}
 
