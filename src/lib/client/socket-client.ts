@@ -524,36 +524,11 @@ export class SocketClient {
 	}
 
 	/**
-	 * Asks for the URL and the token, then creates the socket: in the same turn when neither is a
-	 * promise (so code that mocks `WebSocket` sees it right after `connect()`), else once both resolve.
+	 * Asks for the URL and the token (#ask), then creates the socket with them. A URL, token or
+	 * socket that fails is a failed attempt (1006).
 	 */
 	#open(): void {
 		this.#enter(OPENING);
-		const entered = this.#entered;
-		const fail = (error: unknown) => {
-			if (entered != this.#entered) return;
-			this.#error('connect', String(error), error);
-			this.#closed(ABNORMAL_CLOSURE, '');
-		};
-		const create = ([url, token]: [string | URL, Token]) => {
-			if (entered != this.#entered) return;
-			let socket: WebSocketLike;
-			try {
-				socket = this.#socket = new this.#WebSocket!(String(url));
-			} catch (error) {
-				return fail(error);
-			}
-			socket.onopen = () => this.#opened(socket, token);
-			socket.onmessage = (event) => this.#receive(event.data);
-			socket.onclose = ({ code, reason }) => {
-				// A failed attempt, or an open connection lost without a close frame.
-				if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
-					this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
-				}
-				this.#closed(code, reason);
-			};
-			socket.onerror = noop;
-		};
 		// From the start: a URL function or a token getter that never settles is an attempt that
 		// never opens.
 		const { connectionTimeout } = this.#options;
@@ -563,22 +538,26 @@ export class SocketClient {
 				this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
 			}, connectionTimeout);
 		}
-		let parts: [UrlSource | Promise<string | URL>, unknown];
-		try {
-			parts = [
-				typeof this.#url == 'function' ? this.#url() : this.#url,
-				this.#options.auth?.({
-					attempt: this.#attempt,
-					expired: this.#lastCloseCode == INVALID_TOKEN,
-					refresh: false
-				})
-			];
-		} catch (error) {
-			return fail(error);
-		}
-		if (parts.some((part) => part instanceof Promise)) {
-			Promise.all(parts).then(create as (parts: unknown[]) => void, fail);
-		} else create(parts as [string | URL, Token]);
+		this.#ask(
+			false,
+			([url, token]) => {
+				const socket = (this.#socket = new this.#WebSocket!(String(url)));
+				socket.onopen = () => this.#opened(socket, token as Token);
+				socket.onmessage = (event) => this.#receive(event.data);
+				socket.onclose = ({ code, reason }) => {
+					// A failed attempt, or an open connection lost without a close frame.
+					if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
+						this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
+					}
+					this.#closed(code, reason);
+				};
+				socket.onerror = noop;
+			},
+			(error: unknown) => {
+				this.#error('connect', String(error), error);
+				this.#closed(ABNORMAL_CLOSURE, '');
+			}
+		);
 	}
 
 	/** Auth first, then every room, then the buffer: the order the server relies on. */
@@ -644,24 +623,49 @@ export class SocketClient {
 	}
 
 	/**
-	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection.
-	 * A getter that fails, or has none, is reported; the server then closes at expiry (4001) and the
-	 * client reconnects with `expired: true`, as after any refused token.
+	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection,
+	 * the frame the first token went in. A getter that throws, rejects or gives no token is reported
+	 * (`connect`, as at connection time); the server then closes at expiry (4001) and the client
+	 * reconnects with `expired: true`, as after any refused token. Nothing is sent once this
+	 * connection ended: the next asked for its own.
 	 */
-	async #refresh(): Promise<void> {
-		const socket = this.#socket!;
+	#refresh(socket: WebSocketLike): void {
+		this.#ask(
+			true,
+			([, token]) => {
+				if (token == null) throw 'No token to refresh';
+				socket.send(this.#dialect.auth!(token as string));
+			},
+			(error) => this.#error('connect', String(error), error)
+		);
+	}
+
+	/**
+	 * Asks the app for the URL (unless `refresh`) and the token, then calls `then` with both: in the
+	 * same turn when neither is a promise (so code that mocks `WebSocket` sees the socket right after
+	 * `connect()`), else once both resolved. What throws or rejects, `then` included, goes to `fail`.
+	 * Neither is called once the client moved on to another phase meanwhile.
+	 */
+	#ask(refresh: boolean, then: (answers: unknown[]) => void, fail: (error: unknown) => void): void {
+		const entered = this.#entered;
+		const current =
+			<T>(step: (value: T) => void) =>
+			(value: T) =>
+				entered == this.#entered && step(value);
 		try {
-			const token = await this.#options.auth?.({
-				attempt: this.#attempt,
-				expired: false,
-				refresh: true
-			});
-			if (token == null) throw 'no token';
-			// A token that comes after this connection ended goes nowhere: a closed socket's send()
-			// drops it (the next connection asked for its own).
-			socket.send(this.#dialect.auth!(token as string));
+			const parts = [
+				refresh || (typeof this.#url == 'function' ? this.#url() : this.#url),
+				this.#options.auth?.({
+					attempt: this.#attempt,
+					expired: !refresh && this.#lastCloseCode == INVALID_TOKEN,
+					refresh
+				})
+			];
+			if (parts.some((part) => part instanceof Promise)) {
+				Promise.all(parts).then(current(then)).catch(current(fail));
+			} else then(parts);
 		} catch (error) {
-			this.#error('connect', `Token refresh: ${error}`, error);
+			fail(error);
 		}
 	}
 
@@ -781,7 +785,7 @@ export class SocketClient {
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
-		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh();
+		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh(this.#socket!);
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
