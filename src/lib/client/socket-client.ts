@@ -459,7 +459,7 @@ export class SocketClient {
 		entry.joins++;
 		let joined = true;
 		return () => {
-			if (joined) this.leaveRoom(room);
+			if (joined && this.#rooms.get(room) == entry) this.leaveRoom(room);
 			joined = false;
 		};
 	}
@@ -712,12 +712,11 @@ export class SocketClient {
 	 * an answer.
 	 */
 	#answered(room: unknown, recovered: unknown): boolean {
-		const joining = this.#joining.delete(room as string);
 		if (this.#awaited.delete(room as string)) {
 			if (recovered === false) this.#recovered = false;
 			this.#announce();
 		}
-		return joining;
+		return this.#joining.delete(room as string);
 	}
 
 	/** Announces the connection once no rejoin awaits the server's answer any more. */
