@@ -10,10 +10,10 @@ import {
 	ReconnectAttempt,
 	eventKeyedDialect,
 	typeKeyedDialect,
-	type AuthContext,
 	type Dialect,
 	type SocketClientOptions
 } from '../../src/lib/index.js';
+import type { AuthContext } from '../../src/lib/client/socket-client.js';
 import { errorsOf, makeClient, track } from '../kit/clients.js';
 import { nextError, nextEvent, nextServerMessage, reachState, until, within } from '../kit/wait.js';
 import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';

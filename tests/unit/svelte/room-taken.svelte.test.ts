@@ -3,7 +3,7 @@
 // holds) leaves `joinedRooms` and shows in `error`; a token refresh goes through a LiveSocket's client.
 import { flushSync } from 'svelte';
 import { describe, expect, it, vi } from 'vitest';
-import type { AuthContext } from '../../../src/lib/index.js';
+import type { AuthContext } from '../../../src/lib/client/socket-client.js';
 import { track } from '../../kit/clients.js';
 import { nextError, nextServerMessage, reachState } from '../../kit/wait.js';
 import { TestServer } from '../../kit/servers/ws-server.js';
