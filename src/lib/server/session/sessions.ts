@@ -97,7 +97,7 @@ export class Sessions {
 	#closed(session: Session, code: number, reason: string): void {
 		const { connection, route } = session;
 		session.end();
-		this.#rooms.memberships.leaveAll(connection);
+		this.#rooms.memberships.leaveAll(connection, code);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
 		const decided = connection.closeCodeDecided;
