@@ -24,17 +24,25 @@ export function expectedBack(decided: number | undefined, code: number): boolean
 
 /** A connection kept listed in a presence room after it left it. */
 interface Graced {
+	readonly connection: Connection<unknown>;
 	/** The user it is present as. */
 	readonly user: string;
-	/** Ends its grace now (once, however often called); settles once it is untracked. */
-	readonly end: () => Promise<void>;
+	readonly timer: ReturnType<typeof setTimeout>;
+	/** Settles the grace's promise (with the untrack, or at once when it is handed to the engine). */
+	readonly settle: (done: Promise<void>) => void;
 }
 
 /** Untracks a connection from an engine room (its failures reported, never thrown). */
 export type Untrack = (name: string, connection: Connection<unknown>) => Promise<void>;
 
-/** Reads an engine room's presence. */
-export type ReadMembers = (name: string) => Promise<Record<string, PresenceEntry>>;
+/** What the graces need of the engine's presence, by engine room name. */
+export interface GraceEngine {
+	untrack: Untrack;
+	/** The room's presence. */
+	members(name: string): Promise<Record<string, PresenceEntry>>;
+	/** `EnginePresence.expireAfterClose`, when the engine has it. */
+	readonly expireAfterClose?: (name: string, connectionId: string) => void;
+}
 
 /**
  * Connections that left a presence room without asking to, still tracked in the engine while their
@@ -46,37 +54,26 @@ export type ReadMembers = (name: string) => Promise<Record<string, PresenceEntry
 export class PresenceGraces {
 	/** Graced connections by engine room name, then connection id. */
 	#rooms = new Map<string, Map<string, Graced>>();
-	/** Graces not untracked yet, ended or not: what `close` waits for. */
+	/** Graces not settled yet (untracked, or handed to the engine): what `close` waits for. */
 	#unsettled = new Set<Promise<void>>();
-	#untrack: Untrack;
+	#engine: GraceEngine;
 
-	constructor(untrack: Untrack) {
-		this.#untrack = untrack;
+	constructor(engine: GraceEngine) {
+		this.#engine = engine;
 	}
 
 	/** Keeps `connection` tracked in `name` as `user` for `ms`, then untracks it. */
 	keep(name: string, connection: Connection<unknown>, user: string, ms: number): void {
 		let room = this.#rooms.get(name);
 		if (!room) this.#rooms.set(name, (room = new Map()));
-		const graced = room;
-		let settle!: (untracked: Promise<void>) => void;
+		let settle!: (done: Promise<void>) => void;
 		const settled = new Promise<void>((resolve) => (settle = resolve));
-		let ended = false;
-		const end = () => {
-			if (ended) return settled;
-			ended = true;
-			clearTimeout(timer);
-			graced.delete(connection.id);
-			if (!graced.size && this.#rooms.get(name) === graced) this.#rooms.delete(name);
-			settle(this.#untrack(name, connection));
-			return settled;
-		};
-		const timer = setTimeout(end, ms);
-		// A process with nothing else to do may exit: its entries then go with it (the engine's TTL).
-		timer.unref?.();
-		graced.set(connection.id, { user, end });
 		this.#unsettled.add(settled);
 		void settled.then(() => this.#unsettled.delete(settled));
+		const timer = setTimeout(() => void this.#end(name, connection.id), ms);
+		// A process with nothing else to do may exit: its entries then go with it (the engine's TTL).
+		timer.unref?.();
+		room.set(connection.id, { connection, user, timer, settle });
 	}
 
 	/**
@@ -85,27 +82,30 @@ export class PresenceGraces {
 	 * untracked, at once when none was graced.
 	 */
 	returned(name: string, user: string): Promise<void> {
-		for (const graced of this.#rooms.get(name)?.values() ?? []) {
-			if (graced.user == user) return graced.end();
+		for (const [id, graced] of this.#rooms.get(name) ?? []) {
+			if (graced.user == user) return this.#end(name, id);
 		}
 		return Promise.resolve();
 	}
 
 	/**
-	 * The server closes. In a room where nobody else is present (no connection of any process but
-	 * these graced ones), or whose presence cannot be read, graces end at once: no one could see a
-	 * leave, and a closed `MemoryEngine` keeps nothing stale. So do those of users present through
-	 * another connection (back on another process already). The others, watched by members on
-	 * other processes and not back yet, end with their grace: a deploy's reconnects do not blink.
-	 * Resolves once every graced connection is untracked, at most the grace after the last one left.
+	 * The server closes (every connection gone, the engine about to close). A grace ends at once when
+	 * nobody else is in its room (no connection, on any process, but the graced ones here: nobody
+	 * sees a leave), when its user is present through another connection (back on another process
+	 * already), when the room's presence cannot be read, or when the engine keeps presence for this
+	 * process alone (no `expireAfterClose`: a closed `MemoryEngine` keeps nothing stale). The others
+	 * are left to the engine: it keeps them after it closed, until this process's time in the room
+	 * runs out (RedisEngine: `presenceTtl`), as a crashed process's, so that users who reconnect to
+	 * another process or to this one restarted (a deploy) are never seen leaving.
 	 */
-	async close(read: ReadMembers): Promise<void> {
-		await Promise.all([...this.#rooms.keys()].map((name) => this.#endUnwatched(name, read)));
+	async close(): Promise<void> {
+		await Promise.all([...this.#rooms.keys()].map((name) => this.#closeRoom(name)));
 		await Promise.all(this.#unsettled);
 	}
 
-	async #endUnwatched(name: string, read: ReadMembers): Promise<void> {
-		const members = await read(name).catch(() => undefined);
+	async #closeRoom(name: string): Promise<void> {
+		const expire = this.#engine.expireAfterClose;
+		const members = expire && (await this.#engine.members(name).catch(() => undefined));
 		const room = this.#rooms.get(name);
 		if (!room) return;
 		const graced = new Map<string, number>();
@@ -115,7 +115,43 @@ export class PresenceGraces {
 			Object.hasOwn(members, user) &&
 			members[user].connections > (graced.get(user) ?? 0);
 		const watched = members && Object.keys(members).some(presentElsewhere);
-		const ending = [...room.values()].filter(({ user }) => !watched || presentElsewhere(user));
-		await Promise.all(ending.map((each) => each.end()));
+		const ending: Promise<void>[] = [];
+		for (const [id, { user }] of [...room]) {
+			if (expire && watched && !presentElsewhere(user)) this.#handOver(name, id, expire);
+			else ending.push(this.#end(name, id));
+		}
+		await Promise.all(ending);
+	}
+
+	/** Ends a grace now: the connection is untracked; settles once it is. */
+	#end(name: string, id: string): Promise<void> {
+		const graced = this.#take(name, id);
+		if (!graced) return Promise.resolve();
+		const untracked = this.#engine.untrack(name, graced.connection);
+		graced.settle(untracked);
+		return untracked;
+	}
+
+	/** Leaves a graced connection to the engine, to expire after it closed. */
+	#handOver(name: string, id: string, expire: (name: string, id: string) => void): void {
+		const graced = this.#take(name, id);
+		if (!graced) return;
+		try {
+			expire(name, id);
+		} catch (error) {
+			graced.connection.report(error);
+		}
+		graced.settle(Promise.resolve());
+	}
+
+	/** Takes a grace out of its room, its timer stopped. */
+	#take(name: string, id: string): Graced | undefined {
+		const room = this.#rooms.get(name);
+		const graced = room?.get(id);
+		if (!room || !graced) return undefined;
+		clearTimeout(graced.timer);
+		room.delete(id);
+		if (!room.size) this.#rooms.delete(name);
+		return graced;
 	}
 }

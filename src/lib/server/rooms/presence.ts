@@ -86,10 +86,16 @@ export class PresenceRooms {
 	/** Each connection's presence, by room name. */
 	#servedOf = new WeakMap<Connection<unknown>, Map<string, Present>>();
 	/** Connections that dropped, still tracked while their users are expected back. */
-	#graces = new PresenceGraces((name, connection) => this.#untrack(name, connection));
+	#graces: PresenceGraces;
 
 	constructor(engine: Engine, routes: readonly Route[]) {
 		this.#engine = engine.presence;
+		const presence = engine.presence;
+		this.#graces = new PresenceGraces({
+			untrack: (name, connection) => this.#untrack(name, connection),
+			members: async (name) => presence!.members(name),
+			expireAfterClose: presence?.expireAfterClose?.bind(presence)
+		});
 		for (const route of routes) if (route.options.presence) this.#routes.set(route, route);
 		if (!this.#engine && this.#routes.size) {
 			throw new TypeError(
@@ -149,13 +155,11 @@ export class PresenceRooms {
 	}
 
 	/**
-	 * The server closes, every connection gone: resolves once the connections in grace are
-	 * untracked (see `PresenceGraces.close`), before the engine closes.
+	 * The server closes, every connection gone: resolves once every connection in grace is untracked
+	 * or left to the engine (see `PresenceGraces.close`), before the engine closes.
 	 */
 	close(): Promise<void> {
-		const engine = this.#engine;
-		if (!engine) return Promise.resolve();
-		return this.#graces.close(async (name) => engine.members(name));
+		return this.#graces.close();
 	}
 
 	#untrack(name: string, connection: Connection<unknown>): Promise<void> {
