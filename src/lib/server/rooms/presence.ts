@@ -87,6 +87,8 @@ export class PresenceRooms {
 	#servedOf = new WeakMap<Connection<unknown>, Map<string, Present>>();
 	/** Connections that dropped, still tracked while their users are expected back. */
 	#graces: PresenceGraces;
+	/** Untracks on their way to the engine. */
+	#untracking = new Set<Promise<void>>();
 
 	constructor(engine: Engine, routes: readonly Route[]) {
 		this.#engine = engine.presence;
@@ -158,15 +160,23 @@ export class PresenceRooms {
 	 * The server closes, every connection gone: resolves once every connection in grace is untracked
 	 * or left to the engine (see `PresenceGraces.close`), before the engine closes.
 	 */
-	close(): Promise<void> {
-		return this.#graces.close();
+	async close(): Promise<void> {
+		await this.#graces.close();
+		await Promise.all(this.#untracking);
 	}
 
+	/**
+	 * Untracks `connection` from the engine room `name`. The engine closes only once every untrack
+	 * is done: one still on its way to Redis would otherwise be lost, its entry listed until the TTL.
+	 */
 	#untrack(name: string, connection: Connection<unknown>): Promise<void> {
 		const engine = this.#engine!;
-		return Promise.resolve()
+		const untracked = Promise.resolve()
 			.then(() => engine.untrack(name, connection.id))
 			.catch((error: unknown) => connection.report(error));
+		this.#untracking.add(untracked);
+		void untracked.then(() => this.#untracking.delete(untracked));
+		return untracked;
 	}
 
 	/** How long a dropped connection of this route stays listed (ms). */
