@@ -22,22 +22,19 @@ export function expectedBack(decided: number | undefined, code: number): boolean
 	return decided != POLICY_VIOLATION && decided != SESSION_REVOKED;
 }
 
-/** A connection kept listed in a presence room after it left it. */
+/** A connection kept listed in a presence room after it left it, and when its grace ends. */
 interface Graced {
 	readonly connection: Connection<unknown>;
-	/** The user it is present as. */
-	readonly user: string;
 	readonly timer: ReturnType<typeof setTimeout>;
-	/** Settles the grace's promise (with the untrack, or at once when it is handed to the engine). */
-	readonly settle: (done: Promise<void>) => void;
 }
 
-/** Untracks a connection from an engine room (its failures reported, never thrown). */
-export type Untrack = (name: string, connection: Connection<unknown>) => Promise<void>;
+/** A room's graced connections: by user, then connection id. */
+type GracedRoom = Map<string, Map<string, Graced>>;
 
 /** What the graces need of the engine's presence, by engine room name. */
 export interface GraceEngine {
-	untrack: Untrack;
+	/** Untracks a connection (its failures reported, never thrown). */
+	untrack(name: string, connection: Connection<unknown>): Promise<void>;
 	/** The room's presence. */
 	members(name: string): Promise<Record<string, PresenceEntry>>;
 	/** `EnginePresence.expireAfterClose`, when the engine has it. */
@@ -52,10 +49,8 @@ export interface GraceEngine {
  * tracked again in the room on this process (`returned`), or at `close`.
  */
 export class PresenceGraces {
-	/** Graced connections by engine room name, then connection id. */
-	#rooms = new Map<string, Map<string, Graced>>();
-	/** Graces not settled yet (untracked, or handed to the engine): what `close` waits for. */
-	#unsettled = new Set<Promise<void>>();
+	/** Graced connections by engine room name. */
+	#rooms = new Map<string, GracedRoom>();
 	#engine: GraceEngine;
 
 	constructor(engine: GraceEngine) {
@@ -66,14 +61,12 @@ export class PresenceGraces {
 	keep(name: string, connection: Connection<unknown>, user: string, ms: number): void {
 		let room = this.#rooms.get(name);
 		if (!room) this.#rooms.set(name, (room = new Map()));
-		let settle!: (done: Promise<void>) => void;
-		const settled = new Promise<void>((resolve) => (settle = resolve));
-		this.#unsettled.add(settled);
-		void settled.then(() => this.#unsettled.delete(settled));
-		const timer = setTimeout(() => void this.#end(name, connection.id), ms);
+		let graced = room.get(user);
+		if (!graced) room.set(user, (graced = new Map()));
+		const timer = setTimeout(() => void this.#end(name, user, connection.id), ms);
 		// A process with nothing else to do may exit: its entries then go with it (the engine's TTL).
 		timer.unref?.();
-		room.set(connection.id, { connection, user, timer, settle });
+		graced.set(connection.id, { connection, timer });
 	}
 
 	/**
@@ -82,10 +75,8 @@ export class PresenceGraces {
 	 * untracked, at once when none was graced.
 	 */
 	returned(name: string, user: string): Promise<void> {
-		for (const [id, graced] of this.#rooms.get(name) ?? []) {
-			if (graced.user == user) return this.#end(name, id);
-		}
-		return Promise.resolve();
+		const [id] = this.#rooms.get(name)?.get(user)?.keys() ?? [];
+		return id === undefined ? Promise.resolve() : this.#end(name, user, id);
 	}
 
 	/**
@@ -96,11 +87,11 @@ export class PresenceGraces {
 	 * process alone (no `expireAfterClose`: a closed `MemoryEngine` keeps nothing stale). The others
 	 * are left to the engine: it keeps them after it closed, until this process's time in the room
 	 * runs out (RedisEngine: `presenceTtl`), as a crashed process's, so that users who reconnect to
-	 * another process or to this one restarted (a deploy) are never seen leaving.
+	 * another process or to this one restarted (a deploy) are never seen leaving. Resolves once
+	 * every grace ended or was handed over; the untracks may still be on their way.
 	 */
 	async close(): Promise<void> {
 		await Promise.all([...this.#rooms.keys()].map((name) => this.#closeRoom(name)));
-		await Promise.all(this.#unsettled);
 	}
 
 	async #closeRoom(name: string): Promise<void> {
@@ -108,50 +99,56 @@ export class PresenceGraces {
 		const members = expire && (await this.#engine.members(name).catch(() => undefined));
 		const room = this.#rooms.get(name);
 		if (!room) return;
-		const graced = new Map<string, number>();
-		for (const { user } of room.values()) graced.set(user, (graced.get(user) ?? 0) + 1);
 		const presentElsewhere = (user: string) =>
 			!!members &&
 			Object.hasOwn(members, user) &&
-			members[user].connections > (graced.get(user) ?? 0);
+			members[user].connections > (room.get(user)?.size ?? 0);
 		const watched = members && Object.keys(members).some(presentElsewhere);
-		const ending: Promise<void>[] = [];
-		for (const [id, { user }] of [...room]) {
-			if (expire && watched && !presentElsewhere(user)) this.#handOver(name, id, expire);
-			else ending.push(this.#end(name, id));
+		// Decided before any is taken out: the counts above are this moment's.
+		const decisions = [...room].map(([user, graced]) => ({
+			user,
+			ids: [...graced.keys()],
+			keep: !!watched && !presentElsewhere(user)
+		}));
+		for (const { user, ids, keep } of decisions) {
+			for (const id of ids) {
+				if (keep && expire) this.#handOver(name, user, id, expire);
+				else void this.#end(name, user, id);
+			}
 		}
-		await Promise.all(ending);
 	}
 
 	/** Ends a grace now: the connection is untracked; settles once it is. */
-	#end(name: string, id: string): Promise<void> {
-		const graced = this.#take(name, id);
-		if (!graced) return Promise.resolve();
-		const untracked = this.#engine.untrack(name, graced.connection);
-		graced.settle(untracked);
-		return untracked;
+	#end(name: string, user: string, id: string): Promise<void> {
+		const graced = this.#take(name, user, id);
+		return graced ? this.#engine.untrack(name, graced.connection) : Promise.resolve();
 	}
 
 	/** Leaves a graced connection to the engine, to expire after it closed. */
-	#handOver(name: string, id: string, expire: (name: string, id: string) => void): void {
-		const graced = this.#take(name, id);
-		if (!graced) return;
+	#handOver(
+		name: string,
+		user: string,
+		id: string,
+		expire: (name: string, id: string) => void
+	): void {
+		const graced = this.#take(name, user, id);
 		try {
 			expire(name, id);
 		} catch (error) {
-			graced.connection.report(error);
+			graced?.connection.report(error);
 		}
-		graced.settle(Promise.resolve());
 	}
 
 	/** Takes a grace out of its room, its timer stopped. */
-	#take(name: string, id: string): Graced | undefined {
+	#take(name: string, user: string, id: string): Graced | undefined {
 		const room = this.#rooms.get(name);
-		const graced = room?.get(id);
-		if (!room || !graced) return undefined;
-		clearTimeout(graced.timer);
-		room.delete(id);
+		const graced = room?.get(user);
+		const found = graced?.get(id);
+		if (!room || !graced || !found) return undefined;
+		clearTimeout(found.timer);
+		graced.delete(id);
+		if (!graced.size) room.delete(user);
 		if (!room.size) this.#rooms.delete(name);
-		return graced;
+		return found;
 	}
 }
