@@ -69,11 +69,11 @@ interface Present {
 
 /**
  * Presence for the rooms of routes that ask for it, scoped by route: every join tracks the
- * connection in the engine, every leave untracks it, and so does a close, at once when the client
- * closed (1000/1001) or else after the route's `grace` (`PresenceGraces`). Each member gets the room's whole
- * presence (`presence.state`) once the engine can answer, however often it failed before, and the
- * changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of a room
- * see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
+ * connection in the engine, every leave untracks it, and so does a close: at once when the client
+ * closed itself, else after the route's `grace` (`PresenceGraces`). Each member gets the room's
+ * whole presence (`presence.state`) once the engine can answer, however often it failed before,
+ * and the changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of
+ * a room see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
  *
  * Joins and leaves come from `Memberships`, the one owner of a connection's rooms.
  */
