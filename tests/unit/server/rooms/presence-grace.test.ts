@@ -42,7 +42,7 @@ describe('expectedBack: whose presence a close keeps for the grace', () => {
 		[1012, 1000, true, 'a server restart the peer answered with 1000'],
 		[1008, 1008, false, 'a policy violation: the client stops'],
 		[4004, 4004, false, 'a revoked session: the client stops']
-	])('decided %s, closed %s → %s (%s)', (decided, code, back) => {
+	] as const)('decided %s, closed %s → %s (%s)', (decided, code, back, _why) => {
 		expect(expectedBack(decided, code)).toBe(back);
 	});
 });
