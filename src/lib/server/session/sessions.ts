@@ -116,7 +116,7 @@ export class Sessions {
 		const { connection, route } = session;
 		session.end();
 		this.#userLimit.release(connection);
-		this.#rooms.memberships.leaveAll(connection);
+		this.#rooms.memberships.leaveAll(connection, code);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
 		const decided = connection.closeCodeDecided;
