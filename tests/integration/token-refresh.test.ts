@@ -321,6 +321,27 @@ describe('the rooms after a refresh', () => {
 		expect(peer.messages.filter((message) => message.name == 'error')).toHaveLength(1);
 	});
 
+	it('a join decided while a refresh replaced the auth data is decided again for the new data', async () => {
+		const gate = deferred();
+		const { server } = await serve({
+			authorizeJoin: async (connection, room) => {
+				const allowed = !room.startsWith('vip') || connection.authData.flags.includes('vip');
+				if (room == 'vip-slow') await gate.promise;
+				return allowed;
+			}
+		});
+		const peer = await connectWith(server, token('alice', 'none', ['vip']));
+		peer.send({ name: 'room.join', data: { room: 'vip-slow' }, id: 1 });
+		peer.send({ name: 'auth', data: { token: token('alice', 'none') }, id: 2 });
+		await answerTo(peer, 2);
+		gate.resolve();
+		expect(await answerTo(peer, 1)).toMatchObject({
+			name: 'error',
+			data: { code: 'forbidden', room: 'vip-slow' }
+		});
+		expect(serverConnection(server.sockets, 'peer').joinedRooms.size).toBe(0);
+	});
+
 	it('keeps a room whose check throws after the refresh, and reports it', async () => {
 		let checks = 0;
 		const { server, reported } = await serve({
