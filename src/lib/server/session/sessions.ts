@@ -8,6 +8,7 @@ import { contain } from '../callbacks.js';
 import type { Dispatcher } from './dispatch.js';
 import { recheckRooms } from './room-recheck.js';
 import { Session, type SessionHandlers } from './session.js';
+import type { UserLimit } from './user-limit.js';
 
 /**
  * Every connection's life on this process, from an accepted upgrade to its close: it makes the
@@ -20,17 +21,21 @@ export class Sessions {
 	#metrics: ServerMetrics;
 	#rooms: Rooms;
 	#dispatcher: Dispatcher;
+	/** `maxConnectionsPerUser`: a connection's slot is claimed before it is greeted. */
+	#userLimit: UserLimit;
 
 	constructor(
 		connections: Set<Connection<unknown>>,
 		metrics: ServerMetrics,
 		rooms: Rooms,
-		dispatcher: Dispatcher
+		dispatcher: Dispatcher,
+		userLimit: UserLimit
 	) {
 		this.#connections = connections;
 		this.#metrics = metrics;
 		this.#rooms = rooms;
 		this.#dispatcher = dispatcher;
+		this.#userLimit = userLimit;
 	}
 
 	/** Makes the connection and session of an upgrade that passed the gate, and starts the session. */
@@ -68,7 +73,9 @@ export class Sessions {
 	/** What every session calls back. */
 	#handlers: SessionHandlers = {
 		ready: (session, authData) => this.#ready(session, authData),
-		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
+		dispatch: (session, frame) => {
+			if (!this.#userLimit.hold(session, frame)) this.#dispatcher.dispatch(session, frame);
+		},
 		report: (connection, error) => connection.report(error),
 		closed: (session, code, reason) => this.#closed(session, code, reason),
 		renewed: ({ connection, route }) =>
@@ -77,7 +84,18 @@ export class Sessions {
 			)
 	};
 
+	/** Authenticated: greeted once its user's slot is claimed (`maxConnectionsPerUser`). */
 	#ready(session: Session, authData: unknown): void {
+		this.#userLimit.admit(session, authData, (frames) => {
+			this.#greet(session, authData);
+			for (const frame of frames) {
+				if (!session.connection.isOpen) return;
+				this.#dispatcher.dispatch(session, frame);
+			}
+		});
+	}
+
+	#greet(session: Session, authData: unknown): void {
 		const { connection, route } = session;
 		connection.authenticate(authData);
 		let shown: Record<string, unknown> | undefined;
@@ -97,6 +115,7 @@ export class Sessions {
 	#closed(session: Session, code: number, reason: string): void {
 		const { connection, route } = session;
 		session.end();
+		this.#userLimit.release(connection);
 		this.#rooms.memberships.leaveAll(connection);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
