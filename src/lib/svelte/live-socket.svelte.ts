@@ -160,7 +160,6 @@ export class LiveSocket {
 				this.#roomsChanged();
 			};
 		},
-		holds: (room) => this.#joinedRooms.has(room),
 		onReset: (room, reset) => {
 			if (this.#lifecycle == 'disposed') return () => {};
 			const registration = { room, reset };
