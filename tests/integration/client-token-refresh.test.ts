@@ -414,4 +414,21 @@ describe('end to end, against createSocketServer', () => {
 		expect(server.sockets.connections.size).toBe(1);
 		expect(errorsOf(client).map((reported) => reported.code)).toEqual(['forbidden']);
 	});
+
+	it('takes a token pushed unasked as a request (the same frame, with an id): answered once verified', async () => {
+		const server = await startSocketServer({
+			routes: [defineRoute<User>({ path: '/ws', firstMessageAuth: { verify } })]
+		});
+		const client = makeClient(server.url(), { heartbeatInterval: 0, auth: () => 'ada:none' });
+		client.connect();
+		await until(() => server.sockets.connections.size == 1, 'the connection on the server');
+		await reachState(client, 'connected');
+		const Auth = ClientMessage.define<{ token: string }>('auth');
+		expect(await client.request(Auth, { token: 'ada:none:vip' })).toBeNull();
+		const [connection] = server.sockets.connections;
+		expect(connection.authData).toEqual({ id: 'ada', vip: true });
+		const refused = nextEvent(client, Disconnected);
+		client.send('auth', { token: 'bob:none' });
+		expect(await refused).toMatchObject({ code: CloseCode.InvalidToken, willReconnect: true });
+	});
 });
