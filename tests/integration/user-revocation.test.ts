@@ -242,6 +242,21 @@ describe('maxConnectionsPerUser with an engine that answers claims later', () =>
 		]);
 	});
 
+	it('answers a first-frame auth sent as a request after connected, once the slot is claimed', async () => {
+		const { engine, running } = await limited();
+		const peer = await connectRaw(running.url('/ws'));
+		peer.send({ name: 'auth', data: { token: 'ada:Ada' }, id: 7 });
+		const claim = await engine.claim(0);
+		await peer.roundTrip();
+		expect(peer.messages).toEqual([]);
+		claim.answer.resolve(true);
+		await peer.waitForMessages(2);
+		expect(peer.messages.map((message) => [message.name, message.id])).toEqual([
+			['connected', undefined],
+			['reply', 7]
+		]);
+	});
+
 	it('closes with 1008 a tab that sends too much while its slot is claimed', async () => {
 		// Without a rate limit: its burst (100 frames) would refuse the flood before it is held.
 		const { engine, running } = await limited({ rateLimit: false });
