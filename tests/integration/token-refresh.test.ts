@@ -326,6 +326,28 @@ describe('the rooms after a refresh', () => {
 		expect(peer.messages.filter((message) => message.name == 'error')).toHaveLength(1);
 	});
 
+	it('a room left after a refresh leaves its presence at once, not after the grace', async () => {
+		const { server } = await serve({
+			presence: {
+				member: (connection) => ({ id: connection.authData.id, data: {} }),
+				grace: 30_000
+			}
+		});
+		const watcher = await connectWith(server, token('bob', 'none', ['vip']), 'bob');
+		await join(watcher, 'vip-lounge', 1);
+		const peer = await connectWith(server, token('alice', 'none', ['vip']));
+		await join(peer, 'vip-lounge', 1);
+		await until(() => hasAlice(watcher), "alice in bob's presence");
+		const before = watcher.messages.length;
+		peer.send({ name: 'auth', data: { token: token('alice', 'none') }, id: 2 });
+		await peer.nextMessage('error');
+		await until(
+			() => presenceDiffs(watcher, before).some((diff) => diff.removed.includes('alice')),
+			"alice removed from bob's presence",
+			{ ms: 2_000 }
+		);
+	});
+
 	it('a join decided while a refresh replaced the auth data is decided again for the new data', async () => {
 		const gate = deferred();
 		const { server } = await serve({
@@ -539,3 +561,20 @@ describe('with SocketClient', () => {
 		]);
 	});
 });
+
+/** The `presence.diff` data a peer received from its `from`-th message on. */
+function presenceDiffs(peer: WsPeer, from = 0): { set: [string, unknown][]; removed: string[] }[] {
+	return peer.messages
+		.slice(from)
+		.filter((message) => message.name == 'presence.diff')
+		.map((message) => message.data as { set: [string, unknown][]; removed: string[] });
+}
+
+/** Whether `alice` was ever listed in a peer's presence (state or diff). */
+function hasAlice(peer: WsPeer): boolean {
+	return peer.messages.some(
+		(message) =>
+			(message.name == 'presence.state' || message.name == 'presence.diff') &&
+			JSON.stringify(message.data).includes('"alice"')
+	);
+}
