@@ -1,15 +1,18 @@
+import { CloseCode } from 'runesocket';
 import {
 	createSocketServer,
 	defineRoute,
 	MemoryEngine,
 	shareSocketServer,
+	type AuthResult,
 	type SocketServer
 } from 'runesocket/server';
 import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
 import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
 import { accountRoom, projectRoom } from './messages.js';
 import { Validated } from './schemas.js';
-import { verifySession, type DemoUser } from './session.js';
+import { sessionLifetime, type DemoSession, type DemoUser } from './session.js';
+import { DemoSessions, type SessionRefusal } from './sessions.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
@@ -27,6 +30,23 @@ function viewedAccounts(sockets: SocketServer): string[] {
 		const user = connection.authData as DemoUser | undefined;
 		return user ? [user.account] : [];
 	});
+}
+
+/** What a socket whose token is refused is told; a revoked session's stops reconnecting (4004). */
+const SOCKET_REFUSALS: Record<SessionRefusal, { code?: number; reason: string }> = {
+	invalid: { reason: 'Sign in again' },
+	expired: { reason: 'Session expired' },
+	revoked: { code: CloseCode.SessionRevoked, reason: 'Session revoked' }
+};
+
+/**
+ * A socket's token, first or refreshed: accepted while its session is, until the token's `exp`
+ * (the route asks the page for a new token ahead of it, and closes the socket if none comes).
+ */
+async function socketAuth(sessions: DemoSessions, token: string): Promise<AuthResult<DemoSession>> {
+	const { session, refusal } = await sessions.verify(token);
+	if (refusal) return { success: false, ...SOCKET_REFUSALS[refusal] };
+	return { success: true, data: session, expiresAt: session.exp };
 }
 
 /** Every account's own room, where the dashboard shows who is looking. */
@@ -50,25 +70,28 @@ async function loadRedis() {
 
 async function createRealtime() {
 	const redis = redisUrl ? { url: redisUrl, ...(await loadRedis()) } : undefined;
+	const limits = accountLimitsFromEnvironment(process.env);
+	const store = redis
+		? new redis.RedisDashboardStore(redis.url, { retention: 2 * limits.idleTimeout })
+		: new MemoryDashboardStore();
+	const sessions = new DemoSessions(store, sessionLifetime(process.env));
 	const sockets = shareSocketServer(() =>
 		createSocketServer({
 			engine: redis ? new redis.RedisEngine({ redis: redis.url }) : new MemoryEngine(),
 			routes: [
-				defineRoute<DemoUser>({
+				defineRoute<DemoSession>({
 					path: '/ws',
 					// A dashboard tab is worth a few seconds of backlog. At 10,000 checks a second (about
 					// 1 MB/s) one long frame, or a test browser's instrumentation, puts a page over the
 					// default 1 MiB for a moment; it then catches up and draws only the newest state.
 					// How many tabs there can be is bounded by the demo's account limits.
 					maxBufferedBytes: 4 * 1024 * 1024,
-					firstMessageAuth: {
-						verify: (token) => {
-							const user = verifySession(token);
-							return user
-								? { success: true, data: user }
-								: { success: false, reason: 'Sign in again' };
-						}
-					},
+					// Also checks every refreshed token: the route asks for one ahead of `exp`.
+					firstMessageAuth: { verify: (token) => socketAuth(sessions, token) },
+					// The demo has no accounts of people, only sessions (anyone may sign in as "Ada"):
+					// a session is the user whose tabs sign-out closes, and a refreshed token must
+					// name the same one.
+					userId: (session) => session.sid,
 					connectedData: (connection) => ({ name: connection.authData.name }),
 					authorizeJoin: (connection, room) => mayJoin(connection.authData, room),
 					// Who is looking at the team's dashboard: one entry per name, however many tabs.
@@ -81,10 +104,6 @@ async function createRealtime() {
 		})
 	);
 	sockets.on(Validated.Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
-	const limits = accountLimitsFromEnvironment(process.env);
-	const store = redis
-		? new redis.RedisDashboardStore(redis.url, { retention: 2 * limits.idleTimeout })
-		: new MemoryDashboardStore();
 	const accounts = new DemoAccounts(store, limits, () => viewedAccounts(sockets));
 	const dashboard = new Dashboard(store, sockets, accounts);
 	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
@@ -105,7 +124,28 @@ async function createRealtime() {
 	// flap the monitors that much faster.
 	if (redis) forkSimulator();
 	else startSimulator(dashboard, ratesFromEnvironment(process.env));
-	return { sockets, dashboard };
+	return { sockets, dashboard, sessions, signOut: (token?: string) => signOut(token) };
+
+	/**
+	 * Revokes the token's session everywhere: no page load, form or socket accepts it again, and its
+	 * open sockets close with 4004 (on which the page stops reconnecting and shows the sign-in).
+	 */
+	async function signOut(token: string | undefined): Promise<void> {
+		const session = await sessions.revoke(token);
+		if (!session) return;
+		closeSessionSockets(sockets, session.sid);
+	}
+}
+
+/**
+ * Closes this process's sockets of a session. Sockets of it on other processes refuse their next
+ * refresh (the session is revoked in the shared store) and close by their token's expiry at most.
+ */
+function closeSessionSockets(sockets: SocketServer, sid: string): void {
+	for (const connection of sockets.connections) {
+		if ((connection.authData as DemoSession | undefined)?.sid != sid) continue;
+		connection.close(CloseCode.SessionRevoked, 'Session revoked');
+	}
 }
 
 // One per process however many copies of this module load (Vite's plugin, SvelteKit, HMR), so the
@@ -114,5 +154,9 @@ async function createRealtime() {
 // instead of building a second one.
 const shared = globalThis as { runesocketDemo?: ReturnType<typeof createRealtime> };
 
-/** The demo's socket server, and its state with the changes that publish through it. */
-export const { sockets, dashboard } = await (shared.runesocketDemo ??= createRealtime());
+/**
+ * The demo's socket server, its state with the changes that publish through it, its sessions, and
+ * sign-out.
+ */
+export const { sockets, dashboard, sessions, signOut } = await (shared.runesocketDemo ??=
+	createRealtime());
