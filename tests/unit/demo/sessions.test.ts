@@ -142,7 +142,14 @@ describe('revocations', () => {
 		await store.revokeSession('short-lived', 50);
 		await store.revokeSession('long-lived', 60_000);
 		expect(await store.isSessionRevoked('short-lived')).toBe(true);
-		await until(async () => !(await store.isSessionRevoked('short-lived')), { ms: 2_000 });
+		await until(
+			async () => !(await store.isSessionRevoked('short-lived')),
+			'the revocation to expire',
+			{
+				ms: 2_000,
+				everyMs: 10
+			}
+		);
 		expect(await store.isSessionRevoked('long-lived')).toBe(true);
 	});
 
