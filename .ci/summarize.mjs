@@ -178,6 +178,27 @@ export function quarantineList(entries) {
 	return entries;
 }
 
+/**
+ * What made each vitest test that passed on a retry fail its first attempt, a few lines each: the
+ * log of a CI run is often all that is left of it, and a flaky test is fixed from its message.
+ *
+ * @param {VitestReport | undefined} vitest
+ * @param {string} [root]
+ * @returns {string[]}
+ */
+export function firstFailures(vitest, root = process.cwd()) {
+	const lines = [];
+	for (const file of vitest?.testResults ?? []) {
+		for (const test of file.assertionResults) {
+			if (test.status != 'passed' || !test.failureMessages.length) continue;
+			const name = [relative(root, file.name), ...test.ancestorTitles, test.title].join(' > ');
+			const message = test.failureMessages[0].split('\n').slice(0, 6).join('\n  ');
+			lines.push(`first attempt of ${name} failed with:\n  ${message}`);
+		}
+	}
+	return lines;
+}
+
 /** @param {string} path */
 function readJson(path) {
 	return existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : undefined;
@@ -185,13 +206,14 @@ function readJson(path) {
 
 if (process.argv[1] && import.meta.url == pathToFileURL(process.argv[1]).href) {
 	const [logPath, status] = process.argv.slice(2);
+	const vitest = readJson('test-results/vitest.json');
 	const summary = summarize({
 		log: readFileSync(logPath, 'utf8'),
 		status,
-		vitest: readJson('test-results/vitest.json'),
+		vitest,
 		playwright: readJson('test-results/playwright.json'),
 		quarantine: quarantineList(readJson(fileURLToPath(new URL('quarantine.json', import.meta.url))))
 	});
-	for (const line of summaryLines(summary)) console.log(line);
+	for (const line of [...firstFailures(vitest), ...summaryLines(summary)]) console.log(line);
 	process.exit(summary.ok ? 0 : 1);
 }

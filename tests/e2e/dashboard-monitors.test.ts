@@ -157,4 +157,41 @@ test.describe('a restarted server', () => {
 		expect(snapshotRequests[0]).toBe(0);
 		expect(Math.max(...snapshotRequests)).toBe(1);
 	});
+
+	// The page's first connection met a restarted server: every room it was rendered with is
+	// unrecoverable before the first `Connected`, which the once-per-connection guard used to
+	// count as a reload already done, so the page kept what it was rendered with.
+	test('reloads a page whose first connection meets a restarted server', async ({
+		page,
+		context
+	}) => {
+		test.info().annotations.push({ type: 'refused-sockets-expected', description: 'restart' });
+		const port = await freePort();
+		const base = `http://127.0.0.1:${port}/`;
+		server = await startServer(port);
+		await signIn(page, 'Ada', newTeam(), base);
+		const late = await context.newPage();
+		let sent = 0;
+		late.on('websocket', (socket) => {
+			socket.on('framesent', ({ payload }) => {
+				if (String(payload).includes('dashboard.snapshot')) sent++;
+			});
+		});
+		// Its scripts wait for the restart: the page is rendered by the first server and connects to
+		// the second.
+		let restart!: () => void;
+		const restarted = new Promise<void>((resolve) => (restart = resolve));
+		await late.route('**/*.js', async (route) => {
+			await restarted;
+			await route.continue();
+		});
+		await late.goto(base, { waitUntil: 'commit' });
+		await expect(late.getByTestId('monitor')).toHaveCount(6);
+		await killServer(server);
+		server = await startServer(port);
+		restart();
+		await expect(late.getByTestId('connection-badge')).toHaveText('Live', { timeout: 30_000 });
+		await expect.poll(() => sent, { timeout: 10_000 }).toBe(1);
+		await expect(late.getByTestId('monitor')).toHaveCount(6);
+	});
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { quarantineList, summarize, summaryLines } from '../../../.ci/summarize.mjs';
+import { firstFailures, quarantineList, summarize, summaryLines } from '../../../.ci/summarize.mjs';
 
 // .ci/summarize.mjs over JSON reports that vitest 4 (`--retry 1`) and Playwright 1.65
 // (`retries: 1`) wrote for a file with a test that passes only on its second try, one that passes,
@@ -62,6 +62,13 @@ describe('the CI summary', () => {
 		expect(summaryLines(summary)).toEqual([
 			`2 failed once and passed on a retry: ${RETRIED.join(', ')}`,
 			'4 passed, 2 failed'
+		]);
+	});
+
+	it('prints what made a test that passed on its retry fail first', async () => {
+		const { vitest } = await retriedReports();
+		expect(firstFailures(vitest, '/repo')).toEqual([
+			`first attempt of ${RETRIED[0]} failed with:\n  AssertionError: expected 1 to be 2 // Object.is equality`
 		]);
 	});
 
