@@ -1,6 +1,13 @@
 import type { ChildProcess } from 'node:child_process';
 import { expect, type Browser, type Cookie, type Page, type WebSocket } from '@playwright/test';
-import { incidentTitles, newTeam, signIn, test } from '../kit/e2e/dashboard.js';
+import {
+	incident,
+	incidentTitles,
+	newTeam,
+	openIncident,
+	signIn,
+	test
+} from '../kit/e2e/dashboard.js';
 import { startServer } from '../kit/e2e/server.js';
 import { freePort, startRedisProcess } from '../kit/servers/process.js';
 
@@ -144,3 +151,65 @@ test.describe('sign-out on two processes on Redis', () => {
 		await context.close();
 	});
 });
+
+test.describe('a session that expires every few seconds', () => {
+	let server: ChildProcess | undefined;
+
+	test.afterEach(() => {
+		server?.kill('SIGKILL');
+	});
+
+	test('is refreshed in place on the open socket, past its first expiry, and an unused copy expires', async ({
+		page,
+		browser
+	}) => {
+		const lifetime = 4_000;
+		const port = await freePort();
+		server = await startServer(port, { DEMO_SESSION_TTL_MS: String(lifetime) });
+		const origin = `http://127.0.0.1:${port}`;
+		const sockets: WebSocket[] = [];
+		const frames: string[] = [];
+		page.on('websocket', (socket) => {
+			sockets.push(socket);
+			socket.on('framereceived', ({ payload }) => frames.push(`in ${nameOf(payload)}`));
+			socket.on('framesent', ({ payload }) => frames.push(`out ${nameOf(payload)}`));
+		});
+		const team = newTeam();
+		await signIn(page, 'Ada', team, `${origin}/`);
+		const signedInAt = Date.now();
+		const [cookie] = await page.context().cookies();
+
+		// Two refreshes: the page's first token has expired by the second.
+		await expect
+			.poll(() => frames.filter((frame) => frame == 'out auth').length, { timeout: 3 * lifetime })
+			.toBeGreaterThanOrEqual(3);
+		expect(Date.now() - signedInAt).toBeGreaterThan(lifetime / 2);
+		await expect(page.getByTestId('connection-badge')).toHaveText('Live');
+		expect(frames.filter((frame) => frame == 'in auth.refresh').length).toBeGreaterThanOrEqual(2);
+		expect(sockets).toHaveLength(1);
+		expect(sockets[0].isClosed()).toBe(false);
+		// The refreshes renewed the cookie too: a form still goes through, after the first expiry.
+		await expect.poll(() => Date.now() - signedInAt).toBeGreaterThan(lifetime);
+		await openIncident(page, 'Opened on a refreshed session');
+		await expect(incident(page, 'Opened on a refreshed session')).toBeVisible();
+		expect(sockets).toHaveLength(1);
+
+		// The cookie copied at sign-in was never renewed: it is expired, and the sign-in says so.
+		const copy = await browser.newContext();
+		await copy.addCookies([{ ...cookie, expires: -1 }]);
+		const stale = await copy.newPage();
+		await stale.goto(`${origin}/`);
+		await expect(stale.getByRole('alert')).toHaveText('Your session expired: sign in again.');
+		expect(await socketWith(stale, cookie.value)).toBe('closed 4001 Session expired');
+		await copy.close();
+	});
+});
+
+/** The name of a frame of the envelope dialect. */
+function nameOf(payload: string | Buffer): string {
+	try {
+		return String((JSON.parse(String(payload)) as { name?: unknown }).name);
+	} catch {
+		return '?';
+	}
+}
