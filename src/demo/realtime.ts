@@ -4,7 +4,6 @@ import {
 	defineRoute,
 	MemoryEngine,
 	shareSocketServer,
-	type AuthResult,
 	type SocketServer
 } from 'runesocket/server';
 import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
@@ -12,7 +11,7 @@ import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
 import { accountRoom, projectRoom } from './messages.js';
 import { Validated } from './schemas.js';
 import { sessionLifetime, type DemoSession, type DemoUser } from './session.js';
-import { DemoSessions, type SessionRefusal } from './sessions.js';
+import { DemoSessions, socketAuth } from './sessions.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
@@ -30,23 +29,6 @@ function viewedAccounts(sockets: SocketServer): string[] {
 		const user = connection.authData as DemoUser | undefined;
 		return user ? [user.account] : [];
 	});
-}
-
-/** What a socket whose token is refused is told; a revoked session's stops reconnecting (4004). */
-const SOCKET_REFUSALS: Record<SessionRefusal, { code?: number; reason: string }> = {
-	invalid: { reason: 'Sign in again' },
-	expired: { reason: 'Session expired' },
-	revoked: { code: CloseCode.SessionRevoked, reason: 'Session revoked' }
-};
-
-/**
- * A socket's token, first or refreshed: accepted while its session is, until the token's `exp`
- * (the route asks the page for a new token ahead of it, and closes the socket if none comes).
- */
-async function socketAuth(sessions: DemoSessions, token: string): Promise<AuthResult<DemoSession>> {
-	const { session, refusal } = await sessions.verify(token);
-	if (refusal) return { success: false, ...SOCKET_REFUSALS[refusal] };
-	return { success: true, data: session, expiresAt: session.exp };
 }
 
 /** Every account's own room, where the dashboard shows who is looking. */

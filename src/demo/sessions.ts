@@ -1,3 +1,5 @@
+import { CloseCode } from 'runesocket';
+import type { AuthResult } from 'runesocket/server';
 import {
 	checkSession,
 	newSessionId,
@@ -77,6 +79,28 @@ export class DemoSessions {
 		await this.#revocations.revokeSession(session.sid, this.#lifetime + CLOCK_SKEW);
 		return session;
 	}
+}
+
+/** What a socket whose token is refused is told; a revoked session's stops reconnecting (4004). */
+const SOCKET_REFUSALS: Record<SessionRefusal, { code?: number; reason: string }> = {
+	invalid: { reason: 'Sign in again' },
+	expired: { reason: 'Session expired' },
+	revoked: { code: CloseCode.SessionRevoked, reason: 'Session revoked' }
+};
+
+/**
+ * The socket route's answer to a token, first or refreshed: accepted while its session is, until
+ * the token's `exp` (the route asks the page for a new token ahead of it, and closes the socket if
+ * none comes). Refused with 4001 and why, or 4004 for a revoked session, which the page does not
+ * retry.
+ */
+export async function socketAuth(
+	sessions: DemoSessions,
+	token: string
+): Promise<AuthResult<DemoSession>> {
+	const { session, refusal } = await sessions.verify(token);
+	if (refusal) return { success: false, ...SOCKET_REFUSALS[refusal] };
+	return { success: true, data: session, expiresAt: session.exp };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
 import { signSession } from '../../../src/demo/session.js';
-import { DemoSessions, MemorySessionRevocations } from '../../../src/demo/sessions.js';
+import { DemoSessions, MemorySessionRevocations, socketAuth } from '../../../src/demo/sessions.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
 import { startRedisServer } from '../../kit/servers/redis-server.js';
 import { until } from '../../kit/wait.js';
@@ -160,6 +160,36 @@ describe('revocations', () => {
 		await store.revokeSession(sid, LIFETIME);
 		expect(await sessions.verify(signSession(ADA, { sid, lifetime: LIFETIME }))).toEqual({
 			refusal: 'revoked'
+		});
+	});
+});
+
+describe("the socket route's answer", () => {
+	it('accepts a live session until its expiry, and refuses the others with their code', async () => {
+		const time = clock();
+		const sessions = new DemoSessions(new MemorySessionRevocations(time.now), LIFETIME, time.now);
+		const { token, expiresAt } = sessions.issue(ADA);
+		const accepted = await socketAuth(sessions, token);
+		expect(accepted).toEqual({
+			success: true,
+			data: { ...ADA, sid: expect.any(String), exp: expiresAt },
+			expiresAt
+		});
+		expect(await socketAuth(sessions, `${token}.${token}`)).toEqual({
+			success: false,
+			reason: 'Sign in again'
+		});
+		time.advance(LIFETIME);
+		expect(await socketAuth(sessions, token)).toEqual({
+			success: false,
+			reason: 'Session expired'
+		});
+		const live = sessions.issue(ADA).token;
+		await sessions.revoke(live);
+		expect(await socketAuth(sessions, live)).toEqual({
+			success: false,
+			code: 4004,
+			reason: 'Session revoked'
 		});
 	});
 });
