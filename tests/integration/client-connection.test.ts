@@ -114,8 +114,8 @@ describe('authentication', () => {
 		expect(await second.waitForFrames(1)).toContain(AUTH('token-2'));
 		expect(second.frames[0]).toBe(AUTH('token-2'));
 		expect(contexts).toEqual([
-			{ attempt: 0, expired: false },
-			{ attempt: 1, expired: false }
+			{ attempt: 0, expired: false, refresh: false },
+			{ attempt: 1, expired: false, refresh: false }
 		]);
 	});
 
@@ -138,7 +138,7 @@ describe('authentication', () => {
 		const second = await server.connection(1);
 		expect((await second.waitForFrames(1))[0]).toBe(AUTH('fresh'));
 		expect(attempts[0]).toEqual({ attempt: 1, delay: 0 });
-		expect(contexts[1]).toEqual({ attempt: 1, expired: true });
+		expect(contexts[1]).toEqual({ attempt: 1, expired: true, refresh: false });
 
 		second.socket.close(4001, 'invalid token');
 		await nextEvent(client, ReconnectAttempt);

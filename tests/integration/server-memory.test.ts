@@ -128,7 +128,8 @@ describe('WsTransport.listen', () => {
 				framed.shift()?.();
 			},
 			report: (_connection, error) => reported.resolve(error as Error),
-			closed: (session, code) => closed.resolve({ session, code })
+			closed: (session, code) => closed.resolve({ session, code }),
+			renewed: () => {}
 		};
 		const { connect } = await sessionServer(route, host);
 		const first = await connect();

@@ -4,6 +4,7 @@ import type {
 	SocketClient,
 	SocketError
 } from '../../src/lib/index.js';
+import * as clientEvents from '../../src/lib/client/events.js';
 import type { ClientEvent } from '../../src/lib/client/events.js';
 import { withDeadline } from '../../src/lib/engine/errors.js';
 
@@ -69,7 +70,8 @@ export function nextEvent<T>(client: SocketClient, event: ClientEvent<T>, ms?: n
 				resolve(payload);
 			});
 		}),
-		`client event ${String(event.name.description)}`,
+		// The events' symbols have no description (the bundle budget): their exported name says it.
+		`client event ${Object.entries(clientEvents).find(([, value]) => value === event)?.[0]}`,
 		ms
 	);
 }

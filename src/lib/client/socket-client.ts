@@ -3,9 +3,11 @@ import {
 	GOING_AWAY,
 	INVALID_TOKEN,
 	NORMAL_CLOSURE,
-	POLICY_VIOLATION
+	POLICY_VIOLATION,
+	SESSION_REVOKED
 } from '../protocol/close-codes.js';
 import {
+	AUTH_REFRESH_MESSAGE,
 	envelopeDialect,
 	ERROR_MESSAGE,
 	isRecord,
@@ -38,7 +40,7 @@ import {
 	type ConnectionState,
 	type SocketErrorKind
 } from './events.js';
-import { HeartbeatTimer } from './heartbeat.js';
+import { heartbeat, type Heartbeat } from './heartbeat.js';
 import { OPEN, OPENING, PAUSED, STOPPED, WAITING, type Phase } from './phases.js';
 
 /** A handler type whose parameter is checked bivariantly, so DOM and `ws` sockets both fit. */
@@ -69,11 +71,14 @@ export type UrlSource = string | URL | (() => string | URL | Promise<string | UR
 
 /**
  * What a token getter learns about the connection it is asked for: the attempt number (0 for a
- * first connection) and whether the server just refused the previous token as invalid (4001).
+ * first connection), whether the server just refused the previous token as invalid (4001), and
+ * whether the token is for the open connection (the server sent `auth.refresh`) rather than for a
+ * new one.
  */
 export interface AuthContext {
 	readonly attempt: number;
 	readonly expired: boolean;
+	readonly refresh: boolean;
 }
 
 /**
@@ -110,9 +115,13 @@ export interface SocketClientOptions {
 	heartbeatInterval?: number;
 	/** Close and reconnect when nothing arrives this many ms after a ping. Default 5 000. */
 	heartbeatTimeout?: number;
-	/** Token getter, called before every connection; its token is the connection's first frame. */
+	/**
+	 * Token getter, called before every connection; its token is the connection's first frame. Also
+	 * called with `refresh: true` when a runesocket server asks for a fresh token (`auth.refresh`):
+	 * that token goes out on the open connection.
+	 */
 	auth?: (context: AuthContext) => string | null | undefined | Promise<string | null | undefined>;
-	/** Close codes that stop reconnection, besides 1008 which always does. Default none. */
+	/** Close codes that stop reconnection, besides 1008 and 4004 which always do. Default none. */
 	stopCloseCodes?: readonly number[];
 	/** Most messages kept while disconnected; the oldest is dropped (and reported) past it. Default 100. */
 	maxBufferSize?: number;
@@ -149,8 +158,8 @@ export interface RequestOptions {
 	timeout?: number;
 }
 
+/** The numeric options' defaults, checked alike; `reconnect` is true unless `false`. */
 const DEFAULTS = {
-	reconnect: true,
 	reconnectDelay: 500,
 	maxReconnectDelay: 5_000,
 	maxReconnectAttempts: Infinity,
@@ -225,7 +234,6 @@ export class SocketClient {
 	#timer: ReturnType<typeof setTimeout> | undefined;
 	/** The state and pause reason last published, so each change is announced once. */
 	#published = 'disconnected';
-	#state: ConnectionState = 'disconnected';
 	/** What keeps the page from connecting now: filled by the environment watcher. */
 	#blockers = new Set<PauseReason>();
 	#attempt = 0;
@@ -238,10 +246,16 @@ export class SocketClient {
 	#rooms = new Map<string, Room>();
 	/** Rooms rejoined from a position whose answer the connection still awaits: Connected waits too. */
 	#awaited = new Set<string>();
+	/**
+	 * Rooms whose join went out and is not answered yet: a `forbidden` naming one refuses that join
+	 * (the room is kept, and asked for again on reconnect), while one naming a room not awaiting an
+	 * answer says the server took it away (the room is dropped).
+	 */
+	#joining = new Set<string>();
 	#recovered = true;
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
-	#heartbeat: HeartbeatTimer;
+	#heartbeat: Heartbeat;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
 	/** Messages waiting behind an async schema; later messages queue behind them. */
@@ -255,15 +269,13 @@ export class SocketClient {
 		this.#url = url;
 		this.#options = { ...DEFAULTS, ...options };
 		for (const key of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) {
-			if (key == 'reconnect') continue;
 			const value = this.#options[key];
 			if (!(value >= 0)) throw new TypeError(`${key} must be >= 0`);
 			// Infinity (or any wait past the timer limit) means "never", as far as a timer can say it.
 			this.#options[key] = Math.min(value, MAX_TIMER_MS);
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
-		this.#WebSocket = options.WebSocket;
-		this.#heartbeat = new HeartbeatTimer(
+		this.#heartbeat = heartbeat(
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
 			() => this.#socket!.send(this.#dialect.ping),
@@ -276,7 +288,12 @@ export class SocketClient {
 
 	/** The current state. */
 	get connectionState(): ConnectionState {
-		return this.#state;
+		// Derived from the phase: every phase change publishes it at once (#enter), so it is always
+		// the state last announced.
+		const phase = this.#phase;
+		return phase == OPENING && (this.#hasConnected || this.#attempt)
+			? 'reconnecting'
+			: STATES[phase];
 	}
 
 	/**
@@ -310,7 +327,8 @@ export class SocketClient {
 	 */
 	connect(): void {
 		if (this.#disposed) throw new Error('SocketClient disposed');
-		this.#WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+		this.#WebSocket =
+			this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
 		if (!this.#WebSocket) {
 			throw new TypeError('No WebSocket: pass options.WebSocket');
 		}
@@ -433,13 +451,15 @@ export class SocketClient {
 		let entry = this.#rooms.get(room);
 		if (!entry) {
 			this.#rooms.set(room, (entry = { joins: 0 }));
+			// Also while disconnected: harmless, as #opened sends every join again.
+			this.#joining.add(room);
 			this.#sendNow(this.#dialect.join(room, since));
 		}
 		if (since) entry.position = since;
 		entry.joins++;
 		let joined = true;
 		return () => {
-			if (joined) this.leaveRoom(room);
+			if (joined && this.#rooms.get(room) == entry) this.leaveRoom(room);
 			joined = false;
 		};
 	}
@@ -483,9 +503,9 @@ export class SocketClient {
 		this.#heartbeat.stop();
 		const previous = this.#socket;
 		if (previous && previous != socket) {
-			previous.onopen = previous.onmessage = previous.onclose = null;
-			// `ws` throws an unhandled 'error' when a connecting socket is closed with no listener.
-			previous.onerror = noop;
+			// A no-op rather than null: `ws` throws an unhandled 'error' when a connecting socket is
+			// closed with no listener.
+			previous.onopen = previous.onmessage = previous.onclose = previous.onerror = noop;
 			previous.close(NORMAL_CLOSURE, reason);
 		}
 		this.#socket = socket;
@@ -496,47 +516,19 @@ export class SocketClient {
 
 	/** Announces the state once whenever it or `pausedBy` changed. */
 	#publish(): void {
-		const phase = this.#phase;
-		const state =
-			phase == OPENING && (this.#hasConnected || this.#attempt) ? 'reconnecting' : STATES[phase];
+		const state = this.connectionState;
 		const published = state + (this.pausedBy || '');
 		if (published == this.#published) return;
 		this.#published = published;
-		this.#state = state;
 		this.#emit(StateChanged, state);
 	}
 
 	/**
-	 * Asks for the URL and the token, then creates the socket: in the same turn when neither is a
-	 * promise (so code that mocks `WebSocket` sees it right after `connect()`), else once both resolve.
+	 * Asks for the URL and the token (#ask), then creates the socket with them. A URL, token or
+	 * socket that fails is a failed attempt (1006).
 	 */
 	#open(): void {
 		this.#enter(OPENING);
-		const entered = this.#entered;
-		const fail = (error: unknown) => {
-			if (entered != this.#entered) return;
-			this.#error('connect', String(error), error);
-			this.#closed(ABNORMAL_CLOSURE, '');
-		};
-		const create = ([url, token]: [string | URL, Token]) => {
-			if (entered != this.#entered) return;
-			let socket: WebSocketLike;
-			try {
-				socket = this.#socket = new this.#WebSocket!(String(url));
-			} catch (error) {
-				return fail(error);
-			}
-			socket.onopen = () => this.#opened(socket, token);
-			socket.onmessage = (event) => this.#receive(event.data);
-			socket.onclose = ({ code, reason }) => {
-				// A failed attempt, or an open connection lost without a close frame.
-				if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
-					this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
-				}
-				this.#closed(code, reason);
-			};
-			socket.onerror = noop;
-		};
 		// From the start: a URL function or a token getter that never settles is an attempt that
 		// never opens.
 		const { connectionTimeout } = this.#options;
@@ -546,21 +538,26 @@ export class SocketClient {
 				this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
 			}, connectionTimeout);
 		}
-		let parts: [UrlSource | Promise<string | URL>, unknown];
-		try {
-			parts = [
-				typeof this.#url == 'function' ? this.#url() : this.#url,
-				this.#options.auth?.({
-					attempt: this.#attempt,
-					expired: this.#lastCloseCode == INVALID_TOKEN
-				})
-			];
-		} catch (error) {
-			return fail(error);
-		}
-		if (parts.some((part) => part instanceof Promise)) {
-			Promise.all(parts).then(create as (parts: unknown[]) => void, fail);
-		} else create(parts as [string | URL, Token]);
+		this.#ask(
+			false,
+			([url, token]) => {
+				const socket = (this.#socket = new this.#WebSocket!(String(url)));
+				socket.onopen = () => this.#opened(socket, token as Token);
+				socket.onmessage = (event) => this.#receive(event.data);
+				socket.onclose = ({ code, reason }) => {
+					// A failed attempt, or an open connection lost without a close frame.
+					if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
+						this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
+					}
+					this.#closed(code, reason);
+				};
+				socket.onerror = noop;
+			},
+			(error: unknown) => {
+				this.#error('connect', String(error), error);
+				this.#closed(ABNORMAL_CLOSURE, '');
+			}
+		);
 	}
 
 	/** Auth first, then every room, then the buffer: the order the server relies on. */
@@ -569,16 +566,16 @@ export class SocketClient {
 		this.#recovered = true;
 		for (const [room, entry] of this.#rooms) {
 			if (entry.position) this.#awaited.add(room);
+			this.#joining.add(room);
 			socket.send(this.#dialect.join(room, entry.position));
 		}
 		const now = (this.#openedAt = Date.now());
-		const fresh = this.#buffer.filter(([, at]) => now - at <= this.#options.maxBufferAge);
-		const expired = this.#buffer.length - fresh.length;
-		if (expired) {
-			this.#error('expired', `${expired} expired`);
+		let expired = 0;
+		for (const [frame, at] of this.#buffer.splice(0)) {
+			if (now - at > this.#options.maxBufferAge) expired++;
+			else socket.send(frame);
 		}
-		this.#buffer = [];
-		for (const [frame] of fresh) socket.send(frame);
+		if (expired) this.#error('expired', `${expired} expired`);
 		this.#enter(OPEN, socket);
 		// A state handler may have ended the connection already: the deadline would be nobody's.
 		if (this.#phase != OPEN) return;
@@ -606,11 +603,14 @@ export class SocketClient {
 		const refusedToken = code == INVALID_TOKEN && this.#lastCloseCode != code;
 		this.#lastCloseCode = code;
 		if (wasOpen && Date.now() - this.#openedAt >= STABLE_CONNECTION_MS) this.#attempt = 0;
-		const stop = code == POLICY_VIOLATION || this.#options.stopCloseCodes?.includes(code);
+		const stop =
+			code == POLICY_VIOLATION ||
+			code == SESSION_REVOKED ||
+			this.#options.stopCloseCodes?.includes(code);
 		if (stop && wanted) {
 			this.#error('closed', `Closed: ${code} ${reason}`, { code, reason });
 		}
-		const retry = wanted && !stop && this.#options.reconnect;
+		const retry = wanted && !stop && this.#options.reconnect !== false;
 		const willReconnect = retry && this.#attempt < this.#options.maxReconnectAttempts;
 		const next = !willReconnect ? STOPPED : this.#blocker ? PAUSED : WAITING;
 		this.#enter(next, null, reason);
@@ -620,6 +620,53 @@ export class SocketClient {
 		if (entered != this.#entered) return;
 		if (next == WAITING) this.#schedule(refusedToken);
 		else if (retry && !willReconnect) this.#emit(ReconnectFailed, { attempts: this.#attempt });
+	}
+
+	/**
+	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection,
+	 * the frame the first token went in. A getter that throws, rejects or gives no token is reported
+	 * (`connect`, as at connection time); the server then closes at expiry (4001) and the client
+	 * reconnects with `expired: true`, as after any refused token. Nothing is sent once this
+	 * connection ended: the next asked for its own.
+	 */
+	#refresh(socket: WebSocketLike): void {
+		this.#ask(
+			true,
+			([, token]) => {
+				if (token == null) throw 'No token to refresh';
+				socket.send(this.#dialect.auth!(token as string));
+			},
+			(error) => this.#error('connect', String(error), error)
+		);
+	}
+
+	/**
+	 * Asks the app for the URL (unless `refresh`) and the token, then calls `then` with both: in the
+	 * same turn when neither is a promise (so code that mocks `WebSocket` sees the socket right after
+	 * `connect()`), else once both resolved. What throws or rejects, `then` included, goes to `fail`.
+	 * Neither is called once the client moved on to another phase meanwhile.
+	 */
+	#ask(refresh: boolean, then: (answers: unknown[]) => void, fail: (error: unknown) => void): void {
+		const entered = this.#entered;
+		const current =
+			<T>(step: (value: T) => void) =>
+			(value: T) =>
+				entered == this.#entered && step(value);
+		try {
+			const parts = [
+				refresh || (typeof this.#url == 'function' ? this.#url() : this.#url),
+				this.#options.auth?.({
+					attempt: this.#attempt,
+					expired: !refresh && this.#lastCloseCode == INVALID_TOKEN,
+					refresh
+				})
+			];
+			if (parts.some((part) => part instanceof Promise)) {
+				Promise.all(parts).then(current(then)).catch(current(fail));
+			} else then(parts);
+		} catch (error) {
+			fail(error);
+		}
 	}
 
 	#schedule(immediately: boolean): void {
@@ -659,11 +706,17 @@ export class SocketClient {
 	// Rooms and their positions: which rooms are joined (reference-counted), where each stream
 	// stands, and the rejoins `Connected` waits for.
 
-	/** The server answered the rejoin of `room`: `room.joined`, or an error naming the room. */
-	#answered(room: unknown, recovered: unknown): void {
-		if (!this.#awaited.delete(room as string)) return;
-		if (recovered === false) this.#recovered = false;
-		this.#announce();
+	/**
+	 * The server answered a join of `room`: `room.joined`, or an error naming the room (or the client
+	 * stopped waiting: it left, or the rejoin deadline passed). False when no join of it was awaiting
+	 * an answer.
+	 */
+	#answered(room: unknown, recovered: unknown): boolean {
+		if (this.#awaited.delete(room as string)) {
+			if (recovered === false) this.#recovered = false;
+			this.#announce();
+		}
+		return this.#joining.delete(room as string);
 	}
 
 	/** Announces the connection once no rejoin awaits the server's answer any more. */
@@ -712,13 +765,26 @@ export class SocketClient {
 		if (!message || !this.#advance(message)) return;
 		const { name, data, id } = message;
 		const settle = this.#pending.get(id!);
+		// Only runesocket's own protocol gives these names their meaning: other servers' may differ.
+		const native = this.#dialect.decode == envelopeDialect.decode;
 		if (name == ERROR_MESSAGE) {
 			const reason =
 				isRecord(data) && typeof data.message == 'string' ? data.message : 'Server error';
-			if (isRecord(data)) this.#answered(data.room, false);
+			// An answer to a join of the room it names; or, `forbidden` with no join awaiting an answer,
+			// the server took the room away (a refreshed token or a role change no longer allows it):
+			// the room is dropped, never rejoined.
+			if (
+				isRecord(data) &&
+				!this.#answered(data.room, false) &&
+				native &&
+				data.code == 'forbidden'
+			) {
+				this.#rooms.delete(data.room as string);
+			}
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
+		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh(this.#socket!);
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);

@@ -48,6 +48,36 @@ export interface EngineHandlers {
 	 * engine again). Other rooms are not affected.
 	 */
 	refused?(room: string, error: Error): void;
+	/**
+	 * A command for the server, sent by `engine.command` on this process or another one on the same
+	 * engine (e.g. close a user's connections). Engines without `command` never call it.
+	 */
+	command?(command: EngineCommand): void;
+}
+
+/**
+ * What one process asks of every process on the engine: close every connection of a user
+ * (`disconnect-user`, with the close code and reason), or check every room of its connections again
+ * (`reauthorize-user`).
+ */
+export type EngineCommand =
+	| {
+			readonly type: 'disconnect-user';
+			readonly userId: string;
+			readonly code: number;
+			readonly reason: string;
+	  }
+	| { readonly type: 'reauthorize-user'; readonly userId: string };
+
+/**
+ * How an engine counts connections per user across processes: a slot per connection under a `key`
+ * (the server makes it of the route and the user). `claim` takes one unless `max` are taken already
+ * and answers whether it did; `release` gives it back. A process that dies without releasing its
+ * slots loses them after the engine's TTL (Redis: `presenceTtl`).
+ */
+export interface EngineUserSlots {
+	claim(key: string, connectionId: string, max: number): boolean | Promise<boolean>;
+	release(key: string, connectionId: string): void | Promise<void>;
 }
 
 /**
@@ -131,6 +161,18 @@ export interface Engine {
 	readonly healthy?: boolean;
 	/** Presence, for engines that keep it (`MemoryEngine` does); routes with `presence` need it. */
 	readonly presence?: EnginePresence;
+	/**
+	 * Per-user connection slots shared by every process on the engine (`maxConnectionsPerUser`).
+	 * Without them a route's limit counts this process's connections only.
+	 */
+	readonly userSlots?: EngineUserSlots;
+	/**
+	 * Runs `command` on every process on the engine: this one's `command` handler at once, the
+	 * others' through the engine (Redis: its control channel). Resolves once it was sent; rejects
+	 * when it could not be (this process acted on it all the same). Without it, `disconnectUser`
+	 * and `reauthorizeUser` reach this process's connections only.
+	 */
+	command?(command: EngineCommand): Promise<void>;
 	/** Called once by the server before anything else. */
 	start(handlers: EngineHandlers): void | Promise<void>;
 	/** Resolves once this process receives the room's messages. */

@@ -2,6 +2,7 @@ import { isRecord } from '../protocol/envelope.js';
 import {
 	EVERYONE,
 	type Engine,
+	type EngineCommand,
 	type EngineHandlers,
 	type HistoryOptions,
 	type HistoryPolicy,
@@ -18,6 +19,7 @@ import {
 	notRecovered
 } from './history.js';
 import { MemoryPresence } from './memory-presence.js';
+import { MemoryUserSlots } from './memory-user-slots.js';
 
 /**
  * Options of a `MemoryEngine`.
@@ -46,7 +48,8 @@ const SWEEP_INTERVAL_MS = 60_000;
  * they missed. A room with no history left and no subscriber may be forgotten: it then starts over
  * with a new epoch. Before its first publish a room is at offset 0 of an epoch `~<ms>:<engine>` that
  * nothing keeps, and a position read then recovers the first epoch from its first message. It keeps
- * presence too (`presence`), for routes that ask for it.
+ * presence too (`presence`), for routes that ask for it, per-user connection slots (`userSlots`)
+ * and runs commands (`command`) in this process.
  *
  * @example
  * ```ts
@@ -67,6 +70,9 @@ export class MemoryEngine implements Engine {
 		this.#handlers?.presence?.(room, change)
 	);
 
+	/** Connections per user, for routes with `maxConnectionsPerUser`. */
+	readonly userSlots = new MemoryUserSlots();
+
 	constructor(options: MemoryEngineOptions = {}) {
 		checkHistoryOptions(options.history);
 		this.#history = options.history;
@@ -84,6 +90,11 @@ export class MemoryEngine implements Engine {
 		this.#subscribed.delete(room);
 		const state = this.#rooms.get(room);
 		if (state) this.#forgetIfIdle(room, state, Date.now());
+	}
+
+	/** One process: the command runs here, at once (`disconnectUser`, `reauthorizeUser`). */
+	async command(command: EngineCommand): Promise<void> {
+		this.#handlers?.command?.(command);
 	}
 
 	async publish(

@@ -119,3 +119,20 @@ export function keySlot(key: string): number {
 	for (const byte of bytes) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ byte];
 	return crc % 16_384;
 }
+
+/**
+ * The channel every process of an engine listens to for commands (`engine.command`). Its hash tag
+ * `{control}` puts it in one Redis Cluster slot (SPUBLISH and SSUBSCRIBE reach its node), and its
+ * `:commands` suffix is no room's (their channels end with `:messages`).
+ */
+export function controlChannel(prefix: string): string {
+	return `${prefix}{control}:commands`;
+}
+
+/**
+ * The sorted set of one key's per-user connection slots (see `user-slots.ts`): under the key's own
+ * hash tag, escaped as a room name's is, with a suffix no room key has.
+ */
+export function userSlotsKey(prefix: string, key: string): string {
+	return `${prefix}{${roomTag(key)}}:user-slots`;
+}

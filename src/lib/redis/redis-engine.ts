@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import {
 	EVERYONE,
 	type Engine,
+	type EngineCommand,
 	type EngineHandlers,
 	type EnginePresence,
 	type HistoryOptions,
@@ -29,12 +31,20 @@ import {
 } from './connections.js';
 import { commandFailure, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health-signal.js';
-import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
+import { controlMessage, parseControlMessage } from './control-messages.js';
+import {
+	DEFAULT_PREFIX,
+	DEFAULT_RETENTION_MS,
+	checkPrefix,
+	controlChannel,
+	roomKeys
+} from './keys.js';
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './channel-envelopes.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
 import { RoomSubscriber } from './room-subscriber.js';
 import { HISTORY_SCRIPT, historyMessages, isUnpublished, runScript } from './scripts.js';
+import { RedisUserSlots } from './user-slots.js';
 
 /**
  * Options of a `RedisEngine`.
@@ -67,9 +77,10 @@ export interface RedisEngineOptions {
 	 */
 	pingInterval?: number;
 	/**
-	 * Milliseconds a process's presence entries outlive it when it ends without `close()` (a crash):
-	 * each process renews its entries every third of it, and the survivors drop (and announce) the
-	 * entries of a process that stopped (default 15 000).
+	 * Milliseconds a process's presence entries and per-user connection slots outlive it when it
+	 * ends without `close()` (a crash): each process renews its entries every third of it, and the
+	 * survivors drop (and announce) the entries of a process that stopped, and no longer count its
+	 * slots (default 15 000).
 	 */
 	presenceTtl?: number;
 	/**
@@ -132,6 +143,11 @@ export class RedisEngine implements Engine {
 	readonly #presence: RedisPresence;
 	/** The subscriber connection and the rooms it subscribes. */
 	readonly #subscriber: RoomSubscriber;
+	/** Per-user connection slots, shared by every process on this Redis. */
+	readonly #userSlots: RedisUserSlots;
+	/** This process's id on the control channel: it skips its own commands, run when sent. */
+	readonly #process = randomBytes(9).toString('base64url');
+	readonly #sharded: boolean;
 	/** Listeners put on the app's own client, taken off by `close()`. */
 	readonly #detach: (() => void)[] = [];
 	#handlers: EngineHandlers | undefined;
@@ -162,7 +178,8 @@ export class RedisEngine implements Engine {
 		const { commands, subscriber, ownsCommands } = createConnections(options.redis);
 		this.#commands = commands;
 		this.#ownsCommands = ownsCommands;
-		const sharded = isCluster(subscriber);
+		const sharded = (this.#sharded = isCluster(subscriber));
+		const ttl = checkMs('presenceTtl', options.presenceTtl ?? DEFAULT_PRESENCE_TTL_MS, false);
 		this.#publishes = new PublishQueue({
 			redis: commands,
 			keys: (room) => roomKeys(this.#prefix, room),
@@ -175,11 +192,18 @@ export class RedisEngine implements Engine {
 			redis: commands,
 			sharded,
 			prefix: this.#prefix,
-			ttl: checkMs('presenceTtl', options.presenceTtl ?? DEFAULT_PRESENCE_TTL_MS, false),
+			ttl,
 			retention: this.#retention,
 			timeout: this.#timeout,
 			changed: (room, change) => this.#handlers?.presence?.(room, change),
 			subscription: (room) => this.#subscriber.subscription(room),
+			report: (error) => this.#report(error)
+		});
+		this.#userSlots = new RedisUserSlots({
+			redis: commands,
+			prefix: this.#prefix,
+			ttl,
+			timeout: this.#timeout,
 			report: (error) => this.#report(error)
 		});
 
@@ -192,6 +216,10 @@ export class RedisEngine implements Engine {
 			timeout: this.#timeout,
 			pingInterval,
 			received: (room, text) => this.#deliver(room, text),
+			control: {
+				channel: controlChannel(this.#prefix),
+				received: (text) => this.#commanded(text)
+			},
 			refused: (room, error) => this.#tellRefused(room, error),
 			changed: () => this.#updateHealth(),
 			recovered: () => this.#resync(),
@@ -205,6 +233,15 @@ export class RedisEngine implements Engine {
 	 */
 	get presence(): EnginePresence {
 		return this.#presence;
+	}
+
+	/**
+	 * Per-user connection slots across every process on this Redis (see `EngineUserSlots`): routes
+	 * with `maxConnectionsPerUser` use them. A process that dies frees its slots `presenceTtl` ms
+	 * later.
+	 */
+	get userSlots(): RedisUserSlots {
+		return this.#userSlots;
 	}
 
 	/** Whether both connections are up and every room is subscribed. */
@@ -224,6 +261,20 @@ export class RedisEngine implements Engine {
 	 */
 	onHealthChange(listener: (healthy: boolean) => void): () => void {
 		return this.#health.listen(listener);
+	}
+
+	/**
+	 * Runs `command` here at once, then publishes it on the control channel (SPUBLISH on a
+	 * cluster), where every other process on this Redis hears it and runs it. Resolves once Redis
+	 * took it; rejects at once while Redis is down, or after `timeout` (it ran here all the same).
+	 */
+	async command(command: EngineCommand): Promise<void> {
+		this.#runCommand(command);
+		const channel = controlChannel(this.#prefix);
+		const text = controlMessage(this.#process, command);
+		await this.#command(`send a ${command.type} command`, () =>
+			this.#sharded ? this.#commands.spublish(channel, text) : this.#commands.publish(channel, text)
+		);
 	}
 
 	/**
@@ -321,6 +372,7 @@ export class RedisEngine implements Engine {
 
 	async #shutDown(): Promise<void> {
 		this.#subscriber.stop();
+		this.#userSlots.close();
 		await this.#presence.close();
 		this.#handlers = undefined;
 		this.#health.set(false);
@@ -340,6 +392,7 @@ export class RedisEngine implements Engine {
 			);
 			await this.#subscriber.resubscribed();
 			this.#presence.start();
+			this.#userSlots.start();
 		} catch (error) {
 			await this.close();
 			throw new Error(`runesocket/redis: cannot connect to Redis: ${errorFrom(error).message}`, {
@@ -388,6 +441,24 @@ export class RedisEngine implements Engine {
 			} catch (error) {
 				this.#report(errorFrom(error));
 			}
+		}
+	}
+
+	/** A control channel message: another process's command, run here. */
+	#commanded(text: string): void {
+		try {
+			const { from, command } = parseControlMessage(text);
+			if (from != this.#process) this.#runCommand(command);
+		} catch (error) {
+			this.#report(errorFrom(error));
+		}
+	}
+
+	#runCommand(command: EngineCommand): void {
+		try {
+			this.#handlers?.command?.(command);
+		} catch (error) {
+			this.#report(errorFrom(error));
 		}
 	}
 

@@ -41,6 +41,11 @@ export interface RoomSubscriberOptions {
 	readonly pingInterval: number;
 	/** A channel message of a room this process subscribed. */
 	readonly received: (room: string, text: string) => void;
+	/**
+	 * A channel subscribed besides the rooms, whenever the connection is (re)subscribed, for as long
+	 * as the engine runs (the control channel), and where its messages go.
+	 */
+	readonly control?: { readonly channel: string; readonly received: (text: string) => void };
 	/** Redis refused the room's channel (the room is given up): the server is told. */
 	readonly refused: (room: string, error: Error) => void;
 	/** `subscribed` may have changed. */
@@ -86,6 +91,11 @@ export class RoomSubscriber {
 	/** Resubscriptions Redis refused in a row. */
 	#refusedResubscriptions = 0;
 	#resubscribeRetryTimer: ReturnType<typeof setTimeout> | undefined;
+	/**
+	 * Redis refused the control channel (an ACL) in the current resubscription: left out of ioredis'
+	 * record until the next one asks again, or it would fail the resubscription of its slot's rooms.
+	 */
+	#controlRefused = false;
 	#pingTimer: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(options: RoomSubscriberOptions) {
@@ -104,7 +114,9 @@ export class RoomSubscriber {
 			this.#options.changed();
 		});
 		const messageEvent = this.#sharded ? 'smessage' : 'message';
+		const control = options.control;
 		connection.on(messageEvent, (channel: string, text: string) => {
+			if (channel === control?.channel) return control.received(text);
 			const room = this.#rooms.get(channel);
 			if (room !== undefined) this.#options.received(room, text);
 		});
@@ -269,7 +281,8 @@ export class RoomSubscriber {
 	 * when any other room failed (the connection was lost): the whole resubscription is retried.
 	 */
 	async #subscribeWanted(): Promise<void> {
-		const channels = [...this.#rooms.keys()];
+		this.#controlRefused = false;
+		const channels = [...this.#wantedChannels()];
 		try {
 			if (!channels.length) return;
 			if (!this.#sharded) {
@@ -281,8 +294,16 @@ export class RoomSubscriber {
 			}
 			await this.#subscribeEach(channels);
 		} finally {
-			if (this.#sharded) keepShardChannels(this.#connection, new Set(this.#rooms.keys()));
+			if (this.#sharded) keepShardChannels(this.#connection, this.#wantedChannels());
 		}
+	}
+
+	/** Every channel this process wants: its rooms' and the control channel (unless refused). */
+	#wantedChannels(): Set<string> {
+		const wanted = new Set(this.#rooms.keys());
+		const control = this.#options.control?.channel;
+		if (control !== undefined && !this.#controlRefused) wanted.add(control);
+		return wanted;
 	}
 
 	/** Subscribes each channel on its own; gives up those Redis refuses, rejects if another failed. */
@@ -296,7 +317,10 @@ export class RoomSubscriber {
 			const channel = channels[index];
 			const room = this.#rooms.get(channel);
 			if (!isChannelRefusal(outcome.reason)) failure ??= outcome.reason;
-			else if (room !== undefined)
+			else if (channel === this.#options.control?.channel) {
+				this.#controlRefused = true;
+				this.#options.report(commandFailure('subscribe the control channel', outcome.reason));
+			} else if (room !== undefined)
 				this.#options.report(this.#refuse(room, channel, outcome.reason));
 		});
 		if (failure !== undefined) throw failure;
@@ -309,7 +333,7 @@ export class RoomSubscriber {
 	 */
 	#refuse(room: string, channel: string, cause: unknown): Error {
 		if (this.#rooms.get(channel) === room) this.#rooms.delete(channel);
-		if (this.#sharded) keepShardChannels(this.#connection, new Set(this.#rooms.keys()));
+		if (this.#sharded) keepShardChannels(this.#connection, this.#wantedChannels());
 		return this.#tellRefused(room, this.#refused.refuse(room, channel, cause));
 	}
 

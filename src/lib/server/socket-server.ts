@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { MessageDefinition } from '../protocol/message.js';
-import type { StreamPosition } from '../engine/engine.js';
+import type { EngineCommand, StreamPosition } from '../engine/engine.js';
 import type { Connection } from './connection.js';
 import { metricsText, ServerMetrics, type ServerMetricsSnapshot } from './metrics/metrics.js';
 import { DEFAULT_MAX_CONNECTIONS, type SocketServerOptions } from './options.js';
@@ -9,6 +9,8 @@ import { Route } from './route.js';
 import { Rooms } from './rooms/rooms.js';
 import { Dispatcher, type MessageHandler } from './session/dispatch.js';
 import { Sessions } from './session/sessions.js';
+import { UserLimit } from './session/user-limit.js';
+import { disconnectCommand, reauthorizeCommand, runUserCommand } from './user-commands.js';
 import { UpgradeGate } from './upgrade/upgrade-gate.js';
 
 export type { MessageHandler, Reply } from './session/dispatch.js';
@@ -44,6 +46,7 @@ export class SocketServer {
 	#dispatcher: Dispatcher;
 	#sessions: Sessions;
 	#gate: UpgradeGate;
+	#userLimit: UserLimit;
 	#closing: Promise<void> | undefined;
 
 	constructor(options: SocketServerOptions) {
@@ -60,10 +63,18 @@ export class SocketServer {
 			routes,
 			connections,
 			metrics,
-			maxMessageSize: options.maxMessageSize
+			maxMessageSize: options.maxMessageSize,
+			command: (command) => this.#run(command)
 		});
+		this.#userLimit = new UserLimit(this.#rooms.engine.userSlots, metrics);
 		this.#dispatcher = new Dispatcher(this.#rooms);
-		this.#sessions = new Sessions(connections, metrics, this.#rooms, this.#dispatcher);
+		this.#sessions = new Sessions(
+			connections,
+			metrics,
+			this.#rooms,
+			this.#dispatcher,
+			this.#userLimit
+		);
 		this.#gate = new UpgradeGate(routes, metrics, {
 			maxConnections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
 			connections,
@@ -168,6 +179,43 @@ export class SocketServer {
 		return this.#closing;
 	}
 
+	/**
+	 * Closes every connection of `userId` (the route's `userId`, default `authData.id`) on every
+	 * route of every process on the same engine (RedisEngine: through its control channel, within a
+	 * second) with `code` (default 4004, on which the client stops reconnecting) and `reason`
+	 * (default `Session revoked`). This process's connections are closed at once. Resolves once the
+	 * command was sent; rejects when the engine could not send it (this process's connections are
+	 * closed all the same). With an engine that has no `command`, only this process's connections
+	 * are closed. A connection still verifying its token is not closed: check revocations in
+	 * `verify`/`authenticate` too. Rejects with a TypeError for a `userId` that is not a string or a code
+	 * no close frame may carry.
+	 *
+	 * @example
+	 * ```ts
+	 * await sockets.disconnectUser(connection.authData.id); // signed out: 4004 "Session revoked"
+	 * await sockets.disconnectUser('ada', { code: 4000, reason: 'Account moved' });
+	 * ```
+	 */
+	disconnectUser(userId: string, options: { code?: number; reason?: string } = {}): Promise<void> {
+		return this.#send(() => disconnectCommand(userId, options));
+	}
+
+	/**
+	 * Checks every room of `userId`'s connections again with the route's `authorizeJoin`, on every
+	 * process on the same engine, as after a token refresh: a room no longer allowed is left, and
+	 * the client gets a `forbidden` error naming it. Call it after a change of roles. Resolves once
+	 * the command was sent (see `disconnectUser`).
+	 *
+	 * @example
+	 * ```ts
+	 * // Ada lost her role in team:acme: her tabs leave it, on every process.
+	 * await sockets.reauthorizeUser('ada');
+	 * ```
+	 */
+	reauthorizeUser(userId: string): Promise<void> {
+		return this.#send(() => reauthorizeCommand(userId));
+	}
+
 	/** Where `room`'s stream stands now: what a page loaded now should pass as `since` when it joins. */
 	position(room: string): Promise<StreamPosition> {
 		return this.#rooms.publisher.position(room);
@@ -203,6 +251,26 @@ export class SocketServer {
 			connectionsOpen[path] = (connectionsOpen[path] ?? 0) + route.connections.size;
 		}
 		return this.#metrics.snapshot(connectionsOpen, this.#rooms.healthy);
+	}
+
+	// Commands to every process.
+
+	/** Sends a command through the engine, or runs it here when the engine carries none. */
+	async #send(make: () => EngineCommand): Promise<void> {
+		const command = make();
+		const engine = this.#rooms.engine;
+		if (engine.command) return engine.command(command);
+		this.#run(command);
+	}
+
+	/** A command for this process (sent by any): the user's connections here are closed or re-checked. */
+	#run(command: EngineCommand): void {
+		runUserCommand(command, {
+			routes: this.#routes,
+			memberships: this.#rooms.memberships,
+			userLimit: this.#userLimit,
+			metrics: this.#metrics
+		});
 	}
 
 	// Shutting down.

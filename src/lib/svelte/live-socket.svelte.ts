@@ -187,7 +187,11 @@ export class LiveSocket {
 				for (const feed of this.#resets)
 					if (feed.room === undefined || feed.room == room) feed.reset();
 			}),
-			this.#client.onError((error) => (this.#error = error)),
+			this.#client.onError((error) => {
+				this.#error = error;
+				// The client reports a room the server took away (`forbidden`) after it dropped it.
+				this.#roomsChanged();
+			}),
 			this.#client.onMessage((message) => {
 				this.#newestMessage = message;
 				this.#batch.add(this.#publishMessage);
@@ -241,7 +245,8 @@ export class LiveSocket {
 
 	/**
 	 * The rooms joined, as `client.joinedRooms`: a new Set whenever membership changes through this
-	 * LiveSocket.
+	 * LiveSocket, or the server takes a room away (a `forbidden` error, then in `error`, after a
+	 * token refresh or a role change no longer allows it).
 	 */
 	get joinedRooms(): ReadonlySet<string> {
 		this.#subscribe();

@@ -4,8 +4,9 @@
  * message with wrong types and weird ids, polluted keys at every depth (also spelled with escapes),
  * schemas and handlers that throw, room operations in any order. Per run: every request with an id
  * is answered exactly once under that id, echoed data comes back without polluted keys, room
- * membership is what applying the operations in order gives, the connection stays open, and
- * nothing the server sends breaks the protocol.
+ * membership is what applying the operations in order gives, the connection stays open (unless a
+ * signed-in connection sent a token the fixture refuses: a refreshed token, closed with 4001 or the
+ * refusal's own code), and nothing the server sends breaks the protocol.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +30,7 @@ import {
 	whileServing,
 	type FuzzTarget
 } from '../../kit/fuzz/fuzz-session.js';
-import { HardeningRoute, RoomPrefix } from '../../kit/servers/hardening-messages.js';
+import { HardeningRoute, RoomPrefix, Token } from '../../kit/servers/hardening-messages.js';
 import { useHardeningServer } from '../../kit/servers/hardening-server-process.js';
 import { encodeFrame, Opcode, RawClient } from '../../kit/peers/raw-frames.js';
 
@@ -71,6 +72,30 @@ function owesAnswer(text: string, id: number): boolean {
 	return parsed.name != 'auth' && parsed.name != 'hang';
 }
 
+/** Tokens the fixture's `verify` accepts, or fails on without refusing (the connection stays). */
+const KEPT_TOKENS: readonly string[] = [Token.throws, Token.rejects, Token.hangs];
+
+/**
+ * Whether `text` is an `auth` message whose token the fixture refuses. On a signed-in connection
+ * it is a refreshed token (PROTOCOL.md, "Token refresh"), and a refusal closes the connection
+ * (unless a newer token overtakes it).
+ */
+function refusedToken(text: string): boolean {
+	let parsed: unknown;
+	try {
+		parsed = JSON.parse(text);
+	} catch {
+		return false;
+	}
+	if (!isRecord(parsed) || parsed.name != 'auth' || !isRecord(parsed.data)) return false;
+	const { token } = parsed.data;
+	if (typeof token != 'string' || !token) return false;
+	return token != Token.good && !token.startsWith(`${Token.good}:`) && !KEPT_TOKENS.includes(token);
+}
+
+/** The close codes the fixture refuses a token with. */
+const REFUSAL_CODES = [4001, 4100];
+
 /** One fuzzed frame of a batch: its text and the request id it carries, if fresh. */
 interface Sent {
 	readonly text: string;
@@ -102,12 +127,19 @@ async function sendBatch(
 			id !== undefined && owesAnswer(text, id) ? [id] : []
 		);
 		await session.answered(owed);
-		expect(await session.verdict(), 'the connection after the batch').toMatchObject({
-			kind: 'answered'
-		});
+		const verdict = await session.verdict();
+		const refused = where == 'signed-in' && sent.some(({ text }) => refusedToken(text));
+		if (verdict.kind != 'answered' || !refused) {
+			expect(verdict, 'the connection after the batch').toMatchObject(
+				refused ? { kind: 'closed', code: expect.toBeOneOf(REFUSAL_CODES) } : { kind: 'answered' }
+			);
+		}
+		// Requests sent after a refused token may go unanswered: the connection closed.
+		const most = verdict.kind == 'answered' ? 1 : 0;
 		for (const id of owed) {
 			const text = sent.find((item) => item.id == id)?.text.slice(0, 300);
-			expect(session.answersTo(id).length, `answers to ${text}`).toBe(1);
+			expect(session.answersTo(id).length, `answers to ${text}`).toBeGreaterThanOrEqual(most);
+			expect(session.answersTo(id).length, `answers to ${text}`).toBeLessThanOrEqual(1);
 		}
 		expect(session.problems()).toEqual([]);
 	} finally {

@@ -30,8 +30,18 @@ export const Token = {
 	/** A refusal whose reason is 301 UTF-8 bytes of three-byte characters: must be cut to ≤ 123. */
 	longReason: 'long-reason',
 	/** A refusal with the app's own close code 4100. */
-	customCode: 'custom-code'
+	customCode: 'custom-code',
+	/**
+	 * `expiring:<ttl ms>:<user>`: user `<user>` (its `userId`), an answer that expires `<ttl>` ms
+	 * after it is given; the route asks for a new token at half of that (`expiringToken`).
+	 */
+	expiring: 'expiring'
 } as const;
+
+/** A token the fixture accepts for `user` for `ttlMs` ms from when it is verified. */
+export function expiringToken(ttlMs: number, user: string): string {
+	return `${Token.expiring}:${ttlMs}:${user}`;
+}
 
 /** Flags a `good:` token may carry. */
 export const ConnectionFlag = {

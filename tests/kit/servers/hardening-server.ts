@@ -50,10 +50,11 @@ import { LoopProbe } from '../attack/loop-probe.js';
 const numberFromEnv = (name: string): number | undefined =>
 	process.env[name] ? Number(process.env[name]) : undefined;
 
-/** What a first-message token turns into. */
+/** What a first-message token turns into; `id` (its `userId`) only for expiring tokens. */
 interface User {
 	name: string;
 	flags: readonly string[];
+	id?: string;
 }
 
 const probe = new LoopProbe();
@@ -65,7 +66,11 @@ function verify(token: string): AuthResult<User> | Promise<AuthResult<User>> {
 	if (token == Token.hangs) return new Promise(() => {});
 	if (token == Token.longReason) return { success: false, reason: LONG_REASON };
 	if (token == Token.customCode) return { success: false, code: 4100, reason: 'Custom refusal' };
-	const [name, flags = ''] = token.split(':');
+	const [name, flags = '', user] = token.split(':');
+	if (name == Token.expiring) {
+		const data = { name, flags: [], id: user };
+		return { success: true, data, expiresAt: Date.now() + Number(flags) };
+	}
 	if (name != Token.good) return { success: false, reason: 'Unknown token' };
 	return { success: true, data: { name, flags: flags.split(',') } };
 }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { HeartbeatTimer } from '../../../src/lib/client/heartbeat.js';
+import { heartbeat as createHeartbeat } from '../../../src/lib/client/heartbeat.js';
 
 const INTERVAL = 25_000;
 const TIMEOUT = 5_000;
@@ -8,7 +8,7 @@ const HOUR = 3_600_000;
 function setup(interval = INTERVAL, timeout = TIMEOUT) {
 	const ping = vi.fn<() => void>();
 	const onTimeout = vi.fn<() => void>();
-	const heartbeat = new HeartbeatTimer(interval, timeout, ping, onTimeout);
+	const heartbeat = createHeartbeat(interval, timeout, ping, onTimeout);
 	return { heartbeat, ping, onTimeout };
 }
 
@@ -17,7 +17,7 @@ function sleepFor(ms: number): void {
 	vi.setSystemTime(Date.now() + ms);
 }
 
-describe('HeartbeatTimer', () => {
+describe('heartbeat', () => {
 	let stop: (() => void) | undefined;
 
 	beforeEach(() => {
@@ -230,7 +230,7 @@ describe('HeartbeatTimer', () => {
 		// onTimeout fires although the ping was answered.
 		const onTimeout = vi.fn<() => void>();
 		const ping = vi.fn<() => void>(() => heartbeat.alive());
-		const heartbeat = new HeartbeatTimer(INTERVAL, TIMEOUT, ping, onTimeout);
+		const heartbeat = createHeartbeat(INTERVAL, TIMEOUT, ping, onTimeout);
 		stop = () => heartbeat.stop();
 		heartbeat.start();
 		vi.advanceTimersByTime(INTERVAL);

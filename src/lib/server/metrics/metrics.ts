@@ -68,6 +68,10 @@ export interface ServerMetricsSnapshot {
 	readonly publishFailures: number;
 	/** Requests no handler answered within 5 s, answered `no_reply` instead. */
 	readonly requestsUnanswered: number;
+	/** Connections closed with 4005 past `maxConnectionsPerUser`, by route path. */
+	readonly userConnectionsRefused: Readonly<Record<string, number>>;
+	/** Connections this process closed for `disconnectUser` (sent by any process). */
+	readonly userConnectionsRevoked: number;
 }
 
 /**
@@ -153,11 +157,13 @@ export class ServerMetrics {
 	unrecoverableWhileStreaming = 0;
 	publishFailures = 0;
 	requestsUnanswered = 0;
+	userConnectionsRevoked = 0;
 	readonly publishDuration = new Histogram(PUBLISH_DURATION_BUCKETS);
 	readonly opened = new Map<string, number>();
 	readonly closed = new Map<string, number>();
 	readonly refusedAuth = new Map<string, number>();
 	readonly refusedUpgrades = new Map<UpgradeRefusal, number>();
+	readonly refusedUserConnections = new Map<string, number>();
 
 	connectionOpened(route: string): void {
 		increment(this.opened, route);
@@ -170,6 +176,11 @@ export class ServerMetrics {
 
 	authRefused(code: number): void {
 		increment(this.refusedAuth, String(code));
+	}
+
+	/** A connection of `route` was refused with 4005: its user had `maxConnectionsPerUser` already. */
+	userConnectionRefused(route: string): void {
+		increment(this.refusedUserConnections, route);
 	}
 
 	upgradeRefused(reason: UpgradeRefusal): void {
@@ -198,7 +209,9 @@ export class ServerMetrics {
 			engineHealthy,
 			publishDuration: this.publishDuration.snapshot(),
 			publishFailures: this.publishFailures,
-			requestsUnanswered: this.requestsUnanswered
+			requestsUnanswered: this.requestsUnanswered,
+			userConnectionsRefused: Object.fromEntries(this.refusedUserConnections),
+			userConnectionsRevoked: this.userConnectionsRevoked
 		};
 	}
 }
@@ -332,6 +345,18 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 			help: 'Requests no handler answered within 5 s, answered no_reply instead.',
 			type: 'counter',
 			samples: single(snapshot.requestsUnanswered)
+		},
+		{
+			name: 'runesocket_user_connections_refused_total',
+			help: 'Connections closed with 4005 because their user had maxConnectionsPerUser open already, by route path.',
+			type: 'counter',
+			samples: counts(snapshot.userConnectionsRefused, 'route')
+		},
+		{
+			name: 'runesocket_user_connections_revoked_total',
+			help: 'Connections closed by disconnectUser (sent from any process).',
+			type: 'counter',
+			samples: single(snapshot.userConnectionsRevoked)
 		}
 	];
 }

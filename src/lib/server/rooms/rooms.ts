@@ -1,4 +1,9 @@
-import { EVERYONE, type Engine, type EngineHandlers } from '../../engine/engine.js';
+import {
+	EVERYONE,
+	type Engine,
+	type EngineCommand,
+	type EngineHandlers
+} from '../../engine/engine.js';
 import { MemoryEngine } from '../../engine/memory-engine.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../../engine/message-typing.js';
 import { logFailure } from '../callbacks.js';
@@ -20,6 +25,8 @@ export interface RoomsOptions {
 	readonly metrics: ServerMetrics;
 	/** Largest message, serialised, that a publish or a broadcast accepts. */
 	readonly maxMessageSize: number | undefined;
+	/** Runs a command the engine hands on (from this process or another one). */
+	readonly command: (command: EngineCommand) => void;
 }
 
 /**
@@ -34,13 +41,16 @@ export class Rooms {
 	readonly publisher: Publisher;
 	/** Settles once the engine is started and this process receives `EVERYONE`'s messages. */
 	readonly started: Promise<void>;
-	#engine: Engine;
+	/** Where rooms live, and the user slots and commands of `disconnectUser` and its kin. */
+	readonly engine: Engine;
 	#local: LocalRooms;
+	#command: (command: EngineCommand) => void;
 
 	constructor(options: RoomsOptions) {
 		const engine = options.engine ?? new MemoryEngine();
 		const { metrics } = options;
-		this.#engine = engine;
+		this.engine = engine;
+		this.#command = options.command;
 		this.presence = new PresenceRooms(engine, options.routes);
 		// The engine starts a microtask later, so the local rooms and the publisher built below exist
 		// by the time its handlers can be called.
@@ -64,16 +74,17 @@ export class Rooms {
 			deliver: (room, message, except) => this.publisher.deliver(room, message, except),
 			resync: () => this.#local.resync(),
 			refused: (room) => this.#local.refused(room),
-			presence: (room, change) => this.presence.changed(room, change)
+			presence: (room, change) => this.presence.changed(room, change),
+			command: (command) => this.#command(command)
 		};
 	}
 
 	get healthy(): boolean {
-		return this.#engine.healthy ?? true;
+		return this.engine.healthy ?? true;
 	}
 
 	/** Closes the engine (once every connection has gone). */
 	close(): Promise<void> {
-		return this.#engine.close();
+		return this.engine.close();
 	}
 }

@@ -56,9 +56,6 @@ type ReservedHandler = (session: Session, data: unknown, id: number | undefined)
 const PONG = new PreparedMessage(PONG_FRAME);
 const TYPED_PONG = new PreparedMessage({ type: 'pong' });
 
-/** The answer to an `auth` request on a connection that is already authenticated. */
-const ALREADY_AUTHENTICATED = 'Already authenticated: "auth" is only read as the first frame';
-
 /**
  * Where an authenticated connection's frames go: heartbeats are answered, reserved names go through
  * one table (auth, room requests, and names only the server sends), typed handlers validate first,
@@ -72,12 +69,9 @@ export class Dispatcher {
 		const roomRequests = new RoomRequests(memberships);
 		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
 			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
-		// A token sent again after authentication is not read: as a request, it is told so.
-		const authAgain: ReservedHandler = ({ connection }, _data, id) => {
-			if (id !== undefined) connection.fail(ErrorCode.Malformed, ALREADY_AUTHENTICATED, id);
-		};
 		this.#reserved = new Map<string, ReservedHandler>([
-			[AUTH_MESSAGE, authAgain],
+			// A token on the open connection is a refreshed one (PROTOCOL.md, "Token refresh").
+			[AUTH_MESSAGE, (session, data, id) => session.renew(data, id)],
 			[JOIN_MESSAGE, (session, data, id) => roomRequests.join(session, data, id)],
 			[LEAVE_MESSAGE, (session, data, id) => roomRequests.leave(session, data, id)],
 			[CONNECTED_MESSAGE, serverOnly],

@@ -1,14 +1,10 @@
 import { JOIN_MESSAGE, LEAVE_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
-import { CALLBACK_TIMEOUT_MS } from '../callbacks.js';
-import { withDeadline } from '../../engine/errors.js';
 import type { Connection } from '../connection.js';
 import type { Memberships } from '../rooms/memberships.js';
 import { requestedRoom, requestedSince } from './client-input.js';
+import { authorizeRoom } from './room-recheck.js';
 import type { Session } from './session.js';
-
-/** What became of `authorizeJoin`. */
-type JoinVerdict = 'allowed' | 'refused' | 'failed';
 
 /**
  * The `room.join` and `room.leave` requests of clients, applied per connection in the order it sent
@@ -56,7 +52,8 @@ export class RoomRequests {
 			const limit = `Already in ${route.maxRoomsPerConnection} rooms: leave one first`;
 			return void connection.fail(ErrorCode.TooManyRooms, limit, id, { room });
 		}
-		const verdict = await this.#authorize(session, room);
+		// A failure (threw, rejected, hung past 5 s) is the server's, not a refusal: the client is told so.
+		const verdict = await authorizeRoom(connection, route, room);
 		if (verdict != 'allowed') {
 			const [code, message] =
 				verdict == 'refused'
@@ -69,26 +66,6 @@ export class RoomRequests {
 		this.#memberships
 			.joinAndReplay(connection, room, requestedSince(data), id)
 			.catch((error) => connection.report(error));
-	}
-
-	/**
-	 * `authorizeJoin`'s answer. One that throws, rejects or hangs past 5 s is a failure of the server,
-	 * not a refusal: it is reported, and the client is told so (`internal_error`).
-	 */
-	async #authorize({ connection, route }: Session, room: string): Promise<JoinVerdict> {
-		const { authorizeJoin } = route.options;
-		if (!authorizeJoin) return 'allowed';
-		try {
-			const allowed = await withDeadline(
-				() => authorizeJoin(connection, room),
-				CALLBACK_TIMEOUT_MS,
-				'authorizeJoin'
-			);
-			return (allowed ?? true) ? 'allowed' : 'refused';
-		} catch (error) {
-			connection.report(error);
-			return 'failed';
-		}
 	}
 
 	#leave(session: Session, data: unknown, id: number | undefined): void {

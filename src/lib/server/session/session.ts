@@ -14,6 +14,7 @@ import { authResult, type AuthResult } from '../options.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Route } from '../route.js';
 import type { TransportReceiver } from '../transport/transport.js';
+import { refusalCloseCode, TokenRefresh } from './token-refresh.js';
 
 /**
  * Where a connection is on its way in. Every change goes through `Session.#enter`, which tears down
@@ -22,7 +23,8 @@ import type { TransportReceiver } from '../transport/transport.js';
  *   pending-auth slot.
  * - `verifying`: the token is being verified; frames arriving meanwhile are queued in order.
  *   Deadline: 1011.
- * - `ready`: authenticated, frames are dispatched.
+ * - `ready`: authenticated, frames are dispatched. An answer that expires (`expiresAt`) is renewed
+ *   in place meanwhile by the session's `TokenRefresh`, which has its own lifecycle (`Lease`).
  * - `closed`: a close was decided, by either end; nothing more is parsed or dispatched.
  *
  *     start ─┬─ no firstMessageAuth ──────────────────────────────────────► ready
@@ -52,18 +54,12 @@ export interface SessionHandlers {
 	report(connection: Connection<unknown>, error: unknown): void;
 	/** The socket closed with `code` and `reason`. */
 	closed(session: Session, code: number, reason: string): void;
+	/** A refreshed token was accepted: the connection's auth data changed, its rooms are re-checked. */
+	renewed(session: Session): void;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
 	return typeof (value as PromiseLike<unknown> | undefined)?.then == 'function';
-}
-
-/** A refusal closes with the app's own 4xxx code (or 1011), else 4001 invalid token. */
-function refusalCloseCode(code: unknown): number {
-	if (code === INTERNAL_ERROR) return code;
-	return typeof code == 'number' && Number.isInteger(code) && code >= 4000 && code <= 4999
-		? code
-		: INVALID_TOKEN;
 }
 
 /**
@@ -85,6 +81,8 @@ export class Session implements TransportReceiver {
 	#deadline: ReturnType<typeof setTimeout> | undefined;
 	/** The id of a first-frame `auth` sent as a request, answered once it passed. */
 	#authRequestId: number | undefined;
+	/** Its authentication over time: made when an answer expires or the client sends a new token. */
+	#refresh: TokenRefresh | undefined;
 
 	constructor(connection: Connection<unknown>, route: Route, handlers: SessionHandlers) {
 		this.connection = connection;
@@ -103,10 +101,13 @@ export class Session implements TransportReceiver {
 		this.#handlers.closed(this, code, reason);
 	}
 
-	/** Waits for the first-message token, or is ready at once with the upgrade's `authData`. */
-	start(authData: unknown): void {
+	/**
+	 * Waits for the first-message token, or is ready at once with the upgrade's `authData` (which
+	 * expires at `expiresAt`, when the answer said so).
+	 */
+	start(authData: unknown, expiresAt?: number): void {
 		const { route } = this;
-		if (!route.options.firstMessageAuth) return this.#becomeReady(authData);
+		if (!route.options.firstMessageAuth) return this.#becomeReady(authData, expiresAt);
 		if (route.pendingAuth >= route.maxPendingAuth) {
 			return this.#refuse(TOO_MANY_PENDING, 'Too many pending connections');
 		}
@@ -141,6 +142,14 @@ export class Session implements TransportReceiver {
 	/** A WebSocket pong: proof of life, and a frame like any other for the rate limit. */
 	receivePong(): void {
 		this.#admit(undefined, { silently: true });
+	}
+
+	/**
+	 * An `auth` frame on the open connection: a refreshed token (PROTOCOL.md, "Token refresh"),
+	 * verified while frames go on being dispatched under the current auth data.
+	 */
+	renew(data: unknown, id: number | undefined): void {
+		this.#tokenRefresh().receive(data, id);
 	}
 
 	/** Decides to close: from now on nothing is read; the pending-auth slot is free at once. */
@@ -221,7 +230,7 @@ export class Session implements TransportReceiver {
 		if (!result.success) {
 			return this.#refuse(refusalCloseCode(result.code), result.reason ?? 'Invalid token');
 		}
-		this.#becomeReady(result.data);
+		this.#becomeReady(result.data, result.expiresAt);
 	}
 
 	/** Queues a frame until the token is checked; the cap counts the bytes that came in, not UTF-16 units. */
@@ -234,10 +243,15 @@ export class Session implements TransportReceiver {
 		queue.push(frame);
 	}
 
-	#becomeReady(authData: unknown): void {
+	#becomeReady(authData: unknown, expiresAt: number | undefined): void {
+		// An answer that has expired already is a refusal, not a connection to close a moment later.
+		if (expiresAt !== undefined && expiresAt <= Date.now()) {
+			return this.#refuse(INVALID_TOKEN, 'Token expired');
+		}
 		const queued = this.#queue;
 		this.#enter('ready');
 		this.#handlers.ready(this, authData);
+		if (expiresAt !== undefined && this.#phase == 'ready') this.#tokenRefresh().start(expiresAt);
 		const authRequest = this.#authRequestId;
 		if (authRequest !== undefined && this.connection.isOpen) {
 			this.connection.sendReserved(REPLY_MESSAGE, null, authRequest);
@@ -246,6 +260,20 @@ export class Session implements TransportReceiver {
 			if (this.#phase != 'ready' || !this.connection.isOpen) return;
 			this.#handlers.dispatch(this, frame);
 		}
+	}
+
+	/** The connection's `TokenRefresh`, made on first use. */
+	#tokenRefresh(): TokenRefresh {
+		this.#refresh ??= new TokenRefresh({
+			connection: this.connection,
+			route: this.route,
+			refuse: (code, reason) => this.#refuse(code, reason),
+			close: (code, reason) => this.close(code, reason),
+			renewed: () => this.#handlers.renewed(this),
+			report: (error) => this.#handlers.report(this.connection, error)
+		});
+		if (this.#phase == 'closed') this.#refresh.end();
+		return this.#refresh;
 	}
 
 	/** The one phase transition: tears down the previous phase's deadline and auth slot. */
@@ -258,6 +286,7 @@ export class Session implements TransportReceiver {
 			if (this.#hasAuthSlot) this.route.pendingAuth--;
 			this.#hasAuthSlot = false;
 		}
+		if (phase == 'closed') this.#refresh?.end();
 		this.#phase = phase;
 		if (onDeadline) this.#deadline = setTimeout(onDeadline, this.route.authTimeout);
 	}

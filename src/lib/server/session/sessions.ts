@@ -6,7 +6,9 @@ import type { Rooms } from '../rooms/rooms.js';
 import type { AcceptedUpgrade } from '../upgrade/upgrade-gate.js';
 import { contain } from '../callbacks.js';
 import type { Dispatcher } from './dispatch.js';
+import { recheckRooms } from './room-recheck.js';
 import { Session, type SessionHandlers } from './session.js';
+import type { UserLimit } from './user-limit.js';
 
 /**
  * Every connection's life on this process, from an accepted upgrade to its close: it makes the
@@ -19,21 +21,25 @@ export class Sessions {
 	#metrics: ServerMetrics;
 	#rooms: Rooms;
 	#dispatcher: Dispatcher;
+	/** `maxConnectionsPerUser`: a connection's slot is claimed before it is greeted. */
+	#userLimit: UserLimit;
 
 	constructor(
 		connections: Set<Connection<unknown>>,
 		metrics: ServerMetrics,
 		rooms: Rooms,
-		dispatcher: Dispatcher
+		dispatcher: Dispatcher,
+		userLimit: UserLimit
 	) {
 		this.#connections = connections;
 		this.#metrics = metrics;
 		this.#rooms = rooms;
 		this.#dispatcher = dispatcher;
+		this.#userLimit = userLimit;
 	}
 
 	/** Makes the connection and session of an upgrade that passed the gate, and starts the session. */
-	accept({ route, transport, request, params, authData }: AcceptedUpgrade): void {
+	accept({ route, transport, request, params, authData, expiresAt }: AcceptedUpgrade): void {
 		const { memberships, publisher } = this.#rooms;
 		const connection = new Connection<unknown>(
 			transport,
@@ -48,7 +54,7 @@ export class Sessions {
 		route.connections.add(connection);
 		this.#metrics.connectionOpened(route.options.path);
 		transport.listen(session);
-		session.start(authData);
+		session.start(authData, expiresAt);
 	}
 
 	/**
@@ -67,12 +73,29 @@ export class Sessions {
 	/** What every session calls back. */
 	#handlers: SessionHandlers = {
 		ready: (session, authData) => this.#ready(session, authData),
-		dispatch: (session, frame) => this.#dispatcher.dispatch(session, frame),
+		dispatch: (session, frame) => {
+			if (!this.#userLimit.hold(session, frame)) this.#dispatcher.dispatch(session, frame);
+		},
 		report: (connection, error) => connection.report(error),
-		closed: (session, code, reason) => this.#closed(session, code, reason)
+		closed: (session, code, reason) => this.#closed(session, code, reason),
+		renewed: ({ connection, route }) =>
+			void recheckRooms(connection, route, this.#rooms.memberships).catch((error) =>
+				connection.report(error)
+			)
 	};
 
+	/** Authenticated: greeted once its user's slot is claimed (`maxConnectionsPerUser`). */
 	#ready(session: Session, authData: unknown): void {
+		this.#userLimit.admit(session, authData, (frames) => {
+			this.#greet(session, authData);
+			for (const frame of frames) {
+				if (!session.connection.isOpen) return;
+				this.#dispatcher.dispatch(session, frame);
+			}
+		});
+	}
+
+	#greet(session: Session, authData: unknown): void {
 		const { connection, route } = session;
 		connection.authenticate(authData);
 		let shown: Record<string, unknown> | undefined;
@@ -92,6 +115,7 @@ export class Sessions {
 	#closed(session: Session, code: number, reason: string): void {
 		const { connection, route } = session;
 		session.end();
+		this.#userLimit.release(connection);
 		this.#rooms.memberships.leaveAll(connection);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);

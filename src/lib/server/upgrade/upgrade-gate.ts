@@ -16,6 +16,8 @@ export interface AcceptedUpgrade {
 	readonly request: IncomingMessage;
 	readonly params: Record<string, string>;
 	readonly authData: unknown;
+	/** When `authenticate`'s answer expires (ms since the epoch), if it said so. */
+	readonly expiresAt?: number;
 }
 
 /** What the gate needs to know of the server's connections, and where accepted upgrades go. */
@@ -118,6 +120,7 @@ export class UpgradeGate {
 		this.#upgrading++;
 		try {
 			let authData: unknown;
+			let expiresAt: number | undefined;
 			if (route.options.authenticate) {
 				const result = await this.#authenticate(route, request);
 				if (!result.success) {
@@ -126,11 +129,12 @@ export class UpgradeGate {
 					return refuseUpgrade(socket, status, result.reason);
 				}
 				authData = result.data;
+				expiresAt = result.expiresAt;
 			}
 			if (socket.destroyed || this.#closing) return void socket.destroy();
 			route.transports.upgrade(request, socket, head, (transport) => {
 				handedOver();
-				this.#options.accept({ route, transport, request, params, authData });
+				this.#options.accept({ route, transport, request, params, authData, expiresAt });
 			});
 		} finally {
 			this.#upgrading--;
