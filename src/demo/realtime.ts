@@ -1,4 +1,3 @@
-import { CloseCode } from 'runesocket';
 import {
 	createSocketServer,
 	defineRoute,
@@ -110,23 +109,12 @@ async function createRealtime() {
 
 	/**
 	 * Revokes the token's session everywhere: no page load, form or socket accepts it again, and its
-	 * open sockets close with 4004 (on which the page stops reconnecting and shows the sign-in).
+	 * open sockets close with 4004 on every process (the page then stops reconnecting and shows the
+	 * sign-in). Revoked before the sockets close, so none of them gets back in.
 	 */
 	async function signOut(token: string | undefined): Promise<void> {
 		const session = await sessions.revoke(token);
-		if (!session) return;
-		closeSessionSockets(sockets, session.sid);
-	}
-}
-
-/**
- * Closes this process's sockets of a session. Sockets of it on other processes refuse their next
- * refresh (the session is revoked in the shared store) and close by their token's expiry at most.
- */
-function closeSessionSockets(sockets: SocketServer, sid: string): void {
-	for (const connection of sockets.connections) {
-		if ((connection.authData as DemoSession | undefined)?.sid != sid) continue;
-		connection.close(CloseCode.SessionRevoked, 'Session revoked');
+		if (session) await sockets.disconnectUser(session.sid);
 	}
 }
 
