@@ -14,6 +14,8 @@ import {
 	type SocketClientOptions
 } from '../../src/lib/index.js';
 import type { AuthContext } from '../../src/lib/client/socket-client.js';
+import { defineRoute, type AuthResult } from '../../src/lib/server/index.js';
+import { startSocketServer } from '../kit/servers/socket-server.js';
 import { errorsOf, makeClient, track } from '../kit/clients.js';
 import { nextError, nextEvent, nextServerMessage, reachState, until, within } from '../kit/wait.js';
 import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
@@ -332,4 +334,101 @@ describe('dialects other than the envelope: nothing changes', () => {
 			expect(errorsOf(client).map((error) => error.kind)).toEqual(['server', 'server']);
 		}
 	);
+});
+
+describe('end to end, against createSocketServer', () => {
+	// Tokens are `user:ttl:flags`: how many ms the answer lasts (`none`: for good), and `vip` lets the
+	// user into rooms named `vip…`.
+	const Tick = ClientMessage.define<{ n: number }>('tick');
+	interface User {
+		id: string;
+		vip: boolean;
+	}
+	function verify(token: string): AuthResult<User> {
+		const [id, ttl, flags = ''] = token.split(':');
+		const data = { id, vip: flags == 'vip' };
+		return ttl == 'none'
+			? { success: true, data }
+			: { success: true, data, expiresAt: Date.now() + Number(ttl) };
+	}
+
+	it('refreshes in place under a steady stream (nothing lost or repeated, no reconnect) and drops the room the new token no longer allows', async () => {
+		const server = await startSocketServer({
+			routes: [
+				defineRoute<User>({
+					path: '/ws',
+					firstMessageAuth: { verify },
+					authorizeJoin: (connection, room) => !room.startsWith('vip') || connection.authData.vip
+				})
+			]
+		});
+		const contexts: AuthContext[] = [];
+		// The first token lasts 600 ms (refreshed at half its life); the refreshed one, for good
+		// and without vip.
+		const client = makeClient(server.url(), {
+			heartbeatInterval: 0,
+			auth: (context) => {
+				contexts.push(context);
+				return context.refresh ? 'ada:none' : 'ada:600:vip';
+			}
+		});
+		const received: number[] = [];
+		client.on(Tick, ({ n }) => received.push(n));
+		client.joinRoom('lobby');
+		client.joinRoom('vip-lounge');
+		const answers: string[] = [];
+		client.onMessage(({ name, data }) => {
+			if (name == 'room.joined') answers.push((data as { room: string }).room);
+		});
+		client.connect();
+		// The first answer expires by then: the connection must outlive it.
+		const expired = Date.now() + 600;
+		await until(() => answers.length == 2, 'both joins answered');
+
+		const taken = nextError(client, 'server');
+		let sent = 0;
+		const stream = setInterval(
+			() => void server.sockets.publish(Tick, { n: ++sent }, { room: 'lobby' }),
+			5
+		);
+		try {
+			const error = await within(taken, 'the vip room taken away', 5_000);
+			expect(error.code).toBe('forbidden');
+			expect(error.detail).toMatchObject({ room: 'vip-lounge' });
+			const mark = sent;
+			await until(
+				() => received.length >= mark + 20 && Date.now() > expired + 200,
+				'more ticks, past the first token expiry'
+			);
+		} finally {
+			clearInterval(stream);
+		}
+		await until(() => received.length == sent, 'the last ticks');
+		expect(received).toEqual(Array.from({ length: sent }, (_, index) => index + 1));
+		expect(contexts).toEqual([
+			{ attempt: 0, expired: false, refresh: false },
+			{ attempt: 0, expired: false, refresh: true }
+		]);
+		expect([...client.joinedRooms]).toEqual(['lobby']);
+		expect(client.connectionState).toBe('connected');
+		expect(server.sockets.connections.size).toBe(1);
+		expect(errorsOf(client).map((reported) => reported.code)).toEqual(['forbidden']);
+	});
+
+	it('takes a token pushed unasked as a request (the same frame, with an id): answered once verified', async () => {
+		const server = await startSocketServer({
+			routes: [defineRoute<User>({ path: '/ws', firstMessageAuth: { verify } })]
+		});
+		const client = makeClient(server.url(), { heartbeatInterval: 0, auth: () => 'ada:none' });
+		client.connect();
+		await until(() => server.sockets.connections.size == 1, 'the connection on the server');
+		await reachState(client, 'connected');
+		const Auth = ClientMessage.define<{ token: string }>('auth');
+		expect(await client.request(Auth, { token: 'ada:none:vip' })).toBeNull();
+		const [connection] = server.sockets.connections;
+		expect(connection.authData).toEqual({ id: 'ada', vip: true });
+		const refused = nextEvent(client, Disconnected);
+		client.send('auth', { token: 'bob:none' });
+		expect(await refused).toMatchObject({ code: CloseCode.InvalidToken, willReconnect: true });
+	});
 });

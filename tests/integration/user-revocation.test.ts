@@ -214,11 +214,12 @@ class ClaimsAnsweredByTest extends StubEngine {
 }
 
 describe('maxConnectionsPerUser with an engine that answers claims later', () => {
-	async function limited() {
+	async function limited(extra: Partial<RouteOptions<TokenUser>> = {}) {
 		const engine = new ClaimsAnsweredByTest();
 		const errors: Error[] = [];
+		const onError = (_connection: unknown, error: Error) => void errors.push(error);
 		const running = await server(
-			[route('/ws', { maxConnectionsPerUser: 1, onError: (_c, error) => void errors.push(error) })],
+			[route('/ws', { maxConnectionsPerUser: 1, onError, ...extra })],
 			engine
 		);
 		running.sockets.on(Echo, (_connection, data, reply) => reply(data));
@@ -239,6 +240,36 @@ describe('maxConnectionsPerUser with an engine that answers claims later', () =>
 			['reply', { text: 'one' }],
 			['reply', { text: 'two' }]
 		]);
+	});
+
+	it('answers a first-frame auth sent as a request after connected, once the slot is claimed', async () => {
+		const { engine, running } = await limited();
+		const peer = await connectRaw(running.url('/ws'));
+		peer.send({ name: 'auth', data: { token: 'ada:Ada' }, id: 7 });
+		const claim = await engine.claim(0);
+		await peer.roundTrip();
+		expect(peer.messages).toEqual([]);
+		claim.answer.resolve(true);
+		await peer.waitForMessages(2);
+		expect(peer.messages.map((message) => [message.name, message.id])).toEqual([
+			['connected', undefined],
+			['reply', 7]
+		]);
+	});
+
+	it('closes with 1008 a tab that sends too much while its slot is claimed', async () => {
+		// Without a rate limit: its burst (100 frames) would refuse the flood before it is held.
+		const { engine, running } = await limited({ rateLimit: false });
+		const few = await tab(running, 'ada:Ada', '/ws', false);
+		const many = await tab(running, 'bob:Bob', '/ws', false);
+		await engine.claim(1);
+		for (let index = 0; index < 3; index++) few.send({ name: 'echo', data: { text: 'x' } });
+		for (let index = 0; index <= 100; index++) many.send({ name: 'echo', data: { text: 'x' } });
+		expect(await many.closedWithin()).toEqual({
+			code: 1008,
+			reason: 'Too many messages before authentication'
+		});
+		await stillOpen(few);
 	});
 
 	it('admits the connection when the claim fails (reported), and gives the slot back at its close', async () => {

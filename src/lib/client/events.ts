@@ -103,7 +103,8 @@ export const ErrorRaised: ClientEvent<SocketError> = clientEvent();
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'reconnecting';
 
 /**
- * What went wrong, by kind: `connect` (an attempt failed, or the URL or token getter threw),
+ * What went wrong, by kind: `connect` (an attempt failed, or the URL or token getter threw, or a
+ * token refresh got no token: the getter threw, rejected or gave none),
  * `timeout` (connecting, a request, or a rejoin's answer took too long), `heartbeat` (no answer to a ping), `closed`
  * (the server closed with a code that stops reconnection, or a send needed a connection there was
  * not), `malformed` (an inbound frame was not a message), `validation` (inbound data failed its

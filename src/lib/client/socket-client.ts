@@ -310,7 +310,10 @@ export class SocketClient {
 		return this.#phase == OPEN;
 	}
 
-	/** Rooms this client is in (rejoined after every reconnect). */
+	/**
+	 * Rooms this client is in (rejoined after every reconnect). A room the server takes away (an
+	 * `error` `forbidden` naming it, when no join of it awaits an answer) is dropped from it.
+	 */
 	get joinedRooms(): ReadonlySet<string> {
 		return new Set(this.#rooms.keys());
 	}

@@ -120,6 +120,14 @@ export interface EnginePresence {
 	track(room: string, connectionId: string, member: PresenceMember): void | Promise<void>;
 	untrack(room: string, connectionId: string): void | Promise<void>;
 	members(room: string): Record<string, PresenceEntry> | Promise<Record<string, PresenceEntry>>;
+	/**
+	 * For engines shared by processes: the connection's entry outlives this engine's `close()`, and
+	 * goes when this process's time in the room runs out, as a crashed process's would (RedisEngine:
+	 * `presenceTtl` after its last heartbeat). The server calls it as it closes, for connections in
+	 * presence grace that members on other processes see: users who reconnect to another process,
+	 * or to this one restarted (a deploy), are never seen leaving. Without it the server untracks them.
+	 */
+	expireAfterClose?(room: string, connectionId: string): void;
 }
 
 /**

@@ -21,9 +21,4 @@ export class MemoryUserSlots implements EngineUserSlots {
 		// A key without slots goes, so users who left leave nothing behind.
 		if (taken?.delete(connectionId) && !taken.size) this.#slots.delete(key);
 	}
-
-	/** How many slots `key` has taken (tests and metrics). */
-	count(key: string): number {
-		return this.#slots.get(key)?.size ?? 0;
-	}
 }

@@ -102,6 +102,8 @@ export class RedisPresence implements EnginePresence {
 	readonly #scripts: PresenceScripts;
 	readonly #rooms = new Map<string, LocalRoom>();
 	readonly #reading = new Map<string, Reading>();
+	/** Connections `close()` leaves in Redis to expire, by room (`expireAfterClose`). */
+	readonly #expiring = new Map<string, Set<string>>();
 	#timer: ReturnType<typeof setInterval> | undefined;
 	#repairTimer: ReturnType<typeof setTimeout> | undefined;
 	#repairDelay = REPAIR_MS;
@@ -138,7 +140,7 @@ export class RedisPresence implements EnginePresence {
 
 	async untrack(room: string, connectionId: string): Promise<void> {
 		const local = this.#rooms.get(room);
-		// After close() every entry of this process is gone already.
+		// After close() this process answers for none of its entries (gone, or left to expire).
 		if (this.#closed || !local?.entries.delete(connectionId)) return;
 		const last = local.entries.size == 0;
 		if (last) this.#rooms.delete(room);
@@ -296,22 +298,45 @@ export class RedisPresence implements EnginePresence {
 		for (const room of this.#rooms.keys()) this.#refresh(room, true);
 	}
 
-	/** Stops the heartbeat and removes every entry of this process (each room's users announced). */
+	/** `close()` leaves the connection's entry to expire with this process (see `EnginePresence`). */
+	expireAfterClose(room: string, connectionId: string): void {
+		const local = this.#rooms.get(room);
+		if (this.#closed || !local?.entries.has(connectionId)) return;
+		let kept = this.#expiring.get(room);
+		if (!kept) this.#expiring.set(room, (kept = new Set()));
+		kept.add(connectionId);
+	}
+
+	/**
+	 * Stops the heartbeat and removes every entry of this process (each room's users announced), but
+	 * those handed to `expireAfterClose`: they stay until this process's time in their room passes.
+	 */
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
 		clearInterval(this.#timer);
 		clearTimeout(this.#repairTimer);
-		const rooms = [...this.#rooms.keys()];
+		const rooms = [...this.#rooms];
 		this.#rooms.clear();
 		if (this.#options.redis.status != 'ready') return;
 		await Promise.all(
-			rooms.map((room) =>
-				this.#run(`leave the presence of "${room}"`, room, this.#scripts.leave, []).catch((error) =>
-					this.#options.report(errorFrom(error))
-				)
+			rooms.map(([room, local]) =>
+				this.#leave(room, local).catch((error) => this.#options.report(errorFrom(error)))
 			)
 		);
+	}
+
+	/** At close: drops this process's entries in `room`, but those left to expire. */
+	async #leave(room: string, local: LocalRoom): Promise<void> {
+		const kept = [...local.entries].filter(([id]) => this.#expiring.get(room)?.has(id));
+		if (!kept.length) {
+			await this.#run(`leave the presence of "${room}"`, room, this.#scripts.leave, []);
+			return;
+		}
+		// Redis has exactly these already: they expire with the last heartbeat's time.
+		if (kept.length == local.entries.size && !local.stale) return;
+		const args = kept.flatMap(([id, entry]) => [id, entry.user, entry.data]);
+		await this.#run(`leave the presence of "${room}"`, room, this.#scripts.track, ['1', ...args]);
 	}
 
 	#beat(): void {

@@ -120,6 +120,8 @@ export class LiveSocket {
 	/** Every handler this LiveSocket has on the client, so that dispose() removes them all. */
 	#handlers = new Set<() => void>();
 	#subscribe = createSubscriber(() => this.#retain());
+	/** The presences being watched: emptied when the server takes their room away. */
+	#presences = new Set<{ room: string; empty: () => void }>();
 	/** What the feeds being read built from each room, to forget when it turns out unrecoverable. */
 	#resets = new Set<{ room: string | undefined; reset: () => void }>();
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
@@ -146,9 +148,12 @@ export class LiveSocket {
 			// Its handlers and its join of the room are this LiveSocket's: dispose() ends them too,
 			// also on a client it was given, which outlives it.
 			this.#handlers.add(stop);
+			const watch = { room, empty: () => onChange(new Map()) };
+			this.#presences.add(watch);
 			const release = this.#retain();
 			this.#roomsChanged();
 			return () => {
+				this.#presences.delete(watch);
 				stop();
 				this.#handlers.delete(stop);
 				release();
@@ -191,6 +196,7 @@ export class LiveSocket {
 				this.#error = error;
 				// The client reports a room the server took away (`forbidden`) after it dropped it.
 				this.#roomsChanged();
+				this.#emptyDroppedPresences();
 			}),
 			this.#client.onMessage((message) => {
 				this.#newestMessage = message;
@@ -421,6 +427,7 @@ export class LiveSocket {
 		for (const off of this.#handlers) off();
 		this.#handlers.clear();
 		this.#resets.clear();
+		this.#presences.clear();
 		this.#batch.clear();
 	}
 
@@ -434,6 +441,19 @@ export class LiveSocket {
 		const { state, pausedBy, attempt } = next;
 		if (state != shown.state || pausedBy != shown.pausedBy || attempt != shown.attempt) {
 			this.#connection = next;
+		}
+	}
+
+	/**
+	 * Empties, once, the presence of every watched room the client no longer holds: the server took it
+	 * away, and no change of it comes any more.
+	 */
+	#emptyDroppedPresences(): void {
+		const rooms = this.#client.joinedRooms;
+		for (const watch of this.#presences) {
+			if (rooms.has(watch.room)) continue;
+			this.#presences.delete(watch);
+			watch.empty();
 		}
 	}
 

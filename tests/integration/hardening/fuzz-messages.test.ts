@@ -87,7 +87,8 @@ function refusedToken(text: string): boolean {
 	} catch {
 		return false;
 	}
-	if (!isRecord(parsed) || parsed.name != 'auth' || !isRecord(parsed.data)) return false;
+	// Strict comparisons: a fuzzed name may be an object whose `toString` is not a function.
+	if (!isRecord(parsed) || parsed.name !== 'auth' || !isRecord(parsed.data)) return false;
 	const { token } = parsed.data;
 	if (typeof token != 'string' || !token) return false;
 	return token != Token.good && !token.startsWith(`${Token.good}:`) && !KEPT_TOKENS.includes(token);

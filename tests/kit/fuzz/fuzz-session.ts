@@ -130,12 +130,18 @@ export class FuzzSession {
 		return this.envelopes.filter((envelope) => envelope.id === id);
 	}
 
-	/** Waits (at most `ms`) until every id in `ids` has an answer, or the connection ended. */
+	/**
+	 * Waits (at most `ms`) until every id in `ids` has an answer, or the connection ended: closed, or
+	 * the server's close frame arrived (nothing follows it, and this client never answers it, so the
+	 * socket itself would only end when the server drops it 3 s later).
+	 */
 	async answered(ids: readonly number[], ms = 5_000): Promise<void> {
 		await this.client.frames
 			.until(
 				() =>
-					this.client.isClosed || ids.every((id) => this.answersTo(id).length > 0)
+					this.client.isClosed ||
+					this.close !== undefined ||
+					ids.every((id) => this.answersTo(id).length > 0)
 						? true
 						: undefined,
 				`answers to ${ids.length} requests`,

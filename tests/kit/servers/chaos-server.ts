@@ -10,7 +10,7 @@
  * liveness ping (default the server's); with `LOG_CLOSES=1` every closed connection prints
  * `closed <code>`. With `PRESENCE=1` the route authenticates by first message (token
  * `<user id>:<name>`) and keeps presence in every room, showing `{ name }`; `PRESENCE_TTL_MS` sets the
- * Redis engine's `presenceTtl`.
+ * Redis engine's `presenceTtl`, `PRESENCE_GRACE_MS` the route's `presence.grace`.
  *
  * Usage: PORT=<port, default 0 = any free one> REDIS_URL=redis://127.0.0.1:<port> npx tsx tests/kit/servers/chaos-server.ts
  * (tests/kit/servers/chaos-server-process.ts runs it as `node --import tsx …`: one process, so a SIGKILL
@@ -46,7 +46,10 @@ const presence: Partial<RouteOptions<TokenUser>> =
 	process.env.PRESENCE == '1'
 		? {
 				firstMessageAuth: tokenUserAuth,
-				presence: { member: presentAs }
+				presence: {
+					member: presentAs,
+					grace: process.env.PRESENCE_GRACE_MS ? Number(process.env.PRESENCE_GRACE_MS) : undefined
+				}
 			}
 		: {};
 

@@ -7,7 +7,7 @@ import type { AuthContext } from '../../../src/lib/client/socket-client.js';
 import { track } from '../../kit/clients.js';
 import { nextError, nextServerMessage, reachState } from '../../kit/wait.js';
 import { TestServer } from '../../kit/servers/ws-server.js';
-import { live, watch } from '../../kit/svelte/live.svelte.js';
+import { arrival, connectedLive, live, watch } from '../../kit/svelte/live.svelte.js';
 
 // The real `ws` (not its browser stub) for the sockets and the test servers.
 vi.mock('ws', () => import('../../kit/svelte/node-ws.js'));
@@ -83,5 +83,37 @@ describe('LiveSocket: a room the server takes away', () => {
 		expect(server.peers).toHaveLength(1);
 		expect(socket.state).toBe('connected');
 		expect(socket.error).toBeUndefined();
+	});
+
+	it("empties the presence of a room taken away (its changes stop coming), and only that room's", async () => {
+		const { socket, frames, peer } = await connectedLive();
+		const acme = socket.presence('team:acme');
+		const beta = socket.presence('team:beta');
+		const { seen } = watch(() => [[...acme.current.keys()], [...beta.current.keys()]]);
+		for (const room of ['team:acme', 'team:beta']) {
+			await peer.waitForFrame((frame) => frame.includes(`"${room}"`), `the join of ${room}`);
+		}
+		const members = [['ada', { data: {}, connections: 1 }]];
+		const arrived = arrival(socket.client, 4);
+		for (const room of ['team:acme', 'team:beta']) {
+			peer.deliver('room.joined', { room, offset: 0, epoch: 'e1', recovered: true });
+			peer.deliver('presence.state', { room, members });
+		}
+		await arrived;
+		frames.run();
+		const reported = nextError(socket.client, 'server');
+		peer.deliver('error', {
+			code: 'forbidden',
+			message: 'No longer allowed in "team:acme"',
+			room: 'team:acme'
+		});
+		await reported;
+		frames.run();
+		expect(seen).toEqual([
+			[[], []],
+			[['ada'], ['ada']],
+			[[], ['ada']]
+		]);
+		expect([...socket.joinedRooms]).toEqual(['team:beta']);
 	});
 });

@@ -2,6 +2,7 @@ import type { StreamPosition } from '../../engine/engine.js';
 import type { Connection } from '../connection.js';
 import type { LocalRooms } from './local-rooms.js';
 import type { PresenceRooms } from './presence.js';
+import { expectedBack } from './presence-grace.js';
 
 /**
  * The one owner of every connection's rooms. Joining and leaving (a client's request, the
@@ -38,16 +39,24 @@ export class Memberships {
 		return this.#local.replay(connection, room, since, id);
 	}
 
-	/** Ends `connection`'s membership of `room`, and a replay of it in progress. */
+	/** Ends `connection`'s membership of `room`, and a replay of it in progress: a leave asked for. */
 	leave(connection: Connection<unknown>, room: string): void {
+		this.#leave(connection, room, false);
+	}
+
+	/**
+	 * Leaves every room: the connection closed with `code`. Its presence ends at once when the client
+	 * closed itself, else after the route's grace (`expectedBack`).
+	 */
+	leaveAll(connection: Connection<unknown>, code: number): void {
+		const back = expectedBack(connection.closeCodeDecided, code);
+		for (const room of connection.rooms) this.#leave(connection, room, back);
+	}
+
+	#leave(connection: Connection<unknown>, room: string, expectedBack: boolean): void {
 		connection.cancelReplay(room);
 		if (!connection.rooms.delete(room)) return;
 		this.#local.remove(connection, room);
-		this.#presence.left(connection, room);
-	}
-
-	/** Leaves every room (the connection closed). */
-	leaveAll(connection: Connection<unknown>): void {
-		for (const room of connection.rooms) this.leave(connection, room);
+		this.#presence.left(connection, room, expectedBack);
 	}
 }

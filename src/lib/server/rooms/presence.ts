@@ -17,8 +17,9 @@ import { PreparedMessage } from '../transport/prepared-message.js';
 import { presenceRoomOf } from '../../engine/presence-scope.js';
 import { logFailure } from '../callbacks.js';
 import { requestedRoom, type Sender } from '../session/client-input.js';
-import type { PresenceOptions } from '../options.js';
+import { ROUTE_DEFAULTS, type PresenceOptions } from '../options.js';
 import type { Route } from '../route.js';
+import { PresenceGraces } from './presence-grace.js';
 
 /**
  * How long a room's changes are gathered into one `presence.diff` after one was sent. Frames are
@@ -40,6 +41,8 @@ interface ServedRoom {
 	readonly room: string;
 	/** Its members on this process. */
 	readonly members: Set<Connection<unknown>>;
+	/** How many of them each user has. */
+	readonly users: Map<string, number>;
 	/**
 	 * Members that have not had the whole set (`presence.state`) yet: a client applies a diff only
 	 * on top of a state, so they get the state once the engine can answer, and no diff before it.
@@ -58,12 +61,19 @@ interface ServedRoom {
 	gone: boolean;
 }
 
+/** A connection's presence in one served room: the room, and the user it is present as. */
+interface Present {
+	readonly served: ServedRoom;
+	readonly user: string;
+}
+
 /**
  * Presence for the rooms of routes that ask for it, scoped by route: every join tracks the
- * connection in the engine, every leave or close untracks it. Each member gets the room's whole
- * presence (`presence.state`) once the engine can answer, however often it failed before, and the
- * changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of a room
- * see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
+ * connection in the engine, every leave untracks it, and so does a close: at once when the client
+ * closed itself, else after the route's `grace` (`PresenceGraces`). Each member gets the room's
+ * whole presence (`presence.state`) once the engine can answer, however often it failed before,
+ * and the changes after it as `presence.diff`, gathered per room for `COALESCE_MS`. Only members of
+ * a room see its presence, so `authorizeJoin` decides who sees it as it decides who joins.
  *
  * Joins and leaves come from `Memberships`, the one owner of a connection's rooms.
  */
@@ -73,11 +83,21 @@ export class PresenceRooms {
 	#routes = new Map<ConnectionRoute, Route>();
 	/** Every room served, by its engine name. */
 	#served = new Map<string, ServedRoom>();
-	/** Each connection's served rooms, by room name. */
-	#servedOf = new WeakMap<Connection<unknown>, Map<string, ServedRoom>>();
+	/** Each connection's presence, by room name. */
+	#servedOf = new WeakMap<Connection<unknown>, Map<string, Present>>();
+	/** Connections that dropped, still tracked while their users are expected back. */
+	#graces: PresenceGraces;
+	/** Untracks on their way to the engine. */
+	#untracking = new Set<Promise<void>>();
 
 	constructor(engine: Engine, routes: readonly Route[]) {
 		this.#engine = engine.presence;
+		const presence = engine.presence;
+		this.#graces = new PresenceGraces({
+			untrack: (name, connection) => this.#untrack(name, connection),
+			members: async (name) => presence!.members(name),
+			expireAfterClose: presence?.expireAfterClose?.bind(presence)
+		});
 		for (const route of routes) if (route.options.presence) this.#routes.set(route, route);
 		if (!this.#engine && this.#routes.size) {
 			throw new TypeError(
@@ -93,33 +113,76 @@ export class PresenceRooms {
 		if (!route || !member || !this.#engine) return;
 		const served = this.#serve(presenceRoomOf(route.options.path, room), room);
 		served.members.add(connection);
+		served.users.set(member.id, (served.users.get(member.id) ?? 0) + 1);
 		served.unsynced.add(connection);
 		let rooms = this.#servedOf.get(connection);
 		if (!rooms) this.#servedOf.set(connection, (rooms = new Map()));
-		rooms.set(room, served);
+		rooms.set(room, { served, user: member.id });
 		const engine = this.#engine;
 		Promise.resolve()
 			.then(() => engine.track(served.name, connection.id, member))
-			.catch((error) => connection.report(error))
+			.then(
+				// Present again through this connection, a user's dropped one need not wait for its
+				// grace: tracked first, untracked after, so the user never leaves; the set is read after.
+				() => this.#graces.returned(served.name, member.id),
+				(error: unknown) => connection.report(error)
+			)
 			// Tracked or not, the member gets the set the engine has; a failed track is the engine's to
 			// repair (RedisEngine tracks its connections again once Redis is back).
 			.then(() => this.#sync(served));
 	}
 
-	/** `connection` left `room` (or closed): its presence there ends. */
-	left(connection: Connection<unknown>, room: string): void {
+	/**
+	 * `connection` left `room`: its presence there ends, at once, or after the route's grace when
+	 * its user is `expectedBack` (the connection dropped, see `expectedBack`).
+	 */
+	left(connection: Connection<unknown>, room: string, expectedBack = false): void {
 		const rooms = this.#servedOf.get(connection);
-		const served = rooms?.get(room);
-		if (!rooms || !served || !this.#engine) return;
+		const present = rooms?.get(room);
+		if (!rooms || !present) return;
+		const { served, user } = present;
 		rooms.delete(room);
 		if (!rooms.size) this.#servedOf.delete(connection);
 		served.members.delete(connection);
 		served.unsynced.delete(connection);
+		const others = (served.users.get(user) ?? 1) - 1;
+		if (others) served.users.set(user, others);
+		else served.users.delete(user);
 		if (!served.members.size) this.#forget(served);
-		const engine = this.#engine;
-		Promise.resolve()
-			.then(() => engine.untrack(served.name, connection.id))
-			.catch((error) => connection.report(error));
+		// Still present here through another connection (a reconnect that overtook this close): no
+		// need to keep this one.
+		const grace = expectedBack && !others ? this.#graceOf(connection) : 0;
+		if (grace > 0) this.#graces.keep(served.name, connection, user, grace);
+		else void this.#untrack(served.name, connection);
+	}
+
+	/**
+	 * The server closes, every connection gone: resolves once every connection in grace is untracked
+	 * or left to the engine (see `PresenceGraces.close`), before the engine closes.
+	 */
+	async close(): Promise<void> {
+		await this.#graces.close();
+		await Promise.all(this.#untracking);
+	}
+
+	/**
+	 * Untracks `connection` from the engine room `name`. The engine closes only once every untrack
+	 * is done: one still on its way to Redis would otherwise be lost, its entry listed until the TTL.
+	 */
+	#untrack(name: string, connection: Connection<unknown>): Promise<void> {
+		const engine = this.#engine!;
+		const untracked = Promise.resolve()
+			.then(() => engine.untrack(name, connection.id))
+			.catch((error: unknown) => connection.report(error));
+		this.#untracking.add(untracked);
+		void untracked.then(() => this.#untracking.delete(untracked));
+		return untracked;
+	}
+
+	/** How long a dropped connection of this route stays listed (ms). */
+	#graceOf(connection: Connection<unknown>): number {
+		const presence = this.#routes.get(connection.route)?.options.presence;
+		return presence?.grace ?? ROUTE_DEFAULTS.presenceGrace;
 	}
 
 	/** `presence.get {room}`: the room's whole presence again, to a member of it. */
@@ -131,7 +194,7 @@ export class PresenceRooms {
 			connection.fail(ErrorCode.Forbidden, `No presence of "${room}" for this connection`, id, {
 				room
 			});
-		const served = this.#servedOf.get(connection)?.get(room);
+		const served = this.#servedOf.get(connection)?.get(room)?.served;
 		if (!served) return void refuse();
 		this.#members(served)
 			.then((members) => {
@@ -163,8 +226,9 @@ export class PresenceRooms {
 			served.flushing = true;
 			setImmediate(() => this.#flush(served));
 		}
-		// A change means the engine answers again: members still waiting for the set get it now.
-		if (served.unsynced.size && !served.reading) {
+		// A change means the engine answers again: members still waiting for the set after a failed
+		// read get it now. (A joining member's read waits for its join's track and grace to settle.)
+		if (served.unsynced.size && !served.reading && served.retryMs) {
 			clearTimeout(served.retryTimer);
 			served.retryMs = 0;
 			this.#sync(served);
@@ -178,6 +242,7 @@ export class PresenceRooms {
 				name,
 				room,
 				members: new Set(),
+				users: new Map(),
 				unsynced: new Set(),
 				pending: new Map(),
 				flushing: false,

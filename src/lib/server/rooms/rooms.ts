@@ -83,8 +83,12 @@ export class Rooms {
 		return this.engine.healthy ?? true;
 	}
 
-	/** Closes the engine (once every connection has gone). */
-	close(): Promise<void> {
-		return this.engine.close();
+	/**
+	 * Closes the engine (once every connection has gone), after the presence of connections in grace
+	 * ended (`PresenceRooms.close`).
+	 */
+	async close(): Promise<void> {
+		await this.presence.close();
+		await this.engine.close();
 	}
 }

@@ -5,7 +5,6 @@ import {
 	POLICY_VIOLATION,
 	TOO_MANY_PENDING
 } from '../../protocol/close-codes.js';
-import { REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import type { Connection } from '../connection.js';
 import { authRequestId, trailingRequestId } from './client-input.js';
@@ -79,7 +78,10 @@ export class Session implements TransportReceiver {
 	#queuedBytes = 0;
 	#hasAuthSlot = false;
 	#deadline: ReturnType<typeof setTimeout> | undefined;
-	/** The id of a first-frame `auth` sent as a request, answered once it passed. */
+	/**
+	 * The id of a first-frame `auth` sent as a request: answered by `Sessions` right after
+	 * `connected`, which may wait for the user's slot (`maxConnectionsPerUser`).
+	 */
 	#authRequestId: number | undefined;
 	/** Its authentication over time: made when an answer expires or the client sends a new token. */
 	#refresh: TokenRefresh | undefined;
@@ -89,6 +91,11 @@ export class Session implements TransportReceiver {
 		this.route = route;
 		this.#handlers = handlers;
 		this.#limiter = route.rateLimiter();
+	}
+
+	/** The id of the first frame's `auth` when it was sent as a request, to answer once greeted. */
+	get authRequestId(): number | undefined {
+		return this.#authRequestId;
 	}
 
 	/** The socket failed (a protocol error, a reset): the close follows; the error is reported. */
@@ -252,10 +259,6 @@ export class Session implements TransportReceiver {
 		this.#enter('ready');
 		this.#handlers.ready(this, authData);
 		if (expiresAt !== undefined && this.#phase == 'ready') this.#tokenRefresh().start(expiresAt);
-		const authRequest = this.#authRequestId;
-		if (authRequest !== undefined && this.connection.isOpen) {
-			this.connection.sendReserved(REPLY_MESSAGE, null, authRequest);
-		}
 		for (const frame of queued ?? []) {
 			if (this.#phase != 'ready' || !this.connection.isOpen) return;
 			this.#handlers.dispatch(this, frame);

@@ -1,5 +1,5 @@
 import { GOING_AWAY, INTERNAL_ERROR } from '../../protocol/close-codes.js';
-import { CONNECTED_MESSAGE } from '../../protocol/envelope.js';
+import { CONNECTED_MESSAGE, REPLY_MESSAGE } from '../../protocol/envelope.js';
 import { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Rooms } from '../rooms/rooms.js';
@@ -106,6 +106,11 @@ export class Sessions {
 			return session.close(INTERNAL_ERROR, 'Could not prepare the connection');
 		}
 		connection.sendReserved(CONNECTED_MESSAGE, { ...shown, id: connection.id });
+		// A first-frame `auth` sent as a request is answered after `connected`, as PROTOCOL.md says,
+		// also when the greeting waited for the user's slot.
+		if (session.authRequestId !== undefined) {
+			connection.sendReserved(REPLY_MESSAGE, null, session.authRequestId);
+		}
 		contain(
 			() => route.options.onConnect?.(connection),
 			(error) => connection.report(error)
@@ -116,7 +121,7 @@ export class Sessions {
 		const { connection, route } = session;
 		session.end();
 		this.#userLimit.release(connection);
-		this.#rooms.memberships.leaveAll(connection);
+		this.#rooms.memberships.leaveAll(connection, code);
 		this.#connections.delete(connection);
 		route.connections.delete(connection);
 		const decided = connection.closeCodeDecided;

@@ -7,8 +7,10 @@ import type { Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Session } from './session.js';
 
-/** Frames a connection may send while its slot is claimed (as many as while its token is verified). */
+/** Frames a connection may send while its slot is claimed (as many as while its token is verified)… */
 const MAX_FRAMES_WHILE_CLAIMING = 100;
+/** …and their UTF-16 units: 100 waiting connections must not hold 100 full-size frames each. */
+const MAX_UNITS_WHILE_CLAIMING = 256 * 1024;
 
 /**
  * One connection's slot: its key, whether the engine answered (and took one), whether the
@@ -21,6 +23,8 @@ interface Claim {
 	taken: boolean | undefined;
 	released: boolean;
 	frames: string[] | undefined;
+	/** The length of those frames together. */
+	held: number;
 }
 
 /** The slot key of `userId` on the route at `path`: unambiguous whatever either contains. */
@@ -57,7 +61,15 @@ export class UserLimit {
 		const userId = max === undefined ? undefined : route.userIdOf(connection, authData);
 		if (max === undefined || userId === undefined) return greet([]);
 		const key = userSlotKey(route.options.path, userId);
-		const claim: Claim = { key, userId, session, taken: undefined, released: false, frames: [] };
+		const claim: Claim = {
+			key,
+			userId,
+			session,
+			taken: undefined,
+			released: false,
+			frames: [],
+			held: 0
+		};
 		this.#claims.set(connection, claim);
 		let answer: boolean | Promise<boolean>;
 		try {
@@ -80,11 +92,12 @@ export class UserLimit {
 	 * frame is for the dispatcher). Too many close it with 1008.
 	 */
 	hold(session: Session, frame: string): boolean {
-		const frames = this.#claims.get(session.connection)?.frames;
-		if (!frames) return false;
-		if (frames.length >= MAX_FRAMES_WHILE_CLAIMING) {
+		const claim = this.#claims.get(session.connection);
+		if (!claim?.frames) return false;
+		claim.held += frame.length;
+		if (claim.frames.length >= MAX_FRAMES_WHILE_CLAIMING || claim.held > MAX_UNITS_WHILE_CLAIMING) {
 			session.close(POLICY_VIOLATION, 'Too many messages before authentication');
-		} else frames.push(frame);
+		} else claim.frames.push(frame);
 		return true;
 	}
 
