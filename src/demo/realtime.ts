@@ -9,7 +9,8 @@ import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
 import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
 import { accountRoom, projectRoom } from './messages.js';
 import { Validated } from './schemas.js';
-import { verifySession, type DemoUser } from './session.js';
+import { sessionLifetime, type DemoSession, type DemoUser } from './session.js';
+import { DemoSessions, socketAuth } from './sessions.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
@@ -50,25 +51,28 @@ async function loadRedis() {
 
 async function createRealtime() {
 	const redis = redisUrl ? { url: redisUrl, ...(await loadRedis()) } : undefined;
+	const limits = accountLimitsFromEnvironment(process.env);
+	const store = redis
+		? new redis.RedisDashboardStore(redis.url, { retention: 2 * limits.idleTimeout })
+		: new MemoryDashboardStore();
+	const sessions = new DemoSessions(store, sessionLifetime(process.env));
 	const sockets = shareSocketServer(() =>
 		createSocketServer({
 			engine: redis ? new redis.RedisEngine({ redis: redis.url }) : new MemoryEngine(),
 			routes: [
-				defineRoute<DemoUser>({
+				defineRoute<DemoSession>({
 					path: '/ws',
 					// A dashboard tab is worth a few seconds of backlog. At 10,000 checks a second (about
 					// 1 MB/s) one long frame, or a test browser's instrumentation, puts a page over the
 					// default 1 MiB for a moment; it then catches up and draws only the newest state.
 					// How many tabs there can be is bounded by the demo's account limits.
 					maxBufferedBytes: 4 * 1024 * 1024,
-					firstMessageAuth: {
-						verify: (token) => {
-							const user = verifySession(token);
-							return user
-								? { success: true, data: user }
-								: { success: false, reason: 'Sign in again' };
-						}
-					},
+					// Also checks every refreshed token: the route asks for one ahead of `exp`.
+					firstMessageAuth: { verify: (token) => socketAuth(sessions, token) },
+					// The demo has no accounts of people, only sessions (anyone may sign in as "Ada"):
+					// a session is the user whose tabs sign-out closes, and a refreshed token must
+					// name the same one.
+					userId: (session) => session.sid,
 					connectedData: (connection) => ({ name: connection.authData.name }),
 					authorizeJoin: (connection, room) => mayJoin(connection.authData, room),
 					// Who is looking at the team's dashboard: one entry per name, however many tabs.
@@ -81,10 +85,6 @@ async function createRealtime() {
 		})
 	);
 	sockets.on(Validated.Ping, (_connection, { sentAt }, reply) => reply({ sentAt }));
-	const limits = accountLimitsFromEnvironment(process.env);
-	const store = redis
-		? new redis.RedisDashboardStore(redis.url, { retention: 2 * limits.idleTimeout })
-		: new MemoryDashboardStore();
 	const accounts = new DemoAccounts(store, limits, () => viewedAccounts(sockets));
 	const dashboard = new Dashboard(store, sockets, accounts);
 	// Answered on the socket itself, after the joins it sent first: what the page misses from here on
@@ -105,7 +105,17 @@ async function createRealtime() {
 	// flap the monitors that much faster.
 	if (redis) forkSimulator();
 	else startSimulator(dashboard, ratesFromEnvironment(process.env));
-	return { sockets, dashboard };
+	return { sockets, dashboard, sessions, signOut: (token?: string) => signOut(token) };
+
+	/**
+	 * Revokes the token's session everywhere: no page load, form or socket accepts it again, and its
+	 * open sockets close with 4004 on every process (the page then stops reconnecting and shows the
+	 * sign-in). Revoked before the sockets close, so none of them gets back in.
+	 */
+	async function signOut(token: string | undefined): Promise<void> {
+		const session = await sessions.revoke(token);
+		if (session) await sockets.disconnectUser(session.sid);
+	}
 }
 
 // One per process however many copies of this module load (Vite's plugin, SvelteKit, HMR), so the
@@ -114,5 +124,9 @@ async function createRealtime() {
 // instead of building a second one.
 const shared = globalThis as { runesocketDemo?: ReturnType<typeof createRealtime> };
 
-/** The demo's socket server, and its state with the changes that publish through it. */
-export const { sockets, dashboard } = await (shared.runesocketDemo ??= createRealtime());
+/**
+ * The demo's socket server, its state with the changes that publish through it, its sessions, and
+ * sign-out.
+ */
+export const { sockets, dashboard, sessions, signOut } = await (shared.runesocketDemo ??=
+	createRealtime());

@@ -37,7 +37,8 @@ return 1`;
 
 /**
  * The store several server processes share: one hash of incidents and one of monitors per account,
- * a capped list of activity, and the accounts by when each was last active. Every key of an account
+ * a capped list of activity, the accounts by when each was last active, and a key per revoked
+ * session. Every key of an account
  * also expires `retention` ms after its last write or activity, so whatever a race or a stopped
  * deployment leaves behind goes away on its own.
  */
@@ -173,6 +174,19 @@ export class RedisDashboardStore implements DashboardStore {
 			.ltrim(key, 0, ACTIVITY_KEPT - 1)
 			.pexpire(key, this.#retention)
 			.exec();
+	}
+
+	async revokeSession(sid: string, ttl: number): Promise<void> {
+		await this.#redis.set(this.#revokedKey(sid), '1', 'PX', ttl);
+	}
+
+	async isSessionRevoked(sid: string): Promise<boolean> {
+		return (await this.#redis.exists(this.#revokedKey(sid))) > 0;
+	}
+
+	/** One key per revoked session, which Redis drops once no token of the session can be good. */
+	#revokedKey(sid: string): string {
+		return `${PREFIX}revoked-session:${sid}`;
 	}
 
 	/** Pushes back the expiry of every key of these accounts. */

@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** Who is signed in to the demo: a display name and the account (team) they belong to. */
 export interface DemoUser {
@@ -96,25 +96,127 @@ export function slug(text: string): string {
 	);
 }
 
-/** The session token of a user: their data and an HMAC, so the server can trust it back. */
-export function signSession(user: DemoUser): string {
-	const payload = Buffer.from(JSON.stringify(user)).toString('base64url');
+/** A signed-in session: who, which session (`sid`), and until when its token is good (`exp`). */
+export interface DemoSession extends DemoUser {
+	/** Random, one per sign-in: what sign-out revokes, and the socket route's user id. */
+	sid: string;
+	/** When this token stops being accepted, in ms since the Unix epoch. */
+	exp: number;
+}
+
+/**
+ * How long a session token is good: a tab's socket refreshes it before then, and a page load or a
+ * refresh sets the cookie anew, so a session lasts while it is used and ends this long after its
+ * last use. A quarter hour: a stolen cookie is worth little for long, and a team idle for ten
+ * minutes is gone anyway (DEFAULT_ACCOUNT_LIMITS).
+ */
+export const DEFAULT_SESSION_LIFETIME = 15 * 60_000;
+/** Shorter than this, a token could expire before its page has loaded and asked for another. */
+const MIN_SESSION_LIFETIME = 2_000;
+
+/**
+ * The session lifetime in ms from DEMO_SESSION_TTL_MS; missing, invalid or shorter than 2 s keeps
+ * `DEFAULT_SESSION_LIFETIME`.
+ *
+ * @example
+ * ```ts
+ * sessionLifetime({ DEMO_SESSION_TTL_MS: '60000' }); // 60_000
+ * ```
+ */
+export function sessionLifetime(env: Record<string, string | undefined> = process.env): number {
+	const value = Number(env.DEMO_SESSION_TTL_MS);
+	return Number.isSafeInteger(value) && value >= MIN_SESSION_LIFETIME
+		? value
+		: DEFAULT_SESSION_LIFETIME;
+}
+
+/** A fresh session id: 128 random bits, base64url. */
+export function newSessionId(): string {
+	return randomBytes(16).toString('base64url');
+}
+
+/**
+ * A session token: `payload.signature`, where payload is the base64url JSON of the session and
+ * signature the base64url HMAC-SHA256 of the payload's text. `sid` defaults to a new session, `now`
+ * and `lifetime` set `exp`.
+ */
+export function signSession(
+	user: DemoUser,
+	{
+		sid = newSessionId(),
+		now = Date.now(),
+		lifetime = sessionLifetime()
+	}: { sid?: string; now?: number; lifetime?: number } = {}
+): string {
+	const session: DemoSession = { sid, name: user.name, account: user.account, exp: now + lifetime };
+	const payload = Buffer.from(JSON.stringify(session)).toString('base64url');
 	return `${payload}.${signature(payload)}`;
 }
 
-/** The user a token was signed for, or `undefined` when it is forged, malformed or missing. */
-export function verifySession(token: string | undefined): DemoUser | undefined {
-	const [payload, given] = token?.split('.') ?? [];
+/** Why a token is not a session (yet to be checked against revocations: `DemoSessions`). */
+export type TokenRefusal = 'invalid' | 'expired';
+
+/** A token's session, or why it has none. An expired one still says which session it was. */
+export type TokenCheck =
+	{ session: DemoSession; refusal?: undefined } | { session?: DemoSession; refusal: TokenRefusal };
+
+/** Far longer than any token this demo signs (names and teams are at most 40 characters). */
+const MAX_TOKEN_LENGTH = 1024;
+/** Exactly two base64url segments; an HMAC-SHA256 is 32 bytes, 43 characters unpadded. */
+const TOKEN_SHAPE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/;
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+
+/**
+ * Checks a token strictly: exactly `payload.signature` (nothing before, between or after), both
+ * canonical base64url (the one spelling that decodes and encodes back to itself: Node's decoder
+ * would skip characters and ignore stray bits), a signature this server made, a payload of the
+ * right shape, and `exp` after `now`.
+ */
+export function checkSession(token: string | undefined, now = Date.now()): TokenCheck {
+	const session = signedSession(token);
+	if (!session) return { refusal: 'invalid' };
+	return now < session.exp ? { session } : { session, refusal: 'expired' };
+}
+
+/** The session a token was signed for, expired or not; `undefined` when forged or malformed. */
+function signedSession(token: string | undefined): DemoSession | undefined {
+	if (!token || token.length > MAX_TOKEN_LENGTH) return undefined;
+	const [, payload, given] = TOKEN_SHAPE.exec(token) ?? [];
 	if (!payload || !given) return undefined;
+	const bytes = canonicalBase64url(payload);
+	if (!bytes || !canonicalBase64url(given)) return undefined;
 	const expected = Buffer.from(signature(payload));
 	const actual = Buffer.from(given);
 	if (expected.length != actual.length || !timingSafeEqual(expected, actual)) return undefined;
+	return sessionOf(bytes);
+}
+
+/** The bytes `text` is the canonical base64url of, or `undefined`. */
+function canonicalBase64url(text: string): Buffer | undefined {
+	const bytes = Buffer.from(text, 'base64url');
+	return bytes.toString('base64url') === text ? bytes : undefined;
+}
+
+/** A signed payload's session; `undefined` when it is not one (a token of an older format). */
+function sessionOf(bytes: Buffer): DemoSession | undefined {
+	let value: Partial<Record<keyof DemoSession, unknown>>;
 	try {
-		const user = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Partial<DemoUser>;
-		return typeof user.name == 'string' && typeof user.account == 'string'
-			? { name: user.name, account: user.account }
-			: undefined;
+		value = JSON.parse(bytes.toString()) as typeof value;
 	} catch {
 		return undefined;
 	}
+	const { sid, name, account, exp } = value ?? {};
+	if (typeof sid != 'string' || !SESSION_ID.test(sid)) return undefined;
+	if (typeof name != 'string' || typeof account != 'string') return undefined;
+	if (typeof exp != 'number' || !Number.isSafeInteger(exp)) return undefined;
+	return { sid, name, account, exp };
+}
+
+/** The session of a token that is well-formed, signed here and not expired; else `undefined`. */
+export function verifySession(
+	token: string | undefined,
+	now = Date.now()
+): DemoSession | undefined {
+	const { session, refusal } = checkSession(token, now);
+	return refusal ? undefined : session;
 }

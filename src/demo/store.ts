@@ -1,5 +1,6 @@
 import type { StreamPosition } from 'runesocket';
 import type { Activity, Incident, Monitor } from './messages.js';
+import { MemorySessionRevocations, type SessionRevocations } from './sessions.js';
 
 /** What one account's dashboard shows when it loads. */
 export interface DashboardState {
@@ -23,11 +24,11 @@ export interface AccountActivity {
 }
 
 /**
- * Where the demo keeps its state. Asynchronous, so a shared store can replace the in-memory one when
- * several server processes serve one dashboard. A write to an account that does not exist (any
- * more) is dropped, or kept only until it expires.
+ * Where the demo keeps its state, and the sessions signed out. Asynchronous, so a shared store can
+ * replace the in-memory one when several server processes serve one dashboard. A write to an account
+ * that does not exist (any more) is dropped, or kept only until it expires.
  */
-export interface DashboardStore {
+export interface DashboardStore extends SessionRevocations {
 	/** Every account, least recently active first. */
 	accounts(): Promise<AccountActivity[]>;
 	/** Creates the account with its seeded monitors if it does not exist yet; either way active at `now`. */
@@ -72,6 +73,15 @@ interface AccountState {
 export class MemoryDashboardStore implements DashboardStore {
 	/** Kept least recently active first: marking one active moves it to the end. */
 	#accounts = new Map<string, AccountState>();
+	#revocations = new MemorySessionRevocations();
+
+	revokeSession(sid: string, ttl: number): Promise<void> {
+		return this.#revocations.revokeSession(sid, ttl);
+	}
+
+	isSessionRevoked(sid: string): Promise<boolean> {
+		return this.#revocations.isSessionRevoked(sid);
+	}
 
 	async accounts(): Promise<AccountActivity[]> {
 		return [...this.#accounts].map(([account, state]) => ({ account, activeAt: state.activeAt }));

@@ -1,5 +1,5 @@
 import { fail, redirect } from '@sveltejs/kit';
-import { dashboard } from '$demo/realtime';
+import { dashboard, sessions, signOut } from '$demo/realtime';
 import {
 	DEMO_FULL,
 	isProject,
@@ -9,9 +9,10 @@ import {
 } from '$demo/dashboard';
 import { MAX_UPDATE_LENGTH } from '$demo/messages';
 import { Severity } from '$demo/shapes';
-import { signSession, slug, verifySession } from '$demo/session';
+import { slug, type DemoUser } from '$demo/session';
 import { newTeamRefusal } from '$demo/team-quota';
 import { invisibleTextRefusal, visibleText } from '$demo/text';
+import { SESSION_COOKIE, setSessionCookie } from './session-cookie';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
 import dashboardScript from './dashboard-island.ts?island';
 
@@ -19,8 +20,6 @@ import dashboardScript from './dashboard-island.ts?island';
 // the dashboard alone is hydrated by its own script (`island`, see dashboard-island.ts). Every form
 // works as a plain POST; with JavaScript, ./components/enhance.ts sends them with fetch instead.
 export const csr = false;
-
-const SESSION_COOKIE = 'runesocket_session';
 
 /** What a person is told when the incident changed under them (someone else was faster). */
 const REFUSALS: Record<IncidentRefusal, string> = {
@@ -30,8 +29,10 @@ const REFUSALS: Record<IncidentRefusal, string> = {
 	full: 'That timeline is full: resolve the incident, or open a new one.'
 };
 
-function currentUser({ cookies }: RequestEvent) {
-	return verifySession(cookies.get(SESSION_COOKIE));
+/** The user of the request's session, if it is live: signed here, not expired, not signed out. */
+async function currentUser({ cookies }: RequestEvent): Promise<DemoUser | undefined> {
+	const { session } = await sessions.verify(cookies.get(SESSION_COOKIE));
+	return session && { name: session.name, account: session.account };
 }
 
 /**
@@ -52,19 +53,37 @@ async function admission(
 }
 
 export const load: PageServerLoad = async (event) => {
-	const token = event.cookies.get(SESSION_COOKIE);
-	const user = verifySession(token);
-	if (!user || !token) return { user: null };
+	const { cookies, url } = event;
+	const cookie = cookies.get(SESSION_COOKIE);
+	const { session, refusal } = await sessions.verify(cookie);
+	if (!session) {
+		if (cookie) cookies.delete(SESSION_COOKIE, { path: '/', secure: url.protocol == 'https:' });
+		return { user: null, notice: refusal == 'expired' ? SESSION_EXPIRED : undefined };
+	}
+	const user = { name: session.name, account: session.account };
 	// A session may outlive its account (expired while idle): it comes back, unless the demo is full.
 	const refused = await admission(user.account, event);
 	if (refused) return { user: null, notice: refused.message };
+	// Every load renews the session: it ends a lifetime after its last page or socket refresh.
+	const { token, expiresAt } = sessions.issue(user, session.sid);
+	setSessionCookie(event, token, sessions.lifetime);
 	const snapshot = await dashboard.snapshot(user.account);
-	return { user, token, projects: Object.keys(PROJECTS), ...snapshot, island: dashboardScript };
+	return {
+		user,
+		token,
+		expiresAt,
+		projects: Object.keys(PROJECTS),
+		...snapshot,
+		island: dashboardScript
+	};
 };
+
+/** What the sign-in page says to someone whose session ran out unused. */
+const SESSION_EXPIRED = 'Your session expired: sign in again.';
 
 export const actions: Actions = {
 	signin: async (event) => {
-		const { request, cookies, url } = event;
+		const { request } = event;
 		const form = await request.formData();
 		const name = visibleText(String(form.get('name') ?? ''));
 		const team = String(form.get('team') ?? '').trim() || 'acme';
@@ -74,18 +93,14 @@ export const actions: Actions = {
 		const account = slug(team);
 		const refused = await admission(account, event);
 		if (refused) return fail(refused.status, { signin: refused.message });
-		const token = signSession({ name, account });
-		cookies.set(SESSION_COOKIE, token, {
-			path: '/',
-			httpOnly: true,
-			sameSite: 'lax',
-			secure: url.protocol == 'https:',
-			maxAge: 60 * 60 * 24 * 7
-		});
+		setSessionCookie(event, sessions.issue({ name, account }).token, sessions.lifetime);
 		redirect(303, '/');
 	},
 
 	signout: async ({ cookies, url }) => {
+		// Revoked, not only forgotten by this browser: a copy of the cookie, another tab's socket or
+		// a page on another process must not go on working.
+		await signOut(cookies.get(SESSION_COOKIE));
 		// The same `secure` as the sign-in: Kit's default makes the delete Secure, which a browser on
 		// plain http (e.g. http://0.0.0.0:3000) ignores, so the session stayed.
 		cookies.delete(SESSION_COOKIE, { path: '/', secure: url.protocol == 'https:' });
@@ -93,7 +108,7 @@ export const actions: Actions = {
 	},
 
 	create: async (event) => {
-		const user = currentUser(event);
+		const user = await currentUser(event);
 		if (!user) return fail(401, { create: 'Sign in first.' });
 		const refused = await admission(user.account, event);
 		if (refused) return fail(refused.status, { create: refused.message });
@@ -119,7 +134,7 @@ export const actions: Actions = {
 	},
 
 	acknowledge: async (event) => {
-		const user = currentUser(event);
+		const user = await currentUser(event);
 		if (!user) return fail(401, { acknowledge: 'Sign in first.' });
 		const uuid = String((await event.request.formData()).get('uuid') ?? '');
 		const result = await dashboard.acknowledgeIncident(user, uuid);
@@ -128,7 +143,7 @@ export const actions: Actions = {
 	},
 
 	update: async (event) => {
-		const user = currentUser(event);
+		const user = await currentUser(event);
 		if (!user) return fail(401, { update: 'Sign in first.' });
 		const form = await event.request.formData();
 		const uuid = String(form.get('uuid') ?? '');
@@ -142,7 +157,7 @@ export const actions: Actions = {
 	},
 
 	resolve: async (event) => {
-		const user = currentUser(event);
+		const user = await currentUser(event);
 		if (!user) return fail(401, { resolve: 'Sign in first.' });
 		const uuid = String((await event.request.formData()).get('uuid') ?? '');
 		const result = await dashboard.resolveIncident(user, uuid);
