@@ -70,9 +70,10 @@ interface DeferredClose {
 }
 
 /** Whether `ws` may send `code` in a close frame (RFC 6455 §7.4: not 1004–1006 nor 1015). */
-function isSendableCloseCode(code: number): boolean {
+export function isSendableCloseCode(code: unknown): code is number {
+	if (typeof code != 'number' || !Number.isInteger(code)) return false;
 	const standard = code >= 1000 && code <= 1014 && (code < 1004 || code > 1006);
-	return Number.isInteger(code) && (standard || (code >= 3000 && code <= 4999));
+	return standard || (code >= 3000 && code <= 4999);
 }
 
 /** The id of a `reply` or `error` an application wrote itself (`connection.send`), if it is one. */

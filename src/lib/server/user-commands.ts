@@ -1,5 +1,6 @@
 import type { EngineCommand } from '../engine/engine.js';
 import { SESSION_REVOKED } from '../protocol/close-codes.js';
+import { isSendableCloseCode } from './connection.js';
 import type { ServerMetrics } from './metrics/metrics.js';
 import type { Memberships } from './rooms/memberships.js';
 import type { Route } from './route.js';
@@ -20,14 +21,6 @@ export interface UserCommandTargets {
 	readonly memberships: Memberships;
 	readonly userLimit: UserLimit;
 	readonly metrics: ServerMetrics;
-}
-
-/** Whether a server may close with `code`, as `connection.close` allows (RFC 6455 §7.4). */
-function isSendableCloseCode(code: unknown): code is number {
-	if (typeof code != 'number' || !Number.isInteger(code)) return false;
-	return (
-		(code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999)
-	);
 }
 
 function checkUserId(userId: unknown, method: string): string {
