@@ -1,4 +1,4 @@
-import { errorFrom } from '../engine/errors.js';
+import { errorFrom, withDeadline } from '../engine/errors.js';
 import type { RedisConnection } from './connections.js';
 
 /** What ioredis says of a command that failed because its connection was lost or not writable. */
@@ -24,6 +24,23 @@ export function throwUnlessReady(redis: RedisConnection, what: string, notStarte
 	if (redis.status == 'ready') return;
 	const state = redis.status == 'wait' ? notStarted : `connection ${redis.status}`;
 	throw new Error(`runesocket/redis: cannot ${what}: Redis is unavailable (${state})`);
+}
+
+/**
+ * Runs a command on `redis` bounded by `timeout` ms; whatever it fails with becomes a
+ * `commandFailure` saying it cannot `what`.
+ */
+export async function commandWithin<T>(
+	redis: RedisConnection,
+	what: string,
+	timeout: number,
+	run: () => Promise<T>
+): Promise<T> {
+	try {
+		return await withDeadline(run(), timeout, 'Redis');
+	} catch (error) {
+		throw commandFailure(what, error, redis);
+	}
 }
 
 /**

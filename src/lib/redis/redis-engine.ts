@@ -29,7 +29,7 @@ import {
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, throwUnlessReady } from './failures.js';
+import { commandFailure, commandWithin, throwUnlessReady } from './failures.js';
 import { HealthSignal } from './health-signal.js';
 import { controlMessage, parseControlMessage } from './control-messages.js';
 import {
@@ -482,13 +482,9 @@ export class RedisEngine implements Engine {
 	}
 
 	/** Runs a command on the command connection: at once rejected while down, bounded by `timeout`. */
-	async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
+	#command<T>(what: string, run: () => Promise<T>): Promise<T> {
 		this.#checkCommands(undefined, what);
-		try {
-			return await withDeadline(run(), this.#timeout, 'Redis');
-		} catch (error) {
-			throw commandFailure(what, error, this.#commands);
-		}
+		return commandWithin(this.#commands, what, this.#timeout, run);
 	}
 
 	/**

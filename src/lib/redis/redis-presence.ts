@@ -4,7 +4,7 @@ import { isRecord } from '../protocol/envelope.js';
 import type { EnginePresence, PresenceChange, PresenceMember } from '../engine/engine.js';
 import { presenceScopeOf } from '../engine/presence-scope.js';
 import type { RedisConnection } from './connections.js';
-import { commandFailure, throwUnlessReady } from './failures.js';
+import { commandWithin, throwUnlessReady } from './failures.js';
 import { errorFrom } from '../engine/errors.js';
 import { presenceKeys, roomKeys, type PresenceKeys } from './keys.js';
 import {
@@ -14,7 +14,6 @@ import {
 	type PresenceScripts
 } from './presence-scripts.js';
 import { runScript, type LuaScript } from './scripts.js';
-import { withDeadline } from '../engine/errors.js';
 
 /** What `RedisPresence` needs of its engine. */
 export interface RedisPresenceOptions {
@@ -409,14 +408,10 @@ export class RedisPresence implements EnginePresence {
 		);
 	}
 
-	async #command<T>(what: string, run: () => Promise<T>): Promise<T> {
+	#command<T>(what: string, run: () => Promise<T>): Promise<T> {
 		const redis = this.#options.redis;
 		throwUnlessReady(redis, what, 'the engine is not started');
-		try {
-			return await withDeadline(run(), this.#options.timeout, 'Redis');
-		} catch (error) {
-			throw commandFailure(what, error, redis);
-		}
+		return commandWithin(redis, what, this.#options.timeout, run);
 	}
 }
 

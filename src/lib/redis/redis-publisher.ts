@@ -9,7 +9,7 @@ import {
 	type RedisConnection,
 	type RedisTarget
 } from './connections.js';
-import { commandFailure, throwUnlessReady } from './failures.js';
+import { commandFailure, commandWithin, throwUnlessReady } from './failures.js';
 import { errorFrom } from '../engine/errors.js';
 import { DEFAULT_PREFIX, DEFAULT_RETENTION_MS, checkPrefix, roomKeys } from './keys.js';
 import { PublishQueue } from './publish-queue.js';
@@ -197,21 +197,15 @@ export class RedisPublisher {
 		const what = `read the position of "${room}"`;
 		await this.#connected(what);
 		const { position, history } = roomKeys(this.#prefix, room);
-		try {
-			const reply = (await withDeadline(
-				runScript(
-					this.#commands,
-					HISTORY_SCRIPT,
-					[position, history],
-					[newEpoch(), this.#retention, '', 0, 0, 0]
-				),
-				this.#timeout,
-				'Redis'
-			)) as [number, string];
-			return { offset: Number(reply[0]), epoch: String(reply[1]) };
-		} catch (error) {
-			throw commandFailure(what, error, this.#commands);
-		}
+		const reply = (await commandWithin(this.#commands, what, this.#timeout, () =>
+			runScript(
+				this.#commands,
+				HISTORY_SCRIPT,
+				[position, history],
+				[newEpoch(), this.#retention, '', 0, 0, 0]
+			)
+		)) as [number, string];
+		return { offset: Number(reply[0]), epoch: String(reply[1]) };
 	}
 
 	/**

@@ -1,7 +1,7 @@
 import type { EngineUserSlots } from '../engine/engine.js';
-import { errorFrom, withDeadline } from '../engine/errors.js';
+import { errorFrom } from '../engine/errors.js';
 import type { RedisConnection } from './connections.js';
-import { commandFailure, throwUnlessReady } from './failures.js';
+import { commandWithin, throwUnlessReady } from './failures.js';
 import { userSlotsKey } from './keys.js';
 import { runScript, script } from './scripts.js';
 
@@ -141,13 +141,9 @@ export class RedisUserSlots implements EngineUserSlots {
 		return userSlotsKey(this.#options.prefix, key);
 	}
 
-	async #run<T>(what: string, run: () => Promise<T>): Promise<T> {
+	#run<T>(what: string, run: () => Promise<T>): Promise<T> {
 		const redis = this.#options.redis;
 		throwUnlessReady(redis, what, 'the engine is not started');
-		try {
-			return await withDeadline(run(), this.#options.timeout, 'Redis');
-		} catch (error) {
-			throw commandFailure(what, error, redis);
-		}
+		return commandWithin(redis, what, this.#options.timeout, run);
 	}
 }
