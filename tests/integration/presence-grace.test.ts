@@ -8,7 +8,14 @@ import {
 	type SocketServerOptions
 } from '../../src/lib/server/index.js';
 import { makeClient } from '../kit/clients.js';
-import { connectRaw, serverConnection, tagged, type WsPeer } from '../kit/peers/ws-peer.js';
+import { serverConnection, tagged, type WsPeer } from '../kit/peers/ws-peer.js';
+import {
+	diffsOf,
+	lastCount,
+	presentMember,
+	sawLeave,
+	type PresenceDiff
+} from '../kit/presence-diffs.js';
 import { startSocketServer, type RunningServer } from '../kit/servers/socket-server.js';
 import { presentAs, tokenUserAuth, type TokenUser } from '../kit/token-users.js';
 import { reachState, until, within } from '../kit/wait.js';
@@ -23,11 +30,6 @@ const LONG_GRACE = 60_000;
 /** Short enough for a test to wait it out, long enough for a reconnect on a busy machine. */
 const SHORT_GRACE = 400;
 
-interface Diff {
-	readonly set: [string, { connections: number }][];
-	readonly removed: string[];
-}
-
 async function serve(grace: number | undefined, options: Partial<SocketServerOptions> = {}) {
 	const route: RouteOptions<TokenUser> = {
 		path: '/ws',
@@ -39,33 +41,8 @@ async function serve(grace: number | undefined, options: Partial<SocketServerOpt
 }
 
 /** A raw client of `token` (`id:name`, tagged with it) in ROOM, its `presence.state` received. */
-async function member(server: RunningServer, token: string): Promise<WsPeer> {
-	const raw = await connectRaw(server.url(), tagged(token));
-	raw.send({ name: 'auth', data: { token } });
-	await raw.nextMessage('connected');
-	raw.send({ name: 'room.join', data: { room: ROOM } });
-	await raw.nextMessage('presence.state');
-	return raw;
-}
-
-const diffsOf = (raw: WsPeer): Diff[] =>
-	raw.messages.filter((message) => message.name == 'presence.diff').map(({ data }) => data as Diff);
-
-/** Whether `raw` was told `user` left, in any diff from the `from`-th on. */
-const sawLeave = (raw: WsPeer, user: string, from = 0) =>
-	diffsOf(raw)
-		.slice(from)
-		.some((diff) => diff.removed.includes(user));
-
-/** The count `raw` was last told for `user`, from the `from`-th diff on (undefined: no word). */
-function lastCount(raw: WsPeer, user: string, from = 0): number | undefined {
-	let count: number | undefined;
-	for (const diff of diffsOf(raw).slice(from)) {
-		for (const [id, entry] of diff.set) if (id == user) count = entry.connections;
-		if (diff.removed.includes(user)) count = 0;
-	}
-	return count;
-}
+const member = (server: RunningServer, token: string) =>
+	presentMember(server.url(), token, ROOM, tagged(token));
 
 /** Waits until a diff (from the `from`-th on) satisfies `check`. */
 async function diffUntil(
@@ -107,7 +84,9 @@ describe('presence grace', () => {
 		const cy = await member(server, 'cy:Cy');
 		await diffUntil(observer, () => lastCount(observer, 'cy') == 1, 0, 'Cy');
 		const back = await member(server, 'ada:Ada');
-		const state = (await back.nextMessage('presence.state')).data as { members: Diff['set'] };
+		const state = (await back.nextMessage('presence.state')).data as {
+			members: PresenceDiff['set'];
+		};
 		expect(state.members.find(([id]) => id == 'ada')?.[1].connections).toBe(1);
 
 		// Cy drops later than Ada did, with the same grace: once Cy's leave is announced, an Ada

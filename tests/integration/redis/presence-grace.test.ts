@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectRaw, type WsPeer } from '../../kit/peers/ws-peer.js';
+import type { WsPeer } from '../../kit/peers/ws-peer.js';
+import { lastCount, presentMember, sawLeave } from '../../kit/presence-diffs.js';
 import { startRedisServer } from '../../kit/servers/redis-server.js';
 import { startServerProcess, type ServerProcess } from '../../kit/servers/chaos-server-process.js';
 import { until, within } from '../../kit/wait.js';
@@ -10,11 +11,6 @@ import { until, within } from '../../kit/wait.js';
 // entries with it after the engine's TTL. tests/integration/presence-grace.test.ts covers one process.
 
 const ROOM = 'team:acme';
-
-interface Diff {
-	readonly set: [string, { connections: number }][];
-	readonly removed: string[];
-}
 
 /** Two chaos-server processes with presence on one fresh redis-server. */
 async function twoServers(grace: number, ttl: number) {
@@ -30,31 +26,7 @@ async function twoServers(grace: number, ttl: number) {
 }
 
 /** A raw client of `token` (`id:name`) on `server`, in ROOM, its `presence.state` received. */
-async function member(server: ServerProcess, token: string): Promise<WsPeer> {
-	const raw = await connectRaw(server.url);
-	raw.send({ name: 'auth', data: { token } });
-	await raw.nextMessage('connected');
-	raw.send({ name: 'room.join', data: { room: ROOM } });
-	await raw.nextMessage('presence.state');
-	return raw;
-}
-
-const diffsOf = (raw: WsPeer): Diff[] =>
-	raw.messages.filter((message) => message.name == 'presence.diff').map(({ data }) => data as Diff);
-
-/** Whether `raw` was told `user` left, in any diff. */
-const sawLeave = (raw: WsPeer, user: string) =>
-	diffsOf(raw).some((diff) => diff.removed.includes(user));
-
-/** The count `raw` was last told for `user` by a diff (0: left; undefined: no word). */
-function lastCount(raw: WsPeer, user: string): number | undefined {
-	let count: number | undefined;
-	for (const diff of diffsOf(raw)) {
-		for (const [id, entry] of diff.set) if (id == user) count = entry.connections;
-		if (diff.removed.includes(user)) count = 0;
-	}
-	return count;
-}
+const member = (server: ServerProcess, token: string) => presentMember(server.url, token, ROOM);
 
 /** Waits until `check` holds of what `raw` received. */
 async function heard(raw: WsPeer, check: () => boolean, what: string, ms = 5_000): Promise<void> {
