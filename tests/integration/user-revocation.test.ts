@@ -257,6 +257,28 @@ describe('maxConnectionsPerUser with an engine that answers claims later', () =>
 		]);
 	});
 
+	it('starts an expiring token’s clock once connected: no auth.refresh while the slot is claimed', async () => {
+		const lifetime = 400;
+		const { engine, running } = await limited({
+			firstMessageAuth: {
+				verify: () => ({
+					success: true,
+					data: { id: 'ada', name: 'Ada' },
+					expiresAt: Date.now() + lifetime
+				})
+			}
+		});
+		const peer = await connectRaw(running.url('/ws'));
+		peer.send({ name: 'auth', data: { token: 'ada' } });
+		const claim = await engine.claim(0);
+		// Past the moment the server asks for a fresh token (half the lifetime): nothing may come
+		// before `connected`.
+		await expect(peer.waitForMessages(1, lifetime)).rejects.toThrow();
+		claim.answer.resolve(true);
+		await peer.waitForMessages(1);
+		expect(peer.messages[0]?.name).toBe('connected');
+	});
+
 	it('closes with 1008 a tab that sends too much while its slot is claimed', async () => {
 		// Without a rate limit: its burst (100 frames) would refuse the flood before it is held.
 		const { engine, running } = await limited({ rateLimit: false });

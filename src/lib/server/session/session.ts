@@ -45,8 +45,11 @@ const MAX_BYTES_BEFORE_AUTH = 256 * 1024;
  * it is, a failure, and its close.
  */
 export interface SessionHandlers {
-	/** The connection passed authentication with `authData`: greet it and run `onConnect`. */
-	ready(session: Session, authData: unknown): void;
+	/**
+	 * The connection passed authentication with `authData`, valid until `expiresAt` (if given): greet
+	 * it, run `onConnect`, then start its clock (`session.expireAt`).
+	 */
+	ready(session: Session, authData: unknown, expiresAt: number | undefined): void;
 	/** One text frame of an authenticated connection, already admitted by the rate limit. */
 	dispatch(session: Session, frame: string): void;
 	/** A failure: of the socket, or of an application callback. */
@@ -257,12 +260,20 @@ export class Session implements TransportReceiver {
 		}
 		const queued = this.#queue;
 		this.#enter('ready');
-		this.#handlers.ready(this, authData);
-		if (expiresAt !== undefined && this.#phase == 'ready') this.#tokenRefresh().start(expiresAt);
+		this.#handlers.ready(this, authData, expiresAt);
 		for (const frame of queued ?? []) {
 			if (this.#phase != 'ready' || !this.connection.isOpen) return;
 			this.#handlers.dispatch(this, frame);
 		}
+	}
+
+	/**
+	 * Starts the clock of an authentication that expires at `expiresAt` (none: nothing to do). Called
+	 * once the connection was greeted, which may wait for its user's slot: `auth.refresh` must not
+	 * come before `connected`.
+	 */
+	expireAt(expiresAt: number | undefined): void {
+		if (expiresAt !== undefined && this.#phase == 'ready') this.#tokenRefresh().start(expiresAt);
 	}
 
 	/** The connection's `TokenRefresh`, made on first use. */

@@ -72,7 +72,7 @@ export class Sessions {
 
 	/** What every session calls back. */
 	#handlers: SessionHandlers = {
-		ready: (session, authData) => this.#ready(session, authData),
+		ready: (session, authData, expiresAt) => this.#ready(session, authData, expiresAt),
 		dispatch: (session, frame) => {
 			if (!this.#userLimit.hold(session, frame)) this.#dispatcher.dispatch(session, frame);
 		},
@@ -85,9 +85,10 @@ export class Sessions {
 	};
 
 	/** Authenticated: greeted once its user's slot is claimed (`maxConnectionsPerUser`). */
-	#ready(session: Session, authData: unknown): void {
+	#ready(session: Session, authData: unknown, expiresAt: number | undefined): void {
 		this.#userLimit.admit(session, authData, (frames) => {
 			this.#greet(session, authData);
+			session.expireAt(expiresAt);
 			for (const frame of frames) {
 				if (!session.connection.isOpen) return;
 				this.#dispatcher.dispatch(session, frame);
