@@ -81,6 +81,53 @@ export interface EngineUserSlots {
 }
 
 /**
+ * What a request key holds, as `EngineRequestKeys.claim` finds it: `claimed` (nobody had it, or the
+ * claim before ran out: the caller runs the handlers now), `running` (another claim is at work:
+ * wait, then ask again), or `answered` with the answer kept for it (a JSON text `[name, data]`,
+ * e.g. `["reply",{"uuid":"a1"}]`), which the server sends again under the repeat's id.
+ */
+export type RequestKeyState =
+	| { readonly state: 'claimed' }
+	| { readonly state: 'running' }
+	| { readonly state: 'answered'; readonly answer: string };
+
+/**
+ * How long and how much a scope's request keys are kept (route option `requestKeys`).
+ */
+export interface RequestKeyLimits {
+	/** Milliseconds an answer is kept after it was given. */
+	readonly window: number;
+	/**
+	 * Milliseconds a claim holds without an answer: past it, the next repeat claims the key again
+	 * (the process that held it died mid-handler).
+	 */
+	readonly lease: number;
+	/** Answers kept per scope: past it, the oldest goes. */
+	readonly maxKeys: number;
+	/** Bytes of answers (their JSON text) kept per scope: past it, the oldest go. */
+	readonly maxBytes: number;
+}
+
+/**
+ * Where the server keeps request keys and their answers (PROTOCOL.md, "Exactly-once requests"),
+ * per `scope` (the server makes it of the route and the user). `claim` is atomic: of two callers
+ * racing on one key, on any processes sharing the engine, one gets `claimed`. `settle` keeps the
+ * answer of a key the caller claimed, for `limits.window`, evicting the scope's oldest answers past
+ * `maxKeys` or `maxBytes` (an answer longer than `maxBytes` is kept as `["error",{"code":
+ * "answer_not_kept",…}]`); `release` gives a claim up without an answer (no handler ran), so the
+ * next repeat claims it.
+ */
+export interface EngineRequestKeys {
+	claim(
+		scope: string,
+		key: string,
+		limits: RequestKeyLimits
+	): RequestKeyState | Promise<RequestKeyState>;
+	settle(scope: string, key: string, answer: string, limits: RequestKeyLimits): void | Promise<void>;
+	release(scope: string, key: string): void | Promise<void>;
+}
+
+/**
  * A change in a room's presence: entries to put (a new user, or another connection count) and user
  * ids to drop.
  */
@@ -174,6 +221,11 @@ export interface Engine {
 	 * Without them a route's limit counts this process's connections only.
 	 */
 	readonly userSlots?: EngineUserSlots;
+	/**
+	 * Request keys and their answers, shared by every process on the engine (exactly-once requests).
+	 * Without them the server keeps keys in its own process only.
+	 */
+	readonly requestKeys?: EngineRequestKeys;
 	/**
 	 * Runs `command` on every process on the engine: this one's `command` handler at once, the
 	 * others' through the engine (Redis: its control channel). Resolves once it was sent; rejects

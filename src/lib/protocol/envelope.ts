@@ -90,6 +90,12 @@ export function roomDeliveryFrame(
 export interface OutboundMessage {
 	readonly name: string;
 	readonly data: unknown;
+	/**
+	 * On requests that may be sent again (exactly-once requests): the key the client made for it,
+	 * the same on every attempt. The server runs its handlers once per key and answers a repeat
+	 * with the first answer. Written before `id`, which stays last on the wire.
+	 */
+	readonly key?: string;
 	/** Present on requests: the server answers with the same id. */
 	readonly id?: number;
 }
@@ -148,6 +154,8 @@ export const JOINED_MESSAGE = 'room.joined';
 export const REPLY_MESSAGE = 'reply';
 /** Server → client: `{code, message}`, with the request's `id` when it answers one. */
 export const ERROR_MESSAGE = 'error';
+/** The longest request `key` a server accepts (PROTOCOL.md, "Exactly-once requests"). */
+export const MAX_REQUEST_KEY_LENGTH = 64;
 
 /**
  * Whether a value is a plain JSON object (not null, not an array).

@@ -32,7 +32,17 @@ export const ErrorCode = {
 	 * No handler answered the request within 5 s. Unlike `internal_error`, nothing is known to have
 	 * failed: a handler may still be at work, and what it does may still happen.
 	 */
-	NoReply: 'no_reply'
+	NoReply: 'no_reply',
+	/**
+	 * A keyed request could not be checked against its key (the engine's store, e.g. Redis, is out
+	 * of reach): no handler ran. Send it again later with the same key.
+	 */
+	Unavailable: 'unavailable',
+	/**
+	 * A repeat of a keyed request that was applied, whose answer was too large to keep
+	 * (`requestKeys.maxBytes`): it is not run again.
+	 */
+	AnswerNotKept: 'answer_not_kept'
 } as const;
 
 /**
