@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { MessageDefinition, StreamPosition } from 'runesocket';
 import { accountRoom, CHECKS_KEPT, projectRoom, UPTIME_WINDOW } from './messages.js';
 import type { z } from 'zod';
-import { MAX_SPANS, MAX_TIMELINE } from './limits.js';
+import type { IncidentRefusal, NewIncident } from './incident-rules.js';
+import { MAX_OPEN_INCIDENTS, MAX_SPANS, MAX_TIMELINE } from './limits.js';
+import { isProject, PROJECTS } from './projects.js';
 import {
 	IncidentSchema,
 	MonitorSchema,
@@ -17,34 +19,10 @@ import type { DemoUser } from './session.js';
 import { slug } from './session.js';
 import type { DemoAccounts } from './accounts.js';
 import type { DashboardSnapshot, DashboardState, DashboardStore } from './store.js';
+import { newTeamRefusal } from './team-quota.js';
 
-/** The projects every demo account has, and the monitors each one watches. */
-export const PROJECTS: Record<string, string[]> = {
-	web: ['Homepage', 'Checkout'],
-	api: ['REST API', 'Webhooks'],
-	data: ['Postgres', 'Redis']
-};
-
-/**
- * Whether `name` is one of the `PROJECTS`: its own key, never one every object inherits
- * (`constructor`, `__proto__`, `toString`), which `name in PROJECTS` would accept.
- *
- * @example
- * ```ts
- * isProject('web'); // true
- * isProject('constructor'); // false
- * ```
- */
-export function isProject(name: string): boolean {
-	return Object.hasOwn(PROJECTS, name);
-}
-
-/** What a user may ask for when opening an incident. */
-export interface NewIncident {
-	title: string;
-	severity: Incident['severity'];
-	project: string;
-}
+// Read by the wiring test and the server from here, where the accounts' monitors are seeded.
+export { PROJECTS };
 
 /**
  * A monitor as a new account first sees it: up, with a plausible past (a few minutes of checks and
@@ -110,9 +88,6 @@ function withinUptimeWindow(spans: Span[], now: number): Span[] {
 	return spans.slice(Math.max(0, firstInWindow - 1, spans.length - MAX_SPANS));
 }
 
-/** Why an incident change was refused, in words for the person who asked. */
-export type IncidentRefusal = 'not-found' | 'resolved' | 'acknowledged' | 'full';
-
 /**
  * Why `incident` cannot take a timeline entry of `kind`, if it cannot. Every entry but the
  * resolution leaves the timeline's last place free, so an incident can always be resolved.
@@ -140,9 +115,6 @@ function valid<T>(schema: z.ZodType<T>, value: T): T {
 /** What a user is told when a new team would exceed the account limit and no team is idle. */
 export const DEMO_FULL =
 	'The demo is full: every team on it is in use. Try again in a few minutes.';
-
-/** How many incidents one account may have open: a form posted in a loop must not grow it forever. */
-export const MAX_OPEN_INCIDENTS = 50;
 
 /** How many resolved incidents an account keeps showing; older ones are archived. */
 export const RESOLVED_KEPT = 10;
@@ -189,6 +161,21 @@ export class Dashboard {
 		return this.#accounts.newTeamWait(from);
 	}
 
+	/**
+	 * Opens the account for a request from address `from` (`admit`): `undefined` when it may, else
+	 * the refusal's HTTP status and its words. What a page load, a form and a socket request ask.
+	 */
+	async admission(
+		account: string,
+		from: string
+	): Promise<{ status: 429 | 503; message: string } | undefined> {
+		if (await this.admit(account, from)) return undefined;
+		const wait = this.newTeamWait(from);
+		return wait > 0
+			? { status: 429, message: newTeamRefusal(wait) }
+			: { status: 503, message: DEMO_FULL };
+	}
+
 	/** The accounts someone is using right now: the only ones the simulator changes. */
 	liveAccounts(): Promise<string[]> {
 		return this.#accounts.live();
@@ -217,15 +204,21 @@ export class Dashboard {
 	}
 
 	/**
-	 * Opens an incident; `undefined` when the account has `MAX_OPEN_INCIDENTS` open already. Throws a
-	 * TypeError, writing nothing, when the request breaks the incident's schema (an unknown project,
-	 * an empty or too long title): the form checks these before it asks.
+	 * Opens an incident of id `uuid` (a page makes its own, so that what it shows at once and what
+	 * the server sends share one); refused when the account has `MAX_OPEN_INCIDENTS` open already,
+	 * or has an incident of that id. Throws a TypeError, writing nothing, when the request breaks
+	 * the incident's schema (an unknown project, an empty or too long title): `checkNewIncident`
+	 * says so in words before anyone asks.
 	 */
-	openIncident(user: DemoUser, request: NewIncident): Promise<Incident | undefined> {
+	openIncident(
+		user: DemoUser,
+		request: NewIncident,
+		uuid: string = randomUUID()
+	): Promise<Incident | IncidentRefusal> {
 		return this.#serially(user.account, async () => {
 			const now = Date.now();
 			const incident = valid(IncidentSchema, {
-				uuid: randomUUID(),
+				uuid,
 				account: user.account,
 				project: request.project,
 				title: request.title,
@@ -237,7 +230,8 @@ export class Dashboard {
 			});
 			if (!isProject(incident.project))
 				throw new TypeError(`No project is named ${JSON.stringify(incident.project)}`);
-			if (!(await this.#store.addIncident(incident, MAX_OPEN_INCIDENTS))) return undefined;
+			const added = await this.#store.addIncident(incident, MAX_OPEN_INCIDENTS);
+			if (added != 'added') return added;
 			await this.#announce(incident);
 			await this.#log(user.account, 'incident.opened', `${user.name} opened “${incident.title}”`);
 			return incident;

@@ -14,3 +14,9 @@ export const MAX_TIMELINE = 30;
 
 /** How many status changes a monitor carries at most: a fast flapping one drops its oldest. */
 export const MAX_SPANS = 500;
+
+/** How long an incident's title may be. */
+export const MAX_TITLE_LENGTH = 120;
+
+/** How many incidents one account may have open: a form posted in a loop must not grow it forever. */
+export const MAX_OPEN_INCIDENTS = 50;

@@ -9,8 +9,11 @@ import type {
 	Archived,
 	Check,
 	Incident,
+	IncidentTarget,
+	IncidentUpdateData,
 	Monitor,
 	MonitorCheck,
+	OpenIncidentData,
 	PingData,
 	Span,
 	TimelineEntry
@@ -21,8 +24,11 @@ export type {
 	Archived,
 	Check,
 	Incident,
+	IncidentTarget,
+	IncidentUpdateData,
 	Monitor,
 	MonitorCheck,
+	OpenIncidentData,
 	PingData,
 	Span,
 	TimelineEntry
@@ -51,6 +57,27 @@ export const SnapshotRequested = ClientMessage.define<Record<string, never>>('da
 
 /** A request the page may send to measure a round trip; the reply echoes `sentAt`. */
 export const Ping = ClientMessage.define<PingData>('demo.ping');
+
+/**
+ * Asks to open an incident with the id the page made (`uuid`); the reply is empty, and the incident
+ * comes to every page as `IncidentChanged`. A refusal is an error of code `REFUSED`.
+ */
+export const OpenIncident = ClientMessage.define<OpenIncidentData>('incident.open');
+
+/** Asks to acknowledge an open incident: the asker is on it. Answered like `OpenIncident`. */
+export const AcknowledgeIncident = ClientMessage.define<IncidentTarget>('incident.acknowledge');
+
+/** Asks to add an update to an unresolved incident's timeline. Answered like `OpenIncident`. */
+export const UpdateIncident = ClientMessage.define<IncidentUpdateData>('incident.update');
+
+/** Asks to resolve an incident. Answered like `OpenIncident`. */
+export const ResolveIncident = ClientMessage.define<IncidentTarget>('incident.resolve');
+
+/**
+ * The code of a request's error when the dashboard refused what it asked (someone else was faster,
+ * a rule of incident-rules.ts): its message says why, in words for the person who asked.
+ */
+export const REFUSED = 'refused';
 
 export { CHECKS_KEPT, MAX_UPDATE_LENGTH, UPTIME_WINDOW } from './limits.js';
 

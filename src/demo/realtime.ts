@@ -6,7 +6,8 @@ import {
 	type SocketServer
 } from 'runesocket/server';
 import { accountLimitsFromEnvironment, DemoAccounts } from './accounts.js';
-import { Dashboard, DEMO_FULL, PROJECTS } from './dashboard.js';
+import { Dashboard, PROJECTS } from './dashboard.js';
+import { answerIncidentRequests } from './incident-requests.js';
 import { accountRoom, projectRoom } from './messages.js';
 import { Validated } from './schemas.js';
 import { sessionLifetime, type DemoSession, type DemoUser } from './session.js';
@@ -14,7 +15,7 @@ import { DemoSessions, socketAuth } from './sessions.js';
 import { ratesFromEnvironment, startSimulator } from './simulator.js';
 import { forkSimulator } from './simulator-fork.js';
 import { MemoryDashboardStore } from './store.js';
-import { newTeamRefusal, requestAddress, UNKNOWN_CLIENT } from './team-quota.js';
+import { requestAddress, UNKNOWN_CLIENT } from './team-quota.js';
 
 /** Rooms a user may join: their account's, and its projects'. */
 function mayJoin(user: DemoUser, room: string): boolean {
@@ -93,12 +94,11 @@ async function createRealtime() {
 		const user = connection.authData as DemoUser;
 		// An account that expired comes back here too: a new team, counted against the client.
 		const from = requestAddress(connection.req, process.env) ?? UNKNOWN_CLIENT;
-		if (!(await dashboard.admit(user.account, from))) {
-			const wait = dashboard.newTeamWait(from);
-			throw new Error(wait > 0 ? newTeamRefusal(wait) : DEMO_FULL);
-		}
+		const refused = await dashboard.admission(user.account, from);
+		if (refused) throw new Error(refused.message);
 		reply(await dashboard.snapshot(user.account));
 	});
+	answerIncidentRequests(sockets, dashboard, process.env);
 	accounts.start();
 	// With Redis, the simulator runs in a process of its own and publishes through RedisPublisher.
 	// Every server process forks one, and a Redis lease lets exactly one of them run: several would

@@ -3,6 +3,7 @@ import type { Activity, Incident, Monitor } from './messages.js';
 import {
 	ACTIVITY_KEPT,
 	type AccountActivity,
+	type IncidentAdded,
 	type DashboardState,
 	type DashboardStore
 } from './store.js';
@@ -21,11 +22,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
 
 /**
- * HSET KEYS[1] ARGV[1] = ARGV[2] unless KEYS[1] holds ARGV[3] incidents or more that are not
- * resolved; ARGV[4] is the key's lifetime. Counted and written in one step, so processes adding at
- * once cannot pass the limit together.
+ * HSET KEYS[1] ARGV[1] = ARGV[2] unless KEYS[1] holds ARGV[1] already (-1) or ARGV[3] incidents or
+ * more that are not resolved (0); ARGV[4] is the key's lifetime. Counted and written in one step, so
+ * processes adding at once cannot pass the limit together, nor both add one id.
  */
 const ADD_UNLESS_FULL = `
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -1 end
 local open = 0
 for _, json in ipairs(redis.call('HVALS', KEYS[1])) do
   if cjson.decode(json).status ~= 'resolved' then open = open + 1 end
@@ -34,6 +36,9 @@ if open >= tonumber(ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1`;
+
+/** What ADD_UNLESS_FULL's answer means. */
+const ADDED: Record<number, IncidentAdded> = { 1: 'added', 0: 'too-many-open', [-1]: 'taken' };
 
 /**
  * The store several server processes share: one hash of incidents and one of monitors per account,
@@ -110,7 +115,7 @@ export class RedisDashboardStore implements DashboardStore {
 		};
 	}
 
-	async addIncident(incident: Incident, maxOpen: number): Promise<boolean> {
+	async addIncident(incident: Incident, maxOpen: number): Promise<IncidentAdded> {
 		const added = await this.#redis.eval(
 			ADD_UNLESS_FULL,
 			1,
@@ -120,7 +125,7 @@ export class RedisDashboardStore implements DashboardStore {
 			maxOpen,
 			this.#retention
 		);
-		return Number(added) == 1;
+		return ADDED[Number(added)]!;
 	}
 
 	async changeIncident(

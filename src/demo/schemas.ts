@@ -6,20 +6,27 @@
 import { ClientMessage, type MessageDefinition, type StandardSchema } from 'runesocket';
 import { z } from 'zod';
 import {
+	AcknowledgeIncident,
 	ActivityLogged,
 	IncidentArchived,
 	IncidentChanged,
 	MonitorChecked,
 	MonitorStatusChanged,
+	OpenIncident,
 	Ping,
-	SnapshotRequested
+	ResolveIncident,
+	SnapshotRequested,
+	UpdateIncident
 } from './messages.js';
 import {
 	ActivitySchema,
 	ArchivedSchema,
 	IncidentSchema,
+	IncidentTargetSchema,
+	IncidentUpdateSchema,
 	MonitorCheckSchema,
 	MonitorSchema,
+	OpenIncidentSchema,
 	PingSchema
 } from './shapes.js';
 
@@ -50,5 +57,9 @@ export const Validated = {
 	MonitorChecked: validated(MonitorChecked, MonitorCheckSchema),
 	ActivityLogged: validated(ActivityLogged, ActivitySchema),
 	SnapshotRequested: validated(SnapshotRequested, z.object({})),
-	Ping: validated(Ping, PingSchema)
+	Ping: validated(Ping, PingSchema),
+	OpenIncident: validated(OpenIncident, OpenIncidentSchema),
+	AcknowledgeIncident: validated(AcknowledgeIncident, IncidentTargetSchema),
+	UpdateIncident: validated(UpdateIncident, IncidentUpdateSchema),
+	ResolveIncident: validated(ResolveIncident, IncidentTargetSchema)
 };

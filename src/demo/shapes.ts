@@ -1,9 +1,16 @@
 // The shapes of the dashboard's data as zod schemas, and the types inferred from them. Server code
 // only (it costs the page zod): the page takes the types through messages.ts.
 import { z } from 'zod';
-import { CHECKS_KEPT, MAX_SPANS, MAX_TIMELINE, MAX_UPDATE_LENGTH } from './limits.js';
+import { SEVERITIES } from './incident-rules.js';
+import {
+	CHECKS_KEPT,
+	MAX_SPANS,
+	MAX_TIMELINE,
+	MAX_TITLE_LENGTH,
+	MAX_UPDATE_LENGTH
+} from './limits.js';
 
-export const Severity = z.enum(['critical', 'warning', 'info']);
+export const Severity = z.enum(SEVERITIES);
 export const MonitorStatus = z.enum(['up', 'degraded', 'down']);
 
 export const TimelineEntrySchema = z.object({
@@ -18,7 +25,7 @@ export const IncidentSchema = z.object({
 	uuid: z.string(),
 	account: z.string(),
 	project: z.string(),
-	title: z.string().min(1).max(120),
+	title: z.string().min(1).max(MAX_TITLE_LENGTH),
 	severity: Severity,
 	status: z.enum(['open', 'acknowledged', 'resolved']),
 	createdAt: z.number(),
@@ -73,3 +80,23 @@ export type Activity = z.infer<typeof ActivitySchema>;
 
 export const PingSchema = z.object({ sentAt: z.number() });
 export type PingData = z.infer<typeof PingSchema>;
+
+// What a page asks of an incident over its socket. Only the shape is checked here: what the fields
+// may hold is checked by the rules of incident-rules.ts, which say what is wrong in words.
+
+/** Opens an incident of the id the page made (a UUID), so its own copy and the server's share one. */
+export const OpenIncidentSchema = z.object({
+	uuid: z.uuid(),
+	title: z.string(),
+	severity: z.string(),
+	project: z.string()
+});
+export type OpenIncidentData = z.infer<typeof OpenIncidentSchema>;
+
+/** Acknowledges or resolves the incident `uuid`. */
+export const IncidentTargetSchema = z.object({ uuid: z.string() });
+export type IncidentTarget = z.infer<typeof IncidentTargetSchema>;
+
+/** Adds `text` to the timeline of the incident `uuid`. */
+export const IncidentUpdateSchema = IncidentTargetSchema.extend({ text: z.string() });
+export type IncidentUpdateData = z.infer<typeof IncidentUpdateSchema>;

@@ -39,10 +39,11 @@ export interface DashboardStore extends SessionRevocations {
 	removeAccount(account: string): Promise<void>;
 	snapshot(account: string): Promise<DashboardState>;
 	/**
-	 * Adds the incident unless its account already has `maxOpen` that are not resolved, in one step
-	 * (two processes adding at once cannot both take the last place); false when it was refused.
+	 * Adds the incident unless its account already has `maxOpen` that are not resolved, or one of
+	 * its id, in one step (two processes adding at once cannot both take the last place, nor both
+	 * add one id): 'added', or why not.
 	 */
-	addIncident(incident: Incident, maxOpen: number): Promise<boolean>;
+	addIncident(incident: Incident, maxOpen: number): Promise<IncidentAdded>;
 	/**
 	 * Replaces an incident with what `change` makes of it, atomically: a concurrent change (another
 	 * process resolving it) makes `change` run again on the newer incident. `change` returns
@@ -58,6 +59,9 @@ export interface DashboardStore extends SessionRevocations {
 	putMonitor(monitor: Monitor): Promise<void>;
 	addActivity(account: string, activity: Activity): Promise<void>;
 }
+
+/** What became of an incident to add: added, or refused (too many open, or its id is taken). */
+export type IncidentAdded = 'added' | 'too-many-open' | 'taken';
 
 /** How many activity lines an account keeps. */
 export const ACTIVITY_KEPT = 30;
@@ -120,13 +124,15 @@ export class MemoryDashboardStore implements DashboardStore {
 		};
 	}
 
-	async addIncident(incident: Incident, maxOpen: number): Promise<boolean> {
+	async addIncident(incident: Incident, maxOpen: number): Promise<IncidentAdded> {
 		const incidents = this.#accounts.get(incident.account)?.incidents;
-		if (!incidents) return false;
+		// A write to an account that is gone is dropped: as full, the person is told nothing was opened.
+		if (!incidents) return 'too-many-open';
+		if (incidents.has(incident.uuid)) return 'taken';
 		const open = [...incidents.values()].filter((known) => known.status != 'resolved').length;
-		if (open >= maxOpen) return false;
+		if (open >= maxOpen) return 'too-many-open';
 		incidents.set(incident.uuid, incident);
-		return true;
+		return 'added';
 	}
 
 	async changeIncident(

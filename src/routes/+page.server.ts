@@ -1,16 +1,8 @@
 import { fail, redirect } from '@sveltejs/kit';
 import { dashboard, sessions, signOut } from '$demo/realtime';
-import {
-	DEMO_FULL,
-	isProject,
-	MAX_OPEN_INCIDENTS,
-	PROJECTS,
-	type IncidentRefusal
-} from '$demo/dashboard';
-import { MAX_UPDATE_LENGTH } from '$demo/messages';
-import { Severity } from '$demo/shapes';
+import { checkNewIncident, checkUpdate, REFUSALS } from '$demo/incident-rules';
+import { PROJECTS } from '$demo/projects';
 import { slug, type DemoUser } from '$demo/session';
-import { newTeamRefusal } from '$demo/team-quota';
 import { invisibleTextRefusal, visibleText } from '$demo/text';
 import { SESSION_COOKIE, setSessionCookie } from './session-cookie';
 import type { Actions, PageServerLoad, RequestEvent } from './$types';
@@ -20,14 +12,6 @@ import dashboardScript from './dashboard-island.ts?island';
 // the dashboard alone is hydrated by its own script (`island`, see dashboard-island.ts). Every form
 // works as a plain POST; with JavaScript, ./components/enhance.ts sends them with fetch instead.
 export const csr = false;
-
-/** What a person is told when the incident changed under them (someone else was faster). */
-const REFUSALS: Record<IncidentRefusal, string> = {
-	'not-found': 'That incident is no longer on the dashboard.',
-	resolved: 'That incident is already resolved.',
-	acknowledged: 'Someone is already on that incident.',
-	full: 'That timeline is full: resolve the incident, or open a new one.'
-};
 
 /** The user of the request's session, if it is live: signed here, not expired, not signed out. */
 async function currentUser({ cookies }: RequestEvent): Promise<DemoUser | undefined> {
@@ -40,16 +24,8 @@ async function currentUser({ cookies }: RequestEvent): Promise<DemoUser | undefi
  * A new team counts against the client's address (adapter-node's: behind a proxy, set ADDRESS_HEADER
  * and XFF_DEPTH, or every client shares the proxy's address and its quota).
  */
-async function admission(
-	account: string,
-	event: Pick<RequestEvent, 'getClientAddress'>
-): Promise<{ status: 429 | 503; message: string } | undefined> {
-	const from = event.getClientAddress();
-	if (await dashboard.admit(account, from)) return undefined;
-	const wait = dashboard.newTeamWait(from);
-	return wait > 0
-		? { status: 429, message: newTeamRefusal(wait) }
-		: { status: 503, message: DEMO_FULL };
+function admission(account: string, event: Pick<RequestEvent, 'getClientAddress'>) {
+	return dashboard.admission(account, event.getClientAddress());
 }
 
 export const load: PageServerLoad = async (event) => {
@@ -113,24 +89,16 @@ export const actions: Actions = {
 		const refused = await admission(user.account, event);
 		if (refused) return fail(refused.status, { create: refused.message });
 		const form = await event.request.formData();
-		const title = visibleText(String(form.get('title') ?? ''));
-		const severity = Severity.safeParse(form.get('severity'));
-		const project = String(form.get('project') ?? '');
-		if (title === undefined) return fail(400, { create: invisibleTextRefusal('title') });
-		if (!title || title.length > 120)
-			return fail(400, { create: 'A title of 1 to 120 characters.' });
-		if (!severity.success) return fail(400, { create: 'Pick a severity.' });
-		if (!isProject(project)) return fail(400, { create: 'Pick a project.' });
-		const incident = await dashboard.openIncident(user, {
-			title,
-			severity: severity.data,
-			project
+		const field = (name: string) => String(form.get(name) ?? '');
+		const checked = checkNewIncident({
+			title: field('title'),
+			severity: field('severity'),
+			project: field('project')
 		});
-		if (!incident)
-			return fail(409, {
-				create: `${MAX_OPEN_INCIDENTS} incidents are open: resolve some before opening more.`
-			});
-		return { created: incident.uuid };
+		if (checked.refusal !== undefined) return fail(400, { create: checked.refusal });
+		const result = await dashboard.openIncident(user, checked.value);
+		if (typeof result != 'object') return fail(409, { create: REFUSALS[result] });
+		return { created: result.uuid };
 	},
 
 	acknowledge: async (event) => {
@@ -147,11 +115,9 @@ export const actions: Actions = {
 		if (!user) return fail(401, { update: 'Sign in first.' });
 		const form = await event.request.formData();
 		const uuid = String(form.get('uuid') ?? '');
-		const text = visibleText(String(form.get('text') ?? ''));
-		if (text === undefined) return fail(400, { update: invisibleTextRefusal('update') });
-		if (!text || text.length > MAX_UPDATE_LENGTH)
-			return fail(400, { update: `An update of 1 to ${MAX_UPDATE_LENGTH} characters.` });
-		const result = await dashboard.updateIncident(user, uuid, text);
+		const text = checkUpdate(String(form.get('text') ?? ''));
+		if (text.refusal !== undefined) return fail(400, { update: text.refusal });
+		const result = await dashboard.updateIncident(user, uuid, text.value);
 		if (typeof result != 'object') return fail(409, { update: REFUSALS[result] });
 		return { updated: uuid };
 	},

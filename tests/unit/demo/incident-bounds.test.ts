@@ -3,15 +3,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSocketServer, type SocketServer } from '../../../src/lib/server/index.js';
 import type { MessageDefinition } from '../../../src/lib/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
-import {
-	Dashboard,
-	MAX_OPEN_INCIDENTS,
-	RESOLVED_KEPT,
-	type RoomPublisher
-} from '../../../src/demo/dashboard.js';
+import { Dashboard, RESOLVED_KEPT, type RoomPublisher } from '../../../src/demo/dashboard.js';
 import { accountRoom, MAX_UPDATE_LENGTH, type Incident } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
-import { MAX_TIMELINE } from '../../../src/demo/limits.js';
+import { MAX_OPEN_INCIDENTS, MAX_TIMELINE } from '../../../src/demo/limits.js';
 import { IncidentSchema } from '../../../src/demo/shapes.js';
 import {
 	ACTIVITY_KEPT,
@@ -104,7 +99,7 @@ async function play(
 	if (step.kind == 'open') {
 		for (let index = 0; index < step.count; index++) {
 			const incident = await dashboard.openIncident(user, step);
-			if (incident) opened.unshift(incident.uuid);
+			if (typeof incident == 'object') opened.unshift(incident.uuid);
 		}
 		return;
 	}

@@ -1,15 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MessageDefinition } from '../../../src/lib/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts } from '../../../src/demo/accounts.js';
-import {
-	Dashboard,
-	MAX_OPEN_INCIDENTS,
-	RESOLVED_KEPT,
-	type RoomPublisher
-} from '../../../src/demo/dashboard.js';
+import { Dashboard, RESOLVED_KEPT, type RoomPublisher } from '../../../src/demo/dashboard.js';
 import { MAX_UPDATE_LENGTH } from '../../../src/demo/messages.js';
 import { RedisDashboardStore } from '../../../src/demo/redis-store.js';
-import { MAX_SPANS, MAX_TIMELINE } from '../../../src/demo/limits.js';
+import { MAX_OPEN_INCIDENTS, MAX_SPANS, MAX_TIMELINE } from '../../../src/demo/limits.js';
+import type { Incident } from '../../../src/demo/shapes.js';
 import { MonitorSchema } from '../../../src/demo/shapes.js';
 import { MemoryDashboardStore, type DashboardStore } from '../../../src/demo/store.js';
 import { startRedisServer } from '../../kit/servers/redis-server.js';
@@ -39,6 +35,16 @@ const ada = { name: 'Ada', account: 'acme' };
 const grace = { name: 'Grace', account: 'acme' };
 const request = { title: 'Checkout is slow', severity: 'critical' as const, project: 'web' };
 
+/** Opens `request` as `user`, which must not be refused. */
+async function open(dashboard: Dashboard, user = ada): Promise<Incident> {
+	const opened = await dashboard.openIncident(user, request);
+	if (typeof opened != 'object') throw new Error(`Refused: ${opened}`);
+	return opened;
+}
+
+/** How many of `results` are incidents (not refusals). */
+const incidentsIn = (results: unknown[]) => results.filter((result) => typeof result == 'object');
+
 const stores: Record<string, () => Promise<DashboardStore & { close?(): Promise<void> }>> = {
 	memory: async () => new MemoryDashboardStore(),
 	redis: async () => new RedisDashboardStore((await startRedisServer()).url, { retention: 60_000 })
@@ -63,7 +69,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 			published.filter((message) => message.name == 'incident.changed').map(({ data }) => data);
 
 		it('goes opened → acknowledged → update → resolved, each step on its timeline and sent whole', async () => {
-			const opened = (await dashboard.openIncident(ada, request))!;
+			const opened = await open(dashboard);
 			expect(await dashboard.acknowledgeIncident(grace, opened.uuid)).toMatchObject({
 				status: 'acknowledged'
 			});
@@ -88,7 +94,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		});
 
 		it('refuses what the incident’s state no longer allows, and tells nobody', async () => {
-			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			const { uuid } = await open(dashboard);
 			await dashboard.acknowledgeIncident(ada, uuid);
 			expect(await dashboard.acknowledgeIncident(grace, uuid)).toBe('acknowledged');
 			await dashboard.resolveIncident(ada, uuid);
@@ -99,7 +105,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		});
 
 		it('keeps a timeline bounded: updates stop one short of the limit, leaving room to resolve', async () => {
-			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			const { uuid } = await open(dashboard);
 			let refusal;
 			for (let update = 0; update < MAX_TIMELINE && !refusal; update++) {
 				const result = await dashboard.updateIncident(ada, uuid, `Update ${update}`);
@@ -111,7 +117,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		});
 
 		it('never lets an acknowledgement take the last place: a full timeline still resolves, and the pages saw it', async () => {
-			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			const { uuid } = await open(dashboard);
 			while (typeof (await dashboard.updateIncident(ada, uuid, 'Still looking')) == 'object');
 			expect(await dashboard.acknowledgeIncident(grace, uuid)).toBe('full');
 			const resolved = await dashboard.resolveIncident(ada, uuid);
@@ -121,7 +127,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		});
 
 		it('refuses what breaks the schema with a TypeError, and writes and sends nothing', async () => {
-			const { uuid } = (await dashboard.openIncident(ada, request))!;
+			const { uuid } = await open(dashboard);
 			const before = await store.snapshot('acme');
 			const sentBefore = published.length;
 			await expect(
@@ -136,11 +142,25 @@ for (const [kind, createStore] of Object.entries(stores)) {
 			expect(published).toHaveLength(sentBefore);
 		});
 
+		it('opens an incident of an id once, even when two processes’ worth are opened at once', async () => {
+			const uuid = '3b241101-e2bb-4255-8caf-4136c566a962';
+			const results = await Promise.all([
+				dashboard.openIncident(ada, request, uuid),
+				dashboard.openIncident(grace, request, uuid)
+			]);
+			expect(results.map((result) => (typeof result == 'object' ? result.uuid : result))).toEqual([
+				uuid,
+				'taken'
+			]);
+			expect((await store.snapshot('acme')).incidents).toHaveLength(1);
+			expect(changes()).toHaveLength(1);
+		});
+
 		it(`opens at most ${MAX_OPEN_INCIDENTS} even when many are opened at once`, async () => {
 			const opened = await Promise.all(
 				Array.from({ length: MAX_OPEN_INCIDENTS + 10 }, () => dashboard.openIncident(ada, request))
 			);
-			expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+			expect(incidentsIn(opened)).toHaveLength(MAX_OPEN_INCIDENTS);
 			expect((await store.snapshot('acme')).incidents).toHaveLength(MAX_OPEN_INCIDENTS);
 			expect(changes()).toHaveLength(MAX_OPEN_INCIDENTS);
 		});
@@ -148,7 +168,7 @@ for (const [kind, createStore] of Object.entries(stores)) {
 		it(`keeps the newest ${RESOLVED_KEPT} resolved incidents and archives older ones`, async () => {
 			const uuids = [];
 			for (let index = 0; index < RESOLVED_KEPT + 2; index++) {
-				const { uuid } = (await dashboard.openIncident(ada, request))!;
+				const { uuid } = await open(dashboard);
 				await dashboard.resolveIncident(ada, uuid);
 				uuids.push(uuid);
 			}
@@ -203,7 +223,7 @@ describe('two processes on one Redis store', () => {
 					dashboards[index % 2]!.dashboard.openIncident(ada, request)
 				)
 			);
-			expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+			expect(incidentsIn(opened)).toHaveLength(MAX_OPEN_INCIDENTS);
 			expect((await dashboards[1]!.store.snapshot('acme')).incidents).toHaveLength(
 				MAX_OPEN_INCIDENTS
 			);
@@ -223,7 +243,7 @@ describe('two processes on one Redis store', () => {
 		try {
 			const [first, second] = dashboards.map(({ dashboard }) => dashboard);
 			await first!.admit('acme');
-			const { uuid } = (await first!.openIncident(ada, request))!;
+			const { uuid } = await open(first!);
 			// Updates racing from both sides are all kept: none overwrites another.
 			await Promise.all(
 				Array.from({ length: 10 }, (_, index) =>

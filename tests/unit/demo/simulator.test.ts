@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSocketServer, type SocketServer } from '../../../src/lib/server/index.js';
 import { DEFAULT_ACCOUNT_LIMITS, DemoAccounts, sweepInterval } from '../../../src/demo/accounts.js';
-import { Dashboard, MAX_OPEN_INCIDENTS } from '../../../src/demo/dashboard.js';
+import { Dashboard } from '../../../src/demo/dashboard.js';
+import { MAX_OPEN_INCIDENTS } from '../../../src/demo/limits.js';
 import { startSimulator } from '../../../src/demo/simulator.js';
 import { MemoryDashboardStore } from '../../../src/demo/store.js';
 
@@ -122,12 +123,14 @@ describe('an account', () => {
 		for (let post = 0; post < MAX_OPEN_INCIDENTS + 5; post++) {
 			opened.push(await dashboard.openIncident(user, request));
 		}
-		expect(opened.filter(Boolean)).toHaveLength(MAX_OPEN_INCIDENTS);
+		const incidents = opened.filter((result) => typeof result == 'object');
+		expect(incidents).toHaveLength(MAX_OPEN_INCIDENTS);
+		expect(opened.slice(MAX_OPEN_INCIDENTS)).toEqual(Array(5).fill('too-many-open'));
 		expect((await dashboard.state('busy')).incidents).toHaveLength(MAX_OPEN_INCIDENTS);
 
-		expect(await dashboard.resolveIncident(user, opened[0]!.uuid)).toMatchObject({
+		expect(await dashboard.resolveIncident(user, incidents[0]!.uuid)).toMatchObject({
 			status: 'resolved'
 		});
-		expect(await dashboard.openIncident(user, request)).toBeDefined();
+		expect(await dashboard.openIncident(user, request)).toMatchObject({ status: 'open' });
 	});
 });
