@@ -98,7 +98,7 @@ export class MemoryRequestKeys implements EngineRequestKeys {
 		keys.bytes += bytes;
 		this.#kept.add(kept);
 		this.#bytes += bytes + key.length;
-		this.#evict(keys, limits, now);
+		this.#evict(kept, limits, now);
 	}
 
 	release(scope: string, key: string): void {
@@ -120,17 +120,19 @@ export class MemoryRequestKeys implements EngineRequestKeys {
 
 	/**
 	 * Drops what expired of the scope, then its oldest answers while it holds more than `limits`
-	 * allow, then the oldest of every scope while the process holds more than its own cap.
+	 * allow, then the oldest of every scope while the process holds more than its own cap. The
+	 * answer just kept (`newest`) stays whatever the bounds: a repeat of it must not run again, and
+	 * `answer_not_kept` may itself be longer than a tiny `maxBytes`.
 	 */
-	#evict(keys: ScopeKeys, limits: RequestKeyLimits, now: number): void {
+	#evict(newest: Kept, limits: RequestKeyLimits, now: number): void {
+		const keys = newest.scope;
 		for (const kept of keys.answers.values()) {
 			const over = keys.answers.size > limits.maxKeys || keys.bytes > limits.maxBytes;
-			if (!over && kept.until > now) break;
+			if (kept == newest || (!over && kept.until > now)) break;
 			this.#drop(kept);
 		}
-		this.#forgetIfEmpty(keys);
 		for (const kept of this.#kept) {
-			if (this.#bytes <= this.#maxBytes) break;
+			if (kept == newest || this.#bytes <= this.#maxBytes) break;
 			this.#drop(kept);
 			this.#forgetIfEmpty(kept.scope);
 		}

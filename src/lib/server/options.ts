@@ -141,11 +141,12 @@ export interface RequestKeysOptions<AuthData = unknown> {
 	 * died, or they never answer), a repeat runs the handlers again. Default 30 000.
 	 */
 	lease?: number;
-	/** Answers kept per scope; past it the oldest go. Default 1 000. */
+	/** Answers kept per scope; past it the oldest go (the latest always stays). Default 1 000. */
 	maxKeys?: number;
 	/**
-	 * Bytes of answers (their JSON text) kept per scope; past it the oldest go. An answer larger than
-	 * this is kept as the error `answer_not_kept`: a repeat is not run again. Default 1 MiB.
+	 * Bytes of answers (their JSON text) kept per scope; past it the oldest go (the latest always
+	 * stays). An answer larger than this is kept as the error `answer_not_kept`: a repeat is not run
+	 * again. Default 1 MiB.
 	 */
 	maxBytes?: number;
 }
