@@ -18,6 +18,7 @@ import {
 import type { DemoSession } from '../../../src/demo/session.js';
 import { MemoryDashboardStore } from '../../../src/demo/store.js';
 import { makeClient } from '../../kit/clients.js';
+import { connectRaw, type WsPeer } from '../../kit/peers/ws-peer.js';
 import { startSocketServer } from '../../kit/servers/socket-server.js';
 import { reachState, until } from '../../kit/wait.js';
 
@@ -50,7 +51,20 @@ async function startDemoSockets() {
 	client.on(IncidentChanged, (incident) => changes.push(incident));
 	client.connect();
 	await reachState(client, 'connected');
-	return { store, client, changes };
+	return { store, client, changes, url: server.url() };
+}
+
+/**
+ * Sends `data` as a request of `id` under request `key` on a raw socket, as a page's outbox does on
+ * every attempt, and resolves with its answer.
+ */
+async function keyed(peer: WsPeer, name: string, data: object, key: string, id: number) {
+	peer.send({ name, data, key, id });
+	for (let seen = 0; ; seen = peer.messages.length) {
+		await peer.waitForMessages(seen + 1);
+		const answer = peer.messages.find((message) => message.id == id);
+		if (answer) return { name: answer.name, data: answer.data };
+	}
 }
 
 /** The refusal a request met: its error's code and message. */
@@ -112,5 +126,31 @@ describe('the incident requests on the socket', () => {
 			'acknowledged',
 			'resolved'
 		]);
+	});
+
+	it('applies a request sent again under its key once, and answers the repeat with the first answer', async () => {
+		const { store, url } = await startDemoSockets();
+		const peer = await connectRaw(url);
+		peer.send({ name: 'auth', data: { token: 'token' } });
+		await peer.nextMessage('connected');
+		const reply = { name: 'reply', data: null };
+		const open = { uuid, ...fields };
+		// Sent twice at once: the repeat waits for the first to be answered, then gets its answer.
+		expect(
+			await Promise.all([
+				keyed(peer, OpenIncident.name, open, 'open-once', 1),
+				keyed(peer, OpenIncident.name, open, 'open-once', 2)
+			])
+		).toEqual([reply, reply]);
+		const update = { uuid, text: 'Written once' };
+		expect(await keyed(peer, UpdateIncident.name, update, 'update-once', 3)).toEqual(reply);
+		expect(await keyed(peer, UpdateIncident.name, update, 'update-once', 4)).toEqual(reply);
+		// A new key is a new request: this one is refused, and so is its repeat, with the same words.
+		const refusal = { name: 'error', data: { code: REFUSED, message: REFUSALS.taken } };
+		expect(await keyed(peer, OpenIncident.name, open, 'open-again', 5)).toEqual(refusal);
+		expect(await keyed(peer, OpenIncident.name, open, 'open-again', 6)).toEqual(refusal);
+
+		const [incident] = (await store.snapshot(ADA.account)).incidents;
+		expect(incident!.timeline.map(({ kind }) => kind)).toEqual(['opened', 'update']);
 	});
 });
