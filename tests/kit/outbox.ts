@@ -57,11 +57,15 @@ export function quotaExceeded(): Error {
 
 /**
  * The request the tests send: `op` names one logical action (the effect counted), `hold` keeps the
- * handler waiting until the test releases it, `refuse` answers with an app error.
+ * handler waiting until the test releases it, `refuse` answers with an app error (no effect).
  */
-export const Ack = ClientMessage.define<{ op: string; hold?: boolean; refuse?: boolean }>(
-	'incident.ack'
-);
+export const Ack = ClientMessage.define<{
+	op: string;
+	hold?: boolean;
+	refuse?: boolean;
+	/** ms the handler takes before its effect: a cut may come meanwhile. */
+	delay?: number;
+}>('incident.ack');
 
 /** A message the tests emit: counted per `op` like Ack's effects. */
 export const Note = ClientMessage.define<{ op: string }>('incident.note');
@@ -97,8 +101,9 @@ export async function startEffectServer(route: Partial<RouteOptions> = {}): Prom
 	const effects = new Map<string, number>();
 	const notes: string[] = [];
 	const held: (() => void)[] = [];
-	server.sockets.on(Ack, async (_connection, { op, hold, refuse }, reply) => {
+	server.sockets.on(Ack, async (_connection, { op, hold, refuse, delay }, reply) => {
 		if (hold) await new Promise<void>((release) => held.push(release));
+		if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 		if (refuse) return reply.error('refused', `${op} refused`);
 		effects.set(op, (effects.get(op) ?? 0) + 1);
 		reply({ op, applied: effects.get(op) });
