@@ -80,11 +80,15 @@ function checkInvariants(real: Real): void {
 	expect(new Set(notes).size, 'a message received twice').toBe(notes.length);
 }
 
+/** What fails right behind a request, while it is in flight. */
+type Then = 'cut' | 'disconnect' | 'reload' | undefined;
+
 class Request implements Command {
 	constructor(
 		readonly refuse: boolean,
 		readonly delay: number,
-		readonly deadline: number | undefined
+		readonly deadline: number | undefined,
+		readonly then: Then = undefined
 	) {}
 	check = () => true;
 	async run(_model: Model, real: Real): Promise<void> {
@@ -99,10 +103,18 @@ class Request implements Command {
 		});
 		const data = { op, refuse: this.refuse, delay: this.delay };
 		follow(real, op, real.page.outbox.request(Ack, data, { deadline: this.deadline }));
+		if (this.then) {
+			// Once the server has it (or, offline, at once): the answer is what the failure loses.
+			await until(
+				() => !real.page.client.isConnected || real.server.received.has(op),
+				'the server to receive it'
+			);
+			FAILURES[this.then](real);
+		}
 		checkInvariants(real);
 	}
 	toString = () =>
-		`request(${[this.refuse && 'refused', this.delay && `${this.delay} ms`, this.deadline && `deadline ${this.deadline}`].filter(Boolean).join(', ')})`;
+		`request(${[this.refuse && 'refused', this.delay && `${this.delay} ms`, this.deadline && `deadline ${this.deadline}`, this.then && `then ${this.then}`].filter(Boolean).join(', ')})`;
 }
 
 class Emit implements Command {
@@ -130,32 +142,44 @@ function action(name: string, act: (real: Real) => void, ms = 0) {
 	};
 }
 
-const Connect = action('connect', ({ page }) => page.client.connect());
-const Disconnect = action('disconnect', ({ page }) => page.client.disconnect());
-const Cut = action('cut', ({ server }) => server.cut());
-const Pass = action('time passes', () => {}, 30);
-/** The tab reloads: the page is gone without a word, a new one restores the outbox from storage. */
-const Reload = action('reload', (real) => {
-	real.page = reload(real.page, real.server.server.url(), { ...OPTIONS, storage: real.storage });
-	for (const entry of real.page.outbox.entries) {
-		if (entry.kind == 'request') follow(real, (entry.data as { op: string }).op, entry.settled);
+const FAILURES: Record<NonNullable<Then>, (real: Real) => void> = {
+	cut: ({ server }) => server.cut(),
+	disconnect: ({ page }) => page.client.disconnect(),
+	/** The tab reloads: the page is gone without a word, a new one restores the outbox from storage. */
+	reload: (real) => {
+		real.page = reload(real.page, real.server.server.url(), { ...OPTIONS, storage: real.storage });
+		for (const entry of real.page.outbox.entries) {
+			if (entry.kind == 'request') follow(real, (entry.data as { op: string }).op, entry.settled);
+		}
 	}
-});
+};
+
+const Connect = action('connect', ({ page }) => page.client.connect());
+const Disconnect = action('disconnect', FAILURES.disconnect);
+const Cut = action('cut', FAILURES.cut);
+const Reload = action('reload', FAILURES.reload);
+const Pass = action('time passes', () => {}, 30);
 
 const commands = [
 	fc
 		.tuple(
 			fc.boolean(),
 			fc.constantFrom(0, 0, 5, 20),
-			fc.constantFrom<number | undefined>(undefined, undefined, undefined, 20)
+			fc.constantFrom<number | undefined>(undefined, undefined, undefined, 20),
+			fc.constantFrom<Then>(undefined, undefined, 'cut', 'disconnect', 'reload')
 		)
-		.map(([refuse, delay, deadline]) => new Request(refuse, delay, deadline)),
-	fc.constant(new Request(false, 0, undefined)),
+		.map(([refuse, delay, deadline, then]) => new Request(refuse, delay, deadline, then)),
+	// Repeated entries weigh more: most runs should have requests in flight when the network or
+	// the tab fails them.
+	fc.constant(new Request(false, 5, undefined)),
+	fc.constant(new Request(false, 5, undefined)),
 	fc.constant(new Emit()),
 	fc.constant(new Connect()),
 	fc.constant(new Connect()),
 	fc.constant(new Disconnect()),
 	fc.constant(new Cut()),
+	fc.constant(new Cut()),
+	fc.constant(new Reload()),
 	fc.constant(new Reload()),
 	fc.constant(new Pass())
 ];
@@ -220,7 +244,7 @@ describe('Outbox, model-based', () => {
 					}
 				),
 				{
-					numRuns: soak ? 500 : 12,
+					numRuns: soak ? 500 : 60,
 					interruptAfterTimeLimit: soak ? 600_000 : 40_000,
 					markInterruptAsFailure: true
 				}

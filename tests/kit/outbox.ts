@@ -77,6 +77,8 @@ export interface EffectServer {
 	readonly effects: Map<string, number>;
 	/** Notes received per `op`, in arrival order. */
 	readonly notes: string[];
+	/** Every Ack `op` a handler started on (before its hold, delay or refusal). */
+	readonly received: Set<string>;
 	/** Handlers waiting on `hold`, each with the function that lets it go on. */
 	readonly held: (() => void)[];
 	/** Drops every connection at once (1006 at the client): what a network cut does. */
@@ -101,7 +103,9 @@ export async function startEffectServer(route: Partial<RouteOptions> = {}): Prom
 	const effects = new Map<string, number>();
 	const notes: string[] = [];
 	const held: (() => void)[] = [];
+	const received = new Set<string>();
 	server.sockets.on(Ack, async (_connection, { op, hold, refuse, delay }, reply) => {
+		received.add(op);
 		if (hold) await new Promise<void>((release) => held.push(release));
 		if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 		if (refuse) return reply.error('refused', `${op} refused`);
@@ -113,6 +117,7 @@ export async function startEffectServer(route: Partial<RouteOptions> = {}): Prom
 		server,
 		effects,
 		notes,
+		received,
 		held,
 		cut: () => {
 			for (const connection of server.sockets.connections) connection.terminate();
