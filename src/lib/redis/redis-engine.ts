@@ -421,24 +421,28 @@ export class RedisEngine implements Engine {
 
 	/**
 	 * Listens to the command connection: its status makes `healthy`, and a (re)connection or, on a
-	 * cluster, a new node may not know the publish script.
+	 * cluster, a new node may not know the publish script, and may take the request-key answers
+	 * Redis could not take while it was gone.
 	 */
 	#watchCommands(commands: RedisConnection): void {
 		const onError = (error: Error) => this.#connectionError('commands', error);
 		const onStatus = () => this.#updateHealth();
-		const forgetScript = () => this.#publishes.reconnected();
+		const reconnected = () => {
+			this.#publishes.reconnected();
+			this.#requestKeys.reconnected();
+		};
 		const statuses = ['ready', 'close', 'reconnecting', 'end'] as const;
 		const nodeEvents = isCluster(commands) ? (['+node'] as const) : [];
 		commands.on('error', onError);
-		commands.on('ready', forgetScript);
+		commands.on('ready', reconnected);
 		for (const status of statuses) commands.on(status, onStatus);
-		for (const event of nodeEvents) commands.on(event, forgetScript);
+		for (const event of nodeEvents) commands.on(event, reconnected);
 		if (this.#ownsCommands) return;
 		this.#detach.push(() => {
 			commands.off('error', onError);
-			commands.off('ready', forgetScript);
+			commands.off('ready', reconnected);
 			for (const status of statuses) commands.off(status, onStatus);
-			for (const event of nodeEvents) commands.off(event, forgetScript);
+			for (const event of nodeEvents) commands.off(event, reconnected);
 		});
 	}
 

@@ -1,4 +1,5 @@
 import type { EngineRequestKeys, RequestKeyLimits, RequestKeyState } from '../engine/engine.js';
+import { errorFrom } from '../engine/errors.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { RedisConnection } from './connections.js';
 import { commandWithin, throwUnlessReady } from './failures.js';
@@ -107,6 +108,26 @@ export function keptAnswer(answer: string, maxBytes: number): string {
 	]);
 }
 
+/** An answer Redis did not take when it was given (down, or late), to write again later. */
+interface UnsavedAnswer {
+	readonly scope: string;
+	readonly key: string;
+	/** What is kept of it (`keptAnswer`). */
+	readonly answer: string;
+	readonly limits: RequestKeyLimits;
+	/** The UTF-8 bytes of `answer`. */
+	readonly bytes: number;
+	/** When it was given (this process's ms): past its window it is not worth writing. */
+	readonly at: number;
+}
+
+/**
+ * How many answers, and how many bytes of them, a process keeps for Redis while it cannot take
+ * them: past either, the oldest go (their keys run again once their lease ends).
+ */
+const MAX_UNSAVED = 10_000;
+const MAX_UNSAVED_BYTES = 16 * 1024 * 1024;
+
 /** What `RedisRequestKeys` needs of its engine. */
 export interface RedisRequestKeysOptions {
 	readonly redis: RedisConnection;
@@ -121,7 +142,10 @@ export interface RedisRequestKeysOptions {
  * script, so of two processes racing on a key one gets `claimed`; a claim whose lease (Redis
  * time) ended is claimable again, as its process is taken to have died. Each command is bounded by
  * the engine's `timeout` and fails at once while Redis is down, naming what it could not do; the
- * server then answers `unavailable` and runs nothing.
+ * server then answers `unavailable` and runs nothing. An answer Redis did not take (a handler that
+ * answered while it restarted) is kept here and written once Redis answers again (`reconnected`,
+ * or any command that succeeds), so a repeat after the restart gets it instead of running the
+ * handler again once the claim's lease ends; settling is idempotent (the first answer stays).
  *
  * @example
  * ```ts
@@ -133,6 +157,11 @@ export interface RedisRequestKeysOptions {
  */
 export class RedisRequestKeys implements EngineRequestKeys {
 	readonly #options: RedisRequestKeysOptions;
+	/** Answers Redis did not take yet, by scope and key, the oldest first. */
+	readonly #unsaved = new Map<string, UnsavedAnswer>();
+	#unsavedBytes = 0;
+	/** The writing of `#unsaved` under way, if any: one at a time. */
+	#saving: Promise<void> | undefined;
 
 	constructor(options: RedisRequestKeysOptions) {
 		this.#options = options;
@@ -147,6 +176,7 @@ export class RedisRequestKeys implements EngineRequestKeys {
 				ttl(limits)
 			])
 		);
+		this.reconnected();
 		const [state, answer] = reply as [string, string?];
 		if (state == 'answered') return { state, answer: String(answer) };
 		if (state == 'running' || state == 'claimed') return { state };
@@ -160,16 +190,26 @@ export class RedisRequestKeys implements EngineRequestKeys {
 		limits: RequestKeyLimits
 	): Promise<void> {
 		const kept = keptAnswer(answer, limits.maxBytes);
-		await this.#script(`keep the answer of the request key ${JSON.stringify(key)}`, () =>
-			runScript(this.#options.redis, SETTLE_SCRIPT, this.#names(scope), [
-				whole(limits.window),
-				key,
-				kept,
-				whole(limits.maxKeys),
-				whole(limits.maxBytes),
-				ttl(limits)
-			])
-		);
+		const bytes = Buffer.byteLength(kept);
+		const unsaved: UnsavedAnswer = { scope, key, answer: kept, limits, bytes, at: Date.now() };
+		try {
+			await this.#save(unsaved);
+		} catch (error) {
+			this.#keepUnsaved(unsaved);
+			throw new Error(`${errorFrom(error).message}; it is written once Redis answers again`, {
+				cause: error
+			});
+		}
+		this.reconnected();
+	}
+
+	/**
+	 * Redis answers again (the engine's command connection is ready, or a command succeeded): writes
+	 * the answers it did not take, oldest first, until one fails (the rest wait for the next time).
+	 */
+	reconnected(): void {
+		if (this.#saving || !this.#unsaved.size) return;
+		this.#saving = this.#saveUnsaved().finally(() => (this.#saving = undefined));
 	}
 
 	async release(scope: string, key: string): Promise<void> {
@@ -177,6 +217,49 @@ export class RedisRequestKeys implements EngineRequestKeys {
 		await this.#script(`release the request key ${JSON.stringify(key)}`, () =>
 			this.#options.redis.zrem(claims, key)
 		);
+	}
+
+	#save({ scope, key, answer, limits }: UnsavedAnswer): Promise<unknown> {
+		return this.#script(`keep the answer of the request key ${JSON.stringify(key)}`, () =>
+			runScript(this.#options.redis, SETTLE_SCRIPT, this.#names(scope), [
+				whole(limits.window),
+				key,
+				answer,
+				whole(limits.maxKeys),
+				whole(limits.maxBytes),
+				ttl(limits)
+			])
+		);
+	}
+
+	#keepUnsaved(unsaved: UnsavedAnswer): void {
+		this.#dropUnsaved(unsavedId(unsaved));
+		this.#unsaved.set(unsavedId(unsaved), unsaved);
+		this.#unsavedBytes += unsaved.bytes;
+		for (const [id] of this.#unsaved) {
+			if (this.#unsaved.size <= MAX_UNSAVED && this.#unsavedBytes <= MAX_UNSAVED_BYTES) break;
+			this.#dropUnsaved(id);
+		}
+	}
+
+	#dropUnsaved(id: string): void {
+		const unsaved = this.#unsaved.get(id);
+		if (!unsaved) return;
+		this.#unsaved.delete(id);
+		this.#unsavedBytes -= unsaved.bytes;
+	}
+
+	async #saveUnsaved(): Promise<void> {
+		for (const [id, unsaved] of [...this.#unsaved]) {
+			if (Date.now() - unsaved.at < unsaved.limits.window) {
+				try {
+					await this.#save(unsaved);
+				} catch {
+					return;
+				}
+			}
+			if (this.#unsaved.get(id) === unsaved) this.#dropUnsaved(id);
+		}
 	}
 
 	#names(scope: string): string[] {
@@ -189,6 +272,11 @@ export class RedisRequestKeys implements EngineRequestKeys {
 		throwUnlessReady(redis, what, 'the engine is not started');
 		return commandWithin(redis, what, this.#options.timeout, run);
 	}
+}
+
+/** The name of an unsaved answer: unambiguous whatever its scope and key contain. */
+function unsavedId({ scope, key }: UnsavedAnswer): string {
+	return JSON.stringify([scope, key]);
 }
 
 /** How long a scope's keys live after a write: the longest anything in them is kept. */

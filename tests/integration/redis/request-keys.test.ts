@@ -208,9 +208,29 @@ describe('RedisEngine request keys', () => {
 		await expect(keys.claim('/ws ada', 'j', LIMITS)).rejects.toThrow(
 			/cannot claim the request key "j": Redis is unavailable/
 		);
-		await expect(keys.settle('/ws ada', 'k', answer(1), LIMITS)).rejects.toThrow(
-			/cannot keep the answer of the request key "k": Redis is unavailable/
+		await expect(keys.release('/ws ada', 'k')).rejects.toThrow(
+			/cannot release the request key "k": Redis is unavailable/
 		);
 		expect(performance.now() - start).toBeLessThan(100);
+	});
+
+	it('writes an answer Redis could not take once it is back: a repeat elsewhere gets it, not a new claim', async () => {
+		const redis = await startRedisServer({ persistent: true });
+		const engine = await startedEngine(redis);
+		const [a, b] = [keysOf(engine), keysOf(await startedEngine(redis))];
+		expect(await a.claim('/ws ada', 'k', LIMITS)).toEqual({ state: 'claimed' });
+		await redis.kill();
+		await until(() => !engine.healthy, 'the engine to see Redis gone');
+		await expect(a.settle('/ws ada', 'k', answer(1), LIMITS)).rejects.toThrow(
+			/cannot keep the answer of the request key "k": Redis is unavailable.*written once Redis answers again/
+		);
+		await redis.restart();
+		let found: RequestKeyState = { state: 'running' };
+		await until(
+			async () => (found = await b.claim('/ws ada', 'k', LIMITS)).state != 'running',
+			'the kept answer to reach Redis',
+			{ ms: 10_000, everyMs: 20 }
+		);
+		expect(found).toEqual({ state: 'answered', answer: answer(1) });
 	});
 });
