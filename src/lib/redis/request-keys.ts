@@ -1,6 +1,6 @@
 import type { EngineRequestKeys, RequestKeyLimits, RequestKeyState } from '../engine/engine.js';
 import { errorFrom } from '../engine/errors.js';
-import { ErrorCode } from '../protocol/error-codes.js';
+import { answerNotKept } from '../engine/memory-request-keys.js';
 import type { RedisConnection } from './connections.js';
 import { commandWithin, throwUnlessReady } from './failures.js';
 import { requestKeyNames } from './keys.js';
@@ -98,14 +98,7 @@ function whole(value: number): number {
  */
 export function keptAnswer(answer: string, maxBytes: number): string {
 	const size = Buffer.byteLength(answer);
-	if (size <= maxBytes) return answer;
-	return JSON.stringify([
-		'error',
-		{
-			code: ErrorCode.AnswerNotKept,
-			message: `The request was applied, but its answer (${size} bytes) was larger than requestKeys.maxBytes (${maxBytes}) and was not kept`
-		}
-	]);
+	return size <= maxBytes ? answer : answerNotKept(size, maxBytes);
 }
 
 /** An answer Redis did not take when it was given (down, or late), to write again later. */
