@@ -42,6 +42,16 @@ async function counting(
 	return { server, runs: () => runs, keys };
 }
 
+/** A `counting` server whose handler answers `{data, run}` once the test opens its gate. */
+async function gated() {
+	const gate = deferred();
+	const counted = await counting(async (data, run, reply) => {
+		await gate.promise;
+		reply({ data, run });
+	});
+	return { ...counted, open: () => gate.resolve() };
+}
+
 function codeOf(answer: { name: string; data: unknown }): string {
 	expect(answer.name).toBe('error');
 	return (answer.data as { code: string }).code;
@@ -97,11 +107,7 @@ describe('a key runs its handlers once', () => {
 	});
 
 	it('answers a repeat that comes while the handler runs with its answer, on any connection of the user', async () => {
-		const gate = deferred();
-		const { server, runs } = await counting(async (data, run, reply) => {
-			await gate.promise;
-			reply({ data, run });
-		});
+		const { server, runs, open } = await gated();
 		const tab = await connectAs(server, 'ada');
 		const other = await connectAs(server, 'ada');
 		sendKeyed(tab, 'k', 1);
@@ -111,7 +117,7 @@ describe('a key runs its handlers once', () => {
 		await tab.roundTrip();
 		await other.roundTrip();
 		expect(answersOf(tab, 2)).toEqual([]);
-		gate.resolve();
+		open();
 		const answers = await Promise.all([answerOf(tab, 1), answerOf(tab, 2), answerOf(other, 7)]);
 		expect(answers.map(shape)).toEqual(Array(3).fill(['reply', { data: 'x', run: 1 }]));
 		expect(runs()).toBe(1);
@@ -119,17 +125,13 @@ describe('a key runs its handlers once', () => {
 	});
 
 	it('gives a retry on a new connection the answer of a request whose connection was cut before it', async () => {
-		const gate = deferred();
-		const { server, runs } = await counting(async (data, run, reply) => {
-			await gate.promise;
-			reply({ data, run });
-		});
+		const { server, runs, open } = await gated();
 		const lost = await connectAs(server, 'ada');
 		sendKeyed(lost, 'k', 1, 'once');
 		await until(() => runs() == 1, 'the server to receive the request');
 		lost.socket.terminate();
 		await until(() => server.sockets.connections.size == 0, 'the server to see the cut');
-		gate.resolve();
+		open();
 		// The answer was kept though nobody was there to get it.
 		const retry = await connectAs(server, 'ada');
 		sendKeyed(retry, 'k', 1, 'once');
