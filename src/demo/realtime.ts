@@ -74,6 +74,10 @@ async function createRealtime() {
 					// a session is the user whose tabs sign-out closes, and a refreshed token must
 					// name the same one.
 					userId: (session) => session.sid,
+					// A request sent again is recognised by the person's team and name, as the page keys
+					// its outbox, not by session: what a tab signed out of and into again within the
+					// outbox's deadline sends once more is still applied once.
+					requestKeys: { scope: ({ authData }) => `${authData.account}/${authData.name}` },
 					connectedData: (connection) => ({ name: connection.authData.name }),
 					authorizeJoin: (connection, room) => mayJoin(connection.authData, room),
 					// Who is looking at the team's dashboard: one entry per name, however many tabs.
