@@ -169,13 +169,6 @@ function localId(scope: string, key: string): string {
 }
 
 /**
- * Where a keyed request's key stands on this process (one value, one transition each):
- * `asking` the store (or waiting for an attempt still running), `holding` it (its handlers run
- * here), `kept` once their first answer went to the store.
- */
-type KeyState = 'asking' | 'holding' | 'kept';
-
-/**
  * One keyed request to application handlers: claim its key, then run the handlers (`claimed`),
  * send the answer kept for it (`answered`), or wait for the attempt at work (`running`) on this
  * process or another, and ask again. Everything before the handlers run takes at most
@@ -187,8 +180,10 @@ export class KeyedRequest implements AnswerKeeper {
 	readonly #keys: RequestKeys;
 	readonly #sender: Sender;
 	readonly #limits: RequestKeyLimits;
-	#state: KeyState = 'asking';
-	/** Set once the key is claimed here. */
+	/**
+	 * The key claimed here, while its handlers have not answered: set when they start, cleared by
+	 * their first answer, which is the one kept.
+	 */
 	#held: { readonly scope: string; readonly run: LocalRun } | undefined;
 	/** Whether this repeat found an attempt at work: counted once. */
 	#waited = false;
@@ -211,9 +206,9 @@ export class KeyedRequest implements AnswerKeeper {
 	/** The handlers' first answer (only an attempt that claimed the key keeps one). */
 	keep(name: string, data: unknown): void {
 		const held = this.#held;
-		if (this.#state != 'holding' || !held) return;
+		if (!held) return;
 		const answer = JSON.stringify([name, data]);
-		this.#state = 'kept';
+		this.#held = undefined;
 		const { connection } = this.#sender;
 		this.#keys.settle(connection, held.scope, this.key, answer, this.#limits, held.run);
 	}
@@ -268,7 +263,6 @@ export class KeyedRequest implements AnswerKeeper {
 
 	#run(request: HandledRequest, run: () => void, scope: string): void {
 		this.#held = { scope, run: this.#keys.hold(scope, this.key, this.#limits.lease) };
-		this.#state = 'holding';
 		request.start();
 		run();
 	}
