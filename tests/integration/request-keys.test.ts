@@ -258,6 +258,29 @@ describe('what a route keeps', () => {
 		expect(shared.runs()).toBe(1);
 	});
 
+	it("keeps an anonymous connection's keys in its process, never in the engine's store", async () => {
+		const store = new FaultyRequestKeys();
+		store.claimInstead = () => {
+			throw new Error('the engine was asked');
+		};
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{},
+			new EngineWithKeys(store)
+		);
+		const anonymous = await connectAs(server);
+		sendKeyed(anonymous, 'k', 1);
+		sendKeyed(anonymous, 'k', 2);
+		expect([(await answerOf(anonymous, 1)).data, (await answerOf(anonymous, 2)).data]).toEqual([
+			1, 1
+		]);
+		expect(runs()).toBe(1);
+		const ada = await connectAs(server, 'ada');
+		sendKeyed(ada, 'k', 1);
+		expect(codeOf(await answerOf(ada, 1))).toBe('unavailable');
+		expect(runs()).toBe(1);
+	});
+
 	it("keeps keys in the server's own process when its engine keeps none", async () => {
 		const { server, runs } = await counting(
 			(_data, run, reply) => reply(run),
