@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/callbacks.js';
 import type { Reply } from '../../src/lib/server/index.js';
 import { ClientMessage } from '../../src/lib/index.js';
+import { StubEngine } from '../kit/engine-stub.js';
 import { deferred } from '../kit/peers/ws-peer.js';
 import {
 	answerOf,
@@ -30,7 +31,7 @@ afterEach(() => {
 async function counting(
 	answer: (data: string, run: number, reply: Reply) => void | Promise<void>,
 	route: Parameters<typeof serveKeys>[0] = {},
-	engine?: EngineWithKeys
+	engine?: StubEngine
 ): Promise<{ server: RunningServer; runs: () => number; keys: (string | undefined)[] }> {
 	const server = await serveKeys(route, engine);
 	let runs = 0;
@@ -255,6 +256,42 @@ describe('what a route keeps', () => {
 		sendKeyed(two, 'k', 1);
 		expect((await answerOf(two, 1)).data).toBe(1);
 		expect(shared.runs()).toBe(1);
+	});
+
+	it("keeps an anonymous connection's keys in its process, never in the engine's store", async () => {
+		const store = new FaultyRequestKeys();
+		store.claimInstead = () => {
+			throw new Error('the engine was asked');
+		};
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{},
+			new EngineWithKeys(store)
+		);
+		const anonymous = await connectAs(server);
+		sendKeyed(anonymous, 'k', 1);
+		sendKeyed(anonymous, 'k', 2);
+		expect([(await answerOf(anonymous, 1)).data, (await answerOf(anonymous, 2)).data]).toEqual([
+			1, 1
+		]);
+		expect(runs()).toBe(1);
+		const ada = await connectAs(server, 'ada');
+		sendKeyed(ada, 'k', 1);
+		expect(codeOf(await answerOf(ada, 1))).toBe('unavailable');
+		expect(runs()).toBe(1);
+	});
+
+	it("keeps keys in the server's own process when its engine keeps none", async () => {
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{},
+			new StubEngine()
+		);
+		const tab = await connectAs(server, 'ada');
+		sendKeyed(tab, 'k', 1);
+		sendKeyed(tab, 'k', 2);
+		expect([(await answerOf(tab, 1)).data, (await answerOf(tab, 2)).data]).toEqual([1, 1]);
+		expect(runs()).toBe(1);
 	});
 
 	it('ignores keys on a route with requestKeys: false', async () => {
