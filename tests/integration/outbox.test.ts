@@ -6,7 +6,6 @@ import { Connected, SocketError } from '../../src/lib/index.js';
 import { FakeDocument, FakeWindow, PageTransition } from '../kit/page.js';
 import {
 	Ack,
-	jsdomSessionStorage,
 	MemoryStorage,
 	Note,
 	openPage,
@@ -142,56 +141,6 @@ describe('Outbox messages', () => {
 });
 
 describe('Outbox persistence', () => {
-	it('writes nothing without a storage', async () => {
-		const { server } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const { outbox } = openPage(server.url());
-		void outbox.request(Ack, { op: 'x' }).catch(() => {});
-		outbox.emit(Note, { op: 'y' });
-		expect(storage.length).toBe(0);
-	});
-
-	it('a reload sends what the last page left, once, and its settled promises tell how it ended', async () => {
-		const { server, effects, notes } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const options = { storage };
-		const before = openPage(server.url(), options);
-		void before.outbox.request(Ack, { op: 'kept' }).catch(() => {});
-		before.outbox.emit(Note, { op: 'note' });
-		void before.outbox.request(Ack, { op: 'refused', refuse: true }).catch(() => {});
-		const keys = before.outbox.entries.map(({ key }) => key);
-		expect(JSON.parse(storage.getItem('runesocket:outbox')!).entries).toHaveLength(3);
-
-		const after = reload(before, server.url(), options);
-		expect(after.outbox.entries.map(({ key }) => key)).toEqual(keys);
-		const [kept, note, refused] = after.outbox.entries;
-		after.client.connect();
-		expect(await within(kept!.settled, 'the kept request')).toEqual({ op: 'kept', applied: 1 });
-		await within(note!.settled, 'the note');
-		await expect(refused!.settled).rejects.toMatchObject({ code: 'refused' });
-		expect(effects.get('kept')).toBe(1);
-		expect(notes).toEqual(['note']);
-		expect(storage.getItem('runesocket:outbox')).toBeNull();
-		expect(after.drops).toEqual([]);
-	});
-
-	it('a request in flight when the page dies goes again after the reload: applied once', async () => {
-		const { server, effects, held } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const before = openPage(server.url(), { storage });
-		before.client.connect();
-		await reachState(before.client, 'connected');
-		void before.outbox.request(Ack, { op: 'flight', hold: true }).catch(() => {});
-		await until(() => held.length == 1, 'the handler to start');
-		const after = reload(before, server.url(), { storage });
-		const [entry] = after.outbox.entries;
-		after.client.connect();
-		await reachState(after.client, 'connected');
-		held[0]!();
-		expect(await within(entry!.settled, 'the answer')).toEqual({ op: 'flight', applied: 1 });
-		expect(effects.get('flight')).toBe(1);
-	});
-
 	it('restored entries past their deadline are reported expired, after the constructor returned', async () => {
 		const { server } = await startEffectServer();
 		const storage = new MemoryStorage();
@@ -246,17 +195,6 @@ describe('Outbox bounds and drops', () => {
 		expect(await within(unstored, 'the answer')).toEqual({ op: 'unstored', applied: 1 });
 		await until(() => effects.get('stored') == 1, 'the stored request');
 		expect(storage.items.size).toBe(0);
-	});
-
-	it('a storage too small for the entries (jsdom quota) is reported, the request still answered', async () => {
-		const { server } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		storage.setItem('filler', 'x'.repeat(5_000_000 - 1_000));
-		const { client, outbox, drops } = openPage(server.url(), { storage });
-		const answer = outbox.request(Ack, { op: 'y'.repeat(2_000) });
-		expect(drops.map(({ reason }) => reason)).toEqual(['storage']);
-		client.connect();
-		await expect(within(answer, 'the answer')).resolves.toMatchObject({ applied: 1 });
 	});
 });
 

@@ -1,4 +1,4 @@
-import { JSDOM } from 'jsdom';
+import { createRequire } from 'node:module';
 import { afterEach } from 'vitest';
 import {
 	ClientMessage,
@@ -45,8 +45,14 @@ export class MemoryStorage implements OutboxStorage {
 	}
 }
 
-/** A browser's `sessionStorage` (jsdom's, with its quota), for one test page. */
-export function jsdomSessionStorage(): Storage {
+/** The part of jsdom this kit uses (jsdom ships no types, and the project has none for it). */
+type JsdomModule = {
+	JSDOM: new (html: string, options: { url: string }) => { window: { sessionStorage: Storage } };
+};
+
+/** A browser's own `sessionStorage` (jsdom's: the Web Storage API with its quota), for one page. */
+export function browserSessionStorage(): Storage {
+	const { JSDOM } = createRequire(import.meta.url)('jsdom') as JsdomModule;
 	return new JSDOM('', { url: 'http://127.0.0.1/' }).window.sessionStorage;
 }
 
