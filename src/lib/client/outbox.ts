@@ -1,4 +1,4 @@
-import { ErrorCode } from '../protocol/error-codes.js';
+import type { ErrorCodeValue } from '../protocol/error-codes.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { reconnectDelay } from './backoff.js';
 import { Connected, SocketError } from './events.js';
@@ -139,11 +139,15 @@ interface Slot {
 	readonly end: (outcome: Outcome) => void;
 }
 
-/** Server error codes that mean "nothing known went wrong: send it again later, same key". */
-const RETRIED_CODES: readonly unknown[] = [
-	ErrorCode.NoReply,
-	ErrorCode.Unavailable,
-	ErrorCode.RateLimited
+/**
+ * Server error codes that mean "nothing known went wrong: send it again later, same key". Spelled
+ * out (typed by `ErrorCodeValue`) rather than read from `ErrorCode`, which would bring every code
+ * into the bundle.
+ */
+const RETRIED_CODES: readonly (ErrorCodeValue | undefined)[] = [
+	'no_reply',
+	'unavailable',
+	'rate_limited'
 ];
 
 /** The longest a backoff window grows. */
@@ -400,7 +404,8 @@ export class Outbox {
 	#after(error: unknown): [State, Outcome?] {
 		if (!(error instanceof SocketError)) return [SETTLED, { error }];
 		if (error.kind == 'closed') return [WAITING];
-		if (error.kind == 'timeout' || RETRIED_CODES.includes(error.code)) return [BACKING_OFF];
+		if (error.kind == 'timeout' || RETRIED_CODES.includes(error.code as ErrorCodeValue))
+			return [BACKING_OFF];
 		return [SETTLED, { error }];
 	}
 
