@@ -13,6 +13,7 @@ import {
 	reload,
 	startEffectServer
 } from '../kit/outbox.js';
+import { EngineWithKeys, FaultyRequestKeys } from '../kit/request-keys.js';
 import { nextEvent, reachState, until, within } from '../kit/wait.js';
 
 describe('Outbox requests', () => {
@@ -89,6 +90,46 @@ describe('Outbox requests', () => {
 		held[0]!();
 		expect(await within(answered, 'the answer')).toEqual({ op: 't', applied: 1 });
 		expect(effects.get('t')).toBe(1);
+	});
+
+	it('unavailable (the key store out of reach) goes again after a backoff, until the store is back', async () => {
+		const keys = new FaultyRequestKeys();
+		let failures = 2;
+		keys.claimInstead = () => {
+			if (--failures == 0) keys.claimInstead = undefined;
+			throw new Error('store down');
+		};
+		const reported: Error[] = [];
+		const { server, effects } = await startEffectServer(
+			{ onError: (_connection, error) => void reported.push(error) },
+			{ engine: new EngineWithKeys(keys) }
+		);
+		const { client, outbox } = openPage(server.url());
+		const attempts = vi.spyOn(client, 'request');
+		client.connect();
+		expect(await within(outbox.request(Ack, { op: 'u' }), 'the answer')).toEqual({
+			op: 'u',
+			applied: 1
+		});
+		expect(attempts).toHaveBeenCalledTimes(3);
+		expect(effects.get('u')).toBe(1);
+		expect(reported.map(({ message }) => message)).toEqual(['store down', 'store down']);
+	});
+
+	it('rate_limited goes again after a backoff: every request answered, each applied once', async () => {
+		const { server, effects } = await startEffectServer({
+			rateLimit: { messagesPerSecond: 50, burst: 1, closeAfter: 1_000 }
+		});
+		const { client, outbox } = openPage(server.url());
+		client.connect();
+		await reachState(client, 'connected');
+		const ops = ['1', '2', '3', '4'];
+		const answers = await within(
+			Promise.all(ops.map((op) => outbox.request(Ack, { op }))),
+			'every answer'
+		);
+		expect(answers.map((answer) => (answer as { applied: number }).applied)).toEqual([1, 1, 1, 1]);
+		expect([...effects.keys()].sort()).toEqual(ops);
 	});
 
 	it('a key given twice is one entry: both calls get its answer', async () => {

@@ -9,7 +9,7 @@ import {
 	type SocketClient,
 	type SocketClientOptions
 } from '../../src/lib/index.js';
-import type { RouteOptions } from '../../src/lib/server/index.js';
+import type { RouteOptions, SocketServerOptions } from '../../src/lib/server/index.js';
 import { makeClient } from './clients.js';
 import { startSocketServer, type RunningServer } from './servers/socket-server.js';
 
@@ -95,8 +95,12 @@ export interface EffectServer {
  * Starts a runesocket server on `/ws` where every connection is user `alice` (the request keys'
  * scope is the user's, so a reloaded page's retries are repeats of the first page's).
  */
-export async function startEffectServer(route: Partial<RouteOptions> = {}): Promise<EffectServer> {
+export async function startEffectServer(
+	route: Partial<RouteOptions> = {},
+	options: Partial<SocketServerOptions> = {}
+): Promise<EffectServer> {
 	const server = await startSocketServer({
+		...options,
 		routes: [
 			{
 				path: '/ws',

@@ -10,7 +10,7 @@ import {
 	type StoredEntry
 } from './outbox-storage.js';
 import { isRequestKey, requestKey } from './request-key.js';
-import type { SocketClient } from './socket-client.js';
+import { MAX_TIMER_MS, type SocketClient } from './socket-client.js';
 
 /**
  * Options of an `Outbox`. Every one is optional: the default keeps entries in memory only.
@@ -153,9 +153,6 @@ const RETRIED_CODES: readonly (ErrorCodeValue | undefined)[] = [
 /** The longest a backoff window grows. */
 const MAX_RETRY_DELAY = 5_000;
 
-/** The longest wait a timer can be given (as in SocketClient): a later deadline is cut to it. */
-const MAX_TIMER_MS = 2e9;
-
 const DEFAULTS = {
 	storageKey: 'runesocket:outbox',
 	deadline: 300_000,
@@ -260,7 +257,10 @@ export class Outbox {
 		this.#add({ kind: 'message', key: requestKey(), name: definition.name, data });
 	}
 
-	/** Calls `handler` with every entry given up on; returns the unsubscribe function. Without any handler, drops go to `console.warn`. */
+	/**
+	 * Calls `handler` with every entry given up on (and every one the storage could not keep);
+	 * returns the unsubscribe function. Without any handler, drops go to `console.warn`.
+	 */
 	onDrop(handler: (drop: OutboxDrop) => void): () => void {
 		this.#dropHandlers.add(handler);
 		return () => this.#dropHandlers.delete(handler);
@@ -314,6 +314,7 @@ export class Outbox {
 		// Nobody may read a restored entry's `settled`: its rejection must not be "unhandled".
 		settled.catch(() => {});
 		const entry: OutboxEntry = Object.freeze({ ...stored, settled });
+		// A deadline further off than a timer can wait is cut to it (about 23 days).
 		const wait = Math.min(Math.max(stored.deadline - Date.now(), 0), MAX_TIMER_MS);
 		const slot: Slot = {
 			entry,

@@ -183,7 +183,7 @@ const DEFAULTS = {
  * browsers fire a timer at once (`heartbeatInterval: Infinity` pinged every millisecond, issue 17).
  * Numeric options are cut to it.
  */
-const MAX_TIMER_MS = 2e9;
+export const MAX_TIMER_MS = 2e9;
 
 /** A connection must stay up this long before the backoff starts from the bottom again. */
 const STABLE_CONNECTION_MS = 5_000;
