@@ -374,10 +374,11 @@ export class SocketClient {
 		if (!target?.name || typeof handler != 'function') {
 			throw new TypeError('on(definition, handler)');
 		}
-		let byDefinition = this.#listeners.get(target.name);
-		if (!byDefinition) this.#listeners.set(target.name, (byDefinition = new Map()));
-		let handlers = byDefinition.get(target);
-		if (!handlers) byDefinition.set(target, (handlers = new Set()));
+		// Setting what is already there changes nothing (not even the order): one path, 4 B less.
+		const byDefinition = this.#listeners.get(target.name) ?? new Map();
+		this.#listeners.set(target.name, byDefinition);
+		const handlers = byDefinition.get(target) ?? new Set();
+		byDefinition.set(target, handlers);
 		handlers.add(handler as Handler);
 		return () => {
 			handlers.delete(handler as Handler);
