@@ -54,13 +54,6 @@ export interface OutboxOptions {
  * connection (a message), or dropped. `deadline` and `createdAt` are ms since the epoch. `settled`
  * resolves with the reply's data (a message: with `undefined` once sent), or rejects with the
  * `SocketError` that ended it; it never counts as an unhandled rejection.
- *
- * @example
- * ```ts
- * for (const entry of outbox.entries) {
- * 	entry.settled.then(() => markDone(entry.key), (error) => showRefusal(entry.key, error.message));
- * }
- * ```
  */
 export interface OutboxEntry extends StoredEntry {
 	readonly settled: Promise<unknown>;
@@ -71,11 +64,6 @@ export interface OutboxEntry extends StoredEntry {
  * `timeout`), refused because the outbox was full (`overflow`; rejects with an `overflow`), or one
  * the storage could not keep (`storage`: a full quota or blocked storage; the entry stays in memory
  * and goes on, but would not survive a reload).
- *
- * @example
- * ```ts
- * outbox.onDrop(({ entry, reason }) => console.warn(`${entry.name} dropped: ${reason}`));
- * ```
  */
 export interface OutboxDrop {
 	readonly entry: OutboxEntry;
@@ -84,11 +72,6 @@ export interface OutboxDrop {
 
 /**
  * Options of one outbox request.
- *
- * @example
- * ```ts
- * const options: OutboxRequestOptions = { deadline: 30_000, key: `ack:${incident.uuid}` };
- * ```
  */
 export interface OutboxRequestOptions {
 	/** ms from now; default the outbox's `deadline`. */
@@ -181,9 +164,9 @@ const DEFAULTS = {
  * const AckIncident = ClientMessage.define<{ uuid: string }>('incident.ack');
  * const client = new SocketClient('/ws');
  * const outbox = new Outbox(client, { storage: sessionStorage });
- * outbox.onDrop(({ entry, reason }) => toast(`${entry.name} not sent (${reason})`));
+ * outbox.onDrop(({ entry, reason }) => console.warn(`${entry.name} not sent (${reason})`));
  * client.connect();
- * await outbox.request(AckIncident, { uuid }); // applied once, however often it is sent
+ * await outbox.request(AckIncident, { uuid: 'a1' }); // applied once, however often it is sent
  * ```
  */
 export class Outbox {
