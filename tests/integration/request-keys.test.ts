@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { CALLBACK_TIMEOUT_MS } from '../../src/lib/server/callbacks.js';
 import type { Reply } from '../../src/lib/server/index.js';
 import { ClientMessage } from '../../src/lib/index.js';
+import { StubEngine } from '../kit/engine-stub.js';
 import { deferred } from '../kit/peers/ws-peer.js';
 import {
 	answerOf,
@@ -30,7 +31,7 @@ afterEach(() => {
 async function counting(
 	answer: (data: string, run: number, reply: Reply) => void | Promise<void>,
 	route: Parameters<typeof serveKeys>[0] = {},
-	engine?: EngineWithKeys
+	engine?: StubEngine
 ): Promise<{ server: RunningServer; runs: () => number; keys: (string | undefined)[] }> {
 	const server = await serveKeys(route, engine);
 	let runs = 0;
@@ -40,6 +41,16 @@ async function counting(
 		return answer(data, ++runs, reply);
 	});
 	return { server, runs: () => runs, keys };
+}
+
+/** A `counting` server whose handler answers `{data, run}` once the test opens its gate. */
+async function gated() {
+	const gate = deferred();
+	const counted = await counting(async (data, run, reply) => {
+		await gate.promise;
+		reply({ data, run });
+	});
+	return { ...counted, open: () => gate.resolve() };
 }
 
 function codeOf(answer: { name: string; data: unknown }): string {
@@ -97,11 +108,7 @@ describe('a key runs its handlers once', () => {
 	});
 
 	it('answers a repeat that comes while the handler runs with its answer, on any connection of the user', async () => {
-		const gate = deferred();
-		const { server, runs } = await counting(async (data, run, reply) => {
-			await gate.promise;
-			reply({ data, run });
-		});
+		const { server, runs, open } = await gated();
 		const tab = await connectAs(server, 'ada');
 		const other = await connectAs(server, 'ada');
 		sendKeyed(tab, 'k', 1);
@@ -111,25 +118,47 @@ describe('a key runs its handlers once', () => {
 		await tab.roundTrip();
 		await other.roundTrip();
 		expect(answersOf(tab, 2)).toEqual([]);
-		gate.resolve();
+		open();
 		const answers = await Promise.all([answerOf(tab, 1), answerOf(tab, 2), answerOf(other, 7)]);
 		expect(answers.map(shape)).toEqual(Array(3).fill(['reply', { data: 'x', run: 1 }]));
 		expect(runs()).toBe(1);
 		expect(server.sockets.metricsSnapshot().requestRepeats).toEqual({ '/ws': { waited: 2 } });
 	});
 
-	it('gives a retry on a new connection the answer of a request whose connection was cut before it', async () => {
+	it('has a repeat on another process ask the store again until the answer is there', async () => {
+		const shared = new FaultyRequestKeys();
 		const gate = deferred();
-		const { server, runs } = await counting(async (data, run, reply) => {
-			await gate.promise;
-			reply({ data, run });
-		});
+		let runs = 0;
+		const servers = await Promise.all([0, 1].map(() => serveKeys({}, new EngineWithKeys(shared))));
+		for (const server of servers) {
+			server.sockets.on(Apply, async (_connection, data, reply) => {
+				runs++;
+				await gate.promise;
+				reply({ data, run: runs });
+			});
+		}
+		const [here, there] = await Promise.all(servers.map((server) => connectAs(server, 'ada')));
+		sendKeyed(here, 'k', 1);
+		await until(() => runs == 1, 'the handler to start');
+		sendKeyed(there, 'k', 1);
+		await until(
+			() => servers[1].sockets.metricsSnapshot().requestRepeats['/ws']?.waited == 1,
+			'the repeat to find the key running'
+		);
+		gate.resolve();
+		const answers = await Promise.all([answerOf(here, 1), answerOf(there, 1)]);
+		expect(answers.map(shape)).toEqual(Array(2).fill(['reply', { data: 'x', run: 1 }]));
+		expect(runs).toBe(1);
+	});
+
+	it('gives a retry on a new connection the answer of a request whose connection was cut before it', async () => {
+		const { server, runs, open } = await gated();
 		const lost = await connectAs(server, 'ada');
 		sendKeyed(lost, 'k', 1, 'once');
 		await until(() => runs() == 1, 'the server to receive the request');
 		lost.socket.terminate();
 		await until(() => server.sockets.connections.size == 0, 'the server to see the cut');
-		gate.resolve();
+		open();
 		// The answer was kept though nobody was there to get it.
 		const retry = await connectAs(server, 'ada');
 		sendKeyed(retry, 'k', 1, 'once');
@@ -227,6 +256,42 @@ describe('what a route keeps', () => {
 		sendKeyed(two, 'k', 1);
 		expect((await answerOf(two, 1)).data).toBe(1);
 		expect(shared.runs()).toBe(1);
+	});
+
+	it("keeps an anonymous connection's keys in its process, never in the engine's store", async () => {
+		const store = new FaultyRequestKeys();
+		store.claimInstead = () => {
+			throw new Error('the engine was asked');
+		};
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{},
+			new EngineWithKeys(store)
+		);
+		const anonymous = await connectAs(server);
+		sendKeyed(anonymous, 'k', 1);
+		sendKeyed(anonymous, 'k', 2);
+		expect([(await answerOf(anonymous, 1)).data, (await answerOf(anonymous, 2)).data]).toEqual([
+			1, 1
+		]);
+		expect(runs()).toBe(1);
+		const ada = await connectAs(server, 'ada');
+		sendKeyed(ada, 'k', 1);
+		expect(codeOf(await answerOf(ada, 1))).toBe('unavailable');
+		expect(runs()).toBe(1);
+	});
+
+	it("keeps keys in the server's own process when its engine keeps none", async () => {
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{},
+			new StubEngine()
+		);
+		const tab = await connectAs(server, 'ada');
+		sendKeyed(tab, 'k', 1);
+		sendKeyed(tab, 'k', 2);
+		expect([(await answerOf(tab, 1)).data, (await answerOf(tab, 2)).data]).toEqual([1, 1]);
+		expect(runs()).toBe(1);
 	});
 
 	it('ignores keys on a route with requestKeys: false', async () => {
@@ -328,6 +393,39 @@ describe('a request-key store out of reach', () => {
 		expect(server.sockets.metrics()).toContain(
 			'runesocket_request_keys_unavailable_total{route="/ws"} 2\n'
 		);
+	});
+
+	it("sends the answer at once when settle hangs, and reports it; answers internal_error when the route's scope throws", async () => {
+		vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+		const store = new FaultyRequestKeys();
+		store.settleInstead = () => new Promise(() => {});
+		const reported: string[] = [];
+		const { server, runs } = await counting(
+			(_data, run, reply) => reply(run),
+			{
+				onError: (_connection, error) => reported.push(error.message),
+				requestKeys: {
+					scope: (connection) => {
+						if (connection.req.headers['x-user'] == 'broken') throw new Error('no scope');
+						return undefined;
+					}
+				}
+			},
+			new EngineWithKeys(store)
+		);
+		const tab = await connectAs(server, 'ada');
+		sendKeyed(tab, 'k', 1);
+		expect((await answerOf(tab, 1)).data).toBe(1);
+		vi.advanceTimersByTime(CALLBACK_TIMEOUT_MS);
+		await until(() => reported.length > 0, 'the hung settle reported');
+		expect(reported).toEqual([
+			`the engine's requestKeys.settle did not answer within ${CALLBACK_TIMEOUT_MS} ms`
+		]);
+		const broken = await connectAs(server, 'broken');
+		sendKeyed(broken, 'k', 1);
+		expect(codeOf(await answerOf(broken, 1))).toBe('internal_error');
+		expect(reported.at(-1)).toBe('no scope');
+		expect(runs()).toBe(1);
 	});
 
 	it('answers unavailable when claim hangs past 5 s, and gives back a claim that comes after all', async () => {

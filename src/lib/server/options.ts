@@ -131,7 +131,8 @@ export interface RequestKeysOptions<AuthData = unknown> {
 	/**
 	 * Whose keys a connection's requests share: a repeat is recognised within one scope only.
 	 * Default the route path and `connection.userId`, so every tab and device of a user shares them;
-	 * a connection without a user id (or for which this returns `undefined`) has a scope of its own.
+	 * a connection without a user id (or for which this returns `undefined`) has a scope of its own,
+	 * kept in this process whatever the engine (no other connection can repeat its keys).
 	 */
 	scope?: (connection: Connection<AuthData>) => string | undefined;
 	/** Milliseconds an answer is kept for repeats after it was given. Default 600 000 (10 min). */

@@ -44,6 +44,17 @@ function isKeyState(value: unknown): value is RequestKeyState {
 	return value.state == 'claimed' || value.state == 'running';
 }
 
+/**
+ * Whose keys a request's key is among: `name` is the store's scope. A scope of one connection alone
+ * (no user) is `shared: false`: no other connection, here or on another process, can repeat its
+ * keys, so they stay in this process and never fill a shared store (e.g. Redis) for anonymous
+ * sockets.
+ */
+interface KeyScope {
+	readonly name: string;
+	readonly shared: boolean;
+}
+
 /** A key whose handlers run in this process: repeats here wait for `answer` instead of the store. */
 interface LocalRun {
 	/** The answer text once the handlers answered; undefined once the lease ran out without one. */
@@ -61,11 +72,14 @@ interface LocalRun {
  * asking the store again.
  */
 export class RequestKeys {
-	readonly #store: EngineRequestKeys;
+	/** Where scopes shared by connections keep their keys: the engine's store, else this process's. */
+	readonly #shared: EngineRequestKeys;
+	/** Where the keys of a connection alone are kept. */
+	readonly #own = new MemoryRequestKeys();
 	readonly #local = new Map<string, LocalRun>();
 
 	constructor(store: EngineRequestKeys | undefined) {
-		this.#store = store ?? new MemoryRequestKeys();
+		this.#shared = store ?? this.#own;
 	}
 
 	/** The keeper of a request `sender` sent with `key`; undefined when its route ignores keys. */
@@ -75,7 +89,7 @@ export class RequestKeys {
 	}
 
 	/** The answer of the key's handlers running on this process, to wait for; undefined if none run here. */
-	running(scope: string, key: string): Promise<string | undefined> | undefined {
+	running(scope: KeyScope, key: string): Promise<string | undefined> | undefined {
 		return this.#local.get(localId(scope, key))?.answer;
 	}
 
@@ -86,12 +100,13 @@ export class RequestKeys {
 	 */
 	async claim(
 		connection: Connection<unknown>,
-		scope: string,
+		scope: KeyScope,
 		key: string,
 		limits: RequestKeyLimits,
 		late: Promise<typeof LATE>
 	): Promise<RequestKeyState> {
-		const claim = new Promise<unknown>((resolve) => resolve(this.#store.claim(scope, key, limits)));
+		const store = this.#storeOf(scope);
+		const claim = new Promise<unknown>((resolve) => resolve(store.claim(scope.name, key, limits)));
 		const state = await Promise.race([claim, late]);
 		if (state === LATE) {
 			void claim.then(
@@ -111,7 +126,7 @@ export class RequestKeys {
 	 * The key was claimed here and its handlers start: until they answer (or its lease runs out),
 	 * repeats on this process wait for their answer.
 	 */
-	hold(scope: string, key: string, lease: number): LocalRun {
+	hold(scope: KeyScope, key: string, lease: number): LocalRun {
 		const id = localId(scope, key);
 		let resolve!: (answer: string | undefined) => void;
 		const answer = new Promise<string | undefined>((settle) => (resolve = settle));
@@ -129,7 +144,7 @@ export class RequestKeys {
 	 */
 	settle(
 		connection: Connection<unknown>,
-		scope: string,
+		scope: KeyScope,
 		key: string,
 		answer: string,
 		limits: RequestKeyLimits,
@@ -137,7 +152,7 @@ export class RequestKeys {
 	): void {
 		run.resolve(answer);
 		withDeadline(
-			() => this.#store.settle(scope, key, answer, limits),
+			() => this.#storeOf(scope).settle(scope.name, key, answer, limits),
 			CALLBACK_TIMEOUT_MS,
 			"the engine's requestKeys.settle"
 		).then(
@@ -147,12 +162,16 @@ export class RequestKeys {
 	}
 
 	/** Gives back a claim no handler ran for. */
-	#release(connection: Connection<unknown>, scope: string, key: string): void {
+	#release(connection: Connection<unknown>, scope: KeyScope, key: string): void {
 		withDeadline(
-			() => this.#store.release(scope, key),
+			() => this.#storeOf(scope).release(scope.name, key),
 			CALLBACK_TIMEOUT_MS,
 			"the engine's requestKeys.release"
 		).catch((error: unknown) => connection.report(error));
+	}
+
+	#storeOf(scope: KeyScope): EngineRequestKeys {
+		return scope.shared ? this.#shared : this.#own;
 	}
 
 	/** The key's handlers here answered (and the store kept it) or their lease ran out. */
@@ -164,16 +183,9 @@ export class RequestKeys {
 }
 
 /** The local name of a key: unambiguous whatever the scope and key contain. */
-function localId(scope: string, key: string): string {
-	return JSON.stringify([scope, key]);
+function localId(scope: KeyScope, key: string): string {
+	return JSON.stringify([scope.name, scope.shared, key]);
 }
-
-/**
- * Where a keyed request's key stands on this process (one value, one transition each):
- * `asking` the store (or waiting for an attempt still running), `holding` it (its handlers run
- * here), `kept` once their first answer went to the store.
- */
-type KeyState = 'asking' | 'holding' | 'kept';
 
 /**
  * One keyed request to application handlers: claim its key, then run the handlers (`claimed`),
@@ -187,9 +199,11 @@ export class KeyedRequest implements AnswerKeeper {
 	readonly #keys: RequestKeys;
 	readonly #sender: Sender;
 	readonly #limits: RequestKeyLimits;
-	#state: KeyState = 'asking';
-	/** Set once the key is claimed here. */
-	#held: { readonly scope: string; readonly run: LocalRun } | undefined;
+	/**
+	 * The key claimed here, while its handlers have not answered: set when they start, cleared by
+	 * their first answer, which is the one kept.
+	 */
+	#held: { readonly scope: KeyScope; readonly run: LocalRun } | undefined;
 	/** Whether this repeat found an attempt at work: counted once. */
 	#waited = false;
 
@@ -211,9 +225,9 @@ export class KeyedRequest implements AnswerKeeper {
 	/** The handlers' first answer (only an attempt that claimed the key keeps one). */
 	keep(name: string, data: unknown): void {
 		const held = this.#held;
-		if (this.#state != 'holding' || !held) return;
+		if (!held) return;
 		const answer = JSON.stringify([name, data]);
-		this.#state = 'kept';
+		this.#held = undefined;
 		const { connection } = this.#sender;
 		this.#keys.settle(connection, held.scope, this.key, answer, this.#limits, held.run);
 	}
@@ -255,20 +269,20 @@ export class KeyedRequest implements AnswerKeeper {
 
 	/**
 	 * The scope of the sender's keys: the route's `scope`, else the route path and the user, else
-	 * (no user) the connection alone. Throws what `scope` throws.
+	 * (no user) the connection alone, kept in this process. Throws what `scope` throws.
 	 */
-	#scope(): string {
+	#scope(): KeyScope {
 		const { connection, route } = this.#sender;
 		const { requestKeys, path } = route.options;
 		const chosen = requestKeys ? requestKeys.scope?.(connection) : undefined;
-		if (typeof chosen == 'string') return chosen;
+		if (typeof chosen == 'string') return { name: chosen, shared: true };
 		const { userId } = connection;
-		return JSON.stringify(userId === undefined ? [path, null, connection.id] : [path, userId]);
+		if (userId === undefined) return { name: connection.id, shared: false };
+		return { name: JSON.stringify([path, userId]), shared: true };
 	}
 
-	#run(request: HandledRequest, run: () => void, scope: string): void {
+	#run(request: HandledRequest, run: () => void, scope: KeyScope): void {
 		this.#held = { scope, run: this.#keys.hold(scope, this.key, this.#limits.lease) };
-		this.#state = 'holding';
 		request.start();
 		run();
 	}
