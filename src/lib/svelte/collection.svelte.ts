@@ -152,9 +152,14 @@ export class Collection<T, K> {
 	 *
 	 * @example
 	 * ```ts
+	 * import { getSocket } from 'runesocket/svelte';
+	 *
+	 * const socket = getSocket();
+	 * const incidents = socket.collection(IncidentCreated, { key: (incident) => incident.uuid });
+	 * const draft = { uuid: crypto.randomUUID(), title: 'DB down', severity: 'critical' as const, accountId: 'acme' };
 	 * incidents
-	 * 	.optimistic(uuid, (incident) => incident && { ...incident, acked: true }, outbox.request(Ack, { uuid }))
-	 * 	.catch((error: SocketError) => (problem = error.message));
+	 * 	.optimistic(draft.uuid, draft, socket.request(CreateIncident, { title: draft.title }))
+	 * 	.catch((refused: Error) => alert(refused.message)); // rolled back: the draft is gone
 	 * ```
 	 */
 	optimistic<R>(key: K, change: OptimisticChange<T>, action: Promise<R>): Promise<R> {

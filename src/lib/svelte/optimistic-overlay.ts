@@ -1,15 +1,10 @@
 /**
  * An optimistic change to one item of a `Collection`: the new item, `null` to remove it, or a
- * function of the item shown before it (`undefined` when there is none) that returns the new item
- * or `null`. A function is called again on each new server value of its key, so it should be
- * pure; an item type that is itself a function cannot be given as an item.
- *
- * @example
- * ```ts
- * const change: OptimisticChange<Incident> = (incident) => incident && { ...incident, acked: true };
- * ```
+ * function of the item shown before it (`undefined` when there is none) that returns the new item,
+ * or `null` (or `undefined`) for none. A function is called again on each new server value of its
+ * key, so it should be pure; an item type that is itself a function cannot be given as an item.
  */
-export type OptimisticChange<T> = T | null | ((current: T | undefined) => T | null);
+export type OptimisticChange<T> = T | null | ((current: T | undefined) => T | null | undefined);
 
 /**
  * Whether something of the server's (a message adding, replacing or removing the item) came for
@@ -46,7 +41,8 @@ export class PendingChange<T> {
 		const last = this.#last;
 		if (last && last.input === current) return last.output;
 		// A function change is a function of an item, never an item that is itself a function.
-		const output = (change as (current: T | undefined) => T | null)(current) ?? undefined;
+		const output =
+			(change as (current: T | undefined) => T | null | undefined)(current) ?? undefined;
 		this.#last = { input: current, output };
 		return output;
 	}
