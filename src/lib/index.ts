@@ -4,6 +4,14 @@
 // `SocketClientOptions['auth']`). Helpers only tests or servers need stay in their modules.
 export { SocketClient } from './client/socket-client.js';
 export type { SocketClientOptions } from './client/socket-client.js';
+export { Outbox } from './client/outbox.js';
+export type {
+	OutboxDrop,
+	OutboxEntry,
+	OutboxOptions,
+	OutboxRequestOptions
+} from './client/outbox.js';
+export type { OutboxStorage } from './client/outbox-storage.js';
 export {
 	Connected,
 	Disconnected,

@@ -366,6 +366,17 @@ describe('requests', () => {
 		expect(peer.messages.map((message) => (message as { id: number }).id)).toEqual([1, 2]);
 	});
 
+	it('puts a key before the id, which stays last on the wire, and leaves it out when none', async () => {
+		const { client, peer } = await connectedPair();
+		answer(peer, ({ id }) => ({ name: 'reply', id, data: null }));
+		await client.request(CreateIncident, { title: 'keyed' }, { key: 'k-1' });
+		await client.request(CreateIncident, { title: 'plain' });
+		expect(peer.frames).toEqual([
+			'{"name":"incident.create","data":{"title":"keyed"},"key":"k-1","id":1}',
+			'{"name":"incident.create","data":{"title":"plain"},"id":2}'
+		]);
+	});
+
 	it('rejects with the server error when the answer is an error', async () => {
 		const { client, peer } = await connectedPair();
 		answer(peer, ({ id }) => ({

@@ -156,6 +156,13 @@ export interface SendOptions {
 export interface RequestOptions {
 	/** Reject when no reply came within this many ms. Default: the client's `requestTimeout`. */
 	timeout?: number;
+	/**
+	 * Makes the request exactly-once on a runesocket server: a string of 1..64 characters, the same
+	 * on every attempt of one logical request. The server runs its handlers once per key and answers
+	 * a repeat with the first answer. The client only puts it on the wire; sending again is the
+	 * caller's (`Outbox` does it). Other dialects leave it out.
+	 */
+	key?: string;
 }
 
 /** The numeric options' defaults, checked alike; `reconnect` is true unless `false`. */
@@ -279,10 +286,7 @@ export class SocketClient {
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
 			() => this.#socket!.send(this.#dialect.ping),
-			() => {
-				this.#error('heartbeat', 'Heartbeat timeout');
-				this.#closed(ABNORMAL_CLOSURE, 'Heartbeat timeout');
-			}
+			() => this.#lost('heartbeat', 'Heartbeat timeout')
 		);
 	}
 
@@ -430,7 +434,10 @@ export class SocketClient {
 		return new Promise((resolve, reject) => {
 			const id = ++this.#nextRequestId;
 			const timeout = Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS);
-			this.#transmit(this.#dialect.encode({ name: definition.name, data, id }), false);
+			this.#transmit(
+				this.#dialect.encode({ name: definition.name, data, key: options?.key, id }),
+				false
+			);
 			const timer = setTimeout(
 				() => settle(new SocketError('timeout', `No reply to "${definition.name}"`)),
 				timeout
@@ -536,10 +543,10 @@ export class SocketClient {
 		// never opens.
 		const { connectionTimeout } = this.#options;
 		if (connectionTimeout) {
-			this.#timer = setTimeout(() => {
-				this.#error('timeout', 'Connection timeout');
-				this.#closed(ABNORMAL_CLOSURE, 'Connection timeout');
-			}, connectionTimeout);
+			this.#timer = setTimeout(
+				() => this.#lost('timeout', 'Connection timeout'),
+				connectionTimeout
+			);
 		}
 		this.#ask(
 			false,
@@ -561,6 +568,12 @@ export class SocketClient {
 				this.#closed(ABNORMAL_CLOSURE, '');
 			}
 		);
+	}
+
+	/** The connection failed without a close frame (1006): `message` says why. */
+	#lost(kind: SocketErrorKind, message: string): void {
+		this.#error(kind, message);
+		this.#closed(ABNORMAL_CLOSURE, message);
 	}
 
 	/** Auth first, then every room, then the buffer: the order the server relies on. */

@@ -123,7 +123,12 @@ export interface EngineRequestKeys {
 		key: string,
 		limits: RequestKeyLimits
 	): RequestKeyState | Promise<RequestKeyState>;
-	settle(scope: string, key: string, answer: string, limits: RequestKeyLimits): void | Promise<void>;
+	settle(
+		scope: string,
+		key: string,
+		answer: string,
+		limits: RequestKeyLimits
+	): void | Promise<void>;
 	release(scope: string, key: string): void | Promise<void>;
 }
 

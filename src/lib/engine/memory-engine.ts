@@ -19,6 +19,7 @@ import {
 	notRecovered
 } from './history.js';
 import { MemoryPresence } from './memory-presence.js';
+import { MemoryRequestKeys } from './memory-request-keys.js';
 import { MemoryUserSlots } from './memory-user-slots.js';
 
 /**
@@ -48,8 +49,8 @@ const SWEEP_INTERVAL_MS = 60_000;
  * they missed. A room with no history left and no subscriber may be forgotten: it then starts over
  * with a new epoch. Before its first publish a room is at offset 0 of an epoch `~<ms>:<engine>` that
  * nothing keeps, and a position read then recovers the first epoch from its first message. It keeps
- * presence too (`presence`), for routes that ask for it, per-user connection slots (`userSlots`)
- * and runs commands (`command`) in this process.
+ * presence too (`presence`), for routes that ask for it, per-user connection slots (`userSlots`),
+ * request keys with their answers (`requestKeys`), and runs commands (`command`) in this process.
  *
  * @example
  * ```ts
@@ -72,6 +73,9 @@ export class MemoryEngine implements Engine {
 
 	/** Connections per user, for routes with `maxConnectionsPerUser`. */
 	readonly userSlots = new MemoryUserSlots();
+
+	/** Request keys and their answers, for exactly-once requests (in this process). */
+	readonly requestKeys = new MemoryRequestKeys();
 
 	constructor(options: MemoryEngineOptions = {}) {
 		checkHistoryOptions(options.history);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** What every key and channel name starts with unless the engine and publisher are given a `prefix`. */
 export const DEFAULT_PREFIX = 'runesocket:';
 /** How long a room's position lives after its last publish, unless told otherwise: 24 hours. */
@@ -135,4 +137,43 @@ export function controlChannel(prefix: string): string {
  */
 export function userSlotsKey(prefix: string, key: string): string {
 	return `${prefix}{${roomTag(key)}}:user-slots`;
+}
+
+/**
+ * The Redis names of one scope's request keys (see `request-keys.ts` for what each keeps). They
+ * share one hash tag, so a Redis Cluster keeps them in one slot (a script touches them together).
+ * The scope is the app's (a route path and a user id), so it goes in hashed: the SHA-256 of its
+ * UTF-16 code units, base64url. No scope can end the tag early or empty it, the keys stay short
+ * however long the scope, and no two scopes share keys (UTF-8 would send every lone surrogate as
+ * U+FFFD, so `"\uD800"` and `"\uD801"` would). The suffixes are no room's, presence's or user
+ * slots', so a room whose name is the same hash shares the slot but no key.
+ */
+export interface RequestKeyNames {
+	/** A sorted set: request key → when its claim's lease ends (Redis µs). */
+	readonly claims: string;
+	/** A hash: request key → its answer (the JSON text `[name, data]`). */
+	readonly answers: string;
+	/** A sorted set: request key → when it was answered (Redis µs), the oldest evicted first. */
+	readonly answered: string;
+	/** A string: the bytes of every answer in `answers`. */
+	readonly bytes: string;
+}
+
+/**
+ * The names of the request keys of `scope` under `prefix`.
+ *
+ * @example
+ * ```ts
+ * requestKeyNames('runesocket:', '/ws ada').claims; // 'runesocket:{q3U…}:request-claims'
+ * ```
+ */
+export function requestKeyNames(prefix: string, scope: string): RequestKeyNames {
+	const tag = createHash('sha256').update(scope, 'utf16le').digest('base64url');
+	const base = `${prefix}{${tag}}:request-`;
+	return {
+		claims: `${base}claims`,
+		answers: `${base}answers`,
+		answered: `${base}answered`,
+		bytes: `${base}bytes`
+	};
 }

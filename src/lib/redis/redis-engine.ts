@@ -5,6 +5,7 @@ import {
 	type EngineCommand,
 	type EngineHandlers,
 	type EnginePresence,
+	type EngineRequestKeys,
 	type HistoryOptions,
 	type HistoryReadOptions,
 	type HistoryResult,
@@ -42,6 +43,7 @@ import {
 import { parseEnvelopes, type Envelope, type PresenceEnvelope } from './channel-envelopes.js';
 import { PublishQueue } from './publish-queue.js';
 import { RedisPresence } from './redis-presence.js';
+import { RedisRequestKeys } from './request-keys.js';
 import { RoomSubscriber } from './room-subscriber.js';
 import { HISTORY_SCRIPT, historyMessages, isUnpublished, runScript } from './scripts.js';
 import { RedisUserSlots } from './user-slots.js';
@@ -145,6 +147,8 @@ export class RedisEngine implements Engine {
 	readonly #subscriber: RoomSubscriber;
 	/** Per-user connection slots, shared by every process on this Redis. */
 	readonly #userSlots: RedisUserSlots;
+	/** Request keys and their answers (exactly-once requests), shared by every process on this Redis. */
+	readonly #requestKeys: RedisRequestKeys;
 	/** This process's id on the control channel: it skips its own commands, run when sent. */
 	readonly #process = randomBytes(9).toString('base64url');
 	readonly #sharded: boolean;
@@ -206,6 +210,11 @@ export class RedisEngine implements Engine {
 			timeout: this.#timeout,
 			report: (error) => this.#report(error)
 		});
+		this.#requestKeys = new RedisRequestKeys({
+			redis: commands,
+			prefix: this.#prefix,
+			timeout: this.#timeout
+		});
 
 		this.#watchCommands(commands);
 		// Every client gets an 'error' listener: an ioredis client without one crashes the process.
@@ -242,6 +251,15 @@ export class RedisEngine implements Engine {
 	 */
 	get userSlots(): RedisUserSlots {
 		return this.#userSlots;
+	}
+
+	/**
+	 * Request keys and their answers across every process on this Redis (see `EngineRequestKeys`):
+	 * a keyed request runs once whichever process it lands on, and a repeat gets its first answer.
+	 * A claim whose process died is claimable again once its lease ends (Redis time).
+	 */
+	get requestKeys(): EngineRequestKeys {
+		return this.#requestKeys;
 	}
 
 	/** Whether both connections are up and every room is subscribed. */
@@ -403,24 +421,28 @@ export class RedisEngine implements Engine {
 
 	/**
 	 * Listens to the command connection: its status makes `healthy`, and a (re)connection or, on a
-	 * cluster, a new node may not know the publish script.
+	 * cluster, a new node may not know the publish script, and may take the request-key answers
+	 * Redis could not take while it was gone.
 	 */
 	#watchCommands(commands: RedisConnection): void {
 		const onError = (error: Error) => this.#connectionError('commands', error);
 		const onStatus = () => this.#updateHealth();
-		const forgetScript = () => this.#publishes.reconnected();
+		const reconnected = () => {
+			this.#publishes.reconnected();
+			this.#requestKeys.reconnected();
+		};
 		const statuses = ['ready', 'close', 'reconnecting', 'end'] as const;
 		const nodeEvents = isCluster(commands) ? (['+node'] as const) : [];
 		commands.on('error', onError);
-		commands.on('ready', forgetScript);
+		commands.on('ready', reconnected);
 		for (const status of statuses) commands.on(status, onStatus);
-		for (const event of nodeEvents) commands.on(event, forgetScript);
+		for (const event of nodeEvents) commands.on(event, reconnected);
 		if (this.#ownsCommands) return;
 		this.#detach.push(() => {
 			commands.off('error', onError);
-			commands.off('ready', forgetScript);
+			commands.off('ready', reconnected);
 			for (const status of statuses) commands.off(status, onStatus);
-			for (const event of nodeEvents) commands.off(event, forgetScript);
+			for (const event of nodeEvents) commands.off(event, reconnected);
 		});
 	}
 

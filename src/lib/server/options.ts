@@ -123,6 +123,35 @@ export interface TokenRefreshOptions<AuthData = unknown> {
 }
 
 /**
+ * Exactly-once requests (PROTOCOL.md, "Exactly-once requests"): how a route keeps the keys clients
+ * put on requests, and the first answer of each, so that a repeat of a key (a retry after a lost
+ * connection, on any process sharing the engine) gets that answer and no handler runs twice.
+ */
+export interface RequestKeysOptions<AuthData = unknown> {
+	/**
+	 * Whose keys a connection's requests share: a repeat is recognised within one scope only.
+	 * Default the route path and `connection.userId`, so every tab and device of a user shares them;
+	 * a connection without a user id (or for which this returns `undefined`) has a scope of its own.
+	 */
+	scope?: (connection: Connection<AuthData>) => string | undefined;
+	/** Milliseconds an answer is kept for repeats after it was given. Default 600 000 (10 min). */
+	window?: number;
+	/**
+	 * Milliseconds a key holds while its handlers run without answering: past it (their process
+	 * died, or they never answer), a repeat runs the handlers again. Default 30 000.
+	 */
+	lease?: number;
+	/** Answers kept per scope; past it the oldest go (the latest always stays). Default 1 000. */
+	maxKeys?: number;
+	/**
+	 * Bytes of answers (their JSON text) kept per scope; past it the oldest go (the latest always
+	 * stays). An answer larger than this is kept as the error `answer_not_kept`: a repeat is not run
+	 * again. Default 1 MiB.
+	 */
+	maxBytes?: number;
+}
+
+/**
  * One socket endpoint: its path, how it authenticates, what it allows, and its handlers.
  *
  * @example
@@ -200,6 +229,18 @@ export interface RouteOptions<AuthData = unknown> {
 		message: IncomingMessageFrame,
 		reply: Reply
 	) => void | Promise<void>;
+	/**
+	 * Keys on requests (`{"name", "data", "key", "id"}`): handlers run once per key, and a repeat
+	 * gets the first answer (a repeat while they run waits for it). Kept by the engine's
+	 * `requestKeys` (across processes with `RedisEngine`), else in this process. On by default;
+	 * `false` ignores keys.
+	 *
+	 * @example
+	 * ```ts
+	 * const route: RouteOptions = { path: '/ws', requestKeys: { window: 60_000, maxKeys: 200 } };
+	 * ```
+	 */
+	requestKeys?: RequestKeysOptions<AuthData> | false;
 	onClose?: (connection: Connection<AuthData>, code: number, reason: string) => void;
 	onError?: (connection: Connection<AuthData>, error: Error) => void;
 }
@@ -262,7 +303,11 @@ export const ROUTE_DEFAULTS = {
 	compressionThreshold: 1024,
 	compressionConcurrency: 10,
 	refreshLead: 60_000,
-	presenceGrace: 5_000
+	presenceGrace: 5_000,
+	requestKeyWindow: 600_000,
+	requestKeyLease: 30_000,
+	requestKeysPerScope: 1000,
+	requestKeyBytesPerScope: 1024 * 1024
 } as const;
 
 /** The server-wide default connection cap. */

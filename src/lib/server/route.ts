@@ -1,4 +1,5 @@
 import { serverMessage } from '../protocol/envelope.js';
+import type { RequestKeyLimits } from '../engine/engine.js';
 import { errorFrom } from '../engine/errors.js';
 import { sendToAll, type Connection, type ConnectionRoute } from './connection.js';
 import { ROUTE_DEFAULTS, type RouteOptions } from './options.js';
@@ -23,7 +24,7 @@ function checkNumbers(options: RouteOptions<unknown>): void {
 		const range = most == Infinity ? 'a number from 0 up' : `0 to ${most} ms`;
 		throw new TypeError(`Route ${options.path}: ${name} must be ${range}, not ${String(value)}`);
 	};
-	const { firstMessageAuth, compression, rateLimit } = options;
+	const { firstMessageAuth, compression, rateLimit, requestKeys } = options;
 	check('heartbeat', options.heartbeat, MAX_TIMER_MS);
 	check('serverHeartbeat', options.serverHeartbeat, MAX_TIMER_MS);
 	check('firstMessageAuth.timeout', firstMessageAuth?.timeout, MAX_TIMER_MS);
@@ -36,10 +37,27 @@ function checkNumbers(options: RouteOptions<unknown>): void {
 	check('presence.grace', options.presence?.grace, MAX_TIMER_MS);
 	check('compression.threshold', compression?.threshold);
 	check('compression.concurrencyLimit', compression?.concurrencyLimit);
+	if (requestKeys) {
+		check('requestKeys.window', requestKeys.window, MAX_TIMER_MS);
+		check('requestKeys.lease', requestKeys.lease, MAX_TIMER_MS);
+		check('requestKeys.maxKeys', requestKeys.maxKeys);
+		check('requestKeys.maxBytes', requestKeys.maxBytes);
+	}
 	if (!rateLimit) return;
 	check('rateLimit.messagesPerSecond', rateLimit.messagesPerSecond);
 	check('rateLimit.burst', rateLimit.burst);
 	check('rateLimit.closeAfter', rateLimit.closeAfter);
+}
+
+/** The route's `requestKeys` with their defaults, or undefined when it turned them off. */
+function requestKeyLimits({ requestKeys }: RouteOptions<unknown>): RequestKeyLimits | undefined {
+	if (requestKeys === false) return undefined;
+	return {
+		window: requestKeys?.window ?? ROUTE_DEFAULTS.requestKeyWindow,
+		lease: requestKeys?.lease ?? ROUTE_DEFAULTS.requestKeyLease,
+		maxKeys: requestKeys?.maxKeys ?? ROUTE_DEFAULTS.requestKeysPerScope,
+		maxBytes: requestKeys?.maxBytes ?? ROUTE_DEFAULTS.requestKeyBytesPerScope
+	};
 }
 
 /**
@@ -55,6 +73,8 @@ export class Route implements ConnectionRoute {
 	readonly maxRoomsPerConnection: number;
 	readonly authTimeout: number;
 	readonly maxPendingAuth: number;
+	/** How long and how much of its request keys are kept; undefined when `requestKeys` is `false`. */
+	readonly requestKeyLimits: RequestKeyLimits | undefined;
 	/** The tallies of the server it belongs to, which its connections and sessions bump. */
 	readonly metrics: ServerMetrics;
 	/** Connections with a pending-authentication slot (awaiting or verifying their token). */
@@ -76,6 +96,7 @@ export class Route implements ConnectionRoute {
 			options.maxRoomsPerConnection ?? ROUTE_DEFAULTS.maxRoomsPerConnection;
 		this.authTimeout = options.firstMessageAuth?.timeout ?? ROUTE_DEFAULTS.authTimeout;
 		this.maxPendingAuth = options.firstMessageAuth?.maxPending ?? ROUTE_DEFAULTS.maxPendingAuth;
+		this.requestKeyLimits = requestKeyLimits(options);
 		const compression = options.compression;
 		this.transports = new WsTransportServer({
 			maxPayload: options.maxPayload ?? ROUTE_DEFAULTS.maxPayload,

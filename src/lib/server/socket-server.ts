@@ -8,6 +8,7 @@ import { DEFAULT_MAX_CONNECTIONS, type SocketServerOptions } from './options.js'
 import { Route } from './route.js';
 import { Rooms } from './rooms/rooms.js';
 import { Dispatcher, type MessageHandler } from './session/dispatch.js';
+import { RequestKeys } from './session/request-keys.js';
 import { Sessions } from './session/sessions.js';
 import { UserLimit } from './session/user-limit.js';
 import { disconnectCommand, reauthorizeCommand, runUserCommand } from './user-commands.js';
@@ -67,7 +68,7 @@ export class SocketServer {
 			command: (command) => this.#run(command)
 		});
 		this.#userLimit = new UserLimit(this.#rooms.engine.userSlots, metrics);
-		this.#dispatcher = new Dispatcher(this.#rooms);
+		this.#dispatcher = new Dispatcher(this.#rooms, new RequestKeys(this.#rooms.engine.requestKeys));
 		this.#sessions = new Sessions(
 			connections,
 			metrics,

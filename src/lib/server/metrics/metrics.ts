@@ -16,6 +16,12 @@ export type UpgradeRefusal =
 	'not_found' | 'malformed_path' | 'shutting_down' | 'origin' | 'capacity' | 'error';
 
 /**
+ * How a repeat of a request key was answered: at once with the answer kept for it (`answered`), or
+ * after waiting for an attempt still running (`waited`, whatever that wait ended with).
+ */
+export type RequestRepeat = 'answered' | 'waited';
+
+/**
  * A histogram as read at one moment: cumulative counts per upper bound (the last is `Infinity`),
  * the sum of the observed values and their count.
  */
@@ -72,6 +78,12 @@ export interface ServerMetricsSnapshot {
 	readonly userConnectionsRefused: Readonly<Record<string, number>>;
 	/** Connections this process closed for `disconnectUser` (sent by any process). */
 	readonly userConnectionsRevoked: number;
+	/** Repeats of a request key, by route path, then by how they were met (`RequestRepeat`). */
+	readonly requestRepeats: Readonly<
+		Record<string, Readonly<Partial<Record<RequestRepeat, number>>>>
+	>;
+	/** Keyed requests answered `unavailable` (the key store failed or did not answer), by route path. */
+	readonly requestKeysUnavailable: Readonly<Record<string, number>>;
 }
 
 /**
@@ -164,6 +176,8 @@ export class ServerMetrics {
 	readonly refusedAuth = new Map<string, number>();
 	readonly refusedUpgrades = new Map<UpgradeRefusal, number>();
 	readonly refusedUserConnections = new Map<string, number>();
+	readonly repeatedRequests = new Map<string, Map<RequestRepeat, number>>();
+	readonly unavailableRequestKeys = new Map<string, number>();
 
 	connectionOpened(route: string): void {
 		increment(this.opened, route);
@@ -181,6 +195,18 @@ export class ServerMetrics {
 	/** A connection of `route` was refused with 4005: its user had `maxConnectionsPerUser` already. */
 	userConnectionRefused(route: string): void {
 		increment(this.refusedUserConnections, route);
+	}
+
+	/** A repeat of a request key of `route` was answered without running a handler. */
+	requestRepeated(route: string, outcome: RequestRepeat): void {
+		let outcomes = this.repeatedRequests.get(route);
+		if (!outcomes) this.repeatedRequests.set(route, (outcomes = new Map()));
+		outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+	}
+
+	/** A keyed request of `route` was answered `unavailable`: its key could not be checked. */
+	requestKeyUnavailable(route: string): void {
+		increment(this.unavailableRequestKeys, route);
 	}
 
 	upgradeRefused(reason: UpgradeRefusal): void {
@@ -211,7 +237,11 @@ export class ServerMetrics {
 			publishFailures: this.publishFailures,
 			requestsUnanswered: this.requestsUnanswered,
 			userConnectionsRefused: Object.fromEntries(this.refusedUserConnections),
-			userConnectionsRevoked: this.userConnectionsRevoked
+			userConnectionsRevoked: this.userConnectionsRevoked,
+			requestRepeats: Object.fromEntries(
+				[...this.repeatedRequests].map(([route, outcomes]) => [route, Object.fromEntries(outcomes)])
+			),
+			requestKeysUnavailable: Object.fromEntries(this.unavailableRequestKeys)
 		};
 	}
 }
@@ -224,6 +254,16 @@ function counts<Key extends string>(
 		labels: { [label]: key },
 		value: value ?? 0
 	}));
+}
+
+/** One sample per route and outcome. */
+function repeatSamples(repeats: ServerMetricsSnapshot['requestRepeats']): MetricSample[] {
+	return Object.entries(repeats).flatMap(([route, outcomes]) =>
+		Object.entries<number | undefined>(outcomes).map(([outcome, value]) => ({
+			labels: { route, outcome },
+			value: value ?? 0
+		}))
+	);
 }
 
 function histogramSamples({ buckets, sum, count }: HistogramSnapshot): MetricSample[] {
@@ -357,6 +397,18 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 			help: 'Connections closed by disconnectUser (sent from any process).',
 			type: 'counter',
 			samples: single(snapshot.userConnectionsRevoked)
+		},
+		{
+			name: 'runesocket_request_repeats_total',
+			help: 'Repeats of a request key, by route path and outcome: answered (with the answer kept for the key, at once) or waited (for an attempt still running).',
+			type: 'counter',
+			samples: repeatSamples(snapshot.requestRepeats)
+		},
+		{
+			name: 'runesocket_request_keys_unavailable_total',
+			help: 'Keyed requests answered unavailable because the request key store failed or did not answer (no handler ran), by route path.',
+			type: 'counter',
+			samples: counts(snapshot.requestKeysUnavailable, 'route')
 		}
 	];
 }

@@ -1,4 +1,4 @@
-import { isRecord, type StreamPosition } from '../../protocol/envelope.js';
+import { isRecord, MAX_REQUEST_KEY_LENGTH, type StreamPosition } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
 import { EVERYONE } from '../../engine/engine.js';
 import { isStreamPosition } from '../../engine/history.js';
@@ -51,6 +51,29 @@ export function requestedSince(data: unknown): StreamPosition | undefined {
 /** The id of a parsed client message that is a request (a finite number), else undefined. */
 export function requestIdOf(message: unknown): number | undefined {
 	return isRecord(message) && Number.isFinite(message.id) ? (message.id as number) : undefined;
+}
+
+/**
+ * The `key` of a client's request to application handlers (exactly-once requests): a string of 1 to
+ * `MAX_REQUEST_KEY_LENGTH` characters, on a message with an `id`. No key gives undefined. A key on
+ * a message without an id (which gets no answer to repeat), or one that is not such a string, is
+ * answered `malformed` (with the id when there is one) and gives `false`: nothing is run for it.
+ */
+export function requestedKey(
+	{ connection }: Sender,
+	message: Record<string, unknown>,
+	id: number | undefined
+): string | undefined | false {
+	const { key } = message;
+	if (key === undefined) return undefined;
+	if (id === undefined) {
+		connection.fail(ErrorCode.Malformed, 'A request key needs a request id: {"key": …, "id": 1}');
+		return false;
+	}
+	if (typeof key == 'string' && key && key.length <= MAX_REQUEST_KEY_LENGTH) return key;
+	const rule = `"key" must be a string of 1 to ${MAX_REQUEST_KEY_LENGTH} characters`;
+	connection.fail(ErrorCode.Malformed, rule, id);
+	return false;
 }
 
 /** A message name as errors and reports show it: cut to 64 characters, since a client chooses it. */

@@ -15,12 +15,13 @@ import { PRESENCE_DIFF, PRESENCE_GET, PRESENCE_STATE } from '../../protocol/pres
 import { describeIssues, validateMessage, type MessageDefinition } from '../../protocol/message.js';
 import { safeJsonParse } from '../../protocol/safe-json.js';
 import { contain } from '../callbacks.js';
-import { requestIdOf, shownName } from './client-input.js';
+import { requestedKey, requestIdOf, shownName } from './client-input.js';
 import type { Connection } from '../connection.js';
-import { HandledRequest } from './handled-request.js';
+import { HandledRequest, type AnswerKeeper } from './handled-request.js';
 import type { Reply } from './reply.js';
 import { PreparedMessage } from '../transport/prepared-message.js';
 import type { Rooms } from '../rooms/rooms.js';
+import type { RequestKeys } from './request-keys.js';
 import { RoomRequests } from './room-requests.js';
 import type { Session } from './session.js';
 
@@ -49,6 +50,9 @@ interface Handling {
 	readonly request: HandledRequest;
 }
 
+/** Hands a message to its application handlers (typed, or the route's `onMessage`). */
+type Runner = (handling: Handling) => void;
+
 /** What a reserved message does when a client sends it: every one takes the session that sent it. */
 type ReservedHandler = (session: Session, data: unknown, id: number | undefined) => void;
 
@@ -64,8 +68,10 @@ const TYPED_PONG = new PreparedMessage({ type: 'pong' });
 export class Dispatcher {
 	#handlers = new Map<string, HandlersByDefinition>();
 	#reserved: Map<string, ReservedHandler>;
+	#keys: RequestKeys;
 
-	constructor({ memberships, presence }: Rooms) {
+	constructor({ memberships, presence }: Rooms, keys: RequestKeys) {
+		this.#keys = keys;
 		const roomRequests = new RoomRequests(memberships);
 		const serverOnly: ReservedHandler = ({ connection }, _data, id) =>
 			void connection.fail(ErrorCode.Malformed, 'Only the server sends this message', id);
@@ -129,29 +135,57 @@ export class Dispatcher {
 		const { name, data } = message;
 		const reserved = this.#reserved.get(name);
 		if (reserved) return reserved(session, data, id);
+		const key = requestedKey(session, message, id);
+		if (key === false) return;
+		const run = this.#runner(session, name, data, id);
+		if (!run) {
+			return void connection.fail(
+				ErrorCode.UnknownMessage,
+				`Unknown message "${shownName(name)}"`,
+				id
+			);
+		}
+		const keyed = key === undefined ? undefined : this.#keys.keyed(session, key);
+		const handling = this.#handling(session, name, id, keyed);
+		if (keyed) keyed.begin(handling.request, () => run(handling));
+		else run(handling);
+	}
+
+	/** What runs a message's handlers: its typed handlers, else the route's `onMessage`, else none. */
+	#runner(
+		session: Session,
+		name: string,
+		data: unknown,
+		id: number | undefined
+	): Runner | undefined {
 		const byDefinition = this.#handlers.get(name);
 		if (byDefinition) {
-			const handling = this.#handling(session, name, id);
-			return void this.#handle(handling, [...byDefinition], data).catch((error) =>
-				this.#failed(handling, error)
-			);
+			const definitions = [...byDefinition];
+			return (handling) =>
+				void this.#handle(handling, definitions, data).catch((error) =>
+					this.#failed(handling, error)
+				);
 		}
 		const { onMessage } = session.route.options;
-		if (onMessage) {
-			const handling = this.#handling(session, name, id);
-			return contain(
-				() => onMessage(connection, { name, data, id }, handling.request.reply),
+		if (!onMessage) return undefined;
+		return (handling) =>
+			contain(
+				() => onMessage(handling.connection, { name, data, id }, handling.request.reply),
 				(error) => this.#failed(handling, error)
 			);
-		}
-		connection.fail(ErrorCode.UnknownMessage, `Unknown message "${shownName(name)}"`, id);
 	}
 
 	/** The message `name` (a request when it has an `id`) as it is handed to application handlers. */
-	#handling({ connection, route }: Session, name: string, id: number | undefined): Handling {
+	#handling(
+		{ connection, route }: Session,
+		name: string,
+		id: number | undefined,
+		keeper: AnswerKeeper | undefined
+	): Handling {
 		const request = new HandledRequest(connection, name, id, {
 			metrics: route.metrics,
-			report: (error) => connection.report(error)
+			report: (error) => connection.report(error),
+			keeper
 		});
 		return { connection, request };
 	}

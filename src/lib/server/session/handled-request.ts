@@ -7,20 +7,47 @@ import type { ServerMetrics } from '../metrics/metrics.js';
 import type { Reply } from './reply.js';
 
 /**
+ * Where a keyed request's first real answer goes (exactly-once requests): the key, which handlers
+ * read as `reply.key`, and `keep`, which keeps the answer for the key's repeats. It is called for
+ * every real answer (a handler's, `invalid_data`, `internal_error`), also one that comes after
+ * `no_reply` or once the connection is gone; only the first is kept.
+ */
+export interface AnswerKeeper {
+	readonly key: string;
+	keep(name: string, data: unknown): void;
+}
+
+/**
  * Where a handled request counts and reports a handler's mistakes.
  */
 export interface HandledRequestContext {
 	readonly metrics: ServerMetrics;
 	/** A handler's mistake: a late or second answer, no answer at all. */
 	report(error: Error): void;
+	/** A keyed request's: where its first real answer is kept. */
+	readonly keeper?: AnswerKeeper;
 }
+
+/**
+ * Where a request's answer stands (one value, each transition in one method):
+ * - `open`: not answered yet.
+ * - `answered`: answered, by its handlers, the server (`invalid_data`, `internal_error`) or its key
+ *   (an earlier attempt's answer, `unavailable`): whatever answers later is dropped.
+ * - `expired`: no handler answered in time, so the server answered `no_reply`: a handler's answer
+ *   after it is dropped and reported (the client never learns what the handler did), and kept for
+ *   the key, whose repeats get it.
+ * - `lapsed`: the deadline passed with nothing sent (the socket is gone, or the application
+ *   answered through `connection.send`): a later answer is only kept for the key.
+ */
+type AnswerState = 'open' | 'answered' | 'expired' | 'lapsed';
 
 /**
  * One message handed to application handlers (typed handlers or the route's `onMessage`), and the
  * promise PROTOCOL.md makes for it when it is a request: exactly one answer. The first answer wins,
  * from the handlers or from the server (`invalid_data`, `internal_error`); when none came within
- * `CALLBACK_TIMEOUT_MS` the server answers `no_reply`. A close the server decides meanwhile waits
- * for that answer (see `Connection.close`).
+ * `CALLBACK_TIMEOUT_MS` of the handlers starting the server answers `no_reply`. A close the server
+ * decides meanwhile waits for that answer (see `Connection.close`). A keyed request's deadline
+ * starts once its key is claimed (`start`); meanwhile its key may answer it (`answerForKey`).
  */
 export class HandledRequest {
 	readonly reply: Reply;
@@ -28,9 +55,7 @@ export class HandledRequest {
 	#name: string;
 	#id: number | undefined;
 	#context: HandledRequestContext;
-	#answered = false;
-	/** Whether the answer was the server's `no_reply`: a handler's answer after it is lost work. */
-	#expired = false;
+	#state: AnswerState = 'open';
 	#deadline: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(
@@ -43,16 +68,21 @@ export class HandledRequest {
 		this.#name = shownName(name);
 		this.#id = id;
 		this.#context = context;
-		if (id !== undefined) {
-			connection.openRequest(id);
-			this.#deadline = setTimeout(() => this.#expire(), CALLBACK_TIMEOUT_MS);
-			this.#deadline.unref();
-		}
+		if (id !== undefined) connection.openRequest(id);
+		if (!context.keeper) this.start();
 		const reply = (data?: unknown) => this.#answerForHandler(REPLY_MESSAGE, data ?? null);
 		reply.error = (code: string, message: string) =>
 			this.#answerForHandler(ERROR_MESSAGE, { code, message });
-		Object.defineProperty(reply, 'sent', { get: () => this.#answered });
+		reply.key = context.keeper?.key;
+		Object.defineProperty(reply, 'sent', { get: () => this.#state != 'open' });
 		this.reply = reply as Reply;
+	}
+
+	/** The handlers start: a request gets `CALLBACK_TIMEOUT_MS` to be answered from now. */
+	start(): void {
+		if (this.#id === undefined || this.#deadline) return;
+		this.#deadline = setTimeout(() => this.#expire(), CALLBACK_TIMEOUT_MS);
+		this.#deadline.unref();
 	}
 
 	/**
@@ -61,12 +91,21 @@ export class HandledRequest {
 	 */
 	refuse(code: string, message: string): void {
 		if (this.#id === undefined) return void this.#connection.fail(code, message);
-		this.#answer(ERROR_MESSAGE, { code, message });
+		this.#answerOnce(ERROR_MESSAGE, { code, message });
 	}
 
 	/** A schema or handler failed (already reported): `internal_error`, unless it was answered. */
 	fail(): void {
-		this.#answer(ERROR_MESSAGE, { code: ErrorCode.Internal, message: 'Internal error' });
+		this.#answerOnce(ERROR_MESSAGE, { code: ErrorCode.Internal, message: 'Internal error' });
+	}
+
+	/**
+	 * An answer its key gives, no handler having run: an earlier attempt's answer, `unavailable`, or
+	 * the `no_reply` of a repeat that waited in vain. Never kept.
+	 */
+	answerForKey(name: string, data: unknown): void {
+		if (this.#state != 'open' || this.#id === undefined) return;
+		this.#send(name, data);
 	}
 
 	/**
@@ -76,37 +115,49 @@ export class HandledRequest {
 	 */
 	#answerForHandler(name: string, data: unknown): void {
 		if (this.#id === undefined) return;
-		if (!this.#answered) return void this.#answer(name, data);
-		if (!this.#expired) return;
+		const expired = this.#state == 'expired';
+		this.#answerOnce(name, data);
+		if (!expired) return;
+		const kept = this.#context.keeper ? ' (kept for its key: a repeat gets it)' : '';
 		this.#context.report(
 			new Error(
-				`Request ${this.#id} ("${this.#name}") was answered no_reply after ${CALLBACK_TIMEOUT_MS} ms: its later ${name} was dropped`
+				`Request ${this.#id} ("${this.#name}") was answered no_reply after ${CALLBACK_TIMEOUT_MS} ms: its later ${name} was dropped${kept}`
 			)
 		);
 	}
 
 	/**
-	 * Answers once. Marked answered only once the answer is serialised: one that cannot be throws
-	 * (into the handler, whose failure is then answered `internal_error`) instead of leaving the
-	 * request unanswered.
+	 * A real answer (a handler's or the server's): sent when the request is open, and handed to the
+	 * keeper while no real answer was (after `no_reply` too, or with the socket gone).
 	 */
-	#answer(name: string, data: unknown): boolean {
-		if (this.#answered || this.#id === undefined) return false;
-		const queued = this.#connection.answer(name, data, this.#id);
-		this.#answered = true;
+	#answerOnce(name: string, data: unknown): void {
+		if (this.#id === undefined || this.#state == 'answered') return;
+		if (this.#state == 'open') this.#send(name, data);
+		this.#context.keeper?.keep(name, data);
+	}
+
+	/**
+	 * Answers the open request. Marked answered only once the answer is serialised: one that cannot
+	 * be throws (into the handler, whose failure is then answered `internal_error`) instead of
+	 * leaving the request unanswered.
+	 */
+	#send(name: string, data: unknown): boolean {
+		const queued = this.#connection.answer(name, data, this.#id!);
+		this.#state = 'answered';
 		clearTimeout(this.#deadline);
 		return queued;
 	}
 
 	/** No handler answered in time: the client is told, and so is the application. */
 	#expire(): void {
+		if (this.#state != 'open') return;
 		const answer = {
 			code: ErrorCode.NoReply,
 			message: `No answer within ${CALLBACK_TIMEOUT_MS} ms`
 		};
 		// Not queued: answered meanwhile by a `reply` the application sent itself, or the socket is gone.
-		if (!this.#answer(ERROR_MESSAGE, answer)) return;
-		this.#expired = true;
+		this.#state = this.#send(ERROR_MESSAGE, answer) ? 'expired' : 'lapsed';
+		if (this.#state == 'lapsed') return;
 		this.#context.metrics.requestsUnanswered++;
 		this.#context.report(
 			new Error(

@@ -16,4 +16,11 @@ export interface Reply {
 	error(code: string, message: string): void;
 	/** Whether the request was answered (by a handler, or by the server for it). */
 	readonly sent: boolean;
+	/**
+	 * The key the client put on the request (exactly-once requests), else undefined. The handlers
+	 * run once per key and their answer is kept for its repeats; a handler that writes elsewhere
+	 * can store the key with its write to make that write idempotent too (a key whose lease ran
+	 * out runs again).
+	 */
+	readonly key?: string;
 }

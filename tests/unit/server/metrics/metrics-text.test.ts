@@ -102,6 +102,24 @@ describe('metricFamilies', () => {
 		expect(text).toContain('runesocket_publish_duration_seconds_count 1\n');
 		expect(text).toContain('# TYPE runesocket_publish_duration_seconds histogram\n');
 	});
+
+	it('counts repeats of request keys by route and outcome, and unavailable keys by route', () => {
+		const metrics = new ServerMetrics();
+		metrics.requestRepeated('/ws', 'answered');
+		metrics.requestRepeated('/ws', 'answered');
+		metrics.requestRepeated('/ws', 'waited');
+		metrics.requestRepeated('/admin', 'waited');
+		metrics.requestKeyUnavailable('/ws');
+		const { requestRepeats, requestKeysUnavailable } = snapshot(metrics);
+		expect(requestRepeats).toEqual({ '/ws': { answered: 2, waited: 1 }, '/admin': { waited: 1 } });
+		expect(requestKeysUnavailable).toEqual({ '/ws': 1 });
+		const text = prometheusText(metricFamilies(snapshot(metrics)));
+		expect(text).toContain('# TYPE runesocket_request_repeats_total counter\n');
+		expect(text).toContain('runesocket_request_repeats_total{route="/ws",outcome="answered"} 2\n');
+		expect(text).toContain('runesocket_request_repeats_total{route="/ws",outcome="waited"} 1\n');
+		expect(text).toContain('runesocket_request_repeats_total{route="/admin",outcome="waited"} 1\n');
+		expect(text).toContain('runesocket_request_keys_unavailable_total{route="/ws"} 1\n');
+	});
 });
 
 describe('closeCodeLabel', () => {
