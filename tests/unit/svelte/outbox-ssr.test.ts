@@ -1,6 +1,7 @@
 // No jsdom: in Node's environment the runes modules are compiled for the server, as in SSR.
 import { describe, expect, it } from 'vitest';
-import { ClientMessage, type OutboxStorage } from '../../../src/lib/index.js';
+import { ClientMessage } from '../../../src/lib/index.js';
+import type { OutboxStorage } from '../../../src/lib/client/outbox-storage.js';
 import { type WebSocketConstructor } from '../../../src/lib/client/socket-client.js';
 import { LiveSocket } from '../../../src/lib/svelte/index.js';
 
