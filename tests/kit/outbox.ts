@@ -3,12 +3,12 @@ import { afterEach } from 'vitest';
 import {
 	ClientMessage,
 	Outbox,
-	type OutboxDrop,
 	type OutboxOptions,
-	type OutboxStorage,
 	type SocketClient,
 	type SocketClientOptions
 } from '../../src/lib/index.js';
+import type { OutboxDrop } from '../../src/lib/client/outbox.js';
+import type { OutboxStorage } from '../../src/lib/client/outbox-storage.js';
 import type { RouteOptions, SocketServerOptions } from '../../src/lib/server/index.js';
 import { makeClient } from './clients.js';
 import { startSocketServer, type RunningServer } from './servers/socket-server.js';
