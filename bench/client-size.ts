@@ -16,6 +16,7 @@ function installedVersion(name: string): string {
 const entries: Record<string, string> = {
 	'runesocket SocketClient': `export { SocketClient } from ${JSON.stringify(library)};`,
 	'runesocket SocketClient + ClientMessage + events': `export { SocketClient, ClientMessage, Connected, Disconnected, ReconnectAttempt, ReconnectFailed } from ${JSON.stringify(library)};`,
+	'runesocket SocketClient + Outbox': `export { SocketClient, Outbox } from ${JSON.stringify(library)};`,
 	'runesocket/compat createWebSocket': `export { createWebSocket } from ${JSON.stringify(compat)};`,
 	'runesocket everything': `export * from ${JSON.stringify(library)};`,
 	'partysocket PartySocket': `export { PartySocket } from 'partysocket';`,

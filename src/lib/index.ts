@@ -5,13 +5,7 @@
 export { SocketClient } from './client/socket-client.js';
 export type { SocketClientOptions } from './client/socket-client.js';
 export { Outbox } from './client/outbox.js';
-export type {
-	OutboxDrop,
-	OutboxEntry,
-	OutboxOptions,
-	OutboxRequestOptions
-} from './client/outbox.js';
-export type { OutboxStorage } from './client/outbox-storage.js';
+export type { OutboxOptions } from './client/outbox.js';
 export {
 	Connected,
 	Disconnected,

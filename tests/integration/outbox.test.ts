@@ -6,7 +6,6 @@ import { Connected, SocketError } from '../../src/lib/index.js';
 import { FakeDocument, FakeWindow, PageTransition } from '../kit/page.js';
 import {
 	Ack,
-	jsdomSessionStorage,
 	MemoryStorage,
 	Note,
 	openPage,
@@ -14,6 +13,7 @@ import {
 	reload,
 	startEffectServer
 } from '../kit/outbox.js';
+import { EngineWithKeys, FaultyRequestKeys } from '../kit/request-keys.js';
 import { nextEvent, reachState, until, within } from '../kit/wait.js';
 
 describe('Outbox requests', () => {
@@ -92,6 +92,46 @@ describe('Outbox requests', () => {
 		expect(effects.get('t')).toBe(1);
 	});
 
+	it('unavailable (the key store out of reach) goes again after a backoff, until the store is back', async () => {
+		const keys = new FaultyRequestKeys();
+		let failures = 2;
+		keys.claimInstead = () => {
+			if (--failures == 0) keys.claimInstead = undefined;
+			throw new Error('store down');
+		};
+		const reported: Error[] = [];
+		const { server, effects } = await startEffectServer(
+			{ onError: (_connection, error) => void reported.push(error) },
+			{ engine: new EngineWithKeys(keys) }
+		);
+		const { client, outbox } = openPage(server.url());
+		const attempts = vi.spyOn(client, 'request');
+		client.connect();
+		expect(await within(outbox.request(Ack, { op: 'u' }), 'the answer')).toEqual({
+			op: 'u',
+			applied: 1
+		});
+		expect(attempts).toHaveBeenCalledTimes(3);
+		expect(effects.get('u')).toBe(1);
+		expect(reported.map(({ message }) => message)).toEqual(['store down', 'store down']);
+	});
+
+	it('rate_limited goes again after a backoff: every request answered, each applied once', async () => {
+		const { server, effects } = await startEffectServer({
+			rateLimit: { messagesPerSecond: 50, burst: 1, closeAfter: 1_000 }
+		});
+		const { client, outbox } = openPage(server.url());
+		client.connect();
+		await reachState(client, 'connected');
+		const ops = ['1', '2', '3', '4'];
+		const answers = await within(
+			Promise.all(ops.map((op) => outbox.request(Ack, { op }))),
+			'every answer'
+		);
+		expect(answers.map((answer) => (answer as { applied: number }).applied)).toEqual([1, 1, 1, 1]);
+		expect([...effects.keys()].sort()).toEqual(ops);
+	});
+
 	it('a key given twice is one entry: both calls get its answer', async () => {
 		const { server, effects } = await startEffectServer();
 		const { client, outbox } = openPage(server.url());
@@ -142,56 +182,6 @@ describe('Outbox messages', () => {
 });
 
 describe('Outbox persistence', () => {
-	it('writes nothing without a storage', async () => {
-		const { server } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const { outbox } = openPage(server.url());
-		void outbox.request(Ack, { op: 'x' }).catch(() => {});
-		outbox.emit(Note, { op: 'y' });
-		expect(storage.length).toBe(0);
-	});
-
-	it('a reload sends what the last page left, once, and its settled promises tell how it ended', async () => {
-		const { server, effects, notes } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const options = { storage };
-		const before = openPage(server.url(), options);
-		void before.outbox.request(Ack, { op: 'kept' }).catch(() => {});
-		before.outbox.emit(Note, { op: 'note' });
-		void before.outbox.request(Ack, { op: 'refused', refuse: true }).catch(() => {});
-		const keys = before.outbox.entries.map(({ key }) => key);
-		expect(JSON.parse(storage.getItem('runesocket:outbox')!).entries).toHaveLength(3);
-
-		const after = reload(before, server.url(), options);
-		expect(after.outbox.entries.map(({ key }) => key)).toEqual(keys);
-		const [kept, note, refused] = after.outbox.entries;
-		after.client.connect();
-		expect(await within(kept!.settled, 'the kept request')).toEqual({ op: 'kept', applied: 1 });
-		await within(note!.settled, 'the note');
-		await expect(refused!.settled).rejects.toMatchObject({ code: 'refused' });
-		expect(effects.get('kept')).toBe(1);
-		expect(notes).toEqual(['note']);
-		expect(storage.getItem('runesocket:outbox')).toBeNull();
-		expect(after.drops).toEqual([]);
-	});
-
-	it('a request in flight when the page dies goes again after the reload: applied once', async () => {
-		const { server, effects, held } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		const before = openPage(server.url(), { storage });
-		before.client.connect();
-		await reachState(before.client, 'connected');
-		void before.outbox.request(Ack, { op: 'flight', hold: true }).catch(() => {});
-		await until(() => held.length == 1, 'the handler to start');
-		const after = reload(before, server.url(), { storage });
-		const [entry] = after.outbox.entries;
-		after.client.connect();
-		await reachState(after.client, 'connected');
-		held[0]!();
-		expect(await within(entry!.settled, 'the answer')).toEqual({ op: 'flight', applied: 1 });
-		expect(effects.get('flight')).toBe(1);
-	});
-
 	it('restored entries past their deadline are reported expired, after the constructor returned', async () => {
 		const { server } = await startEffectServer();
 		const storage = new MemoryStorage();
@@ -246,17 +236,6 @@ describe('Outbox bounds and drops', () => {
 		expect(await within(unstored, 'the answer')).toEqual({ op: 'unstored', applied: 1 });
 		await until(() => effects.get('stored') == 1, 'the stored request');
 		expect(storage.items.size).toBe(0);
-	});
-
-	it('a storage too small for the entries (jsdom quota) is reported, the request still answered', async () => {
-		const { server } = await startEffectServer();
-		const storage = jsdomSessionStorage();
-		storage.setItem('filler', 'x'.repeat(5_000_000 - 1_000));
-		const { client, outbox, drops } = openPage(server.url(), { storage });
-		const answer = outbox.request(Ack, { op: 'y'.repeat(2_000) });
-		expect(drops.map(({ reason }) => reason)).toEqual(['storage']);
-		client.connect();
-		await expect(within(answer, 'the answer')).resolves.toMatchObject({ applied: 1 });
 	});
 });
 

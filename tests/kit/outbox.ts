@@ -1,15 +1,15 @@
-import { JSDOM } from 'jsdom';
+import { createRequire } from 'node:module';
 import { afterEach } from 'vitest';
 import {
 	ClientMessage,
 	Outbox,
-	type OutboxDrop,
 	type OutboxOptions,
-	type OutboxStorage,
 	type SocketClient,
 	type SocketClientOptions
 } from '../../src/lib/index.js';
-import type { RouteOptions } from '../../src/lib/server/index.js';
+import type { OutboxDrop } from '../../src/lib/client/outbox.js';
+import type { OutboxStorage } from '../../src/lib/client/outbox-storage.js';
+import type { RouteOptions, SocketServerOptions } from '../../src/lib/server/index.js';
 import { makeClient } from './clients.js';
 import { startSocketServer, type RunningServer } from './servers/socket-server.js';
 
@@ -45,8 +45,14 @@ export class MemoryStorage implements OutboxStorage {
 	}
 }
 
-/** A browser's `sessionStorage` (jsdom's, with its quota), for one test page. */
-export function jsdomSessionStorage(): Storage {
+/** The part of jsdom this kit uses (jsdom ships no types, and the project has none for it). */
+type JsdomModule = {
+	JSDOM: new (html: string, options: { url: string }) => { window: { sessionStorage: Storage } };
+};
+
+/** A browser's own `sessionStorage` (jsdom's: the Web Storage API with its quota), for one page. */
+export function browserSessionStorage(): Storage {
+	const { JSDOM } = createRequire(import.meta.url)('jsdom') as JsdomModule;
 	return new JSDOM('', { url: 'http://127.0.0.1/' }).window.sessionStorage;
 }
 
@@ -89,8 +95,12 @@ export interface EffectServer {
  * Starts a runesocket server on `/ws` where every connection is user `alice` (the request keys'
  * scope is the user's, so a reloaded page's retries are repeats of the first page's).
  */
-export async function startEffectServer(route: Partial<RouteOptions> = {}): Promise<EffectServer> {
+export async function startEffectServer(
+	route: Partial<RouteOptions> = {},
+	options: Partial<SocketServerOptions> = {}
+): Promise<EffectServer> {
 	const server = await startSocketServer({
+		...options,
 		routes: [
 			{
 				path: '/ws',

@@ -5,11 +5,6 @@ import { isRequestKey } from './request-key.js';
  * Where an `Outbox` keeps its entries across a reload: the part of the Web Storage API it uses.
  * `sessionStorage` is what a page passes (one tab's, gone with the tab); any object of this shape
  * works (tests pass a Map-backed one).
- *
- * @example
- * ```ts
- * const storage: OutboxStorage = typeof window == 'undefined' ? new MemoryStorage() : sessionStorage;
- * ```
  */
 export interface OutboxStorage {
 	getItem(key: string): string | null;

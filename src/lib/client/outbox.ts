@@ -1,4 +1,4 @@
-import { ErrorCode } from '../protocol/error-codes.js';
+import type { ErrorCodeValue } from '../protocol/error-codes.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { reconnectDelay } from './backoff.js';
 import { Connected, SocketError } from './events.js';
@@ -10,7 +10,7 @@ import {
 	type StoredEntry
 } from './outbox-storage.js';
 import { isRequestKey, requestKey } from './request-key.js';
-import type { SocketClient } from './socket-client.js';
+import { MAX_TIMER_MS, type SocketClient } from './socket-client.js';
 
 /**
  * Options of an `Outbox`. Every one is optional: the default keeps entries in memory only.
@@ -54,13 +54,6 @@ export interface OutboxOptions {
  * connection (a message), or dropped. `deadline` and `createdAt` are ms since the epoch. `settled`
  * resolves with the reply's data (a message: with `undefined` once sent), or rejects with the
  * `SocketError` that ended it; it never counts as an unhandled rejection.
- *
- * @example
- * ```ts
- * for (const entry of outbox.entries) {
- * 	entry.settled.then(() => markDone(entry.key), (error) => showRefusal(entry.key, error.message));
- * }
- * ```
  */
 export interface OutboxEntry extends StoredEntry {
 	readonly settled: Promise<unknown>;
@@ -71,11 +64,6 @@ export interface OutboxEntry extends StoredEntry {
  * `timeout`), refused because the outbox was full (`overflow`; rejects with an `overflow`), or one
  * the storage could not keep (`storage`: a full quota or blocked storage; the entry stays in memory
  * and goes on, but would not survive a reload).
- *
- * @example
- * ```ts
- * outbox.onDrop(({ entry, reason }) => console.warn(`${entry.name} dropped: ${reason}`));
- * ```
  */
 export interface OutboxDrop {
 	readonly entry: OutboxEntry;
@@ -84,11 +72,6 @@ export interface OutboxDrop {
 
 /**
  * Options of one outbox request.
- *
- * @example
- * ```ts
- * const options: OutboxRequestOptions = { deadline: 30_000, key: `ack:${incident.uuid}` };
- * ```
  */
 export interface OutboxRequestOptions {
 	/** ms from now; default the outbox's `deadline`. */
@@ -139,18 +122,19 @@ interface Slot {
 	readonly end: (outcome: Outcome) => void;
 }
 
-/** Server error codes that mean "nothing known went wrong: send it again later, same key". */
-const RETRIED_CODES: readonly unknown[] = [
-	ErrorCode.NoReply,
-	ErrorCode.Unavailable,
-	ErrorCode.RateLimited
+/**
+ * Server error codes that mean "nothing known went wrong: send it again later, same key". Spelled
+ * out (typed by `ErrorCodeValue`) rather than read from `ErrorCode`, which would bring every code
+ * into the bundle.
+ */
+const RETRIED_CODES: readonly (ErrorCodeValue | undefined)[] = [
+	'no_reply',
+	'unavailable',
+	'rate_limited'
 ];
 
 /** The longest a backoff window grows. */
 const MAX_RETRY_DELAY = 5_000;
-
-/** The longest wait a timer can be given (as in SocketClient): a later deadline is cut to it. */
-const MAX_TIMER_MS = 2e9;
 
 const DEFAULTS = {
 	storageKey: 'runesocket:outbox',
@@ -180,9 +164,9 @@ const DEFAULTS = {
  * const AckIncident = ClientMessage.define<{ uuid: string }>('incident.ack');
  * const client = new SocketClient('/ws');
  * const outbox = new Outbox(client, { storage: sessionStorage });
- * outbox.onDrop(({ entry, reason }) => toast(`${entry.name} not sent (${reason})`));
+ * outbox.onDrop(({ entry, reason }) => console.warn(`${entry.name} not sent (${reason})`));
  * client.connect();
- * await outbox.request(AckIncident, { uuid }); // applied once, however often it is sent
+ * await outbox.request(AckIncident, { uuid: 'a1' }); // applied once, however often it is sent
  * ```
  */
 export class Outbox {
@@ -256,7 +240,10 @@ export class Outbox {
 		this.#add({ kind: 'message', key: requestKey(), name: definition.name, data });
 	}
 
-	/** Calls `handler` with every entry given up on; returns the unsubscribe function. Without any handler, drops go to `console.warn`. */
+	/**
+	 * Calls `handler` with every entry given up on (and every one the storage could not keep);
+	 * returns the unsubscribe function. Without any handler, drops go to `console.warn`.
+	 */
 	onDrop(handler: (drop: OutboxDrop) => void): () => void {
 		this.#dropHandlers.add(handler);
 		return () => this.#dropHandlers.delete(handler);
@@ -310,6 +297,7 @@ export class Outbox {
 		// Nobody may read a restored entry's `settled`: its rejection must not be "unhandled".
 		settled.catch(() => {});
 		const entry: OutboxEntry = Object.freeze({ ...stored, settled });
+		// A deadline further off than a timer can wait is cut to it (about 23 days).
 		const wait = Math.min(Math.max(stored.deadline - Date.now(), 0), MAX_TIMER_MS);
 		const slot: Slot = {
 			entry,
@@ -400,7 +388,8 @@ export class Outbox {
 	#after(error: unknown): [State, Outcome?] {
 		if (!(error instanceof SocketError)) return [SETTLED, { error }];
 		if (error.kind == 'closed') return [WAITING];
-		if (error.kind == 'timeout' || RETRIED_CODES.includes(error.code)) return [BACKING_OFF];
+		if (error.kind == 'timeout' || RETRIED_CODES.includes(error.code as ErrorCodeValue))
+			return [BACKING_OFF];
 		return [SETTLED, { error }];
 	}
 

@@ -4,12 +4,6 @@ import { MAX_REQUEST_KEY_LENGTH } from '../protocol/envelope.js';
  * A fresh request key: 128 random bits from `crypto.getRandomValues`, in base64url (22 characters).
  * Not `crypto.randomUUID`, which browsers leave out on insecure origins (plain http on a LAN
  * address). Reads `crypto` only when called, so importing it touches no global.
- *
- * @example
- * ```ts
- * const key = requestKey(); // 'q3T0x9cK2bYl-1vN_7sP0w'
- * client.request(AckIncident, { uuid }, { key });
- * ```
  */
 export function requestKey(): string {
 	const bytes = crypto.getRandomValues(new Uint8Array(16));
@@ -22,11 +16,6 @@ export function requestKey(): string {
 /**
  * Whether `key` may be a request key: a string of 1..64 characters (the server refuses others as
  * `malformed`).
- *
- * @example
- * ```ts
- * if (!isRequestKey(key)) throw new TypeError('Bad key');
- * ```
  */
 export function isRequestKey(key: unknown): key is string {
 	return typeof key == 'string' && key.length > 0 && key.length <= MAX_REQUEST_KEY_LENGTH;

@@ -86,7 +86,10 @@ export class MemoryRequestKeys implements EngineRequestKeys {
 		const now = Date.now();
 		const keys = this.#scope(scope);
 		keys.running.delete(key);
+		// The first answer stays, as on Redis: a second settle comes from handlers that ran again
+		// after a lease ran out, and the repeats already given the first must not learn another.
 		const previous = keys.answers.get(key);
+		if (previous && previous.until > now) return;
 		if (previous) this.#drop(previous);
 		let bytes = Buffer.byteLength(answer);
 		if (bytes > limits.maxBytes) {

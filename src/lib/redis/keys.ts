@@ -161,11 +161,6 @@ export interface RequestKeyNames {
 
 /**
  * The names of the request keys of `scope` under `prefix`.
- *
- * @example
- * ```ts
- * requestKeyNames('runesocket:', '/ws ada').claims; // 'runesocket:{q3U…}:request-claims'
- * ```
  */
 export function requestKeyNames(prefix: string, scope: string): RequestKeyNames {
 	const tag = createHash('sha256').update(scope, 'utf16le').digest('base64url');

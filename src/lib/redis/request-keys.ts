@@ -87,14 +87,8 @@ function whole(value: number): number {
 
 /**
  * What is kept of `answer` under `maxBytes`: the answer itself, or, when its JSON text is longer,
- * an `answer_not_kept` error, so a repeat learns it was applied (and is not run again) without
- * the scope's room going to one answer.
- *
- * @example
- * ```ts
- * keptAnswer('["reply",{"id":1}]', 1_048_576); // the answer as it is
- * keptAnswer(`["reply","${'x'.repeat(2_000)}"]`, 1_000); // '["error",{"code":"answer_not_kept",…}]'
- * ```
+ * an `answer_not_kept` error (`answerNotKept`): a repeat learns it was applied and is not run
+ * again, and one answer cannot take all the room a scope has.
  */
 export function keptAnswer(answer: string, maxBytes: number): string {
 	const size = Buffer.byteLength(answer);
@@ -139,14 +133,6 @@ export interface RedisRequestKeysOptions {
  * answered while it restarted) is kept here and written once Redis answers again (`reconnected`,
  * or any command that succeeds), so a repeat after the restart gets it instead of running the
  * handler again once the claim's lease ends; settling is idempotent (the first answer stays).
- *
- * @example
- * ```ts
- * const keys = new RedisRequestKeys({ redis, prefix: 'runesocket:', timeout: 5_000 });
- * const limits = { window: 600_000, lease: 30_000, maxKeys: 1_000, maxBytes: 1_048_576 };
- * if ((await keys.claim('/ws ada', 'k1', limits)).state == 'claimed')
- *   await keys.settle('/ws ada', 'k1', '["reply",{"ok":true}]', limits);
- * ```
  */
 export class RedisRequestKeys implements EngineRequestKeys {
 	readonly #options: RedisRequestKeysOptions;

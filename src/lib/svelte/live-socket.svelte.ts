@@ -18,6 +18,7 @@ import {
 	type UrlSource
 } from '../client/socket-client.js';
 import type { PauseReason } from '../client/environment.js';
+import { Outbox, type OutboxOptions } from '../client/outbox.js';
 import { watchPresence } from '../client/presence.js';
 import type { InboundMessage, StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
@@ -29,12 +30,16 @@ import { Presence } from './presence.svelte.js';
 import { Stream, type StreamOptions } from './stream.svelte.js';
 
 /**
- * Options of `LiveSocket`: the `SocketClient` options (used when it creates the client) and how
- * updates are batched.
+ * Options of `LiveSocket`: the `SocketClient` options (used when it creates the client), how
+ * updates are batched, and its outbox.
  *
  * @example
  * ```ts
- * const options: LiveSocketOptions = { auth: () => getToken(), schedule: (flush) => queueMicrotask(flush) };
+ * const options: LiveSocketOptions = {
+ * 	auth: () => getToken(),
+ * 	schedule: (flush) => queueMicrotask(flush),
+ * 	outbox: { storage: globalThis.sessionStorage } // undefined during SSR: memory only there
+ * };
  * ```
  */
 export interface LiveSocketOptions extends SocketClientOptions {
@@ -44,6 +49,13 @@ export interface LiveSocketOptions extends SocketClientOptions {
 	 * `requestAnimationFrame`, else the next microtask.
 	 */
 	schedule?: Schedule;
+	/**
+	 * Makes `outbox` at once, with these options (`true`: the defaults), so that what a reloaded
+	 * page's outbox left in `storage` is sent as soon as the connection opens. On the server the
+	 * storage is left out: nothing is read or written there. Without it, `outbox` is made with the
+	 * defaults (memory only) the first time it is read.
+	 */
+	outbox?: OutboxOptions | true;
 }
 
 /**
@@ -57,6 +69,11 @@ interface ConnectionView {
 	readonly state: ConnectionState;
 	readonly pausedBy: PauseReason | undefined;
 	readonly attempt: number;
+}
+
+/** `options` as they may be used here: on the server (SSR), without a storage to read or write. */
+function serverSafe(options: OutboxOptions): OutboxOptions {
+	return typeof window == 'undefined' ? { ...options, storage: false } : options;
 }
 
 /**
@@ -125,6 +142,8 @@ export class LiveSocket {
 	/** What the feeds being read built from each room, to forget when it turns out unrecoverable. */
 	#resets = new Set<{ room: string | undefined; reset: () => void }>();
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
+	/** Made by the constructor when options name one, else by the first read of `outbox`. */
+	#outbox: Outbox | undefined;
 
 	/** What the feeds get: subscriptions that retain the connection, and the shared batch. */
 	#host: FeedHost = {
@@ -173,7 +192,7 @@ export class LiveSocket {
 	 * client to drive, in which case only `options.schedule` is used.
 	 */
 	constructor(source: UrlSource | SocketClient, options: LiveSocketOptions = {}) {
-		const { schedule, ...clientOptions } = options;
+		const { schedule, outbox, ...clientOptions } = options;
 		this.#owned = !(source instanceof SocketClient);
 		this.#client =
 			source instanceof SocketClient ? source : new SocketClient(source, clientOptions);
@@ -205,9 +224,34 @@ export class LiveSocket {
 		]) {
 			this.#handlers.add(off);
 		}
+		if (outbox) this.#outbox = new Outbox(this.#client, serverSafe(outbox === true ? {} : outbox));
 		// Those handlers make the client keep this LiveSocket (and its feeds) for as long as the
 		// client lives: a component that made one and forgot it would leak both for good.
 		onComponentDestroy(() => this.dispose());
+	}
+
+	/**
+	 * The `Outbox` around the client: requests applied exactly once however the connection fares,
+	 * and messages kept until it opens (and, with `storage`, across a reload). It sends while the
+	 * connection is open: while something reads or after `connect()`. Disposed with the LiveSocket.
+	 *
+	 * @example
+	 * ```ts
+	 * import { getSocket } from 'runesocket/svelte';
+	 *
+	 * const socket = getSocket();
+	 * const incidents = socket.collection(IncidentCreated, { key: (incident) => incident.uuid });
+	 * const draft = { uuid: crypto.randomUUID(), title: 'DB down', severity: 'critical' as const, accountId: 'acme' };
+	 * void incidents.optimistic(draft.uuid, draft, socket.outbox.request(CreateIncident, { title: draft.title }));
+	 * ```
+	 */
+	get outbox(): Outbox {
+		if (!this.#outbox) {
+			this.#outbox = new Outbox(this.#client, serverSafe({}));
+			// Read first after dispose(): it takes nothing in, and keeps no handler on the client.
+			if (this.#lifecycle == 'disposed') this.#outbox.dispose();
+		}
+		return this.#outbox;
 	}
 
 	/** The wrapped client: the one created from the URL, or the one given. */
@@ -426,6 +470,7 @@ export class LiveSocket {
 		if (next != 'disposed') return;
 		for (const off of this.#handlers) off();
 		this.#handlers.clear();
+		this.#outbox?.dispose();
 		this.#resets.clear();
 		this.#presences.clear();
 		this.#batch.clear();

@@ -395,3 +395,48 @@ describe('thousands of joins', () => {
 		expectUnharmed(outcome);
 	}, 90_000);
 });
+
+describe('request keys', () => {
+	it('fresh keys on every request keep at most maxBytes of answers per scope, and repeats get the kept answer', async () => {
+		// Anonymous connections: each one's keys are its own, kept in the server's process. Every
+		// answer is 8 KiB, so a connection's 1 MiB of kept answers is passed many times over.
+		const connections = scaled(3, 8);
+		const requests = scaled(400, 4_000);
+		const payload = 'k'.repeat(8 * 1024);
+		const keyed = (key: string, id: number) =>
+			encodeFrame(Opcode.Text, JSON.stringify({ name: 'echo', data: payload, key, id }));
+		const outcome = await underAttack(
+			server(),
+			'keyed requests, a fresh key each (8 KiB answers)',
+			async () => {
+				await Promise.all(
+					Array.from({ length: connections }, async () => {
+						const client = await RawClient.connect(server().port, { path: HardeningRoute.roomy });
+						await client.waitForText((text) => text.includes('"connected"'), 'connected');
+						for (let sent = 0; sent < requests; sent += 100) {
+							const ids = Array.from({ length: 100 }, (_, n) => sent + n + 1);
+							client.socket.write(Buffer.concat(ids.map((id) => keyed(`fresh-${id}`, id))));
+							await client.waitForText(
+								(text) => text.endsWith(`"id":${sent + 100}}`),
+								'a batch',
+								20_000
+							);
+						}
+						// The newest key's repeat is answered from what was kept, with the same data.
+						client.socket.write(keyed(`fresh-${requests}`, requests + 1));
+						const repeat = JSON.parse(
+							await client.waitForText(
+								(text) => text.endsWith(`"id":${requests + 1}}`),
+								'the repeat'
+							)
+						) as { name: string; data: unknown };
+						expect(repeat).toMatchObject({ name: 'reply', data: payload });
+						client.destroy();
+					})
+				);
+				return connections * requests;
+			}
+		);
+		expectUnharmed(outcome);
+	}, 120_000);
+});

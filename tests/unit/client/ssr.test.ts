@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { SocketClient } from '../../../src/lib/index.js';
+import { Outbox, SocketClient } from '../../../src/lib/index.js';
 
 afterEach(() => {
 	vi.restoreAllMocks();
@@ -35,5 +35,20 @@ describe('SocketClient and the page globals', () => {
 		client.connect();
 		client.dispose();
 		expect(removed.mock.calls).toEqual(added.mock.calls);
+	});
+});
+
+describe('Outbox and the page globals', () => {
+	it('writes to no storage it was not given, and reads crypto only to make a key', () => {
+		const storage = vi.spyOn(window.sessionStorage, 'setItem');
+		const random = vi.spyOn(crypto, 'getRandomValues');
+		const client = new SocketClient('ws://127.0.0.1:1', { WebSocket });
+		const outbox = new Outbox(client);
+		expect(random).not.toHaveBeenCalled();
+		outbox.emit({ name: 'note', schema: undefined }, 1);
+		expect(random).toHaveBeenCalledTimes(1);
+		expect(storage).not.toHaveBeenCalled();
+		outbox.dispose();
+		client.dispose();
 	});
 });

@@ -52,6 +52,12 @@ export const Announcement = ClientMessage.define('announcement', z.object({ text
 export const Chat = ClientMessage.define('chat', z.object({ text: z.string() }));
 export const Welcome = ClientMessage.define('welcome', z.object({ name: z.string() }));
 export const Maintenance = ClientMessage.define('maintenance', z.object({ at: z.number() }));
+export const IncidentChanged = ClientMessage.define(
+	'incident.changed',
+	z.object({ uuid: z.string(), title: z.string(), status: z.enum(['open', 'acknowledged', 'resolved']) })
+);
+export const AckIncident = ClientMessage.define('incident.ack', z.object({ uuid: z.string() }));
+export const Typing = ClientMessage.define('typing', z.object({ user: z.string() }));
 `;
 
 /** What the samples take from the app around them, declared as the README's prose describes it. */
@@ -104,6 +110,10 @@ declare const Announcement: typeof import('./messages').Announcement;
 declare const Chat: typeof import('./messages').Chat;
 declare const Welcome: typeof import('./messages').Welcome;
 declare const Maintenance: typeof import('./messages').Maintenance;
+declare const AckIncident: typeof import('./messages').AckIncident;
+declare const Typing: typeof import('./messages').Typing;
+declare const uuid: string;
+declare function toast(text: string): void;
 `;
 
 // The project's own aliases (as svelte.config.js gives them to svelte-check), and `$lib` as the

@@ -29,6 +29,18 @@ describe('MemoryRequestKeys', () => {
 		expect(keys.claim('u2', 'k', LIMITS)).toEqual({ state: 'running' });
 	});
 
+	it('keeps the first answer when handlers that ran again after a lease settle a second one', () => {
+		const keys = new MemoryRequestKeys();
+		keys.claim('u1', 'k', LIMITS);
+		keys.settle('u1', 'k', reply('first'), LIMITS);
+		keys.settle('u1', 'k', reply('second'), LIMITS);
+		expect(keys.claim('u1', 'k', LIMITS)).toEqual({ state: 'answered', answer: reply('first') });
+		vi.advanceTimersByTime(LIMITS.window);
+		expect(keys.claim('u1', 'k', LIMITS)).toEqual({ state: 'claimed' });
+		keys.settle('u1', 'k', reply('later'), LIMITS);
+		expect(keys.claim('u1', 'k', LIMITS)).toEqual({ state: 'answered', answer: reply('later') });
+	});
+
 	it('lets a claim go once its lease ran out, and a released one at once', () => {
 		const keys = new MemoryRequestKeys();
 		keys.claim('u1', 'k', LIMITS);
