@@ -79,7 +79,7 @@ export const ResolveIncident = ClientMessage.define<IncidentTarget>('incident.re
  */
 export const REFUSED = 'refused';
 
-export { CHECKS_KEPT, MAX_UPDATE_LENGTH, UPTIME_WINDOW } from './limits.js';
+export { CHECKS_KEPT, MAX_TITLE_LENGTH, MAX_UPDATE_LENGTH, UPTIME_WINDOW } from './limits.js';
 
 /** The rooms of one account: its own, and one per project. */
 export const accountRoom = (account: string) => `account:${account}`;

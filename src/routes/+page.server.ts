@@ -10,7 +10,8 @@ import dashboardScript from './dashboard-island.ts?island';
 
 // No SvelteKit client on this page (its router alone is ~12 KB gzip): the server renders it, and
 // the dashboard alone is hydrated by its own script (`island`, see dashboard-island.ts). Every form
-// works as a plain POST; with JavaScript, ./components/enhance.ts sends them with fetch instead.
+// works as a plain POST; with JavaScript, the incident forms go through the socket instead
+// (./components/incident-actions.svelte.ts, answered by $demo/incident-requests with the same rules).
 export const csr = false;
 
 /** The user of the request's session, if it is live: signed here, not expired, not signed out. */

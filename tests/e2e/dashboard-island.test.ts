@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { expect, test as base, type Page } from '@playwright/test';
 
 // The dashboard page without SvelteKit's client (csr = false): the server renders it, and one
-// module of our own (src/routes/dashboard-island.ts) hydrates the dashboard in it. Its forms post
-// with fetch when JavaScript runs (src/routes/components/enhance.ts) and as plain forms when not.
+// module of our own (src/routes/dashboard-island.ts) hydrates the dashboard in it. Its incident forms
+// go through the socket when JavaScript runs (src/routes/components/incident-actions.svelte.ts) and
+// post as plain forms when not.
 
 const test = base.extend<{ consoleMessages: string[] }>({
 	// Auto: a warning (Svelte's hydration_mismatch is one) or an error in the console fails the test,
@@ -128,29 +129,32 @@ test.describe('the dashboard island', () => {
 		await expect(incident(page, hostile)).toBeHidden();
 	});
 
-	test('sends its forms with fetch: the page stays, a refusal shows inline', async ({ page }) => {
+	test('sends its incident forms through the socket: the page stays, a refusal shows inline', async ({
+		page
+	}) => {
 		await signIn(page, 'Ada', newTeam());
 		await expect(page.getByTestId('connection-badge')).toHaveText('Live', { timeout: 10_000 });
-		const documentLoads: string[] = [];
+		const posts: string[] = [];
 		page.on('request', (request) => {
-			if (request.isNavigationRequest()) documentLoads.push(request.url());
+			if (request.isNavigationRequest() || request.method() != 'GET') posts.push(request.url());
 		});
 
 		const title = page.getByPlaceholder('What is wrong?');
-		await title.fill('Sent with fetch');
+		await title.fill('Sent on the socket');
 		await page.getByRole('button', { name: 'Open incident' }).click();
-		await expect(incident(page, 'Sent with fetch')).toBeVisible();
+		await expect(incident(page, 'Sent on the socket')).toBeVisible();
 		await expect(title).toHaveValue('');
 
-		// Spaces pass the browser's `required`; the action refuses them (fail 400).
+		// Spaces pass the browser's `required`; the action's own rule refuses them, in the page.
 		await title.fill('   ');
 		await page.getByRole('button', { name: 'Open incident' }).click();
 		await expect(page.getByText('A title of 1 to 120 characters.')).toBeVisible();
 		await expect(title).toHaveValue('   ');
 
-		await page.getByRole('button', { name: 'Resolve Sent with fetch' }).click();
-		await expect(incident(page, 'Sent with fetch')).toBeHidden();
-		expect(documentLoads).toEqual([]);
+		await page.getByRole('button', { name: 'Resolve Sent on the socket' }).click();
+		await expect(incident(page, 'Sent on the socket')).toBeHidden();
+		await expect(page.getByTestId('incident-pending')).toHaveCount(0);
+		expect(posts).toEqual([]);
 		expect(new URL(page.url()).search).toBe('');
 
 		// Sign out is a plain form: the server's redirect loads the sign-in page.
