@@ -22,17 +22,17 @@ export interface Contender {
 export const requestContenders: readonly Contender[] = [
 	{ name: 'ws', server: 'ws', mode: 'raw-ws' },
 	{ name: 'socket.io', server: 'socket.io', mode: 'socket.io' },
-	{ name: 'runesocket, no key', server: 'runesocket memory', mode: 'no key' },
-	{ name: 'runesocket keyed, memory', server: 'runesocket memory', mode: 'fresh keys' },
-	{ name: 'runesocket keyed, redis', server: 'runesocket redis', mode: 'fresh keys' },
-	{ name: 'runesocket repeat of a kept key, redis', server: 'runesocket redis', mode: 'repeat' }
+	{ name: 'runesocket no key', server: 'runesocket memory', mode: 'no key' },
+	{ name: 'runesocket keyed (memory)', server: 'runesocket memory', mode: 'fresh keys' },
+	{ name: 'runesocket keyed (redis)', server: 'runesocket redis', mode: 'fresh keys' },
+	{ name: 'runesocket repeat of a kept key (redis)', server: 'runesocket redis', mode: 'repeat' }
 ];
 
 /**
  * The contender of a name (or a part of one, e.g. `repeat`), or an error naming the known ones.
  *
  * @example
- * const { server } = requestContenderNamed('keyed, redis');
+ * const { server } = requestContenderNamed('keyed (redis)');
  */
 export function requestContenderNamed(name: string): Contender {
 	const found =

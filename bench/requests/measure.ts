@@ -55,9 +55,11 @@ export async function measureContender(
 	{ redis, prefix }: { redis?: BenchRedis; prefix: string }
 ): Promise<RoundResult> {
 	const onRedis = contender.server == 'runesocket redis';
+	const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
 	const server = new Child<ServerCommand, ServerReport>(
 		new URL('./server-process.ts', import.meta.url),
-		[contender.server, prefix]
+		[contender.server, prefix],
+		profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []
 	);
 	const clients = new Child<ClientCommand, ClientReport>(
 		new URL('./client-process.ts', import.meta.url),

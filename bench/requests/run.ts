@@ -1,6 +1,8 @@
 // Request round trips, exactly-once keys included, beside raw ws and Socket.IO's acknowledgements:
-// `npx tsx bench/requests/run.ts [--rounds N] [--only a,b]`. Each contender's server runs in its
-// own process and its clients in another, on 127.0.0.1; contenders are interleaved per round.
+// `npx tsx bench/requests/run.ts [--rounds N] [--only a,b]` (names or parts of names, e.g.
+// `--only ws,repeat`). Each contender's server runs in its own process and its clients in another,
+// on 127.0.0.1; contenders are interleaved per round. BENCH_CPU_PROFILE_DIR=<dir> writes a
+// .cpuprofile of every server process there (its CPU figures then include the profiler's cost).
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,7 @@ import { requestsTable, type ResultsByContender } from './report.js';
  * Options of `runRequestBench`.
  *
  * @example
- * const options: RequestBenchOptions = { rounds: 3, only: ['ws', 'keyed, redis'] };
+ * const options: RequestBenchOptions = { rounds: 3, only: ['ws', 'keyed (redis)'] };
  */
 export interface RequestBenchOptions {
 	/** Interleaved rounds (every contender once per round); the table gives medians. */
