@@ -8,6 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine, loadAverage } from '../throughput/machine.js';
 import { BenchRedis, exitOnSignals } from '../throughput/redis-server.js';
+import { ROUTE_DEFAULTS } from '../../src/lib/server/options.js';
 import { packageVersion } from '../throughput/servers/package-version.js';
 import { KEPT_KEYS_PER_CLIENT } from './clients.js';
 import { requestContenderNamed, requestContenders, type Contender } from './contenders.js';
@@ -88,6 +89,11 @@ export async function runRequestBench(options: RequestBenchOptions): Promise<boo
 	console.log(requestsTable(results).join('\n'));
 	console.log(
 		`\nThe server's CPU time is its process's own (\`process.cpuUsage\`) over the timed requests; redis-server's is read from /proc (10 ms ticks). A keyed request has a fresh key each; a repeat of a kept key sends again one of ${KEPT_KEYS_PER_CLIENT} keys per client answered in the warm-up, so its answer comes from Redis and no handler runs (checked). runesocket's route authenticates the upgrade (a user per client, whose keys the engine keeps) and has its rate limit off; its clients write the frames runesocket's client sends.`
+	);
+	const perUser = Math.ceil(plan.warmUp / plan.clients) + Math.ceil(plan.requests / plan.clients);
+	const kept = ROUTE_DEFAULTS.requestKeysPerScope;
+	console.log(
+		`\nEach client is one user, whose scope keeps the route's default ${kept.toLocaleString('en-US')} answers: a fresh-key run sends ${perUser.toLocaleString('en-US')} keys per user${perUser > kept ? `, so its last ${(perUser - kept).toLocaleString('en-US')} per user each also forget the oldest answer (as a busy user's would)` : ''}.`
 	);
 	return ok;
 }
