@@ -285,7 +285,7 @@ export class SocketClient {
 		this.#heartbeat = heartbeat(
 			this.#options.heartbeatInterval,
 			this.#options.heartbeatTimeout,
-			() => this.#socket!.send(this.#dialect.ping),
+			() => this.#sendNow(this.#dialect.ping),
 			() => this.#lost('heartbeat', 'Heartbeat timeout')
 		);
 	}
