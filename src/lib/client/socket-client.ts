@@ -282,10 +282,11 @@ export class SocketClient {
 			this.#options[key] = Math.min(value, MAX_TIMER_MS);
 		}
 		this.#dialect = options.protocol ?? envelopeDialect;
+		const { heartbeatInterval, heartbeatTimeout } = this.#options;
 		this.#heartbeat = heartbeat(
-			this.#options.heartbeatInterval,
-			this.#options.heartbeatTimeout,
-			() => this.#socket!.send(this.#dialect.ping),
+			heartbeatInterval,
+			heartbeatTimeout,
+			() => this.#sendNow(this.#dialect.ping),
 			() => this.#lost('heartbeat', 'Heartbeat timeout')
 		);
 	}
