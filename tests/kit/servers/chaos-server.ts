@@ -16,8 +16,7 @@
  * (tests/kit/servers/chaos-server-process.ts runs it as `node --import tsx …`: one process, so a SIGKILL
  * kills the server itself, not a wrapper around it.)
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import {
 	createSocketServer,
@@ -27,8 +26,8 @@ import {
 } from '../../../src/lib/server/index.js';
 import { LoopProbe } from '../attack/loop-probe.js';
 import { presentAs, tokenUserAuth, type TokenUser } from '../token-users.js';
+import { serveInChild } from './child-server.js';
 
-const port = Number(process.env.PORT ?? 0);
 const redisUrl = process.env.REDIS_URL;
 const engine: Engine = redisUrl
 	? new RedisEngine({
@@ -82,30 +81,4 @@ function answer(request: IncomingMessage, response: ServerResponse): void {
 	response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
 }
 
-const http = createServer(answer);
-sockets.attach(http);
-
-try {
-	await sockets.ready();
-	await new Promise<void>((resolve, reject) => {
-		http.once('error', reject);
-		http.listen(port, '127.0.0.1', resolve);
-	});
-} catch (error) {
-	console.error('chaos-server could not start:', error);
-	process.exit(1);
-}
-console.log(`Listening on ${(http.address() as AddressInfo).port}`);
-
-let stopping = false;
-async function stop(): Promise<void> {
-	if (stopping) return;
-	stopping = true;
-	probe.stop();
-	await sockets.close();
-	http.closeAllConnections();
-	await new Promise<void>((resolve) => http.close(() => resolve()));
-	process.exit(0);
-}
-process.on('SIGTERM', () => void stop());
-process.on('SIGINT', () => void stop());
+await serveInChild({ name: 'chaos-server', sockets, answer, beforeStop: () => probe.stop() });

@@ -1,14 +1,11 @@
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { until } from '../wait.js';
-import { endProcess, startProcess } from './process.js';
+import { startScriptServer } from './script-server.js';
 
-const SCRIPT = fileURLToPath(new URL('./keyed-server.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const SCRIPT = new URL('./keyed-server.ts', import.meta.url);
 
 /** tests/kit/servers/keyed-server.ts in a child process, stopped after the test. */
 export interface KeyedServerProcess {
@@ -35,13 +32,9 @@ export interface EffectsFile {
 	count(key: string): number;
 }
 
-const running: ChildProcess[] = [];
 const dirs: string[] = [];
 
-afterEach(async () => {
-	await Promise.all(
-		running.splice(0).map((child) => endProcess(child, 'the keyed server', 'SIGTERM', 5_000))
-	);
+afterEach(() => {
 	for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -72,27 +65,19 @@ export async function startKeyedServer(
 	effects: EffectsFile,
 	options: { lease?: number } = {}
 ): Promise<KeyedServerProcess> {
-	let log = '';
 	const env: Record<string, string> = { REDIS_URL: redis, EFFECTS_FILE: effects.path };
 	if (options.lease !== undefined) env.LEASE_MS = String(options.lease);
-	const { child, ready } = await startProcess(process.execPath, ['--import', 'tsx', SCRIPT], {
-		ready: /Listening on (\d+)/,
-		what: 'the keyed server',
-		ms: 20_000,
-		cwd: ROOT,
-		env,
-		onOutput: (text) => (log += text)
-	});
-	running.push(child);
-	const base = `http://127.0.0.1:${ready[1]}`;
+	const server = await startScriptServer(SCRIPT, 'the keyed server', env);
+	const { base } = server;
+	const linesOfLog = (line: string) => linesOf(server.log, line);
 	return {
-		url: `ws://127.0.0.1:${ready[1]}/ws`,
+		url: server.url,
 		get log() {
-			return log;
+			return server.log;
 		},
-		starts: (key) => linesOf(log, `started ${key}`),
+		starts: (key) => linesOfLog(`started ${key}`),
 		started: (key, count = 1) =>
-			until(() => linesOf(log, `started ${key}`) >= count, `the handler of ${key} to start`, {
+			until(() => linesOfLog(`started ${key}`) >= count, `the handler of ${key} to start`, {
 				ms: 10_000,
 				everyMs: 5
 			}),
@@ -112,6 +97,6 @@ export async function startKeyedServer(
 				`the keyed server’s engine to be healthy == ${value}`,
 				{ ms, everyMs: 20 }
 			),
-		kill: () => endProcess(child, 'the keyed server', 'SIGKILL', 5_000)
+		kill: () => server.kill()
 	};
 }

@@ -12,13 +12,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { createSocketServer, type RouteOptions } from '../../../src/lib/server/index.js';
 import { tokenUserAuth, type TokenUser } from '../token-users.js';
 import { Apply, KEYED_PATH, type ApplyAnswer } from './keyed-messages.js';
+import { serveInChild } from './child-server.js';
 
 const effects = process.env.EFFECTS_FILE!;
 const engine = new RedisEngine({
@@ -68,25 +68,4 @@ function answer(request: IncomingMessage, response: ServerResponse): void {
 	response.writeHead(204).end();
 }
 
-const http = createServer(answer);
-sockets.attach(http);
-
-try {
-	await sockets.ready();
-	await new Promise<void>((resolve, reject) => {
-		http.once('error', reject);
-		http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve);
-	});
-} catch (error) {
-	console.error('keyed-server could not start:', error);
-	process.exit(1);
-}
-console.log(`Listening on ${(http.address() as AddressInfo).port}`);
-
-async function stop(): Promise<void> {
-	await sockets.close();
-	http.closeAllConnections();
-	await new Promise<void>((resolve) => http.close(() => resolve()));
-	process.exit(0);
-}
-process.on('SIGTERM', () => void stop());
+await serveInChild({ name: 'keyed-server', sockets, answer });

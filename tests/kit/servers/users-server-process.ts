@@ -1,10 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { afterEach } from 'vitest';
-import { endProcess, startProcess } from './process.js';
+import { startScriptServer } from './script-server.js';
 
-const SCRIPT = fileURLToPath(new URL('./users-server.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const SCRIPT = new URL('./users-server.ts', import.meta.url);
 
 /** What `GET /stats` of tests/kit/servers/users-server.ts answers. */
 export interface UsersServerStats {
@@ -29,31 +25,14 @@ export interface UsersServerProcess {
 	kill(): Promise<void>;
 }
 
-const running: ChildProcess[] = [];
-
-afterEach(async () => {
-	await Promise.all(
-		running.splice(0).map((child) => endProcess(child, 'the users server', 'SIGTERM', 5_000))
-	);
-});
-
 /** Starts the users server with `env` (REDIS_URL, MAX_PER_USER, PRESENCE_TTL_MS). */
 export async function startUsersServer(env: Record<string, string>): Promise<UsersServerProcess> {
-	let log = '';
-	const { child, ready } = await startProcess(process.execPath, ['--import', 'tsx', SCRIPT], {
-		ready: /Listening on (\d+)/,
-		what: 'the users server',
-		ms: 20_000,
-		cwd: ROOT,
-		env,
-		onOutput: (text) => (log += text)
-	});
-	running.push(child);
-	const base = `http://127.0.0.1:${ready[1]}`;
+	const server = await startScriptServer(SCRIPT, 'the users server', env);
+	const { base } = server;
 	return {
-		url: `ws://127.0.0.1:${ready[1]}/ws`,
+		url: server.url,
 		get log() {
-			return log;
+			return server.log;
 		},
 		async post(path, query) {
 			const response = await fetch(`${base}${path}?${new URLSearchParams(query)}`, {
@@ -68,6 +47,6 @@ export async function startUsersServer(env: Record<string, string>): Promise<Use
 			const response = await fetch(`${base}/stats`, { signal: AbortSignal.timeout(5_000) });
 			return (await response.json()) as UsersServerStats;
 		},
-		kill: () => endProcess(child, 'the users server', 'SIGKILL', 5_000)
+		kill: () => server.kill()
 	};
 }

@@ -13,11 +13,11 @@
  * - `POST /ban?user=<id>&room=<room>` → `authorizeJoin` refuses that room to that user from now on;
  * - `GET /stats` → `{ connections: [user ids of the open, authenticated connections], metrics }`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RedisEngine } from '../../../src/lib/redis/index.js';
 import { createSocketServer, type RouteOptions } from '../../../src/lib/server/index.js';
 import { tokenUserAuth, type TokenUser } from '../token-users.js';
+import { serveInChild } from './child-server.js';
 
 const engine = new RedisEngine({
 	redis: process.env.REDIS_URL!,
@@ -52,29 +52,12 @@ async function answer(request: IncomingMessage, response: ServerResponse): Promi
 	response.writeHead(204).end();
 }
 
-const http = createServer((request, response) => {
-	answer(request, response).catch((error: unknown) => {
-		response.writeHead(500).end(String(error));
-	});
+await serveInChild({
+	name: 'users-server',
+	sockets,
+	answer: (request, response) => {
+		answer(request, response).catch((error: unknown) => {
+			response.writeHead(500).end(String(error));
+		});
+	}
 });
-sockets.attach(http);
-
-try {
-	await sockets.ready();
-	await new Promise<void>((resolve, reject) => {
-		http.once('error', reject);
-		http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve);
-	});
-} catch (error) {
-	console.error('users-server could not start:', error);
-	process.exit(1);
-}
-console.log(`Listening on ${(http.address() as AddressInfo).port}`);
-
-async function stop(): Promise<void> {
-	await sockets.close();
-	http.closeAllConnections();
-	await new Promise<void>((resolve) => http.close(() => resolve()));
-	process.exit(0);
-}
-process.on('SIGTERM', () => void stop());
