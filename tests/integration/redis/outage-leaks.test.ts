@@ -127,10 +127,12 @@ describe('RedisEngine after many Redis outages', { timeout: 90_000 }, () => {
 		const counts: Record<string, number>[] = [];
 		for (let outage = 1; outage <= OUTAGES; outage++) {
 			// Each master ends the engine's sharded subscriber connection, as a node restart would.
-			await Promise.all(
+			const killed = await Promise.all(
 				cluster.nodes.map(({ port }) => cluster.cli(port, 'client', 'kill', 'type', 'pubsub'))
 			);
-			await signal.until(() => !engine.healthy, `unhealthy in outage ${outage}`);
+			// How many connections each node ended, for the report of an engine that stays healthy.
+			const ended = killed.map((count) => count.trim()).join(',');
+			await signal.until(() => !engine.healthy, `unhealthy in outage ${outage} (ended ${ended})`);
 			await signal.until(() => engine.healthy, `healthy after outage ${outage}`);
 			counts.push(clusterCounts(commands, subscriber));
 		}
