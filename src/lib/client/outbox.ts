@@ -83,7 +83,7 @@ export interface OutboxRequestOptions {
 	key?: string;
 }
 
-// An entry's life: one state, changed only by #move.
+// An entry's life: one phase, changed only by #move.
 //
 //          made while connected            answered / final error / deadline
 //   (new) ────────────────────────▶ SENT ───────────────────────────────────▶ SETTLED
@@ -91,7 +91,7 @@ export interface OutboxRequestOptions {
 //     ▼ connected       Connected│    ▼                  ▼ unavailable, rate_limited
 //   WAITING ─────────────────────┘  WAITING         BACKING_OFF ──timer──▶ SENT (or WAITING)
 //
-// Any state goes to SETTLED at its deadline or on dispose(). A message is SETTLED as soon as it is
+// Any phase goes to SETTLED at its deadline or on dispose(). A message is SETTLED as soon as it is
 // handed to an open connection.
 
 /** Waits for the next `Connected` (the client is not connected). */
@@ -103,7 +103,7 @@ const SENT = 2;
 /** Out of the outbox: answered, refused, expired, dropped or disposed. */
 const SETTLED = 3;
 
-type State = typeof WAITING | typeof BACKING_OFF | typeof SENT | typeof SETTLED;
+type Phase = typeof WAITING | typeof BACKING_OFF | typeof SENT | typeof SETTLED;
 
 /** How a settled entry ended: the reply (or `undefined` for a sent message), or the error. */
 type Outcome = { readonly value: unknown } | { readonly error: unknown };
@@ -113,7 +113,7 @@ interface Slot {
 	readonly entry: OutboxEntry;
 	/** Its JSON as stored: `maxBytes` counts its length. */
 	readonly text: string;
-	state: State;
+	phase: Phase;
 	/** Retries after a backoff so far: each doubles the next backoff's window. */
 	retries: number;
 	/** Owned by BACKING_OFF. */
@@ -284,7 +284,7 @@ export class Outbox {
 
 	/** Whether an entry waits for the next `Connected`. */
 	#waiting(): boolean {
-		return [...this.#slots.values()].some(({ state }) => state == WAITING);
+		return [...this.#slots.values()].some(({ phase }) => phase == WAITING);
 	}
 
 	/** An entry's slot, WAITING, its deadline running. Throws when JSON cannot hold its data. */
@@ -302,7 +302,7 @@ export class Outbox {
 		const slot: Slot = {
 			entry,
 			text,
-			state: WAITING,
+			phase: WAITING,
 			retries: 0,
 			deadlineTimer: setTimeout(() => this.#expire(slot), wait),
 			end
@@ -327,21 +327,21 @@ export class Outbox {
 	}
 
 	/**
-	 * The one way an entry changes state: tears down what the state being left owned (its retry
-	 * timer), then does what the new state starts with — send (SENT), wait for the timer
+	 * The one way an entry changes phase: tears down what the phase being left owned (its retry
+	 * timer), then does what the new phase starts with — send (SENT), wait for the timer
 	 * (BACKING_OFF), or end the entry (SETTLED: out of the outbox and of the storage, its promise
 	 * settled with `outcome`, and reported when `drop` says it was given up on).
 	 */
-	#move(slot: Slot, state: State, outcome?: Outcome, drop?: OutboxDrop['reason']): void {
-		if (slot.state == SETTLED) return;
+	#move(slot: Slot, phase: Phase, outcome?: Outcome, drop?: OutboxDrop['reason']): void {
+		if (slot.phase == SETTLED) return;
 		clearTimeout(slot.retryTimer);
-		slot.state = state;
-		if (state == SENT) this.#send(slot);
-		else if (state == BACKING_OFF) {
+		slot.phase = phase;
+		if (phase == SENT) this.#send(slot);
+		else if (phase == BACKING_OFF) {
 			const { retryDelay } = this.#options;
 			const delay = retryDelay + reconnectDelay(slot.retries++, retryDelay, MAX_RETRY_DELAY);
 			slot.retryTimer = setTimeout(() => this.#move(slot, this.#sendable()), delay);
-		} else if (state == SETTLED) {
+		} else if (phase == SETTLED) {
 			clearTimeout(slot.deadlineTimer);
 			// Only what was taken in is taken out: a refused entry never was.
 			if (this.#slots.get(slot.entry.key) == slot) {
@@ -356,7 +356,7 @@ export class Outbox {
 	}
 
 	/** Where an entry due to go now goes: SENT while connected, else WAITING for the next `Connected`. */
-	#sendable(): State {
+	#sendable(): Phase {
 		return this.#client.isConnected ? SENT : WAITING;
 	}
 
@@ -379,13 +379,13 @@ export class Outbox {
 			return this.#move(slot, SETTLED, { value: undefined });
 		}
 		this.#client.request(definition, data, { key }).then(
-			(value) => slot.state == SENT && this.#move(slot, SETTLED, { value }),
-			(error: unknown) => slot.state == SENT && this.#move(slot, ...this.#after(error))
+			(value) => slot.phase == SENT && this.#move(slot, SETTLED, { value }),
+			(error: unknown) => slot.phase == SENT && this.#move(slot, ...this.#after(error))
 		);
 	}
 
 	/** Where a failed attempt leaves its request, per the error. */
-	#after(error: unknown): [State, Outcome?] {
+	#after(error: unknown): [Phase, Outcome?] {
 		if (!(error instanceof SocketError)) return [SETTLED, { error }];
 		if (error.kind == 'closed') return [WAITING];
 		if (error.kind == 'timeout' || RETRIED_CODES.includes(error.code as ErrorCodeValue))
@@ -397,7 +397,7 @@ export class Outbox {
 	#flush(): void {
 		for (const slot of this.#slots.values()) {
 			if (!this.#client.isConnected) return;
-			if (slot.state == WAITING) this.#move(slot, SENT);
+			if (slot.phase == WAITING) this.#move(slot, SENT);
 		}
 	}
 

@@ -39,7 +39,7 @@ export interface HandledRequestContext {
  * - `lapsed`: the deadline passed with nothing sent (the socket is gone, or the application
  *   answered through `connection.send`): a later answer is only kept for the key.
  */
-type AnswerState = 'open' | 'answered' | 'expired' | 'lapsed';
+type AnswerPhase = 'open' | 'answered' | 'expired' | 'lapsed';
 
 /**
  * One message handed to application handlers (typed handlers or the route's `onMessage`), and the
@@ -55,7 +55,7 @@ export class HandledRequest {
 	#name: string;
 	#id: number | undefined;
 	#context: HandledRequestContext;
-	#state: AnswerState = 'open';
+	#phase: AnswerPhase = 'open';
 	#deadline: ReturnType<typeof setTimeout> | undefined;
 
 	constructor(
@@ -74,7 +74,7 @@ export class HandledRequest {
 		reply.error = (code: string, message: string) =>
 			this.#answerForHandler(ERROR_MESSAGE, { code, message });
 		reply.key = context.keeper?.key;
-		Object.defineProperty(reply, 'sent', { get: () => this.#state != 'open' });
+		Object.defineProperty(reply, 'sent', { get: () => this.#phase != 'open' });
 		this.reply = reply as Reply;
 	}
 
@@ -104,7 +104,7 @@ export class HandledRequest {
 	 * the `no_reply` of a repeat that waited in vain. Never kept.
 	 */
 	answerForKey(name: string, data: unknown): void {
-		if (this.#state != 'open' || this.#id === undefined) return;
+		if (this.#phase != 'open' || this.#id === undefined) return;
 		this.#send(name, data);
 	}
 
@@ -115,7 +115,7 @@ export class HandledRequest {
 	 */
 	#answerForHandler(name: string, data: unknown): void {
 		if (this.#id === undefined) return;
-		const expired = this.#state == 'expired';
+		const expired = this.#phase == 'expired';
 		this.#answerOnce(name, data);
 		if (!expired) return;
 		const kept = this.#context.keeper ? ' (kept for its key: a repeat gets it)' : '';
@@ -131,8 +131,8 @@ export class HandledRequest {
 	 * keeper while no real answer was (after `no_reply` too, or with the socket gone).
 	 */
 	#answerOnce(name: string, data: unknown): void {
-		if (this.#id === undefined || this.#state == 'answered') return;
-		if (this.#state == 'open') this.#send(name, data);
+		if (this.#id === undefined || this.#phase == 'answered') return;
+		if (this.#phase == 'open') this.#send(name, data);
 		this.#context.keeper?.keep(name, data);
 	}
 
@@ -143,21 +143,21 @@ export class HandledRequest {
 	 */
 	#send(name: string, data: unknown): boolean {
 		const queued = this.#connection.answer(name, data, this.#id!);
-		this.#state = 'answered';
+		this.#phase = 'answered';
 		clearTimeout(this.#deadline);
 		return queued;
 	}
 
 	/** No handler answered in time: the client is told, and so is the application. */
 	#expire(): void {
-		if (this.#state != 'open') return;
+		if (this.#phase != 'open') return;
 		const answer = {
 			code: ErrorCode.NoReply,
 			message: `No answer within ${CALLBACK_TIMEOUT_MS} ms`
 		};
 		// Not queued: answered meanwhile by a `reply` the application sent itself, or the socket is gone.
-		this.#state = this.#send(ERROR_MESSAGE, answer) ? 'expired' : 'lapsed';
-		if (this.#state == 'lapsed') return;
+		this.#phase = this.#send(ERROR_MESSAGE, answer) ? 'expired' : 'lapsed';
+		if (this.#phase == 'lapsed') return;
 		this.#context.metrics.requestsUnanswered++;
 		this.#context.report(
 			new Error(
