@@ -1,3 +1,4 @@
+import { ratio, table, whole } from '../markdown.js';
 import type { RoundResult } from './measure-contender.js';
 import { median } from './stats.js';
 
@@ -5,19 +6,6 @@ import { median } from './stats.js';
 export type ResultsByContender = Map<string, RoundResult[]>;
 
 const kilobytes = (bytes: number): string => (bytes / 1024).toFixed(1);
-const whole = (value: number): string => Math.round(value).toLocaleString('en-US');
-
-function ratio(value: number, baseline: number | undefined): string {
-	return baseline ? `${(value / baseline).toFixed(2)}×` : '—';
-}
-
-function table(header: string[], rows: string[][]): string[] {
-	return [
-		`| ${header.join(' | ')} |`,
-		`| ${header.map(() => '---').join(' | ')} |`,
-		...rows.map((row) => `| ${row.join(' | ')} |`)
-	];
-}
 
 function medianOf(runs: RoundResult[], key: keyof Omit<RoundResult, 'version'>): number {
 	return median(runs.map((run) => run[key]));

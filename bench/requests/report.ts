@@ -1,23 +1,11 @@
+import { ratio, table, whole } from '../markdown.js';
 import { median } from '../connections/stats.js';
 import type { RoundResult } from './measure.js';
 
 /** Every round's result per contender name, in the order the contenders ran. */
 export type ResultsByContender = Map<string, RoundResult[]>;
 
-const whole = (value: number): string => Math.round(value).toLocaleString('en-US');
 const micros = (value: number): string => value.toFixed(1);
-
-function ratio(value: number, baseline: number | undefined): string {
-	return baseline ? `${(value / baseline).toFixed(2)}×` : '—';
-}
-
-function table(header: string[], rows: string[][]): string[] {
-	return [
-		`| ${header.join(' | ')} |`,
-		`| ${header.map(() => '---').join(' | ')} |`,
-		...rows.map((row) => `| ${row.join(' | ')} |`)
-	];
-}
 
 function spread(values: number[], format: (value: number) => string): string {
 	return `${format(Math.min(...values))}–${format(Math.max(...values))}`;
