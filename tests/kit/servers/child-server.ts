@@ -11,8 +11,8 @@ export interface ChildServerOptions {
 	readonly answer: RequestListener;
 	/** The port to listen on; default `PORT` from the environment, else any free one. */
 	readonly port?: number;
-	/** Runs first when the process is told to stop (e.g. a probe's timer to clear). */
-	readonly beforeStop?: () => void;
+	/** Runs (and is awaited) first when the process is told to stop: a probe to end, a feed to stop. */
+	readonly beforeStop?: () => void | Promise<void>;
 }
 
 /**
@@ -46,7 +46,7 @@ export async function serveInChild({
 	async function stop(): Promise<void> {
 		if (stopping) return;
 		stopping = true;
-		beforeStop?.();
+		await beforeStop?.();
 		await sockets.close();
 		http.closeAllConnections();
 		await new Promise<void>((resolve) => http.close(() => resolve()));

@@ -16,8 +16,7 @@
  * Env: PORT (0), MAX_CONNECTIONS, AUTH_TIMEOUT_MS, MAX_PENDING (the server's defaults when unset).
  * Prints `Listening on <port>`. Run as `node --expose-gc --import tsx tests/kit/servers/hardening-server.ts`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
 	createSocketServer,
 	defineRoute,
@@ -46,6 +45,7 @@ import {
 	UpgradeAuth
 } from './hardening-messages.js';
 import { LoopProbe } from '../attack/loop-probe.js';
+import { serveInChild } from './child-server.js';
 
 const numberFromEnv = (name: string): number | undefined =>
 	process.env[name] ? Number(process.env[name]) : undefined;
@@ -328,23 +328,14 @@ function respond(request: IncomingMessage, response: ServerResponse): void {
 	);
 }
 
-const http = createServer(respond);
-sockets.attach(http);
-await sockets.ready();
-await new Promise<void>((resolve, reject) => {
-	http.once('error', reject);
-	http.listen(Number(process.env.PORT ?? 0), '127.0.0.1', resolve);
+await serveInChild({
+	name: 'hardening-server',
+	sockets,
+	answer: respond,
+	beforeStop: async () => {
+		probe.stop();
+		await feed.stop();
+	}
 });
+// The parent reads "Listening" through a pipe: the probe runs before its first request arrives.
 probe.start();
-console.log(`Listening on ${(http.address() as AddressInfo).port}`);
-
-async function stop(): Promise<void> {
-	probe.stop();
-	await feed.stop();
-	await sockets.close();
-	http.closeAllConnections();
-	await new Promise<void>((resolve) => http.close(() => resolve()));
-	process.exit(0);
-}
-process.once('SIGTERM', () => void stop());
-process.once('SIGINT', () => void stop());
