@@ -88,7 +88,9 @@ describe('exactly-once requests on Redis, real processes', { timeout: 60_000 }, 
 		const downAnswer = await answerOf(tab, downId);
 		expect(downAnswer.name).toBe('reply');
 		await redis.restart();
-		await a.healthy(true);
+		// Both processes back on Redis: B's repeats below ask it (before B reconnects, they would be
+		// answered unavailable, rightly, and the client would send them again).
+		await Promise.all([a.healthy(true), b.healthy(true)]);
 		await a.release(afterRestart);
 		const afterAnswer = await answerOf(tab, afterId);
 		expect(afterAnswer.name).toBe('reply');
