@@ -1,5 +1,10 @@
 import { serverMessage, type ServerMessage } from '../protocol/envelope.js';
-import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
+import {
+	describeIssues,
+	MAX_CONFLATION_KEY_LENGTH,
+	validateMessage,
+	type MessageDefinition
+} from '../protocol/message.js';
 import { EVERYONE } from './engine.js';
 
 /**
@@ -9,16 +14,25 @@ import { EVERYONE } from './engine.js';
 export const DEFAULT_MAX_MESSAGE_SIZE = 512 * 1024;
 
 /**
+ * Where a typed publish goes (`room`, default every connection) and the conflation key it gives its
+ * message in place of the definition's (`null`: none, whatever the definition says).
+ */
+export interface TypedPublishOptions {
+	readonly room?: string;
+	readonly conflationKey?: string | number | null;
+}
+
+/**
  * The message a typed publish sends (`server.publish`, `RedisPublisher.publish`): the data checked by
  * the definition's schema (a `TypeError` when it fails), the room name checked (not `EVERYONE`,
- * which a publish without a room reaches, and not empty), and the whole message at most
- * `maxMessageSize` bytes as JSON (a `RangeError` past it). One place, so a process without sockets
- * refuses exactly what a server does.
+ * which a publish without a room reaches, and not empty), its conflation key (the publish's, else
+ * the definition's) checked, and the whole message at most `maxMessageSize` bytes as JSON (a
+ * `RangeError` past it). One place, so a process without sockets refuses exactly what a server does.
  */
 export async function typedMessage<Data>(
 	definition: MessageDefinition<Data>,
 	data: Data,
-	room: string | undefined,
+	{ room, conflationKey }: TypedPublishOptions,
 	maxMessageSize: number
 ): Promise<ServerMessage> {
 	const result = await validateMessage(definition, data);
@@ -27,9 +41,28 @@ export async function typedMessage<Data>(
 	}
 	if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
 	if (room === '') throw new TypeError('Cannot publish to an empty room name');
-	const message = serverMessage(definition.name, data, { room });
+	const key = conflationKey === undefined ? definition.conflationKey?.(data) : conflationKey;
+	const message = serverMessage(definition.name, data, {
+		room,
+		conflationKey: room === undefined ? undefined : checkedConflationKey(definition.name, key)
+	});
 	checkMessageSize(message, `"${definition.name}"`, maxMessageSize);
 	return message;
+}
+
+/**
+ * A conflation key as it goes on the wire: a string of 1 to `MAX_CONFLATION_KEY_LENGTH` characters
+ * (a finite number becomes its string), or none. Throws a `TypeError` naming the message otherwise.
+ */
+function checkedConflationKey(name: string, key: unknown): string | undefined {
+	if (key === undefined || key === null) return undefined;
+	const text = typeof key == 'number' && Number.isFinite(key) ? String(key) : key;
+	if (typeof text == 'string' && text.length > 0 && text.length <= MAX_CONFLATION_KEY_LENGTH) {
+		return text;
+	}
+	throw new TypeError(
+		`The conflation key of "${name}" must be a finite number or a string of 1 to ${MAX_CONFLATION_KEY_LENGTH} characters, not ${String(key).slice(0, 40)}`
+	);
 }
 
 /**

@@ -23,6 +23,11 @@ export interface InboundMessage {
 	readonly offset?: number;
 	/** On room messages: the room stream's epoch, which changes whenever its history was lost. */
 	readonly epoch?: string;
+	/**
+	 * On room messages that carry only a latest value: its conflation key. A newer message of the
+	 * same room, name and key supersedes it, and may have been sent instead (PROTOCOL.md, "Conflation").
+	 */
+	readonly conflationKey?: string;
 }
 
 /**
@@ -51,26 +56,34 @@ export interface ServerMessage {
 	readonly room?: string;
 	/** The request it answers, if any. */
 	readonly id?: number;
+	/** On room messages that carry only a latest value: its conflation key. */
+	readonly conflationKey?: string;
 }
 
 /**
  * Builds a message as a runesocket server sends it, stamped now (or at `timestamp`): the one place the
- * server's envelope is spelled out. `room` and `id` are left out when not given (JSON drops
- * `undefined` fields).
+ * server's envelope is spelled out. `room`, `id` and `conflationKey` are left out when not given
+ * (JSON drops `undefined` fields).
  */
 export function serverMessage(
 	name: string,
 	data: unknown,
-	{ room, id, timestamp = Date.now() }: { room?: string; id?: number; timestamp?: number } = {}
+	{
+		room,
+		id,
+		conflationKey,
+		timestamp = Date.now()
+	}: { room?: string; id?: number; conflationKey?: string; timestamp?: number } = {}
 ): ServerMessage {
-	return { name, data, timestamp, room, id };
+	return { name, data, timestamp, room, id, conflationKey };
 }
 
 /**
  * Serialises a room delivery: a message that has a place in `room`'s stream. It goes on the wire as
- * the array `[name, data, room, offset, epoch]` (PROTOCOL.md, "Room deliveries"), a third of the
- * bytes of the same message as an object, which matters because it is the frame a server writes
- * most, once per member. Room deliveries carry no timestamp: put one in `data` when it matters.
+ * the array `[name, data, room, offset, epoch]`, with its conflation key as a sixth item when it has
+ * one (PROTOCOL.md, "Room deliveries"): a third of the bytes of the same message as an object, which
+ * matters because it is the frame a server writes most, once per member. Room deliveries carry no
+ * timestamp: put one in `data` when it matters.
  */
 export function roomDeliveryFrame(
 	message: {
@@ -78,10 +91,16 @@ export function roomDeliveryFrame(
 		readonly data?: unknown;
 		readonly offset?: unknown;
 		readonly epoch?: unknown;
+		readonly conflationKey?: unknown;
 	},
 	room: string
 ): string {
-	return JSON.stringify([message.name, message.data, room, message.offset, message.epoch]);
+	const { name, data, offset, epoch, conflationKey } = message;
+	return JSON.stringify(
+		typeof conflationKey == 'string'
+			? [name, data, room, offset, epoch, conflationKey]
+			: [name, data, room, offset, epoch]
+	);
 }
 
 /**
@@ -173,9 +192,17 @@ export function parseObjectFrame(frame: string): Record<string, unknown> {
 	return value;
 }
 
+/** A room delivery's array form as a message; a sixth item is its conflation key. */
+function roomDelivery(items: unknown[]): Record<string, unknown> {
+	const [name, data, room, offset, epoch, conflationKey] = items;
+	const message: Record<string, unknown> = { name, data, room, offset, epoch };
+	if (typeof conflationKey == 'string') message.conflationKey = conflationKey;
+	return message;
+}
+
 /**
  * runesocket's own protocol, the default: `{name, data, timestamp, room?, id?}` from the server and
- * room deliveries as `[name, data, room, offset, epoch]`, `{name, data, id?}` from the client, `"2"`/`"3"` heartbeats, first-frame `auth`, and
+ * room deliveries as `[name, data, room, offset, epoch, conflationKey?]`, `{name, data, id?}` from the client, `"2"`/`"3"` heartbeats, first-frame `auth`, and
  * `room.join`/`room.leave` messages. PROTOCOL.md is its full description.
  */
 export const envelopeDialect: Dialect = {
@@ -183,9 +210,7 @@ export const envelopeDialect: Dialect = {
 	decode(frame) {
 		if (frame == PONG_FRAME) return null;
 		const value = safeJsonParse(frame);
-		const message = Array.isArray(value)
-			? { name: value[0], data: value[1], room: value[2], offset: value[3], epoch: value[4] }
-			: value;
+		const message = Array.isArray(value) ? roomDelivery(value) : value;
 		if (!isRecord(message) || typeof message.name != 'string') {
 			// The client reports the frame itself beside this message.
 			throw new TypeError('No string "name"');

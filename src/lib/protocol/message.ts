@@ -4,6 +4,7 @@ import type {
 	StandardResult,
 	StandardSchema
 } from './standard-schema.js';
+import { isRecord } from './envelope.js';
 
 /**
  * A named, typed message both ends agree on. Create one with `ClientMessage.define`.
@@ -19,7 +20,42 @@ export interface MessageDefinition<Data> {
 	readonly name: string;
 	/** The Standard Schema that inbound data must pass, if any. */
 	readonly schema: StandardSchema<unknown, Data> | undefined;
+	/**
+	 * The conflation key of a room message's data, when only its newest value matters (see
+	 * `MessageOptions.conflationKey`). A method, so that a definition of any data is still a
+	 * `MessageDefinition<unknown>` where one is asked for.
+	 */
+	conflationKey?(data: Data): string | number | undefined;
 }
+
+/**
+ * Names what a message is the latest value of (a monitor's id, a cursor's user): a string or a
+ * finite number, or `undefined` for a message that must not be conflated.
+ */
+export type ConflationKeyOf<Data> = (data: Data) => string | number | undefined;
+
+/**
+ * Options of `ClientMessage.define`.
+ *
+ * @example
+ * ```ts
+ * const options: MessageOptions<{ monitorId: string; status: string }> = {
+ * 	conflationKey: (state) => state.monitorId
+ * };
+ * ```
+ */
+export interface MessageOptions<Data> {
+	/**
+	 * For room messages where only the newest value per key matters (a monitor's state, a price, a
+	 * cursor): a reader that falls behind, a replay and the page skip every such message that a
+	 * newer one of the same room, name and key supersedes (PROTOCOL.md, "Conflation"). Messages it
+	 * gives no key are never skipped.
+	 */
+	conflationKey?: ConflationKeyOf<Data>;
+}
+
+/** The longest conflation key a publish accepts (PROTOCOL.md, "Conflation"). */
+export const MAX_CONFLATION_KEY_LENGTH = 256;
 
 /**
  * The payload type a message definition carries.
@@ -32,24 +68,42 @@ export interface MessageDefinition<Data> {
 export type MessageData<Definition> =
 	Definition extends MessageDefinition<infer Data> ? Data : never;
 
-function define<Data>(name: string): MessageDefinition<Data>;
+/** Whether `define`'s second argument is its options (which name a conflation key) rather than a schema. */
+function isOptions(value: unknown): value is MessageOptions<unknown> {
+	return isRecord(value) && 'conflationKey' in value && !('~standard' in value);
+}
+
+function define<Data>(name: string, options?: MessageOptions<Data>): MessageDefinition<Data>;
 function define<Schema extends StandardSchema>(
 	name: string,
-	schema: Schema
+	schema: Schema,
+	options?: MessageOptions<InferOutput<Schema>>
 ): MessageDefinition<InferOutput<Schema>>;
-function define(name: string, schema?: StandardSchema): MessageDefinition<unknown> {
+function define(
+	name: string,
+	schemaOrOptions?: StandardSchema | MessageOptions<unknown>,
+	moreOptions?: MessageOptions<unknown>
+): MessageDefinition<unknown> {
 	if (typeof name != 'string' || !name) {
 		throw new TypeError(`Bad message name: ${String(name)}`);
 	}
+	const optionsFirst = isOptions(schemaOrOptions);
+	const schema = optionsFirst ? undefined : (schemaOrOptions as StandardSchema | undefined);
+	const options = optionsFirst ? schemaOrOptions : moreOptions;
 	if (schema && typeof schema['~standard']?.validate != 'function') {
 		throw new TypeError(`${name}: not a Standard Schema`);
 	}
-	return Object.freeze({ name, schema });
+	const conflationKey = options?.conflationKey;
+	if (conflationKey !== undefined && typeof conflationKey != 'function') {
+		throw new TypeError(`${name}: conflationKey must be a function of the data`);
+	}
+	return Object.freeze(conflationKey ? { name, schema, conflationKey } : { name, schema });
 }
 
 /**
  * Defines typed messages: by type alone (`define<T>(name)`) or with any Standard Schema
- * (`define(name, schema)`), whose output type then becomes the message type.
+ * (`define(name, schema)`), whose output type then becomes the message type. Options (last) may
+ * name a `conflationKey`.
  *
  * @example
  * ```ts
@@ -59,6 +113,9 @@ function define(name: string, schema?: StandardSchema): MessageDefinition<unknow
  * 	z.object({ uuid: z.string(), title: z.string() })
  * );
  * const Typing = ClientMessage.define<{ user: string }>('typing');
+ * const MonitorState = ClientMessage.define<{ id: string; status: string }>('monitor.state', {
+ * 	conflationKey: (state) => state.id
+ * });
  * ```
  */
 export const ClientMessage = { define };

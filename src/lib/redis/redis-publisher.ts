@@ -57,6 +57,11 @@ export interface RedisPublisherOptions {
 export interface RedisPublishOptions {
 	/** The room to publish to. Default: every connection of every server (no offset, no history). */
 	room?: string;
+	/**
+	 * This message's conflation key, in place of the one its definition names (`null`: none). Room
+	 * messages only (PROTOCOL.md, "Conflation").
+	 */
+	conflationKey?: string | number | null;
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000;
@@ -159,7 +164,7 @@ export class RedisPublisher {
 		options: RedisPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
 		const { room } = options;
-		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
+		const message = await typedMessage(definition, data, options, this.#maxMessageSize);
 		const target = room ?? EVERYONE;
 		await this.#connected(`publish to "${target}"`);
 		return this.#publishes.publish(target, message, undefined);

@@ -28,6 +28,8 @@ export interface BroadcastOptions {
  * so importing it would close an import cycle.
  */
 export interface ConnectionRoute {
+	/** The options it was made from: its path names it in the metrics. */
+	readonly options: { readonly path: string };
 	readonly maxBufferedBytes: number;
 	readonly metrics: ServerMetrics;
 	/** Every connection of the route on this process: a broadcast without rooms goes to them. */
@@ -167,7 +169,7 @@ export class Connection<AuthData = unknown> {
 		this.route = route;
 		this.#memberships = memberships;
 		this.#broadcaster = broadcaster;
-		this.#outbox = new Outbox(transport, route.metrics);
+		this.#outbox = new Outbox(transport, route.metrics, route.options.path);
 	}
 
 	/**
@@ -340,6 +342,14 @@ export class Connection<AuthData = unknown> {
 		return true;
 	}
 
+	/**
+	 * @internal Counts `count` messages of a room's stream that were not sent to it because a newer
+	 * one with the same conflation key superseded them (a replay's).
+	 */
+	conflated(count: number): void {
+		if (count) this.route.metrics.messagesConflated(this.route.options.path, count);
+	}
+
 	/** @internal Hands a failure to the route's `onError`, or logs it. */
 	report(failure: unknown): void {
 		this.route.report(this as Connection<unknown>, failure);
@@ -394,7 +404,7 @@ export class Connection<AuthData = unknown> {
 
 	#sendClose(code: number, reason: string): void {
 		this.#cancelDeferredClose();
-		this.#outbox.flush();
+		this.#outbox.writeAll();
 		this.#transport.close(code, reason);
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
 	}

@@ -11,20 +11,56 @@ function flushAll(): void {
 	pending.clear();
 }
 
+/** Writes everything a turn queued at the turn's end: the transport takes what it is given. */
+const FLOWING = 0;
 /**
- * A connection's outgoing queue, written once per event-loop turn: every message queued in one turn
- * goes out in a single corked write (one syscall instead of one per message).
+ * The transport refused a write (its peer reads slower than the server sends): messages wait in the
+ * outbox until it drains, where a newer message supersedes a queued one with its conflation id.
+ */
+const BEHIND = 1;
+type Phase = typeof FLOWING | typeof BEHIND;
+
+/**
+ * Bytes written per drain while behind. More than the socket's high-water mark (16 KiB), so every
+ * batch but the last ends in backpressure and the next drain; small, so what waits stays in the
+ * outbox, where it can still be superseded, rather than in the socket's buffer, where it cannot.
+ */
+const DRAIN_BATCH_BYTES = 64 * 1024;
+
+/**
+ * Written slots a behind outbox keeps before it compacts its queue: a reader that stays behind for
+ * hours must not grow an array by a slot per message.
+ */
+const COMPACT_AFTER = 1_024;
+
+/**
+ * A connection's outgoing queue. While its peer keeps up (`FLOWING`), every message queued in one
+ * event-loop turn goes out at the turn's end in a single corked write (one syscall instead of one
+ * per message). Once the transport refuses a write, the outbox is `BEHIND`: messages wait here, and
+ * one with a conflation id (a room message with a conflation key) drops the queued message it
+ * supersedes — never the newest, never one without a key — and takes its place at the end, so the
+ * room's stream stays in offset order. Each drain writes the next batch; an empty queue flows again.
  */
 export class Outbox {
 	#transport: Transport;
 	#metrics: ServerMetrics;
-	/** Made by the first push of a turn: most connections are idle most turns, and keep no array. */
-	#queue: PreparedMessage[] | undefined;
+	#routePath: string;
+	#phase: Phase = FLOWING;
+	/**
+	 * Made by the first push of a turn: most connections are idle most turns, and keep no array.
+	 * Slots before `#head` were written; a superseded message leaves an empty slot.
+	 */
+	#queue: (PreparedMessage | undefined)[] | undefined;
+	/** The next slot to write. */
+	#head = 0;
 	#queuedBytes = 0;
+	/** While behind: the slot of the newest queued message of each conflation id. */
+	#latest: Map<string, number> | undefined;
 
-	constructor(transport: Transport, metrics: ServerMetrics) {
+	constructor(transport: Transport, metrics: ServerMetrics, routePath: string) {
 		this.#transport = transport;
 		this.#metrics = metrics;
+		this.#routePath = routePath;
 	}
 
 	/** Bytes queued here and not yet handed to the kernel, including what the transport still buffers. */
@@ -33,8 +69,13 @@ export class Outbox {
 	}
 
 	push(message: PreparedMessage): void {
-		(this.#queue ??= []).push(message);
+		const queue = (this.#queue ??= []);
+		if (this.#latest && message.conflationId !== undefined) {
+			this.#supersede(queue, message.conflationId, queue.length);
+		}
+		queue.push(message);
 		this.#queuedBytes += message.queuedCost;
+		if (this.#phase == BEHIND) return;
 		pending.add(this);
 		if (!flushScheduled) {
 			flushScheduled = true;
@@ -42,32 +83,122 @@ export class Outbox {
 		}
 	}
 
-	/** Sends everything queued now. */
+	/**
+	 * Sends what the turn queued; while behind, nothing until the transport drains. An outbox whose
+	 * transport refuses writes from now on falls behind here.
+	 */
 	flush(): void {
-		const queue = this.#queue;
-		if (!queue) return;
-		this.#queue = undefined;
-		this.#queuedBytes = 0;
-		const transport = this.#transport;
-		if (!transport.writable) return;
-		const metrics = this.#metrics;
-		metrics.messagesSent += queue.length;
-		if (queue.length == 1) {
-			metrics.sentBytes += queue[0].frameLength;
-			return transport.send(queue[0]);
-		}
-		transport.cork();
-		for (const message of queue) {
-			metrics.sentBytes += message.frameLength;
-			transport.send(message);
-		}
-		transport.uncork();
+		if (!this.#queue || this.#phase == BEHIND) return;
+		if (!this.#transport.writable) return this.clear();
+		if (this.#transport.backpressured) return this.#fallBehind();
+		this.#write(Infinity);
+	}
+
+	/** Sends everything queued now, behind or not: a close frame follows. */
+	writeAll(): void {
+		if (!this.#queue) return;
+		if (!this.#transport.writable) return this.clear();
+		this.#write(Infinity);
 	}
 
 	/** Forgets what is queued (the connection is being dropped). */
 	clear(): void {
 		this.#queue = undefined;
+		this.#head = 0;
 		this.#queuedBytes = 0;
+		this.#latest = undefined;
+		this.#phase = FLOWING;
 		pending.delete(this);
+	}
+
+	#fallBehind(): void {
+		this.#phase = BEHIND;
+		this.#indexQueue();
+		this.#transport.onceDrained(() => this.#drained());
+	}
+
+	/** The transport took what it had: the next batch goes, or the outbox flows again when none is left. */
+	#drained(): void {
+		if (this.#phase != BEHIND) return;
+		if (!this.#transport.writable) return this.clear();
+		while (this.#queue && !this.#transport.backpressured) this.#write(DRAIN_BATCH_BYTES);
+		if (this.#queue) this.#transport.onceDrained(() => this.#drained());
+	}
+
+	/** Drops the queued message `id` names, if it is still queued; `slot` holds its newer one now. */
+	#supersede(queue: (PreparedMessage | undefined)[], id: string, slot: number): void {
+		const latest = this.#latest!;
+		const previous = latest.get(id);
+		latest.set(id, slot);
+		if (previous === undefined || previous < this.#head) return;
+		const superseded = queue[previous];
+		if (!superseded) return;
+		queue[previous] = undefined;
+		this.#queuedBytes -= superseded.queuedCost;
+		this.#metrics.messagesConflated(this.#routePath, 1);
+	}
+
+	/** Writes queued messages in order until `limit` bytes went or none is left, in one corked write. */
+	#write(limit: number): void {
+		const queue = this.#queue!;
+		const transport = this.#transport;
+		const metrics = this.#metrics;
+		const corked = queue.length - this.#head > 1;
+		if (corked) transport.cork();
+		let written = 0;
+		let head = this.#head;
+		while (head < queue.length && written < limit) {
+			const message = queue[head];
+			queue[head++] = undefined;
+			if (!message) continue;
+			written += message.frameLength;
+			this.#queuedBytes -= message.queuedCost;
+			metrics.messagesSent++;
+			transport.send(message);
+		}
+		metrics.sentBytes += written;
+		if (corked) transport.uncork();
+		this.#head = head;
+		if (head == queue.length) this.#emptied();
+		else if (head >= COMPACT_AFTER && head * 2 >= queue.length) this.#compact();
+	}
+
+	/** Nothing is left to write: the next push starts a new queue, and the outbox flows again. */
+	#emptied(): void {
+		this.#queue = undefined;
+		this.#head = 0;
+		this.#queuedBytes = 0;
+		this.#latest = undefined;
+		this.#phase = FLOWING;
+	}
+
+	/** Drops the written slots from the front of the queue. */
+	#compact(): void {
+		this.#queue!.splice(0, this.#head);
+		this.#head = 0;
+		this.#indexQueue();
+	}
+
+	/** Records the slot of every queued message with a conflation id: what the next one supersedes. */
+	#indexQueue(): void {
+		const queue = this.#queue!;
+		const latest = new Map<string, number>();
+		for (let slot = this.#head; slot < queue.length; slot++) {
+			const id = queue[slot]?.conflationId;
+			if (id !== undefined) {
+				const previous = latest.get(id);
+				latest.set(id, slot);
+				if (previous !== undefined) this.#dropSlot(queue, previous);
+			}
+		}
+		this.#latest = latest;
+	}
+
+	/** Empties a slot whose message a newer one in the queue supersedes. */
+	#dropSlot(queue: (PreparedMessage | undefined)[], slot: number): void {
+		const superseded = queue[slot]!;
+		queue[slot] = undefined;
+		this.#queuedBytes -= superseded.queuedCost;
+		this.#metrics.messagesConflated(this.#routePath, 1);
 	}
 }

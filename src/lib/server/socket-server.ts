@@ -22,6 +22,11 @@ export type { MessageHandler, Reply } from './session/dispatch.js';
 export interface ServerPublishOptions {
 	/** The room to publish to. Default: every connection. */
 	room?: string;
+	/**
+	 * This message's conflation key, in place of the one its definition names (`null`: none). Room
+	 * messages only (PROTOCOL.md, "Conflation").
+	 */
+	conflationKey?: string | number | null;
 }
 
 /**
@@ -154,7 +159,7 @@ export class SocketServer {
 		data: Data,
 		options: ServerPublishOptions = {}
 	): Promise<StreamPosition | undefined> {
-		return this.#rooms.publisher.publish(definition, data, options.room);
+		return this.#rooms.publisher.publish(definition, data, options);
 	}
 
 	/** `server.to(room).emit(def, data)`: the same as `publish(def, data, { room })`. */

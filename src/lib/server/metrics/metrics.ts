@@ -84,6 +84,11 @@ export interface ServerMetricsSnapshot {
 	>;
 	/** Keyed requests answered `unavailable` (the key store failed or did not answer), by route path. */
 	readonly requestKeysUnavailable: Readonly<Record<string, number>>;
+	/**
+	 * Room messages not sent because a newer one with the same conflation key superseded them (in the
+	 * queue of a connection that fell behind, or in a replay), by route path.
+	 */
+	readonly messagesConflated: Readonly<Record<string, number>>;
 }
 
 /**
@@ -178,6 +183,7 @@ export class ServerMetrics {
 	readonly refusedUserConnections = new Map<string, number>();
 	readonly repeatedRequests = new Map<string, Map<RequestRepeat, number>>();
 	readonly unavailableRequestKeys = new Map<string, number>();
+	readonly conflatedMessages = new Map<string, number>();
 
 	connectionOpened(route: string): void {
 		increment(this.opened, route);
@@ -207,6 +213,11 @@ export class ServerMetrics {
 	/** A keyed request of `route` was answered `unavailable`: its key could not be checked. */
 	requestKeyUnavailable(route: string): void {
 		increment(this.unavailableRequestKeys, route);
+	}
+
+	/** `count` room messages of `route` were not sent: a newer one with their conflation key superseded them. */
+	messagesConflated(route: string, count: number): void {
+		this.conflatedMessages.set(route, (this.conflatedMessages.get(route) ?? 0) + count);
 	}
 
 	upgradeRefused(reason: UpgradeRefusal): void {
@@ -241,7 +252,8 @@ export class ServerMetrics {
 			requestRepeats: Object.fromEntries(
 				[...this.repeatedRequests].map(([route, outcomes]) => [route, Object.fromEntries(outcomes)])
 			),
-			requestKeysUnavailable: Object.fromEntries(this.unavailableRequestKeys)
+			requestKeysUnavailable: Object.fromEntries(this.unavailableRequestKeys),
+			messagesConflated: Object.fromEntries(this.conflatedMessages)
 		};
 	}
 }
@@ -409,6 +421,12 @@ export function metricFamilies(snapshot: ServerMetricsSnapshot): MetricFamily[] 
 			help: 'Keyed requests answered unavailable because the request key store failed or did not answer (no handler ran), by route path.',
 			type: 'counter',
 			samples: counts(snapshot.requestKeysUnavailable, 'route')
+		},
+		{
+			name: 'runesocket_messages_conflated_total',
+			help: 'Room messages not sent because a newer one with the same conflation key superseded them (queued for a connection that fell behind, or in a replay), by route path.',
+			type: 'counter',
+			samples: counts(snapshot.messagesConflated, 'route')
 		}
 	];
 }

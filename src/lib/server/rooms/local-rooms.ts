@@ -25,6 +25,7 @@ export interface RoomMember {
 	startReplay(room: string): void;
 	endReplay(room: string, replayedUpTo?: StreamPosition): void;
 	leaveRoom(room: string): void;
+	conflated(count: number): void;
 }
 
 /** A room message on its way to the members, serialised once (also while it waits behind a gap). */
@@ -84,7 +85,15 @@ interface RoomState {
 }
 
 /** The fields of an envelope as engines stamp it: what the compact room delivery can carry. */
-const DELIVERY_FIELDS = new Set(['name', 'data', 'timestamp', 'room', 'offset', 'epoch']);
+const DELIVERY_FIELDS = new Set([
+	'name',
+	'data',
+	'timestamp',
+	'room',
+	'offset',
+	'epoch',
+	'conflationKey'
+]);
 
 /**
  * A room message as its members get it: named after its room, whoever published it (a typed
@@ -137,12 +146,47 @@ function waitingByOffset(waiting: readonly Pending[]): Map<number, Pending> {
 	return byOffset;
 }
 
+/**
+ * The conflation id of a room message that has a place in the stream and a conflation key: what a
+ * newer message must match (room, name, key) to supersede it.
+ */
+export function conflationIdOf(room: string, message: unknown): string | undefined {
+	if (!isRecord(message)) return undefined;
+	const { name, conflationKey } = message;
+	if (typeof conflationKey != 'string' || typeof message.offset != 'number') return undefined;
+	return JSON.stringify([room, name, conflationKey]);
+}
+
+/** A room message as members get it: its frame, with what it is the latest value of. */
+function preparedInRoom(room: string, message: unknown): PreparedMessage {
+	return new PreparedMessage(inRoom(message, room), conflationIdOf(room, message));
+}
+
 function pendingOf(room: string, message: unknown, except: string | undefined): Pending {
-	return {
-		prepared: new PreparedMessage(inRoom(message, room)),
-		position: positionOf(message),
-		except
-	};
+	return { prepared: preparedInRoom(room, message), position: positionOf(message), except };
+}
+
+/**
+ * What a replay sends of `messages` (oldest first): every message without a conflation key, and of
+ * those with one only the newest per room, name and key, in stream order. The last message is
+ * always among them, so the replay still ends where history does.
+ */
+export function conflated(
+	room: string,
+	messages: readonly Record<string, unknown>[]
+): Record<string, unknown>[] {
+	const seen = new Set<string>();
+	const kept: Record<string, unknown>[] = [];
+	for (let index = messages.length - 1; index >= 0; index--) {
+		const message = messages[index];
+		const id = conflationIdOf(room, message);
+		if (id !== undefined) {
+			if (seen.has(id)) continue;
+			seen.add(id);
+		}
+		kept.push(message);
+	}
+	return kept.reverse();
 }
 
 /**
@@ -274,9 +318,9 @@ export class LocalRooms {
 			const answer = { room, ...position, recovered: since ? recovered : true };
 			if (since) this.#countJoin(recovered, messages.length);
 			connection.sendReserved(JOINED_MESSAGE, answer, id);
-			for (const message of messages) {
-				connection.sendPrepared(new PreparedMessage(inRoom(message, room)));
-			}
+			const replayed = conflated(room, messages);
+			connection.conflated(messages.length - replayed.length);
+			for (const message of replayed) connection.sendPrepared(preparedInRoom(room, message));
 			const replayedUpTo = positionOf(messages.at(-1)) ?? (since && recovered ? since : position);
 			connection.endReplay(room, replayedUpTo);
 		} catch (error) {

@@ -1,6 +1,10 @@
 import type { MessageDefinition } from '../../protocol/message.js';
 import { EVERYONE, type Engine, type StreamPosition } from '../../engine/engine.js';
-import { checkMessageSize, typedMessage } from '../../engine/message-typing.js';
+import {
+	checkMessageSize,
+	typedMessage,
+	type TypedPublishOptions
+} from '../../engine/message-typing.js';
 import { sendToAll, type BroadcastOptions, type Connection } from '../connection.js';
 import type { ServerMetrics } from '../metrics/metrics.js';
 import type { LocalRooms } from './local-rooms.js';
@@ -40,11 +44,11 @@ export class Publisher {
 	async publish<Data>(
 		definition: MessageDefinition<Data>,
 		data: Data,
-		room: string | undefined
+		options: TypedPublishOptions
 	): Promise<StreamPosition | undefined> {
-		const message = await typedMessage(definition, data, room, this.#maxMessageSize);
+		const message = await typedMessage(definition, data, options, this.#maxMessageSize);
 		await this.#started;
-		return this.#timedPublish(room ?? EVERYONE, message);
+		return this.#timedPublish(options.room ?? EVERYONE, message);
 	}
 
 	/** Publishes through the engine, timing it until it settles. */

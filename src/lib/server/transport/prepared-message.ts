@@ -5,10 +5,16 @@
  */
 export class PreparedMessage {
 	readonly payload: Buffer;
+	/**
+	 * What it is the latest value of, for a room message with a conflation key: its room, name and
+	 * key in one string. A connection that falls behind sends only the newest queued message of each.
+	 */
+	readonly conflationId: string | undefined;
 	#frame: Buffer | undefined;
 
-	constructor(message: unknown) {
+	constructor(message: unknown, conflationId?: string) {
 		this.payload = Buffer.from(typeof message == 'string' ? message : JSON.stringify(message));
+		this.conflationId = conflationId;
 	}
 
 	/**

@@ -34,6 +34,11 @@ export interface Transport {
 	readonly writable: boolean;
 	/** Bytes handed to the transport and not yet to the kernel. */
 	readonly bufferedAmount: number;
+	/**
+	 * The transport refused a write: it holds more than it wants to (its peer reads slower than the
+	 * server sends). `onceDrained` tells when it took everything.
+	 */
+	readonly backpressured: boolean;
 	/** Hands every frame, heartbeat, failure and the close of the socket to `receiver`. */
 	listen(receiver: TransportReceiver): void;
 	/** Sends one prepared text frame (compressed when the connection negotiated it and it is large). */
@@ -51,6 +56,8 @@ export interface Transport {
 	pause(): void;
 	/** Calls `listener` once the socket has closed. */
 	onceClosed(listener: () => void): void;
+	/** Calls `listener` once, when a backpressured transport has handed everything to the kernel. */
+	onceDrained(listener: () => void): void;
 }
 
 /** A route's inbound limits, as its transport server applies them. */

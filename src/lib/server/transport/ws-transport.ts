@@ -81,6 +81,11 @@ export class WsTransport implements Transport {
 		return this.#socket.bufferedAmount;
 	}
 
+	/** The TCP socket's own signal: a write returned false, and `drain` is due. */
+	get backpressured(): boolean {
+		return Boolean(this.#raw?.writableNeedDrain);
+	}
+
 	listen(receiver: TransportReceiver): void {
 		const socket = this.#socket;
 		receiverOfSocket.set(socket, receiver);
@@ -129,6 +134,10 @@ export class WsTransport implements Transport {
 
 	onceClosed(listener: () => void): void {
 		this.#socket.once('close', () => listener());
+	}
+
+	onceDrained(listener: () => void): void {
+		this.#raw?.once('drain', listener);
 	}
 }
 

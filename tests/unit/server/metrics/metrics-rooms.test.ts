@@ -19,7 +19,8 @@ function member(id: string): RoomMember & { readonly received: string[] } {
 		sendReserved: (name, data) => (received.push(JSON.stringify({ name, data })), true),
 		startReplay: () => {},
 		leaveRoom: (room) => void joinedRooms.delete(room),
-		endReplay: () => {}
+		endReplay: () => {},
+		conflated: () => {}
 	};
 }
 

@@ -97,6 +97,7 @@ function member(id: string): StubMember {
 			if (name == JOINED_MESSAGE) log.push({ joined: data as Record<string, unknown> });
 			return true;
 		},
+		conflated: () => {},
 		startReplay: () => {},
 		endReplay: () => {},
 		leaveRoom: (room: string) => void rooms.delete(room)
