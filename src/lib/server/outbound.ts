@@ -28,8 +28,8 @@ type Phase = typeof FLOWING | typeof BEHIND;
 const DRAIN_BATCH_BYTES = 64 * 1024;
 
 /**
- * Written slots a behind outbox keeps before it compacts its queue: a reader that stays behind for
- * hours must not grow an array by a slot per message.
+ * Empty slots (written or superseded) a queue may hold before it is compacted, once they are at least
+ * half of it: a reader that stays behind for hours must not grow an array by a slot per message.
  */
 const COMPACT_AFTER = 1_024;
 
@@ -54,6 +54,8 @@ export class Outbox {
 	/** The next slot to write. */
 	#head = 0;
 	#queuedBytes = 0;
+	/** Messages queued and not written nor superseded: the queue's slots that are not empty. */
+	#live = 0;
 	/** While behind: the slot of the newest queued message of each conflation id. */
 	#latest: Map<string, number> | undefined;
 
@@ -74,8 +76,9 @@ export class Outbox {
 			this.#supersede(queue, message.conflationId, queue.length);
 		}
 		queue.push(message);
+		this.#live++;
 		this.#queuedBytes += message.queuedCost;
-		if (this.#phase == BEHIND) return;
+		if (this.#phase == BEHIND) return this.#compactIfSparse();
 		pending.add(this);
 		if (!flushScheduled) {
 			flushScheduled = true;
@@ -103,11 +106,7 @@ export class Outbox {
 
 	/** Forgets what is queued (the connection is being dropped). */
 	clear(): void {
-		this.#queue = undefined;
-		this.#head = 0;
-		this.#queuedBytes = 0;
-		this.#latest = undefined;
-		this.#phase = FLOWING;
+		this.#emptied();
 		pending.delete(this);
 	}
 
@@ -132,10 +131,7 @@ export class Outbox {
 		latest.set(id, slot);
 		if (previous === undefined || previous < this.#head) return;
 		const superseded = queue[previous];
-		if (!superseded) return;
-		queue[previous] = undefined;
-		this.#queuedBytes -= superseded.queuedCost;
-		this.#metrics.messagesConflated(this.#routePath, 1);
+		if (superseded) this.#dropSlot(queue, previous);
 	}
 
 	/** Writes queued messages in order until `limit` bytes went or none is left, in one corked write. */
@@ -152,6 +148,7 @@ export class Outbox {
 			queue[head++] = undefined;
 			if (!message) continue;
 			written += message.frameLength;
+			this.#live--;
 			this.#queuedBytes -= message.queuedCost;
 			metrics.messagesSent++;
 			transport.send(message);
@@ -160,21 +157,24 @@ export class Outbox {
 		if (corked) transport.uncork();
 		this.#head = head;
 		if (head == queue.length) this.#emptied();
-		else if (head >= COMPACT_AFTER && head * 2 >= queue.length) this.#compact();
+		else this.#compactIfSparse();
 	}
 
-	/** Nothing is left to write: the next push starts a new queue, and the outbox flows again. */
+	/** Nothing is left to write (or to keep): the next push starts a new queue, and the outbox flows. */
 	#emptied(): void {
 		this.#queue = undefined;
 		this.#head = 0;
 		this.#queuedBytes = 0;
+		this.#live = 0;
 		this.#latest = undefined;
 		this.#phase = FLOWING;
 	}
 
-	/** Drops the written slots from the front of the queue. */
-	#compact(): void {
-		this.#queue!.splice(0, this.#head);
+	/** Drops the empty slots once they are many and at least half the queue. */
+	#compactIfSparse(): void {
+		const queue = this.#queue!;
+		if (queue.length < COMPACT_AFTER || queue.length < 2 * this.#live) return;
+		this.#queue = queue.filter((message) => message !== undefined);
 		this.#head = 0;
 		this.#indexQueue();
 	}
@@ -198,6 +198,7 @@ export class Outbox {
 	#dropSlot(queue: (PreparedMessage | undefined)[], slot: number): void {
 		const superseded = queue[slot]!;
 		queue[slot] = undefined;
+		this.#live--;
 		this.#queuedBytes -= superseded.queuedCost;
 		this.#metrics.messagesConflated(this.#routePath, 1);
 	}
