@@ -1,0 +1,119 @@
+// What the conflation tests share (tests/integration/conflation*.test.ts and
+// tests/integration/redis/conflation*.test.ts): a keyed and an unkeyed message, and a log of a room
+// as a SocketClient's handlers see it, checked against the rule of PROTOCOL.md "Conflation": every
+// unkeyed message, the newest per key, offsets increasing, a skipped offset only where a later
+// message of the same key follows.
+import type { Socket } from 'node:net';
+import { expect } from 'vitest';
+import type WebSocket from 'ws';
+import {
+	ClientMessage,
+	Unrecoverable,
+	type InboundMessage,
+	type SocketClient
+} from '../../src/lib/index.js';
+import { Signal } from './chaos.js';
+
+/** A latest value: conflated per `key`. `pad` makes it as large as a test needs. */
+export const State = ClientMessage.define<{ key: string; n: number; pad?: string }>('state', {
+	conflationKey: (state) => state.key
+});
+/** Never conflated. */
+export const Log = ClientMessage.define<{ n: number; pad?: string }>('log');
+
+/** One room message as a handler saw it. */
+export interface Seen {
+	readonly name: string;
+	readonly offset: number;
+	readonly key: string | undefined;
+	readonly n: number;
+}
+
+/** What one client's handlers saw of `room`: its messages, Unrecoverables and join answers. */
+export interface RoomLog {
+	readonly messages: Seen[];
+	readonly unrecoverable: string[];
+	readonly answers: Record<string, unknown>[];
+	/** The offset of the last room message seen (0 before any). */
+	readonly last: number;
+	/** Resolves once the last offset seen is `offset`. */
+	reaches(offset: number, what: string, ms?: number): Promise<void>;
+	/** Resolves once `count` join answers came. */
+	answered(count: number): Promise<void>;
+}
+
+/** Logs `client`'s messages of `room` (the ones its handlers get: duplicates are dropped before). */
+export function logRoom(client: SocketClient, room: string): RoomLog {
+	const signal = new Signal();
+	const log: RoomLog = {
+		messages: [],
+		unrecoverable: [],
+		answers: [],
+		get last() {
+			return log.messages.at(-1)?.offset ?? 0;
+		},
+		reaches: (offset, what, ms = 10_000) => signal.until(() => log.last >= offset, what, ms),
+		answered: (count) => signal.until(() => log.answers.length >= count, `${count} join answers`)
+	};
+	client.onMessage((message: InboundMessage) => {
+		if (message.name == 'room.joined') {
+			const answer = message.data as Record<string, unknown>;
+			if (answer.room == room) log.answers.push(answer);
+		} else if (message.room == room && typeof message.offset == 'number') {
+			const data = message.data as { n: number };
+			log.messages.push({
+				name: message.name,
+				offset: message.offset,
+				key: message.conflationKey,
+				n: data.n
+			});
+		} else return;
+		signal.changed();
+	});
+	client.on(Unrecoverable, ({ room: lost }) => {
+		log.unrecoverable.push(lost);
+		signal.changed();
+	});
+	return log;
+}
+
+/** The TCP socket under a `ws` client (a SocketClient's `socket`), to pause reading for real. */
+export function tcpOf(socket: unknown): Socket {
+	return (socket as WebSocket & { _socket: Socket })._socket;
+}
+
+/**
+ * Checks `got` (what a reader that may have fallen behind saw) against `all` (every message of the
+ * room, in offset order): a subsequence of it, offsets strictly increasing, every unkeyed message,
+ * the newest message of every key, and every message it lacks keyed and followed, in `got`, by a
+ * later one of the same name and key. Returns how many it lacks.
+ */
+export function expectConflatedStream(got: readonly Seen[], all: readonly Seen[]): number {
+	const byOffset = new Map(all.map((message) => [message.offset, message]));
+	for (let index = 1; index < got.length; index++) {
+		expect(got[index].offset, `offset after ${got[index - 1].offset}`).toBeGreaterThan(
+			got[index - 1].offset
+		);
+	}
+	for (const message of got) expect(byOffset.get(message.offset)).toEqual(message);
+	const idOf = (message: Seen) => JSON.stringify([message.name, message.key]);
+	const gotOffsets = new Set(got.map((message) => message.offset));
+	const lastGotOf = new Map<string, number>();
+	for (const message of got) if (message.key !== undefined) lastGotOf.set(idOf(message), message.offset);
+	const newest = new Map<string, number>();
+	for (const message of all) if (message.key !== undefined) newest.set(idOf(message), message.offset);
+	let missing = 0;
+	for (const message of all) {
+		if (gotOffsets.has(message.offset)) continue;
+		missing++;
+		expect(message.key, `unkeyed offset ${message.offset} (${message.name} ${message.n}) missing`).toBeDefined();
+		expect(
+			lastGotOf.get(idOf(message)) ?? 0,
+			`keyed offset ${message.offset} missing, and no later one of its key came`
+		).toBeGreaterThan(message.offset);
+	}
+	for (const [id, offset] of newest) {
+		expect(gotOffsets.has(offset), `the newest of ${id} (offset ${offset})`).toBe(true);
+	}
+	return missing;
+}
