@@ -99,14 +99,19 @@ export function expectConflatedStream(got: readonly Seen[], all: readonly Seen[]
 	const idOf = (message: Seen) => JSON.stringify([message.name, message.key]);
 	const gotOffsets = new Set(got.map((message) => message.offset));
 	const lastGotOf = new Map<string, number>();
-	for (const message of got) if (message.key !== undefined) lastGotOf.set(idOf(message), message.offset);
+	for (const message of got)
+		if (message.key !== undefined) lastGotOf.set(idOf(message), message.offset);
 	const newest = new Map<string, number>();
-	for (const message of all) if (message.key !== undefined) newest.set(idOf(message), message.offset);
+	for (const message of all)
+		if (message.key !== undefined) newest.set(idOf(message), message.offset);
 	let missing = 0;
 	for (const message of all) {
 		if (gotOffsets.has(message.offset)) continue;
 		missing++;
-		expect(message.key, `unkeyed offset ${message.offset} (${message.name} ${message.n}) missing`).toBeDefined();
+		expect(
+			message.key,
+			`unkeyed offset ${message.offset} (${message.name} ${message.n}) missing`
+		).toBeDefined();
 		expect(
 			lastGotOf.get(idOf(message)) ?? 0,
 			`keyed offset ${message.offset} missing, and no later one of its key came`
