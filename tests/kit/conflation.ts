@@ -8,11 +8,16 @@ import { expect } from 'vitest';
 import type WebSocket from 'ws';
 import {
 	ClientMessage,
+	Connected,
 	Unrecoverable,
 	type InboundMessage,
-	type SocketClient
+	type MessageDefinition,
+	type SocketClient,
+	type StreamPosition
 } from '../../src/lib/index.js';
 import { Signal } from './chaos.js';
+import { errorsOf, makeClient } from './clients.js';
+import { nextEvent, until } from './wait.js';
 
 /** A latest value: conflated per `key`. `pad` makes it as large as a test needs. */
 export const State = ClientMessage.define<{ key: string; n: number; pad?: string }>('state', {
@@ -121,4 +126,96 @@ export function expectConflatedStream(got: readonly Seen[], all: readonly Seen[]
 		expect(gotOffsets.has(offset), `the newest of ${id} (offset ${offset})`).toBe(true);
 	}
 	return missing;
+}
+
+/** A second keyed message, with the same keys as `State`: (name, key) is what conflates, not key alone. */
+export const Other = ClientMessage.define<{ key: string; n: number }>('state.other', {
+	conflationKey: (other) => other.key
+});
+
+/** Where the away scenario publishes, and what it reads of the server. */
+export interface AwayScenario {
+	readonly url: string;
+	readonly room: string;
+	/** Publishes as `server.publish` or `RedisPublisher.publish` do: the message's position. */
+	publish(
+		definition: MessageDefinition<never>,
+		data: unknown,
+		conflationKey?: string | null
+	): Promise<StreamPosition | undefined>;
+	position(): Promise<StreamPosition>;
+	/** `runesocket_messages_conflated_total` of the client's route. */
+	conflated(): number;
+	/** The server's open connections. */
+	connections(): number;
+}
+
+/**
+ * A client reads `live` messages, disconnects, `away` messages are published over `keys` keys (one in
+ * ten unkeyed, one in seven a `State` whose publish removes its key, a few `Other`s with the same
+ * keys), and it comes back with its position: the replay must be recovered, hold exactly the unkeyed
+ * ones and the newest per name and key, in offset order, and end at the room's position; the metric
+ * counts the rest. Returns what the client saw while connected the first time (for pub/sub checks).
+ */
+export async function expectReplayConflated(
+	scenario: AwayScenario,
+	{ live = 5, away = 300, keys = 7 } = {}
+): Promise<Seen[]> {
+	const { room } = scenario;
+	const client = makeClient(scenario.url, { heartbeatInterval: 0, reconnectDelay: 1 });
+	const log = logRoom(client, room);
+	client.joinRoom(room);
+	client.connect();
+	await log.answered(1);
+	for (let n = 0; n < live; n++) {
+		await scenario.publish(State as MessageDefinition<never>, { key: `k${n % keys}`, n });
+	}
+	await log.reaches((await scenario.position()).offset, 'the live messages');
+	const seenLive = [...log.messages];
+	const since = log.last;
+
+	client.disconnect();
+	await until(() => scenario.connections() == 0, 'the server to see the client leave');
+	const published: Seen[] = [];
+	for (let n = 0; n < away; n++) {
+		const key = `k${n % keys}`;
+		let seen: Omit<Seen, 'offset'>;
+		let position: StreamPosition | undefined;
+		if (n % 10 == 0) {
+			position = await scenario.publish(Log as MessageDefinition<never>, { n });
+			seen = { name: 'log', key: undefined, n };
+		} else if (n % 7 == 0) {
+			position = await scenario.publish(State as MessageDefinition<never>, { key, n }, null);
+			seen = { name: 'state', key: undefined, n };
+		} else if (n % 5 == 0) {
+			position = await scenario.publish(Other as MessageDefinition<never>, { key, n });
+			seen = { name: 'state.other', key, n };
+		} else {
+			position = await scenario.publish(State as MessageDefinition<never>, { key, n });
+			seen = { name: 'state', key, n };
+		}
+		published.push({ ...seen, offset: position!.offset });
+	}
+	const end = await scenario.position();
+	expect(end.offset).toBe(since + away);
+	const expected = published.filter(
+		(message, index) =>
+			message.key === undefined ||
+			!published
+				.slice(index + 1)
+				.some((later) => later.name == message.name && later.key == message.key)
+	);
+	const before = scenario.conflated();
+
+	const connected = nextEvent(client, Connected, 10_000);
+	client.connect();
+	expect(await connected).toEqual({ reconnected: true, recovered: true });
+	await log.reaches(end.offset, 'the replay');
+	expect(log.answers.at(-1)).toEqual({ room, ...end, recovered: true });
+	expect(log.messages.slice(seenLive.length)).toEqual(expected);
+	expect(expected.length).toBeLessThan(away / 2);
+	expect(scenario.conflated() - before).toBe(away - expected.length);
+	expect(log.unrecoverable).toEqual([]);
+	expect(errorsOf(client)).toEqual([]);
+	return seenLive;
 }
