@@ -58,6 +58,12 @@ export class Outbox {
 	#live = 0;
 	/** While behind: the slot of the newest queued message of each conflation id. */
 	#latest: Map<string, number> | undefined;
+	/**
+	 * A drain listener is registered and has not run yet. It outlives an emptied queue (`writeAll`,
+	 * `clear`), and serves the next time the outbox falls behind, which must not add a second one:
+	 * every listener re-registers while anything is queued, so they would pile up for good.
+	 */
+	#awaitingDrain = false;
 
 	constructor(transport: Transport, metrics: ServerMetrics, routePath: string) {
 		this.#transport = transport;
@@ -113,7 +119,16 @@ export class Outbox {
 	#fallBehind(): void {
 		this.#phase = BEHIND;
 		this.#indexQueue();
-		this.#transport.onceDrained(() => this.#drained());
+		this.#awaitDrain();
+	}
+
+	#awaitDrain(): void {
+		if (this.#awaitingDrain) return;
+		this.#awaitingDrain = true;
+		this.#transport.onceDrained(() => {
+			this.#awaitingDrain = false;
+			this.#drained();
+		});
 	}
 
 	/** The transport took what it had: the next batch goes, or the outbox flows again when none is left. */
@@ -121,7 +136,7 @@ export class Outbox {
 		if (this.#phase != BEHIND) return;
 		if (!this.#transport.writable) return this.clear();
 		while (this.#queue && !this.#transport.backpressured) this.#write(DRAIN_BATCH_BYTES);
-		if (this.#queue) this.#transport.onceDrained(() => this.#drained());
+		if (this.#queue) this.#awaitDrain();
 	}
 
 	/** Drops the queued message `id` names, if it is still queued; `slot` holds its newer one now. */
