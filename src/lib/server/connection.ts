@@ -7,7 +7,7 @@ import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import type { ServerMetrics } from './metrics/metrics.js';
-import { Outbox } from './outbound.js';
+import { Backlog } from './backlog.js';
 import { PreparedMessage } from './transport/prepared-message.js';
 import type { Transport } from './transport/transport.js';
 
@@ -99,7 +99,7 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 
 /**
  * One client connection on the server: who it is (`id`, `authData`, `req`), which rooms it is in,
- * and how to talk to it. Every send goes through a per-connection outbox written once per event-loop
+ * and how to talk to it. Every send goes through a per-connection backlog written once per event-loop
  * turn; a connection whose backlog grows past `maxBufferedBytes` is closed with 1013. A close the
  * server decides while requests handed to application handlers are unanswered waits for their
  * answers (at most 5 s, by when each has one) and sends them before the close frame. Once the close
@@ -131,7 +131,7 @@ export class Connection<AuthData = unknown> {
 	#userId: string | undefined;
 	#authenticated = false;
 	#transport: Transport;
-	#outbox: Outbox;
+	#backlog: Backlog;
 	#memberships: ConnectionMemberships;
 	#broadcaster: Broadcaster;
 	/**
@@ -169,7 +169,7 @@ export class Connection<AuthData = unknown> {
 		this.route = route;
 		this.#memberships = memberships;
 		this.#broadcaster = broadcaster;
-		this.#outbox = new Outbox(transport, route.metrics, route.options.path);
+		this.#backlog = new Backlog(transport, route.metrics, route.options.path);
 	}
 
 	/**
@@ -221,7 +221,7 @@ export class Connection<AuthData = unknown> {
 
 	/** Outbound bytes not yet handed to the kernel. */
 	get bufferedBytes(): number {
-		return this.#outbox.bufferedBytes;
+		return this.#backlog.bufferedBytes;
 	}
 
 	/** @internal Marks the connection authenticated with `authData` (again, after a refresh). */
@@ -288,7 +288,7 @@ export class Connection<AuthData = unknown> {
 		const deferred = this.#deferredClose;
 		if (!deferred) return this.sendPrepared(message);
 		const queued = this.#hasRoom();
-		if (queued) this.#outbox.push(message);
+		if (queued) this.#backlog.push(message);
 		if (!this.#unanswered && this.#deferredClose) this.#sendClose(deferred.code, deferred.reason);
 		return queued;
 	}
@@ -338,7 +338,7 @@ export class Connection<AuthData = unknown> {
 	/** @internal Queues a message prepared once for many connections. */
 	sendPrepared(message: PreparedMessage): boolean {
 		if (this.#deferredClose || !this.#hasRoom()) return false;
-		this.#outbox.push(message);
+		this.#backlog.push(message);
 		return true;
 	}
 
@@ -404,7 +404,7 @@ export class Connection<AuthData = unknown> {
 
 	#sendClose(code: number, reason: string): void {
 		this.#cancelDeferredClose();
-		this.#outbox.writeAll();
+		this.#backlog.writeAll();
 		this.#transport.close(code, reason);
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
 	}
@@ -425,7 +425,7 @@ export class Connection<AuthData = unknown> {
 	/** Drops the connection at once, without a close handshake. */
 	terminate(): void {
 		this.#cancelDeferredClose();
-		this.#outbox.clear();
+		this.#backlog.clear();
 		this.#transport.terminate();
 	}
 
@@ -436,10 +436,10 @@ export class Connection<AuthData = unknown> {
 	#hasRoom(): boolean {
 		if (!this.#transport.isOpen) return false;
 		const { maxBufferedBytes } = this.route;
-		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
+		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
 		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
-		this.#outbox.flush();
-		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
+		this.#backlog.flush();
+		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
 		this.#closeSlowConsumer();
 		return false;
 	}
@@ -447,7 +447,7 @@ export class Connection<AuthData = unknown> {
 	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
 	#closeSlowConsumer(): void {
 		this.#cancelDeferredClose();
-		this.#outbox.clear();
+		this.#backlog.clear();
 		this.#closeCodeDecided = TRY_AGAIN_LATER;
 		this.route.metrics.slowConsumerCloses++;
 		this.#transport.close(TRY_AGAIN_LATER, 'Slow consumer');

@@ -2,12 +2,12 @@ import type { ServerMetrics } from './metrics/metrics.js';
 import type { PreparedMessage } from './transport/prepared-message.js';
 import type { Transport } from './transport/transport.js';
 
-const pending = new Set<Outbox>();
+const pending = new Set<Backlog>();
 let flushScheduled = false;
 
 function flushAll(): void {
 	flushScheduled = false;
-	for (const outbox of pending) outbox.flush();
+	for (const backlog of pending) backlog.flush();
 	pending.clear();
 }
 
@@ -15,7 +15,7 @@ function flushAll(): void {
 const FLOWING = 0;
 /**
  * The transport refused a write (its peer reads slower than the server sends): messages wait in the
- * outbox until it drains, where a newer message supersedes a queued one with its conflation id.
+ * backlog until it drains, where a newer message supersedes a queued one with its conflation id.
  */
 const BEHIND = 1;
 type Phase = typeof FLOWING | typeof BEHIND;
@@ -23,7 +23,7 @@ type Phase = typeof FLOWING | typeof BEHIND;
 /**
  * Bytes written per drain while behind. More than the socket's high-water mark (16 KiB), so every
  * batch but the last ends in backpressure and the next drain; small, so what waits stays in the
- * outbox, where it can still be superseded, rather than in the socket's buffer, where it cannot.
+ * backlog, where it can still be superseded, rather than in the socket's buffer, where it cannot.
  */
 const DRAIN_BATCH_BYTES = 64 * 1024;
 
@@ -34,14 +34,14 @@ const DRAIN_BATCH_BYTES = 64 * 1024;
 const COMPACT_AFTER = 1_024;
 
 /**
- * A connection's outgoing queue. While its peer keeps up (`FLOWING`), every message queued in one
+ * A connection's backlog: what waits to be sent to it. While its peer keeps up (`FLOWING`), every message queued in one
  * event-loop turn goes out at the turn's end in a single corked write (one syscall instead of one
- * per message). Once the transport refuses a write, the outbox is `BEHIND`: messages wait here, and
+ * per message). Once the transport refuses a write, the backlog is `BEHIND`: messages wait here, and
  * one with a conflation id (a room message with a conflation key) drops the queued message it
  * supersedes — never the newest, never one without a key — and takes its place at the end, so the
  * room's stream stays in offset order. Each drain writes the next batch; an empty queue flows again.
  */
-export class Outbox {
+export class Backlog {
 	#transport: Transport;
 	#metrics: ServerMetrics;
 	#routePath: string;
@@ -87,7 +87,7 @@ export class Outbox {
 	}
 
 	/**
-	 * Sends what the turn queued; while behind, nothing until the transport drains. An outbox whose
+	 * Sends what the turn queued; while behind, nothing until the transport drains. A backlog whose
 	 * transport refuses writes from now on falls behind here.
 	 */
 	flush(): void {
@@ -116,7 +116,7 @@ export class Outbox {
 		this.#transport.onceDrained(() => this.#drained());
 	}
 
-	/** The transport took what it had: the next batch goes, or the outbox flows again when none is left. */
+	/** The transport took what it had: the next batch goes, or the backlog flows again when none is left. */
 	#drained(): void {
 		if (this.#phase != BEHIND) return;
 		if (!this.#transport.writable) return this.clear();
@@ -160,7 +160,7 @@ export class Outbox {
 		else this.#compactIfSparse();
 	}
 
-	/** Nothing is left to write (or to keep): the next push starts a new queue, and the outbox flows. */
+	/** Nothing is left to write (or to keep): the next push starts a new queue, and the backlog flows. */
 	#emptied(): void {
 		this.#queue = undefined;
 		this.#head = 0;
