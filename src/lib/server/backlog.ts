@@ -34,12 +34,13 @@ const DRAIN_BATCH_BYTES = 64 * 1024;
 const COMPACT_AFTER = 1_024;
 
 /**
- * A connection's backlog: what waits to be sent to it. While its peer keeps up (`FLOWING`), every message queued in one
- * event-loop turn goes out at the turn's end in a single corked write (one syscall instead of one
- * per message). Once the transport refuses a write, the backlog is `BEHIND`: messages wait here, and
- * one with a conflation id (a room message with a conflation key) drops the queued message it
- * supersedes — never the newest, never one without a key — and takes its place at the end, so the
- * room's stream stays in offset order. Each drain writes the next batch; an empty queue flows again.
+ * A connection's backlog: what waits to be sent to it. While its peer keeps up (`FLOWING`), every
+ * message queued in one event-loop turn goes out at the turn's end in a single corked write (one
+ * syscall instead of one per message). Once the transport refuses a write, the backlog is `BEHIND`:
+ * messages wait here, and one with a conflation id (a room message with a conflation key) drops the
+ * queued message it supersedes — never the newest, never one without a key — and takes its place at
+ * the end, so the room's stream stays in offset order. Each drain writes the next batch; an empty
+ * queue flows again.
  */
 export class Backlog {
 	#transport: Transport;
