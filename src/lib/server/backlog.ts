@@ -14,8 +14,9 @@ function flushAll(): void {
 /** Writes everything a turn queued at the turn's end: the transport takes what it is given. */
 const FLOWING = 0;
 /**
- * The transport refused a write (its peer reads slower than the server sends): messages wait in the
- * backlog until it drains, where a newer message supersedes a queued one with its conflation id.
+ * The peer reads slower than the server sends — the transport refused a write, or a client that
+ * reports what it read is a window of frames behind — so messages wait in the backlog until it can
+ * take more, and a newer message supersedes a queued one with its conflation id.
  */
 const BEHIND = 1;
 type Phase = typeof FLOWING | typeof BEHIND;
@@ -28,6 +29,24 @@ type Phase = typeof FLOWING | typeof BEHIND;
 const DRAIN_BATCH_BYTES = 64 * 1024;
 
 /**
+ * How far ahead of a reporting client's reads the server writes, as time at the rate it reads: kernel
+ * buffers toward a page whose CPU cannot keep up hold megabytes (seconds of stale values) before a
+ * write is ever refused, and this keeps what is stale out of them, in the backlog, where it is
+ * conflated. A reader that keeps up has that much in flight at most, so it never waits for a report.
+ */
+const READ_AHEAD_MS = 500;
+/**
+ * The fewest frames the window allows: twice what a client reads between two reports (every 256
+ * frames), so the frames in flight always bring the next report. Also the window before the client's
+ * reading rate is known.
+ */
+const MIN_READ_WINDOW = 512;
+/** The most frames the window allows, whatever rate a client reads at. */
+const MAX_READ_WINDOW = 65_536;
+/** How much a new measure of a client's reading rate counts against what was known. */
+const READ_RATE_WEIGHT = 0.5;
+
+/**
  * Empty slots (written or superseded) a queue may hold before it is compacted, once they are at least
  * half of it: a reader that stays behind for hours must not grow an array by a slot per message.
  */
@@ -36,16 +55,22 @@ const COMPACT_AFTER = 1_024;
 /**
  * A connection's backlog: what waits to be sent to it. While its peer keeps up (`FLOWING`), every
  * message queued in one event-loop turn goes out at the turn's end in a single corked write (one
- * syscall instead of one per message). Once the transport refuses a write, the backlog is `BEHIND`:
- * messages wait here, and one with a conflation id (a room message with a conflation key) drops the
- * queued message it supersedes — never the newest, never one without a key — and takes its place at
- * the end, so the room's stream stays in offset order. Each drain writes the next batch; an empty
- * queue flows again.
+ * syscall instead of one per message). Once the transport refuses a write, or a client that reports
+ * what it read has a window of frames unread, the backlog is `BEHIND`: messages wait here, and one
+ * with a conflation id (a room message with a conflation key) drops the queued message it supersedes
+ * — never the newest, never one without a key — and takes its place at the end, so the room's stream
+ * stays in offset order. Each drain or read report writes the next batch; an empty queue flows again.
  */
 export class Backlog {
 	#transport: Transport;
 	#metrics: ServerMetrics;
 	#routePath: string;
+	/**
+	 * Queued bytes past which the read window gives way: what cannot be conflated (messages without a
+	 * key, a long replay) goes to the kernel then, as it would without reports, rather than close the
+	 * connection at `maxBufferedBytes`. Half of it.
+	 */
+	#heldBytes: number;
 	#phase: Phase = FLOWING;
 	/**
 	 * Made by the first push of a turn: most connections are idle most turns, and keep no array.
@@ -59,9 +84,25 @@ export class Backlog {
 	#live = 0;
 	/** While behind: the slot of the newest queued message of each conflation id. */
 	#latest: Map<string, number> | undefined;
+	/** Frames written to the transport. */
+	#written = 0;
+	/** Frames the client reported it read; undefined until its first report (then no window applies). */
+	#read: number | undefined;
+	/** When the last read report came (ms). */
+	#reportedAt = 0;
+	/** Frames the client may have unread: what it reads in `READ_AHEAD_MS`, as its reports show. */
+	#readWindow = MIN_READ_WINDOW;
+	/** A `drain` listener is registered. */
+	#awaitingDrain = false;
 
-	constructor(transport: Transport, metrics: ServerMetrics, routePath: string) {
+	constructor(
+		transport: Transport,
+		metrics: ServerMetrics,
+		routePath: string,
+		maxBufferedBytes: number
+	) {
 		this.#transport = transport;
+		this.#heldBytes = maxBufferedBytes / 2;
 		this.#metrics = metrics;
 		this.#routePath = routePath;
 	}
@@ -88,21 +129,45 @@ export class Backlog {
 	}
 
 	/**
-	 * Sends what the turn queued; while behind, nothing until the transport drains. A backlog whose
-	 * transport refuses writes from now on falls behind here.
+	 * Sends what the turn queued; while behind, nothing until the transport drains or the client reads
+	 * more. A backlog that cannot write all of it falls behind here.
 	 */
 	flush(): void {
 		if (!this.#queue || this.#phase == BEHIND) return;
 		if (!this.#transport.writable) return this.clear();
-		if (this.#transport.backpressured) return this.#fallBehind();
-		this.#write(Infinity);
+		if (!this.#canWrite()) return this.#fallBehind();
+		this.#write(Infinity, this.#writableFrames());
+		if (this.#queue) this.#fallBehind();
+	}
+
+	/**
+	 * The client has read `count` frames of this connection (its read report): from now on it is sent
+	 * at most a window ahead of what it read, what it reads in `READ_AHEAD_MS` at the rate its reports
+	 * show. A count beyond what was written is taken as all of it; an older one changes nothing.
+	 */
+	reportRead(count: number): void {
+		const read = Math.min(count, this.#written);
+		const previous = this.#read;
+		if (previous !== undefined && read <= previous) return;
+		const now = performance.now();
+		if (previous !== undefined) this.#measureReadRate(read - previous, now - this.#reportedAt);
+		this.#read = read;
+		this.#reportedAt = now;
+		this.#resume();
+	}
+
+	/** Sizes the read window from `frames` read in `elapsed` ms, smoothed with what was known. */
+	#measureReadRate(frames: number, elapsed: number): void {
+		const measured = (frames / Math.max(elapsed, 1)) * READ_AHEAD_MS;
+		const window = READ_RATE_WEIGHT * measured + (1 - READ_RATE_WEIGHT) * this.#readWindow;
+		this.#readWindow = Math.min(Math.max(window, MIN_READ_WINDOW), MAX_READ_WINDOW);
 	}
 
 	/** Sends everything queued now, behind or not: a close frame follows. */
 	writeAll(): void {
 		if (!this.#queue) return;
 		if (!this.#transport.writable) return this.clear();
-		this.#write(Infinity);
+		this.#write(Infinity, Infinity);
 	}
 
 	/** Forgets what is queued (the connection is being dropped). */
@@ -111,18 +176,46 @@ export class Backlog {
 		pending.delete(this);
 	}
 
+	/** Whether the transport takes more now, and the client's read window (if it reports) allows it. */
+	#canWrite(): boolean {
+		return !this.#transport.backpressured && this.#writableFrames() > 0;
+	}
+
+	/**
+	 * Frames that may be written now as far as the client's read window goes: what it has room for,
+	 * or any number once more is queued than the backlog holds back.
+	 */
+	#writableFrames(): number {
+		const read = this.#read;
+		if (read === undefined || this.#queuedBytes > this.#heldBytes) return Infinity;
+		return this.#readWindow - (this.#written - read);
+	}
+
 	#fallBehind(): void {
 		this.#phase = BEHIND;
 		this.#indexQueue();
-		this.#transport.onceDrained(() => this.#drained());
+		this.#waitForDrain();
 	}
 
-	/** The transport took what it had: the next batch goes, or the backlog flows again when none is left. */
-	#drained(): void {
+	/** Listens for the transport's drain, when it pushes back and no listener waits yet. */
+	#waitForDrain(): void {
+		if (this.#awaitingDrain || !this.#transport.backpressured) return;
+		this.#awaitingDrain = true;
+		this.#transport.onceDrained(() => {
+			this.#awaitingDrain = false;
+			this.#resume();
+		});
+	}
+
+	/**
+	 * The transport drained or the client read more: the next batches go while both allow, and the
+	 * backlog flows again when none is left.
+	 */
+	#resume(): void {
 		if (this.#phase != BEHIND) return;
 		if (!this.#transport.writable) return this.clear();
-		while (this.#queue && !this.#transport.backpressured) this.#write(DRAIN_BATCH_BYTES);
-		if (this.#queue) this.#transport.onceDrained(() => this.#drained());
+		while (this.#queue && this.#canWrite()) this.#write(DRAIN_BATCH_BYTES, this.#writableFrames());
+		if (this.#queue) this.#waitForDrain();
 	}
 
 	/** Drops the queued message `id` names, if it is still queued; `slot` holds its newer one now. */
@@ -135,8 +228,11 @@ export class Backlog {
 		if (superseded) this.#dropSlot(queue, previous);
 	}
 
-	/** Writes queued messages in order until `limit` bytes went or none is left, in one corked write. */
-	#write(limit: number): void {
+	/**
+	 * Writes queued messages in order, in one corked write, until `byteLimit` bytes or `frameLimit`
+	 * frames went or none is left.
+	 */
+	#write(byteLimit: number, frameLimit: number): void {
 		const queue = this.#queue!;
 		const transport = this.#transport;
 		const metrics = this.#metrics;
@@ -144,11 +240,14 @@ export class Backlog {
 		if (corked) transport.cork();
 		let written = 0;
 		let head = this.#head;
-		while (head < queue.length && written < limit) {
+		let frames = frameLimit;
+		while (head < queue.length && written < byteLimit && frames > 0) {
 			const message = queue[head];
 			queue[head++] = undefined;
 			if (!message) continue;
 			written += message.frameLength;
+			frames--;
+			this.#written++;
 			this.#live--;
 			this.#queuedBytes -= message.queuedCost;
 			metrics.messagesSent++;

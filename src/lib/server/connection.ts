@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { closeReason } from '../protocol/close-reason.js';
-import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
+import {
+	isRecord,
+	ERROR_MESSAGE,
+	READ_REPORT_PREFIX,
+	REPLY_MESSAGE,
+	serverMessage
+} from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
@@ -88,6 +95,9 @@ function answeredRequestId(message: unknown): number | undefined {
 /** The `params` of every connection whose route path captures nothing: one object, not one each. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** A read report: the prefix, then a count of frames (15 digits stay below 2^53). */
+const READ_REPORT = /^4:\d{1,15}$/;
+
 /** How long a connection closed as too slow may keep its socket before it is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
@@ -169,7 +179,12 @@ export class Connection<AuthData = unknown> {
 		this.route = route;
 		this.#memberships = memberships;
 		this.#broadcaster = broadcaster;
-		this.#backlog = new Backlog(transport, route.metrics, route.options.path);
+		this.#backlog = new Backlog(
+			transport,
+			route.metrics,
+			route.options.path,
+			route.maxBufferedBytes
+		);
 	}
 
 	/**
@@ -348,6 +363,17 @@ export class Connection<AuthData = unknown> {
 	 */
 	conflated(count: number): void {
 		if (count) this.route.metrics.messagesConflated(this.route.options.path, count);
+	}
+
+	/**
+	 * @internal A read report (`4:<n>`): the client has read `n` frames of this connection. Anything
+	 * else after the prefix is malformed, and answered as a malformed frame is.
+	 */
+	reportRead(frame: string): void {
+		if (!READ_REPORT.test(frame)) {
+			return void this.fail(ErrorCode.Malformed, 'A read report is "4:" and a whole number');
+		}
+		this.#backlog.reportRead(Number(frame.slice(READ_REPORT_PREFIX.length)));
 	}
 
 	/** @internal Hands a failure to the route's `onError`, or logs it. */
