@@ -65,12 +65,6 @@ export class Backlog {
 	#transport: Transport;
 	#metrics: ServerMetrics;
 	#routePath: string;
-	/**
-	 * Queued bytes past which the read window gives way: what cannot be conflated (messages without a
-	 * key, a long replay) goes to the kernel then, as it would without reports, rather than close the
-	 * connection at `maxBufferedBytes`. Half of it.
-	 */
-	#heldBytes: number;
 	#phase: Phase = FLOWING;
 	/**
 	 * Made by the first push of a turn: most connections are idle most turns, and keep no array.
@@ -95,14 +89,8 @@ export class Backlog {
 	/** A `drain` listener is registered. */
 	#awaitingDrain = false;
 
-	constructor(
-		transport: Transport,
-		metrics: ServerMetrics,
-		routePath: string,
-		maxBufferedBytes: number
-	) {
+	constructor(transport: Transport, metrics: ServerMetrics, routePath: string) {
 		this.#transport = transport;
-		this.#heldBytes = maxBufferedBytes / 2;
 		this.#metrics = metrics;
 		this.#routePath = routePath;
 	}
@@ -163,7 +151,10 @@ export class Backlog {
 		this.#readWindow = Math.min(Math.max(window, MIN_READ_WINDOW), MAX_READ_WINDOW);
 	}
 
-	/** Sends everything queued now, behind or not: a close frame follows. */
+	/**
+	 * Sends everything queued now, whatever the transport or the read window say: a close frame
+	 * follows, or the connection is judged by what the kernel does not take.
+	 */
 	writeAll(): void {
 		if (!this.#queue) return;
 		if (!this.#transport.writable) return this.clear();
@@ -181,14 +172,10 @@ export class Backlog {
 		return !this.#transport.backpressured && this.#writableFrames() > 0;
 	}
 
-	/**
-	 * Frames that may be written now as far as the client's read window goes: what it has room for,
-	 * or any number once more is queued than the backlog holds back.
-	 */
+	/** Frames that may be written now as far as the client's read window goes. */
 	#writableFrames(): number {
 		const read = this.#read;
-		if (read === undefined || this.#queuedBytes > this.#heldBytes) return Infinity;
-		return this.#readWindow - (this.#written - read);
+		return read === undefined ? Infinity : this.#readWindow - (this.#written - read);
 	}
 
 	#fallBehind(): void {

@@ -179,12 +179,7 @@ export class Connection<AuthData = unknown> {
 		this.route = route;
 		this.#memberships = memberships;
 		this.#broadcaster = broadcaster;
-		this.#backlog = new Backlog(
-			transport,
-			route.metrics,
-			route.options.path,
-			route.maxBufferedBytes
-		);
+		this.#backlog = new Backlog(transport, route.metrics, route.options.path);
 	}
 
 	/**
@@ -463,8 +458,9 @@ export class Connection<AuthData = unknown> {
 		if (!this.#transport.isOpen) return false;
 		const { maxBufferedBytes } = this.route;
 		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
-		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
-		this.#backlog.flush();
+		// A burst within one turn, or what a read window held back that cannot be conflated, is not
+		// yet a slow reader: hand it to the kernel, then judge again (by what it did not take).
+		this.#backlog.writeAll();
 		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
 		this.#closeSlowConsumer();
 		return false;
