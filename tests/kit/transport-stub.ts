@@ -9,6 +9,8 @@ import type { Transport, TransportReceiver } from '../../src/lib/server/transpor
 export const SOCKET_HIGH_WATER_MARK = 16 * 1024;
 
 export class ScriptedTransport implements Transport {
+	/** Buffered bytes from which it is backpressured. */
+	readonly highWaterMark: number;
 	/** Every message sent, in order. */
 	readonly sent: PreparedMessage[] = [];
 	/** Called on every send (a test's reference checks each one as it happens). */
@@ -18,6 +20,10 @@ export class ScriptedTransport implements Transport {
 	#open = true;
 	#corks = 0;
 	#drainListeners: (() => void)[] = [];
+
+	constructor(highWaterMark = SOCKET_HIGH_WATER_MARK) {
+		this.highWaterMark = highWaterMark;
+	}
 
 	get isOpen(): boolean {
 		return this.#open;
@@ -62,7 +68,7 @@ export class ScriptedTransport implements Transport {
 
 	#write(bytes: number): void {
 		this.#buffered += bytes;
-		if (this.#buffered >= SOCKET_HIGH_WATER_MARK) this.#needDrain = true;
+		if (this.#buffered >= this.highWaterMark) this.#needDrain = true;
 	}
 
 	/**

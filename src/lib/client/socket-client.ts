@@ -41,6 +41,7 @@ import {
 	type SocketErrorKind
 } from './events.js';
 import { heartbeat, type Heartbeat } from './heartbeat.js';
+import { readReports, type ReadReports } from './read-reports.js';
 import { OPEN, OPENING, PAUSED, STOPPED, WAITING, type Phase } from './phases.js';
 
 /** A handler type whose parameter is checked bivariantly, so DOM and `ws` sockets both fit. */
@@ -263,6 +264,8 @@ export class SocketClient {
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
 	#heartbeat: Heartbeat;
+	/** Owned by OPEN, with dialects that report what they read. */
+	#reads: ReadReports | undefined;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
 	/** Messages waiting behind an async schema; later messages queue behind them. */
@@ -513,6 +516,7 @@ export class SocketClient {
 		this.#entered++;
 		clearTimeout(this.#timer);
 		this.#heartbeat.stop();
+		this.#reads?.stop();
 		const previous = this.#socket;
 		if (previous && previous != socket) {
 			// A no-op rather than null: `ws` throws an unhandled 'error' when a connecting socket is
@@ -523,6 +527,11 @@ export class SocketClient {
 		this.#socket = socket;
 		this.#phase = phase;
 		if (phase == OPEN) this.#heartbeat.start();
+		const { readReport } = this.#dialect;
+		this.#reads =
+			phase == OPEN && readReport
+				? readReports((count) => socket!.send(readReport(count)))
+				: undefined;
 		this.#publish();
 	}
 
@@ -773,6 +782,7 @@ export class SocketClient {
 
 	#receive(frame: unknown): void {
 		this.#heartbeat.alive();
+		this.#reads?.read();
 		let message: InboundMessage | null;
 		try {
 			if (typeof frame != 'string') throw new TypeError('binary frame');

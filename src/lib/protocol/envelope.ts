@@ -144,6 +144,11 @@ export interface Dialect {
 	join(room: string, since?: StreamPosition): string;
 	/** The frame that leaves a room. */
 	leave(room: string): string;
+	/**
+	 * The read report saying `count` frames of this connection were read, for servers that hold back
+	 * what a client has not read yet (runesocket's). Omit when the server has none.
+	 */
+	readReport?(count: number): string;
 }
 
 // Each name is its own constant so bundles inline the ones they use; the objects below gather them.
@@ -152,6 +157,16 @@ export interface Dialect {
 export const PING_FRAME = '2';
 /** The heartbeat pong frame, the server's answer. */
 export const PONG_FRAME = '3';
+/**
+ * How a read report starts: `4:<n>`, sent by the client, says it has read `n` frames of this
+ * connection so far (PROTOCOL.md, "Read reports"). The server sends a reporting client no more than a
+ * window of frames ahead of what it read, and conflates what waits meanwhile.
+ */
+export const READ_REPORT_PREFIX = '4:';
+/** A client reports what it read once this many frames came since its last report… */
+export const READ_REPORT_FRAMES = 256;
+/** …and at most once per this many milliseconds (a timer sends the report a closed gate held back). */
+export const READ_REPORT_INTERVAL_MS = 100;
 // The message names the protocol itself uses; an application's messages never take these names.
 
 /**
@@ -220,5 +235,6 @@ export const envelopeDialect: Dialect = {
 	encode: (message) => JSON.stringify(message),
 	auth: (token) => JSON.stringify({ name: AUTH_MESSAGE, data: { token } }),
 	join: (room, since) => JSON.stringify({ name: JOIN_MESSAGE, data: { room, since } }),
-	leave: (room) => JSON.stringify({ name: LEAVE_MESSAGE, data: { room } })
+	leave: (room) => JSON.stringify({ name: LEAVE_MESSAGE, data: { room } }),
+	readReport: (count) => READ_REPORT_PREFIX + count
 };
