@@ -16,6 +16,7 @@ import {
 	type StreamPosition
 } from '../../src/lib/index.js';
 import { Signal } from './chaos.js';
+import { parseEnvelope } from './envelope.js';
 import { errorsOf, makeClient } from './clients.js';
 import { nextEvent, until } from './wait.js';
 
@@ -218,4 +219,12 @@ export async function expectReplayConflated(
 	expect(log.unrecoverable).toEqual([]);
 	expect(errorsOf(client)).toEqual([]);
 	return seenLive;
+}
+
+/** A room delivery as a raw peer's frame, as `Seen` (undefined for any other frame). */
+export function seenInFrame(frame: string): Seen | undefined {
+	const message = parseEnvelope(frame);
+	if (!message || typeof message.offset != 'number') return undefined;
+	const { n } = message.data as { n: number };
+	return { name: message.name, offset: message.offset, key: message.conflationKey, n };
 }
