@@ -41,13 +41,21 @@ export async function typedMessage<Data>(
 	}
 	if (room === EVERYONE) throw new TypeError('Publish without a room to reach everyone');
 	if (room === '') throw new TypeError('Cannot publish to an empty room name');
-	const key = conflationKey === undefined ? definition.conflationKey?.(data) : conflationKey;
-	const message = serverMessage(definition.name, data, {
-		room,
-		conflationKey: room === undefined ? undefined : checkedConflationKey(definition.name, key)
-	});
+	// Only room messages have a key: a publish to everyone does not ask the definition for one.
+	const key = room === undefined ? undefined : conflationKeyOf(definition, data, conflationKey);
+	const message = serverMessage(definition.name, data, { room, conflationKey: key });
 	checkMessageSize(message, `"${definition.name}"`, maxMessageSize);
 	return message;
+}
+
+/** The key a room message gets: the publish's (`null`: none), else the definition's, checked. */
+function conflationKeyOf<Data>(
+	definition: MessageDefinition<Data>,
+	data: Data,
+	given: string | number | null | undefined
+): string | undefined {
+	const key = given === undefined ? definition.conflationKey?.(data) : given;
+	return checkedConflationKey(definition.name, key);
 }
 
 /**
@@ -61,8 +69,18 @@ function checkedConflationKey(name: string, key: unknown): string | undefined {
 		return text;
 	}
 	throw new TypeError(
-		`The conflation key of "${name}" must be a finite number or a string of 1 to ${MAX_CONFLATION_KEY_LENGTH} characters, not ${String(key).slice(0, 40)}`
+		`The conflation key of "${name}" must be a finite number or a string of 1 to ${MAX_CONFLATION_KEY_LENGTH} characters, not ${describeKey(key)}`
 	);
+}
+
+/** A bad key as the refusal shows it: its first 40 characters as text, or its type when it has none. */
+function describeKey(key: unknown): string {
+	try {
+		return String(key).slice(0, 40);
+	} catch {
+		// An object without a primitive value (no prototype, or a throwing toString).
+		return typeof key;
+	}
 }
 
 /**
