@@ -217,3 +217,65 @@ describe('types', () => {
 		expect(() => ClientMessage.define('x', { parse: () => 1 })).toThrow(TypeError);
 	});
 });
+
+describe('ClientMessage.define with a conflation key', () => {
+	const keyOf = (state: { id: string }) => state.id;
+
+	it('takes options as the second argument without a schema', () => {
+		const State = ClientMessage.define<{ id: string }>('state', { conflationKey: keyOf });
+		expect(State).toEqual({ name: 'state', schema: undefined, conflationKey: keyOf });
+		expect(State.conflationKey?.({ id: 'm1' })).toBe('m1');
+		expect(Object.isFrozen(State)).toBe(true);
+	});
+
+	it('takes options as the third argument, after a schema or undefined', () => {
+		const schema = z.object({ id: z.string() });
+		const State = ClientMessage.define('state', schema, { conflationKey: keyOf });
+		expect(State.schema).toBe(schema);
+		expect(State.conflationKey).toBe(keyOf);
+		const Untyped = ClientMessage.define<{ id: string }>('state', undefined, {
+			conflationKey: keyOf
+		});
+		expect(Untyped).toEqual({ name: 'state', schema: undefined, conflationKey: keyOf });
+	});
+
+	it('accepts options that name no key (and then carries none)', () => {
+		expect(ClientMessage.define('state', { conflationKey: undefined })).toEqual({
+			name: 'state',
+			schema: undefined
+		});
+		expect(ClientMessage.define('state', IncidentSchema, {})).not.toHaveProperty('conflationKey');
+	});
+
+	it('still refuses an object that is neither a schema nor options naming a key', () => {
+		expect(() => ClientMessage.define('state', {} as unknown as StandardSchema)).toThrow(
+			new TypeError('state: not a Standard Schema')
+		);
+	});
+
+	it('treats a Standard Schema with a conflationKey property as the schema', () => {
+		const schema = {
+			...IncidentSchema,
+			'~standard': IncidentSchema['~standard'],
+			conflationKey: keyOf
+		};
+		const Defined = ClientMessage.define('incident', schema);
+		expect(Defined.schema).toBe(schema);
+		expect(Defined.conflationKey).toBeUndefined();
+	});
+
+	it.each([
+		['a string', 'id'],
+		['a number', 1],
+		['null', null],
+		['an object', { id: 1 }]
+	])('throws a TypeError for a conflationKey that is %s, not a function', (_, conflationKey) => {
+		const options = { conflationKey } as unknown as { conflationKey: typeof keyOf };
+		expect(() => ClientMessage.define('state', options)).toThrow(
+			new TypeError('state: conflationKey must be a function of the data')
+		);
+		expect(() => ClientMessage.define('state', IncidentSchema, options as never)).toThrow(
+			new TypeError('state: conflationKey must be a function of the data')
+		);
+	});
+});
