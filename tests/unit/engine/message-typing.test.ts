@@ -13,14 +13,14 @@ import { StubEngine } from '../../kit/engine-stub.js';
 
 /** Every message handed to the engine, with its room. */
 class RecordingEngine extends StubEngine {
-	readonly published: { room: string; message: Record<string, unknown> }[] = [];
+	readonly published: { room: string; message: { name: string } & Record<string, unknown> }[] = [];
 
 	override publish(
 		room: string,
 		message: unknown,
 		options?: PublishOptions
 	): Promise<StreamPosition | undefined> {
-		this.published.push({ room, message: message as Record<string, unknown> });
+		this.published.push({ room, message: message as { name: string } & Record<string, unknown> });
 		return super.publish(room, message, options);
 	}
 }

@@ -228,15 +228,11 @@ describe('ClientMessage.define with a conflation key', () => {
 		expect(Object.isFrozen(State)).toBe(true);
 	});
 
-	it('takes options as the third argument, after a schema or undefined', () => {
+	it('takes options as the third argument, after a schema', () => {
 		const schema = z.object({ id: z.string() });
 		const State = ClientMessage.define('state', schema, { conflationKey: keyOf });
 		expect(State.schema).toBe(schema);
 		expect(State.conflationKey).toBe(keyOf);
-		const Untyped = ClientMessage.define<{ id: string }>('state', undefined, {
-			conflationKey: keyOf
-		});
-		expect(Untyped).toEqual({ name: 'state', schema: undefined, conflationKey: keyOf });
 	});
 
 	it('accepts options that name no key (and then carries none)', () => {
