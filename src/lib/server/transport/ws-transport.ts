@@ -55,6 +55,14 @@ export class WsTransport implements Transport {
 	#raw: Socket | null | undefined;
 	#deflate: boolean;
 	#compressionThreshold: number;
+	/**
+	 * With compression: bytes handed to `ws.send` whose frames the kernel has not taken yet. `ws`
+	 * deflates them asynchronously and holds them meanwhile, where the TCP socket's own backpressure
+	 * does not see them: without this, a backlog kept writing into `ws` until the slow-consumer close.
+	 */
+	#unsent = 0;
+	/** With compression: what waits for `#unsent` to reach 0 (then for the TCP socket's drain). */
+	#sentListeners: (() => void)[] | undefined;
 
 	constructor(socket: WebSocket, compressionThreshold: number) {
 		const internals = socket as unknown as WebSocketInternals;
@@ -81,9 +89,13 @@ export class WsTransport implements Transport {
 		return this.#socket.bufferedAmount;
 	}
 
-	/** The TCP socket's own signal: a write returned false, and `drain` is due. */
+	/**
+	 * The TCP socket's own signal (a write returned false, and `drain` is due), or, with compression,
+	 * as much waiting in `ws` as the socket's high-water mark.
+	 */
 	get backpressured(): boolean {
-		return Boolean(this.#raw?.writableNeedDrain);
+		const raw = this.#raw;
+		return Boolean(raw?.writableNeedDrain) || this.#unsent >= (raw?.writableHighWaterMark ?? 0);
 	}
 
 	listen(receiver: TransportReceiver): void {
@@ -98,10 +110,23 @@ export class WsTransport implements Transport {
 
 	send(message: PreparedMessage): void {
 		if (!this.#deflate) return void this.#raw!.write(message.frame);
-		this.#socket.send(message.payload, {
-			binary: false,
-			compress: message.byteLength >= this.#compressionThreshold
-		});
+		const length = message.byteLength;
+		this.#unsent += length;
+		this.#socket.send(
+			message.payload,
+			{ binary: false, compress: length >= this.#compressionThreshold },
+			// Called once the frame was written to the socket (or failed with it).
+			() => this.#taken(length)
+		);
+	}
+
+	/** `ws` wrote a frame of `length` payload bytes: once all are, whoever waits is told. */
+	#taken(length: number): void {
+		this.#unsent -= length;
+		const listeners = this.#sentListeners;
+		if (this.#unsent || !listeners) return;
+		this.#sentListeners = undefined;
+		for (const listener of listeners) this.onceDrained(listener);
 	}
 
 	cork(): void {
@@ -137,7 +162,9 @@ export class WsTransport implements Transport {
 	}
 
 	onceDrained(listener: () => void): void {
-		this.#raw?.once('drain', listener);
+		if (this.#unsent) (this.#sentListeners ??= []).push(listener);
+		else if (this.#raw?.writableNeedDrain) this.#raw.once('drain', listener);
+		else queueMicrotask(listener);
 	}
 }
 
