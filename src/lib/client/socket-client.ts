@@ -9,6 +9,7 @@ import {
 import {
 	AUTH_REFRESH_MESSAGE,
 	envelopeDialect,
+	READ_REPORT_PREFIX,
 	ERROR_MESSAGE,
 	isRecord,
 	JOINED_MESSAGE,
@@ -527,10 +528,10 @@ export class SocketClient {
 		this.#socket = socket;
 		this.#phase = phase;
 		if (phase == OPEN) this.#heartbeat.start();
-		const { readReport } = this.#dialect;
+		// Only runesocket's own protocol reports what it read: another server would not know the frame.
 		this.#reads =
-			phase == OPEN && readReport
-				? readReports((count) => socket!.send(readReport(count)))
+			phase == OPEN && this.#dialect.decode == envelopeDialect.decode
+				? readReports((count) => socket!.send(READ_REPORT_PREFIX + count))
 				: undefined;
 		this.#publish();
 	}
