@@ -46,6 +46,11 @@ export interface BuiltApp {
 	readonly source: string;
 	/** Whether the page in this build draws the `monitor.checked` messages (issue 12's sparklines). */
 	readonly drawsMonitorChecks: boolean;
+	/**
+	 * Whether this build's monitor messages have a conflation key (issue 21): its server then takes
+	 * the key with each publish. Older servers know no key, so none is sent to them.
+	 */
+	readonly conflatesMonitors: boolean;
 	remove(): void;
 }
 
@@ -80,7 +85,10 @@ ${build.stderr.slice(-3000)}`);
 		.filter((file) => /\.(svelte|ts)$/.test(file))
 		.map((file) => readFileSync(join(dir, 'src/routes', file), 'utf8'));
 	const drawsMonitorChecks = pageSources.some((text) => text.includes('MonitorChecked'));
-	return { dir, source, drawsMonitorChecks, remove };
+	const conflatesMonitors = readFileSync(join(dir, 'src/demo/messages.ts'), 'utf8').includes(
+		'conflationKey'
+	);
+	return { dir, source, drawsMonitorChecks, conflatesMonitors, remove };
 }
 
 /**
