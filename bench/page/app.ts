@@ -233,7 +233,8 @@ export function rawGet(
 }
 
 /**
- * The value of a counter or gauge in the server's /metrics (Prometheus text), 0 when absent.
+ * The value of a counter or gauge in the server's /metrics (Prometheus text), summed over its
+ * labels, 0 when absent.
  *
  * @example
  * const closes = await metric(server, 'runesocket_slow_consumer_closes_total');
@@ -244,6 +245,8 @@ export async function metric(server: RunningServer, name: string): Promise<numbe
 	});
 	if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
 	const text = await response.text();
-	const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-	return line ? Number(line.slice(name.length + 1)) : 0;
+	return text
+		.split('\n')
+		.filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+		.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }

@@ -53,17 +53,19 @@ interface MonitorState {
  * conflates them (`BuiltApp.conflatesMonitors`).
  */
 function monitorMessages(keyed: boolean) {
-	const byMonitor = (data: { uuid: string }) => data.uuid;
-	return {
-		MonitorChecked: ClientMessage.define<MonitorCheck>(
-			'monitor.checked',
-			keyed ? { conflationKey: byMonitor } : {}
-		),
-		MonitorStatusChanged: ClientMessage.define<MonitorState>(
-			'monitor.status-changed',
-			keyed ? { conflationKey: byMonitor } : {}
-		)
-	};
+	const byMonitor = { conflationKey: (data: { uuid: string }) => data.uuid };
+	return keyed
+		? {
+				MonitorChecked: ClientMessage.define<MonitorCheck>('monitor.checked', byMonitor),
+				MonitorStatusChanged: ClientMessage.define<MonitorState>(
+					'monitor.status-changed',
+					byMonitor
+				)
+			}
+		: {
+				MonitorChecked: ClientMessage.define<MonitorCheck>('monitor.checked'),
+				MonitorStatusChanged: ClientMessage.define<MonitorState>('monitor.status-changed')
+			};
 }
 
 /** A monitor of the signed-in team, as the page shows it. */
@@ -179,6 +181,8 @@ interface PhaseResult {
 	 */
 	newestShownMs: number | null | undefined;
 	slowConsumerCloses: number;
+	/** Messages the server did not send the page: a newer one of their monitor superseded them. */
+	conflated: number;
 	/** CPU used in the phase by group, % of one core. */
 	cpu: Record<string, number>;
 }
@@ -281,6 +285,7 @@ async function idlePhase(session: Session, seconds: number): Promise<PhaseResult
 		catchUpMs: undefined,
 		newestShownMs: undefined,
 		slowConsumerCloses: 0,
+		conflated: 0,
 		cpu: cpuShare(cpuBefore, cpuNow(session.processes), (to - from) / 1000)
 	};
 }
@@ -288,6 +293,7 @@ async function idlePhase(session: Session, seconds: number): Promise<PhaseResult
 async function loadPhase(session: Session, rate: number, seconds: number): Promise<PhaseResult> {
 	const { page, publisher, load, monitors, processes } = session;
 	const closesBefore = await metric(processes.server, 'runesocket_slow_consumer_closes_total');
+	const conflatedBefore = await metric(processes.server, 'runesocket_messages_conflated_total');
 	const cpuBefore = cpuNow(processes);
 	const from = Date.now();
 	const sent = await publishPaced(publisher, load, monitors, rate, seconds);
@@ -329,6 +335,8 @@ async function loadPhase(session: Session, rate: number, seconds: number): Promi
 		newestShownMs: !shownExpression ? null : shownAt === undefined ? undefined : shownAt - to,
 		slowConsumerCloses:
 			(await metric(processes.server, 'runesocket_slow_consumer_closes_total')) - closesBefore,
+		conflated:
+			(await metric(processes.server, 'runesocket_messages_conflated_total')) - conflatedBefore,
 		cpu
 	};
 }
@@ -365,11 +373,34 @@ const ms = (value: number | null | undefined) =>
 const percent = (value: number | undefined) =>
 	value === undefined ? '—' : `${Math.round(value)}%`;
 
+/**
+ * Texts in the order shown, each once, with a run of texts that differ only in their number as one
+ * range: 'hidden → Behind by 2–37 s, catching up → hidden'.
+ */
+function stretches(texts: string[]): string {
+	const runs: { shape: string; low: number; high: number; text: string }[] = [];
+	for (const text of texts) {
+		const number = /\d+/.exec(text);
+		const shape = text.replace(/\d+/, '#');
+		const last = runs.at(-1);
+		if (last?.shape == shape && number) {
+			last.low = Math.min(last.low, Number(number[0]));
+			last.high = Math.max(last.high, Number(number[0]));
+		} else if (last?.text != text) {
+			runs.push({ shape, low: Number(number?.[0]), high: Number(number?.[0]), text });
+		}
+	}
+	const shown = runs.map(({ shape, low, high, text }) =>
+		low == high || Number.isNaN(low) ? text : shape.replace('#', `${low}–${high}`)
+	);
+	return shown.join(' → ') || '—';
+}
+
 function printResults(results: PhaseResult[]): void {
 	console.log(
-		'| phase | published/s | received/s | fps | longest frame gap ms | long tasks > 50 ms | longest task ms | blocking ms/s | lag p50 / p95 / max ms | caught up after ms | every monitor current after ms | socket closes | 1013 closes (server) | badge | lag indicator | "Behind" shown: longest / in all s | CPU: Chromium / server / Redis / publisher |'
+		'| phase | published/s | received/s | fps | longest frame gap ms | long tasks > 50 ms | longest task ms | blocking ms/s | lag p50 / p95 / max ms | caught up after ms | every monitor current after ms | socket closes | 1013 closes (server) | conflated (server) | badge | lag indicator | "Behind" shown: longest / in all s | CPU: Chromium / server / Redis / publisher |'
 	);
-	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+	console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
 	for (const result of results) {
 		const { summary: page, cpu } = result;
 		const closes = page.closes.map(({ code }) => code).join(', ') || 'none';
@@ -390,11 +421,10 @@ function printResults(results: PhaseResult[]): void {
 		const seconds = (value: number) => (value / 1000).toFixed(1);
 		const behind = `${seconds(page.behind.longestMs)} / ${seconds(page.behind.totalMs)}`;
 		const badge = [...new Set(page.badge)].join(' → ') || '—';
-		const lagIndicator =
-			[...new Set(page.lagIndicator.map((text) => text || 'hidden'))].join(' → ') || '—';
+		const lagIndicator = stretches(page.lagIndicator.map((text) => text || 'hidden'));
 		const cpuShares = [cpu.rest, cpu.server, cpu.redis, cpu.bench].map(percent).join(' / ');
 		console.log(
-			`| ${result.name} | ${published} | ${Math.round(page.receivedPerSecond).toLocaleString('en')} | ${page.fps.toFixed(1)} | ${ms(page.maxFrameGap)} | ${page.longTasks} | ${ms(page.maxLongTask)} | ${ms(page.blockingMs / result.seconds)} | ${ms(page.lag.p50)} / ${ms(page.lag.p95)} / ${ms(page.lag.max)} | ${after(result.catchUpMs)} | ${after(result.newestShownMs)} | ${closes} | ${result.slowConsumerCloses} | ${badge} | ${lagIndicator} | ${behind} | ${cpuShares} |`
+			`| ${result.name} | ${published} | ${Math.round(page.receivedPerSecond).toLocaleString('en')} | ${page.fps.toFixed(1)} | ${ms(page.maxFrameGap)} | ${page.longTasks} | ${ms(page.maxLongTask)} | ${ms(page.blockingMs / result.seconds)} | ${ms(page.lag.p50)} / ${ms(page.lag.p95)} / ${ms(page.lag.max)} | ${after(result.catchUpMs)} | ${after(result.newestShownMs)} | ${closes} | ${result.slowConsumerCloses} | ${result.conflated.toLocaleString('en')} | ${badge} | ${lagIndicator} | ${behind} | ${cpuShares} |`
 		);
 	}
 }

@@ -31,7 +31,7 @@ const CPU_SLOWDOWN = 6;
  * generous (the bench measures how long it takes), not a speed target. Without conflation the page
  * would still be working through a backlog of tens of thousands of checks.
  */
-const NEWEST_SHOWN_WITHIN_MS = 20_000;
+const NEWEST_SHOWN_WITHIN_MS = 5_000;
 const PUBLISHER = fileURLToPath(new URL('../kit/e2e/check-publisher.ts', import.meta.url));
 
 /** Resolves once `child` printed `ready`; rejects with its output if it exits first. */
@@ -194,8 +194,6 @@ test.describe('the dashboard under 10,000 messages a second on a CPU slowed 6×'
 		} catch (error) {
 			finalsError = error;
 		}
-		console.log('DIAG newest shown after', Date.now() - (deadline - NEWEST_SHOWN_WITHIN_MS), 'ms');
-		console.log('DIAG', (await (await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } })).text()).split('\n').filter((l) => /conflated|slow_consumer|buffered|dropped/.test(l) && !l.startsWith('#')).join('\n'));
 		expect(
 			await slowConsumerCloses(baseUrl, metricsToken),
 			'connections the server closed as slow consumers (1013)'
