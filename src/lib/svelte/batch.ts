@@ -59,7 +59,10 @@ export class Batch {
 	/** Forgets every waiting function and cancels the waiting flush, so nothing outlives the owner. */
 	clear(): void {
 		for (const stage of this.#stages) stage.clear();
+		// Cleared during a flush, the flush ends: what is added since waits for a flush of its own.
 		this.#due?.clear();
+		this.#due = undefined;
+		this.#running = IDLE;
 		this.#scheduled = false;
 		this.#cancel?.();
 		this.#cancel = undefined;
@@ -84,6 +87,7 @@ export class Batch {
 			this.#stages[stage] = new Set();
 			this.#running = stage;
 			for (const work of due) work();
+			if (this.#due != due) return; // cleared
 		}
 		this.#running = IDLE;
 		this.#due = undefined;
