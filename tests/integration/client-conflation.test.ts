@@ -53,7 +53,14 @@ describe('SocketClient: superseded messages in the async backlog', () => {
 		release();
 		await answered();
 		await until(() => plain.length == 6, 'the handlers');
-		expect(validated).toEqual([unkeyed(1), k('m', 4), k('m', 5), unkeyed(6), unkeyed(6), k('n', 'invalid')]);
+		expect(validated).toEqual([
+			unkeyed(1),
+			k('m', 4),
+			k('m', 5),
+			unkeyed(6),
+			unkeyed(6),
+			k('n', 'invalid')
+		]);
 		expect(handled).toEqual([1, 4, 5, 6, 6]);
 		expect(plain).toEqual([1, 4, 5, 6, 6, 'invalid']);
 		expect(errorsOf(client).map((error) => error.message)).toEqual([

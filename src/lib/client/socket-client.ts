@@ -18,11 +18,7 @@ import {
 	type StreamPosition
 } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
-import type {
-	StandardIssue,
-	StandardResult,
-	StandardSchema
-} from '../protocol/standard-schema.js';
+import type { StandardIssue, StandardResult, StandardSchema } from '../protocol/standard-schema.js';
 import { reconnectDelay } from './backoff.js';
 import {
 	watchEnvironment,

@@ -79,7 +79,7 @@ export class Inbox {
 	 * async schema. An arrow, so that it is the same function at every flush.
 	 */
 	readonly drain = (): void => {
-		for (let letter; (letter = this.#letters[this.#head]); ) {
+		for (let letter; (letter = this.#letters[this.#head]);) {
 			if (!letter.asked) {
 				if (letter.id !== undefined && this.#newest.get(letter.id) != letter.message) {
 					this.#head++;
