@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ClientMessage } from '../../../src/lib/index.js';
 import type { LiveSocket } from '../../../src/lib/svelte/index.js';
 import { track } from '../../kit/clients.js';
-import { nextError, reachState } from '../../kit/wait.js';
+import { reachState } from '../../kit/wait.js';
 import { TestServer, type ServerPeer } from '../../kit/servers/ws-server.js';
 import Reader from '../../kit/svelte/components/Reader.svelte';
 import StreamList from '../../kit/svelte/components/StreamList.svelte';
