@@ -847,10 +847,9 @@ export class SocketClient {
 		message?: InboundMessage
 	): void {
 		// Its conflation id; an unkeyed message is the only one of its own.
-		const id =
-			message?.conflationKey != null
-				? JSON.stringify([message.room, message.name, message.conflationKey])
-				: message;
+		const id = message?.conflationKey // never empty on the wire
+			? JSON.stringify([message.room, message.name, message.conflationKey])
+			: message;
 		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
 			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
@@ -858,18 +857,21 @@ export class SocketClient {
 			const validate = () => validateMessage(definition, data);
 			const queued = message && this.#backlog;
 			try {
-				const result = queued ? undefined : validate();
+				const result = queued || validate();
 				// Handlers see messages in arrival order, however long each one's schema takes.
 				if (queued || result instanceof Promise) {
 					this.#newest.set(id, message);
 					this.#backlog++;
 					this.#queue = this.#queue
-						// At its turn: skipped (false) once superseded, else validated now if it was queued.
-						.then(() => this.#newest.get(id) == message && (queued ? validate() : result))
-						.then((result) => result === false || call(result!))
+						// Queued, it is validated at its turn, unless superseded by then: skipped.
+						.then(async () =>
+							queued
+								? this.#newest.get(id) == message && call(await validate())
+								: call(await (result as StandardResult<unknown>))
+						)
 						.catch(fail)
 						.finally(() => --this.#backlog || this.#newest.clear());
-				} else call(result!);
+				} else call(result as StandardResult<unknown>);
 			} catch (error) {
 				fail(error);
 			}

@@ -38,9 +38,10 @@ function conflationId(message: InboundMessage | undefined): string | undefined {
 /**
  * The messages a LiveSocket received and has not handed to its feeds yet, in arrival order. At
  * each drain (the flush's delivery stage), a keyed room message that a later waiting message of the
- * same room, name and conflation key supersedes is dropped, never validated; every other letter is
- * validated and handed on in turn. A letter whose schema answers later holds back every letter
- * behind it, and the drain goes on from it at the flush after the answer (`wake`).
+ * same room, name and conflation key supersedes is dropped: never validated (or, if its async schema
+ * runs already, not waited for) and never handed on. Every other letter is validated and handed on
+ * in turn. A letter whose schema answers later holds back every letter behind it, and the drain
+ * goes on from it at the flush after the answer (`wake`).
  */
 export class Inbox {
 	#letters: Posted[] = [];
@@ -79,14 +80,14 @@ export class Inbox {
 	 * async schema. An arrow, so that it is the same function at every flush.
 	 */
 	readonly drain = (): void => {
-		for (let letter; (letter = this.#letters[this.#head]);) {
-			if (!letter.asked) {
-				if (letter.id !== undefined && this.#newest.get(letter.id) != letter.message) {
-					this.#head++;
-					continue;
-				}
-				this.#ask(letter);
+		while (this.#head < this.#letters.length) {
+			const letter = this.#letters[this.#head];
+			// Superseded: never validated, or, when its schema runs already, not waited for.
+			if (letter.id !== undefined && this.#newest.get(letter.id) != letter.message) {
+				this.#head++;
+				continue;
 			}
+			if (!letter.asked) this.#ask(letter);
 			if (letter.answer instanceof Promise) {
 				// The letters handed on are forgotten; the rest wait for this answer.
 				this.#letters.splice(0, this.#head);

@@ -207,6 +207,27 @@ describe('LiveSocket: order behind an async schema', () => {
 		expect(seen.map((shown) => shown.stream.length)).toEqual([0, 3]);
 	});
 
+	it('stops waiting for the answer of a message a newer one of its key supersedes meanwhile', async () => {
+		const { socket, frames, peer } = await connectedLive();
+		const { Reading, validated, release, answered } = defineReading('reading', new Set([1]));
+		const { stream } = feedsOf(socket, Reading);
+		const room = new RoomDeliveries(peer);
+		await received(socket, 2, () => {
+			room.send('reading', 'a', k('m', 1)); // slow
+			room.send('reading', 'a', unkeyed(2));
+		});
+		frames.run();
+		expect(stream.current).toEqual([]);
+		await received(socket, 1, () => room.send('reading', 'a', k('m', 3)));
+		frames.run(); // no answer yet, but no need for one
+		expect(validated).toEqual([k('m', 1), unkeyed(2), k('m', 3)]);
+		expect(stream.current).toEqual([k('m', 3), unkeyed(2)]);
+		release();
+		await answered();
+		expect(frames.pending).toBe(0); // the late answer asks for nothing
+		expect(stream.current).toEqual([k('m', 3), unkeyed(2)]);
+	});
+
 	it('dispose() while an answer is awaited: nothing reaches a feed, and no flush is asked for', async () => {
 		const { socket, frames, peer } = await connectedLive();
 		const { Reading, validated, release, answered } = defineReading('reading', new Set([1]));
