@@ -19,7 +19,7 @@ import {
 	type StreamPosition
 } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
-import type { StandardResult, StandardSchema } from '../protocol/standard-schema.js';
+import type { StandardIssue, StandardResult, StandardSchema } from '../protocol/standard-schema.js';
 import { reconnectDelay } from './backoff.js';
 import {
 	watchEnvironment,
@@ -272,6 +272,11 @@ export class SocketClient {
 	/** Messages waiting behind an async schema; later messages queue behind them. */
 	#backlog = 0;
 	#queue: Promise<unknown> = Promise.resolve();
+	/**
+	 * The newest queued message of each conflation id (JSON [room, name, key]): a queued keyed
+	 * message that is not the newest of its id any more is skipped. Emptied with the backlog.
+	 */
+	#newest = new Map<unknown, InboundMessage | undefined>();
 
 	constructor(url: UrlSource, options: SocketClientOptions = {}) {
 		if (typeof url != 'string' && typeof url != 'function' && !(url instanceof URL)) {
@@ -406,6 +411,20 @@ export class SocketClient {
 	/** Calls `handler` with every inbound message, before validation, whatever its name. */
 	onMessage(handler: (message: InboundMessage) => void): () => void {
 		return this.on(MessageReceived, handler);
+	}
+
+	/**
+	 * Reports data a schema refused: a `validation` SocketError, `Invalid "<name>": <issues>`, to the
+	 * `onError` handlers. The way every refusal goes, the client's own and a LiveSocket's, which
+	 * validates its feeds' messages at its flush.
+	 *
+	 * @internal
+	 */
+	reportInvalid(message: InboundMessage | undefined, issues: readonly StandardIssue[]): void {
+		this.#error('validation', `Invalid "${message?.name}": ${describeIssues(issues)}`, {
+			message,
+			issues
+		});
 	}
 
 	/** Sends a typed message; buffered while disconnected unless `{ buffer: false }`. */
@@ -829,28 +848,41 @@ export class SocketClient {
 
 	/**
 	 * Calls the handlers of a lifecycle event, or of an inbound `message`'s definitions: validates once
-	 * per definition, then calls its handlers; async schemas resolve first.
+	 * per definition, then calls its handlers; async schemas resolve first. A message queued behind
+	 * one is validated at its turn, unless a newer queued message of its room, name and conflation
+	 * key supersedes it by then: it is skipped, never validated (PROTOCOL.md, "Conflation").
 	 */
 	#emit<Payload>(
 		event: { readonly name: string | symbol; readonly payload?: Payload },
 		data: Payload,
 		message?: InboundMessage
 	): void {
+		// Its conflation id; an unkeyed message is the only one of its own.
+		const id = message?.conflationKey // never empty on the wire
+			? JSON.stringify([message.room, message.name, message.conflationKey])
+			: message;
 		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
 			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
+			const validate = () => validateMessage(definition, data);
+			const queued = message && this.#backlog;
 			try {
-				const result = validateMessage(definition, data);
+				const result = queued || validate();
 				// Handlers see messages in arrival order, however long each one's schema takes.
-				if (result instanceof Promise || (message && this.#backlog)) {
+				if (queued || result instanceof Promise) {
+					this.#newest.set(id, message);
 					this.#backlog++;
 					this.#queue = this.#queue
-						.then(() => result)
-						.then(call)
+						// Queued, it is validated at its turn, unless superseded by then: skipped.
+						.then(async () =>
+							queued
+								? this.#newest.get(id) == message && call(await validate())
+								: call(await (result as StandardResult<unknown>))
+						)
 						.catch(fail)
-						.finally(() => this.#backlog--);
-				} else call(result);
+						.finally(() => --this.#backlog || this.#newest.clear());
+				} else call(result as StandardResult<unknown>);
 			} catch (error) {
 				fail(error);
 			}
@@ -861,13 +893,7 @@ export class SocketClient {
 		// A message that waited on an async schema can outlive the client: once disposed, the app
 		// is done with it, and its handlers (and its errors) must not hear from it again.
 		if (this.#disposed) return;
-		if (result.issues) {
-			const problem = describeIssues(result.issues);
-			return this.#error('validation', `Invalid "${message?.name}": ${problem}`, {
-				message,
-				issues: result.issues
-			});
-		}
+		if (result.issues) return this.reportInvalid(message, result.issues);
 		for (const handler of handlers) {
 			// A handler before this one may have disposed the client.
 			if (this.#disposed) return;
