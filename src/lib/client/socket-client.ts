@@ -272,11 +272,6 @@ export class SocketClient {
 	/** Messages waiting behind an async schema; later messages queue behind them. */
 	#backlog = 0;
 	#queue: Promise<unknown> = Promise.resolve();
-	/**
-	 * The newest queued message of each conflation id (JSON [room, name, key]): a queued keyed
-	 * message that is not the newest of its id any more is skipped. Emptied with the backlog.
-	 */
-	#newest = new Map<unknown, InboundMessage | undefined>();
 
 	constructor(url: UrlSource, options: SocketClientOptions = {}) {
 		if (typeof url != 'string' && typeof url != 'function' && !(url instanceof URL)) {
@@ -857,32 +852,21 @@ export class SocketClient {
 		data: Payload,
 		message?: InboundMessage
 	): void {
-		// Its conflation id; an unkeyed message is the only one of its own.
-		const id = message?.conflationKey // never empty on the wire
-			? JSON.stringify([message.room, message.name, message.conflationKey])
-			: message;
 		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
 			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
-			const validate = () => validateMessage(definition, data);
-			const queued = message && this.#backlog;
 			try {
-				const result = queued || validate();
+				const result = validateMessage(definition, data);
 				// Handlers see messages in arrival order, however long each one's schema takes.
-				if (queued || result instanceof Promise) {
-					this.#newest.set(id, message);
+				if (result instanceof Promise || (message && this.#backlog)) {
 					this.#backlog++;
 					this.#queue = this.#queue
-						// Queued, it is validated at its turn, unless superseded by then: skipped.
-						.then(async () =>
-							queued
-								? this.#newest.get(id) == message && call(await validate())
-								: call(await (result as StandardResult<unknown>))
-						)
+						.then(() => result)
+						.then(call)
 						.catch(fail)
-						.finally(() => --this.#backlog || this.#newest.clear());
-				} else call(result as StandardResult<unknown>);
+						.finally(() => this.#backlog--);
+				} else call(result);
 			} catch (error) {
 				fail(error);
 			}
