@@ -1,0 +1,156 @@
+import { ratio, table, whole } from '../markdown.js';
+import { median } from '../throughput/stats.js';
+import type { FanOutCase, FanOutResult } from './fan-out.js';
+import type { BacklogSample } from './messages.js';
+import type { ReplayContender, ReplayResult } from './replay.js';
+
+const KIB = 1024;
+const kib = (bytes: number): string => `${whole(bytes / KIB)} KiB`;
+const ms = (value: number): string => (value < 10 ? value.toFixed(1) : whole(value));
+const seconds = (msValue: number): string => `${(msValue / 1000).toFixed(1)} s`;
+const perRound = (values: number[], format: (value: number) => string): string =>
+	values.map(format).join(' / ');
+
+/** The highest backlog among the samples in [from, to) ms of the run. */
+function peak(samples: BacklogSample[], from: number, to: number): number {
+	return Math.max(0, ...samples.filter((s) => s.ms >= from && s.ms < to).map((s) => s.bytes));
+}
+
+/** How the slow reader's runs ended: closed (with code and when) or not, in how many of them. */
+function closedCell(runs: FanOutResult[]): string {
+	const closed = runs.filter((run) => run.server.closedAtMs !== undefined);
+	if (!closed.length) return `no (0/${runs.length})`;
+	const codes = [...new Set(closed.map((run) => run.server.closeCode ?? '?'))].join(', ');
+	const when = median(closed.map((run) => run.server.closedAtMs!));
+	return `${codes} at ${seconds(when)} (${closed.length}/${runs.length})`;
+}
+
+function convergedCell(runs: FanOutResult[]): string {
+	const converged = runs.filter((run) => run.slow?.converged);
+	if (!converged.length) {
+		const codes = [...new Set(runs.map((run) => run.slow?.closeCode ?? 'open'))].join(', ');
+		return `no (0/${runs.length}; closed ${codes})`;
+	}
+	const within = median(converged.map((run) => run.slow!.ms));
+	const inOrder = converged.every((run) => run.slow!.inOrder) ? '' : ', OFFSETS OUT OF ORDER';
+	return `yes, in ${ms(within)} ms (${converged.length}/${runs.length}${inOrder})`;
+}
+
+/**
+ * The fan-out table: per case, medians over rounds of the fast readers' latency and the server's CPU
+ * per delivery to them (with ratios against the run without a slow reader, and every round's
+ * figure), losses, and of the slow reader: closed or not, its backlog's peak in each half of the
+ * run, messages conflated, and whether (and how fast) it converged once it read freely.
+ *
+ * @example
+ * console.log(fanOutTable(results, 15).join('\n'));
+ */
+export function fanOutTable(
+	results: Map<FanOutCase, FanOutResult[]>,
+	runSeconds: number
+): string[] {
+	const anchor = results.get('no slow reader') ?? [];
+	const anchorOf = (pick: (run: FanOutResult) => number): number | undefined =>
+		anchor.length ? median(anchor.map(pick)) : undefined;
+	const p99 = (run: FanOutResult): number => run.count.p99Ms;
+	const cpu = (run: FanOutResult): number => run.cpuPerDelivery;
+	const half = (runSeconds * 1000) / 2;
+	const header = [
+		'run',
+		'p50 ms',
+		'p99 ms',
+		'p99 vs no slow reader',
+		'server CPU µs/delivery',
+		'CPU vs no slow reader',
+		'p99 ms per round',
+		'CPU µs per round',
+		'lost',
+		'slow reader closed',
+		'its backlog, peak 1st / 2nd half',
+		'conflated',
+		'slow reader converged after the load'
+	];
+	const rows = [...results].map(([name, runs]) => {
+		if (!runs.length) return [name, 'failed', ...header.slice(2).map(() => '—')];
+		const slow = runs.some((run) => run.slow);
+		const lost = runs.reduce((sum, run) => sum + run.count.lost + run.count.duplicated, 0);
+		const backlog = slow
+			? `${kib(median(runs.map((run) => peak(run.server.backlog, 0, half))))} / ${kib(median(runs.map((run) => peak(run.server.backlog, half, Infinity))))}`
+			: '—';
+		return [
+			name,
+			ms(median(runs.map((run) => run.count.p50Ms))),
+			ms(median(runs.map(p99))),
+			ratio(median(runs.map(p99)), anchorOf(p99)),
+			median(runs.map(cpu)).toFixed(2),
+			ratio(median(runs.map(cpu)), anchorOf(cpu)),
+			perRound(runs.map(p99), ms),
+			perRound(runs.map(cpu), (value) => value.toFixed(2)),
+			whole(lost),
+			slow ? closedCell(runs) : '—',
+			backlog,
+			slow ? whole(median(runs.map((run) => run.server.conflated))) : '—',
+			slow ? convergedCell(runs) : '—'
+		];
+	});
+	return table(header, rows);
+}
+
+/**
+ * The replay table: per contender, medians over rounds of the time and bytes from the rejoin's join
+ * until the client held the newest check of every monitor and every unkeyed message (or until it
+ * was closed), with ratios against the same engine's replay before conflation with a raised limit
+ * (the one that completes), the room messages it got and the server's CPU time meanwhile.
+ *
+ * @example
+ * console.log(replayTable(results, replayContenders).join('\n'));
+ */
+export function replayTable(
+	results: Map<string, ReplayResult[]>,
+	contenders: readonly ReplayContender[]
+): string[] {
+	const header = [
+		'replay',
+		'caught up',
+		'time to catch up ms',
+		'vs before',
+		'bytes received',
+		'vs before',
+		'messages received',
+		'server CPU ms',
+		'ms per round'
+	];
+	const completedBefore = (engine: string): ReplayResult[] | undefined => {
+		const before = contenders.find((c) => c.engine == engine && !c.keyed && c.maxBufferedBytes);
+		return before && results.get(before.name);
+	};
+	const rows = contenders.map((contender) => {
+		const runs = results.get(contender.name) ?? [];
+		if (!runs.length) return [contender.name, 'failed', ...header.slice(2).map(() => '—')];
+		const converged = runs.filter((run) => run.reader.converged).length;
+		const codes = [...new Set(runs.flatMap((run) => run.reader.closeCode ?? []))];
+		const caughtUp =
+			converged == runs.length
+				? `yes (${converged}/${runs.length})`
+				: `no (${converged}/${runs.length})${codes.length ? `: closed ${codes.join(', ')}` : ''}`;
+		const before = completedBefore(contender.engine);
+		const medianOf = (list: ReplayResult[], pick: (run: ReplayResult) => number): number =>
+			median(list.map(pick));
+		const time = (run: ReplayResult): number => run.reader.ms;
+		const bytes = (run: ReplayResult): number => run.reader.bytes;
+		const baseline = (pick: (run: ReplayResult) => number): number | undefined =>
+			before?.length ? medianOf(before, pick) : undefined;
+		return [
+			contender.name,
+			caughtUp,
+			`${ms(medianOf(runs, time))}${converged < runs.length ? ' (until closed)' : ''}`,
+			ratio(medianOf(runs, time), baseline(time)),
+			kib(medianOf(runs, bytes)),
+			ratio(medianOf(runs, bytes), baseline(bytes)),
+			whole(medianOf(runs, (run) => run.reader.messages)),
+			ms(medianOf(runs, (run) => run.serverCpuMs)),
+			perRound(runs.map(time), ms)
+		];
+	});
+	return table(header, rows);
+}
