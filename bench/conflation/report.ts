@@ -16,21 +16,22 @@ function peak(samples: BacklogSample[], from: number, to: number): number {
 	return Math.max(0, ...samples.filter((s) => s.ms >= from && s.ms < to).map((s) => s.bytes));
 }
 
-/** How the slow reader's runs ended: closed (with code and when) or not, in how many of them. */
+/**
+ * Whether the server closed the slow reader (with the code it decided, when, and the code the
+ * reader saw once it read up to the close), in how many of the runs.
+ */
 function closedCell(runs: FanOutResult[]): string {
 	const closed = runs.filter((run) => run.server.closedAtMs !== undefined);
 	if (!closed.length) return `no (0/${runs.length})`;
-	const codes = [...new Set(closed.map((run) => run.server.closeCode ?? '?'))].join(', ');
+	const codes = (pick: (run: FanOutResult) => number | undefined): string =>
+		[...new Set(closed.map((run) => pick(run) ?? '?'))].join(', ');
 	const when = median(closed.map((run) => run.server.closedAtMs!));
-	return `${codes} at ${seconds(when)} (${closed.length}/${runs.length})`;
+	return `${codes((run) => run.server.closeCode)} at ${seconds(when)}, the reader saw ${codes((run) => run.slow?.closeCode)} (${closed.length}/${runs.length})`;
 }
 
 function convergedCell(runs: FanOutResult[]): string {
 	const converged = runs.filter((run) => run.slow?.converged);
-	if (!converged.length) {
-		const codes = [...new Set(runs.map((run) => run.slow?.closeCode ?? 'open'))].join(', ');
-		return `no (0/${runs.length}; closed ${codes})`;
-	}
+	if (!converged.length) return `no (0/${runs.length})`;
 	const within = median(converged.map((run) => run.slow!.ms));
 	const inOrder = converged.every((run) => run.slow!.inOrder) ? '' : ', OFFSETS OUT OF ORDER';
 	return `yes, in ${ms(within)} ms (${converged.length}/${runs.length}${inOrder})`;
@@ -138,8 +139,9 @@ export function replayTable(
 			median(list.map(pick));
 		const time = (run: ReplayResult): number => run.reader.ms;
 		const bytes = (run: ReplayResult): number => run.reader.bytes;
+		// A replay closed midway has no time or bytes to catch up to compare.
 		const baseline = (pick: (run: ReplayResult) => number): number | undefined =>
-			before?.length ? medianOf(before, pick) : undefined;
+			before?.length && converged == runs.length ? medianOf(before, pick) : undefined;
 		return [
 			contender.name,
 			caughtUp,

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { describeMachine, loadAverage } from '../throughput/machine.js';
 import { BenchRedis, exitOnSignals } from '../throughput/redis-server.js';
 import { packageVersion } from '../throughput/servers/package-version.js';
-import { frameBytesOf, runFanOut, type FanOutPlan } from './fan-out.js';
+import { frameBytesOf, runFanOut, WARM_UP_SECONDS, type FanOutPlan } from './fan-out.js';
 import { fanOutTable, replayTable } from './report.js';
 import { awayPlanOf, replayContenders, runReplay, type ReplayPlan } from './replay.js';
 
@@ -30,8 +30,8 @@ export interface ConflationBenchOptions {
 
 const FAN_OUT: FanOutPlan = {
 	clients: 500,
-	perSecond: 300,
-	seconds: 15,
+	perSecond: 250,
+	seconds: 16,
 	keys: 200,
 	dataBytes: 250,
 	slowShare: 0.01
@@ -52,7 +52,7 @@ function printFanOutNote(plan: FanOutPlan): void {
 	const frame = frameBytesOf(plan);
 	const deliveries = plan.clients * plan.perSecond;
 	console.log(
-		`\n${plan.clients} fast readers (one process, the throughput suite's load clients) are in one room of runesocket on MemoryEngine; the server publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about one of ${plan.keys} monitors in turn, data ~${plan.dataBytes} B (frame ~${frame} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. The slow reader is a 501st client in a process of its own, on a real TCP socket: before the run the server writes it 60 KB non-room messages until its socket refuses more (the kernel's buffers are full, as after a while of reading slowly), and during the run it reads ${plan.slowShare * 100}% of the fast readers' byte rate (\`ws\`'s pause/resume in 50 ms slices: ${whole(frame * plan.perSecond * plan.slowShare)} B/s). Latency is from the publish (a µs timestamp in the data) to the fast reader's receipt; server CPU is \`process.cpuUsage\` of the server process from the first publish until every fast reader had every check, divided by the deliveries to fast readers. The backlog is the slow reader's \`connection.bufferedBytes\` (the outbox's queue and what \`ws\` buffers), read every 100 ms in the server. Once the load stopped, the slow reader reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), with offsets only ever rising. Each round starts one run later (a b c, b c a, c a b), after a ${3} s warm-up run.`
+		`\n${plan.clients} fast readers (one process, the throughput suite's load clients) are in one room of runesocket on MemoryEngine; the server publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about one of ${plan.keys} monitors in turn, data ~${plan.dataBytes} B (frame ~${frame} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. The slow reader is a 501st client in a process of its own, on a real TCP socket: before the run the server writes it 60 KB non-room messages until its socket refuses more (the kernel's buffers are full, as after a while of reading slowly), and during the run it reads ${plan.slowShare * 100}% of the fast readers' byte rate (\`ws\`'s pause/resume in 50 ms slices: ${whole(frame * plan.perSecond * plan.slowShare)} B/s). Latency is from the publish (a µs timestamp in the data) to the fast reader's receipt; server CPU is \`process.cpuUsage\` of the server process from the first publish until every fast reader had every check, divided by the deliveries to fast readers. The backlog is the slow reader's \`connection.bufferedBytes\` (the outbox's queue and what \`ws\` buffers), read every 100 ms in the server. Once the load stopped, the slow reader reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), with offsets only ever rising. Each round starts one run later (a b c, b c a, c a b), after a ${WARM_UP_SECONDS} s warm-up run.`
 	);
 }
 
