@@ -45,8 +45,9 @@ export type FanOutCase = (typeof FAN_OUT_CASES)[number]['name'];
 
 /**
  * One run's figures: the fast readers' deliveries (latency percentiles included), the server's CPU
- * time per delivery to them, what the server saw, the bytes written to fill the slow reader's socket
- * before the run, and how the slow reader ended once it read freely after the load.
+ * time per delivery to them, what the server saw, the slow reader's fill before the run (bytes
+ * written, and its backlog once its socket refused more), and how it ended once it read freely
+ * after the load.
  */
 export interface FanOutResult {
 	count: DeliveryCount;
@@ -54,7 +55,7 @@ export interface FanOutResult {
 	server: ServerRun;
 	/** The publishes took this long (ms): the run's length, at its pace. */
 	publishMs: number;
-	prefilled?: number;
+	prefilled?: { bytes: number; backlog: number };
 	slow?: ReaderResult;
 }
 
@@ -141,12 +142,13 @@ async function runOnce(
 		keys: plan.keys,
 		unkeyedEvery: keyed ? undefined : 1
 	};
-	let prefilled: number | undefined;
+	let prefilled: FanOutResult['prefilled'];
 	if (slow) {
 		reader.send({ type: 'open', port, room: ROOM, goal });
 		await reader.next('opened', START_TIMEOUT_MS);
 		server.send({ type: 'prefill' });
-		prefilled = (await server.next('prefilled', START_TIMEOUT_MS)).bytes;
+		const { bytes, backlog } = await server.next('prefilled', START_TIMEOUT_MS);
+		prefilled = { bytes, backlog };
 	}
 	const expected: RunPlan = {
 		rooms: [ROOM],

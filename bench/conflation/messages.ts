@@ -119,7 +119,8 @@ export type ServerCommand =
  */
 export type ServerReport =
 	| { type: 'listening'; port: number; version: string }
-	| { type: 'prefilled'; bytes: number }
+	/** `bytes` written to fill it; `backlog`: its backlog once its socket refused more. */
+	| { type: 'prefilled'; bytes: number; backlog: number }
 	| { type: 'published'; ms: number }
 	| { type: 'marked' }
 	| { type: 'measured'; run: ServerRun }

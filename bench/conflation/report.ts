@@ -38,24 +38,19 @@ function convergedCell(runs: FanOutResult[]): string {
 }
 
 /**
- * The fan-out table: per case, medians over rounds of the fast readers' latency and the server's CPU
- * per delivery to them (with ratios against the run without a slow reader, and every round's
- * figure), losses, and of the slow reader: closed or not, its backlog's peak in each half of the
- * run, messages conflated, and whether (and how fast) it converged once it read freely.
+ * The fast readers' table: per run, medians over rounds of their latency and of the server's CPU
+ * per delivery to them, with ratios against the run without a slow reader and every round's
+ * figure, and what they lost or got twice.
  *
  * @example
- * console.log(fanOutTable(results, 15).join('\n'));
+ * console.log(fastReadersTable(results).join('\n'));
  */
-export function fanOutTable(
-	results: Map<FanOutCase, FanOutResult[]>,
-	runSeconds: number
-): string[] {
+export function fastReadersTable(results: Map<FanOutCase, FanOutResult[]>): string[] {
 	const anchor = results.get('no slow reader') ?? [];
 	const anchorOf = (pick: (run: FanOutResult) => number): number | undefined =>
 		anchor.length ? median(anchor.map(pick)) : undefined;
 	const p99 = (run: FanOutResult): number => run.count.p99Ms;
 	const cpu = (run: FanOutResult): number => run.cpuPerDelivery;
-	const half = (runSeconds * 1000) / 2;
 	const header = [
 		'run',
 		'p50 ms',
@@ -65,19 +60,12 @@ export function fanOutTable(
 		'CPU vs no slow reader',
 		'p99 ms per round',
 		'CPU µs per round',
-		'lost',
-		'slow reader closed',
-		'its backlog, peak 1st / 2nd half',
-		'conflated',
-		'slow reader converged after the load'
+		'lost / duplicated'
 	];
 	const rows = [...results].map(([name, runs]) => {
 		if (!runs.length) return [name, 'failed', ...header.slice(2).map(() => '—')];
-		const slow = runs.some((run) => run.slow);
-		const lost = runs.reduce((sum, run) => sum + run.count.lost + run.count.duplicated, 0);
-		const backlog = slow
-			? `${kib(median(runs.map((run) => peak(run.server.backlog, 0, half))))} / ${kib(median(runs.map((run) => peak(run.server.backlog, half, Infinity))))}`
-			: '—';
+		const sum = (pick: (run: FanOutResult) => number): string =>
+			whole(runs.reduce((total, run) => total + pick(run), 0));
 		return [
 			name,
 			ms(median(runs.map((run) => run.count.p50Ms))),
@@ -87,13 +75,50 @@ export function fanOutTable(
 			ratio(median(runs.map(cpu)), anchorOf(cpu)),
 			perRound(runs.map(p99), ms),
 			perRound(runs.map(cpu), (value) => value.toFixed(2)),
-			whole(lost),
-			slow ? closedCell(runs) : '—',
-			backlog,
-			slow ? whole(median(runs.map((run) => run.server.conflated))) : '—',
-			slow ? convergedCell(runs) : '—'
+			`${sum((run) => run.count.lost)} / ${sum((run) => run.count.duplicated)}`
 		];
 	});
+	return table(header, rows);
+}
+
+/**
+ * The slow reader's table: per run with one, medians over rounds of whether the server closed it,
+ * its backlog once filled and its peak in each half of the run, the messages conflated, and whether
+ * (how fast, with how many messages) it converged once it read freely after the load.
+ *
+ * @example
+ * console.log(slowReaderTable(results, 16).join('\n'));
+ */
+export function slowReaderTable(
+	results: Map<FanOutCase, FanOutResult[]>,
+	runSeconds: number
+): string[] {
+	const half = (runSeconds * 1000) / 2;
+	const header = [
+		'run',
+		'closed by the server',
+		'backlog after the fill',
+		'backlog peak, 1st half',
+		'backlog peak, 2nd half',
+		'conflated',
+		'converged after the load',
+		'room messages it got after the load'
+	];
+	const rows = [...results]
+		.filter(([, runs]) => runs.some((run) => run.slow))
+		.map(([name, runs]) => {
+			const backlog = (pick: (run: FanOutResult) => number): string => kib(median(runs.map(pick)));
+			return [
+				name,
+				closedCell(runs),
+				backlog((run) => run.prefilled?.backlog ?? 0),
+				backlog((run) => peak(run.server.backlog, 0, half)),
+				backlog((run) => peak(run.server.backlog, half, Infinity)),
+				whole(median(runs.map((run) => run.server.conflated))),
+				convergedCell(runs),
+				whole(median(runs.map((run) => run.slow?.messages ?? 0)))
+			];
+		});
 	return table(header, rows);
 }
 

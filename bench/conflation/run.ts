@@ -10,7 +10,7 @@ import { describeMachine, loadAverage } from '../throughput/machine.js';
 import { BenchRedis, exitOnSignals } from '../throughput/redis-server.js';
 import { packageVersion } from '../throughput/servers/package-version.js';
 import { frameBytesOf, runFanOut, WARM_UP_SECONDS, type FanOutPlan } from './fan-out.js';
-import { fanOutTable, replayTable } from './report.js';
+import { fastReadersTable, replayTable, slowReaderTable } from './report.js';
 import { awayPlanOf, replayContenders, runReplay, type ReplayPlan } from './replay.js';
 
 /**
@@ -47,13 +47,15 @@ const REPLAY: ReplayPlan = {
 
 const PARTS = ['fan-out', 'replay'];
 
-function printFanOutNote(plan: FanOutPlan): void {
+function fastReadersNote(plan: FanOutPlan): string {
 	const messages = plan.perSecond * plan.seconds;
-	const frame = frameBytesOf(plan);
 	const deliveries = plan.clients * plan.perSecond;
-	console.log(
-		`\n${plan.clients} fast readers (one process, the throughput suite's load clients) are in one room of runesocket on MemoryEngine; the server publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about one of ${plan.keys} monitors in turn, data ~${plan.dataBytes} B (frame ~${frame} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. The slow reader is a 501st client in a process of its own, on a real TCP socket: before the run the server writes it 60 KB non-room messages until its socket refuses more (the kernel's buffers are full, as after a while of reading slowly), and during the run it reads ${plan.slowShare * 100}% of the fast readers' byte rate (\`ws\`'s pause/resume in 50 ms slices: ${whole(frame * plan.perSecond * plan.slowShare)} B/s). Latency is from the publish (a µs timestamp in the data) to the fast reader's receipt; server CPU is \`process.cpuUsage\` of the server process from the first publish until every fast reader had every check, divided by the deliveries to fast readers. The backlog is the slow reader's \`connection.bufferedBytes\` (the outbox's queue and what \`ws\` buffers), read every 100 ms in the server. Once the load stopped, the slow reader reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), with offsets only ever rising. Each round starts one run later (a b c, b c a, c a b), after a ${WARM_UP_SECONDS} s warm-up run.`
-	);
+	return `${plan.clients} fast readers (one process: the throughput suite's load clients) are in one room of runesocket on MemoryEngine, which publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about the next of ${plan.keys} monitors, data ~${plan.dataBytes} B (frame ~${frameBytesOf(plan)} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. Latency runs from the publish (a µs timestamp in the data) to a fast reader's receipt; server CPU is the server process's \`process.cpuUsage\` from the first publish until every fast reader had every check, over the deliveries to fast readers. Each round starts one run later (a b c, b c a, c a b), after a ${WARM_UP_SECONDS} s warm-up run.`;
+}
+
+function slowReaderNote(plan: FanOutPlan): string {
+	const frame = frameBytesOf(plan);
+	return `The slow reader is one client more, in a process of its own, on a real TCP socket. Before the run the server writes it 60 KB non-room messages until its socket refuses more (the kernel's buffers are full, as after a while of reading slowly); during the run it reads ${plan.slowShare * 100}% of a fast reader's byte rate (\`ws\`'s pause and resume in 50 ms slices, ${whole(frame * plan.perSecond * plan.slowShare)} B/s). Its backlog is its \`connection.bufferedBytes\` (the outbox's queue and what \`ws\` holds), read in the server every 100 ms; "after the fill" is what \`ws\` still held of the last fill message. Once the load stopped it reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), its offsets only ever rising; the close code it saw is the one it read after what its socket held.`;
 }
 
 function printReplayNote(plan: ReplayPlan): void {
@@ -95,8 +97,11 @@ export async function runConflationBench(options: ConflationBenchOptions): Promi
 		console.log(
 			`\n## ${plan.clients} readers of one room and one slow reader, ${plan.perSecond} checks/s over ${plan.keys} monitors (load ${loadBefore} → ${loadAverage()}, ${took} s)\n`
 		);
-		console.log(fanOutTable(results, plan.seconds).join('\n'));
-		printFanOutNote(plan);
+		console.log(`### The fast readers\n`);
+		console.log(fastReadersTable(results).join('\n'));
+		console.log(`\n${fastReadersNote(plan)}\n\n### The slow reader\n`);
+		console.log(slowReaderTable(results, plan.seconds).join('\n'));
+		console.log(`\n${slowReaderNote(plan)}`);
 		for (const runs of results.values()) {
 			if (runs.some((run) => run.count.lost || run.count.duplicated)) ok = false;
 		}

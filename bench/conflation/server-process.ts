@@ -83,7 +83,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * take more (its backlog is no longer 0 after the turn's write): from then on it is behind, as a
  * reader that has been slow for a while is, whatever the kernel's buffers hold.
  */
-async function prefill(): Promise<number> {
+async function prefill(): Promise<{ bytes: number; backlog: number }> {
 	const connection = watched;
 	if (!connection) throw new Error('No watched connection to fill');
 	let bytes = 0;
@@ -94,7 +94,7 @@ async function prefill(): Promise<number> {
 		await nextTurn();
 		await nextTurn();
 	}
-	return bytes;
+	return { bytes, backlog: connection.bufferedBytes };
 }
 
 function publishOne(plan: PublishPlan, seq: number): Promise<unknown> {
@@ -173,7 +173,7 @@ const fail = (error: unknown): void => report({ type: 'failed', error: String(er
 
 process.on('message', (command: ServerCommand) => {
 	if (command.type == 'prefill') {
-		prefill().then((bytes) => report({ type: 'prefilled', bytes }), fail);
+		prefill().then((filled) => report({ type: 'prefilled', ...filled }), fail);
 	} else if (command.type == 'publish') {
 		if (command.measured) measure = new Measure();
 		const started = performance.now();
