@@ -1,6 +1,19 @@
 import { nowMicros } from '../throughput/messages.js';
 import type { CheckData, Goal, PublishPlan } from './messages.js';
 
+/** `{"seq":1234,"t":1234567890123456,"key":"k123","status":"up","pad":""}`: data before its padding. */
+const DATA_WITHOUT_PADDING = 70;
+
+/**
+ * The padding that makes a check's data about `dataBytes` of JSON.
+ *
+ * @example
+ * const plan: PublishPlan = { ...rest, padding: paddingFor(250) };
+ */
+export function paddingFor(dataBytes: number): string {
+	return 'x'.repeat(Math.max(0, dataBytes - DATA_WITHOUT_PADDING));
+}
+
 /**
  * Whether message `seq` of a plan (or goal) with `unkeyedEvery` is published without a key: every
  * `unkeyedEvery`-th one, the last of each group.

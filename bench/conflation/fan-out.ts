@@ -1,6 +1,6 @@
 import { Child } from '../child.js';
 import type { DeliveryCount, LoadCommand, LoadReport, RunPlan } from '../throughput/messages.js';
-import { checkOf } from './checks.js';
+import { checkOf, paddingFor } from './checks.js';
 import type {
 	Goal,
 	PublishPlan,
@@ -19,7 +19,7 @@ import type {
  * slow reader reads.
  *
  * @example
- * const plan: FanOutPlan = { clients: 500, perSecond: 300, seconds: 15, keys: 200, dataBytes: 200, slowShare: 0.01 };
+ * const plan: FanOutPlan = { clients: 500, perSecond: 250, seconds: 16, keys: 200, dataBytes: 250, slowShare: 0.01 };
  */
 export interface FanOutPlan {
 	clients: number;
@@ -62,8 +62,6 @@ export interface FanOutResult {
 const START_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 120_000;
 const ROOM = 'room-0';
-/** `{"seq":1234,"t":1234567890123456,"key":"k123","status":"up","pad":""}`: data before its padding. */
-const DATA_WITHOUT_PADDING = 70;
 /** About the bytes of a room delivery's frame around its data: name, room, offset, epoch, key. */
 const FRAME_AROUND_DATA = 50;
 
@@ -119,7 +117,7 @@ export function publishPlanOf(plan: FanOutPlan, keyed: boolean): PublishPlan {
 		perSecond: plan.perSecond,
 		keys: plan.keys,
 		keyed,
-		padding: 'x'.repeat(Math.max(0, plan.dataBytes - DATA_WITHOUT_PADDING))
+		padding: paddingFor(plan.dataBytes)
 	};
 }
 

@@ -154,11 +154,12 @@ export type ReaderCommand =
  * How a reader ended a catch-up or a rejoin: whether it holds the goal, how long that took (from
  * `catch-up` or from sending the join), the bytes it read off its TCP socket and the room's
  * messages it got in that time, whether their offsets only ever went up, and the close code if the
- * server closed it.
+ * server closed it. A rejoin also says when the join was answered (the history read).
  */
 export interface ReaderResult {
 	converged: boolean;
 	ms: number;
+	answeredMs?: number;
 	bytes: number;
 	messages: number;
 	inOrder: boolean;

@@ -50,6 +50,8 @@ export class Reader {
 	/** The room's position when it joined (a replay's messages come after the answer, with lower offsets). */
 	#joinedAt: StreamPosition | undefined;
 	#recovered: boolean | undefined;
+	/** When `room.joined` arrived (performance.now()). */
+	#answeredAt: number | undefined;
 	#closeCode: number | undefined;
 	#budget = 0;
 	#throttle: ReturnType<typeof setInterval> | undefined;
@@ -113,6 +115,7 @@ export class Reader {
 		if (message.name == JOINED_MESSAGE) {
 			const joined = message.data as StreamPosition & { recovered?: boolean };
 			this.#recovered = joined.recovered ?? false;
+			this.#answeredAt = performance.now();
 			this.#joinedAt = { offset: joined.offset, epoch: joined.epoch };
 		} else if (message.name == TICK) {
 			this.#messages++;
@@ -181,6 +184,7 @@ export class Reader {
 				resolve({
 					converged: this.converged,
 					ms: performance.now() - since.ms,
+					answeredMs: this.#answeredAfter(since),
 					bytes: this.#tcp.bytesRead - since.bytes,
 					messages: this.#messages - since.messages,
 					inOrder: this.#inOrder,
@@ -192,6 +196,12 @@ export class Reader {
 			this.#changed = settle;
 			settle();
 		});
+	}
+
+	/** Ms from `since` to the join's answer, when the join was sent after it (a rejoin's). */
+	#answeredAfter(since: Mark): number | undefined {
+		const at = this.#answeredAt;
+		return at !== undefined && at >= since.ms ? at - since.ms : undefined;
 	}
 
 	/** Closes the connection and resolves once it is closed. */

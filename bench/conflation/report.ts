@@ -40,7 +40,8 @@ function convergedCell(runs: FanOutResult[]): string {
 /**
  * The fast readers' table: per run, medians over rounds of their latency and of the server's CPU
  * per delivery to them, with ratios against the run without a slow reader and every round's
- * figure, and what they lost or got twice.
+ * figure, how long the paced publishes took (the pace held if it is the plan's length), and what
+ * they lost or got twice.
  *
  * @example
  * console.log(fastReadersTable(results).join('\n'));
@@ -60,6 +61,7 @@ export function fastReadersTable(results: Map<FanOutCase, FanOutResult[]>): stri
 		'CPU vs no slow reader',
 		'p99 ms per round',
 		'CPU µs per round',
+		'publishing took',
 		'lost / duplicated'
 	];
 	const rows = [...results].map(([name, runs]) => {
@@ -75,6 +77,7 @@ export function fastReadersTable(results: Map<FanOutCase, FanOutResult[]>): stri
 			ratio(median(runs.map(cpu)), anchorOf(cpu)),
 			perRound(runs.map(p99), ms),
 			perRound(runs.map(cpu), (value) => value.toFixed(2)),
+			seconds(median(runs.map((run) => run.publishMs))),
 			`${sum((run) => run.count.lost)} / ${sum((run) => run.count.duplicated)}`
 		];
 	});
@@ -123,10 +126,11 @@ export function slowReaderTable(
 }
 
 /**
- * The replay table: per contender, medians over rounds of the time and bytes from the rejoin's join
- * until the client held the newest check of every monitor and every unkeyed message (or until it
- * was closed), with ratios against the same engine's replay before conflation with a raised limit
- * (the one that completes), the room messages it got and the server's CPU time meanwhile.
+ * The replay table: per contender, medians over rounds of the time from the rejoin's join until it
+ * was answered (the history read), and the time and bytes until the client held the newest check
+ * of every monitor and every unkeyed message (or until it was closed), with ratios against the same
+ * engine's replay before conflation with a raised limit (the one that completes), the room messages
+ * it got and the server's CPU time meanwhile.
  *
  * @example
  * console.log(replayTable(results, replayContenders).join('\n'));
@@ -138,6 +142,7 @@ export function replayTable(
 	const header = [
 		'replay',
 		'caught up',
+		'join answered ms',
 		'time to catch up ms',
 		'vs before',
 		'bytes received',
@@ -170,6 +175,7 @@ export function replayTable(
 		return [
 			contender.name,
 			caughtUp,
+			ms(medianOf(runs, (run) => run.reader.answeredMs ?? Number.NaN)),
 			`${ms(medianOf(runs, time))}${converged < runs.length ? ' (until closed)' : ''}`,
 			ratio(medianOf(runs, time), baseline(time)),
 			kib(medianOf(runs, bytes)),
