@@ -51,7 +51,7 @@ export interface ServerSetup {
 export interface PublishPlan {
 	room: string;
 	messages: number;
-	/** Publishes per second; 0 publishes as fast as the engine takes them (a few hundred a turn). */
+	/** Publishes per second; 0 publishes as fast as the engine takes them (200 a turn). */
 	perSecond: number;
 	keys: number;
 	keyed: boolean;
