@@ -1,6 +1,8 @@
 // Latest-value conflation (issue 21): a fan-out with one slow reader beside the same fan-out without
 // it, and a replay after a long absence before and after conflation:
-// `npx tsx bench/conflation/run.ts [--rounds N] [--parts fan-out,replay]`. The server runs in its own
+// `npx tsx bench/conflation/run.ts [--rounds N] [--parts fan-out,replay] [--rate R] [--seconds S]`
+// (the fan-out's checks per second and its length; an unkeyed backlog must pass 1 MiB within the run
+// for the server to close the slow reader). The server runs in its own
 // process, the fast readers in another (the throughput suite's load clients), the slow or rejoining
 // reader in a third, all on 127.0.0.1; runs are interleaved per round.
 import { randomBytes } from 'node:crypto';
@@ -130,13 +132,21 @@ export async function runConflationBench(options: ConflationBenchOptions): Promi
 
 if (import.meta.url == pathToFileURL(process.argv[1] ?? '').href) {
 	const { values } = parseArgs({
-		options: { rounds: { type: 'string', default: '3' }, parts: { type: 'string' } }
+		options: {
+			rounds: { type: 'string', default: '3' },
+			parts: { type: 'string' },
+			rate: { type: 'string' },
+			seconds: { type: 'string' }
+		}
 	});
 	exitOnSignals();
 	const rounds = Number(values.rounds);
-	console.log(
-		`# npx tsx bench/conflation/run.ts --rounds ${rounds}${values.parts ? ` --parts ${values.parts}` : ''}`
-	);
-	const ok = await runConflationBench({ rounds, parts: values.parts?.split(',') });
+	console.log(`# npx tsx bench/conflation/run.ts ${process.argv.slice(2).join(' ')}`.trimEnd());
+	const fanOut: FanOutPlan = {
+		...FAN_OUT,
+		perSecond: values.rate ? Number(values.rate) : FAN_OUT.perSecond,
+		seconds: values.seconds ? Number(values.seconds) : FAN_OUT.seconds
+	};
+	const ok = await runConflationBench({ rounds, parts: values.parts?.split(','), fanOut });
 	if (!ok) process.exitCode = 1;
 }
