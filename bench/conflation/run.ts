@@ -1,10 +1,10 @@
 // Latest-value conflation (issue 21): a fan-out with one slow reader beside the same fan-out without
 // it, and a replay after a long absence before and after conflation:
 // `npx tsx bench/conflation/run.ts [--rounds N] [--parts fan-out,replay] [--rate R] [--seconds S]`
-// (the fan-out's checks per second and its length; an unkeyed backlog must pass 1 MiB within the run
-// for the server to close the slow reader). The server runs in its own
-// process, the fast readers in another (the throughput suite's load clients), the slow or rejoining
-// reader in a third, all on 127.0.0.1; runs are interleaved per round.
+// (the fan-out's checks per second and its length: an unkeyed backlog must pass 1 MiB within the run
+// for the server to close the slow reader). The server runs in its own process, the fast readers in
+// another (the throughput suite's load clients), the slow or rejoining reader in a third, all on
+// 127.0.0.1; runs are interleaved per round.
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
