@@ -79,9 +79,9 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Sends the watched connection 60 KB non-room messages, one a turn, until its socket refuses to
- * take more (its backlog is no longer 0 after the turn's write): from then on it is behind, as a
- * reader that has been slow for a while is, whatever the kernel's buffers hold.
+ * Sends the watched connection 60 KB non-room messages, each once the previous one was written (at
+ * its turn's end), until its socket refuses to take more (its backlog is no longer 0): from then on
+ * it is behind, as a reader that has been slow for a while is, whatever the kernel's buffers hold.
  */
 async function prefill(): Promise<{ bytes: number; backlog: number }> {
 	const connection = watched;
@@ -91,7 +91,6 @@ async function prefill(): Promise<{ bytes: number; backlog: number }> {
 		if (bytes > MAX_FILL_BYTES) throw new Error(`The socket took ${bytes} B without refusing`);
 		connection.send({ name: 'fill', data: FILL });
 		bytes += FILL.length;
-		await nextTurn();
 		await nextTurn();
 	}
 	return { bytes, backlog: connection.bufferedBytes };
