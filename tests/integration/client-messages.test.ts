@@ -11,6 +11,7 @@ import {
 import { errorsOf, makeClient, track } from '../kit/clients.js';
 import { nextError, nextEvent, reachState, within } from '../kit/wait.js';
 import { TestServer, type ServerPeer } from '../kit/servers/ws-server.js';
+import { READ_REPORT_PREFIX } from '../../src/lib/protocol/envelope.js';
 
 const IncidentCreated = ClientMessage.define(
 	'incident.created',
@@ -349,7 +350,9 @@ describe('sending', () => {
 describe('requests', () => {
 	function answer(peer: ServerPeer, reply: (message: { id: number; data: unknown }) => unknown) {
 		peer.socket.on('message', (raw) => {
-			const message = JSON.parse(raw.toString()) as { id?: number; data: unknown };
+			const text = raw.toString();
+			if (text.startsWith(READ_REPORT_PREFIX)) return;
+			const message = JSON.parse(text) as { id?: number; data: unknown };
 			if (message.id !== undefined) peer.send(reply(message as { id: number; data: unknown }));
 		});
 	}

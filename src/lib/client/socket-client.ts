@@ -9,6 +9,7 @@ import {
 import {
 	AUTH_REFRESH_MESSAGE,
 	envelopeDialect,
+	READ_REPORT_PREFIX,
 	ERROR_MESSAGE,
 	isRecord,
 	JOINED_MESSAGE,
@@ -41,6 +42,7 @@ import {
 	type SocketErrorKind
 } from './events.js';
 import { heartbeat, type Heartbeat } from './heartbeat.js';
+import { readReports, type ReadReports } from './read-reports.js';
 import { OPEN, OPENING, PAUSED, STOPPED, WAITING, type Phase } from './phases.js';
 
 /** A handler type whose parameter is checked bivariantly, so DOM and `ws` sockets both fit. */
@@ -263,6 +265,8 @@ export class SocketClient {
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
 	#heartbeat: Heartbeat;
+	/** Owned by OPEN, with dialects that report what they read. */
+	#reads: ReadReports | undefined;
 	#stopWatching: (() => void) | undefined;
 	#disposed = false;
 	/** Messages waiting behind an async schema; later messages queue behind them. */
@@ -513,6 +517,7 @@ export class SocketClient {
 		this.#entered++;
 		clearTimeout(this.#timer);
 		this.#heartbeat.stop();
+		this.#reads?.stop();
 		const previous = this.#socket;
 		if (previous && previous != socket) {
 			// A no-op rather than null: `ws` throws an unhandled 'error' when a connecting socket is
@@ -523,6 +528,11 @@ export class SocketClient {
 		this.#socket = socket;
 		this.#phase = phase;
 		if (phase == OPEN) this.#heartbeat.start();
+		// Only runesocket's own protocol reports what it read: another server would not know the frame.
+		this.#reads =
+			phase == OPEN && this.#dialect.decode == envelopeDialect.decode
+				? readReports((count) => socket!.send(READ_REPORT_PREFIX + count))
+				: undefined;
 		this.#publish();
 	}
 
@@ -773,6 +783,7 @@ export class SocketClient {
 
 	#receive(frame: unknown): void {
 		this.#heartbeat.alive();
+		this.#reads?.read();
 		let message: InboundMessage | null;
 		try {
 			if (typeof frame != 'string') throw new TypeError('binary frame');

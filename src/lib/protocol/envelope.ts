@@ -152,6 +152,16 @@ export interface Dialect {
 export const PING_FRAME = '2';
 /** The heartbeat pong frame, the server's answer. */
 export const PONG_FRAME = '3';
+/**
+ * How a read report starts: `4:<n>`, sent by the client, says it has read `n` frames of this
+ * connection so far (PROTOCOL.md, "Read reports"). The server sends a reporting client no more than a
+ * window of frames ahead of what it read, and conflates what waits meanwhile.
+ */
+export const READ_REPORT_PREFIX = '4:';
+/** A client reports what it read once this many frames came since its last report… */
+export const READ_REPORT_FRAMES = 256;
+/** …and at most once per this many milliseconds (a timer sends the report a closed gate held back). */
+export const READ_REPORT_INTERVAL_MS = 100;
 // The message names the protocol itself uses; an application's messages never take these names.
 
 /**
@@ -192,14 +202,6 @@ export function parseObjectFrame(frame: string): Record<string, unknown> {
 	return value;
 }
 
-/** A room delivery's array form as a message; a sixth item is its conflation key. */
-function roomDelivery(items: unknown[]): Record<string, unknown> {
-	const [name, data, room, offset, epoch, conflationKey] = items;
-	const message: Record<string, unknown> = { name, data, room, offset, epoch };
-	if (typeof conflationKey == 'string') message.conflationKey = conflationKey;
-	return message;
-}
-
 /**
  * runesocket's own protocol, the default: `{name, data, timestamp, room?, id?}` from the server and
  * room deliveries as `[name, data, room, offset, epoch, conflationKey?]`, `{name, data, id?}` from the client, `"2"`/`"3"` heartbeats, first-frame `auth`, and
@@ -210,7 +212,16 @@ export const envelopeDialect: Dialect = {
 	decode(frame) {
 		if (frame == PONG_FRAME) return null;
 		const value = safeJsonParse(frame);
-		const message = Array.isArray(value) ? roomDelivery(value) : value;
+		const message = Array.isArray(value)
+			? {
+					name: value[0],
+					data: value[1],
+					room: value[2],
+					offset: value[3],
+					epoch: value[4],
+					conflationKey: value[5]
+				}
+			: value;
 		if (!isRecord(message) || typeof message.name != 'string') {
 			// The client reports the frame itself beside this message.
 			throw new TypeError('No string "name"');

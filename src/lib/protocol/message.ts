@@ -29,29 +29,17 @@ export interface MessageDefinition<Data> {
 }
 
 /**
- * Names what a message is the latest value of (a monitor's id, a cursor's user): a string or a
- * finite number, or `undefined` for a message that must not be conflated.
- */
-export type ConflationKeyOf<Data> = (data: Data) => string | number | undefined;
-
-/**
- * Options of `ClientMessage.define`.
- *
- * @example
- * ```ts
- * const options: MessageOptions<{ monitorId: string; status: string }> = {
- * 	conflationKey: (state) => state.monitorId
- * };
- * ```
+ * Options of `ClientMessage.define` (written inline: `define(name, schema, { conflationKey })`).
  */
 export interface MessageOptions<Data> {
 	/**
 	 * For room messages where only the newest value per key matters (a monitor's state, a price, a
-	 * cursor): a reader that falls behind, a replay and the page skip every such message that a
-	 * newer one of the same room, name and key supersedes (PROTOCOL.md, "Conflation"). Messages it
-	 * gives no key are never skipped.
+	 * cursor): what the message is the latest value of, a string or a finite number (`undefined`: this
+	 * one has none). A reader that falls behind, a replay and the page skip every such message that a
+	 * newer one of the same room, name and key supersedes (PROTOCOL.md, "Conflation"). Messages
+	 * without a key are never skipped.
 	 */
-	conflationKey?: ConflationKeyOf<Data>;
+	conflationKey?(data: Data): string | number | undefined;
 }
 
 /** The longest conflation key a publish accepts (PROTOCOL.md, "Conflation"). */

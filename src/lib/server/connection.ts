@@ -2,12 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TRY_AGAIN_LATER } from '../protocol/close-codes.js';
 import { closeReason } from '../protocol/close-reason.js';
-import { isRecord, ERROR_MESSAGE, REPLY_MESSAGE, serverMessage } from '../protocol/envelope.js';
+import {
+	isRecord,
+	ERROR_MESSAGE,
+	READ_REPORT_PREFIX,
+	REPLY_MESSAGE,
+	serverMessage
+} from '../protocol/envelope.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import type { StreamPosition } from '../protocol/envelope.js';
 import type { MessageDefinition } from '../protocol/message.js';
 import { CALLBACK_TIMEOUT_MS } from './callbacks.js';
 import type { ServerMetrics } from './metrics/metrics.js';
-import { Outbox } from './outbound.js';
+import { Backlog } from './backlog.js';
 import { PreparedMessage } from './transport/prepared-message.js';
 import type { Transport } from './transport/transport.js';
 
@@ -88,6 +95,9 @@ function answeredRequestId(message: unknown): number | undefined {
 /** The `params` of every connection whose route path captures nothing: one object, not one each. */
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** A read report: the prefix, then a count of frames (15 digits stay below 2^53). */
+const READ_REPORT = /^4:\d{1,15}$/;
+
 /** How long a connection closed as too slow may keep its socket before it is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
@@ -99,7 +109,7 @@ export const CLOSE_HANDSHAKE_TIMEOUT_MS = 3_000;
 
 /**
  * One client connection on the server: who it is (`id`, `authData`, `req`), which rooms it is in,
- * and how to talk to it. Every send goes through a per-connection outbox written once per event-loop
+ * and how to talk to it. Every send goes through a per-connection backlog written once per event-loop
  * turn; a connection whose backlog grows past `maxBufferedBytes` is closed with 1013. A close the
  * server decides while requests handed to application handlers are unanswered waits for their
  * answers (at most 5 s, by when each has one) and sends them before the close frame. Once the close
@@ -131,7 +141,7 @@ export class Connection<AuthData = unknown> {
 	#userId: string | undefined;
 	#authenticated = false;
 	#transport: Transport;
-	#outbox: Outbox;
+	#backlog: Backlog;
 	#memberships: ConnectionMemberships;
 	#broadcaster: Broadcaster;
 	/**
@@ -169,7 +179,7 @@ export class Connection<AuthData = unknown> {
 		this.route = route;
 		this.#memberships = memberships;
 		this.#broadcaster = broadcaster;
-		this.#outbox = new Outbox(transport, route.metrics, route.options.path);
+		this.#backlog = new Backlog(transport, route.metrics, route.options.path);
 	}
 
 	/**
@@ -221,7 +231,7 @@ export class Connection<AuthData = unknown> {
 
 	/** Outbound bytes not yet handed to the kernel. */
 	get bufferedBytes(): number {
-		return this.#outbox.bufferedBytes;
+		return this.#backlog.bufferedBytes;
 	}
 
 	/** @internal Marks the connection authenticated with `authData` (again, after a refresh). */
@@ -288,7 +298,7 @@ export class Connection<AuthData = unknown> {
 		const deferred = this.#deferredClose;
 		if (!deferred) return this.sendPrepared(message);
 		const queued = this.#hasRoom();
-		if (queued) this.#outbox.push(message);
+		if (queued) this.#backlog.push(message);
 		if (!this.#unanswered && this.#deferredClose) this.#sendClose(deferred.code, deferred.reason);
 		return queued;
 	}
@@ -338,7 +348,7 @@ export class Connection<AuthData = unknown> {
 	/** @internal Queues a message prepared once for many connections. */
 	sendPrepared(message: PreparedMessage): boolean {
 		if (this.#deferredClose || !this.#hasRoom()) return false;
-		this.#outbox.push(message);
+		this.#backlog.push(message);
 		return true;
 	}
 
@@ -348,6 +358,17 @@ export class Connection<AuthData = unknown> {
 	 */
 	conflated(count: number): void {
 		if (count) this.route.metrics.messagesConflated(this.route.options.path, count);
+	}
+
+	/**
+	 * @internal A read report (`4:<n>`): the client has read `n` frames of this connection. Anything
+	 * else after the prefix is malformed, and answered as a malformed frame is.
+	 */
+	reportRead(frame: string): void {
+		if (!READ_REPORT.test(frame)) {
+			return void this.fail(ErrorCode.Malformed, 'A read report is "4:" and a whole number');
+		}
+		this.#backlog.reportRead(Number(frame.slice(READ_REPORT_PREFIX.length)));
 	}
 
 	/** @internal Hands a failure to the route's `onError`, or logs it. */
@@ -404,7 +425,7 @@ export class Connection<AuthData = unknown> {
 
 	#sendClose(code: number, reason: string): void {
 		this.#cancelDeferredClose();
-		this.#outbox.writeAll();
+		this.#backlog.writeAll();
 		this.#transport.close(code, reason);
 		this.#dropUnlessClosedWithin(CLOSE_HANDSHAKE_TIMEOUT_MS);
 	}
@@ -425,7 +446,7 @@ export class Connection<AuthData = unknown> {
 	/** Drops the connection at once, without a close handshake. */
 	terminate(): void {
 		this.#cancelDeferredClose();
-		this.#outbox.clear();
+		this.#backlog.clear();
 		this.#transport.terminate();
 	}
 
@@ -436,10 +457,11 @@ export class Connection<AuthData = unknown> {
 	#hasRoom(): boolean {
 		if (!this.#transport.isOpen) return false;
 		const { maxBufferedBytes } = this.route;
-		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
-		// A burst within one turn is not a slow reader: hand it to the kernel, then judge again.
-		this.#outbox.flush();
-		if (this.#outbox.bufferedBytes <= maxBufferedBytes) return true;
+		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
+		// A burst within one turn, or what a read window held back that cannot be conflated, is not
+		// yet a slow reader: hand it to the kernel, then judge again (by what it did not take).
+		this.#backlog.writeAll();
+		if (this.#backlog.bufferedBytes <= maxBufferedBytes) return true;
 		this.#closeSlowConsumer();
 		return false;
 	}
@@ -447,7 +469,7 @@ export class Connection<AuthData = unknown> {
 	/** A client that does not read must not grow the server's memory: drop what waits and leave. */
 	#closeSlowConsumer(): void {
 		this.#cancelDeferredClose();
-		this.#outbox.clear();
+		this.#backlog.clear();
 		this.#closeCodeDecided = TRY_AGAIN_LATER;
 		this.route.metrics.slowConsumerCloses++;
 		this.#transport.close(TRY_AGAIN_LATER, 'Slow consumer');

@@ -1,14 +1,17 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { READ_REPORT_PREFIX } from '../../../src/lib/protocol/envelope.js';
 import { within } from '../wait.js';
 
 /** One client connection as the test server sees it. */
 export class ServerPeer {
 	readonly socket: WebSocket;
 	readonly request: IncomingMessage;
-	/** Every text frame received, except heartbeat pings the server answered itself. */
+	/** Every text frame received, except heartbeat pings the server answered itself and read reports. */
 	readonly frames: string[] = [];
+	/** The counts of the read reports (`4:<n>`) received, in order. */
+	readonly readReports: number[] = [];
 	/** How many `"2"` pings the server answered. */
 	pings = 0;
 	/** Resolves with the close code and reason once the connection is closed. */
@@ -23,6 +26,8 @@ export class ServerPeer {
 			if (text == '2' && answerPings()) {
 				socket.send('3');
 				this.pings++;
+			} else if (text.startsWith(READ_REPORT_PREFIX)) {
+				this.readReports.push(Number(text.slice(READ_REPORT_PREFIX.length)));
 			} else {
 				this.frames.push(text);
 			}

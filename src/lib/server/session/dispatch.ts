@@ -8,6 +8,7 @@ import {
 	LEAVE_MESSAGE,
 	PING_FRAME,
 	PONG_FRAME,
+	READ_REPORT_PREFIX,
 	REPLY_MESSAGE
 } from '../../protocol/envelope.js';
 import { ErrorCode } from '../../protocol/error-codes.js';
@@ -119,6 +120,7 @@ export class Dispatcher {
 	dispatch(session: Session, frame: string): void {
 		const { connection } = session;
 		if (frame == PING_FRAME) return void connection.sendPrepared(PONG);
+		if (frame.startsWith(READ_REPORT_PREFIX)) return connection.reportRead(frame);
 		let message: unknown;
 		try {
 			message = safeJsonParse(frame);

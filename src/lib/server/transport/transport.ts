@@ -21,9 +21,9 @@ export interface TransportReceiver {
 
 /**
  * One accepted WebSocket, as the server's core reaches it: the only seam between sessions, rooms,
- * dispatch, the outbox and connections on one side, and a WebSocket library (`ws`) on the other.
+ * dispatch, the backlog and connections on one side, and a WebSocket library (`ws`) on the other.
  * Sends are of frames prepared once for every member (`PreparedMessage`); `cork` and `uncork` let
- * the outbox write one turn's frames in one write.
+ * the backlog write one turn's frames in one write.
  */
 export interface Transport {
 	/** Open: frames may be sent. False once a close started, by either end. */

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envelopeDialect, JOINED_MESSAGE } from '../../../../src/lib/protocol/envelope.js';
-import { LocalRooms, type RoomMember } from '../../../../src/lib/server/rooms/local-rooms.js';
+import {
+	conflated,
+	conflationIdOf,
+	LocalRooms,
+	type RoomMember
+} from '../../../../src/lib/server/rooms/local-rooms.js';
 import type { PreparedMessage } from '../../../../src/lib/server/transport/prepared-message.js';
 import { StubEngine } from '../../../kit/engine-stub.js';
 import type { HistoryReadOptions, HistoryResult } from '../../../../src/lib/engine/engine.js';
@@ -294,5 +299,45 @@ describe('LocalRooms gap fill when history cannot be read', () => {
 		expect(engine.reads).toHaveLength(1);
 		expect(vi.getTimerCount()).toBe(0);
 		expect(alice.resets).toEqual([]);
+	});
+});
+
+describe('conflated replays', () => {
+	const keyed = (offset: number, key: string, name = 'state') => ({
+		name,
+		data: { offset },
+		offset,
+		epoch: EPOCH,
+		conflationKey: key
+	});
+
+	it('keeps every message without a key and the newest per name and key, in stream order', () => {
+		const messages = [
+			keyed(1, 'a'),
+			numbered(2),
+			keyed(3, 'b'),
+			keyed(4, 'a'),
+			keyed(5, 'a', 'other'),
+			numbered(6),
+			keyed(7, 'b')
+		];
+		const offsets = conflated(ROOM, messages).map((message) => message.offset);
+		expect(offsets).toEqual([2, 4, 5, 6, 7]);
+	});
+
+	it('always keeps the last message, so a replay still ends where history does', () => {
+		const messages = [keyed(1, 'a'), keyed(2, 'a'), keyed(3, 'a')];
+		expect(conflated(ROOM, messages).map((message) => message.offset)).toEqual([3]);
+	});
+
+	it('gives a message a conflation id only with a string key and an offset', () => {
+		expect(conflationIdOf(ROOM, keyed(1, 'a'))).toBe(JSON.stringify([ROOM, 'state', 'a']));
+		expect(conflationIdOf(ROOM, { ...keyed(1, 'a'), offset: undefined })).toBeUndefined();
+		expect(conflationIdOf(ROOM, { ...keyed(1, 'a'), conflationKey: 7 })).toBeUndefined();
+		expect(conflationIdOf(ROOM, numbered(1))).toBeUndefined();
+		// The parts cannot run into each other: a room and a name that share their joint are told apart.
+		expect(conflationIdOf('a"b', { ...keyed(1, 'k'), name: 'c' })).not.toBe(
+			conflationIdOf('a', { ...keyed(1, 'k'), name: 'b"c' })
+		);
 	});
 });

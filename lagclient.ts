@@ -1,0 +1,11 @@
+import { WebSocket } from 'ws';
+import { SocketClient } from './src/lib/client/socket-client.js';
+import { ClientMessage } from './src/lib/protocol/message.js';
+const State = ClientMessage.define<{ id: number; at: number; pad: string }>('state');
+const client = new SocketClient(process.argv[2], { WebSocket: WebSocket as any, protocol: process.argv[3] == 'noreports' ? { ...(await import('./src/lib/protocol/envelope.js')).envelopeDialect, readReport: undefined } : undefined });
+let lags: number[] = []; let count = 0; let closes = 0; const latest = new Map<number, number>();
+client.on(State, (s) => { const until = performance.now() + 0.4; while (performance.now() < until); lags.push(Date.now() - s.at); count++; latest.set(s.id, s.at); });
+client.onStateChange((st) => { if (st == 'reconnecting') closes++; });
+client.joinRoom('r');
+client.connect();
+setInterval(() => { const sorted = lags.sort((a, b) => a - b); console.log(`handled=${count} lag p50=${sorted[sorted.length >> 1]} max=${sorted.at(-1)} closes=${closes}`); lags = []; }, 1000);
