@@ -31,17 +31,35 @@ export interface FanOutPlan {
 }
 
 /**
- * The three runs of a round: the fast readers alone, and beside them one slow reader while the
- * checks are published with their monitor as conflation key, or without one (as before conflation).
+ * One run of a round: whether the checks are keyed, and the slow reader beside the fast ones, if
+ * any: whether it reports its reads (as runesocket's client does) and whether its socket is filled
+ * before the run (the kernel's buffers full, as after a while of reading slowly).
  */
-export const FAN_OUT_CASES = [
-	{ name: 'no slow reader', slow: false, keyed: true },
-	{ name: 'slow reader, keyed', slow: true, keyed: true },
-	{ name: 'slow reader, unkeyed', slow: true, keyed: false }
-] as const;
+export interface FanOutCase {
+	name: string;
+	keyed: boolean;
+	slow?: { reports: boolean; fill: boolean };
+}
 
-/** The name of one of `FAN_OUT_CASES`. */
-export type FanOutCase = (typeof FAN_OUT_CASES)[number]['name'];
+/**
+ * The runs of a round: the fast readers alone; beside them the slow reader as runesocket's client
+ * (reporting its reads), keyed; a slow reader that does not report, behind a full socket, keyed;
+ * and the same unkeyed (as before conflation).
+ */
+export const FAN_OUT_CASES: readonly FanOutCase[] = [
+	{ name: 'no slow reader', keyed: true },
+	{ name: 'slow reader, keyed', keyed: true, slow: { reports: true, fill: false } },
+	{
+		name: 'slow reader, keyed, no read reports, full socket',
+		keyed: true,
+		slow: { reports: false, fill: true }
+	},
+	{
+		name: 'slow reader, unkeyed, no read reports, full socket',
+		keyed: false,
+		slow: { reports: false, fill: true }
+	}
+];
 
 /**
  * One run's figures: the fast readers' deliveries (latency percentiles included), the server's CPU
@@ -130,7 +148,7 @@ export function frameBytesOf(plan: FanOutPlan): number {
 async function runOnce(
 	{ server, load, reader, port }: Processes & { port: number },
 	plan: FanOutPlan,
-	{ slow, keyed }: (typeof FAN_OUT_CASES)[number]
+	{ slow, keyed }: FanOutCase
 ): Promise<FanOutResult> {
 	const publishPlan = publishPlanOf(plan, keyed);
 	const timeoutMs = plan.seconds * 1000 + 20_000;
@@ -142,8 +160,10 @@ async function runOnce(
 	};
 	let prefilled: FanOutResult['prefilled'];
 	if (slow) {
-		reader.send({ type: 'open', port, room: ROOM, goal });
+		reader.send({ type: 'open', port, room: ROOM, goal, reports: slow.reports });
 		await reader.next('opened', START_TIMEOUT_MS);
+	}
+	if (slow?.fill) {
 		server.send({ type: 'prefill' });
 		const { bytes, backlog } = await server.next('prefilled', START_TIMEOUT_MS);
 		prefilled = { bytes, backlog };
@@ -186,9 +206,9 @@ async function runOnce(
 export const WARM_UP_SECONDS = 3;
 
 /**
- * Runs the three fan-out cases in interleaved rounds, after a warm-up run, on one server process
+ * Runs the fan-out cases in interleaved rounds, after a warm-up run, on one server process
  * (MemoryEngine) with its fast readers connected once and a fresh slow reader per run; each round
- * starts one case later (a b c, b c a, c a b), so none is always first. A run that fails is reported
+ * starts one case later (a b c d, b c d a, …), so none is always first. A run that fails is reported
  * through `failed` and left out, and the processes are started again.
  *
  * @example
@@ -198,8 +218,8 @@ export async function runFanOut(
 	plan: FanOutPlan,
 	rounds: number,
 	failed: (what: string, error: unknown) => void
-): Promise<Map<FanOutCase, FanOutResult[]>> {
-	const results = new Map<FanOutCase, FanOutResult[]>(FAN_OUT_CASES.map((c) => [c.name, []]));
+): Promise<Map<string, FanOutResult[]>> {
+	const results = new Map<string, FanOutResult[]>(FAN_OUT_CASES.map((c) => [c.name, []]));
 	let processes = await start(plan);
 	try {
 		await runOnce(processes, { ...plan, seconds: WARM_UP_SECONDS }, FAN_OUT_CASES[0]);

@@ -128,15 +128,15 @@ export type ServerReport =
 
 /**
  * Orchestrator → reader process. `open` connects the watched reader, which must end with `goal`
- * (paused once joined); `throttle` lets it read `bytesPerSecond`; `catch-up` lets it read freely
+ * (paused once joined; reporting its reads as runesocket's client does, or silent); `throttle` lets it read `bytesPerSecond`; `catch-up` lets it read freely
  * until it holds its goal (or is closed). `seed` connects, joins and leaves: where the join put it is the answer;
- * `rejoin` connects and joins at `since`, and reads until it holds the goal.
+ * `rejoin` connects (reporting its reads) and joins at `since`, and reads until it holds the goal.
  *
  * @example
  * reader.send({ type: 'catch-up', timeoutMs: 30_000 });
  */
 export type ReaderCommand =
-	| { type: 'open'; port: number; room: string; goal: Goal }
+	| { type: 'open'; port: number; room: string; goal: Goal; reports: boolean }
 	| { type: 'throttle'; bytesPerSecond: number }
 	| { type: 'catch-up'; timeoutMs: number }
 	| { type: 'seed'; port: number; room: string }

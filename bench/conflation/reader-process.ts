@@ -13,8 +13,8 @@ let reader: Reader | undefined;
 async function obey(command: ReaderCommand): Promise<void> {
 	if (command.type == 'open') {
 		await reader?.close();
-		const goal = command.goal;
-		reader = (await Reader.join(command.port, command.room, goal, { watched: true })).reader;
+		const { port, room, goal, reports } = command;
+		reader = (await Reader.join(port, room, goal, { watched: true, reports })).reader;
 		reader.pause();
 		report({ type: 'opened' });
 	} else if (command.type == 'throttle') {
@@ -33,7 +33,7 @@ async function obey(command: ReaderCommand): Promise<void> {
 		report({ type: 'seeded', position });
 	} else if (command.type == 'rejoin') {
 		const { room, since, goal } = command;
-		const joined = await Reader.join(command.port, room, goal, { since });
+		const joined = await Reader.join(command.port, room, goal, { since, reports: true });
 		const result = await joined.reader.catchUp(command.timeoutMs, joined.joinSent);
 		await joined.reader.close();
 		report({ type: 'caught-up', result });

@@ -1,8 +1,10 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
+import { readReports, type ReadReports } from '../../src/lib/client/read-reports.js';
 import {
 	envelopeDialect,
 	JOINED_MESSAGE,
+	READ_REPORT_PREFIX,
 	type StreamPosition
 } from '../../src/lib/protocol/envelope.js';
 import { isUnkeyed, newestPerKey, unkeyedCount } from './checks.js';
@@ -28,7 +30,9 @@ const SLICE_MS = 50;
  * One runesocket client of a room, on a real TCP socket, that knows which messages it must end
  * with (a goal: the newest check of every monitor and every unkeyed one) and tells when it holds
  * them. It can read slowly for real: `pause` stops reading the socket (the kernel's buffers fill and
- * the server's write is refused), `throttle` reads in short slices at a byte rate.
+ * the server's write is refused), `throttle` reads in short slices at a byte rate. With `reports`,
+ * it tells the server how many frames it read as runesocket's client does (the client's own
+ * `readReports`), so the server holds back what it would write too far ahead.
  *
  * @example
  * const { reader } = await Reader.join(port, 'room-0', goal, { watched: true });
@@ -55,33 +59,41 @@ export class Reader {
 	#closeCode: number | undefined;
 	#budget = 0;
 	#throttle: ReturnType<typeof setInterval> | undefined;
+	readonly #reads: ReadReports | undefined;
 	/** Called on every change that may settle what is awaited: a message, the close. */
 	#changed: () => void = () => {};
 
-	private constructor(socket: WebSocket, tcp: Socket, goal: Goal) {
+	private constructor(socket: WebSocket, tcp: Socket, goal: Goal, reports: boolean) {
 		this.#socket = socket;
 		this.#tcp = tcp;
 		this.#goal = goal;
 		this.#newest = newestPerKey(goal);
 		this.#keysMissing = this.#newest.filter((seq) => seq >= 0).length;
 		this.#unkeyedMissing = unkeyedCount(goal);
-		socket.on('message', (raw) => this.#receive(raw.toString()));
+		const reads = (this.#reads = reports
+			? readReports((count) => socket.send(READ_REPORT_PREFIX + count))
+			: undefined);
+		socket.on('message', (raw) => {
+			reads?.read();
+			this.#receive(raw.toString());
+		});
 		socket.on('close', (code) => {
+			reads?.stop();
 			this.#closeCode = code;
 			this.#changed();
 		});
 	}
 
 	/**
-	 * Connects to runesocket on 127.0.0.1:`port` (as the watched connection if asked) and joins
-	 * `room` (at `since` if given). Resolves once `room.joined` arrived, with the bytes the socket
-	 * had read when the join was sent.
+	 * Connects to runesocket on 127.0.0.1:`port` (as the watched connection if asked; reporting its
+	 * reads if asked) and joins `room` (at `since` if given). Resolves once `room.joined` arrived,
+	 * with the moment the join was sent.
 	 */
 	static join(
 		port: number,
 		room: string,
 		goal: Goal,
-		options: { watched?: boolean; since?: StreamPosition } = {}
+		options: { watched?: boolean; reports?: boolean; since?: StreamPosition } = {}
 	): Promise<{ reader: Reader; joinSent: Mark }> {
 		const query = options.watched ? `?${WATCHED_PARAMETER}` : '';
 		const socket = new WebSocket(`ws://127.0.0.1:${port}/ws${query}`);
@@ -90,7 +102,7 @@ export class Reader {
 			socket.once('upgrade', (response) => (tcp = response.socket));
 			socket.once('error', reject);
 			socket.once('open', () => {
-				const reader = new Reader(socket, tcp!, goal);
+				const reader = new Reader(socket, tcp!, goal, options.reports ?? false);
 				const joinSent = reader.#mark();
 				socket.send(envelopeDialect.join(room, options.since));
 				reader.#changed = () => {
@@ -207,6 +219,7 @@ export class Reader {
 	/** Closes the connection and resolves once it is closed. */
 	close(): Promise<void> {
 		clearInterval(this.#throttle);
+		this.#reads?.stop();
 		if (this.#socket.readyState == WebSocket.CLOSED) return Promise.resolve();
 		return new Promise((resolve) => {
 			this.#socket.once('close', () => resolve());

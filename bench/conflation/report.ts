@@ -1,6 +1,6 @@
 import { ratio, table, whole } from '../markdown.js';
 import { median } from '../throughput/stats.js';
-import type { FanOutCase, FanOutResult } from './fan-out.js';
+import type { FanOutResult } from './fan-out.js';
 import type { BacklogSample } from './messages.js';
 import type { ReplayContender, ReplayResult } from './replay.js';
 
@@ -46,7 +46,7 @@ function convergedCell(runs: FanOutResult[]): string {
  * @example
  * console.log(fastReadersTable(results).join('\n'));
  */
-export function fastReadersTable(results: Map<FanOutCase, FanOutResult[]>): string[] {
+export function fastReadersTable(results: Map<string, FanOutResult[]>): string[] {
 	const anchor = results.get('no slow reader') ?? [];
 	const anchorOf = (pick: (run: FanOutResult) => number): number | undefined =>
 		anchor.length ? median(anchor.map(pick)) : undefined;
@@ -93,7 +93,7 @@ export function fastReadersTable(results: Map<FanOutCase, FanOutResult[]>): stri
  * console.log(slowReaderTable(results, 16).join('\n'));
  */
 export function slowReaderTable(
-	results: Map<FanOutCase, FanOutResult[]>,
+	results: Map<string, FanOutResult[]>,
 	runSeconds: number
 ): string[] {
 	const half = (runSeconds * 1000) / 2;
@@ -114,7 +114,7 @@ export function slowReaderTable(
 			return [
 				name,
 				closedCell(runs),
-				backlog((run) => run.prefilled?.backlog ?? 0),
+				runs.some((run) => run.prefilled) ? backlog((run) => run.prefilled?.backlog ?? 0) : '—',
 				backlog((run) => peak(run.server.backlog, 0, half)),
 				backlog((run) => peak(run.server.backlog, half, Infinity)),
 				whole(median(runs.map((run) => run.server.conflated))),

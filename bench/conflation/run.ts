@@ -11,7 +11,14 @@ import { parseArgs } from 'node:util';
 import { describeMachine, loadAverage } from '../throughput/machine.js';
 import { BenchRedis, exitOnSignals } from '../throughput/redis-server.js';
 import { packageVersion } from '../throughput/servers/package-version.js';
-import { frameBytesOf, runFanOut, WARM_UP_SECONDS, type FanOutPlan } from './fan-out.js';
+import {
+	frameBytesOf,
+	runFanOut,
+	WARM_UP_SECONDS,
+	type FanOutPlan,
+	type FanOutResult
+} from './fan-out.js';
+import { median } from '../throughput/stats.js';
 import { fastReadersTable, replayTable, slowReaderTable } from './report.js';
 import { awayPlanOf, replayContenders, runReplay, type ReplayPlan } from './replay.js';
 
@@ -52,12 +59,14 @@ const PARTS = ['fan-out', 'replay'];
 function fastReadersNote(plan: FanOutPlan): string {
 	const messages = plan.perSecond * plan.seconds;
 	const deliveries = plan.clients * plan.perSecond;
-	return `${plan.clients} fast readers (one process: the throughput suite's load clients) are in one room of runesocket on MemoryEngine, which publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about the next of ${plan.keys} monitors, data ~${plan.dataBytes} B (frame ~${frameBytesOf(plan)} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. Latency runs from the publish (a µs timestamp in the data) to a fast reader's receipt; server CPU is the server process's \`process.cpuUsage\` from the first publish until every fast reader had every check, over the deliveries to fast readers. Each round starts one run later (a b c, b c a, c a b), after a ${WARM_UP_SECONDS} s warm-up run.`;
+	return `${plan.clients} fast readers (one process: the throughput suite's load clients) are in one room of runesocket on MemoryEngine, which publishes ${whole(messages)} checks in ${plan.seconds} s (${plan.perSecond}/s, paced every 5 ms: ${whole(deliveries)} deliveries/s to them), each about the next of ${plan.keys} monitors, data ~${plan.dataBytes} B (frame ~${frameBytesOf(plan)} B). "keyed": the monitor is the check's conflation key; "unkeyed": \`conflationKey: null\`, the path every message took before conflation. Latency runs from the publish (a µs timestamp in the data) to a fast reader's receipt; server CPU is the server process's \`process.cpuUsage\` from the first publish until every fast reader had every check, over the deliveries to fast readers. Each round starts one run later (a b c d, b c d a, …), after a ${WARM_UP_SECONDS} s warm-up run.`;
 }
 
-function slowReaderNote(plan: FanOutPlan): string {
+function slowReaderNote(plan: FanOutPlan, results: Map<string, FanOutResult[]>): string {
 	const frame = frameBytesOf(plan);
-	return `The slow reader is one client more, in a process of its own, on a real TCP socket. Before the run the server writes it 60 KB non-room messages until its socket refuses more (the kernel's buffers are full, as after a while of reading slowly); during the run it reads ${plan.slowShare * 100}% of a fast reader's byte rate (\`ws\`'s pause and resume in 50 ms slices, ${whole(frame * plan.perSecond * plan.slowShare)} B/s). Its backlog is its \`connection.bufferedBytes\` (the outbox's queue and what \`ws\` holds), read in the server every 100 ms; "after the fill" is what \`ws\` still held of the last fill message. Once the load stopped it reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), its offsets only ever rising; the close code it saw is the one it read after what its socket held.`;
+	const fills = [...results.values()].flat().flatMap((run) => run.prefilled?.bytes ?? []);
+	const filled = fills.length ? `${(median(fills) / 2 ** 20).toFixed(1)} MiB` : 'none ran';
+	return `The slow reader is one client more, in a process of its own, on a real TCP socket, reading ${plan.slowShare * 100}% of a fast reader's byte rate (\`ws\`'s pause and resume in 50 ms slices, ${whole(frame * plan.perSecond * plan.slowShare)} B/s). "slow reader, keyed" reports its reads as runesocket's client does (its own \`readReports\`: \`4:<n>\`), so the server holds back what would be more than 500 ms (at least 512 frames) ahead of it. The others do not report, and before the run the server writes them 60 KB non-room messages until their socket refuses more (the kernel's buffers full, as after a while of reading slowly: ${filled} written, median); "after the fill" is what \`ws\` still held of the last one. The backlog is the reader's \`connection.bufferedBytes\` (the queue in the server and what \`ws\` holds), read in the server every 100 ms. Once the load stopped the reader reads freely: "converged" is the time until it held the newest check of every monitor (unkeyed: every check), its offsets only ever rising; the close code it saw is the one it read after what its socket held.`;
 }
 
 function printReplayNote(plan: ReplayPlan): void {
@@ -103,7 +112,7 @@ export async function runConflationBench(options: ConflationBenchOptions): Promi
 		console.log(fastReadersTable(results).join('\n'));
 		console.log(`\n${fastReadersNote(plan)}\n\n### The slow reader\n`);
 		console.log(slowReaderTable(results, plan.seconds).join('\n'));
-		console.log(`\n${slowReaderNote(plan)}`);
+		console.log(`\n${slowReaderNote(plan, results)}`);
 		for (const runs of results.values()) {
 			if (runs.some((run) => run.count.lost || run.count.duplicated)) ok = false;
 		}
