@@ -1,7 +1,7 @@
 // `npm run bench`: every benchmark of runesocket beside its anchors, in one command. Each suite runs
 // its contenders in interleaved rounds and prints Markdown tables (BENCHMARKS.md holds the latest).
-// Options: --suites a,b (default all: sizes, throughput, connections, requests, storm, inbound,
-// route, page), --rounds N (each suite's own default otherwise), for the throughput suite --scale F,
+// Options: --suites a,b (default all: sizes, throughput, connections, requests, conflation, storm,
+// inbound, route, page), --rounds N (each suite's own default otherwise), for the throughput suite --scale F,
 // --only a,b (contenders) and --scenarios a,b (scenario names containing one of these; "wire"
 // picks the wire-bytes table), for the route and page suites --ref <commit> (default: the working
 // tree) and --baseline <commit> (default BASELINE below; `none` skips it): the
@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runClientInbound } from './client-inbound/run.js';
+import { runConflationBench } from './conflation/run.js';
 import { runConnectionBenches } from './connections/run.js';
 import { runPageBench } from './page/run.js';
 import { runReconnectStorm } from './reconnect-storm/run.js';
@@ -81,6 +82,10 @@ const suites: Record<string, { title: string; run: () => Promise<boolean> }> = {
 	requests: {
 		title: 'Request round trips, exactly-once keys included',
 		run: () => runRequestBench({ rounds: rounds(3) })
+	},
+	conflation: {
+		title: 'Slow readers and replays, with and without conflation',
+		run: () => runConflationBench({ rounds: rounds(3) })
 	},
 	storm: {
 		title: 'Reconnect storm',

@@ -46,6 +46,11 @@ export interface BuiltApp {
 	readonly source: string;
 	/** Whether the page in this build draws the `monitor.checked` messages (issue 12's sparklines). */
 	readonly drawsMonitorChecks: boolean;
+	/**
+	 * Whether this build's monitor messages have a conflation key (issue 21): its server then takes
+	 * the key with each publish. Older servers know no key, so none is sent to them.
+	 */
+	readonly conflatesMonitors: boolean;
 	remove(): void;
 }
 
@@ -80,7 +85,10 @@ ${build.stderr.slice(-3000)}`);
 		.filter((file) => /\.(svelte|ts)$/.test(file))
 		.map((file) => readFileSync(join(dir, 'src/routes', file), 'utf8'));
 	const drawsMonitorChecks = pageSources.some((text) => text.includes('MonitorChecked'));
-	return { dir, source, drawsMonitorChecks, remove };
+	const conflatesMonitors = readFileSync(join(dir, 'src/demo/messages.ts'), 'utf8').includes(
+		'conflationKey'
+	);
+	return { dir, source, drawsMonitorChecks, conflatesMonitors, remove };
 }
 
 /**
@@ -225,7 +233,8 @@ export function rawGet(
 }
 
 /**
- * The value of a counter or gauge in the server's /metrics (Prometheus text), 0 when absent.
+ * The value of a counter or gauge in the server's /metrics (Prometheus text), summed over its
+ * labels, 0 when absent.
  *
  * @example
  * const closes = await metric(server, 'runesocket_slow_consumer_closes_total');
@@ -236,6 +245,8 @@ export async function metric(server: RunningServer, name: string): Promise<numbe
 	});
 	if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
 	const text = await response.text();
-	const line = text.split('\n').find((candidate) => candidate.startsWith(`${name} `));
-	return line ? Number(line.slice(name.length + 1)) : 0;
+	return text
+		.split('\n')
+		.filter((line) => line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+		.reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
 }

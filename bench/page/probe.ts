@@ -33,6 +33,8 @@ export interface WindowSummary {
 	badge: string[];
 	/** Every text the page's lag indicator (data-testid="lag") showed in the window; '' = hidden. */
 	lagIndicator: string[];
+	/** How long the lag indicator showed ("Behind by …") in the window: its longest stretch and in all, ms. */
+	behind: { longestMs: number; totalMs: number };
 }
 
 /**
@@ -128,6 +130,26 @@ export function installProbe({ messageName, timeField }: ProbeOptions): void {
 		return [...(before ? [before[1]] : []), ...inside.map(([, text]) => text)];
 	};
 
+	/** The stretches of the window in which the lag indicator showed some text. */
+	const behindIn = (from: number, to: number) => {
+		let longestMs = 0;
+		let totalMs = 0;
+		let since = lagTexts.filter(([at]) => at < from).at(-1)?.[1] ? from : undefined;
+		const end = (at: number) => {
+			if (since === undefined) return;
+			longestMs = Math.max(longestMs, at - since);
+			totalMs += at - since;
+			since = undefined;
+		};
+		for (const [at, text] of lagTexts) {
+			if (at < from || at > to) continue;
+			if (!text) end(at);
+			else since ??= at;
+		}
+		end(to);
+		return { longestMs, totalMs };
+	};
+
 	const probe = {
 		summary(from: number, to: number) {
 			const seconds = (to - from) / 1000;
@@ -163,7 +185,8 @@ export function installProbe({ messageName, timeField }: ProbeOptions): void {
 				},
 				closes: closes.filter(({ at }) => at >= from && at <= to),
 				badge: textsIn(badgeTexts, from, to),
-				lagIndicator: textsIn(lagTexts, from, to)
+				lagIndicator: textsIn(lagTexts, from, to),
+				behind: behindIn(from, to)
 			};
 		},
 		totals() {

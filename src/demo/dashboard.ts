@@ -32,7 +32,8 @@ function seedMonitor(account: string, project: string, name: string, now: number
 	const uuid = `${account}/${project}/${slug(name)}`;
 	const checks = Array.from({ length: CHECKS_KEPT }, (_, index) => ({
 		at: now - (CHECKS_KEPT - index) * SEED_CHECK_SPACING,
-		ms: probe(uuid, 'up')
+		ms: probe(uuid, 'up'),
+		seq: index + 1
 	}));
 	const spans: Span[] = [{ at: now - UPTIME_WINDOW, status: 'up' }];
 	for (const minutesAgo of [50, 23]) {
@@ -389,7 +390,7 @@ export class Dashboard {
 
 	/** Records one check of a monitor (its response time, or none) and sends it to the pages. */
 	async recordCheck(monitor: Monitor, ms: number | null): Promise<Monitor> {
-		const check = { at: Date.now(), ms };
+		const check = { at: Date.now(), ms, seq: (monitor.checks.at(-1)?.seq ?? 0) + 1 };
 		const checked: Monitor = { ...monitor, checks: appendKept(monitor.checks, check, CHECKS_KEPT) };
 		await this.#store.putMonitor(checked);
 		await this.#sockets

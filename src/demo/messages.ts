@@ -43,11 +43,23 @@ export const IncidentChanged = ClientMessage.define<Incident>('incident.changed'
 /** A resolved incident dropped off the recently-resolved list, to the account's room. */
 export const IncidentArchived = ClientMessage.define<Archived>('incident.archived');
 
-/** A monitor's new status (the whole monitor, its history included), to its project's room. */
-export const MonitorStatusChanged = ClientMessage.define<Monitor>('monitor.status-changed');
+/**
+ * A monitor's new status (the whole monitor, its history included), to its project's room. Only the
+ * newest matters, so it is conflated per monitor: a page that falls behind gets the monitor as it is
+ * now, not every status it went through.
+ */
+export const MonitorStatusChanged = ClientMessage.define<Monitor>('monitor.status-changed', {
+	conflationKey: (monitor) => monitor.uuid
+});
 
-/** One check of a monitor (its response time), to its project's room: many per second. */
-export const MonitorChecked = ClientMessage.define<MonitorCheck>('monitor.checked');
+/**
+ * One check of a monitor (its response time and its number, `seq`), to its project's room: many per
+ * second. Conflated per monitor: a page that falls behind gets each monitor's newest check and skips
+ * the ones in between, which its sparkline shows as a gap (the numbers it never got), not as a line.
+ */
+export const MonitorChecked = ClientMessage.define<MonitorCheck>('monitor.checked', {
+	conflationKey: (check) => check.uuid
+});
 
 /** One line of the activity feed, to the account's room. */
 export const ActivityLogged = ClientMessage.define<Activity>('activity.logged');

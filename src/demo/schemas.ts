@@ -31,14 +31,15 @@ import {
 } from './shapes.js';
 
 /**
- * The page's definition with a schema added. The schema's output must be the definition's own data
- * type, so the two modules cannot drift apart.
+ * The page's definition with a schema added, its conflation key kept. The schema's output must be
+ * the definition's own data type, so the two modules cannot drift apart.
  */
 function validated<Data>(
 	definition: MessageDefinition<Data>,
 	schema: StandardSchema<unknown, Data>
 ): MessageDefinition<Data> {
-	return ClientMessage.define(definition.name, schema);
+	const conflationKey = definition.conflationKey?.bind(definition);
+	return ClientMessage.define(definition.name, schema, conflationKey ? { conflationKey } : {});
 }
 
 /**

@@ -38,8 +38,16 @@ export type Incident = z.infer<typeof IncidentSchema>;
 export const ArchivedSchema = z.object({ uuid: z.string() });
 export type Archived = z.infer<typeof ArchivedSchema>;
 
-/** One probe of a monitor: when, and its response time (null: it got no answer). */
-export const CheckSchema = z.object({ at: z.number(), ms: z.number().nonnegative().nullable() });
+/**
+ * One probe of a monitor: when, its response time (null: it got no answer), and its number among
+ * the monitor's checks (one more than the check before), so a page that never got some checks (a
+ * conflated stream sends a reader that is behind only the newest) can tell where they are missing.
+ */
+export const CheckSchema = z.object({
+	at: z.number(),
+	ms: z.number().nonnegative().nullable(),
+	seq: z.number().int().nonnegative()
+});
 export type Check = z.infer<typeof CheckSchema>;
 
 /** A status from `at` until the next span's `at` (or now). */

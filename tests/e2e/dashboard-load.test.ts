@@ -10,17 +10,29 @@ import { newTeam, signIn, test } from '../kit/e2e/dashboard.js';
 import { killServer, startServer } from '../kit/e2e/server.js';
 import { freePort, startRedisProcess } from '../kit/servers/process.js';
 
-// The dashboard as users meet it under load (issue 12): the production build on Redis, a signed-in
-// page in Chromium, and 10,000 monitor checks a second published into the team's rooms as the
-// demo's simulator process publishes them. The page must stay connected (not closed by the server
-// as a slow consumer, 1013), keep showing data, and show the newest check once the load stops.
-// Functional only: frame rate and long tasks are measured by `npm run bench -- --suites page`.
+// The dashboard as users meet it under load (issues 12 and 21): the production build on Redis, a
+// signed-in page in Chromium with its CPU slowed 6× (a slow phone, which cannot keep up), and 10,000
+// monitor checks a second published into the team's rooms as the demo's simulator process publishes
+// them. Checks and states are conflated per monitor, so the server sends a page that falls behind
+// the newest of each instead of closing it: the page must stay connected (never closed as a slow
+// consumer, 1013), keep showing data, and show the newest check of every monitor soon after the
+// load stops. Functional only: frame rate, lag and catch-up times are measured by
+// `npm run bench -- --suites page`.
 //
 // It needs Redis, so it starts its own redis-server and its own `node server.js` (from the build
 // the dashboard project's web server made) on free ports.
 
 const RATE = 10_000;
-const LOAD_SECONDS = 3;
+const LOAD_SECONDS = 6;
+/** How many times slower Chromium runs the page's CPU work (CDP `Emulation.setCPUThrottlingRate`). */
+const CPU_SLOWDOWN = 6;
+/**
+ * How long after the load every monitor may take to show its newest check: a correctness deadline,
+ * generous (the bench measures how long it takes), not a speed target. Without conflation, and the
+ * read reports that keep a page's backlog on the server where it is conflated, the page was still
+ * working through megabytes of checks in its socket's kernel buffer 20 s later.
+ */
+const NEWEST_SHOWN_WITHIN_MS = 5_000;
 const PUBLISHER = fileURLToPath(new URL('../kit/e2e/check-publisher.ts', import.meta.url));
 
 /** Resolves once `child` printed `ready`; rejects with its output if it exits first. */
@@ -81,17 +93,17 @@ async function recordBadge(page: Page): Promise<() => Promise<string[]>> {
 	return () => page.evaluate(() => (window as unknown as { badgeTexts: string[] }).badgeTexts);
 }
 
-test.describe('the dashboard under 10,000 messages a second', () => {
+test.describe('the dashboard under 10,000 messages a second on a CPU slowed 6×', () => {
 	const children: ChildProcess[] = [];
 
 	test.afterEach(async () => {
 		for (const child of children.splice(0)) await killServer(child);
 	});
 
-	test('stays connected, keeps showing checks, and shows the newest once the load stops', async ({
+	test('stays connected, keeps showing checks, and shows the newest soon after the load stops', async ({
 		page
 	}) => {
-		test.setTimeout(45_000);
+		test.setTimeout(60_000);
 		const redisPort = await freePort();
 		children.push(await startRedisProcess(redisPort));
 		const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -120,6 +132,8 @@ test.describe('the dashboard under 10,000 messages a second', () => {
 		);
 		const latencies = () => page.getByTestId('latency').allTextContents();
 		const before = await latencies();
+		const devtools = await page.context().newCDPSession(page);
+		await devtools.send('Emulation.setCPUThrottlingRate', { rate: CPU_SLOWDOWN });
 
 		const load = spawn(
 			process.execPath,
@@ -140,19 +154,26 @@ test.describe('the dashboard under 10,000 messages a second', () => {
 		// The page keeps drawing new checks: it may fall behind, but it does not freeze or empty.
 		await expect.poll(latencies, { timeout: 15_000 }).not.toEqual(before);
 		const report = (await loadDone).split('\n').find((line) => line.includes('"published"'));
-		const { published, failures } = JSON.parse(report ?? '{}') as {
+		const deadline = Date.now() + NEWEST_SHOWN_WITHIN_MS;
+		const { published, failures, nextSeq } = JSON.parse(report ?? '{}') as {
 			published: number;
 			failures: string[];
+			nextSeq: number;
 		};
 		expect(failures).toEqual([]);
 		expect(published).toBe(RATE * LOAD_SECONDS);
 		await expect(cards).toHaveCount(6);
 		for (const latency of await latencies()) expect(latency).toMatch(/^(\d+ ms|no answer)$/);
 
-		// The newest check of each monitor, once the load stopped: each card must end up showing it
-		// (the load's latencies are 100-299 ms).
+		// The newest check of each monitor, once the load stopped: each card must show it by the
+		// deadline, counted from the load's end (the load's latencies are 100-299 ms).
 		const publisher = new RedisPublisher({ redis: redisUrl });
-		const finals = monitors.map((uuid, index) => ({ uuid, at: Date.now(), ms: 901 + index }));
+		const finals = monitors.map((uuid, index) => ({
+			uuid,
+			at: Date.now(),
+			ms: 901 + index,
+			seq: nextSeq
+		}));
 		try {
 			for (const check of finals) {
 				await publisher.to(projectRoom(team, check.uuid.split('/')[1])).emit(MonitorChecked, check);
@@ -169,7 +190,7 @@ test.describe('the dashboard under 10,000 messages a second', () => {
 				await expect(
 					page.locator(`[data-monitor="${uuid}"]`).getByTestId('latency'),
 					`the newest check of ${uuid}`
-				).toHaveText(`${ms} ms`, { timeout: 15_000 });
+				).toHaveText(`${ms} ms`, { timeout: Math.max(1, deadline - Date.now()) });
 			}
 		} catch (error) {
 			finalsError = error;

@@ -9,6 +9,7 @@ import {
 import {
 	AUTH_REFRESH_MESSAGE,
 	envelopeDialect,
+	READ_REPORT_PREFIX,
 	ERROR_MESSAGE,
 	isRecord,
 	JOINED_MESSAGE,
@@ -18,7 +19,7 @@ import {
 	type StreamPosition
 } from '../protocol/envelope.js';
 import { describeIssues, validateMessage, type MessageDefinition } from '../protocol/message.js';
-import type { StandardResult, StandardSchema } from '../protocol/standard-schema.js';
+import type { StandardIssue, StandardResult, StandardSchema } from '../protocol/standard-schema.js';
 import { reconnectDelay } from './backoff.js';
 import {
 	watchEnvironment,
@@ -407,6 +408,20 @@ export class SocketClient {
 		return this.on(MessageReceived, handler);
 	}
 
+	/**
+	 * Reports data a schema refused: a `validation` SocketError, `Invalid "<name>": <issues>`, to the
+	 * `onError` handlers. The way every refusal goes, the client's own and a LiveSocket's, which
+	 * validates its feeds' messages at its flush.
+	 *
+	 * @internal
+	 */
+	reportInvalid(message: InboundMessage | undefined, issues: readonly StandardIssue[]): void {
+		this.#error('validation', `Invalid "${message?.name}": ${describeIssues(issues)}`, {
+			message,
+			issues
+		});
+	}
+
 	/** Sends a typed message; buffered while disconnected unless `{ buffer: false }`. */
 	emit<Data>(definition: MessageDefinition<Data>, data: Data, options?: SendOptions): void {
 		this.send(definition.name, data, options);
@@ -527,10 +542,10 @@ export class SocketClient {
 		this.#socket = socket;
 		this.#phase = phase;
 		if (phase == OPEN) this.#heartbeat.start();
-		const { readReport } = this.#dialect;
+		// Only runesocket's own protocol reports what it read: another server would not know the frame.
 		this.#reads =
-			phase == OPEN && readReport
-				? readReports((count) => socket!.send(readReport(count)))
+			phase == OPEN && this.#dialect.decode == envelopeDialect.decode
+				? readReports((count) => socket!.send(READ_REPORT_PREFIX + count))
 				: undefined;
 		this.#publish();
 	}
@@ -828,7 +843,9 @@ export class SocketClient {
 
 	/**
 	 * Calls the handlers of a lifecycle event, or of an inbound `message`'s definitions: validates once
-	 * per definition, then calls its handlers; async schemas resolve first.
+	 * per definition, then calls its handlers; async schemas resolve first. A message queued behind
+	 * one is validated at its turn, unless a newer queued message of its room, name and conflation
+	 * key supersedes it by then: it is skipped, never validated (PROTOCOL.md, "Conflation").
 	 */
 	#emit<Payload>(
 		event: { readonly name: string | symbol; readonly payload?: Payload },
@@ -860,13 +877,7 @@ export class SocketClient {
 		// A message that waited on an async schema can outlive the client: once disposed, the app
 		// is done with it, and its handlers (and its errors) must not hear from it again.
 		if (this.#disposed) return;
-		if (result.issues) {
-			const problem = describeIssues(result.issues);
-			return this.#error('validation', `Invalid "${message?.name}": ${problem}`, {
-				message,
-				issues: result.issues
-			});
-		}
+		if (result.issues) return this.reportInvalid(message, result.issues);
 		for (const handler of handlers) {
 			// A handler before this one may have disposed the client.
 			if (this.#disposed) return;

@@ -144,11 +144,6 @@ export interface Dialect {
 	join(room: string, since?: StreamPosition): string;
 	/** The frame that leaves a room. */
 	leave(room: string): string;
-	/**
-	 * The read report saying `count` frames of this connection were read, for servers that hold back
-	 * what a client has not read yet (runesocket's). Omit when the server has none.
-	 */
-	readReport?(count: number): string;
 }
 
 // Each name is its own constant so bundles inline the ones they use; the objects below gather them.
@@ -207,14 +202,6 @@ export function parseObjectFrame(frame: string): Record<string, unknown> {
 	return value;
 }
 
-/** A room delivery's array form as a message; a sixth item is its conflation key. */
-function roomDelivery(items: unknown[]): Record<string, unknown> {
-	const [name, data, room, offset, epoch, conflationKey] = items;
-	const message: Record<string, unknown> = { name, data, room, offset, epoch };
-	if (typeof conflationKey == 'string') message.conflationKey = conflationKey;
-	return message;
-}
-
 /**
  * runesocket's own protocol, the default: `{name, data, timestamp, room?, id?}` from the server and
  * room deliveries as `[name, data, room, offset, epoch, conflationKey?]`, `{name, data, id?}` from the client, `"2"`/`"3"` heartbeats, first-frame `auth`, and
@@ -225,7 +212,16 @@ export const envelopeDialect: Dialect = {
 	decode(frame) {
 		if (frame == PONG_FRAME) return null;
 		const value = safeJsonParse(frame);
-		const message = Array.isArray(value) ? roomDelivery(value) : value;
+		const message = Array.isArray(value)
+			? {
+					name: value[0],
+					data: value[1],
+					room: value[2],
+					offset: value[3],
+					epoch: value[4],
+					conflationKey: value[5]
+				}
+			: value;
 		if (!isRecord(message) || typeof message.name != 'string') {
 			// The client reports the frame itself beside this message.
 			throw new TypeError('No string "name"');
@@ -235,6 +231,5 @@ export const envelopeDialect: Dialect = {
 	encode: (message) => JSON.stringify(message),
 	auth: (token) => JSON.stringify({ name: AUTH_MESSAGE, data: { token } }),
 	join: (room, since) => JSON.stringify({ name: JOIN_MESSAGE, data: { room, since } }),
-	leave: (room) => JSON.stringify({ name: LEAVE_MESSAGE, data: { room } }),
-	readReport: (count) => READ_REPORT_PREFIX + count
+	leave: (room) => JSON.stringify({ name: LEAVE_MESSAGE, data: { room } })
 };

@@ -80,7 +80,7 @@ export class Collection<T, K> {
 	#current = $state.raw<ReadonlyMap<K, T>>(new Map());
 	#values = $state.raw<T[]>([]);
 	#pending = $state.raw<ReadonlySet<K>>(new Set());
-	/** The server's items: every message lands here at once; `current` and `values` get copies per flush. */
+	/** The server's items: every message handed on lands here; `current` and `values` get copies per flush. */
 	#shadow = new Map<K, T>();
 	/** The optimistic changes not yet settled, shown on top of the shadow. */
 	#overlay = new OptimisticOverlay<K, T>();

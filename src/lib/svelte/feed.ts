@@ -9,7 +9,8 @@ import type { PresenceMembers } from '../protocol/presence.js';
 export interface FeedHost {
 	/**
 	 * Calls `handler` with every valid `definition` message (only those published to `room`, when
-	 * given) and retains the connection, until the returned function is called.
+	 * given) and retains the connection, until the returned function is called. Messages are handed
+	 * on at the flush, in arrival order; a keyed one a later waiting one supersedes never is.
 	 */
 	follow<Data>(
 		definition: MessageDefinition<Data>,

@@ -21,10 +21,11 @@ import type { PauseReason } from '../client/environment.js';
 import { Outbox, type OutboxOptions } from '../client/outbox.js';
 import { watchPresence } from '../client/presence.js';
 import type { InboundMessage, StreamPosition } from '../protocol/envelope.js';
-import type { MessageDefinition } from '../protocol/message.js';
+import { validateMessage, type MessageDefinition } from '../protocol/message.js';
 import { Batch, type Schedule } from './batch.js';
 import { Collection, type CollectionOptions } from './collection.svelte.js';
 import type { FeedHost } from './feed.js';
+import { Inbox } from './inbox.js';
 import { Latest, type LatestOptions } from './latest.svelte.js';
 import { Presence } from './presence.svelte.js';
 import { Stream, type StreamOptions } from './stream.svelte.js';
@@ -44,8 +45,8 @@ import { Stream, type StreamOptions } from './stream.svelte.js';
  */
 export interface LiveSocketOptions extends SocketClientOptions {
 	/**
-	 * Decides when waiting updates are published (`lastMessage`, every latest, stream and
-	 * collection, all in one flush). Default: the next animation frame when the window has
+	 * Decides when waiting messages are validated and handed to the feeds, and updates published
+	 * (`lastMessage`, every latest, stream and collection, all in one flush). Default: the next animation frame when the window has
 	 * `requestAnimationFrame`, else the next microtask.
 	 */
 	schedule?: Schedule;
@@ -71,6 +72,30 @@ interface ConnectionView {
 	readonly attempt: number;
 }
 
+/** A feed following a definition: its handler, and the room it listens to (any, when undefined). */
+interface Follower {
+	readonly room: string | undefined;
+	readonly take: (data: never) => void;
+}
+
+/** The feeds following one definition, and the one client handler they share. */
+interface Following {
+	readonly feeds: Set<Follower>;
+	readonly off: () => void;
+}
+
+/**
+ * Calls `handler`, which must not stop the handlers after it if it throws, nor vanish: its error is
+ * reported like an uncaught one where the platform can (browsers), as the client does with its own.
+ */
+function isolated(handler: () => void): void {
+	try {
+		handler();
+	} catch (error) {
+		(globalThis.reportError ?? console.error)(error);
+	}
+}
+
 /** `options` as they may be used here: on the server (SSR), without a storage to read or write. */
 function serverSafe(options: OutboxOptions): OutboxOptions {
 	return typeof window == 'undefined' ? { ...options, storage: false } : options;
@@ -92,8 +117,11 @@ function onComponentDestroy(teardown: () => void): void {
  * A `SocketClient` as runes. Its fields and the feeds it makes (`latest`, `stream`, `collection`)
  * are reactive, and reading any of them in an effect or a template retains the connection: it opens
  * with the first reader and closes one tick after the last one leaves, unless `connect()` keeps it
- * open too. Nothing connects on the server. Incoming messages reach the feeds at once but are published
- * at most once per flush (an animation frame by default), however many arrive in between.
+ * open too. Nothing connects on the server. Incoming messages wait for the next flush (an animation
+ * frame by default), which validates them, hands them to the feeds in arrival order and publishes
+ * every feed once, however many arrived in between. A keyed room message (`conflationKey`) that a
+ * later waiting one of the same room, name and key supersedes is skipped: never validated, never
+ * shown.
  *
  * The `LiveSocket` drives its client's connection, also when it was given one. Created while a
  * component initialises, it is disposed when that component is destroyed; created anywhere else,
@@ -142,6 +170,13 @@ export class LiveSocket {
 	/** What the feeds being read built from each room, to forget when it turns out unrecoverable. */
 	#resets = new Set<{ room: string | undefined; reset: () => void }>();
 	#publishMessage = () => (this.#lastMessage = this.#newestMessage);
+	/** What waits for the flush's delivery stage: feed messages and resets, in arrival order. */
+	#inbox = new Inbox(
+		() => this.#batch.deliver(this.#inbox.drain),
+		(message, issues) => this.#client.reportInvalid(message, issues)
+	);
+	/** The feeds following each definition: one client handler per definition, however many feeds. */
+	#following = new Map<MessageDefinition<unknown>, Following>();
 	/** Made by the constructor when options name one, else by the first read of `outbox`. */
 	#outbox: Outbox | undefined;
 
@@ -149,14 +184,17 @@ export class LiveSocket {
 	#host: FeedHost = {
 		follow: (definition, handler, room) => {
 			if (this.#lifecycle == 'disposed') return () => {};
-			const off = this.#client.on(definition, (data, message) => {
-				if (room === undefined || message.room == room) handler(data);
-			});
-			this.#handlers.add(off);
+			const following = this.#following.get(definition) ?? this.#startFollowing(definition);
+			const follower: Follower = { room, take: handler };
+			following.feeds.add(follower);
 			const release = this.#retain();
 			return () => {
-				off();
-				this.#handlers.delete(off);
+				following.feeds.delete(follower);
+				if (!following.feeds.size && this.#following.get(definition) == following) {
+					following.off();
+					this.#handlers.delete(following.off);
+					this.#following.delete(definition);
+				}
 				release();
 			};
 		},
@@ -207,10 +245,15 @@ export class LiveSocket {
 			this.#client.onStateChange((state) => this.#show({ state, pausedBy: this.#client.pausedBy })),
 			this.#client.on(ReconnectAttempt, ({ attempt }) => this.#show({ attempt })),
 			this.#client.on(Connected, () => this.#show({ attempt: 0 })),
-			this.#client.on(Unrecoverable, ({ room }) => {
-				for (const feed of this.#resets)
-					if (feed.room === undefined || feed.room == room) feed.reset();
-			}),
+			// In turn with the messages: one that came before the answer must not land after the reset.
+			this.#client.on(Unrecoverable, ({ room }) =>
+				this.#inbox.post({
+					hand: () => {
+						for (const feed of this.#resets)
+							if (feed.room === undefined || feed.room == room) isolated(feed.reset);
+					}
+				})
+			),
 			this.#client.onError((error) => {
 				this.#error = error;
 				// The client reports a room the server took away (`forbidden`) after it dropped it.
@@ -473,7 +516,39 @@ export class LiveSocket {
 		this.#outbox?.dispose();
 		this.#resets.clear();
 		this.#presences.clear();
+		this.#following.clear();
+		this.#inbox.clear();
 		this.#batch.clear();
+	}
+
+	/**
+	 * Subscribes to `definition` on the client for the feeds that will follow it. With a schema-less
+	 * twin: the client hands the data as it came, and the inbox validates it at the flush, once for
+	 * all of them, unless a later message supersedes it by then.
+	 */
+	#startFollowing(definition: MessageDefinition<unknown>): Following {
+		const feeds = new Set<Follower>();
+		const twin = { name: definition.name, schema: undefined };
+		const off = this.#client.on(twin, (data, message) =>
+			this.#inbox.post({
+				message,
+				// Nothing to validate once no feed follows it any more.
+				validate: () => (feeds.size ? validateMessage(definition, data) : { value: data }),
+				hand: (value) => {
+					for (const feed of feeds) {
+						// A feed before this one may have disposed the LiveSocket.
+						if (this.#lifecycle == 'disposed') return;
+						if (feed.room === undefined || feed.room == message.room) {
+							isolated(() => feed.take(value as never));
+						}
+					}
+				}
+			})
+		);
+		this.#handlers.add(off);
+		const following = { feeds, off };
+		this.#following.set(definition, following);
+		return following;
 	}
 
 	/** Publishes the connection with `change` applied. */

@@ -36,8 +36,9 @@ const DEFAULT_LIMIT = 50;
 export class Stream<T> {
 	#current = $state.raw<readonly T[]>([]);
 	/**
-	 * Every message lands here at once, trimmed to the limit, so memory stays bounded even when
-	 * no flush comes (a background tab gets no animation frames). `current` gets a copy per flush.
+	 * Every message handed on lands here, trimmed to the limit, so memory stays bounded even when
+	 * no flush comes (a background tab gets no animation frames, and the LiveSocket hands messages
+	 * on without one past `MAX_WAITING`). `current` gets a copy per flush.
 	 */
 	#shadow: T[] = [];
 	#subscribe: () => void;

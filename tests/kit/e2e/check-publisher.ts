@@ -4,8 +4,10 @@
  * would share an event loop with Playwright, which parses every WebSocket frame the page receives.
  *
  * Usage: tsx tests/kit/e2e/check-publisher.ts <redis url> <rate/s> <seconds> <account> <uuid>...
- * Prints one JSON line when every publish was answered: `{ "published": n, "failures": [messages] }`.
- * Latencies are 100-299 ms, so a test can publish a final check of its own that none of these equals.
+ * Prints one JSON line when every publish was answered:
+ * `{ "published": n, "failures": [messages], "nextSeq": n }`.
+ * Latencies are 100-299 ms, so a test can publish a final check of its own that none of these equals,
+ * numbered `nextSeq` (every check of these is numbered below it, and above the seeded ones).
  */
 import { MonitorChecked, projectRoom } from '../../../src/demo/messages.js';
 import { RedisPublisher } from '../../../src/lib/redis/index.js';
@@ -19,6 +21,8 @@ if (!redisUrl || !(rate > 0) || !(total > 0) || !account || monitors.length == 0
 }
 /** How often the pacer wakes up to publish what is due. */
 const PACE_MS = 5;
+/** The first check number: above those of a new account's seeded checks (1 to CHECKS_KEPT). */
+const FIRST_SEQ = 1_000;
 
 // Redis and this process share two cores with Chromium and the server: a publish that waits longer
 // than the default 5 s for its answer is a busy machine, not what the test is about.
@@ -32,7 +36,8 @@ while (published < total) {
 	for (; published < due; published++) {
 		const uuid = monitors[published % monitors.length];
 		const room = projectRoom(account, uuid.split('/')[1]);
-		const check = { uuid, at: Date.now(), ms: 100 + (published % 200) };
+		const seq = FIRST_SEQ + Math.floor(published / monitors.length);
+		const check = { uuid, at: Date.now(), ms: 100 + (published % 200), seq };
 		answers.push(
 			publisher
 				.to(room)
@@ -44,4 +49,5 @@ while (published < total) {
 }
 await Promise.all(answers);
 await publisher.close();
-console.log(JSON.stringify({ published, failures: failures.slice(0, 5) }));
+const nextSeq = FIRST_SEQ + Math.ceil(published / monitors.length);
+console.log(JSON.stringify({ published, failures: failures.slice(0, 5), nextSeq }));

@@ -32,7 +32,21 @@ describe("the dashboard's messages", () => {
 			expect(serverDefinition.name).toBe(pageDefinition.name);
 			expect(serverDefinition.schema).toBeDefined();
 			expect(pageDefinition.schema).toBeUndefined();
+			expect(Boolean(serverDefinition.conflationKey)).toBe(Boolean(pageDefinition.conflationKey));
 		}
+	});
+
+	it("conflates a monitor's states and checks per monitor, and never an incident's changes", () => {
+		const check = { uuid: 'acme/web/api', at: 2, ms: 80, seq: 7 };
+		for (const definition of [messages.MonitorChecked, Validated.MonitorChecked]) {
+			expect(definition.conflationKey?.(check)).toBe('acme/web/api');
+		}
+		const monitor = { uuid: 'acme/web/api' } as messages.Monitor;
+		for (const definition of [messages.MonitorStatusChanged, Validated.MonitorStatusChanged]) {
+			expect(definition.conflationKey?.(monitor)).toBe('acme/web/api');
+		}
+		const unkeyed = ['IncidentChanged', 'IncidentArchived', 'ActivityLogged'] as const;
+		for (const key of unkeyed) expect(Validated[key].conflationKey).toBeUndefined();
 	});
 
 	it('lets the server refuse what does not fit, before it is published or handled', async () => {
@@ -49,13 +63,14 @@ describe("the dashboard's messages", () => {
 			project: 'web',
 			name: 'API',
 			changedAt: 1,
-			checks: [{ at: 1, ms: 80 }],
+			checks: [{ at: 1, ms: 80, seq: 1 }],
 			spans: [{ at: 0, status: 'up' }]
 		};
 		expect(await accepts('MonitorStatusChanged', { ...monitor, status: 'down' })).toBe(true);
 		expect(await accepts('MonitorStatusChanged', { ...monitor, status: 'sideways' })).toBe(false);
-		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: null })).toBe(true);
-		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: -1 })).toBe(false);
+		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: null, seq: 2 })).toBe(true);
+		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: -1, seq: 2 })).toBe(false);
+		expect(await accepts('MonitorChecked', { uuid: 'm', at: 2, ms: 80 })).toBe(false);
 		expect(await accepts('Ping', { sentAt: 5 })).toBe(true);
 		expect(await accepts('Ping', { sentAt: 'soon' })).toBe(false);
 	});

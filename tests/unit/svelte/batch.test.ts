@@ -49,4 +49,63 @@ describe('Batch', () => {
 		batch.add(publish);
 		expect(flushes).toHaveLength(2);
 	});
+
+	it('runs the publishes its deliveries add in the same flush, after every delivery', () => {
+		const flushes: (() => void)[] = [];
+		const batch = new Batch((flush) => void flushes.push(flush));
+		const order: string[] = [];
+		const publish = () => order.push('publish');
+		batch.add(publish);
+		batch.deliver(() => {
+			order.push('deliver 1');
+			batch.add(publish);
+		});
+		batch.deliver(() => {
+			order.push('deliver 2');
+			batch.add(() => order.push('another publish'));
+		});
+		expect(flushes).toHaveLength(1);
+		flushes[0]();
+		expect(order).toEqual(['deliver 1', 'deliver 2', 'publish', 'another publish']);
+		expect(flushes).toHaveLength(1); // nothing was left for another flush
+	});
+
+	it('leaves what a publish adds, and what a delivery adds to deliveries, to the next flush', () => {
+		const flushes: (() => void)[] = [];
+		const batch = new Batch((flush) => void flushes.push(flush));
+		const order: string[] = [];
+		const again = () => order.push('delivered again');
+		batch.deliver(() => {
+			order.push('delivered');
+			batch.deliver(again);
+		});
+		batch.add(() => {
+			order.push('published');
+			batch.add(() => order.push('published again'));
+		});
+		flushes[0]();
+		expect(order).toEqual(['delivered', 'published']);
+		expect(flushes).toHaveLength(2);
+		flushes[1]();
+		expect(order).toEqual(['delivered', 'published', 'delivered again', 'published again']);
+	});
+
+	it('clear() during a flush stops it: nothing after runs', () => {
+		const flushes: (() => void)[] = [];
+		const batch = new Batch((flush) => void flushes.push(flush));
+		const ran: string[] = [];
+		batch.deliver(() => {
+			ran.push('first delivery');
+			batch.add(() => ran.push('its publish'));
+			batch.clear();
+		});
+		batch.deliver(() => ran.push('second delivery'));
+		batch.add(() => ran.push('a publish'));
+		flushes[0]();
+		expect(ran).toEqual(['first delivery']);
+		batch.add(() => ran.push('after'));
+		expect(flushes).toHaveLength(2); // usable again
+		flushes[1]();
+		expect(ran).toEqual(['first delivery', 'after']);
+	});
 });

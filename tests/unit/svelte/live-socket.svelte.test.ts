@@ -418,7 +418,7 @@ describe('LiveSocket: cleanup', () => {
 			render(Reader, { read: () => collection.values }),
 			render(Reader, { read: () => socket.state })
 		];
-		expect(handlers()).toBe(own + 4);
+		expect(handlers()).toBe(own + 2); // one per definition (Tick, Removed), however many feeds
 		await reachState(given, 'connected');
 		const peer = await server.connection(0);
 
