@@ -43,6 +43,8 @@ const READ_AHEAD_MS = 500;
 const MIN_READ_WINDOW = 512;
 /** The most frames the window allows, whatever rate a client reads at. */
 const MAX_READ_WINDOW = 65_536;
+/** Below this share of its window unread, a client held back by the window has read nearly all of it. */
+const DRAINED_FRACTION = 0.25;
 /** How much a new measure of a client's reading rate counts against what was known. */
 const READ_RATE_WEIGHT = 0.5;
 
@@ -138,16 +140,28 @@ export class Backlog {
 		const previous = this.#read;
 		if (previous !== undefined && read <= previous) return;
 		const now = performance.now();
-		if (previous !== undefined) this.#measureReadRate(read - previous, now - this.#reportedAt);
+		if (previous !== undefined) {
+			this.#sizeReadWindow(read - previous, now - this.#reportedAt, this.#written - read);
+		}
 		this.#read = read;
 		this.#reportedAt = now;
 		this.#resume();
 	}
 
-	/** Sizes the read window from `frames` read in `elapsed` ms, smoothed with what was known. */
-	#measureReadRate(frames: number, elapsed: number): void {
-		const measured = (frames / Math.max(elapsed, 1)) * READ_AHEAD_MS;
-		const window = READ_RATE_WEIGHT * measured + (1 - READ_RATE_WEIGHT) * this.#readWindow;
+	/**
+	 * Sizes the read window from `frames` read in `elapsed` ms, `unread` frames still on their way. A
+	 * client held back by the window that read nearly all it was allowed is faster than the window
+	 * lets it show: the window doubles, as a TCP slow start does, rather than creep up from its
+	 * minimum through reports 100 ms apart (a fast reader in a flood was conflated for its first
+	 * second). Otherwise the rate it read at, smoothed with what was known, sizes it.
+	 */
+	#sizeReadWindow(frames: number, elapsed: number, unread: number): void {
+		const held = this.#phase == BEHIND && !this.#transport.backpressured;
+		const window =
+			held && unread < this.#readWindow * DRAINED_FRACTION
+				? 2 * this.#readWindow
+				: READ_RATE_WEIGHT * (frames / Math.max(elapsed, 1)) * READ_AHEAD_MS +
+					(1 - READ_RATE_WEIGHT) * this.#readWindow;
 		this.#readWindow = Math.min(Math.max(window, MIN_READ_WINDOW), MAX_READ_WINDOW);
 	}
 
