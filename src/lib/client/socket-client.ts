@@ -721,11 +721,9 @@ export class SocketClient {
 	}
 
 	#watchEnvironment(): () => void {
-		const { window, document } = this.#options;
-		const global = globalThis as { window?: WindowLike; document?: DocumentLike };
 		return watchEnvironment(
-			window === undefined ? global.window : window,
-			document === undefined ? global.document : document,
+			this.#options.window,
+			this.#options.document,
 			{
 				pause: (close) => {
 					if (close && this.#phase > WAITING) this.#closed(GOING_AWAY, 'Paused');
