@@ -588,10 +588,6 @@ export class SocketClient {
 					this.#closed(code, reason);
 				};
 				socket.onerror = noop;
-			},
-			(error: unknown) => {
-				this.#error('connect', String(error), error);
-				this.#closed(ABNORMAL_CLOSURE, '');
 			}
 		);
 	}
@@ -677,19 +673,23 @@ export class SocketClient {
 			([, token]) => {
 				if (token == null) throw 'No token to refresh';
 				socket.send(this.#dialect.auth!(token as string));
-			},
-			(error) => this.#error('connect', String(error), error)
+			}
 		);
 	}
 
 	/**
 	 * Asks the app for the URL (unless `refresh`) and the token, then calls `then` with both: in the
 	 * same turn when neither is a promise (so code that mocks `WebSocket` sees the socket right after
-	 * `connect()`), else once both resolved. What throws or rejects, `then` included, goes to `fail`.
-	 * Neither is called once the client moved on to another phase meanwhile.
+	 * `connect()`), else once both resolved. What throws or rejects, `then` included, is reported
+	 * (`connect`) and, unless `refresh`, a failed attempt (1006). Nothing is called once the client
+	 * moved on to another phase meanwhile.
 	 */
-	#ask(refresh: boolean, then: (answers: unknown[]) => void, fail: (error: unknown) => void): void {
+	#ask(refresh: boolean, then: (answers: unknown[]) => void): void {
 		const entered = this.#entered;
+		const fail = (error: unknown) => {
+			this.#error('connect', String(error), error);
+			if (!refresh) this.#closed(ABNORMAL_CLOSURE, '');
+		};
 		const current =
 			<T>(step: (value: T) => void) =>
 			(value: T) =>
