@@ -574,22 +574,19 @@ export class SocketClient {
 				connectionTimeout
 			);
 		}
-		this.#ask(
-			false,
-			([url, token]) => {
-				const socket = (this.#socket = new this.#WebSocket!(String(url)));
-				socket.onopen = () => this.#opened(socket, token as Token);
-				socket.onmessage = (event) => this.#receive(event.data);
-				socket.onclose = ({ code, reason }) => {
-					// A failed attempt, or an open connection lost without a close frame.
-					if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
-						this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
-					}
-					this.#closed(code, reason);
-				};
-				socket.onerror = noop;
-			}
-		);
+		this.#ask(false, ([url, token]) => {
+			const socket = (this.#socket = new this.#WebSocket!(String(url)));
+			socket.onopen = () => this.#opened(socket, token as Token);
+			socket.onmessage = (event) => this.#receive(event.data);
+			socket.onclose = ({ code, reason }) => {
+				// A failed attempt, or an open connection lost without a close frame.
+				if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
+					this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
+				}
+				this.#closed(code, reason);
+			};
+			socket.onerror = noop;
+		});
 	}
 
 	/** The connection failed without a close frame (1006): `message` says why. */
@@ -668,13 +665,10 @@ export class SocketClient {
 	 * connection ended: the next asked for its own.
 	 */
 	#refresh(socket: WebSocketLike): void {
-		this.#ask(
-			true,
-			([, token]) => {
-				if (token == null) throw 'No token to refresh';
-				socket.send(this.#dialect.auth!(token as string));
-			}
-		);
+		this.#ask(true, ([, token]) => {
+			if (token == null) throw 'No token to refresh';
+			socket.send(this.#dialect.auth!(token as string));
+		});
 	}
 
 	/**
@@ -851,7 +845,24 @@ export class SocketClient {
 		message?: InboundMessage
 	): void {
 		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
-			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
+			const call = (result: StandardResult<unknown>) => {
+				// A message that waited on an async schema can outlive the client: once disposed, the app
+				// is done with it, and its handlers (and its errors) must not hear from it again.
+				if (this.#disposed) return;
+				if (result.issues) return this.reportInvalid(message, result.issues);
+				for (const handler of handlers) {
+					// A handler before this one may have disposed the client.
+					if (this.#disposed) return;
+					try {
+						if (message) handler(result.value, message);
+						else handler(result.value);
+					} catch (error) {
+						// One failing handler must not starve the others, nor vanish: report it like an uncaught
+						// error where the platform can (browsers); a rethrow on a timer would end a Node process.
+						(globalThis.reportError ?? console.error)(error);
+					}
+				}
+			};
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
 			try {
@@ -867,25 +878,6 @@ export class SocketClient {
 				} else call(result);
 			} catch (error) {
 				fail(error);
-			}
-		}
-	}
-
-	#call(handlers: Set<Handler>, result: StandardResult<unknown>, message?: InboundMessage): void {
-		// A message that waited on an async schema can outlive the client: once disposed, the app
-		// is done with it, and its handlers (and its errors) must not hear from it again.
-		if (this.#disposed) return;
-		if (result.issues) return this.reportInvalid(message, result.issues);
-		for (const handler of handlers) {
-			// A handler before this one may have disposed the client.
-			if (this.#disposed) return;
-			try {
-				if (message) handler(result.value, message);
-				else handler(result.value);
-			} catch (error) {
-				// One failing handler must not starve the others, nor vanish: report it like an uncaught
-				// error where the platform can (browsers); a rethrow on a timer would end a Node process.
-				(globalThis.reportError ?? console.error)(error);
 			}
 		}
 	}
