@@ -658,20 +658,6 @@ export class SocketClient {
 	}
 
 	/**
-	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection,
-	 * the frame the first token went in. A getter that throws, rejects or gives no token is reported
-	 * (`connect`, as at connection time); the server then closes at expiry (4001) and the client
-	 * reconnects with `expired: true`, as after any refused token. Nothing is sent once this
-	 * connection ended: the next asked for its own.
-	 */
-	#refresh(socket: WebSocketLike): void {
-		this.#ask(true, ([, token]) => {
-			if (token == null) throw 'No token to refresh';
-			socket.send(this.#dialect.auth!(token as string));
-		});
-	}
-
-	/**
 	 * Asks the app for the URL (unless `refresh`) and the token, then calls `then` with both: in the
 	 * same turn when neither is a promise (so code that mocks `WebSocket` sees the socket right after
 	 * `connect()`), else once both resolved. What throws or rejects, `then` included, is reported
@@ -819,7 +805,17 @@ export class SocketClient {
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
-		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh(this.#socket!);
+		// The server asked for a fresh token: the getter's goes out on this connection, the frame the
+		// first token went in. A getter that throws, rejects or gives no token is reported (`connect`,
+		// as at connection time); the server then closes at expiry (4001) and the client reconnects
+		// with `expired: true`, as after any refused token. Nothing is sent once this connection
+		// ended (#ask): the next asked for its own.
+		if (name == AUTH_REFRESH_MESSAGE && native) {
+			this.#ask(true, ([, token]) => {
+				if (token == null) throw 'No token to refresh';
+				this.#socket!.send(this.#dialect.auth!(token as string));
+			});
+		}
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
