@@ -230,7 +230,6 @@ export class SocketClient {
 	#url: UrlSource;
 	#options: typeof DEFAULTS & SocketClientOptions;
 	#dialect: Dialect;
-	#WebSocket: WebSocketConstructor | undefined;
 	#phase: Phase = STOPPED;
 	/** Bumped by every `#enter`, so that a step still awaiting a promise sees it was overtaken. */
 	#entered = 0;
@@ -339,11 +338,9 @@ export class SocketClient {
 	 */
 	connect(): void {
 		if (this.#disposed) throw new Error('SocketClient disposed');
-		this.#WebSocket =
-			this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-		if (!this.#WebSocket) {
-			throw new TypeError('No WebSocket: pass options.WebSocket');
-		}
+		// The global one is looked up here, not before: the app may install it after creating the client.
+		this.#options.WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+		if (!this.#options.WebSocket) throw new TypeError('No WebSocket: pass options.WebSocket');
 		this.#stopWatching ??= this.#watchEnvironment();
 		if (this.#phase) return;
 		this.#attempt = 0;
@@ -575,7 +572,7 @@ export class SocketClient {
 			);
 		}
 		this.#ask(false, ([url, token]) => {
-			const socket = (this.#socket = new this.#WebSocket!(String(url)));
+			const socket = (this.#socket = new this.#options.WebSocket!(String(url)));
 			socket.onopen = () => this.#opened(socket, token as Token);
 			socket.onmessage = (event) => this.#receive(event.data);
 			socket.onclose = ({ code, reason }) => {
