@@ -260,7 +260,8 @@ export class SocketClient {
 	 * answer says the server took it away (the room is dropped).
 	 */
 	#joining = new Set<string>();
-	#recovered = true;
+	/** Whether every rejoin of this connection caught up exactly: set by each #opened. */
+	#recovered!: boolean;
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
 	#heartbeat: Heartbeat;
@@ -450,14 +451,13 @@ export class SocketClient {
 	): Promise<Reply> {
 		return new Promise((resolve, reject) => {
 			const id = ++this.#nextRequestId;
-			const timeout = Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS);
 			this.#transmit(
 				this.#dialect.encode({ name: definition.name, data, key: options?.key, id }),
 				false
 			);
 			const timer = setTimeout(
 				() => settle(new SocketError('timeout', `No reply to "${definition.name}"`)),
-				timeout
+				Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS)
 			);
 			const settle: Settle = (error, reply) => {
 				clearTimeout(timer);
@@ -564,11 +564,10 @@ export class SocketClient {
 		this.#enter(OPENING);
 		// From the start: a URL function or a token getter that never settles is an attempt that
 		// never opens.
-		const { connectionTimeout } = this.#options;
-		if (connectionTimeout) {
+		if (this.#options.connectionTimeout) {
 			this.#timer = setTimeout(
 				() => this.#lost('timeout', 'Connection timeout'),
-				connectionTimeout
+				this.#options.connectionTimeout
 			);
 		}
 		this.#ask(false, ([url, token]) => {
@@ -690,8 +689,13 @@ export class SocketClient {
 
 	#schedule(immediately: boolean): void {
 		this.#enter(WAITING);
-		const { reconnectDelay: minDelay, maxReconnectDelay } = this.#options;
-		const delay = immediately ? 0 : reconnectDelay(this.#attempt, minDelay, maxReconnectDelay);
+		const delay = immediately
+			? 0
+			: reconnectDelay(
+					this.#attempt,
+					this.#options.reconnectDelay,
+					this.#options.maxReconnectDelay
+				);
 		this.#attempt++;
 		this.#timer = setTimeout(() => this.#open(), delay);
 		this.#emit(ReconnectAttempt, { attempt: this.#attempt, delay });
