@@ -54,12 +54,13 @@ export interface EnvironmentHandlers {
 /**
  * Listens to `online`/`offline`, `visibilitychange` and `pagehide`/`pageshow` and turns them into
  * pause/resume/check calls. Each blocker is tracked on its own (in `blockers`, which the caller may
- * read), so coming online while the tab is still hidden does not resume. Returns a function that
+ * read), so coming online while the tab is still hidden does not resume. `window` and `document`
+ * default to the page's own (`undefined` asks for them); `null` is none. Returns a function that
  * removes every listener it added.
  */
 export function watchEnvironment(
-	window: WindowLike | null | undefined,
-	document: DocumentLike | null | undefined,
+	window: WindowLike | null | undefined = (globalThis as { window?: WindowLike }).window,
+	document: DocumentLike | null | undefined = (globalThis as { document?: DocumentLike }).document,
 	handlers: EnvironmentHandlers,
 	blockers = new Set<PauseReason>()
 ): () => void {

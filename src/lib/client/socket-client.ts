@@ -230,7 +230,6 @@ export class SocketClient {
 	#url: UrlSource;
 	#options: typeof DEFAULTS & SocketClientOptions;
 	#dialect: Dialect;
-	#WebSocket: WebSocketConstructor | undefined;
 	#phase: Phase = STOPPED;
 	/** Bumped by every `#enter`, so that a step still awaiting a promise sees it was overtaken. */
 	#entered = 0;
@@ -261,7 +260,8 @@ export class SocketClient {
 	 * answer says the server took it away (the room is dropped).
 	 */
 	#joining = new Set<string>();
-	#recovered = true;
+	/** Whether every rejoin of this connection caught up exactly: set by each #opened. */
+	#recovered!: boolean;
 	/** Frames sent while disconnected, with when each was queued: bounded by count, then by age. */
 	#buffer: [frame: string, queuedAt: number][] = [];
 	#heartbeat: Heartbeat;
@@ -339,11 +339,9 @@ export class SocketClient {
 	 */
 	connect(): void {
 		if (this.#disposed) throw new Error('SocketClient disposed');
-		this.#WebSocket =
-			this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-		if (!this.#WebSocket) {
-			throw new TypeError('No WebSocket: pass options.WebSocket');
-		}
+		// The global one is looked up here, not before: the app may install it after creating the client.
+		this.#options.WebSocket ??= (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+		if (!this.#options.WebSocket) throw new TypeError('No WebSocket: pass options.WebSocket');
 		this.#stopWatching ??= this.#watchEnvironment();
 		if (this.#phase) return;
 		this.#attempt = 0;
@@ -453,14 +451,13 @@ export class SocketClient {
 	): Promise<Reply> {
 		return new Promise((resolve, reject) => {
 			const id = ++this.#nextRequestId;
-			const timeout = Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS);
 			this.#transmit(
 				this.#dialect.encode({ name: definition.name, data, key: options?.key, id }),
 				false
 			);
 			const timer = setTimeout(
 				() => settle(new SocketError('timeout', `No reply to "${definition.name}"`)),
-				timeout
+				Math.min(options?.timeout ?? this.#options.requestTimeout, MAX_TIMER_MS)
 			);
 			const settle: Settle = (error, reply) => {
 				clearTimeout(timer);
@@ -567,33 +564,25 @@ export class SocketClient {
 		this.#enter(OPENING);
 		// From the start: a URL function or a token getter that never settles is an attempt that
 		// never opens.
-		const { connectionTimeout } = this.#options;
-		if (connectionTimeout) {
+		if (this.#options.connectionTimeout) {
 			this.#timer = setTimeout(
 				() => this.#lost('timeout', 'Connection timeout'),
-				connectionTimeout
+				this.#options.connectionTimeout
 			);
 		}
-		this.#ask(
-			false,
-			([url, token]) => {
-				const socket = (this.#socket = new this.#WebSocket!(String(url)));
-				socket.onopen = () => this.#opened(socket, token as Token);
-				socket.onmessage = (event) => this.#receive(event.data);
-				socket.onclose = ({ code, reason }) => {
-					// A failed attempt, or an open connection lost without a close frame.
-					if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
-						this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
-					}
-					this.#closed(code, reason);
-				};
-				socket.onerror = noop;
-			},
-			(error: unknown) => {
-				this.#error('connect', String(error), error);
-				this.#closed(ABNORMAL_CLOSURE, '');
-			}
-		);
+		this.#ask(false, ([url, token]) => {
+			const socket = (this.#socket = new this.#options.WebSocket!(String(url)));
+			socket.onopen = () => this.#opened(socket, token as Token);
+			socket.onmessage = (event) => this.#receive(event.data);
+			socket.onclose = ({ code, reason }) => {
+				// A failed attempt, or an open connection lost without a close frame.
+				if (this.#phase != OPEN || code == ABNORMAL_CLOSURE) {
+					this.#error('connect', `Connection lost (${code} ${reason})`, { code, reason });
+				}
+				this.#closed(code, reason);
+			};
+			socket.onerror = noop;
+		});
 	}
 
 	/** The connection failed without a close frame (1006): `message` says why. */
@@ -665,31 +654,18 @@ export class SocketClient {
 	}
 
 	/**
-	 * The server asked for a fresh token (`auth.refresh`): the getter's goes out on this connection,
-	 * the frame the first token went in. A getter that throws, rejects or gives no token is reported
-	 * (`connect`, as at connection time); the server then closes at expiry (4001) and the client
-	 * reconnects with `expired: true`, as after any refused token. Nothing is sent once this
-	 * connection ended: the next asked for its own.
-	 */
-	#refresh(socket: WebSocketLike): void {
-		this.#ask(
-			true,
-			([, token]) => {
-				if (token == null) throw 'No token to refresh';
-				socket.send(this.#dialect.auth!(token as string));
-			},
-			(error) => this.#error('connect', String(error), error)
-		);
-	}
-
-	/**
 	 * Asks the app for the URL (unless `refresh`) and the token, then calls `then` with both: in the
 	 * same turn when neither is a promise (so code that mocks `WebSocket` sees the socket right after
-	 * `connect()`), else once both resolved. What throws or rejects, `then` included, goes to `fail`.
-	 * Neither is called once the client moved on to another phase meanwhile.
+	 * `connect()`), else once both resolved. What throws or rejects, `then` included, is reported
+	 * (`connect`) and, unless `refresh`, a failed attempt (1006). Nothing is called once the client
+	 * moved on to another phase meanwhile.
 	 */
-	#ask(refresh: boolean, then: (answers: unknown[]) => void, fail: (error: unknown) => void): void {
+	#ask(refresh: boolean, then: (answers: unknown[]) => void): void {
 		const entered = this.#entered;
+		const fail = (error: unknown) => {
+			this.#error('connect', String(error), error);
+			if (!refresh) this.#closed(ABNORMAL_CLOSURE, '');
+		};
 		const current =
 			<T>(step: (value: T) => void) =>
 			(value: T) =>
@@ -713,19 +689,22 @@ export class SocketClient {
 
 	#schedule(immediately: boolean): void {
 		this.#enter(WAITING);
-		const { reconnectDelay: minDelay, maxReconnectDelay } = this.#options;
-		const delay = immediately ? 0 : reconnectDelay(this.#attempt, minDelay, maxReconnectDelay);
+		const delay = immediately
+			? 0
+			: reconnectDelay(
+					this.#attempt,
+					this.#options.reconnectDelay,
+					this.#options.maxReconnectDelay
+				);
 		this.#attempt++;
 		this.#timer = setTimeout(() => this.#open(), delay);
 		this.#emit(ReconnectAttempt, { attempt: this.#attempt, delay });
 	}
 
 	#watchEnvironment(): () => void {
-		const { window, document } = this.#options;
-		const global = globalThis as { window?: WindowLike; document?: DocumentLike };
 		return watchEnvironment(
-			window === undefined ? global.window : window,
-			document === undefined ? global.document : document,
+			this.#options.window,
+			this.#options.document,
 			{
 				pause: (close) => {
 					if (close && this.#phase > WAITING) this.#closed(GOING_AWAY, 'Paused');
@@ -827,7 +806,17 @@ export class SocketClient {
 			if (settle) return settle(new SocketError('server', reason, data));
 			return this.#error('server', reason, data);
 		}
-		if (name == AUTH_REFRESH_MESSAGE && native) this.#refresh(this.#socket!);
+		// The server asked for a fresh token: the getter's goes out on this connection, the frame the
+		// first token went in. A getter that throws, rejects or gives no token is reported (`connect`,
+		// as at connection time); the server then closes at expiry (4001) and the client reconnects
+		// with `expired: true`, as after any refused token. Nothing is sent once this connection
+		// ended (#ask): the next asked for its own.
+		if (name == AUTH_REFRESH_MESSAGE && native) {
+			this.#ask(true, ([, token]) => {
+				if (token == null) throw 'No token to refresh';
+				this.#socket!.send(this.#dialect.auth!(token as string));
+			});
+		}
 		if (name == REPLY_MESSAGE && settle) return settle(null, data);
 		if (name == JOINED_MESSAGE && isRecord(data)) this.#joined(data);
 		this.#emit(MessageReceived, message);
@@ -853,7 +842,24 @@ export class SocketClient {
 		message?: InboundMessage
 	): void {
 		for (const [definition, handlers] of this.#listeners.get(event.name) ?? []) {
-			const call = (result: StandardResult<unknown>) => this.#call(handlers, result, message);
+			const call = (result: StandardResult<unknown>) => {
+				// A message that waited on an async schema can outlive the client: once disposed, the app
+				// is done with it, and its handlers (and its errors) must not hear from it again.
+				if (this.#disposed) return;
+				if (result.issues) return this.reportInvalid(message, result.issues);
+				for (const handler of handlers) {
+					// A handler before this one may have disposed the client.
+					if (this.#disposed) return;
+					try {
+						if (message) handler(result.value, message);
+						else handler(result.value);
+					} catch (error) {
+						// One failing handler must not starve the others, nor vanish: report it like an uncaught
+						// error where the platform can (browsers); a rethrow on a timer would end a Node process.
+						(globalThis.reportError ?? console.error)(error);
+					}
+				}
+			};
 			// A schema is app code: one that throws, rejects or answers nonsense refuses the data.
 			const fail = (error: unknown) => call({ issues: [{ message: String(error) }] });
 			try {
@@ -869,25 +875,6 @@ export class SocketClient {
 				} else call(result);
 			} catch (error) {
 				fail(error);
-			}
-		}
-	}
-
-	#call(handlers: Set<Handler>, result: StandardResult<unknown>, message?: InboundMessage): void {
-		// A message that waited on an async schema can outlive the client: once disposed, the app
-		// is done with it, and its handlers (and its errors) must not hear from it again.
-		if (this.#disposed) return;
-		if (result.issues) return this.reportInvalid(message, result.issues);
-		for (const handler of handlers) {
-			// A handler before this one may have disposed the client.
-			if (this.#disposed) return;
-			try {
-				if (message) handler(result.value, message);
-				else handler(result.value);
-			} catch (error) {
-				// One failing handler must not starve the others, nor vanish: report it like an uncaught
-				// error where the platform can (browsers); a rethrow on a timer would end a Node process.
-				(globalThis.reportError ?? console.error)(error);
 			}
 		}
 	}

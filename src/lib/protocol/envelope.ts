@@ -190,7 +190,7 @@ export const MAX_REQUEST_KEY_LENGTH = 64;
  * Whether a value is a plain JSON object (not null, not an array).
  */
 export function isRecord(value: unknown): value is Record<string, unknown> {
-	return typeof value == 'object' && value !== null && !Array.isArray(value);
+	return typeof value == 'object' && !!value && !Array.isArray(value);
 }
 
 /**
