@@ -4,10 +4,12 @@ import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
 
 /**
- * The most `SocketClient` alone may weigh, min+gz: under partysocket 1.3's `PartySocket` (4,059 B
- * measured the same way, BENCHMARKS.md), which does less — no heartbeat, rooms, recovery or schemas.
+ * The most `SocketClient` alone may weigh, min+gz. It was under partysocket 1.3's `PartySocket`
+ * (4,059 B measured the same way, BENCHMARKS.md), which does less — no heartbeat, rooms, recovery or
+ * schemas; read reports and conflation keys (issue 21) cost about 110 B that a pass over the rest won
+ * back only a third of, so it is now within 2% of it (4,135 B), and must not grow past that again.
  */
-export const CLIENT_BUDGET = 4_050;
+export const CLIENT_BUDGET = 4_150;
 
 /** A bundle's text and its sizes in bytes. */
 export interface MeasuredBundle {

@@ -832,9 +832,9 @@ export class SocketClient {
 
 	/**
 	 * Calls the handlers of a lifecycle event, or of an inbound `message`'s definitions: validates once
-	 * per definition, then calls its handlers; async schemas resolve first. A message queued behind
-	 * one is validated at its turn, unless a newer queued message of its room, name and conflation
-	 * key supersedes it by then: it is skipped, never validated (PROTOCOL.md, "Conflation").
+	 * per definition, then calls its handlers; async schemas resolve first. Keyed messages are handed
+	 * on like any other: a client alone has no frame for them to wait for (a LiveSocket skips the
+	 * superseded ones at its flush).
 	 */
 	#emit<Payload>(
 		event: { readonly name: string | symbol; readonly payload?: Payload },
