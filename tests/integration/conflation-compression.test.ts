@@ -4,8 +4,8 @@
 // backpressure, or the backlog kept writing into `ws` until the reader was closed with 1013.)
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { State, tcpOf } from '../kit/conflation.js';
-import { connectionOf, parseEnvelope, Peer, serve } from '../kit/limits.js';
+import { lastStates, newestStates, State, tcpOf } from '../kit/conflation.js';
+import { connectionOf, Peer, serve } from '../kit/limits.js';
 
 const CAP = 256 * 1024;
 const KEYS = 20;
@@ -58,22 +58,7 @@ describe('conflation on a compressed connection', () => {
 
 		// Reading again, it gets the newest value of every key, compressed as before.
 		tcpOf(states.ws).resume();
-		const last = `["state",{"key":"k${(count - 1) % KEYS}","n":${count - 1},`;
-		await states.frames.until(
-			() => (states.frames.items.at(-1)?.startsWith(last) ? true : undefined),
-			'the last state',
-			10_000
-		);
-		const newest = new Map<string, number>();
-		for (let index = states.frames.items.length - 1; newest.size < KEYS && index >= 0; index--) {
-			const message = parseEnvelope(states.frames.items[index]);
-			if (message?.name != 'state') continue;
-			const { key, n } = message.data as { key: string; n: number };
-			if (!newest.has(key)) newest.set(key, n);
-		}
-		expect([...newest.values()].sort((a, b) => a - b)).toEqual(
-			Array.from({ length: KEYS }, (_, index) => count - KEYS + index)
-		);
+		expect(await newestStates(states, count - 1, KEYS)).toEqual(lastStates(count, KEYS));
 		await states.roundTrip();
 	});
 });

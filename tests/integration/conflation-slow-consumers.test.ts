@@ -3,8 +3,8 @@
 // than maxBufferedBytes. The first is closed with 1013 as before; the second falls behind, and what
 // the server holds for it stays bounded by its keys (plus what one turn wrote), not by what was sent.
 import { describe, expect, it } from 'vitest';
-import { Log, State, tcpOf } from '../kit/conflation.js';
-import { connectionOf, parseEnvelope, Peer, serve } from '../kit/limits.js';
+import { lastStates, Log, newestStates, State, tcpOf } from '../kit/conflation.js';
+import { connectionOf, Peer, serve } from '../kit/limits.js';
 
 const CAP = 256 * 1024;
 const KEYS = 20;
@@ -64,30 +64,7 @@ describe('slow consumers of keyed and unkeyed messages', () => {
 
 		// Reading again, it converges to the newest value of every key and stays open.
 		tcpOf(states.ws).resume();
-		// The newest frame only: checking every frame on every arrival would be quadratic.
-		const last = `["state",{"key":"k${(count - 1) % KEYS}","n":${count - 1},`;
-		await states.frames.until(
-			() => (states.frames.items.at(-1)?.startsWith(last) ? true : undefined),
-			'the last state',
-			10_000
-		);
-		// The newest frame of each key, from the end (the frames before them are not the point here).
-		const newest = new Map<string, number>();
-		for (let index = states.frames.items.length - 1; newest.size < KEYS && index >= 0; index--) {
-			const message = parseEnvelope(states.frames.items[index]);
-			if (message?.name != 'state') continue;
-			const { key, n } = message.data as { key: string; n: number };
-			expect(message.conflationKey).toBe(key);
-			if (!newest.has(key)) newest.set(key, n);
-		}
-		expect(newest).toEqual(
-			new Map(
-				Array.from({ length: KEYS }, (_, index) => [
-					`k${(count - KEYS + index) % KEYS}`,
-					count - KEYS + index
-				])
-			)
-		);
+		expect(await newestStates(states, count - 1, KEYS)).toEqual(lastStates(count, KEYS));
 		expect(states.isOpen).toBe(true);
 		await states.roundTrip();
 	});

@@ -228,3 +228,49 @@ export function seenInFrame(frame: string): Seen | undefined {
 	const { n } = message.data as { n: number };
 	return { name: message.name, offset: message.offset, key: message.conflationKey, n };
 }
+
+/** What `Peer` (tests/kit/limits.ts) gives `newestStates`: its frames as they come. */
+interface StateFrames {
+	readonly frames: {
+		readonly items: readonly string[];
+		until<T>(check: () => T | undefined, what: string, ms?: number): Promise<T>;
+	};
+}
+
+/**
+ * Waits until `peer`'s newest frame is `State` number `last` (keys `k<n % keys>`), then reads the
+ * newest `n` of each key from the end: each of those frames must name its data's key as its
+ * conflation key. Only the newest frame is checked on each arrival (every frame would be quadratic).
+ */
+export async function newestStates(
+	peer: StateFrames,
+	last: number,
+	keys: number
+): Promise<Map<string, number>> {
+	const prefix = `["state",{"key":"k${last % keys}","n":${last},`;
+	await peer.frames.until(
+		() => (peer.frames.items.at(-1)?.startsWith(prefix) ? true : undefined),
+		'the last state',
+		10_000
+	);
+	const newest = new Map<string, number>();
+	const { items } = peer.frames;
+	for (let index = items.length - 1; newest.size < keys && index >= 0; index--) {
+		const message = parseEnvelope(items[index]);
+		if (message?.name != State.name) continue;
+		const { key, n } = message.data as { key: string; n: number };
+		expect(message.conflationKey).toBe(key);
+		if (!newest.has(key)) newest.set(key, n);
+	}
+	return newest;
+}
+
+/** The newest `n` of each key `k<n % keys>` after states 0 … `count - 1`. */
+export function lastStates(count: number, keys: number): Map<string, number> {
+	return new Map(
+		Array.from({ length: keys }, (_, index) => [
+			`k${(count - keys + index) % keys}`,
+			count - keys + index
+		])
+	);
+}
