@@ -32,7 +32,7 @@ const DRAIN_BATCH_BYTES = 64 * 1024;
  * How far ahead of a reporting client's reads the server writes, as time at the rate it reads: kernel
  * buffers toward a page whose CPU cannot keep up hold megabytes (seconds of stale values) before a
  * write is ever refused, and this keeps what is stale out of them, in the backlog, where it is
- * conflated. A reader that keeps up has that much in flight at most, so it never waits for a report.
+ * conflated. A reader that keeps up waits for a report only in a burst larger than that.
  */
 const READ_AHEAD_MS = 500;
 /**
