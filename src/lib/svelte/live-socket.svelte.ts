@@ -46,8 +46,8 @@ import { Stream, type StreamOptions } from './stream.svelte.js';
 export interface LiveSocketOptions extends SocketClientOptions {
 	/**
 	 * Decides when waiting messages are validated and handed to the feeds, and updates published
-	 * (`lastMessage`, every latest, stream and collection, all in one flush). Default: the next animation frame when the window has
-	 * `requestAnimationFrame`, else the next microtask.
+	 * (`lastMessage`, every latest, stream and collection, all in one flush). Default: the next
+	 * animation frame when the window has `requestAnimationFrame`, else the next microtask.
 	 */
 	schedule?: Schedule;
 	/**
