@@ -183,6 +183,15 @@ export const JOINED_MESSAGE = 'room.joined';
 export const REPLY_MESSAGE = 'reply';
 /** Server → client: `{code, message}`, with the request's `id` when it answers one. */
 export const ERROR_MESSAGE = 'error';
+/**
+ * What a keyed room message is the latest value of, as one string: its room, name and conflation key.
+ * A newer message with the same one supersedes it (PROTOCOL.md, "Conflation"); the server's backlog
+ * and replays and the LiveSocket's inbox compare these, so both ends mean the same three by it.
+ */
+export function conflationId(room: unknown, name: unknown, conflationKey: string): string {
+	return JSON.stringify([room, name, conflationKey]);
+}
+
 /** The longest request `key` a server accepts (PROTOCOL.md, "Exactly-once requests"). */
 export const MAX_REQUEST_KEY_LENGTH = 64;
 

@@ -1,4 +1,4 @@
-import type { InboundMessage } from '../protocol/envelope.js';
+import { conflationId, type InboundMessage } from '../protocol/envelope.js';
 import type { StandardIssue, StandardResult } from '../protocol/standard-schema.js';
 
 /**
@@ -34,13 +34,10 @@ function refusal(error: unknown): StandardResult<unknown> {
 	return { issues: [{ message: String(error) }] };
 }
 
-/**
- * The conflation id of a keyed room message (JSON [room, name, key]), the one a later message must
- * share to supersede it; undefined for any other.
- */
-function conflationId(message: InboundMessage | undefined): string | undefined {
+/** The conflation id of a keyed room message, the one a later message must share to supersede it. */
+function conflationIdOf(message: InboundMessage | undefined): string | undefined {
 	if (typeof message?.conflationKey != 'string' || message.room === undefined) return undefined;
-	return JSON.stringify([message.room, message.name, message.conflationKey]);
+	return conflationId(message.room, message.name, message.conflationKey);
 }
 
 /**
@@ -77,7 +74,7 @@ export class Inbox {
 
 	/** Queues `letter` behind every waiting one, and asks for a drain. */
 	post(letter: Letter): void {
-		const id = conflationId(letter.message);
+		const id = conflationIdOf(letter.message);
 		if (id !== undefined) this.#newest.set(id, letter.message!);
 		this.#letters.push({ ...letter, id });
 		if (this.#letters.length - this.#head > MAX_WAITING) this.drain();

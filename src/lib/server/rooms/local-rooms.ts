@@ -1,4 +1,5 @@
 import {
+	conflationId,
 	ERROR_MESSAGE,
 	isRecord,
 	JOINED_MESSAGE,
@@ -154,7 +155,7 @@ export function conflationIdOf(room: string, message: unknown): string | undefin
 	if (!isRecord(message)) return undefined;
 	const { name, conflationKey } = message;
 	if (typeof conflationKey != 'string' || typeof message.offset != 'number') return undefined;
-	return JSON.stringify([room, name, conflationKey]);
+	return conflationId(room, name, conflationKey);
 }
 
 /** A room message as members get it: its frame, with what it is the latest value of. */
